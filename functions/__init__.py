@@ -1,0 +1,1 @@
+"""Thin AWS Lambda entry points (scheduled jobs) that call the same services as the views."""

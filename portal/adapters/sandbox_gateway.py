@@ -1,0 +1,94 @@
+"""SandboxGateway: the local stand-in for a hosted card checkout (test cards only).
+
+The checkout session id is a signed token carrying the payment id, amount and return
+addresses, so the sandbox keeps no state of its own and cannot be tampered with.
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from portal.adapters.payments import CheckoutRequest, CheckoutSession, EventKind, GatewayEvent
+
+TEST_CARDS = {
+    "4242424242424242": None,
+    "4000000000000002": "Your card was declined.",
+    "4000000000009995": "Your card has insufficient funds.",
+}
+
+
+class CardDeclined(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class UnknownSession(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class SandboxSession:
+    session_id: str
+    payment_id: str
+    amount_cents: int
+    description: str
+    success_url: str
+    cancel_url: str
+
+
+class SandboxGateway:
+    name = "sandbox"
+
+    def __init__(self, secret_key: str, base_url: str):
+        self._signer = URLSafeSerializer(secret_key, salt="sandbox-checkout")
+        self._base_url = base_url.rstrip("/")
+
+    def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
+        session_id = "cs_sbx_" + self._signer.dumps(
+            [
+                request.payment_id,
+                request.amount_cents,
+                request.description,
+                request.success_url,
+                request.cancel_url,
+            ]
+        )
+        return CheckoutSession(session_id, f"{self._base_url}/sandbox/checkout/{session_id}")
+
+    def open_session(self, session_id: str) -> SandboxSession:
+        try:
+            payment_id, amount, description, success, cancel = self._signer.loads(
+                session_id.removeprefix("cs_sbx_")
+            )
+        except (BadSignature, ValueError, TypeError) as exc:
+            raise UnknownSession(session_id) from exc
+        return SandboxSession(session_id, payment_id, amount, description, success, cancel)
+
+    def charge(self, session: SandboxSession, card_number: str) -> GatewayEvent:
+        """Charge a test card: the event to post, or CardDeclined with the reason."""
+        digits = "".join(ch for ch in card_number if ch.isdigit())
+        if digits not in TEST_CARDS:
+            raise CardDeclined("This is a test page: use one of the test card numbers shown.")
+        if TEST_CARDS[digits]:
+            raise CardDeclined(TEST_CARDS[digits])
+        return GatewayEvent(
+            kind=EventKind.PAYMENT_SUCCEEDED,
+            payment_id=session.payment_id,
+            reference=_reference(session.session_id),
+            amount_cents=session.amount_cents,
+        )
+
+    def cancel(self, session: SandboxSession) -> GatewayEvent:
+        return GatewayEvent(
+            kind=EventKind.CHECKOUT_CANCELED,
+            payment_id=session.payment_id,
+            reference=_reference(session.session_id),
+            message="You left the checkout page; nothing was charged.",
+        )
+
+
+def _reference(session_id: str) -> str:
+    """One checkout session can take money once, so its reference derives from the session."""
+    return "sbx_pi_" + hashlib.sha256(session_id.encode()).hexdigest()[:24]

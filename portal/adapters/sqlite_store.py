@@ -1,0 +1,609 @@
+"""SqliteStore: the local default Store, one SQLite file in WAL mode."""
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from portal.adapters.store import (
+    AccountRecords,
+    ImportOutcome,
+    PostingResult,
+    StoreError,
+    StoreNotReady,
+)
+from portal.domain.accounts import Account, Guarantor, Patient
+from portal.domain.ledger import (
+    EntryKind,
+    LedgerEntry,
+    allocate,
+    balances,
+    credit_transfer,
+    payment_entries,
+    statement_entries,
+)
+from portal.domain.payments import OPEN_STATUSES, Payment, PaymentStatus
+from portal.domain.statements import LineItem, Statement
+
+MIGRATIONS = (
+    """
+    CREATE TABLE accounts (
+        account_number TEXT PRIMARY KEY,
+        first_name TEXT NOT NULL,
+        last_name TEXT NOT NULL,
+        date_of_birth TEXT NOT NULL,
+        email TEXT NOT NULL DEFAULT '',
+        phone TEXT NOT NULL DEFAULT '',
+        preferred_language TEXT NOT NULL DEFAULT 'en',
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE patients (
+        account_number TEXT NOT NULL REFERENCES accounts(account_number),
+        patient_id TEXT NOT NULL,
+        first_name TEXT NOT NULL,
+        last_name TEXT NOT NULL,
+        date_of_birth TEXT NOT NULL,
+        PRIMARY KEY (account_number, patient_id)
+    );
+    CREATE TABLE statements (
+        statement_id TEXT PRIMARY KEY,
+        account_number TEXT NOT NULL REFERENCES accounts(account_number),
+        statement_date TEXT NOT NULL,
+        due_date TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        imported_at TEXT NOT NULL
+    );
+    CREATE INDEX statements_by_account ON statements(account_number, statement_date);
+    CREATE TABLE statement_lines (
+        statement_id TEXT NOT NULL REFERENCES statements(statement_id),
+        position INTEGER NOT NULL,
+        line_id TEXT NOT NULL,
+        patient_id TEXT NOT NULL,
+        service_date TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        code_system TEXT NOT NULL,
+        code TEXT NOT NULL,
+        description TEXT NOT NULL,
+        diagnosis_codes TEXT NOT NULL,
+        charge_cents INTEGER NOT NULL,
+        insurance_paid_cents INTEGER NOT NULL,
+        adjustment_cents INTEGER NOT NULL,
+        patient_responsibility_cents INTEGER NOT NULL,
+        PRIMARY KEY (statement_id, line_id)
+    );
+    CREATE TABLE payments (
+        payment_id TEXT PRIMARY KEY,
+        account_number TEXT NOT NULL REFERENCES accounts(account_number),
+        amount_cents INTEGER NOT NULL CHECK (amount_cents > 0),
+        status TEXT NOT NULL,
+        method TEXT NOT NULL,
+        gateway TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        checkout_session_id TEXT,
+        gateway_reference TEXT UNIQUE,
+        posted_at TEXT,
+        failure_message TEXT NOT NULL DEFAULT '',
+        refunded_cents INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX payments_by_account ON payments(account_number, created_at);
+    CREATE TABLE ledger_entries (
+        entry_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_number TEXT NOT NULL REFERENCES accounts(account_number),
+        kind TEXT NOT NULL,
+        amount_cents INTEGER NOT NULL,
+        posted_at TEXT NOT NULL,
+        statement_id TEXT REFERENCES statements(statement_id),
+        payment_id TEXT REFERENCES payments(payment_id),
+        memo TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX ledger_by_account ON ledger_entries(account_number, entry_id);
+    CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger_entries
+        BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+    CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger_entries
+        BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+    CREATE TABLE lookup_failures (
+        key TEXT NOT NULL,
+        failed_at TEXT NOT NULL
+    );
+    CREATE INDEX lookup_failures_by_key ON lookup_failures(key, failed_at);
+    CREATE TABLE lookup_locks (
+        key TEXT PRIMARY KEY,
+        locked_until TEXT NOT NULL
+    );
+    CREATE TABLE messages (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        claimed_at TEXT NOT NULL,
+        sent_at TEXT,
+        PRIMARY KEY (kind, key)
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SqliteStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._ready = False
+
+    # -- connections -------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=15, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 15000")
+        return conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        self._check_ready()
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN")
+            yield conn
+        finally:
+            conn.rollback()
+            conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One use case, one transaction: committed only when the block ends cleanly."""
+        self._check_ready()
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+
+    def _check_ready(self) -> None:
+        if self._ready:
+            return
+        if not self.path.exists():
+            raise StoreNotReady(f"No database at {self.path}: run `portal migrate`.")
+        conn = self._connect()
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            conn.close()
+        if version != SCHEMA_VERSION:
+            raise StoreNotReady(
+                f"The database at {self.path} is at schema {version}, the code needs "
+                f"{SCHEMA_VERSION}: run `portal migrate`."
+            )
+        self._ready = True
+
+    # -- schema ------------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = self._connect()
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"The database is at schema {version}, newer than this code ({SCHEMA_VERSION})."
+                )
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                conn.executescript(f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {number};")
+                conn.commit()
+        finally:
+            conn.close()
+        self._ready = False
+        return SCHEMA_VERSION
+
+    def ping(self) -> None:
+        try:
+            with self._read() as conn:
+                conn.execute("SELECT 1").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store at {self.path} does not answer: {exc}") from exc
+
+    # -- accounts and statements -------------------------------------------------------
+
+    def import_statement(
+        self, account: Account, statement: Statement, at: datetime
+    ) -> ImportOutcome:
+        fingerprint = statement.fingerprint()
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT fingerprint FROM statements WHERE statement_id = ?",
+                (statement.statement_id,),
+            ).fetchone()
+            if row is not None:
+                if row["fingerprint"] == fingerprint:
+                    return ImportOutcome.UNCHANGED
+                return ImportOutcome.CONFLICT
+            _save_account(conn, account, at)
+            conn.execute(
+                "INSERT INTO statements VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    statement.statement_id,
+                    statement.account_number,
+                    statement.statement_date.isoformat(),
+                    statement.due_date.isoformat(),
+                    fingerprint,
+                    _ts(at),
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO statement_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        statement.statement_id,
+                        position,
+                        line.line_id,
+                        line.patient_id,
+                        line.service_date.isoformat(),
+                        line.provider,
+                        line.code_system,
+                        line.code,
+                        line.description,
+                        json.dumps(list(line.diagnosis_codes)),
+                        line.charge_cents,
+                        line.insurance_paid_cents,
+                        line.adjustment_cents,
+                        line.patient_responsibility_cents,
+                    )
+                    for position, line in enumerate(statement.lines)
+                ],
+            )
+            entries = statement_entries(statement, at)
+            credit = balances(_entries(conn, statement.account_number)).credit_cents
+            if credit and statement.total_cents:
+                # Money already received beyond the balance goes to the new statement.
+                applied = min(credit, statement.total_cents)
+                entries += credit_transfer(statement.account_number, statement.statement_id, applied, at)
+            _insert_entries(conn, entries)
+            return ImportOutcome.IMPORTED
+
+    def get_account(self, account_number: str) -> Account | None:
+        with self._read() as conn:
+            return _account(conn, account_number)
+
+    def account_records(self, account_number: str) -> AccountRecords | None:
+        with self._read() as conn:
+            account = _account(conn, account_number)
+            if account is None:
+                return None
+            ids = [
+                r["statement_id"]
+                for r in conn.execute(
+                    "SELECT statement_id FROM statements WHERE account_number = ? "
+                    "ORDER BY statement_date, statement_id",
+                    (account_number,),
+                )
+            ]
+            return AccountRecords(
+                account=account,
+                statements=tuple(_statement(conn, sid) for sid in ids),
+                entries=tuple(_entries(conn, account_number)),
+                payments=tuple(
+                    _payment(r)
+                    for r in conn.execute(
+                        "SELECT * FROM payments WHERE account_number = ? "
+                        "ORDER BY created_at, payment_id",
+                        (account_number,),
+                    )
+                ),
+            )
+
+    def get_statement(self, statement_id: str) -> Statement | None:
+        with self._read() as conn:
+            return _statement(conn, statement_id)
+
+    # -- payments ----------------------------------------------------------------------
+
+    def create_payment(self, payment: Payment) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO payments (payment_id, account_number, amount_cents, status, method,"
+                " gateway, created_at, checkout_session_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    payment.payment_id,
+                    payment.account_number,
+                    payment.amount_cents,
+                    payment.status.value,
+                    payment.method,
+                    payment.gateway,
+                    _ts(payment.created_at),
+                    payment.checkout_session_id,
+                ),
+            )
+
+    def get_payment(self, payment_id: str) -> Payment | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT * FROM payments WHERE payment_id = ?", (payment_id,)
+            ).fetchone()
+            return _payment(row) if row else None
+
+    def attach_checkout(self, payment_id: str, session_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE payments SET checkout_session_id = ? WHERE payment_id = ?",
+                (session_id, payment_id),
+            )
+
+    def post_payment(
+        self, payment_id: str, reference: str, amount_cents: int, at: datetime
+    ) -> PostingResult:
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT * FROM payments WHERE payment_id = ?", (payment_id,)
+            ).fetchone()
+            if row is None:
+                raise KeyError(payment_id)
+            payment = _payment(row)
+            if payment.posted_at is not None:
+                return PostingResult(payment=payment, posted=False)
+            other = conn.execute(
+                "SELECT payment_id FROM payments WHERE gateway_reference = ?", (reference,)
+            ).fetchone()
+            if other is not None:
+                raise ValueError(
+                    f"Gateway reference {reference} is already posted to {other['payment_id']}."
+                )
+            records = balances(_entries(conn, payment.account_number))
+            statements = [
+                _statement_header(r)
+                for r in conn.execute(
+                    "SELECT * FROM statements WHERE account_number = ?",
+                    (payment.account_number,),
+                )
+            ]
+            allocation = allocate(amount_cents, records.open_statements(statements))
+            entries = payment_entries(payment.account_number, payment_id, allocation, at)
+            _insert_entries(conn, entries)
+            posted = payment.succeeded(reference, amount_cents, at)
+            conn.execute(
+                "UPDATE payments SET status = ?, gateway_reference = ?, amount_cents = ?,"
+                " posted_at = ?, failure_message = '' WHERE payment_id = ?",
+                (posted.status.value, reference, amount_cents, _ts(at), payment_id),
+            )
+            return PostingResult(payment=posted, posted=True, entries=tuple(entries))
+
+    def close_payment(
+        self, payment_id: str, status: PaymentStatus, message: str, at: datetime
+    ) -> Payment:
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT * FROM payments WHERE payment_id = ?", (payment_id,)
+            ).fetchone()
+            if row is None:
+                raise KeyError(payment_id)
+            payment = _payment(row)
+            if payment.status not in OPEN_STATUSES:
+                return payment
+            conn.execute(
+                "UPDATE payments SET status = ?, failure_message = ? WHERE payment_id = ?",
+                (status.value, message, payment_id),
+            )
+            return _payment(
+                conn.execute("SELECT * FROM payments WHERE payment_id = ?", (payment_id,)).fetchone()
+            )
+
+    # -- lookup throttling -------------------------------------------------------------
+
+    def record_lookup_failure(self, key: str, at: datetime, since: datetime) -> int:
+        with self._write() as conn:
+            conn.execute("DELETE FROM lookup_failures WHERE key = ? AND failed_at < ?", (key, _ts(since)))
+            conn.execute("INSERT INTO lookup_failures VALUES (?, ?)", (key, _ts(at)))
+            return conn.execute(
+                "SELECT COUNT(*) FROM lookup_failures WHERE key = ? AND failed_at >= ?",
+                (key, _ts(since)),
+            ).fetchone()[0]
+
+    def lock_lookups(self, key: str, until: datetime) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO lookup_locks VALUES (?, ?) ON CONFLICT(key) DO UPDATE"
+                " SET locked_until = max(locked_until, excluded.locked_until)",
+                (key, _ts(until)),
+            )
+
+    def lookup_locked_until(self, key: str, now: datetime) -> datetime | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT locked_until FROM lookup_locks WHERE key = ? AND locked_until > ?",
+                (key, _ts(now)),
+            ).fetchone()
+            return datetime.fromisoformat(row[0]) if row else None
+
+    def clear_lookup_failures(self, key: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM lookup_failures WHERE key = ?", (key,))
+
+    # -- messages ----------------------------------------------------------------------
+
+    def claim_message(self, kind: str, key: str, at: datetime) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO messages (kind, key, claimed_at) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (kind, key, _ts(at)),
+            )
+            return cursor.rowcount == 1
+
+    def mark_message_sent(self, kind: str, key: str, at: datetime) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE messages SET sent_at = ? WHERE kind = ? AND key = ?", (_ts(at), kind, key)
+            )
+
+
+# -- row mapping -----------------------------------------------------------------------
+
+
+def _ts(at: datetime) -> str:
+    """UTC timestamps as fixed-width ISO text, so text order is time order."""
+    if at.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def _save_account(conn: sqlite3.Connection, account: Account, at: datetime) -> None:
+    g = account.guarantor
+    conn.execute(
+        "INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(account_number) DO UPDATE"
+        " SET first_name = excluded.first_name, last_name = excluded.last_name,"
+        " date_of_birth = excluded.date_of_birth, email = excluded.email,"
+        " phone = excluded.phone, preferred_language = excluded.preferred_language",
+        (
+            account.account_number,
+            g.first_name,
+            g.last_name,
+            g.date_of_birth.isoformat(),
+            g.email,
+            g.phone,
+            g.preferred_language,
+            _ts(at),
+        ),
+    )
+    conn.executemany(
+        "INSERT INTO patients VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE"
+        " SET first_name = excluded.first_name, last_name = excluded.last_name,"
+        " date_of_birth = excluded.date_of_birth",
+        [
+            (
+                account.account_number,
+                p.patient_id,
+                p.first_name,
+                p.last_name,
+                p.date_of_birth.isoformat(),
+            )
+            for p in account.patients
+        ],
+    )
+
+
+def _account(conn: sqlite3.Connection, account_number: str) -> Account | None:
+    row = conn.execute(
+        "SELECT * FROM accounts WHERE account_number = ?", (account_number,)
+    ).fetchone()
+    if row is None:
+        return None
+    patients = tuple(
+        Patient(
+            patient_id=p["patient_id"],
+            first_name=p["first_name"],
+            last_name=p["last_name"],
+            date_of_birth=date.fromisoformat(p["date_of_birth"]),
+        )
+        for p in conn.execute(
+            "SELECT * FROM patients WHERE account_number = ? ORDER BY patient_id",
+            (account_number,),
+        )
+    )
+    guarantor = Guarantor(
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        date_of_birth=date.fromisoformat(row["date_of_birth"]),
+        email=row["email"],
+        phone=row["phone"],
+        preferred_language=row["preferred_language"],
+    )
+    return Account(account_number=account_number, guarantor=guarantor, patients=patients)
+
+
+def _statement_header(row: sqlite3.Row, lines: tuple[LineItem, ...] = ()) -> Statement:
+    return Statement(
+        statement_id=row["statement_id"],
+        account_number=row["account_number"],
+        statement_date=date.fromisoformat(row["statement_date"]),
+        due_date=date.fromisoformat(row["due_date"]),
+        lines=lines,
+    )
+
+
+def _statement(conn: sqlite3.Connection, statement_id: str) -> Statement | None:
+    row = conn.execute(
+        "SELECT * FROM statements WHERE statement_id = ?", (statement_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    lines = tuple(
+        LineItem(
+            line_id=r["line_id"],
+            patient_id=r["patient_id"],
+            service_date=date.fromisoformat(r["service_date"]),
+            provider=r["provider"],
+            code_system=r["code_system"],
+            code=r["code"],
+            description=r["description"],
+            diagnosis_codes=tuple(json.loads(r["diagnosis_codes"])),
+            charge_cents=r["charge_cents"],
+            insurance_paid_cents=r["insurance_paid_cents"],
+            adjustment_cents=r["adjustment_cents"],
+            patient_responsibility_cents=r["patient_responsibility_cents"],
+        )
+        for r in conn.execute(
+            "SELECT * FROM statement_lines WHERE statement_id = ? ORDER BY position",
+            (statement_id,),
+        )
+    )
+    return _statement_header(row, lines)
+
+
+def _entries(conn: sqlite3.Connection, account_number: str) -> list[LedgerEntry]:
+    return [
+        LedgerEntry(
+            entry_id=r["entry_id"],
+            account_number=r["account_number"],
+            kind=EntryKind(r["kind"]),
+            amount_cents=r["amount_cents"],
+            posted_at=datetime.fromisoformat(r["posted_at"]),
+            statement_id=r["statement_id"],
+            payment_id=r["payment_id"],
+            memo=r["memo"],
+        )
+        for r in conn.execute(
+            "SELECT * FROM ledger_entries WHERE account_number = ? ORDER BY entry_id",
+            (account_number,),
+        )
+    ]
+
+
+def _insert_entries(conn: sqlite3.Connection, entries: list[LedgerEntry]) -> None:
+    conn.executemany(
+        "INSERT INTO ledger_entries (account_number, kind, amount_cents, posted_at,"
+        " statement_id, payment_id, memo) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                e.account_number,
+                e.kind.value,
+                e.amount_cents,
+                _ts(e.posted_at),
+                e.statement_id,
+                e.payment_id,
+                e.memo,
+            )
+            for e in entries
+        ],
+    )
+
+
+def _payment(row: sqlite3.Row) -> Payment:
+    return Payment(
+        payment_id=row["payment_id"],
+        account_number=row["account_number"],
+        amount_cents=row["amount_cents"],
+        status=PaymentStatus(row["status"]),
+        method=row["method"],
+        gateway=row["gateway"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        checkout_session_id=row["checkout_session_id"],
+        gateway_reference=row["gateway_reference"],
+        posted_at=datetime.fromisoformat(row["posted_at"]) if row["posted_at"] else None,
+        failure_message=row["failure_message"],
+        refunded_cents=row["refunded_cents"],
+    )

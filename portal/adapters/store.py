@@ -1,0 +1,99 @@
+"""The Store port: the operations the use cases need, whatever holds the records."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from portal.domain.accounts import Account
+from portal.domain.ledger import LedgerEntry
+from portal.domain.payments import Payment, PaymentStatus
+from portal.domain.statements import Statement
+
+
+class StoreError(RuntimeError):
+    """The store cannot do what was asked (not set up, unreachable)."""
+
+
+class StoreNotReady(StoreError):
+    """The schema is missing or older than the code: run `portal migrate`."""
+
+
+class ImportOutcome(StrEnum):
+    IMPORTED = "imported"
+    UNCHANGED = "unchanged"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True)
+class AccountRecords:
+    """Everything the account page needs, read together."""
+
+    account: Account
+    statements: tuple[Statement, ...]
+    entries: tuple[LedgerEntry, ...]
+    payments: tuple[Payment, ...]
+
+
+@dataclass(frozen=True)
+class PostingResult:
+    """What posting a gateway payment did: `posted` is False when it was already posted."""
+
+    payment: Payment
+    posted: bool
+    entries: tuple[LedgerEntry, ...] = ()
+
+    @property
+    def message(self) -> str:
+        if self.posted:
+            return f"Posted payment {self.payment.payment_id}."
+        return f"Payment {self.payment.payment_id} was already posted; nothing changed."
+
+
+class Store(Protocol):
+    def migrate(self) -> int:
+        """Create or upgrade the schema; return the schema version now in place."""
+
+    def ping(self) -> None:
+        """Raise StoreError unless the store answers."""
+
+    def import_statement(
+        self, account: Account, statement: Statement, at: datetime
+    ) -> ImportOutcome:
+        """Add the statement (and account, patients) with its ledger entries, all or nothing."""
+
+    def get_account(self, account_number: str) -> Account | None: ...
+
+    def account_records(self, account_number: str) -> AccountRecords | None: ...
+
+    def get_statement(self, statement_id: str) -> Statement | None: ...
+
+    def create_payment(self, payment: Payment) -> None: ...
+
+    def get_payment(self, payment_id: str) -> Payment | None: ...
+
+    def attach_checkout(self, payment_id: str, session_id: str) -> None: ...
+
+    def post_payment(
+        self, payment_id: str, reference: str, amount_cents: int, at: datetime
+    ) -> PostingResult:
+        """Post a gateway-confirmed payment once per reference, oldest statement first."""
+
+    def close_payment(
+        self, payment_id: str, status: PaymentStatus, message: str, at: datetime
+    ) -> Payment:
+        """Move a pending payment to failed or canceled; a posted payment is left as it is."""
+
+    def record_lookup_failure(self, key: str, at: datetime, since: datetime) -> int:
+        """Record a failed lookup; return how many the key has had from `since` on."""
+
+    def lock_lookups(self, key: str, until: datetime) -> None: ...
+
+    def lookup_locked_until(self, key: str, now: datetime) -> datetime | None: ...
+
+    def clear_lookup_failures(self, key: str) -> None: ...
+
+    def claim_message(self, kind: str, key: str, at: datetime) -> bool:
+        """Claim the one send of (kind, key); False when it was claimed before."""
+
+    def mark_message_sent(self, kind: str, key: str, at: datetime) -> None: ...

@@ -1,0 +1,59 @@
+"""build_services(settings): the one place that picks and builds the adapters."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from portal.adapters.email_templates import EmailRenderer
+from portal.adapters.mail import Mailer
+from portal.adapters.payments import PaymentGateway
+from portal.adapters.store import Store
+from portal.clock import Clock, SystemClock
+from portal.config import ConfigError, Settings
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    payments: PaymentGateway
+    mailer: Mailer
+    emails: EmailRenderer
+    clock: Clock
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    return Services(
+        settings=settings,
+        store=_store(settings),
+        payments=_payments(settings),
+        mailer=_mailer(settings),
+        emails=EmailRenderer(TEMPLATE_DIR),
+        clock=clock or SystemClock(),
+    )
+
+
+def _store(settings: Settings) -> Store:
+    if settings.store == "sqlite":
+        from portal.adapters.sqlite_store import SqliteStore
+
+        return SqliteStore(settings.sqlite_path)
+    raise ConfigError([f"PORTAL_STORE: the {settings.store!r} store is not available yet."])
+
+
+def _payments(settings: Settings) -> PaymentGateway:
+    if settings.payments == "sandbox":
+        from portal.adapters.sandbox_gateway import SandboxGateway
+
+        return SandboxGateway(settings.secret_key, settings.base_url)
+    raise ConfigError([f"PORTAL_PAYMENTS: the {settings.payments!r} gateway is not available yet."])
+
+
+def _mailer(settings: Settings) -> Mailer:
+    if settings.mail == "outbox":
+        from portal.adapters.outbox_mailer import OutboxMailer
+
+        return OutboxMailer(settings.outbox_dir, settings.mail_from)
+    raise ConfigError([f"PORTAL_MAIL: the {settings.mail!r} mailer is not available yet."])

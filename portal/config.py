@@ -1,0 +1,161 @@
+"""Settings read from the environment once, checked before anything starts."""
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(Exception):
+    """One line per bad variable, each naming the variable."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: str = "sqlite"
+    sqlite_path: str = "var/portal.sqlite3"
+    dynamodb_table: str = ""
+    payments: str = "sandbox"
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = "https://api.stripe.com"
+    mail: str = "outbox"
+    outbox_dir: str = "var/outbox"
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    mail_from: str = "billing@localhost"
+    secret_key: str = ""
+    base_url: str = "http://127.0.0.1:5000"
+    timezone: str = "America/New_York"
+    practice_name: str = "Demo Family Practice"
+    in_lambda: bool = False
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Read every PORTAL_* / STRIPE_* variable; raise ConfigError listing all problems."""
+        env = os.environ if environ is None else environ
+        problems: list[str] = []
+        in_lambda = bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+        def get(name: str, default: str = "") -> str:
+            return env.get(name, "").strip() or default
+
+        def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+            value = get(name, default).lower()
+            if value not in allowed:
+                options = ", ".join(repr(a) for a in allowed)
+                problems.append(f"{name}: must be one of {options}, not {value!r}.")
+            return value
+
+        store = choice("PORTAL_STORE", "sqlite", ("sqlite", "dynamodb"))
+        payments = choice("PORTAL_PAYMENTS", "sandbox", ("sandbox", "stripe"))
+        mail = choice("PORTAL_MAIL", "outbox", ("outbox", "smtp", "ses"))
+
+        if store == "dynamodb" and not get("PORTAL_DYNAMODB_TABLE"):
+            problems.append("PORTAL_DYNAMODB_TABLE: required when PORTAL_STORE=dynamodb.")
+        if payments == "stripe":
+            for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
+                if not get(name):
+                    problems.append(f"{name}: required when PORTAL_PAYMENTS=stripe.")
+        if mail == "smtp" and not get("PORTAL_SMTP_HOST"):
+            problems.append("PORTAL_SMTP_HOST: required when PORTAL_MAIL=smtp.")
+        if in_lambda and store == "sqlite":
+            problems.append("PORTAL_STORE: 'sqlite' cannot run inside AWS Lambda; use 'dynamodb'.")
+        if in_lambda and mail == "outbox":
+            problems.append("PORTAL_MAIL: 'outbox' cannot run inside AWS Lambda; use 'ses'.")
+
+        smtp_port = 587
+        port_text = get("PORTAL_SMTP_PORT", "587")
+        if port_text.isdigit() and 0 < int(port_text) < 65536:
+            smtp_port = int(port_text)
+        else:
+            problems.append(f"PORTAL_SMTP_PORT: must be a port number, not {port_text!r}.")
+
+        starttls_text = get("PORTAL_SMTP_STARTTLS", "true").lower()
+        if starttls_text not in ("true", "false", "1", "0", "yes", "no"):
+            problems.append(f"PORTAL_SMTP_STARTTLS: must be true or false, not {starttls_text!r}.")
+
+        for name, default in (
+            ("PORTAL_BASE_URL", "http://127.0.0.1:5000"),
+            ("STRIPE_API_BASE", "https://api.stripe.com"),
+        ):
+            url = urlparse(get(name, default))
+            if url.scheme not in ("http", "https") or not url.netloc:
+                problems.append(f"{name}: must be an http(s) address, not {get(name)!r}.")
+
+        timezone = get("PORTAL_TIMEZONE", "America/New_York")
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"PORTAL_TIMEZONE: {timezone!r} is not an IANA time zone name.")
+
+        mail_from = get("PORTAL_MAIL_FROM", "billing@localhost")
+        if "@" not in mail_from:
+            problems.append(f"PORTAL_MAIL_FROM: {mail_from!r} is not an e-mail address.")
+
+        secret_key = get("PORTAL_SECRET_KEY")
+        if not secret_key and in_lambda:
+            problems.append("PORTAL_SECRET_KEY: required inside AWS Lambda.")
+        elif secret_key and len(secret_key) < 16:
+            problems.append("PORTAL_SECRET_KEY: must be at least 16 characters.")
+
+        if problems:
+            raise ConfigError(problems)
+
+        sqlite_path = get("PORTAL_SQLITE_PATH", "var/portal.sqlite3")
+        return cls(
+            store=store,
+            sqlite_path=sqlite_path,
+            dynamodb_table=get("PORTAL_DYNAMODB_TABLE"),
+            payments=payments,
+            stripe_secret_key=get("STRIPE_SECRET_KEY"),
+            stripe_webhook_secret=get("STRIPE_WEBHOOK_SECRET"),
+            stripe_api_base=get("STRIPE_API_BASE", "https://api.stripe.com"),
+            mail=mail,
+            outbox_dir=get("PORTAL_OUTBOX_DIR", "var/outbox"),
+            smtp_host=get("PORTAL_SMTP_HOST"),
+            smtp_port=smtp_port,
+            smtp_username=get("PORTAL_SMTP_USERNAME"),
+            smtp_password=get("PORTAL_SMTP_PASSWORD"),
+            smtp_starttls=starttls_text in ("true", "1", "yes"),
+            mail_from=mail_from,
+            secret_key=secret_key or local_secret_key(Path(sqlite_path).parent),
+            base_url=get("PORTAL_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+            timezone=timezone,
+            practice_name=get("PORTAL_PRACTICE_NAME", "Demo Family Practice"),
+            in_lambda=in_lambda,
+        )
+
+
+def local_secret_key(folder: Path) -> str:
+    """Outside Lambda, a key generated once and kept in var/ so sessions survive restarts."""
+    path = folder / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    folder.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

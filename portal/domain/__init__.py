@@ -1,0 +1,1 @@
+"""The billing model: pure Python, no web, storage or network."""

@@ -1,0 +1,37 @@
+"""Procedure and diagnosis code formats (CPT, HCPCS Level II, ICD-10-CM)."""
+
+import re
+
+_CPT = re.compile(r"\d{4}[0-9FTU]")
+_HCPCS = re.compile(r"[A-V]\d{4}")
+_ICD10 = re.compile(r"[A-Z]\d[0-9A-Z](?:\.?[0-9A-Z]{1,4})?")
+_ICD9 = re.compile(r"(?:\d{3}|V\d{2}|E\d{3})(?:\.\d{1,2})?")
+
+CODE_SYSTEMS = ("CPT", "HCPCS")
+
+
+def procedure_code_error(code_system: str, code: str) -> str | None:
+    """None when the code is well formed for its system, else what is wrong with it."""
+    if code_system == "CPT":
+        if _CPT.fullmatch(code):
+            return None
+        return f"{code!r} is not a CPT code (4 digits then a digit, F, T or U, e.g. 99213)."
+    if code_system == "HCPCS":
+        if _HCPCS.fullmatch(code):
+            return None
+        return f"{code!r} is not a HCPCS Level II code (a letter A-V then 4 digits, e.g. J1100)."
+    return f"Unknown code system {code_system!r}: use CPT or HCPCS."
+
+
+def diagnosis_code_error(code: str) -> str | None:
+    """None for a well-formed ICD-10-CM code; ICD-9 codes are refused by name."""
+    if _ICD10.fullmatch(code):
+        return None
+    if _ICD9.fullmatch(code):
+        return f"{code!r} looks like an ICD-9 code; ICD-9 is retired, use ICD-10-CM."
+    return f"{code!r} is not an ICD-10-CM code (e.g. J06.9, E11.65, S52.521A)."
+
+
+def diagnosis_code_key(code: str) -> str:
+    """ICD-10 codes are stored as written and compared without the dot."""
+    return code.replace(".", "").upper()

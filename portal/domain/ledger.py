@@ -1,0 +1,165 @@
+"""The append-only ledger, balances derived from it, and how a payment is applied.
+
+Sign convention: a positive amount raises what the guarantor owes (a charge, a refund paid
+back to them), a negative amount lowers it (payments, insurance, adjustments, write-offs).
+An entry with no statement is unapplied money: a credit on the account.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from portal.domain.statements import Statement
+
+
+class EntryKind(StrEnum):
+    CHARGE = "charge"
+    INSURANCE_PAYMENT = "insurance_payment"
+    ADJUSTMENT = "adjustment"
+    PATIENT_PAYMENT = "patient_payment"
+    REFUND = "refund"
+    WRITE_OFF = "write_off"
+    REVERSAL = "reversal"
+    TRANSFER = "transfer"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    account_number: str
+    kind: EntryKind
+    amount_cents: int
+    posted_at: datetime
+    statement_id: str | None = None
+    payment_id: str | None = None
+    memo: str = ""
+    entry_id: int | None = None
+
+
+def statement_entries(statement: Statement, posted_at: datetime) -> list[LedgerEntry]:
+    """The charge, insurance payment and adjustment entries a new statement brings."""
+    entries = []
+    for kind, sign, amount in (
+        (EntryKind.CHARGE, 1, statement.charges_cents),
+        (EntryKind.INSURANCE_PAYMENT, -1, statement.insurance_paid_cents),
+        (EntryKind.ADJUSTMENT, -1, statement.adjustments_cents),
+    ):
+        if amount:
+            entries.append(
+                LedgerEntry(
+                    account_number=statement.account_number,
+                    kind=kind,
+                    amount_cents=sign * amount,
+                    posted_at=posted_at,
+                    statement_id=statement.statement_id,
+                    memo=f"Statement {statement.statement_id}",
+                )
+            )
+    return entries
+
+
+@dataclass(frozen=True)
+class OpenStatement:
+    statement_id: str
+    statement_date: date
+    balance_cents: int
+
+
+@dataclass(frozen=True)
+class Allocation:
+    applied: tuple[tuple[str, int], ...]
+    unapplied_cents: int
+
+
+def allocate(amount_cents: int, open_statements: Iterable[OpenStatement]) -> Allocation:
+    """Apply a payment to the oldest open statement first; what is left over is a credit."""
+    if amount_cents <= 0:
+        raise ValueError("a payment allocates a positive amount")
+    remaining = amount_cents
+    applied = []
+    for st in sorted(open_statements, key=lambda s: (s.statement_date, s.statement_id)):
+        if remaining == 0:
+            break
+        if st.balance_cents <= 0:
+            continue
+        part = min(remaining, st.balance_cents)
+        applied.append((st.statement_id, part))
+        remaining -= part
+    return Allocation(applied=tuple(applied), unapplied_cents=remaining)
+
+
+def payment_entries(
+    account_number: str,
+    payment_id: str,
+    allocation: Allocation,
+    posted_at: datetime,
+    kind: EntryKind = EntryKind.PATIENT_PAYMENT,
+) -> list[LedgerEntry]:
+    """Ledger entries for an allocated payment: one per statement, one for any credit."""
+    parts: list[tuple[str | None, int]] = list(allocation.applied)
+    if allocation.unapplied_cents:
+        parts.append((None, allocation.unapplied_cents))
+    return [
+        LedgerEntry(
+            account_number=account_number,
+            kind=kind,
+            amount_cents=-cents,
+            posted_at=posted_at,
+            statement_id=statement_id,
+            payment_id=payment_id,
+            memo="Payment" if statement_id else "Payment beyond the balance (credit)",
+        )
+        for statement_id, cents in parts
+    ]
+
+
+def credit_transfer(
+    account_number: str, statement_id: str, cents: int, posted_at: datetime
+) -> list[LedgerEntry]:
+    """Move `cents` of the account's credit onto a statement (the sum of the pair is zero)."""
+    memo = f"Credit applied to statement {statement_id}"
+    return [
+        LedgerEntry(account_number, EntryKind.TRANSFER, cents, posted_at, None, memo=memo),
+        LedgerEntry(account_number, EntryKind.TRANSFER, -cents, posted_at, statement_id, memo=memo),
+    ]
+
+
+@dataclass(frozen=True)
+class Balances:
+    by_statement: dict[str, int]
+    unapplied_cents: int
+
+    @property
+    def account_balance_cents(self) -> int:
+        """The sum of every ledger entry: negative when the account is in credit."""
+        return sum(self.by_statement.values()) + self.unapplied_cents
+
+    @property
+    def due_cents(self) -> int:
+        """What the guarantor still owes on open statements."""
+        return sum(b for b in self.by_statement.values() if b > 0)
+
+    @property
+    def credit_cents(self) -> int:
+        """Money received beyond what was owed, kept for the guarantor."""
+        return max(0, -self.unapplied_cents)
+
+    def open_statements(self, statements: Sequence[Statement]) -> list[OpenStatement]:
+        return [
+            OpenStatement(s.statement_id, s.statement_date, self.by_statement.get(s.statement_id, 0))
+            for s in statements
+            if self.by_statement.get(s.statement_id, 0) > 0
+        ]
+
+
+def balances(entries: Iterable[LedgerEntry]) -> Balances:
+    by_statement: dict[str, int] = {}
+    unapplied = 0
+    for entry in entries:
+        if entry.statement_id is None:
+            unapplied += entry.amount_cents
+        else:
+            by_statement[entry.statement_id] = (
+                by_statement.get(entry.statement_id, 0) + entry.amount_cents
+            )
+    return Balances(by_statement=by_statement, unapplied_cents=unapplied)

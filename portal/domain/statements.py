@@ -1,0 +1,103 @@
+"""Statements and their line items, as the practice sends them."""
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+from portal.domain.codes import diagnosis_code_error, procedure_code_error
+
+
+@dataclass(frozen=True)
+class LineItem:
+    line_id: str
+    patient_id: str
+    service_date: date
+    provider: str
+    code_system: str
+    code: str
+    description: str
+    diagnosis_codes: tuple[str, ...]
+    charge_cents: int
+    insurance_paid_cents: int
+    adjustment_cents: int
+    patient_responsibility_cents: int
+
+
+@dataclass(frozen=True)
+class Statement:
+    statement_id: str
+    account_number: str
+    statement_date: date
+    due_date: date
+    lines: tuple[LineItem, ...] = field(default_factory=tuple)
+
+    @property
+    def total_cents(self) -> int:
+        """What the patient owes on this statement when it was issued."""
+        return sum(line.patient_responsibility_cents for line in self.lines)
+
+    @property
+    def charges_cents(self) -> int:
+        return sum(line.charge_cents for line in self.lines)
+
+    @property
+    def insurance_paid_cents(self) -> int:
+        return sum(line.insurance_paid_cents for line in self.lines)
+
+    @property
+    def adjustments_cents(self) -> int:
+        return sum(line.adjustment_cents for line in self.lines)
+
+    def fingerprint(self) -> str:
+        """A digest of the content, so re-importing the same statement can be told apart."""
+        payload = json.dumps(asdict(self), sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def statement_errors(statement: Statement, patient_ids: set[str]) -> list[tuple[str, str]]:
+    """Every problem with a statement, as (field, message) pairs; empty when it is sound."""
+    errors: list[tuple[str, str]] = []
+    if not statement.statement_id.strip():
+        errors.append(("statement_id", "The statement id is required."))
+    if statement.due_date < statement.statement_date:
+        errors.append(("due_date", "The due date is before the statement date."))
+    if not statement.lines:
+        errors.append(("lines", "A statement needs at least one line item."))
+    seen: set[str] = set()
+    for i, line in enumerate(statement.lines):
+        where = f"lines[{i}]"
+        if line.line_id in seen:
+            errors.append((f"{where}.line_id", f"Line id {line.line_id!r} appears twice."))
+        seen.add(line.line_id)
+        if line.patient_id not in patient_ids:
+            errors.append((f"{where}.patient_id", f"No patient {line.patient_id!r} on the account."))
+        if line.service_date > statement.statement_date:
+            errors.append((f"{where}.service_date", "The service date is after the statement date."))
+        problem = procedure_code_error(line.code_system, line.code)
+        if problem:
+            errors.append((f"{where}.code", problem))
+        for j, dx in enumerate(line.diagnosis_codes):
+            problem = diagnosis_code_error(dx)
+            if problem:
+                errors.append((f"{where}.diagnosis_codes[{j}]", problem))
+        amounts = {
+            "charge_cents": line.charge_cents,
+            "insurance_paid_cents": line.insurance_paid_cents,
+            "adjustment_cents": line.adjustment_cents,
+            "patient_responsibility_cents": line.patient_responsibility_cents,
+        }
+        for name, value in amounts.items():
+            if value < 0:
+                errors.append((f"{where}.{name}", "The amount cannot be negative."))
+        paid_and_owed = (
+            line.insurance_paid_cents + line.adjustment_cents + line.patient_responsibility_cents
+        )
+        if line.charge_cents != paid_and_owed:
+            errors.append(
+                (
+                    f"{where}.charge_cents",
+                    "The charge must equal insurance paid + adjustment + patient responsibility.",
+                )
+            )
+    return errors

@@ -1,0 +1,1 @@
+"""Use cases as plain functions taking the Services they need."""

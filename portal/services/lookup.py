@@ -1,0 +1,44 @@
+"""Quick Pay lookup: account number + last name + date of birth, with lockout."""
+
+from datetime import date, timedelta
+
+from portal.bootstrap import Services
+from portal.services.errors import LookupFailed, LookupLocked
+
+FAILURE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES = 5
+LOCK_FOR = timedelta(minutes=15)
+
+
+def normalize_account_number(text: str) -> str:
+    return "".join(ch for ch in (text or "") if ch not in " -\t")[:32]
+
+
+def find_account(
+    services: Services,
+    account_number: str,
+    last_name: str,
+    date_of_birth: date | None,
+    client_address: str,
+) -> str:
+    """The account number when the details match the guarantor or a patient on the account.
+
+    Raises LookupFailed for any mismatch (one generic answer whichever field was wrong)
+    and LookupLocked after MAX_FAILURES for the account or the client address.
+    """
+    store, now = services.store, services.clock.now()
+    number = normalize_account_number(account_number)
+    keys = [f"address:{client_address}"] + ([f"account:{number}"] if number else [])
+    locks = [until for key in keys if (until := store.lookup_locked_until(key, now))]
+    if locks:
+        raise LookupLocked(max(locks))
+
+    account = store.get_account(number) if number else None
+    if account is not None and date_of_birth is not None and account.matches(last_name, date_of_birth):
+        store.clear_lookup_failures(f"account:{number}")
+        return account.account_number
+
+    for key in keys:
+        if store.record_lookup_failure(key, now, now - FAILURE_WINDOW) >= MAX_FAILURES:
+            store.lock_lookups(key, now + LOCK_FOR)
+    raise LookupFailed()

@@ -1,0 +1,49 @@
+"""The receipt e-mail: sent once per posted payment, with no health information in it."""
+
+import logging
+
+from portal.adapters.mail import OutgoingMessage
+from portal.bootstrap import Services
+from portal.domain.aging import practice_date
+from portal.services.accounts import account_view
+
+log = logging.getLogger(__name__)
+
+
+def send_receipt(services: Services, payment_id: str) -> bool:
+    """Send the receipt unless it was sent (or claimed) before; True when sent now."""
+    store, settings = services.store, services.settings
+    payment = store.get_payment(payment_id)
+    if payment is None or payment.posted_at is None:
+        return False
+    view = account_view(services, payment.account_number)
+    to = view.account.guarantor.email
+    if not to:
+        log.info("payment %s: no e-mail address on the account, no receipt sent", payment_id)
+        return False
+    if not store.claim_message("receipt", payment_id, services.clock.now()):
+        return False
+    text, html = services.emails.render(
+        "receipt",
+        practice_name=settings.practice_name,
+        first_name=view.account.guarantor.first_name,
+        amount_cents=payment.amount_cents,
+        paid_on=practice_date(payment.posted_at, settings.tz),
+        payment_id=payment.payment_id,
+        account_hint=payment.account_number[-4:],
+        applied=view.applied_to(payment_id),
+        due_cents=view.due_cents,
+        credit_cents=view.credit_cents,
+        link=f"{settings.base_url}/payments/{payment.payment_id}",
+    )
+    services.mailer.send(
+        OutgoingMessage(
+            kind="receipt",
+            to=to,
+            subject=f"Your payment to {settings.practice_name} - receipt",
+            text=text,
+            html=html,
+        )
+    )
+    store.mark_message_sent("receipt", payment_id, services.clock.now())
+    return True

@@ -1,0 +1,29 @@
+"""Bringing statements into the portal: checked first, then stored all or nothing."""
+
+from portal.adapters.store import ImportOutcome
+from portal.bootstrap import Services
+from portal.domain.accounts import Account
+from portal.domain.statements import Statement, statement_errors
+
+
+class StatementRejected(ValueError):
+    def __init__(self, statement_id: str, errors: list[tuple[str, str]]):
+        super().__init__(f"statement {statement_id}: " + "; ".join(f"{f}: {m}" for f, m in errors))
+        self.statement_id = statement_id
+        self.errors = errors
+
+
+def import_statement(services: Services, account: Account, statement: Statement) -> ImportOutcome:
+    """Store a statement for the account; the same content twice is `unchanged`."""
+    errors = statement_errors(statement, {p.patient_id for p in account.patients})
+    if statement.account_number != account.account_number:
+        errors.append(("account_number", "The statement is for another account."))
+    if errors:
+        raise StatementRejected(statement.statement_id, errors)
+    outcome = services.store.import_statement(account, statement, services.clock.now())
+    if outcome is ImportOutcome.CONFLICT:
+        raise StatementRejected(
+            statement.statement_id,
+            [("statement_id", "A different statement with this id was imported before.")],
+        )
+    return outcome

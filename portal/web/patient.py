@@ -1,0 +1,172 @@
+"""Patient pages: Quick Pay lookup, account, statement, paying, and the receipt."""
+
+from datetime import datetime, timedelta
+from functools import wraps
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+
+from portal.domain.aging import practice_date
+from portal.domain.errors import InvalidInput
+from portal.domain.payments import PaymentStatus
+from portal.services.accounts import account_view
+from portal.services.errors import LookupFailed, LookupLocked
+from portal.services.lookup import find_account
+from portal.services.payments import start_payment
+from portal.web import services
+from portal.web.forms import LookupForm, PaymentForm, ButtonForm
+
+bp = Blueprint("patient", __name__)
+
+IDLE_LIMIT = timedelta(minutes=15)
+LOOKUP_FAILED = (
+    "We could not find an account with those details. Check them against your statement "
+    "and try again."
+)
+SESSION_KEYS = ("account_number", "seen_at")
+
+
+def end_patient_session() -> None:
+    for key in SESSION_KEYS:
+        session.pop(key, None)
+
+
+@bp.app_context_processor
+def signout_form() -> dict:
+    return {"signout": ButtonForm()}
+
+
+@bp.before_app_request
+def expire_idle_session() -> None:
+    """Sessions end after 15 minutes without a request (on the services' clock)."""
+    if "account_number" not in session:
+        return
+    now = services().clock.now()
+    seen = datetime.fromisoformat(session.get("seen_at", "1970-01-01T00:00:00+00:00"))
+    if now - seen > IDLE_LIMIT:
+        end_patient_session()
+        flash("For your privacy, your session ended after 15 minutes without activity.", "info")
+        return
+    session["seen_at"] = now.isoformat()
+
+
+def patient_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if "account_number" not in session:
+            return redirect(url_for("patient.lookup"))
+        return view(session["account_number"], *args, **kwargs)
+
+    return wrapper
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("patient.lookup"))
+
+
+@bp.route("/pay", methods=["GET", "POST"])
+def lookup():
+    form = LookupForm()
+    error = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            number = find_account(
+                services(),
+                form.account_number.data,
+                form.last_name.data,
+                form.date_of_birth.data,
+                request.remote_addr or "unknown",
+            )
+        except LookupLocked:
+            error = (
+                "Too many unsuccessful attempts. For your security, look-ups are paused for "
+                "15 minutes. You can also call the billing office."
+            )
+            status = 429
+        except LookupFailed:
+            error = LOOKUP_FAILED
+            status = 401
+        else:
+            session.clear()
+            session.permanent = True
+            session["account_number"] = number
+            session["seen_at"] = services().clock.now().isoformat()
+            return redirect(url_for("patient.account"), code=303)
+    elif form.is_submitted():
+        status = 422
+        if form.date_of_birth.errors and form.date_of_birth.raw_data:
+            form.date_of_birth.errors[:] = ["Enter the date of birth as YYYY-MM-DD."]
+    return render_template("patient/lookup.html", form=form, error=error), status
+
+
+@bp.get("/account")
+@patient_required
+def account(account_number: str):
+    return _account_page(account_number, PaymentForm())
+
+
+def _account_page(account_number: str, form: PaymentForm, status: int = 200):
+    view = account_view(services(), account_number)
+    return (
+        render_template("patient/account.html", view=view, form=form),
+        status,
+    )
+
+
+@bp.get("/statements/<statement_id>")
+@patient_required
+def statement(account_number: str, statement_id: str):
+    view = account_view(services(), account_number)
+    item = next((s for s in view.statements if s.statement.statement_id == statement_id), None)
+    if item is None:
+        abort(404)
+    patients = {p.patient_id: p for p in view.account.patients}
+    return render_template(
+        "patient/statement.html",
+        view=view,
+        item=item,
+        patients=patients,
+        form=PaymentForm(),
+    )
+
+
+@bp.post("/payments")
+@patient_required
+def create_payment(account_number: str):
+    form = PaymentForm()
+    if form.validate_on_submit():
+        try:
+            checkout = start_payment(services(), account_number, form.amount.data)
+        except InvalidInput as exc:
+            form.amount.errors = [exc.message]
+        else:
+            return redirect(checkout.url, code=303)
+    return _account_page(account_number, form, status=422)
+
+
+@bp.get("/payments/<payment_id>")
+def payment(payment_id: str):
+    svc = services()
+    found = svc.store.get_payment(payment_id)
+    if found is None:
+        abort(404)
+    owner = session.get("account_number") == found.account_number
+    view = account_view(svc, found.account_number) if owner else None
+    return render_template(
+        "patient/payment.html",
+        payment=found,
+        view=view,
+        applied=view.applied_to(payment_id) if view else [],
+        canceled=request.args.get("canceled") == "1",
+        paid_on=practice_date(found.posted_at, svc.settings.tz) if found.posted_at else None,
+        Status=PaymentStatus,
+    )
+
+
+@bp.post("/signout")
+def signout():
+    ButtonForm().validate_on_submit()
+    end_patient_session()
+    flash("You are signed out.", "info")
+    return redirect(url_for("patient.lookup"), code=303)

@@ -1,0 +1,74 @@
+"""The sandbox gateway's stand-in for a hosted checkout page (local default only)."""
+
+from flask import Blueprint, abort, redirect, render_template
+
+from portal.adapters.sandbox_gateway import TEST_CARDS, CardDeclined, UnknownSession
+from portal.domain.aging import practice_date
+from portal.services.errors import PaymentNotFound
+from portal.services.payments import apply_gateway_event
+from portal.web import services
+from portal.web.forms import CardForm, ButtonForm
+
+bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
+
+
+def _open(session_id: str):
+    try:
+        return services().payments.open_session(session_id)
+    except UnknownSession:
+        abort(404)
+
+
+@bp.route("/checkout/<session_id>", methods=["GET", "POST"])
+def checkout(session_id: str):
+    checkout_session = _open(session_id)
+    svc = services()
+    payment = svc.store.get_payment(checkout_session.payment_id)
+    if payment is None:
+        abort(404)
+    if payment.posted_at is not None:
+        return redirect(checkout_session.success_url, code=303)
+    form = CardForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        if _expired(form.expiry.data):
+            form.expiry.errors = ["This card has expired."]
+            status = 422
+        else:
+            try:
+                event = svc.payments.charge(checkout_session, form.card_number.data)
+            except CardDeclined as exc:
+                error, status = exc.message, 402
+            else:
+                try:
+                    apply_gateway_event(svc, event)
+                except PaymentNotFound:
+                    abort(404)
+                return redirect(checkout_session.success_url, code=303)
+    elif form.is_submitted():
+        status = 422
+    return (
+        render_template(
+            "sandbox/checkout.html",
+            checkout=checkout_session,
+            form=form,
+            cancel_form=ButtonForm(),
+            error=error,
+            test_cards=TEST_CARDS,
+        ),
+        status,
+    )
+
+
+@bp.post("/checkout/<session_id>/cancel")
+def cancel(session_id: str):
+    checkout_session = _open(session_id)
+    if ButtonForm().validate_on_submit():
+        apply_gateway_event(services(), services().payments.cancel(checkout_session))
+    return redirect(checkout_session.cancel_url, code=303)
+
+
+def _expired(expiry: str) -> bool:
+    month, year = (int(part) for part in expiry.replace(" ", "").split("/"))
+    today = practice_date(services().clock.now(), services().settings.tz)
+    return (2000 + year, month) < (today.year, today.month)
