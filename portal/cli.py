@@ -62,8 +62,10 @@ def demo() -> None:
     )
     click.echo("Try Quick Pay at /pay with any of these:")
     for account_number, last_name, date_of_birth, note in summary.examples:
-        click.echo(f"  Account number {account_number}  Last name {last_name}  "
-                   f"Date of birth {date_of_birth}   ({note})")
+        click.echo(
+            f"  Account number {account_number}  Last name {last_name}  "
+            f"Date of birth {date_of_birth}   ({note})"
+        )
 
 
 def register(app: Flask) -> None:

@@ -262,7 +262,9 @@ class SqliteStore:
             if credit and statement.total_cents:
                 # Money already received beyond the balance goes to the new statement.
                 applied = min(credit, statement.total_cents)
-                entries += credit_transfer(statement.account_number, statement.statement_id, applied, at)
+                entries += credit_transfer(
+                    statement.account_number, statement.statement_id, applied, at
+                )
             _insert_entries(conn, entries)
             return ImportOutcome.IMPORTED
 
@@ -322,10 +324,7 @@ class SqliteStore:
 
     def get_payment(self, payment_id: str) -> Payment | None:
         with self._read() as conn:
-            row = conn.execute(
-                "SELECT * FROM payments WHERE payment_id = ?", (payment_id,)
-            ).fetchone()
-            return _payment(row) if row else None
+            return _find_payment(conn, payment_id)
 
     def attach_checkout(self, payment_id: str, session_id: str) -> None:
         with self._write() as conn:
@@ -338,12 +337,7 @@ class SqliteStore:
         self, payment_id: str, reference: str, amount_cents: int, at: datetime
     ) -> PostingResult:
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT * FROM payments WHERE payment_id = ?", (payment_id,)
-            ).fetchone()
-            if row is None:
-                raise KeyError(payment_id)
-            payment = _payment(row)
+            payment = _existing_payment(conn, payment_id)
             if payment.posted_at is not None:
                 return PostingResult(payment=payment, posted=False)
             other = conn.execute(
@@ -376,27 +370,22 @@ class SqliteStore:
         self, payment_id: str, status: PaymentStatus, message: str, at: datetime
     ) -> Payment:
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT * FROM payments WHERE payment_id = ?", (payment_id,)
-            ).fetchone()
-            if row is None:
-                raise KeyError(payment_id)
-            payment = _payment(row)
+            payment = _existing_payment(conn, payment_id)
             if payment.status not in OPEN_STATUSES:
                 return payment
             conn.execute(
                 "UPDATE payments SET status = ?, failure_message = ? WHERE payment_id = ?",
                 (status.value, message, payment_id),
             )
-            return _payment(
-                conn.execute("SELECT * FROM payments WHERE payment_id = ?", (payment_id,)).fetchone()
-            )
+            return _existing_payment(conn, payment_id)
 
     # -- lookup throttling -------------------------------------------------------------
 
     def record_lookup_failure(self, key: str, at: datetime, since: datetime) -> int:
         with self._write() as conn:
-            conn.execute("DELETE FROM lookup_failures WHERE key = ? AND failed_at < ?", (key, _ts(since)))
+            conn.execute(
+                "DELETE FROM lookup_failures WHERE key = ? AND failed_at < ?", (key, _ts(since))
+            )
             conn.execute("INSERT INTO lookup_failures VALUES (?, ?)", (key, _ts(at)))
             return conn.execute(
                 "SELECT COUNT(*) FROM lookup_failures WHERE key = ? AND failed_at >= ?",
@@ -590,6 +579,18 @@ def _insert_entries(conn: sqlite3.Connection, entries: list[LedgerEntry]) -> Non
             for e in entries
         ],
     )
+
+
+def _find_payment(conn: sqlite3.Connection, payment_id: str) -> Payment | None:
+    row = conn.execute("SELECT * FROM payments WHERE payment_id = ?", (payment_id,)).fetchone()
+    return _payment(row) if row else None
+
+
+def _existing_payment(conn: sqlite3.Connection, payment_id: str) -> Payment:
+    payment = _find_payment(conn, payment_id)
+    if payment is None:
+        raise KeyError(payment_id)
+    return payment
 
 
 def _payment(row: sqlite3.Row) -> Payment:

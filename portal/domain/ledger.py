@@ -146,7 +146,9 @@ class Balances:
 
     def open_statements(self, statements: Sequence[Statement]) -> list[OpenStatement]:
         return [
-            OpenStatement(s.statement_id, s.statement_date, self.by_statement.get(s.statement_id, 0))
+            OpenStatement(
+                s.statement_id, s.statement_date, self.by_statement.get(s.statement_id, 0)
+            )
             for s in statements
             if self.by_statement.get(s.statement_id, 0) > 0
         ]

@@ -71,9 +71,13 @@ def statement_errors(statement: Statement, patient_ids: set[str]) -> list[tuple[
             errors.append((f"{where}.line_id", f"Line id {line.line_id!r} appears twice."))
         seen.add(line.line_id)
         if line.patient_id not in patient_ids:
-            errors.append((f"{where}.patient_id", f"No patient {line.patient_id!r} on the account."))
+            errors.append(
+                (f"{where}.patient_id", f"No patient {line.patient_id!r} on the account.")
+            )
         if line.service_date > statement.statement_date:
-            errors.append((f"{where}.service_date", "The service date is after the statement date."))
+            errors.append(
+                (f"{where}.service_date", "The service date is after the statement date.")
+            )
         problem = procedure_code_error(line.code_system, line.code)
         if problem:
             errors.append((f"{where}.code", problem))

@@ -27,7 +27,13 @@ PROVIDERS = (
 # (code system, code, plain description, usual charge in cents, diagnosis codes)
 SERVICES = (
     ("CPT", "99213", "Office visit, established patient, low complexity", 18500, ("J06.9",)),
-    ("CPT", "99214", "Office visit, established patient, moderate complexity", 26500, ("E11.65", "I10")),
+    (
+        "CPT",
+        "99214",
+        "Office visit, established patient, moderate complexity",
+        26500,
+        ("E11.65", "I10"),
+    ),
     ("CPT", "99203", "Office visit, new patient, low complexity", 24000, ("M54.50",)),
     ("CPT", "99395", "Preventive visit, established patient, age 18-39", 29500, ("Z00.00",)),
     ("CPT", "99392", "Preventive visit, established patient, age 1-4", 21000, ("Z00.129",)),
@@ -68,57 +74,112 @@ class DemoAccount:
 
 P = DemoPerson
 ACCOUNTS = (
-    DemoAccount("100234", P("Maria", "Lopez", "1984-03-12"), "maria.lopez@example.com",
-                (P("Ana", "Lopez", "2015-06-02"), P("Mateo", "Lopez", "2019-09-21")), (-12,)),
-    DemoAccount("100257", P("José", "Núñez", "1971-11-30"), "jose.nunez@example.com",
-                (), (75, 12)),
-    DemoAccount("100318", P("Grace", "O'Brien", "1990-01-08"), "grace.obrien@example.com",
-                (P("Liam", "O'Brien", "2018-04-17"),), (40,), 40),
-    DemoAccount("100342", P("Daniel", "Kim", "1966-07-25"), "daniel.kim@example.com",
-                (), (-20,)),
-    DemoAccount("100365", P("Aisha", "Rahman", "1988-02-14"), "aisha.rahman@example.com",
-                (P("Zara", "Rahman", "2016-12-03"), P("Idris", "Rahman", "2020-05-29")), (5,)),
-    DemoAccount("100389", P("Robert", "Van der Berg", "1955-10-02"), "",
-                (), (130, 100)),
-    DemoAccount("100412", P("Linh", "Nguyen", "1993-08-19"), "linh.nguyen@example.com",
-                (), (25,)),
-    DemoAccount("100436", P("Emily", "Carter", "1979-04-05"), "emily.carter@example.com",
-                (P("Noah", "Carter", "2011-02-11"), P("Ella", "Carter", "2014-07-30"),
-                 P("Jack", "Carter", "2017-10-09")), (50, -5)),
-    DemoAccount("100459", P("Samuel", "Okafor", "1962-12-22"), "samuel.okafor@example.com",
-                (), (95,)),
-    DemoAccount("100483", P("Sofía", "De la Cruz", "1997-06-13"), "sofia.delacruz@example.com",
-                (), (-25,), 100),
-    DemoAccount("100506", P("Thomas", "Müller", "1949-09-09"), "thomas.mueller@example.com",
-                (), (160,)),
-    DemoAccount("100529", P("Hannah", "Goldberg", "1986-05-27"), "hannah.goldberg@example.com",
-                (P("Eli", "Goldberg", "2013-03-15"),), (65,), 25),
-    DemoAccount("100553", P("Kwame", "Mensah", "1975-01-31"), "kwame.mensah@example.com",
-                (), (-2,)),
-    DemoAccount("100576", P("Olivia", "Bennett", "2001-11-11"), "olivia.bennett@example.com",
-                (), (18,), 100),
-    DemoAccount("100599", P("Carlos", "Rivera", "1968-08-08"), "carlos.rivera@example.com",
-                (P("Lucía", "Rivera", "2009-01-20"),), (110,)),
-    DemoAccount("100623", P("Priya", "Shah", "1982-03-03"), "priya.shah@example.com",
-                (), (35, 8)),
-    DemoAccount("100646", P("Margaret", "Sullivan", "1944-02-19"), "",
-                (), (200,)),
-    DemoAccount("100669", P("Yusuf", "Demir", "1991-07-07"), "yusuf.demir@example.com",
-                (), (-15,), 50),
-    DemoAccount("100692", P("Chloé", "Dubois", "1987-12-12"), "chloe.dubois@example.com",
-                (P("Léa", "Dubois", "2017-08-08"),), (85,)),
-    DemoAccount("100715", P("James", "Washington", "1958-06-06"), "james.washington@example.com",
-                (), (28,)),
-    DemoAccount("100738", P("Mei", "Tanaka", "1995-09-14"), "mei.tanaka@example.com",
-                (), (55,), 100),
-    DemoAccount("100761", P("Andrew", "MacDonald", "1973-04-22"), "andrew.macdonald@example.com",
-                (P("Isla", "MacDonald", "2012-11-05"), P("Finn", "MacDonald", "2015-02-28")), (125,)),
-    DemoAccount("100784", P("Fatima", "Haddad", "1980-10-10"), "fatima.haddad@example.com",
-                (), (-28,)),
-    DemoAccount("100807", P("Peter", "Novak", "1964-01-16"), "peter.novak@example.com",
-                (), (70, 40), 30),
-    DemoAccount("100830", P("Renee", "St. James", "1999-05-05"), "renee.stjames@example.com",
-                (), (3,)),
+    DemoAccount(
+        "100234",
+        P("Maria", "Lopez", "1984-03-12"),
+        "maria.lopez@example.com",
+        (P("Ana", "Lopez", "2015-06-02"), P("Mateo", "Lopez", "2019-09-21")),
+        (-12,),
+    ),
+    DemoAccount("100257", P("José", "Núñez", "1971-11-30"), "jose.nunez@example.com", (), (75, 12)),
+    DemoAccount(
+        "100318",
+        P("Grace", "O'Brien", "1990-01-08"),
+        "grace.obrien@example.com",
+        (P("Liam", "O'Brien", "2018-04-17"),),
+        (40,),
+        40,
+    ),
+    DemoAccount("100342", P("Daniel", "Kim", "1966-07-25"), "daniel.kim@example.com", (), (-20,)),
+    DemoAccount(
+        "100365",
+        P("Aisha", "Rahman", "1988-02-14"),
+        "aisha.rahman@example.com",
+        (P("Zara", "Rahman", "2016-12-03"), P("Idris", "Rahman", "2020-05-29")),
+        (5,),
+    ),
+    DemoAccount("100389", P("Robert", "Van der Berg", "1955-10-02"), "", (), (130, 100)),
+    DemoAccount("100412", P("Linh", "Nguyen", "1993-08-19"), "linh.nguyen@example.com", (), (25,)),
+    DemoAccount(
+        "100436",
+        P("Emily", "Carter", "1979-04-05"),
+        "emily.carter@example.com",
+        (
+            P("Noah", "Carter", "2011-02-11"),
+            P("Ella", "Carter", "2014-07-30"),
+            P("Jack", "Carter", "2017-10-09"),
+        ),
+        (50, -5),
+    ),
+    DemoAccount(
+        "100459", P("Samuel", "Okafor", "1962-12-22"), "samuel.okafor@example.com", (), (95,)
+    ),
+    DemoAccount(
+        "100483",
+        P("Sofía", "De la Cruz", "1997-06-13"),
+        "sofia.delacruz@example.com",
+        (),
+        (-25,),
+        100,
+    ),
+    DemoAccount(
+        "100506", P("Thomas", "Müller", "1949-09-09"), "thomas.mueller@example.com", (), (160,)
+    ),
+    DemoAccount(
+        "100529",
+        P("Hannah", "Goldberg", "1986-05-27"),
+        "hannah.goldberg@example.com",
+        (P("Eli", "Goldberg", "2013-03-15"),),
+        (65,),
+        25,
+    ),
+    DemoAccount(
+        "100553", P("Kwame", "Mensah", "1975-01-31"), "kwame.mensah@example.com", (), (-2,)
+    ),
+    DemoAccount(
+        "100576", P("Olivia", "Bennett", "2001-11-11"), "olivia.bennett@example.com", (), (18,), 100
+    ),
+    DemoAccount(
+        "100599",
+        P("Carlos", "Rivera", "1968-08-08"),
+        "carlos.rivera@example.com",
+        (P("Lucía", "Rivera", "2009-01-20"),),
+        (110,),
+    ),
+    DemoAccount("100623", P("Priya", "Shah", "1982-03-03"), "priya.shah@example.com", (), (35, 8)),
+    DemoAccount("100646", P("Margaret", "Sullivan", "1944-02-19"), "", (), (200,)),
+    DemoAccount(
+        "100669", P("Yusuf", "Demir", "1991-07-07"), "yusuf.demir@example.com", (), (-15,), 50
+    ),
+    DemoAccount(
+        "100692",
+        P("Chloé", "Dubois", "1987-12-12"),
+        "chloe.dubois@example.com",
+        (P("Léa", "Dubois", "2017-08-08"),),
+        (85,),
+    ),
+    DemoAccount(
+        "100715", P("James", "Washington", "1958-06-06"), "james.washington@example.com", (), (28,)
+    ),
+    DemoAccount(
+        "100738", P("Mei", "Tanaka", "1995-09-14"), "mei.tanaka@example.com", (), (55,), 100
+    ),
+    DemoAccount(
+        "100761",
+        P("Andrew", "MacDonald", "1973-04-22"),
+        "andrew.macdonald@example.com",
+        (P("Isla", "MacDonald", "2012-11-05"), P("Finn", "MacDonald", "2015-02-28")),
+        (125,),
+    ),
+    DemoAccount(
+        "100784", P("Fatima", "Haddad", "1980-10-10"), "fatima.haddad@example.com", (), (-28,)
+    ),
+    DemoAccount(
+        "100807", P("Peter", "Novak", "1964-01-16"), "peter.novak@example.com", (), (70, 40), 30
+    ),
+    DemoAccount(
+        "100830", P("Renee", "St. James", "1999-05-05"), "renee.stjames@example.com", (), (3,)
+    ),
 )
 
 EXAMPLES = (

@@ -34,7 +34,11 @@ def find_account(
         raise LookupLocked(max(locks))
 
     account = store.get_account(number) if number else None
-    if account is not None and date_of_birth is not None and account.matches(last_name, date_of_birth):
+    if (
+        account is not None
+        and date_of_birth is not None
+        and account.matches(last_name, date_of_birth)
+    ):
         store.clear_lookup_failures(f"account:{number}")
         return account.account_number
 

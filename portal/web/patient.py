@@ -13,7 +13,7 @@ from portal.services.errors import LookupFailed, LookupLocked
 from portal.services.lookup import find_account
 from portal.services.payments import start_payment
 from portal.web import services
-from portal.web.forms import LookupForm, PaymentForm, ButtonForm
+from portal.web.forms import ButtonForm, LookupForm, PaymentForm
 
 bp = Blueprint("patient", __name__)
 

@@ -7,7 +7,7 @@ from portal.domain.aging import practice_date
 from portal.services.errors import PaymentNotFound
 from portal.services.payments import apply_gateway_event
 from portal.web import services
-from portal.web.forms import CardForm, ButtonForm
+from portal.web.forms import ButtonForm, CardForm
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 

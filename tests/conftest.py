@@ -1,0 +1,125 @@
+"""Shared fixtures: a fixed clock, a real SQLite file, an outbox folder, the app."""
+
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from portal import create_app
+from portal.bootstrap import Services, build_services
+from portal.clock import FixedClock
+from portal.config import Settings
+from portal.domain.accounts import Account, Guarantor, Patient
+from portal.domain.statements import LineItem, Statement
+from portal.services.statements import import_statement
+
+# 10:00 in New York on Saturday 2026-11-28.
+NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.from_env(
+        {
+            "PORTAL_SQLITE_PATH": str(tmp_path / "portal.sqlite3"),
+            "PORTAL_OUTBOX_DIR": str(tmp_path / "outbox"),
+            "PORTAL_SECRET_KEY": "test-secret-key-0123456789abcdef",
+            "PORTAL_BASE_URL": "http://portal.test",
+        }
+    )
+
+
+@pytest.fixture
+def services(settings: Settings, clock: FixedClock) -> Services:
+    built = build_services(settings, clock=clock)
+    built.store.migrate()
+    return built
+
+
+@pytest.fixture
+def app(services: Services):
+    app = create_app(services=services)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def outbox(settings: Settings) -> Path:
+    return Path(settings.outbox_dir)
+
+
+def line(line_id: str = "1", patient_id: str = "P1", owed: int = 3000, **overrides) -> LineItem:
+    """A line item whose charge = insurance + adjustment + owed."""
+    values = dict(
+        line_id=line_id,
+        patient_id=patient_id,
+        service_date=date(2026, 10, 14),
+        provider="Dr. Chen",
+        code_system="CPT",
+        code="99213",
+        description="Office visit, established patient",
+        diagnosis_codes=("J06.9",),
+        charge_cents=12000 + 3500 + owed,
+        insurance_paid_cents=12000,
+        adjustment_cents=3500,
+        patient_responsibility_cents=owed,
+    )
+    values.update(overrides)
+    return LineItem(**values)
+
+
+def lopez_account(email: str = "maria@example.com") -> Account:
+    return Account(
+        account_number="100234",
+        guarantor=Guarantor("Maria", "Lopez", date(1984, 3, 12), email=email),
+        patients=(
+            Patient("P1", "Ana", "Lopez", date(2015, 6, 2)),
+            Patient("P2", "José", "Núñez-Lopez", date(2018, 1, 9)),
+        ),
+    )
+
+
+def statement(
+    statement_id: str = "S-2026-000123",
+    owed: tuple[int, ...] = (3000,),
+    statement_date: date = date(2026, 11, 1),
+    due_date: date = date(2026, 11, 30),
+    account_number: str = "100234",
+) -> Statement:
+    return Statement(
+        statement_id=statement_id,
+        account_number=account_number,
+        statement_date=statement_date,
+        due_date=due_date,
+        lines=tuple(line(str(i + 1), owed=o) for i, o in enumerate(owed)),
+    )
+
+
+@pytest.fixture
+def lopez(services: Services) -> Account:
+    """Account 100234 with two statements: $30.00 (older, past due) and $45.50 + $20.00."""
+    account = lopez_account()
+    import_statement(
+        services,
+        account,
+        statement("S-2026-000100", (3000,), date(2026, 9, 1), date(2026, 9, 30)),
+    )
+    import_statement(services, account, statement("S-2026-000123", (4550, 2000)))
+    return account
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
