@@ -1,7 +1,7 @@
 """Shared fixtures: a fixed clock, a real SQLite file, an outbox folder, the app."""
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -102,7 +102,10 @@ def statement(
         account_number=account_number,
         statement_date=statement_date,
         due_date=due_date,
-        lines=tuple(line(str(i + 1), owed=o) for i, o in enumerate(owed)),
+        lines=tuple(
+            line(str(i + 1), owed=o, service_date=statement_date - timedelta(days=18))
+            for i, o in enumerate(owed)
+        ),
     )
 
 
@@ -120,6 +123,6 @@ def lopez(services: Services) -> Account:
 
 
 def csrf_token(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    match = re.search(r'name="csrf_token"[^>]*?value="([^"]+)"', html)
     assert match, "no CSRF token in the page"
     return match.group(1)

@@ -34,10 +34,6 @@ class PaymentForm(FlaskForm):
     )
 
 
-class ButtonForm(FlaskForm):
-    """A form that is only a button (sign out, cancel): it still carries a CSRF token."""
-
-
 class CardForm(FlaskForm):
     card_number = StringField(
         "Card number",
@@ -54,7 +50,7 @@ class CardForm(FlaskForm):
         ],
     )
     cvc = StringField(
-        "Security code (CVC)",
+        "CVC",
         validators=[
             InputRequired("Enter the security code."),
             Regexp(r"^\d{3,4}$", message="The security code is 3 or 4 digits."),

@@ -13,7 +13,7 @@ from portal.services.errors import LookupFailed, LookupLocked
 from portal.services.lookup import find_account
 from portal.services.payments import start_payment
 from portal.web import services
-from portal.web.forms import ButtonForm, LookupForm, PaymentForm
+from portal.web.forms import LookupForm, PaymentForm
 
 bp = Blueprint("patient", __name__)
 
@@ -28,11 +28,6 @@ SESSION_KEYS = ("account_number", "seen_at")
 def end_patient_session() -> None:
     for key in SESSION_KEYS:
         session.pop(key, None)
-
-
-@bp.app_context_processor
-def signout_form() -> dict:
-    return {"signout": ButtonForm()}
 
 
 @bp.before_app_request
@@ -166,7 +161,6 @@ def payment(payment_id: str):
 
 @bp.post("/signout")
 def signout():
-    ButtonForm().validate_on_submit()
     end_patient_session()
     flash("You are signed out.", "info")
     return redirect(url_for("patient.lookup"), code=303)
