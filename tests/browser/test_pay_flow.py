@@ -90,7 +90,7 @@ def test_quick_pay_to_receipt_on_a_phone(page: Page, lopez, settings: Settings) 
     expect(page.get_by_text("Test payments only")).to_be_visible()
     page.get_by_label("Card number", exact=True).fill("4242 4242 4242 4242")
     page.get_by_label("Expiry (MM/YY)", exact=True).fill("12/30")
-    page.get_by_label("Security code (CVC)", exact=True).fill("123")
+    page.get_by_label("CVC", exact=True).fill("123")
     phone.check("/sandbox/checkout/<session>", "checkout-375.png")
     page.get_by_role("button", name="Pay $25.00").click()
 
