@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,7 +85,7 @@ class Settings:
 
         smtp_port = 587
         port_text = get("PORTAL_SMTP_PORT", "587")
-        if port_text.isdigit() and 0 < int(port_text) < 65536:
+        if port_text.isascii() and port_text.isdigit() and 0 < int(port_text) < 65536:
             smtp_port = int(port_text)
         else:
             problems.append(f"PORTAL_SMTP_PORT: must be a port number, not {port_text!r}.")
@@ -104,7 +105,7 @@ class Settings:
         timezone = get("PORTAL_TIMEZONE", "America/New_York")
         try:
             ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             problems.append(f"PORTAL_TIMEZONE: {timezone!r} is not an IANA time zone name.")
 
         mail_from = get("PORTAL_MAIL_FROM", "billing@localhost")
@@ -148,14 +149,22 @@ class Settings:
 def local_secret_key(folder: Path) -> str:
     """Outside Lambda, a key generated once and kept in var/ so sessions survive restarts."""
     path = folder / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
+    if path.exists() and len(existing := path.read_text().strip()) >= 32:
+        return existing
     folder.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
+    # Write a whole key to a private temporary file, then link it into place: the key file
+    # appears complete or not at all, and of two processes racing, both use the first key.
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".secret_key.")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    return key
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            if len(path.read_text().strip()) < 32:  # a damaged key file from before
+                os.replace(tmp, path)
+                tmp = ""
+    finally:
+        if tmp:
+            os.unlink(tmp)
+    return path.read_text().strip()

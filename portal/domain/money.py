@@ -5,7 +5,7 @@ import re
 from portal.domain.errors import InvalidInput
 
 _AMOUNT = re.compile(
-    r"\$?(?:(?P<dollars>\d{1,3}(?:,\d{3})+|\d{1,9})(?:\.(?P<cents>\d{1,2}))?|\.(?P<only>\d{1,2}))"
+    r"\$?(?:(?P<dollars>\d{1,3}(?:,\d{3}){1,2}|\d{1,9})(?:\.(?P<cents>\d{1,2}))?|\.(?P<only>\d{1,2}))"
 )
 _TOO_PRECISE = re.compile(r"\$?[\d,]*\.\d{3,}")
 
@@ -37,5 +37,6 @@ def format_cents(cents: int) -> str:
 
 def cents_to_plain(cents: int) -> str:
     """1234567 -> "12345.67", the form a money field is pre-filled with."""
-    dollars, rest = divmod(cents, 100)
-    return f"{dollars}.{rest:02d}"
+    sign = "-" if cents < 0 else ""
+    dollars, rest = divmod(abs(cents), 100)
+    return f"{sign}{dollars}.{rest:02d}"

@@ -59,9 +59,9 @@ def check_payment_amount(amount_cents: int, due_cents: int) -> None:
     """A patient pays at least $1.00 (or a smaller whole balance) and at most the balance."""
     if due_cents <= 0:
         raise InvalidInput("amount", "There is no balance to pay on this account.")
-    if amount_cents < MINIMUM_PAYMENT_CENTS and amount_cents != due_cents:
-        raise InvalidInput("amount", "The smallest payment is $1.00.")
     if amount_cents > due_cents:
         raise InvalidInput(
             "amount", f"The amount is more than your balance of {format_cents(due_cents)}."
         )
+    if amount_cents < MINIMUM_PAYMENT_CENTS and amount_cents != due_cents:
+        raise InvalidInput("amount", "The smallest payment is $1.00.")

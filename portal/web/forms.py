@@ -30,7 +30,10 @@ class LookupForm(FlaskForm):
 class PaymentForm(FlaskForm):
     amount = StringField(
         "Amount",
-        validators=[InputRequired("Enter an amount, for example 25.00.")],
+        validators=[
+            InputRequired("Enter an amount, for example 25.00."),
+            Length(max=20, message="Enter the amount in dollars and cents, for example 25.00."),
+        ],
     )
 
 

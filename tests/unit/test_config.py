@@ -1,0 +1,265 @@
+"""Settings from the environment: defaults, refusals, and the local secret key."""
+
+import stat
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from portal.config import ConfigError, Settings, local_secret_key
+
+SECRET = "a-secret-key-of-32-characters-xx"
+
+
+def env(tmp_path: Path, **values: str) -> dict[str, str]:
+    return {"PORTAL_SQLITE_PATH": str(tmp_path / "var" / "portal.sqlite3"), **values}
+
+
+def problems(environ: dict[str, str]) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(environ)
+    assert str(caught.value) == "\n".join(caught.value.problems)
+    return caught.value.problems
+
+
+def test_defaults_match_the_interface(tmp_path):
+    s = Settings.from_env(env(tmp_path))
+    assert s.store == "sqlite"
+    assert s.sqlite_path == str(tmp_path / "var" / "portal.sqlite3")
+    assert s.payments == "sandbox"
+    assert s.mail == "outbox"
+    assert s.outbox_dir == "var/outbox"
+    assert s.mail_from == "billing@localhost"
+    assert s.stripe_api_base == "https://api.stripe.com"
+    assert s.timezone == "America/New_York"
+    assert s.tz == ZoneInfo("America/New_York")
+    assert s.practice_name == "Demo Family Practice"
+    assert s.base_url == "http://127.0.0.1:5000"
+    assert s.smtp_port == 587
+    assert s.smtp_starttls is True
+    assert s.in_lambda is False
+    assert s.secure_cookies is False
+    assert len(s.secret_key) >= 16
+
+
+def test_empty_environment_uses_the_class_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default var/ folder is created here, not in the repo
+    s = Settings.from_env({})
+    assert s == Settings(secret_key=s.secret_key)
+    assert (tmp_path / "var" / "secret_key").read_text() == s.secret_key
+
+
+def test_values_are_read_trimmed_and_case_insensitive(tmp_path):
+    s = Settings.from_env(
+        env(
+            tmp_path,
+            PORTAL_STORE=" SQLite ",
+            PORTAL_MAIL="SMTP",
+            PORTAL_SMTP_HOST="smtp.example.com",
+            PORTAL_SMTP_PORT="2525",
+            PORTAL_SMTP_STARTTLS="no",
+            PORTAL_BASE_URL="https://pay.example.com/",
+            PORTAL_TIMEZONE="America/Chicago",
+            PORTAL_PRACTICE_NAME="Lakeside Pediatrics",
+            PORTAL_SECRET_KEY=SECRET,
+        )
+    )
+    assert (s.store, s.mail, s.smtp_host, s.smtp_port) == (
+        "sqlite",
+        "smtp",
+        "smtp.example.com",
+        2525,
+    )
+    assert s.smtp_starttls is False
+    assert s.base_url == "https://pay.example.com"
+    assert s.secure_cookies is True
+    assert s.timezone == "America/Chicago"
+    assert s.practice_name == "Lakeside Pediatrics"
+    assert s.secret_key == SECRET
+
+
+def test_every_bad_variable_is_one_line_naming_it(tmp_path):
+    found = problems(
+        env(
+            tmp_path,
+            PORTAL_STORE="mongo",
+            PORTAL_TIMEZONE="Mars/Base",
+            PORTAL_SMTP_PORT="abc",
+            PORTAL_BASE_URL="ftp://x",
+        )
+    )
+    assert len(found) == 4
+    names = ["PORTAL_STORE", "PORTAL_TIMEZONE", "PORTAL_SMTP_PORT", "PORTAL_BASE_URL"]
+    for name in names:
+        assert sum(line.startswith(f"{name}:") for line in found) == 1, (name, found)
+    assert all("\n" not in line for line in found)
+    by_name = {line.split(":", 1)[0]: line for line in found}
+    assert "'mongo'" in by_name["PORTAL_STORE"]
+    assert "'Mars/Base'" in by_name["PORTAL_TIMEZONE"]
+    assert "'abc'" in by_name["PORTAL_SMTP_PORT"]
+    assert "'ftp://x'" in by_name["PORTAL_BASE_URL"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORTAL_PAYMENTS", "paypal"),
+        ("PORTAL_MAIL", "pigeon"),
+        ("PORTAL_SMTP_PORT", "0"),
+        ("PORTAL_SMTP_PORT", "65536"),
+        ("PORTAL_SMTP_PORT", "-1"),
+        ("PORTAL_SMTP_STARTTLS", "maybe"),
+        ("PORTAL_BASE_URL", "127.0.0.1:5000"),
+        ("PORTAL_BASE_URL", "http://"),
+        ("STRIPE_API_BASE", "localhost:12111"),
+        ("PORTAL_MAIL_FROM", "billing"),
+        ("PORTAL_SECRET_KEY", "short"),
+        ("PORTAL_TIMEZONE", "../../etc/passwd"),
+        ("PORTAL_TIMEZONE", "America/New_York/"),
+    ],
+)
+def test_one_bad_value_one_line(tmp_path, name, value):
+    found = problems(env(tmp_path, **{name: value}))
+    assert len(found) == 1
+    assert found[0].startswith(f"{name}:")
+
+
+def test_a_time_zone_folder_is_a_config_error(tmp_path):
+    # Bug: "America" names a folder of the tz database; ZoneInfo raises IsADirectoryError,
+    # which from_env does not catch, so start-up dies with a traceback, not one line.
+    found = problems(env(tmp_path, PORTAL_TIMEZONE="America"))
+    assert len(found) == 1
+    assert found[0].startswith("PORTAL_TIMEZONE:")
+
+
+def test_a_non_ascii_digit_port_is_a_config_error(tmp_path):
+    # Bug: "²".isdigit() is True but int("²") raises ValueError, which escapes from_env.
+    found = problems(env(tmp_path, PORTAL_SMTP_PORT="²"))
+    assert len(found) == 1
+    assert found[0].startswith("PORTAL_SMTP_PORT:")
+
+
+def test_dynamodb_needs_a_table(tmp_path):
+    found = problems(env(tmp_path, PORTAL_STORE="dynamodb"))
+    assert len(found) == 1
+    assert found[0].startswith("PORTAL_DYNAMODB_TABLE:")
+    s = Settings.from_env(
+        env(
+            tmp_path,
+            PORTAL_STORE="dynamodb",
+            PORTAL_DYNAMODB_TABLE="portal",
+            PORTAL_SECRET_KEY=SECRET,
+        )
+    )
+    assert (s.store, s.dynamodb_table) == ("dynamodb", "portal")
+
+
+def test_stripe_needs_both_keys(tmp_path):
+    found = problems(env(tmp_path, PORTAL_PAYMENTS="stripe"))
+    assert len(found) == 2
+    assert found[0].startswith("STRIPE_SECRET_KEY:")
+    assert found[1].startswith("STRIPE_WEBHOOK_SECRET:")
+    found = problems(env(tmp_path, PORTAL_PAYMENTS="stripe", STRIPE_SECRET_KEY="sk_test_1"))
+    assert len(found) == 1
+    assert found[0].startswith("STRIPE_WEBHOOK_SECRET:")
+    s = Settings.from_env(
+        env(
+            tmp_path,
+            PORTAL_PAYMENTS="stripe",
+            STRIPE_SECRET_KEY="sk_test_1",
+            STRIPE_WEBHOOK_SECRET="whsec_1",
+            STRIPE_API_BASE="http://127.0.0.1:12111",
+            PORTAL_SECRET_KEY=SECRET,
+        )
+    )
+    assert (s.payments, s.stripe_secret_key, s.stripe_webhook_secret) == (
+        "stripe",
+        "sk_test_1",
+        "whsec_1",
+    )
+    assert s.stripe_api_base == "http://127.0.0.1:12111"
+
+
+def test_smtp_needs_a_host(tmp_path):
+    found = problems(env(tmp_path, PORTAL_MAIL="smtp"))
+    assert len(found) == 1
+    assert found[0].startswith("PORTAL_SMTP_HOST:")
+
+
+LAMBDA_OK = {
+    "AWS_LAMBDA_FUNCTION_NAME": "portal",
+    "PORTAL_STORE": "dynamodb",
+    "PORTAL_DYNAMODB_TABLE": "portal",
+    "PORTAL_MAIL": "ses",
+    "PORTAL_SECRET_KEY": SECRET,
+}
+
+
+def test_lambda_with_dynamodb_ses_and_a_key_is_fine(tmp_path):
+    s = Settings.from_env(env(tmp_path, **LAMBDA_OK))
+    assert s.in_lambda is True
+    assert s.secret_key == SECRET
+    assert not (tmp_path / "var").exists()  # nothing written to disk in Lambda
+
+
+def test_lambda_refuses_sqlite(tmp_path):
+    found = problems(env(tmp_path, **{**LAMBDA_OK, "PORTAL_STORE": "sqlite"}))
+    assert len(found) == 1
+    assert found[0].startswith("PORTAL_STORE:")
+    assert "Lambda" in found[0]
+
+
+def test_lambda_refuses_the_outbox(tmp_path):
+    found = problems(env(tmp_path, **{**LAMBDA_OK, "PORTAL_MAIL": "outbox"}))
+    assert len(found) == 1
+    assert found[0].startswith("PORTAL_MAIL:")
+    assert "Lambda" in found[0]
+
+
+def test_lambda_needs_a_secret_key(tmp_path):
+    without_key = {k: v for k, v in LAMBDA_OK.items() if k != "PORTAL_SECRET_KEY"}
+    found = problems(env(tmp_path, **without_key))
+    assert len(found) == 1
+    assert found[0].startswith("PORTAL_SECRET_KEY:")
+    assert not (tmp_path / "var").exists()
+
+
+def test_lambda_with_local_defaults_lists_every_problem(tmp_path):
+    found = problems(env(tmp_path, AWS_LAMBDA_FUNCTION_NAME="portal"))
+    assert [line.split(":", 1)[0] for line in found] == [
+        "PORTAL_STORE",
+        "PORTAL_MAIL",
+        "PORTAL_SECRET_KEY",
+    ]
+
+
+def test_local_secret_key_is_generated_once_and_reused(tmp_path):
+    first = Settings.from_env(env(tmp_path))
+    key_file = tmp_path / "var" / "secret_key"
+    assert key_file.read_text() == first.secret_key
+    assert len(first.secret_key) >= 32
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    second = Settings.from_env(env(tmp_path))
+    assert second.secret_key == first.secret_key
+    assert local_secret_key(tmp_path / "var") == first.secret_key
+
+
+def test_local_secret_keys_differ_between_folders(tmp_path):
+    assert local_secret_key(tmp_path / "a") != local_secret_key(tmp_path / "b")
+
+
+def test_an_explicit_secret_key_writes_no_file(tmp_path):
+    s = Settings.from_env(env(tmp_path, PORTAL_SECRET_KEY=SECRET))
+    assert s.secret_key == SECRET
+    assert not (tmp_path / "var" / "secret_key").exists()
+
+
+def test_an_empty_secret_key_file_does_not_give_an_empty_key(tmp_path):
+    # Bug: local_secret_key creates the file, then writes it. A second process starting at
+    # the same moment (or a crash between the two steps) sees an existing empty file and
+    # uses "" as the key, so Flask sessions stop working. The key must never be empty.
+    folder = tmp_path / "var"
+    folder.mkdir()
+    (folder / "secret_key").write_text("")
+    s = Settings.from_env(env(tmp_path))
+    assert len(s.secret_key) >= 16
