@@ -429,6 +429,12 @@ class SqliteStore:
                 "UPDATE messages SET sent_at = ? WHERE kind = ? AND key = ?", (_ts(at), kind, key)
             )
 
+    def release_message(self, kind: str, key: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM messages WHERE kind = ? AND key = ? AND sent_at IS NULL", (kind, key)
+            )
+
 
 # -- row mapping -----------------------------------------------------------------------
 

@@ -97,3 +97,6 @@ class Store(Protocol):
         """Claim the one send of (kind, key); False when it was claimed before."""
 
     def mark_message_sent(self, kind: str, key: str, at: datetime) -> None: ...
+
+    def release_message(self, kind: str, key: str) -> None:
+        """Give up an unsent claim (the send failed) so a later attempt can claim it again."""

@@ -36,14 +36,19 @@ def send_receipt(services: Services, payment_id: str) -> bool:
         credit_cents=view.credit_cents,
         link=f"{settings.base_url}/payments/{payment.payment_id}",
     )
-    services.mailer.send(
-        OutgoingMessage(
-            kind="receipt",
-            to=to,
-            subject=f"Your payment to {settings.practice_name} - receipt",
-            text=text,
-            html=html,
-        )
+    message = OutgoingMessage(
+        kind="receipt",
+        to=to,
+        subject=f"Your payment to {settings.practice_name} - receipt",
+        text=text,
+        html=html,
     )
+    try:
+        services.mailer.send(message)
+    except Exception:
+        # The payment is posted whatever happens to its e-mail: free the claim for a retry.
+        store.release_message("receipt", payment_id)
+        log.exception("payment %s: the receipt could not be sent", payment_id)
+        return False
     store.mark_message_sent("receipt", payment_id, services.clock.now())
     return True
