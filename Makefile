@@ -11,16 +11,16 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run install install-dev migrate demo test lint format bench clean
+.PHONY: uv run install install-dev migrate demo test lint format bench clean
 
-$(BIN)/.uv-ok:
-	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	@mkdir -p $(VENV) && touch $@
+uv:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
+		|| $(PYTHON) -m pip install --quiet uv
 
-install: $(BIN)/.uv-ok
+install: uv
 	$(UV) sync --frozen --no-dev --inexact
 
-install-dev: $(BIN)/.uv-ok
+install-dev: uv
 	$(UV) sync --frozen
 
 migrate: install
