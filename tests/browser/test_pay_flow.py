@@ -106,3 +106,39 @@ def test_quick_pay_to_receipt_on_a_phone(page: Page, lopez, settings: Settings) 
     assert len(emails) == 1, emails
 
     phone.assert_clean()
+
+
+@pytest.mark.browser
+def test_quick_pay_by_keyboard_alone(page: Page, lopez) -> None:
+    """Tab order follows the form, a wrong lookup moves focus to the message, Enter submits."""
+    page.goto("/pay")
+    page.keyboard.press("Tab")  # the skip link
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Account number", exact=True)).to_be_focused()
+    page.keyboard.type("100234")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Last name", exact=True)).to_be_focused()
+    page.keyboard.type("Lopes")  # wrong
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Date of birth", exact=True)).to_be_focused()
+    page.keyboard.type("03121984")  # typed as a US date into the date picker
+    expect(page.get_by_label("Date of birth", exact=True)).to_have_value("1984-03-12")
+    # Chromium's date input keeps one more Tab stop (its picker) before the button.
+    for _ in range(2):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.tagName") == "BUTTON":
+            break
+    expect(page.get_by_role("button", name="Find my balance")).to_be_focused()
+    page.keyboard.press("Enter")
+
+    problem = page.locator("#lookup-error")
+    expect(problem).to_contain_text("could not find an account")
+    expect(problem).to_be_focused()
+
+    page.get_by_label("Last name", exact=True).focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("LÓPEZ")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Your balance", level=1)).to_be_visible()
+    expect(page.get_by_test_id("balance-due")).to_have_text("$95.50")
