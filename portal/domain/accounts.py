@@ -47,6 +47,3 @@ class Account:
         return any(
             p.date_of_birth == date_of_birth and name_key(p.last_name) == wanted for p in people
         )
-
-    def patient(self, patient_id: str) -> Patient | None:
-        return next((p for p in self.patients if p.patient_id == patient_id), None)
