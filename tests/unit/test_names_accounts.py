@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from portal.domain.accounts import Account, Guarantor, Patient
+from portal.domain.accounts import Account, Guarantor
 from portal.domain.names import name_key
 from tests.conftest import lopez_account
 
@@ -69,10 +69,7 @@ def test_empty_last_name_never_matches(typed):
     assert not account.matches(typed, date(1958, 6, 7))
 
 
-def test_patient_lookup_by_id():
+def test_display_names():
     account = lopez_account()
-    found = account.patient("P2")
-    assert isinstance(found, Patient)
-    assert found.display_name == "José Núñez-Lopez"
-    assert account.patient("P9") is None
+    assert account.patients[1].display_name == "José Núñez-Lopez"
     assert account.guarantor.display_name == "Maria Lopez"
