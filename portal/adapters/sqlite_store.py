@@ -22,9 +22,12 @@ from portal.domain.ledger import (
     balances,
     credit_transfer,
     payment_entries,
+    reversal_entries,
     statement_entries,
 )
+from portal.domain.names import name_key
 from portal.domain.payments import OPEN_STATUSES, Payment, PaymentStatus
+from portal.domain.staff import AuditAction, AuditEntry, Note, Role, StaffUser
 from portal.domain.statements import LineItem, Statement
 
 MIGRATIONS = (
@@ -37,16 +40,24 @@ MIGRATIONS = (
         email TEXT NOT NULL DEFAULT '',
         phone TEXT NOT NULL DEFAULT '',
         preferred_language TEXT NOT NULL DEFAULT 'en',
-        created_at TEXT NOT NULL
+        created_at TEXT NOT NULL,
+        last_name_key TEXT NOT NULL DEFAULT '',
+        full_name_key TEXT NOT NULL DEFAULT ''
     );
+    CREATE INDEX accounts_by_last_name ON accounts(last_name_key);
+    CREATE INDEX accounts_by_full_name ON accounts(full_name_key);
     CREATE TABLE patients (
         account_number TEXT NOT NULL REFERENCES accounts(account_number),
         patient_id TEXT NOT NULL,
         first_name TEXT NOT NULL,
         last_name TEXT NOT NULL,
         date_of_birth TEXT NOT NULL,
+        last_name_key TEXT NOT NULL DEFAULT '',
+        full_name_key TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (account_number, patient_id)
     );
+    CREATE INDEX patients_by_last_name ON patients(last_name_key);
+    CREATE INDEX patients_by_full_name ON patients(full_name_key);
     CREATE TABLE statements (
         statement_id TEXT PRIMARY KEY,
         account_number TEXT NOT NULL REFERENCES accounts(account_number),
@@ -85,9 +96,11 @@ MIGRATIONS = (
         gateway_reference TEXT UNIQUE,
         posted_at TEXT,
         failure_message TEXT NOT NULL DEFAULT '',
-        refunded_cents INTEGER NOT NULL DEFAULT 0
+        refunded_cents INTEGER NOT NULL DEFAULT 0,
+        method_detail TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX payments_by_account ON payments(account_number, created_at);
+    CREATE INDEX payments_by_time ON payments(coalesce(posted_at, created_at));
     CREATE TABLE ledger_entries (
         entry_id INTEGER PRIMARY KEY AUTOINCREMENT,
         account_number TEXT NOT NULL REFERENCES accounts(account_number),
@@ -119,6 +132,39 @@ MIGRATIONS = (
         sent_at TEXT,
         PRIMARY KEY (kind, key)
     );
+    CREATE TABLE staff_users (
+        username TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        totp_secret TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        session_epoch INTEGER NOT NULL DEFAULT 0,
+        totp_last_step INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE audit_log (
+        entry_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        account_number TEXT,
+        subject TEXT NOT NULL DEFAULT '',
+        address TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_by_account ON audit_log(account_number, entry_id);
+    CREATE INDEX audit_by_actor ON audit_log(actor, entry_id);
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TABLE account_notes (
+        note_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_number TEXT NOT NULL REFERENCES accounts(account_number),
+        author TEXT NOT NULL,
+        text TEXT NOT NULL,
+        promise_to_pay_on TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX notes_by_account ON account_notes(account_number, note_id);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -305,11 +351,12 @@ class SqliteStore:
 
     # -- payments ----------------------------------------------------------------------
 
-    def create_payment(self, payment: Payment) -> None:
+    def create_payment(self, payment: Payment) -> bool:
         with self._write() as conn:
-            conn.execute(
+            cursor = conn.execute(
                 "INSERT INTO payments (payment_id, account_number, amount_cents, status, method,"
-                " gateway, created_at, checkout_session_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " gateway, created_at, checkout_session_id, method_detail)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(payment_id) DO NOTHING",
                 (
                     payment.payment_id,
                     payment.account_number,
@@ -319,8 +366,10 @@ class SqliteStore:
                     payment.gateway,
                     _ts(payment.created_at),
                     payment.checkout_session_id,
+                    payment.method_detail,
                 ),
             )
+            return cursor.rowcount == 1
 
     def get_payment(self, payment_id: str) -> Payment | None:
         with self._read() as conn:
@@ -435,6 +484,198 @@ class SqliteStore:
                 "DELETE FROM messages WHERE kind = ? AND key = ? AND sent_at IS NULL", (kind, key)
             )
 
+    # -- staff -----------------------------------------------------------------------------
+
+    def create_staff_user(self, user: StaffUser) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO staff_users VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (
+                    user.username,
+                    user.role.value,
+                    user.password_hash,
+                    user.totp_secret,
+                    _ts(user.created_at),
+                    user.session_epoch,
+                    user.totp_last_step,
+                ),
+            )
+            return cursor.rowcount == 1
+
+    def get_staff_user(self, username: str) -> StaffUser | None:
+        with self._read() as conn:
+            return _find_staff_user(conn, username)
+
+    def set_staff_password(self, username: str, password_hash: str) -> StaffUser:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE staff_users SET password_hash = ?, session_epoch = session_epoch + 1"
+                " WHERE username = ?",
+                (password_hash, username),
+            )
+            user = _find_staff_user(conn, username)
+            if user is None:
+                raise KeyError(username)
+            return user
+
+    def use_totp_step(self, username: str, step: int) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE staff_users SET totp_last_step = ?1"
+                " WHERE username = ?2 AND totp_last_step < ?1",
+                (step, username),
+            )
+            return cursor.rowcount == 1
+
+    def append_audit(self, entry: AuditEntry) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO audit_log (at, actor, action, account_number, subject, address)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    _ts(entry.at),
+                    entry.actor,
+                    entry.action.value,
+                    entry.account_number,
+                    entry.subject,
+                    entry.address,
+                ),
+            )
+
+    def audit_entries(
+        self, account_number: str | None = None, actor: str | None = None, limit: int = 200
+    ) -> list[AuditEntry]:
+        where, params = [], []
+        if account_number is not None:
+            where.append("account_number = ?")
+            params.append(account_number)
+        if actor is not None:
+            where.append("actor = ?")
+            params.append(actor)
+        sql = "SELECT * FROM audit_log"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY entry_id DESC LIMIT ?"
+        with self._read() as conn:
+            return [
+                AuditEntry(
+                    entry_id=r["entry_id"],
+                    at=datetime.fromisoformat(r["at"]),
+                    actor=r["actor"],
+                    action=AuditAction(r["action"]),
+                    account_number=r["account_number"],
+                    subject=r["subject"],
+                    address=r["address"],
+                )
+                for r in conn.execute(sql, (*params, limit))
+            ]
+
+    def add_note(self, note: Note) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO account_notes (account_number, author, text, promise_to_pay_on,"
+                " created_at) VALUES (?, ?, ?, ?, ?)",
+                (
+                    note.account_number,
+                    note.author,
+                    note.text,
+                    note.promise_to_pay_on.isoformat() if note.promise_to_pay_on else None,
+                    _ts(note.created_at),
+                ),
+            )
+
+    def notes(self, account_number: str) -> list[Note]:
+        with self._read() as conn:
+            return [
+                Note(
+                    note_id=r["note_id"],
+                    account_number=r["account_number"],
+                    author=r["author"],
+                    text=r["text"],
+                    promise_to_pay_on=(
+                        date.fromisoformat(r["promise_to_pay_on"])
+                        if r["promise_to_pay_on"]
+                        else None
+                    ),
+                    created_at=datetime.fromisoformat(r["created_at"]),
+                )
+                for r in conn.execute(
+                    "SELECT * FROM account_notes WHERE account_number = ? ORDER BY note_id DESC",
+                    (account_number,),
+                )
+            ]
+
+    def search_accounts(self, query: str, limit: int = 25) -> list[Account]:
+        text = query.strip()
+        key = name_key(text)
+        with self._read() as conn:
+            numbers: list[str] = []
+            for sql, value in (
+                ("SELECT account_number FROM accounts WHERE account_number = ?", text),
+                ("SELECT account_number FROM statements WHERE statement_id = ?", text),
+                ("SELECT account_number FROM payments WHERE payment_id = ?", text),
+            ):
+                numbers += [r[0] for r in conn.execute(sql, (value,))]
+            if len(key) >= 2:
+                numbers += [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT account_number FROM accounts"
+                        " WHERE last_name_key LIKE ?1 OR full_name_key LIKE ?1"
+                        " UNION SELECT account_number FROM patients"
+                        " WHERE last_name_key LIKE ?1 OR full_name_key LIKE ?1"
+                        " ORDER BY account_number LIMIT ?2",
+                        (key + "%", limit),
+                    )
+                ]
+            unique = list(dict.fromkeys(numbers))[:limit]
+            return [account for n in unique if (account := _account(conn, n)) is not None]
+
+    def list_payments(
+        self,
+        since: datetime,
+        until: datetime,
+        status: PaymentStatus | None = None,
+        method: str | None = None,
+    ) -> list[Payment]:
+        sql = (
+            "SELECT * FROM payments WHERE coalesce(posted_at, created_at) >= ?"
+            " AND coalesce(posted_at, created_at) < ?"
+        )
+        params: list[str] = [_ts(since), _ts(until)]
+        if status is not None:
+            sql += " AND status = ?"
+            params.append(status.value)
+        if method is not None:
+            sql += " AND method = ?"
+            params.append(method)
+        sql += " ORDER BY coalesce(posted_at, created_at), payment_id"
+        with self._read() as conn:
+            return [_payment(r) for r in conn.execute(sql, params)]
+
+    def reverse_payment(self, payment_id: str, reason: str, at: datetime) -> PostingResult:
+        with self._write() as conn:
+            payment = _existing_payment(conn, payment_id)
+            if payment.status is PaymentStatus.REVERSED:
+                return PostingResult(payment=payment, posted=False)
+            if payment.posted_at is None or payment.status is not PaymentStatus.SUCCEEDED:
+                raise ValueError(
+                    f"Payment {payment_id} is {payment.status}; it cannot be reversed."
+                )
+            posted = [
+                e
+                for e in _entries(conn, payment.account_number)
+                if e.payment_id == payment_id and e.kind is EntryKind.PATIENT_PAYMENT
+            ]
+            entries = reversal_entries(posted, reason, at)
+            _insert_entries(conn, entries)
+            conn.execute(
+                "UPDATE payments SET status = ? WHERE payment_id = ?",
+                (PaymentStatus.REVERSED.value, payment_id),
+            )
+            reversed_payment = _existing_payment(conn, payment_id)
+            return PostingResult(payment=reversed_payment, posted=True, entries=tuple(entries))
+
 
 # -- row mapping -----------------------------------------------------------------------
 
@@ -449,10 +690,11 @@ def _ts(at: datetime) -> str:
 def _save_account(conn: sqlite3.Connection, account: Account, at: datetime) -> None:
     g = account.guarantor
     conn.execute(
-        "INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(account_number) DO UPDATE"
-        " SET first_name = excluded.first_name, last_name = excluded.last_name,"
+        "INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(account_number)"
+        " DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name,"
         " date_of_birth = excluded.date_of_birth, email = excluded.email,"
-        " phone = excluded.phone, preferred_language = excluded.preferred_language",
+        " phone = excluded.phone, preferred_language = excluded.preferred_language,"
+        " last_name_key = excluded.last_name_key, full_name_key = excluded.full_name_key",
         (
             account.account_number,
             g.first_name,
@@ -462,12 +704,14 @@ def _save_account(conn: sqlite3.Connection, account: Account, at: datetime) -> N
             g.phone,
             g.preferred_language,
             _ts(at),
+            *_name_keys(g.first_name, g.last_name),
         ),
     )
     conn.executemany(
-        "INSERT INTO patients VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE"
+        "INSERT INTO patients VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE"
         " SET first_name = excluded.first_name, last_name = excluded.last_name,"
-        " date_of_birth = excluded.date_of_birth",
+        " date_of_birth = excluded.date_of_birth, last_name_key = excluded.last_name_key,"
+        " full_name_key = excluded.full_name_key",
         [
             (
                 account.account_number,
@@ -475,10 +719,15 @@ def _save_account(conn: sqlite3.Connection, account: Account, at: datetime) -> N
                 p.first_name,
                 p.last_name,
                 p.date_of_birth.isoformat(),
+                *_name_keys(p.first_name, p.last_name),
             )
             for p in account.patients
         ],
     )
+
+
+def _name_keys(first_name: str, last_name: str) -> tuple[str, str]:
+    return name_key(last_name), name_key(first_name + last_name)
 
 
 def _account(conn: sqlite3.Connection, account_number: str) -> Account | None:
@@ -599,6 +848,21 @@ def _existing_payment(conn: sqlite3.Connection, payment_id: str) -> Payment:
     return payment
 
 
+def _find_staff_user(conn: sqlite3.Connection, username: str) -> StaffUser | None:
+    row = conn.execute("SELECT * FROM staff_users WHERE username = ?", (username,)).fetchone()
+    if row is None:
+        return None
+    return StaffUser(
+        username=row["username"],
+        role=Role(row["role"]),
+        password_hash=row["password_hash"],
+        totp_secret=row["totp_secret"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        session_epoch=row["session_epoch"],
+        totp_last_step=row["totp_last_step"],
+    )
+
+
 def _payment(row: sqlite3.Row) -> Payment:
     return Payment(
         payment_id=row["payment_id"],
@@ -613,4 +877,5 @@ def _payment(row: sqlite3.Row) -> Payment:
         posted_at=datetime.fromisoformat(row["posted_at"]) if row["posted_at"] else None,
         failure_message=row["failure_message"],
         refunded_cents=row["refunded_cents"],
+        method_detail=row["method_detail"],
     )

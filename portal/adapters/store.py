@@ -8,6 +8,7 @@ from typing import Protocol
 from portal.domain.accounts import Account
 from portal.domain.ledger import LedgerEntry
 from portal.domain.payments import Payment, PaymentStatus
+from portal.domain.staff import AuditEntry, Note, StaffUser
 from portal.domain.statements import Statement
 
 
@@ -68,7 +69,8 @@ class Store(Protocol):
 
     def get_statement(self, statement_id: str) -> Statement | None: ...
 
-    def create_payment(self, payment: Payment) -> None: ...
+    def create_payment(self, payment: Payment) -> bool:
+        """Record a new payment; False (and nothing changed) when its id exists already."""
 
     def get_payment(self, payment_id: str) -> Payment | None: ...
 
@@ -100,3 +102,45 @@ class Store(Protocol):
 
     def release_message(self, kind: str, key: str) -> None:
         """Give up an unsent claim (the send failed) so a later attempt can claim it again."""
+
+    # -- staff ---------------------------------------------------------------------------
+
+    def create_staff_user(self, user: StaffUser) -> bool:
+        """Add a staff user; False (and nothing changed) when the username is taken."""
+
+    def get_staff_user(self, username: str) -> StaffUser | None: ...
+
+    def set_staff_password(self, username: str, password_hash: str) -> StaffUser:
+        """Replace the password and raise the session epoch, ending every older session."""
+
+    def use_totp_step(self, username: str, step: int) -> bool:
+        """Record a TOTP time step as used; False when it (or a later one) was used before."""
+
+    def append_audit(self, entry: AuditEntry) -> None: ...
+
+    def audit_entries(
+        self, account_number: str | None = None, actor: str | None = None, limit: int = 200
+    ) -> list[AuditEntry]:
+        """Newest first, optionally for one account or one actor."""
+
+    def add_note(self, note: Note) -> None: ...
+
+    def notes(self, account_number: str) -> list[Note]:
+        """Newest first."""
+
+    def search_accounts(self, query: str, limit: int = 25) -> list[Account]:
+        """Accounts by account number, statement id, payment id, or a guarantor's or
+        patient's name (last name, or first and last; case, accents and spaces ignored)."""
+
+    def list_payments(
+        self,
+        since: datetime,
+        until: datetime,
+        status: PaymentStatus | None = None,
+        method: str | None = None,
+    ) -> list[Payment]:
+        """Payments posted (or, if never posted, created) in [since, until), oldest first."""
+
+    def reverse_payment(self, payment_id: str, reason: str, at: datetime) -> PostingResult:
+        """Post reversal entries for every entry of a posted payment, once; `posted` is False
+        when it was reversed before."""

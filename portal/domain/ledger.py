@@ -113,6 +113,24 @@ def payment_entries(
     ]
 
 
+def reversal_entries(
+    entries: Iterable[LedgerEntry], reason: str, posted_at: datetime
+) -> list[LedgerEntry]:
+    """Entries that undo the given ones exactly (same statements, opposite amounts)."""
+    return [
+        LedgerEntry(
+            account_number=e.account_number,
+            kind=EntryKind.REVERSAL,
+            amount_cents=-e.amount_cents,
+            posted_at=posted_at,
+            statement_id=e.statement_id,
+            payment_id=e.payment_id,
+            memo=f"Reversal: {reason}",
+        )
+        for e in entries
+    ]
+
+
 def credit_transfer(
     account_number: str, statement_id: str, cents: int, posted_at: datetime
 ) -> list[LedgerEntry]:

@@ -19,9 +19,13 @@ class PaymentStatus(StrEnum):
     CANCELED = "canceled"
     REFUNDED = "refunded"
     DISPUTED = "disputed"
+    REVERSED = "reversed"
 
 
 OPEN_STATUSES = frozenset({PaymentStatus.PENDING, PaymentStatus.PROCESSING})
+
+# Payments staff post by hand, and what each is called on screen.
+MANUAL_METHODS = {"check": "Check", "cash": "Cash", "card_desk": "Card at the desk"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class Payment:
     posted_at: datetime | None = None
     failure_message: str = ""
     refunded_cents: int = 0
+    method_detail: str = ""  # the check number, or how a desk card payment was taken
 
     def succeeded(self, reference: str, amount_cents: int, at: datetime) -> "Payment":
         return replace(

@@ -1,0 +1,91 @@
+"""Billing staff: who they are, what their role lets them do, and the audit trail they leave."""
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from portal.domain.errors import InvalidInput
+
+
+class Role(StrEnum):
+    ASSOCIATE = "associate"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+    def allows(self, needed: "Role") -> bool:
+        """Roles are ordered: a supervisor may do what an associate may, an admin all."""
+        order = (Role.ASSOCIATE, Role.SUPERVISOR, Role.ADMIN)
+        return order.index(self) >= order.index(needed)
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    username: str
+    role: Role
+    password_hash: str
+    totp_secret: str
+    created_at: datetime
+    session_epoch: int = 0  # raised on a password change: every older session ends
+    totp_last_step: int = 0  # the last TOTP time step used, so a code works only once
+
+
+_USERNAME = re.compile(r"[a-z][a-z0-9._-]{1,31}")
+MIN_PASSWORD_LENGTH = 12
+
+
+def normalize_username(text: str) -> str:
+    return (text or "").strip().lower()
+
+
+def check_username(username: str) -> None:
+    if not _USERNAME.fullmatch(username):
+        raise InvalidInput(
+            "username",
+            "Use 2-32 characters: lower-case letters, digits, dot, dash or underscore, "
+            "starting with a letter.",
+        )
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            "password", f"The password needs at least {MIN_PASSWORD_LENGTH} characters."
+        )
+
+
+class AuditAction(StrEnum):
+    VIEW_ACCOUNT = "view_account"
+    VIEW_STATEMENT = "view_statement"
+    VIEW_PAYMENTS = "view_payments"
+    SEARCH = "search"
+    POST_PAYMENT = "post_payment"
+    REVERSE_PAYMENT = "reverse_payment"
+    ADD_NOTE = "add_note"
+    SIGN_IN = "sign_in"
+    SIGN_IN_FAILED = "sign_in_failed"
+    SIGN_OUT = "sign_out"
+    CHANGE_PASSWORD = "change_password"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who looked at or changed what, when, from where. Append-only."""
+
+    at: datetime
+    actor: str
+    action: AuditAction
+    account_number: str | None = None
+    subject: str = ""  # the statement, payment or search the action was about
+    address: str = ""
+    entry_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Note:
+    account_number: str
+    author: str
+    text: str
+    created_at: datetime
+    promise_to_pay_on: date | None = None
+    note_id: int | None = None
