@@ -36,10 +36,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.extensions["portal"] = services
     csrf.init_app(app)
 
-    from portal.web import api, filters, patient
+    from portal.web import api, filters, patient, staff
 
     filters.init_app(app)
     app.register_blueprint(patient.bp)
+    app.register_blueprint(staff.bp)
     app.register_blueprint(api.bp)
     if settings.payments == "sandbox":
         from portal.web import sandbox
@@ -62,6 +63,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     def csrf_error(error):
         message = "This form was out of date or came from another site. Please try again."
         return render_template("error.html", title="Please try again", message=message), 400
+
+    @app.errorhandler(403)
+    def forbidden(error):
+        message = "You cannot open this page with the session you have."
+        return render_template("error.html", title="Not allowed", message=message), 403
 
     @app.errorhandler(404)
     def not_found(error):

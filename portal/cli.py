@@ -66,6 +66,53 @@ def demo() -> None:
             f"  Account number {account_number}  Last name {last_name}  "
             f"Date of birth {date_of_birth}   ({note})"
         )
+    click.echo("Billing staff sign in at /staff/login:")
+    for username, role, password in summary.staff:
+        click.echo(f"  {role}: username {username}  password {password}")
+    click.echo("  then the code from `portal staff code USERNAME` (or an authenticator app).")
+
+
+@cli.group(help="Billing staff users.")
+def staff() -> None:
+    pass
+
+
+@staff.command("add", help="Create a staff user and print the TOTP set-up URI.")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["associate", "supervisor", "admin"]))
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def staff_add(username: str, role: str, password_stdin: bool) -> None:
+    from portal.domain.errors import InvalidInput
+    from portal.services.staff_auth import add_staff_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        setup = add_staff_user(_services(), username, role, password)
+    except InvalidInput as exc:
+        click.echo(f"portal: {exc.field}: {exc.message}", err=True)
+        sys.exit(1)
+    click.echo(f"Created {setup.user.role} {setup.user.username}.")
+    click.echo("Add this to an authenticator app (it is shown only now):")
+    click.echo(f"  {setup.provisioning_uri}")
+
+
+@staff.command("code", help="Print a staff user's current sign-in code (local SQLite only).")
+@click.argument("username")
+def staff_code(username: str) -> None:
+    from portal.services.staff_auth import current_code
+
+    services = _services()
+    if services.settings.store != "sqlite":
+        click.echo("portal: staff code is only for the local SQLite store.", err=True)
+        sys.exit(1)
+    user = services.store.get_staff_user(username.strip().lower())
+    if user is None:
+        click.echo(f"portal: no staff user {username!r}.", err=True)
+        sys.exit(1)
+    click.echo(current_code(user, services))
 
 
 def register(app: Flask) -> None:

@@ -15,6 +15,7 @@ from portal.domain.aging import practice_date
 from portal.domain.ledger import balances
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.statements import LineItem, Statement
+from portal.services.staff_auth import add_staff_user
 from portal.services.statements import import_statement
 
 PROVIDERS = (
@@ -189,6 +190,13 @@ EXAMPLES = (
 )
 
 
+# Demo logins for the billing console (local demo data only).
+STAFF = (
+    ("associate", "associate", "demo-associate-pass"),
+    ("supervisor", "supervisor", "demo-supervisor-pass"),
+)
+
+
 @dataclass
 class DemoSummary:
     accounts: int = 0
@@ -196,6 +204,7 @@ class DemoSummary:
     unchanged: int = 0
     payments_posted: int = 0
     examples: tuple[tuple[str, str, str, str], ...] = field(default=EXAMPLES)
+    staff: tuple[tuple[str, str, str], ...] = field(default=STAFF)
 
 
 def load_demo(services: Services) -> DemoSummary:
@@ -213,6 +222,9 @@ def load_demo(services: Services) -> DemoSummary:
             summary.imported += outcome is ImportOutcome.IMPORTED
         if demo.paid_percent:
             summary.payments_posted += _pay(services, demo, number_in_list)
+    for username, role, password in STAFF:
+        if services.store.get_staff_user(username) is None:
+            add_staff_user(services, username, role, password)
     return summary
 
 

@@ -1,8 +1,15 @@
 """Flask-WTF forms: every form carries a CSRF token."""
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, StringField
-from wtforms.validators import InputRequired, Length, Regexp
+from wtforms import (
+    DateField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import EqualTo, InputRequired, Length, Optional, Regexp
 
 
 class LookupForm(FlaskForm):
@@ -58,4 +65,61 @@ class CardForm(FlaskForm):
             InputRequired("Enter the security code."),
             Regexp(r"^\d{3,4}$", message="The security code is 3 or 4 digits."),
         ],
+    )
+
+
+class StaffLoginForm(FlaskForm):
+    username = StringField(
+        "Username", validators=[InputRequired("Enter your username."), Length(max=32)]
+    )
+    password = PasswordField(
+        "Password", validators=[InputRequired("Enter your password."), Length(max=200)]
+    )
+
+
+class StaffCodeForm(FlaskForm):
+    code = StringField(
+        "Code from your authenticator app",
+        validators=[
+            InputRequired("Enter the 6-digit code."),
+            Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="The code is 6 digits."),
+        ],
+    )
+
+
+class ManualPaymentForm(FlaskForm):
+    method = SelectField(
+        "Method",
+        choices=[("check", "Check"), ("cash", "Cash"), ("card_desk", "Card at the desk")],
+    )
+    amount = StringField(
+        "Amount",
+        validators=[InputRequired("Enter the amount, for example 25.00."), Length(max=20)],
+    )
+    check_number = StringField("Check number", validators=[Length(max=20)])
+    request_key = HiddenField()
+
+
+class ReverseForm(FlaskForm):
+    reason = StringField(
+        "Reason",
+        validators=[InputRequired("Say why the payment is reversed."), Length(max=200)],
+    )
+
+
+class NoteForm(FlaskForm):
+    text = TextAreaField("Note", validators=[InputRequired("Write the note."), Length(max=2000)])
+    promise_to_pay_on = DateField("Promise to pay by (optional)", validators=[Optional()])
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[InputRequired("Enter your current password.")]
+    )
+    new_password = PasswordField(
+        "New password", validators=[InputRequired("Enter a new password."), Length(max=200)]
+    )
+    confirm = PasswordField(
+        "New password again",
+        validators=[EqualTo("new_password", message="The two new passwords differ.")],
     )

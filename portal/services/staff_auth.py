@@ -1,0 +1,144 @@
+"""Staff sign-in: password, then a TOTP code; lockout after repeated failures."""
+
+import functools
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import NoReturn
+
+import pyotp
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from portal.bootstrap import Services
+from portal.domain.errors import InvalidInput
+from portal.domain.staff import (
+    AuditAction,
+    Role,
+    StaffUser,
+    check_password,
+    check_username,
+    normalize_username,
+)
+from portal.services.audit import audit
+
+ATTEMPT_WINDOW = timedelta(minutes=15)
+MAX_ATTEMPTS = 5
+LOCK_FOR = timedelta(minutes=15)
+
+
+class SignInFailed(Exception):
+    """Wrong username, password or code: deliberately the same for each."""
+
+
+class SignInLocked(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class StaffSetup:
+    user: StaffUser
+    provisioning_uri: str  # otpauth:// URI for an authenticator app
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the user does not exist, so both cases take as long."""
+    return generate_password_hash("not a real password")
+
+
+def _totp(user: StaffUser) -> pyotp.TOTP:
+    return pyotp.TOTP(user.totp_secret)
+
+
+def add_staff_user(services: Services, username: str, role: str, password: str) -> StaffSetup:
+    username = normalize_username(username)
+    check_username(username)
+    check_password(password)
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise InvalidInput("role", "The role is associate, supervisor or admin.") from None
+    user = StaffUser(
+        username=username,
+        role=chosen,
+        password_hash=generate_password_hash(password),
+        totp_secret=pyotp.random_base32(),
+        created_at=services.clock.now(),
+    )
+    if not services.store.create_staff_user(user):
+        raise InvalidInput("username", f"There is already a staff user {username!r}.")
+    uri = _totp(user).provisioning_uri(name=username, issuer_name=services.settings.practice_name)
+    return StaffSetup(user=user, provisioning_uri=uri)
+
+
+def current_code(user: StaffUser, services: Services) -> str:
+    """The code an authenticator app shows now (for the local demo only)."""
+    return _totp(user).at(services.clock.now())
+
+
+def check_password_step(services: Services, username: str, password: str, address: str) -> str:
+    """First step: the password. Returns the normalized username on success."""
+    username = normalize_username(username)
+    _refuse_if_locked(services, username)
+    user = services.store.get_staff_user(username)
+    matches = check_password_hash(user.password_hash if user else _dummy_hash(), password)
+    if user is None or not matches:
+        _failed(services, username, address, "password")
+    return username
+
+
+def check_code_step(services: Services, username: str, code: str, address: str) -> StaffUser:
+    """Second step: a TOTP code, each accepted once (no replay within its 30 s window)."""
+    _refuse_if_locked(services, username)
+    user = services.store.get_staff_user(username)
+    if user is None:
+        _failed(services, username, address, "code")
+    step = _matching_step(user, code.replace(" ", ""), services)
+    if step is None or not services.store.use_totp_step(username, step):
+        _failed(services, username, address, "code")
+    services.store.clear_lookup_failures(_key(username))
+    audit(services, username, AuditAction.SIGN_IN, address=address)
+    return user
+
+
+def change_password(
+    services: Services, username: str, current: str, new: str, address: str
+) -> StaffUser:
+    """Replace the password; every other session of this user ends."""
+    user = services.store.get_staff_user(username)
+    if user is None or not check_password_hash(user.password_hash, current):
+        raise InvalidInput("current_password", "The current password is not right.")
+    check_password(new)
+    if new == current:
+        raise InvalidInput("new_password", "Choose a password different from the current one.")
+    updated = services.store.set_staff_password(username, generate_password_hash(new))
+    audit(services, username, AuditAction.CHANGE_PASSWORD, address=address)
+    return updated
+
+
+def _matching_step(user: StaffUser, code: str, services: Services) -> int | None:
+    """The time step whose code matches, allowing one step of clock drift either way."""
+    totp = _totp(user)
+    now_step = totp.timecode(services.clock.now())
+    for step in (now_step - 1, now_step, now_step + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def _key(username: str) -> str:
+    return f"staff:{username}"
+
+
+def _refuse_if_locked(services: Services, username: str) -> None:
+    if services.store.lookup_locked_until(_key(username), services.clock.now()):
+        raise SignInLocked()
+
+
+def _failed(services: Services, username: str, address: str, step: str) -> NoReturn:
+    now = services.clock.now()
+    failures = services.store.record_lookup_failure(_key(username), now, now - ATTEMPT_WINDOW)
+    if failures >= MAX_ATTEMPTS:
+        services.store.lock_lookups(_key(username), now + LOCK_FOR)
+    audit(services, username, AuditAction.SIGN_IN_FAILED, subject=step, address=address)
+    raise SignInFailed()

@@ -1,0 +1,70 @@
+"""What billing staff look at: the dashboard, search results, payment lists.
+
+Reads that show an account's details are audited by the caller with the viewer's name.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from portal.bootstrap import Services
+from portal.domain.aging import practice_date
+from portal.domain.payments import Payment, PaymentStatus
+
+
+@dataclass(frozen=True)
+class PaymentList:
+    since: date
+    until: date  # inclusive, on the practice's calendar
+    payments: tuple[Payment, ...]
+
+    @property
+    def received(self) -> tuple[Payment, ...]:
+        return tuple(p for p in self.payments if p.status is PaymentStatus.SUCCEEDED)
+
+    @property
+    def total_cents(self) -> int:
+        return sum(p.amount_cents for p in self.received)
+
+    @property
+    def total_by_method(self) -> dict[str, int]:
+        totals: Counter[str] = Counter()
+        for p in self.received:
+            totals[p.method] += p.amount_cents
+        return dict(sorted(totals.items()))
+
+
+def practice_day_bounds(services: Services, first: date, last: date) -> tuple[datetime, datetime]:
+    """The UTC instants that start `first` and end `last` on the practice's calendar."""
+    tz = services.settings.tz
+    start = datetime.combine(first, time.min, tzinfo=tz)
+    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz)
+    return start, end
+
+
+def list_payments(
+    services: Services,
+    since: date,
+    until: date,
+    status: PaymentStatus | None = None,
+    method: str | None = None,
+) -> PaymentList:
+    start, end = practice_day_bounds(services, since, until)
+    found = services.store.list_payments(start, end, status, method)
+    return PaymentList(since=since, until=until, payments=tuple(found))
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    today: PaymentList
+    problems: PaymentList  # failed payments of the last 7 days
+
+
+def dashboard(services: Services) -> Dashboard:
+    today = practice_date(services.clock.now(), services.settings.tz)
+    return Dashboard(
+        today=list_payments(services, today, today),
+        problems=list_payments(
+            services, today - timedelta(days=6), today, status=PaymentStatus.FAILED
+        ),
+    )

@@ -1,0 +1,386 @@
+"""The billing associates' console: sign-in with TOTP, find accounts, post and reverse
+payments, notes, payment lists. Every view of an account and every change is audited."""
+
+import secrets
+from datetime import date, datetime, timedelta
+from functools import wraps
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from portal.domain.errors import InvalidInput
+from portal.domain.money import format_cents
+from portal.domain.payments import MANUAL_METHODS, PaymentStatus
+from portal.domain.staff import AuditAction, Role
+from portal.services.accounts import account_view
+from portal.services.audit import audit
+from portal.services.errors import NotFound
+from portal.services.staff_actions import add_note, post_manual_payment, reverse_manual_payment
+from portal.services.staff_auth import (
+    SignInFailed,
+    SignInLocked,
+    change_password,
+    check_code_step,
+    check_password_step,
+)
+from portal.services.staff_views import dashboard as build_dashboard
+from portal.services.staff_views import list_payments
+from portal.web import services
+from portal.web.forms import (
+    ManualPaymentForm,
+    NoteForm,
+    PasswordForm,
+    ReverseForm,
+    StaffCodeForm,
+    StaffLoginForm,
+)
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+IDLE_LIMIT = timedelta(minutes=15)
+CODE_STEP_LIMIT = timedelta(minutes=5)
+SIGN_IN_FAILED = "The username, password or code is not right."
+LOCKED = "Too many unsuccessful attempts: this user is locked for 15 minutes."
+
+
+def _address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _now() -> datetime:
+    return services().clock.now()
+
+
+def _seconds_since(key: str) -> timedelta:
+    return _now() - datetime.fromisoformat(session.get(key, "1970-01-01T00:00:00+00:00"))
+
+
+@bp.before_request
+def load_staff_user() -> None:
+    """The signed-in staff user, unless idle too long or signed out everywhere since."""
+    g.staff = None
+    username = session.get("staff_user")
+    if not username:
+        return
+    user = services().store.get_staff_user(username)
+    if (
+        user is None
+        or user.session_epoch != session.get("staff_epoch")
+        or _seconds_since("staff_seen_at") > IDLE_LIMIT
+    ):
+        session.clear()
+        flash("Your staff session ended. Please sign in again.", "info")
+        return
+    session["staff_seen_at"] = _now().isoformat()
+    g.staff = user
+
+
+def staff_required(role: Role = Role.ASSOCIATE):
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if "account_number" in session:
+                abort(403)  # a patient's session never opens a staff page
+            if g.staff is None:
+                return redirect(url_for("staff.login"))
+            if not g.staff.role.allows(role):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+@bp.app_context_processor
+def staff_context() -> dict:
+    return {"staff": g.get("staff"), "manual_methods": MANUAL_METHODS}
+
+
+# -- sign-in -----------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = StaffLoginForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        try:
+            username = check_password_step(
+                services(), form.username.data, form.password.data, _address()
+            )
+        except SignInLocked:
+            error, status = LOCKED, 429
+        except SignInFailed:
+            error, status = SIGN_IN_FAILED, 401
+        else:
+            session.clear()
+            session["staff_pending"] = username
+            session["staff_pending_at"] = _now().isoformat()
+            return redirect(url_for("staff.code"), code=303)
+    elif form.is_submitted():
+        status = 422
+    return render_template("staff/login.html", form=form, error=error), status
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def code():
+    username = session.get("staff_pending")
+    if not username or _seconds_since("staff_pending_at") > CODE_STEP_LIMIT:
+        session.pop("staff_pending", None)
+        return redirect(url_for("staff.login"))
+    form = StaffCodeForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        try:
+            user = check_code_step(services(), username, form.code.data, _address())
+        except SignInLocked:
+            error, status = LOCKED, 429
+        except SignInFailed:
+            error, status = SIGN_IN_FAILED, 401
+        else:
+            session.clear()
+            session.permanent = True
+            session["staff_user"] = user.username
+            session["staff_epoch"] = user.session_epoch
+            session["staff_seen_at"] = _now().isoformat()
+            return redirect(url_for("staff.dashboard"), code=303)
+    elif form.is_submitted():
+        status = 422
+    return render_template("staff/code.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+def logout():
+    if g.staff is not None:
+        audit(services(), g.staff.username, AuditAction.SIGN_OUT, address=_address())
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("staff.login"), code=303)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@staff_required()
+def password():
+    form = PasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = change_password(
+                services(),
+                g.staff.username,
+                form.current_password.data,
+                form.new_password.data,
+                _address(),
+            )
+        except InvalidInput as exc:
+            _field_error(form, exc)
+            status = 422
+        else:
+            session["staff_epoch"] = user.session_epoch  # this session stays, others end
+            flash("Password changed. Every other session of yours has been signed out.", "info")
+            return redirect(url_for("staff.dashboard"), code=303)
+    elif form.is_submitted():
+        status = 422
+    return render_template("staff/password.html", form=form), status
+
+
+# -- work pages ----------------------------------------------------------------------------
+
+
+@bp.get("/")
+@staff_required()
+def dashboard():
+    return render_template("staff/dashboard.html", board=build_dashboard(services()))
+
+
+@bp.get("/search")
+@staff_required()
+def search():
+    query = request.args.get("q", "").strip()[:100]
+    results = services().store.search_accounts(query) if query else []
+    if query:
+        audit(services(), g.staff.username, AuditAction.SEARCH, subject=query, address=_address())
+    if len(results) == 1 and results[0].account_number == query:
+        return redirect(url_for("staff.account", account_number=query))
+    return render_template("staff/search.html", query=query, results=results)
+
+
+@bp.get("/accounts/<account_number>")
+@staff_required()
+def account(account_number: str):
+    return _account_page(account_number)
+
+
+def _account_page(account_number: str, status: int = 200, **forms):
+    svc = services()
+    try:
+        view = account_view(svc, account_number)
+    except NotFound:
+        abort(404)
+    audit(svc, g.staff.username, AuditAction.VIEW_ACCOUNT, account_number, address=_address())
+    payment_form = forms.get("payment_form") or ManualPaymentForm(formdata=None)
+    if not payment_form.request_key.data:
+        payment_form.request_key.data = secrets.token_hex(16)
+    return (
+        render_template(
+            "staff/account.html",
+            view=view,
+            notes=svc.store.notes(account_number),
+            history=svc.store.audit_entries(account_number=account_number, limit=20),
+            payment_form=payment_form,
+            note_form=forms.get("note_form") or NoteForm(formdata=None),
+            reverse_form=ReverseForm(formdata=None),
+            Status=PaymentStatus,
+        ),
+        status,
+    )
+
+
+@bp.post("/accounts/<account_number>/payments")
+@staff_required()
+def post_payment(account_number: str):
+    form = ManualPaymentForm()
+    if form.validate_on_submit():
+        try:
+            result = post_manual_payment(
+                services(),
+                g.staff.username,
+                account_number,
+                form.method.data,
+                form.amount.data,
+                form.check_number.data,
+                form.request_key.data,
+                _address(),
+            )
+        except NotFound:
+            abort(404)
+        except InvalidInput as exc:
+            _field_error(form, exc)
+        else:
+            payment = result.payment
+            if result.posted:
+                method = MANUAL_METHODS[payment.method].lower()
+                flash(f"Posted {format_cents(payment.amount_cents)} ({method}).", "info")
+            else:
+                flash("That payment was already posted; nothing changed.", "info")
+            return redirect(url_for("staff.account", account_number=account_number), code=303)
+    return _account_page(account_number, 422, payment_form=form)
+
+
+@bp.post("/payments/<payment_id>/reverse")
+@staff_required()
+def reverse_payment(payment_id: str):
+    payment = services().store.get_payment(payment_id)
+    if payment is None:
+        abort(404)
+    form = ReverseForm()
+    if form.validate_on_submit():
+        try:
+            result = reverse_manual_payment(
+                services(), g.staff.username, payment_id, form.reason.data, _address()
+            )
+        except InvalidInput as exc:
+            flash(exc.message, "error")
+        else:
+            if result.posted:
+                flash(f"Reversed {format_cents(payment.amount_cents)}.", "info")
+            else:
+                flash("That payment was already reversed; nothing changed.", "info")
+    else:
+        flash("Say why the payment is reversed.", "error")
+    return redirect(url_for("staff.account", account_number=payment.account_number), code=303)
+
+
+@bp.post("/accounts/<account_number>/notes")
+@staff_required()
+def note(account_number: str):
+    form = NoteForm()
+    if form.validate_on_submit():
+        try:
+            add_note(
+                services(),
+                g.staff.username,
+                account_number,
+                form.text.data,
+                form.promise_to_pay_on.data,
+                _address(),
+            )
+        except NotFound:
+            abort(404)
+        except InvalidInput as exc:
+            _field_error(form, exc)
+        else:
+            flash("Note saved.", "info")
+            return redirect(url_for("staff.account", account_number=account_number), code=303)
+    return _account_page(account_number, 422, note_form=form)
+
+
+@bp.get("/payments")
+@staff_required()
+def payments():
+    today = services().clock.now().astimezone(services().settings.tz).date()
+    errors = []
+    since = _date_arg("from", today - timedelta(days=6), errors)
+    until = _date_arg("to", today, errors)
+    if since > until:
+        errors.append("The start date is after the end date.")
+        since = until
+    status = _choice_arg("status", {s.value for s in PaymentStatus}, errors)
+    method = _choice_arg("method", {"card", *MANUAL_METHODS}, errors)
+    found = list_payments(
+        services(), since, until, PaymentStatus(status) if status else None, method
+    )
+    audit(
+        services(),
+        g.staff.username,
+        AuditAction.VIEW_PAYMENTS,
+        subject=f"{since}..{until} {status or ''} {method or ''}".strip(),
+        address=_address(),
+    )
+    return render_template(
+        "staff/payments.html",
+        found=found,
+        errors=errors,
+        status=status or "",
+        method=method or "",
+        statuses=[s.value for s in PaymentStatus],
+    ), (400 if errors else 200)
+
+
+def _date_arg(name: str, default: date, errors: list[str]) -> date:
+    text = request.args.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        errors.append(f"{name}: use a date like 2026-11-28.")
+        return default
+
+
+def _choice_arg(name: str, allowed: set[str], errors: list[str]) -> str | None:
+    value = request.args.get(name, "").strip()
+    if not value:
+        return None
+    if value not in allowed:
+        errors.append(f"{name}: {value!r} is not one of {', '.join(sorted(allowed))}.")
+        return None
+    return value
+
+
+def _field_error(form, exc: InvalidInput) -> None:
+    field = getattr(form, exc.field, None)
+    if field is not None and hasattr(field, "errors"):
+        field.errors = [*field.errors, exc.message]
+    else:
+        flash(exc.message, "error")
