@@ -7,6 +7,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from portal.bootstrap import STATIC_DIR, TEMPLATE_DIR, Services, build_services
 from portal.config import Settings
+from portal.domain.payments import MANUAL_METHODS
 
 csrf = CSRFProtect()
 
@@ -49,7 +50,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @app.context_processor
     def practice():
-        return {"practice_name": settings.practice_name, "sandbox": settings.payments == "sandbox"}
+        return {
+            "practice_name": settings.practice_name,
+            "manual_methods": MANUAL_METHODS,
+        }
 
     @app.after_request
     def no_caching_of_account_data(response):

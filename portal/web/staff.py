@@ -103,7 +103,7 @@ def staff_required(role: Role = Role.ASSOCIATE):
 
 @bp.app_context_processor
 def staff_context() -> dict:
-    return {"staff": g.get("staff"), "manual_methods": MANUAL_METHODS}
+    return {"staff": g.get("staff")}
 
 
 # -- sign-in -----------------------------------------------------------------------------
