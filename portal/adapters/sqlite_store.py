@@ -10,6 +10,7 @@ from pathlib import Path
 from portal.adapters.store import (
     AccountRecords,
     ImportOutcome,
+    OpenBalance,
     PostingResult,
     StoreError,
     StoreNotReady,
@@ -112,6 +113,7 @@ MIGRATIONS = (
         memo TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX ledger_by_account ON ledger_entries(account_number, entry_id);
+    CREATE INDEX ledger_by_time ON ledger_entries(posted_at);
     CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger_entries
         BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
     CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger_entries
@@ -675,6 +677,45 @@ class SqliteStore:
             )
             reversed_payment = _existing_payment(conn, payment_id)
             return PostingResult(payment=reversed_payment, posted=True, entries=tuple(entries))
+
+    # -- reports -----------------------------------------------------------------------------
+
+    def open_balances(self, as_of: datetime) -> list[OpenBalance]:
+        with self._read() as conn:
+            return [
+                OpenBalance(
+                    account_number=r["account_number"],
+                    guarantor_name=f"{r['first_name']} {r['last_name']}",
+                    statement_id=r["statement_id"],
+                    due_date=date.fromisoformat(r["due_date"]),
+                    balance_cents=r["balance"],
+                )
+                for r in conn.execute(
+                    "SELECT s.account_number, a.first_name, a.last_name, s.statement_id,"
+                    " s.due_date, SUM(l.amount_cents) AS balance"
+                    " FROM ledger_entries l JOIN statements s ON s.statement_id = l.statement_id"
+                    " JOIN accounts a ON a.account_number = s.account_number"
+                    " WHERE l.posted_at < ? GROUP BY s.statement_id HAVING balance > 0"
+                    " ORDER BY s.account_number, s.due_date, s.statement_id",
+                    (_ts(as_of),),
+                )
+            ]
+
+    def ledger_totals(self, since: datetime, until: datetime) -> dict[EntryKind, int]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT kind, SUM(amount_cents) FROM ledger_entries"
+                " WHERE posted_at >= ? AND posted_at < ? GROUP BY kind",
+                (_ts(since), _ts(until)),
+            )
+            return {EntryKind(kind): total for kind, total in rows}
+
+    def receivable_at(self, at: datetime) -> int:
+        with self._read() as conn:
+            return conn.execute(
+                "SELECT COALESCE(SUM(amount_cents), 0) FROM ledger_entries WHERE posted_at < ?",
+                (_ts(at),),
+            ).fetchone()[0]
 
 
 # -- row mapping -----------------------------------------------------------------------

@@ -1,12 +1,12 @@
 """The Store port: the operations the use cases need, whatever holds the records."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
 from portal.domain.accounts import Account
-from portal.domain.ledger import LedgerEntry
+from portal.domain.ledger import EntryKind, LedgerEntry
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.staff import AuditEntry, Note, StaffUser
 from portal.domain.statements import Statement
@@ -49,6 +49,17 @@ class PostingResult:
         if self.posted:
             return f"Posted payment {self.payment.payment_id}."
         return f"Payment {self.payment.payment_id} was already posted; nothing changed."
+
+
+@dataclass(frozen=True)
+class OpenBalance:
+    """A statement's balance as of a moment, for the aging report."""
+
+    account_number: str
+    guarantor_name: str
+    statement_id: str
+    due_date: date
+    balance_cents: int
 
 
 class Store(Protocol):
@@ -144,3 +155,14 @@ class Store(Protocol):
     def reverse_payment(self, payment_id: str, reason: str, at: datetime) -> PostingResult:
         """Post reversal entries for every entry of a posted payment, once; `posted` is False
         when it was reversed before."""
+
+    # -- reports -------------------------------------------------------------------------
+
+    def open_balances(self, as_of: datetime) -> list[OpenBalance]:
+        """Every statement with a positive balance from entries posted before `as_of`."""
+
+    def ledger_totals(self, since: datetime, until: datetime) -> dict[EntryKind, int]:
+        """The sum of entries of each kind posted in [since, until)."""
+
+    def receivable_at(self, at: datetime) -> int:
+        """The sum of every entry posted before `at`: what all guarantors owed then."""

@@ -58,6 +58,7 @@ class AuditAction(StrEnum):
     VIEW_ACCOUNT = "view_account"
     VIEW_STATEMENT = "view_statement"
     VIEW_PAYMENTS = "view_payments"
+    VIEW_REPORT = "view_report"
     SEARCH = "search"
     POST_PAYMENT = "post_payment"
     REVERSE_PAYMENT = "reverse_payment"

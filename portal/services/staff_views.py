@@ -34,12 +34,14 @@ class PaymentList:
         return dict(sorted(totals.items()))
 
 
+def practice_midnight(services: Services, day: date) -> datetime:
+    """The instant a day starts on the practice's calendar."""
+    return datetime.combine(day, time.min, tzinfo=services.settings.tz)
+
+
 def practice_day_bounds(services: Services, first: date, last: date) -> tuple[datetime, datetime]:
-    """The UTC instants that start `first` and end `last` on the practice's calendar."""
-    tz = services.settings.tz
-    start = datetime.combine(first, time.min, tzinfo=tz)
-    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz)
-    return start, end
+    """The instants that start `first` and end `last` on the practice's calendar."""
+    return practice_midnight(services, first), practice_midnight(services, last + timedelta(days=1))
 
 
 def list_payments(

@@ -1,12 +1,15 @@
 """The billing associates' console: sign-in with TOTP, find accounts, post and reverse
 payments, notes, payment lists. Every view of an account and every change is audited."""
 
+import csv
+import io
 import secrets
 from datetime import date, datetime, timedelta
 from functools import wraps
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     flash,
     g,
@@ -17,13 +20,15 @@ from flask import (
     url_for,
 )
 
+from portal.domain.aging import BUCKETS, practice_date
 from portal.domain.errors import InvalidInput
-from portal.domain.money import format_cents
+from portal.domain.money import cents_to_plain, format_cents
 from portal.domain.payments import MANUAL_METHODS, PaymentStatus
 from portal.domain.staff import AuditAction, Role
 from portal.services.accounts import account_view
 from portal.services.audit import audit
 from portal.services.errors import NotFound
+from portal.services.reports import aging_report, last_twelve_months
 from portal.services.staff_actions import add_note, post_manual_payment, reverse_manual_payment
 from portal.services.staff_auth import (
     SignInFailed,
@@ -35,6 +40,7 @@ from portal.services.staff_auth import (
 from portal.services.staff_views import dashboard as build_dashboard
 from portal.services.staff_views import list_payments
 from portal.web import services
+from portal.web.charts import bar_chart
 from portal.web.forms import (
     ManualPaymentForm,
     NoteForm,
@@ -328,8 +334,8 @@ def note(account_number: str):
 @bp.get("/payments")
 @staff_required()
 def payments():
-    today = services().clock.now().astimezone(services().settings.tz).date()
-    errors = []
+    today = _today()
+    errors: list[str] = []
     since = _date_arg("from", today - timedelta(days=6), errors)
     until = _date_arg("to", today, errors)
     if since > until:
@@ -355,6 +361,121 @@ def payments():
         method=method or "",
         statuses=[s.value for s in PaymentStatus],
     ), (400 if errors else 200)
+
+
+# -- reports -------------------------------------------------------------------------------
+
+
+@bp.get("/reports/aging")
+@staff_required()
+def aging():
+    errors: list[str] = []
+    as_of = _date_arg("as_of", _today(), errors)
+    report = aging_report(services(), as_of)
+    _audit_report(f"aging as of {as_of}")
+    if request.args.get("format") == "csv":
+        header = ["account_number", "guarantor", *BUCKETS, "total"]
+        rows = [
+            [r.account_number, r.guarantor_name, *_plain([*r.buckets.values(), r.total_cents])]
+            for r in report.rows
+        ]
+        rows.append(["total", "", *_plain([*report.totals.values(), report.total_cents])])
+        return _csv(f"aging-{as_of}.csv", header, rows)
+    chart = bar_chart(
+        f"Outstanding balances by days past due, as of {as_of}",
+        [name if name == "current" else f"{name} days" for name in BUCKETS],
+        {"Balance": list(report.totals.values())},
+    )
+    page = render_template("staff/aging.html", report=report, chart=chart, errors=errors)
+    return page, (400 if errors else 200)
+
+
+@bp.get("/reports/monthly")
+@staff_required(Role.SUPERVISOR)
+def monthly():
+    errors: list[str] = []
+    month = _month_arg(errors)
+    months = last_twelve_months(services(), month)
+    _audit_report(f"monthly summary {month:%Y-%m}")
+    if request.args.get("format") == "csv":
+        header = [
+            "month",
+            "beginning_receivable",
+            "charges",
+            "insurance_payments",
+            "adjustments",
+            "patient_payments",
+            "refunds",
+            "write_offs",
+            "ending_receivable",
+        ]
+        rows = [
+            [
+                f"{m.month:%Y-%m}",
+                *_plain(
+                    [
+                        m.beginning_cents,
+                        m.charges_cents,
+                        m.insurance_payments_cents,
+                        m.adjustments_cents,
+                        m.patient_payments_cents,
+                        m.refunds_cents,
+                        m.write_offs_cents,
+                        m.ending_cents,
+                    ]
+                ),
+            ]
+            for m in months
+        ]
+        return _csv(f"monthly-summary-{month:%Y-%m}.csv", header, rows)
+    chart = bar_chart(
+        "Charges billed and patient payments, last 12 months",
+        [f"{m.month:%b}" for m in months],
+        {
+            "Charges billed": [m.charges_cents for m in months],
+            "Patient payments": [m.patient_payments_cents for m in months],
+        },
+    )
+    page = render_template(
+        "staff/monthly.html", summary=months[-1], months=months, chart=chart, errors=errors
+    )
+    return page, (400 if errors else 200)
+
+
+def _today() -> date:
+    return practice_date(_now(), services().settings.tz)
+
+
+def _audit_report(subject: str) -> None:
+    audit(
+        services(), g.staff.username, AuditAction.VIEW_REPORT, subject=subject, address=_address()
+    )
+
+
+def _month_arg(errors: list[str]) -> date:
+    text = request.args.get("month", "").strip()
+    if text:
+        try:
+            return date.fromisoformat(f"{text}-01")
+        except ValueError:
+            errors.append("month: use a month like 2026-11.")
+    return _today().replace(day=1)
+
+
+def _plain(values) -> list[str]:
+    return [cents_to_plain(v) for v in values]
+
+
+def _csv(filename: str, header: list[str], rows: list[list[str]]) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def _date_arg(name: str, default: date, errors: list[str]) -> date:
