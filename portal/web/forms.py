@@ -9,7 +9,10 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired, Length, Optional, Regexp
+
+from portal.domain.payments import MANUAL_METHODS
 
 
 class LookupForm(FlaskForm):
@@ -90,7 +93,7 @@ class StaffCodeForm(FlaskForm):
 class ManualPaymentForm(FlaskForm):
     method = SelectField(
         "Method",
-        choices=[("check", "Check"), ("cash", "Cash"), ("card_desk", "Card at the desk")],
+        choices=[SelectChoice(value, label) for value, label in MANUAL_METHODS.items()],
     )
     amount = StringField(
         "Amount",
