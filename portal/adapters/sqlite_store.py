@@ -23,6 +23,7 @@ from portal.domain.ledger import (
     balances,
     credit_transfer,
     payment_entries,
+    reclaim_spent_credit,
     reversal_entries,
     statement_entries,
 )
@@ -664,12 +665,16 @@ class SqliteStore:
                 raise ValueError(
                     f"Payment {payment_id} is {payment.status}; it cannot be reversed."
                 )
+            existing = _entries(conn, payment.account_number)
             posted = [
                 e
-                for e in _entries(conn, payment.account_number)
+                for e in existing
                 if e.payment_id == payment_id and e.kind is EntryKind.PATIENT_PAYMENT
             ]
             entries = reversal_entries(posted, reason, at)
+            entries += reclaim_spent_credit(
+                existing + entries, at, f"Credit taken back with reversed payment {payment_id}"
+            )
             _insert_entries(conn, entries)
             conn.execute(
                 "UPDATE payments SET status = ? WHERE payment_id = ?",

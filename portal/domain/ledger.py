@@ -142,6 +142,37 @@ def credit_transfer(
     ]
 
 
+def reclaim_spent_credit(
+    entries: Sequence[LedgerEntry], posted_at: datetime, memo: str
+) -> list[LedgerEntry]:
+    """Transfers that put owed money back on statements after a reversal.
+
+    A reversed payment takes back its credit too; if a later statement already used that
+    credit, the account's unapplied money turns positive (owed, but on no statement). Move
+    it back onto the statements the credit went to, the newest transfer first.
+    """
+    owed = balances(entries).unapplied_cents
+    moves: list[LedgerEntry] = []
+    for entry in reversed(entries):
+        if owed <= 0:
+            break
+        if entry.kind is EntryKind.TRANSFER and entry.statement_id and entry.amount_cents < 0:
+            part = min(owed, -entry.amount_cents)
+            moves += [
+                LedgerEntry(entry.account_number, EntryKind.TRANSFER, -part, posted_at, memo=memo),
+                LedgerEntry(
+                    entry.account_number,
+                    EntryKind.TRANSFER,
+                    part,
+                    posted_at,
+                    entry.statement_id,
+                    memo=memo,
+                ),
+            ]
+            owed -= part
+    return moves
+
+
 @dataclass(frozen=True)
 class Balances:
     by_statement: dict[str, int]
