@@ -27,9 +27,18 @@ from portal.domain.ledger import (
     reversal_entries,
     statement_entries,
 )
+from portal.domain.money import format_cents
 from portal.domain.names import name_key
 from portal.domain.payments import OPEN_STATUSES, Payment, PaymentStatus
-from portal.domain.staff import AuditAction, AuditEntry, Note, Role, StaffUser
+from portal.domain.staff import (
+    AuditAction,
+    AuditEntry,
+    Escalation,
+    EscalationKind,
+    Note,
+    Role,
+    StaffUser,
+)
 from portal.domain.statements import LineItem, Statement
 
 MIGRATIONS = (
@@ -168,6 +177,24 @@ MIGRATIONS = (
         created_at TEXT NOT NULL
     );
     CREATE INDEX notes_by_account ON account_notes(account_number, note_id);
+    CREATE TABLE escalations (
+        escalation_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL,
+        account_number TEXT NOT NULL REFERENCES accounts(account_number),
+        kind TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        opened_by TEXT NOT NULL,
+        owner TEXT NOT NULL DEFAULT '',
+        promise_to_pay_on TEXT,
+        resolved_at TEXT,
+        resolved_by TEXT NOT NULL DEFAULT '',
+        resolution TEXT NOT NULL DEFAULT ''
+    );
+    CREATE UNIQUE INDEX escalations_one_open_per_key ON escalations(key)
+        WHERE resolved_at IS NULL;
+    CREATE INDEX escalations_open ON escalations(resolved_at, opened_at);
+    CREATE INDEX escalations_by_account ON escalations(account_number, escalation_id);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -582,7 +609,7 @@ class SqliteStore:
                     note.account_number,
                     note.author,
                     note.text,
-                    note.promise_to_pay_on.isoformat() if note.promise_to_pay_on else None,
+                    _day(note.promise_to_pay_on),
                     _ts(note.created_at),
                 ),
             )
@@ -682,6 +709,100 @@ class SqliteStore:
             )
             reversed_payment = _existing_payment(conn, payment_id)
             return PostingResult(payment=reversed_payment, posted=True, entries=tuple(entries))
+
+    def post_adjustment(
+        self,
+        account_number: str,
+        statement_id: str,
+        kind: EntryKind,
+        amount_cents: int,
+        memo: str,
+        at: datetime,
+    ) -> LedgerEntry:
+        if kind not in (EntryKind.ADJUSTMENT, EntryKind.WRITE_OFF) or amount_cents <= 0:
+            raise ValueError("an adjustment or write-off lowers a balance by a positive amount")
+        with self._write() as conn:
+            owner = conn.execute(
+                "SELECT account_number FROM statements WHERE statement_id = ?", (statement_id,)
+            ).fetchone()
+            if owner is None or owner[0] != account_number:
+                raise KeyError(statement_id)
+            balance = balances(_entries(conn, account_number)).by_statement.get(statement_id, 0)
+            if amount_cents > balance:
+                raise ValueError(
+                    f"{format_cents(amount_cents)} is more than the statement's balance of "
+                    f"{format_cents(balance)}."
+                )
+            entry = LedgerEntry(account_number, kind, -amount_cents, at, statement_id, memo=memo)
+            _insert_entries(conn, [entry])
+            return entry
+
+    # -- escalation queue ------------------------------------------------------------------
+
+    def open_escalation(self, item: Escalation) -> Escalation | None:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO escalations (key, account_number, kind, reason,"
+                " opened_at, opened_by, owner, promise_to_pay_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    item.key,
+                    item.account_number,
+                    item.kind.value,
+                    item.reason,
+                    _ts(item.opened_at),
+                    item.opened_by,
+                    item.owner,
+                    _day(item.promise_to_pay_on),
+                ),
+            )
+            if cursor.rowcount != 1:
+                return None
+            return _find_escalation(conn, cursor.lastrowid)
+
+    def get_escalation(self, escalation_id: int) -> Escalation | None:
+        with self._read() as conn:
+            return _find_escalation(conn, escalation_id)
+
+    def escalations(
+        self,
+        open_only: bool = True,
+        owner: str | None = None,
+        account_number: str | None = None,
+    ) -> list[Escalation]:
+        sql, params = "SELECT * FROM escalations WHERE 1 = 1", []
+        if open_only:
+            sql += " AND resolved_at IS NULL"
+        if owner is not None:
+            sql += " AND owner = ?"
+            params.append(owner)
+        if account_number is not None:
+            sql += " AND account_number = ?"
+            params.append(account_number)
+        sql += " ORDER BY opened_at, escalation_id"
+        with self._read() as conn:
+            return [_escalation(r) for r in conn.execute(sql, params)]
+
+    def update_escalation(
+        self, escalation_id: int, owner: str, promise_to_pay_on: date | None
+    ) -> Escalation:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE escalations SET owner = ?, promise_to_pay_on = ?"
+                " WHERE escalation_id = ? AND resolved_at IS NULL",
+                (owner, _day(promise_to_pay_on), escalation_id),
+            )
+            return _existing_escalation(conn, escalation_id)
+
+    def resolve_escalation(
+        self, escalation_id: int, resolved_by: str, resolution: str, at: datetime
+    ) -> Escalation:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE escalations SET resolved_at = ?, resolved_by = ?, resolution = ?"
+                " WHERE escalation_id = ? AND resolved_at IS NULL",
+                (_ts(at), resolved_by, resolution, escalation_id),
+            )
+            return _existing_escalation(conn, escalation_id)
 
     # -- reports -----------------------------------------------------------------------------
 
@@ -892,6 +1013,43 @@ def _existing_payment(conn: sqlite3.Connection, payment_id: str) -> Payment:
     if payment is None:
         raise KeyError(payment_id)
     return payment
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _escalation(row: sqlite3.Row) -> Escalation:
+    return Escalation(
+        escalation_id=row["escalation_id"],
+        key=row["key"],
+        account_number=row["account_number"],
+        kind=EscalationKind(row["kind"]),
+        reason=row["reason"],
+        opened_at=datetime.fromisoformat(row["opened_at"]),
+        opened_by=row["opened_by"],
+        owner=row["owner"],
+        promise_to_pay_on=(
+            date.fromisoformat(row["promise_to_pay_on"]) if row["promise_to_pay_on"] else None
+        ),
+        resolved_at=datetime.fromisoformat(row["resolved_at"]) if row["resolved_at"] else None,
+        resolved_by=row["resolved_by"],
+        resolution=row["resolution"],
+    )
+
+
+def _find_escalation(conn: sqlite3.Connection, escalation_id: int) -> Escalation | None:
+    row = conn.execute(
+        "SELECT * FROM escalations WHERE escalation_id = ?", (escalation_id,)
+    ).fetchone()
+    return _escalation(row) if row else None
+
+
+def _existing_escalation(conn: sqlite3.Connection, escalation_id: int) -> Escalation:
+    item = _find_escalation(conn, escalation_id)
+    if item is None:
+        raise KeyError(escalation_id)
+    return item
 
 
 def _find_staff_user(conn: sqlite3.Connection, username: str) -> StaffUser | None:

@@ -8,7 +8,7 @@ from typing import Protocol
 from portal.domain.accounts import Account
 from portal.domain.ledger import EntryKind, LedgerEntry
 from portal.domain.payments import Payment, PaymentStatus
-from portal.domain.staff import AuditEntry, Note, StaffUser
+from portal.domain.staff import AuditEntry, Escalation, Note, StaffUser
 from portal.domain.statements import Statement
 
 
@@ -155,6 +155,43 @@ class Store(Protocol):
     def reverse_payment(self, payment_id: str, reason: str, at: datetime) -> PostingResult:
         """Post reversal entries for every entry of a posted payment, once; `posted` is False
         when it was reversed before."""
+
+    def post_adjustment(
+        self,
+        account_number: str,
+        statement_id: str,
+        kind: EntryKind,
+        amount_cents: int,
+        memo: str,
+        at: datetime,
+    ) -> LedgerEntry:
+        """Lower a statement's balance by an adjustment or write-off; ValueError when the
+        amount is more than the statement's balance at that moment."""
+
+    # -- escalation queue ------------------------------------------------------------------
+
+    def open_escalation(self, item: Escalation) -> Escalation | None:
+        """Open the item; None (and nothing changed) when one with its key is still open."""
+
+    def get_escalation(self, escalation_id: int) -> Escalation | None: ...
+
+    def escalations(
+        self,
+        open_only: bool = True,
+        owner: str | None = None,
+        account_number: str | None = None,
+    ) -> list[Escalation]:
+        """Oldest first."""
+
+    def update_escalation(
+        self, escalation_id: int, owner: str, promise_to_pay_on: date | None
+    ) -> Escalation:
+        """Set the owner and promise-to-pay date of an open item (a resolved one is kept)."""
+
+    def resolve_escalation(
+        self, escalation_id: int, resolved_by: str, resolution: str, at: datetime
+    ) -> Escalation:
+        """Close the item once; resolving it again changes nothing."""
 
     # -- reports -------------------------------------------------------------------------
 

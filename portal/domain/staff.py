@@ -63,6 +63,13 @@ class AuditAction(StrEnum):
     POST_PAYMENT = "post_payment"
     REVERSE_PAYMENT = "reverse_payment"
     ADD_NOTE = "add_note"
+    POST_ADJUSTMENT = "post_adjustment"
+    RESEND_RECEIPT = "resend_receipt"
+    OPEN_ESCALATION = "open_escalation"
+    UPDATE_ESCALATION = "update_escalation"
+    RESOLVE_ESCALATION = "resolve_escalation"
+    VIEW_ESCALATIONS = "view_escalations"
+    VIEW_AUDIT_LOG = "view_audit_log"
     SIGN_IN = "sign_in"
     SIGN_IN_FAILED = "sign_in_failed"
     SIGN_OUT = "sign_out"
@@ -90,3 +97,43 @@ class Note:
     created_at: datetime
     promise_to_pay_on: date | None = None
     note_id: int | None = None
+
+
+class EscalationKind(StrEnum):
+    DISPUTE = "dispute"
+    FAILED_PAYMENT = "failed_payment"
+    REMINDER = "reminder"  # past the last reminder (opened by the reminder job)
+    REFUND_REQUEST = "refund_request"
+    OTHER = "other"
+
+
+ESCALATION_LABELS = {
+    EscalationKind.DISPUTE: "Disputed balance",
+    EscalationKind.FAILED_PAYMENT: "Failed payment",
+    EscalationKind.REMINDER: "Unpaid after the last reminder",
+    EscalationKind.REFUND_REQUEST: "Refund request",
+    EscalationKind.OTHER: "Needs a supervisor",
+}
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """An account that needs a person. At most one open item per `key` (e.g. one dispute
+    per account, one item per failed payment)."""
+
+    key: str
+    account_number: str
+    kind: EscalationKind
+    reason: str
+    opened_at: datetime
+    opened_by: str
+    owner: str = ""
+    promise_to_pay_on: date | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str = ""
+    resolution: str = ""
+    escalation_id: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None

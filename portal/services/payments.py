@@ -12,9 +12,11 @@ from portal.domain.payments import (
     check_payment_amount,
     new_payment_id,
 )
+from portal.domain.staff import EscalationKind
 from portal.services.accounts import account_view
 from portal.services.errors import PaymentNotFound
 from portal.services.receipts import send_receipt
+from portal.services.staff_actions import open_escalation
 
 log = logging.getLogger(__name__)
 
@@ -69,4 +71,14 @@ def apply_gateway_event(services: Services, event: GatewayEvent) -> PostingResul
     status = (
         PaymentStatus.FAILED if event.kind is EventKind.PAYMENT_FAILED else PaymentStatus.CANCELED
     )
-    return services.store.close_payment(event.payment_id, status, event.message, now)
+    closed = services.store.close_payment(event.payment_id, status, event.message, now)
+    if closed.status is PaymentStatus.FAILED:
+        open_escalation(
+            services,
+            "system",
+            closed.account_number,
+            EscalationKind.FAILED_PAYMENT,
+            f"Card payment {closed.payment_id} failed: {event.message or 'no reason given'}",
+            key=f"payment:{closed.payment_id}",
+        )
+    return closed

@@ -5,6 +5,7 @@ import logging
 from portal.adapters.mail import OutgoingMessage
 from portal.bootstrap import Services
 from portal.domain.aging import practice_date
+from portal.domain.payments import Payment
 from portal.services.accounts import account_view
 
 log = logging.getLogger(__name__)
@@ -12,37 +13,15 @@ log = logging.getLogger(__name__)
 
 def send_receipt(services: Services, payment_id: str) -> bool:
     """Send the receipt unless it was sent (or claimed) before; True when sent now."""
-    store, settings = services.store, services.settings
+    store = services.store
     payment = store.get_payment(payment_id)
     if payment is None or payment.posted_at is None:
         return False
-    view = account_view(services, payment.account_number)
-    to = view.account.guarantor.email
-    if not to:
-        log.info("payment %s: no e-mail address on the account, no receipt sent", payment_id)
+    message = receipt_message(services, payment)
+    if message is None:
         return False
     if not store.claim_message("receipt", payment_id, services.clock.now()):
         return False
-    text, html = services.emails.render(
-        "receipt",
-        practice_name=settings.practice_name,
-        first_name=view.account.guarantor.first_name,
-        amount_cents=payment.amount_cents,
-        paid_on=practice_date(payment.posted_at, settings.tz),
-        payment_id=payment.payment_id,
-        account_hint=payment.account_number[-4:],
-        applied=view.applied_to(payment_id),
-        due_cents=view.due_cents,
-        credit_cents=view.credit_cents,
-        link=f"{settings.base_url}/payments/{payment.payment_id}",
-    )
-    message = OutgoingMessage(
-        kind="receipt",
-        to=to,
-        subject=f"Your payment to {settings.practice_name} - receipt",
-        text=text,
-        html=html,
-    )
     try:
         services.mailer.send(message)
     except Exception:
@@ -52,3 +31,33 @@ def send_receipt(services: Services, payment_id: str) -> bool:
         return False
     store.mark_message_sent("receipt", payment_id, services.clock.now())
     return True
+
+
+def receipt_message(services: Services, payment: Payment) -> OutgoingMessage | None:
+    """The receipt for a posted payment, or None when the account has no e-mail address."""
+    settings = services.settings
+    view = account_view(services, payment.account_number)
+    to = view.account.guarantor.email
+    if not to or payment.posted_at is None:
+        log.info("payment %s: no e-mail address on the account, no receipt", payment.payment_id)
+        return None
+    text, html = services.emails.render(
+        "receipt",
+        practice_name=settings.practice_name,
+        first_name=view.account.guarantor.first_name,
+        amount_cents=payment.amount_cents,
+        paid_on=practice_date(payment.posted_at, settings.tz),
+        payment_id=payment.payment_id,
+        account_hint=payment.account_number[-4:],
+        applied=view.applied_to(payment.payment_id),
+        due_cents=view.due_cents,
+        credit_cents=view.credit_cents,
+        link=f"{settings.base_url}/payments/{payment.payment_id}",
+    )
+    return OutgoingMessage(
+        kind="receipt",
+        to=to,
+        subject=f"Your payment to {settings.practice_name} - receipt",
+        text=text,
+        html=html,
+    )

@@ -5,17 +5,19 @@ Each action checks its input, changes the store in one step, and writes the audi
 
 import hashlib
 import re
+import uuid
 from datetime import date
 
 from portal.adapters.store import PostingResult
 from portal.bootstrap import Services
 from portal.domain.errors import InvalidInput
+from portal.domain.ledger import EntryKind, LedgerEntry
 from portal.domain.money import parse_amount
 from portal.domain.payments import MANUAL_METHODS, Payment, PaymentStatus
-from portal.domain.staff import AuditAction, Note
+from portal.domain.staff import AuditAction, Escalation, EscalationKind, Note
 from portal.services.audit import audit
 from portal.services.errors import NotFound
-from portal.services.receipts import send_receipt
+from portal.services.receipts import receipt_message, send_receipt
 
 _REQUEST_KEY = re.compile(r"[0-9a-f]{32}")
 _CHECK_NUMBER = re.compile(r"[0-9A-Za-z-]{1,20}")
@@ -129,3 +131,149 @@ def add_note(
     services.store.add_note(note)
     audit(services, actor, AuditAction.ADD_NOTE, account_number, address=address)
     return note
+
+
+ADJUSTMENT_KINDS = {"adjustment": EntryKind.ADJUSTMENT, "write_off": EntryKind.WRITE_OFF}
+
+
+def post_adjustment(
+    services: Services,
+    actor: str,
+    account_number: str,
+    statement_id: str,
+    kind: str,
+    amount_text: str,
+    reason: str,
+    address: str,
+) -> LedgerEntry:
+    """Lower a statement's balance: a contractual adjustment or a write-off (bad debt,
+    charity, small balance). A supervisor's action; the reason is kept in the ledger memo."""
+    if kind not in ADJUSTMENT_KINDS:
+        raise InvalidInput("kind", "Choose an adjustment or a write-off.")
+    amount_cents = parse_amount(amount_text)
+    if amount_cents <= 0:
+        raise InvalidInput("amount", "The amount must be more than $0.00.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("reason", "Give the reason for the adjustment or write-off.")
+    try:
+        entry = services.store.post_adjustment(
+            account_number,
+            statement_id,
+            ADJUSTMENT_KINDS[kind],
+            amount_cents,
+            reason[:200],
+            services.clock.now(),
+        )
+    except KeyError:
+        raise InvalidInput("statement_id", "Choose a statement of this account.") from None
+    except ValueError as exc:
+        raise InvalidInput("amount", str(exc)) from None
+    audit(services, actor, AuditAction.POST_ADJUSTMENT, account_number, statement_id, address)
+    return entry
+
+
+def resend_receipt(services: Services, actor: str, payment_id: str, address: str) -> str:
+    """Send a posted payment's receipt again (the patient lost it); returns the address."""
+    payment = services.store.get_payment(payment_id)
+    if payment is None:
+        raise NotFound(payment_id)
+    if payment.posted_at is None:
+        raise InvalidInput("payment", "Only a posted payment has a receipt.")
+    message = receipt_message(services, payment)
+    if message is None:
+        raise InvalidInput("payment", "The account has no e-mail address.")
+    services.mailer.send(message)
+    audit(services, actor, AuditAction.RESEND_RECEIPT, payment.account_number, payment_id, address)
+    return message.to
+
+
+def open_escalation(
+    services: Services,
+    actor: str,
+    account_number: str,
+    kind: EscalationKind,
+    reason: str,
+    address: str = "",
+    key: str | None = None,
+) -> Escalation | None:
+    """Put the account in the queue; None when the same matter is already open."""
+    if services.store.get_account(account_number) is None:
+        raise NotFound(account_number)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("reason", "Say what needs a supervisor's attention.")
+    item = services.store.open_escalation(
+        Escalation(
+            key=key or _escalation_key(kind, account_number),
+            account_number=account_number,
+            kind=kind,
+            reason=reason[:500],
+            opened_at=services.clock.now(),
+            opened_by=actor,
+        )
+    )
+    if item is not None:
+        audit(services, actor, AuditAction.OPEN_ESCALATION, account_number, kind.value, address)
+    return item
+
+
+def _escalation_key(kind: EscalationKind, account_number: str) -> str:
+    """A dispute is open at most once per account; other matters can be raised again."""
+    if kind is EscalationKind.DISPUTE:
+        return f"dispute:{account_number}"
+    return f"{kind.value}:{account_number}:{uuid.uuid4().hex}"
+
+
+def update_escalation(
+    services: Services,
+    actor: str,
+    escalation_id: int,
+    owner: str,
+    promise_to_pay_on: date | None,
+    address: str,
+) -> Escalation:
+    item = _open_item(services, escalation_id)
+    owner = (owner or "").strip().lower()
+    if owner and services.store.get_staff_user(owner) is None:
+        raise InvalidInput("owner", f"There is no staff user {owner!r}.")
+    updated = services.store.update_escalation(escalation_id, owner, promise_to_pay_on)
+    audit(
+        services,
+        actor,
+        AuditAction.UPDATE_ESCALATION,
+        item.account_number,
+        f"#{escalation_id} owner={owner or '-'} promise={promise_to_pay_on or '-'}",
+        address,
+    )
+    return updated
+
+
+def resolve_escalation(
+    services: Services, actor: str, escalation_id: int, resolution: str, address: str
+) -> Escalation:
+    item = _open_item(services, escalation_id)
+    resolution = (resolution or "").strip()
+    if not resolution:
+        raise InvalidInput("resolution", "Say how it was resolved.")
+    resolved = services.store.resolve_escalation(
+        escalation_id, actor, resolution[:500], services.clock.now()
+    )
+    audit(
+        services,
+        actor,
+        AuditAction.RESOLVE_ESCALATION,
+        item.account_number,
+        f"#{escalation_id}",
+        address,
+    )
+    return resolved
+
+
+def _open_item(services: Services, escalation_id: int) -> Escalation:
+    item = services.store.get_escalation(escalation_id)
+    if item is None:
+        raise NotFound(str(escalation_id))
+    if not item.is_open:
+        raise InvalidInput("escalation", "This item is already resolved.")
+    return item

@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 from portal.bootstrap import Services
 from portal.domain.aging import practice_date
 from portal.domain.payments import Payment, PaymentStatus
+from portal.domain.staff import Escalation
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ def list_payments(
 class Dashboard:
     today: PaymentList
     problems: PaymentList  # failed payments of the last 7 days
+    open_escalations: tuple[Escalation, ...]
 
 
 def dashboard(services: Services) -> Dashboard:
@@ -69,4 +71,5 @@ def dashboard(services: Services) -> Dashboard:
         problems=list_payments(
             services, today - timedelta(days=6), today, status=PaymentStatus.FAILED
         ),
+        open_escalations=tuple(services.store.escalations()),
     )

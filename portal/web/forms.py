@@ -126,3 +126,43 @@ class PasswordForm(FlaskForm):
         "New password again",
         validators=[EqualTo("new_password", message="The two new passwords differ.")],
     )
+
+
+class AdjustmentForm(FlaskForm):
+    statement_id = SelectField("Statement", choices=[])
+    kind = SelectField(
+        "Kind",
+        choices=[
+            SelectChoice("adjustment", "Adjustment"),
+            SelectChoice("write_off", "Write-off (bad debt, charity, small balance)"),
+        ],
+    )
+    amount = StringField(
+        "Amount", validators=[InputRequired("Enter the amount, for example 25.00."), Length(max=20)]
+    )
+    reason = StringField("Reason", validators=[InputRequired("Give the reason."), Length(max=200)])
+
+
+class EscalateForm(FlaskForm):
+    kind = SelectField(
+        "What is it",
+        choices=[
+            SelectChoice("other", "Needs a supervisor"),
+            SelectChoice("dispute", "The patient disputes the balance"),
+            SelectChoice("refund_request", "The patient asks for a refund"),
+        ],
+    )
+    reason = TextAreaField(
+        "Details", validators=[InputRequired("Say what needs attention."), Length(max=500)]
+    )
+
+
+class EscalationUpdateForm(FlaskForm):
+    owner = StringField("Owner (username)", validators=[Length(max=32)])
+    promise_to_pay_on = DateField("Promise to pay by", validators=[Optional()])
+
+
+class ResolveForm(FlaskForm):
+    resolution = StringField(
+        "Resolution", validators=[InputRequired("Say how it was resolved."), Length(max=500)]
+    )

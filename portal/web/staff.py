@@ -19,17 +19,27 @@ from flask import (
     session,
     url_for,
 )
+from wtforms.fields.choices import SelectChoice
 
 from portal.domain.aging import BUCKETS, practice_date
 from portal.domain.errors import InvalidInput
 from portal.domain.money import cents_to_plain, format_cents
 from portal.domain.payments import MANUAL_METHODS, PaymentStatus
-from portal.domain.staff import AuditAction, Role
+from portal.domain.staff import ESCALATION_LABELS, AuditAction, EscalationKind, Role
 from portal.services.accounts import account_view
 from portal.services.audit import audit
 from portal.services.errors import NotFound
 from portal.services.reports import aging_report, last_twelve_months
-from portal.services.staff_actions import add_note, post_manual_payment, reverse_manual_payment
+from portal.services.staff_actions import (
+    add_note,
+    open_escalation,
+    post_adjustment,
+    post_manual_payment,
+    resend_receipt,
+    resolve_escalation,
+    reverse_manual_payment,
+    update_escalation,
+)
 from portal.services.staff_auth import (
     SignInFailed,
     SignInLocked,
@@ -42,9 +52,13 @@ from portal.services.staff_views import list_payments
 from portal.web import services
 from portal.web.charts import bar_chart
 from portal.web.forms import (
+    AdjustmentForm,
+    EscalateForm,
+    EscalationUpdateForm,
     ManualPaymentForm,
     NoteForm,
     PasswordForm,
+    ResolveForm,
     ReverseForm,
     StaffCodeForm,
     StaffLoginForm,
@@ -227,6 +241,18 @@ def account(account_number: str):
     return _account_page(account_number)
 
 
+def _with_statement_choices(form: AdjustmentForm, view) -> AdjustmentForm:
+    """Adjustments apply to one of the account's open statements."""
+    form.statement_id.choices = [
+        SelectChoice(
+            item.statement.statement_id,
+            f"{item.statement.statement_id} ({format_cents(item.balance_cents)} open)",
+        )
+        for item in view.open_statements
+    ]
+    return form
+
+
 def _account_page(account_number: str, status: int = 200, **forms):
     svc = services()
     try:
@@ -245,7 +271,12 @@ def _account_page(account_number: str, status: int = 200, **forms):
             history=svc.store.audit_entries(account_number=account_number, limit=20),
             payment_form=payment_form,
             note_form=forms.get("note_form") or NoteForm(formdata=None),
-            reverse_form=ReverseForm(formdata=None),
+            adjustment_form=forms.get("adjustment_form")
+            or _with_statement_choices(AdjustmentForm(formdata=None), view),
+            escalate_form=forms.get("escalate_form") or EscalateForm(formdata=None),
+            resolve_form=ResolveForm(formdata=None),
+            escalations=svc.store.escalations(account_number=account_number),
+            labels=ESCALATION_LABELS,
             Status=PaymentStatus,
         ),
         status,
@@ -329,6 +360,185 @@ def note(account_number: str):
             flash("Note saved.", "info")
             return redirect(url_for("staff.account", account_number=account_number), code=303)
     return _account_page(account_number, 422, note_form=form)
+
+
+@bp.post("/accounts/<account_number>/adjustments")
+@staff_required(Role.SUPERVISOR)
+def adjustment(account_number: str):
+    try:
+        form = _with_statement_choices(AdjustmentForm(), account_view(services(), account_number))
+    except NotFound:
+        abort(404)
+    if form.validate_on_submit():
+        try:
+            entry = post_adjustment(
+                services(),
+                g.staff.username,
+                account_number,
+                form.statement_id.data,
+                form.kind.data,
+                form.amount.data,
+                form.reason.data,
+                _address(),
+            )
+        except InvalidInput as exc:
+            _field_error(form, exc)
+        else:
+            what = "Write-off" if entry.kind.value == "write_off" else "Adjustment"
+            flash(f"{what} of {format_cents(-entry.amount_cents)} posted.", "info")
+            return redirect(url_for("staff.account", account_number=account_number), code=303)
+    return _account_page(account_number, 422, adjustment_form=form)
+
+
+@bp.post("/payments/<payment_id>/resend")
+@staff_required()
+def resend(payment_id: str):
+    payment = services().store.get_payment(payment_id)
+    if payment is None:
+        abort(404)
+    try:
+        to = resend_receipt(services(), g.staff.username, payment_id, _address())
+    except InvalidInput as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"Receipt sent again to {to}.", "info")
+    return redirect(url_for("staff.account", account_number=payment.account_number), code=303)
+
+
+@bp.post("/accounts/<account_number>/escalations")
+@staff_required()
+def escalate(account_number: str):
+    form = EscalateForm()
+    if form.validate_on_submit():
+        try:
+            item = open_escalation(
+                services(),
+                g.staff.username,
+                account_number,
+                EscalationKind(form.kind.data),
+                form.reason.data,
+                _address(),
+            )
+        except NotFound:
+            abort(404)
+        except InvalidInput as exc:
+            _field_error(form, exc)
+        else:
+            if item is None:
+                flash("This account already has an open dispute.", "info")
+            else:
+                flash("Added to the escalation queue.", "info")
+            return redirect(url_for("staff.account", account_number=account_number), code=303)
+    return _account_page(account_number, 422, escalate_form=form)
+
+
+@bp.get("/escalations")
+@staff_required()
+def escalations():
+    owner = request.args.get("owner", "").strip().lower()
+    errors: list[str] = []
+    min_age = request.args.get("older_than", "").strip()
+    if min_age and not min_age.isdigit():
+        errors.append("older_than: a number of days, like 7.")
+        min_age = ""
+    items = services().store.escalations(
+        owner=("" if owner == "unassigned" else owner) if owner else None
+    )
+    if min_age:
+        cutoff = _now() - timedelta(days=int(min_age))
+        items = [i for i in items if i.opened_at <= cutoff]
+    audit(services(), g.staff.username, AuditAction.VIEW_ESCALATIONS, address=_address())
+    page = render_template(
+        "staff/escalations.html",
+        items=items,
+        owner=owner,
+        older_than=min_age,
+        errors=errors,
+        labels=ESCALATION_LABELS,
+        update_form=EscalationUpdateForm(formdata=None),
+        resolve_form=ResolveForm(formdata=None),
+    )
+    return page, (400 if errors else 200)
+
+
+@bp.post("/escalations/<int:escalation_id>")
+@staff_required()
+def update_escalation_item(escalation_id: int):
+    form = EscalationUpdateForm()
+    if form.validate_on_submit():
+        try:
+            update_escalation(
+                services(),
+                g.staff.username,
+                escalation_id,
+                form.owner.data,
+                form.promise_to_pay_on.data,
+                _address(),
+            )
+        except NotFound:
+            abort(404)
+        except InvalidInput as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"Item #{escalation_id} updated.", "info")
+    else:
+        flash("Check the owner and the date.", "error")
+    return redirect(_back(), code=303)
+
+
+@bp.post("/escalations/<int:escalation_id>/resolve")
+@staff_required()
+def resolve(escalation_id: int):
+    form = ResolveForm()
+    if form.validate_on_submit():
+        try:
+            resolve_escalation(
+                services(), g.staff.username, escalation_id, form.resolution.data, _address()
+            )
+        except NotFound:
+            abort(404)
+        except InvalidInput as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"Item #{escalation_id} resolved.", "info")
+    else:
+        flash("Say how it was resolved.", "error")
+    return redirect(_back(), code=303)
+
+
+@bp.get("/audit")
+@staff_required(Role.ADMIN)
+def audit_log():
+    actor = request.args.get("actor", "").strip().lower() or None
+    account_number = request.args.get("account", "").strip() or None
+    entries = services().store.audit_entries(account_number=account_number, actor=actor, limit=1000)
+    audit(
+        services(),
+        g.staff.username,
+        AuditAction.VIEW_AUDIT_LOG,
+        account_number,
+        f"actor={actor or '*'}",
+        _address(),
+    )
+    if request.args.get("format") == "csv":
+        return _csv(
+            "audit-log.csv",
+            ["at", "actor", "action", "account_number", "subject", "address"],
+            [
+                [
+                    e.at.isoformat(),
+                    e.actor,
+                    e.action.value,
+                    e.account_number or "",
+                    e.subject,
+                    e.address,
+                ]
+                for e in entries
+            ],
+        )
+    return render_template(
+        "staff/audit.html", entries=entries, actor=actor or "", account=account_number or ""
+    )
 
 
 @bp.get("/payments")
@@ -497,6 +707,14 @@ def _choice_arg(name: str, allowed: set[str], errors: list[str]) -> str | None:
         errors.append(f"{name}: {value!r} is not one of {', '.join(sorted(allowed))}.")
         return None
     return value
+
+
+def _back() -> str:
+    """Where a queue action returns to: a staff page named by the form, else the queue."""
+    back = request.form.get("back", "")
+    if back.startswith("/staff/") and "//" not in back:
+        return back
+    return url_for("staff.escalations")
 
 
 def _field_error(form, exc: InvalidInput) -> None:
