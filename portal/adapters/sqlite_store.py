@@ -548,6 +548,13 @@ class SqliteStore:
                 raise KeyError(username)
             return user
 
+    def end_staff_sessions(self, username: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE staff_users SET session_epoch = session_epoch + 1 WHERE username = ?",
+                (username,),
+            )
+
     def use_totp_step(self, username: str, step: int) -> bool:
         with self._write() as conn:
             cursor = conn.execute(

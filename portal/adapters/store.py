@@ -124,6 +124,9 @@ class Store(Protocol):
     def set_staff_password(self, username: str, password_hash: str) -> StaffUser:
         """Replace the password and raise the session epoch, ending every older session."""
 
+    def end_staff_sessions(self, username: str) -> None:
+        """Raise the session epoch: every session of the user ends."""
+
     def use_totp_step(self, username: str, step: int) -> bool:
         """Record a TOTP time step as used; False when it (or a later one) was used before."""
 

@@ -79,7 +79,7 @@ def current_code(user: StaffUser, services: Services) -> str:
 def check_password_step(services: Services, username: str, password: str, address: str) -> str:
     """First step: the password. Returns the normalized username on success."""
     username = normalize_username(username)
-    _refuse_if_locked(services, username)
+    _refuse_if_locked(services, username, address)
     user = services.store.get_staff_user(username)
     matches = check_password_hash(user.password_hash if user else _dummy_hash(), password)
     if user is None or not matches:
@@ -89,7 +89,7 @@ def check_password_step(services: Services, username: str, password: str, addres
 
 def check_code_step(services: Services, username: str, code: str, address: str) -> StaffUser:
     """Second step: a TOTP code, each accepted once (no replay within its 30 s window)."""
-    _refuse_if_locked(services, username)
+    _refuse_if_locked(services, username, address)
     user = services.store.get_staff_user(username)
     if user is None:
         _failed(services, username, address, "code")
@@ -104,16 +104,30 @@ def check_code_step(services: Services, username: str, code: str, address: str) 
 def change_password(
     services: Services, username: str, current: str, new: str, address: str
 ) -> StaffUser:
-    """Replace the password; every other session of this user ends."""
+    """Replace the password; every other session of this user ends. A wrong current
+    password counts toward the lockout, like a wrong one at sign-in."""
+    _refuse_if_locked(services, username, address)
     user = services.store.get_staff_user(username)
     if user is None or not check_password_hash(user.password_hash, current):
-        raise InvalidInput("current_password", "The current password is not right.")
-    check_password(new)
+        try:
+            _failed(services, username, address, "password change")
+        except SignInFailed:
+            raise InvalidInput("current_password", "The current password is not right.") from None
+    try:
+        check_password(new)
+    except InvalidInput as exc:
+        raise InvalidInput("new_password", exc.message) from None
     if new == current:
         raise InvalidInput("new_password", "Choose a password different from the current one.")
     updated = services.store.set_staff_password(username, generate_password_hash(new))
     audit(services, username, AuditAction.CHANGE_PASSWORD, address=address)
     return updated
+
+
+def sign_out(services: Services, username: str, address: str) -> None:
+    """End every session of the user: a copy of the cookie stops working too."""
+    services.store.end_staff_sessions(username)
+    audit(services, username, AuditAction.SIGN_OUT, address=address)
 
 
 def _matching_step(user: StaffUser, code: str, services: Services) -> int | None:
@@ -130,8 +144,9 @@ def _key(username: str) -> str:
     return f"staff:{username}"
 
 
-def _refuse_if_locked(services: Services, username: str) -> None:
+def _refuse_if_locked(services: Services, username: str, address: str) -> None:
     if services.store.lookup_locked_until(_key(username), services.clock.now()):
+        audit(services, username, AuditAction.SIGN_IN_FAILED, subject="locked", address=address)
         raise SignInLocked()
 
 

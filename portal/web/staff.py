@@ -46,6 +46,7 @@ from portal.services.staff_auth import (
     change_password,
     check_code_step,
     check_password_step,
+    sign_out,
 )
 from portal.services.staff_views import dashboard as build_dashboard
 from portal.services.staff_views import list_payments
@@ -181,8 +182,10 @@ def code():
 
 @bp.post("/logout")
 def logout():
+    if "account_number" in session:
+        abort(403)
     if g.staff is not None:
-        audit(services(), g.staff.username, AuditAction.SIGN_OUT, address=_address())
+        sign_out(services(), g.staff.username, _address())
     session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("staff.login"), code=303)
@@ -202,6 +205,10 @@ def password():
                 form.new_password.data,
                 _address(),
             )
+        except SignInLocked:
+            session.clear()
+            flash(LOCKED, "error")
+            return redirect(url_for("staff.login"), code=303)
         except InvalidInput as exc:
             _field_error(form, exc)
             status = 422

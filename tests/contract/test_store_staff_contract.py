@@ -169,6 +169,19 @@ def test_set_staff_password_of_an_unknown_user_is_a_key_error(store: Store):
     assert store.get_staff_user("maria.lopez") == staff_user()
 
 
+def test_end_staff_sessions_raises_only_that_users_epoch(store: Store):
+    user = staff_user(session_epoch=2)
+    store.create_staff_user(user)
+    store.create_staff_user(staff_user("bystander"))
+
+    store.end_staff_sessions("maria.lopez")
+    store.end_staff_sessions("nobody")  # no such user: nothing happens
+
+    assert store.get_staff_user("maria.lopez") == replace(user, session_epoch=3)
+    assert store.get_staff_user("bystander") == staff_user("bystander")
+    assert store.get_staff_user("nobody") is None
+
+
 def test_use_totp_step_only_for_a_later_step(store: Store):
     store.create_staff_user(staff_user())
 
