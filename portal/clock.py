@@ -25,5 +25,8 @@ class FixedClock:
     def now(self) -> datetime:
         return self._at
 
+    def set(self, at: datetime) -> None:
+        self._at = at.astimezone(UTC)
+
     def advance(self, **delta: float) -> None:
         self._at += timedelta(**delta)

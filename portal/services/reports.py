@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from portal.bootstrap import Services
-from portal.domain.aging import BUCKETS, aging
+from portal.domain.aging import BUCKETS, aging, practice_date
 from portal.domain.ledger import EntryKind
+from portal.domain.payments import Payment, PaymentStatus
 from portal.services.staff_views import practice_midnight
 
 
@@ -110,3 +111,36 @@ def last_twelve_months(services: Services, month: date) -> list[MonthSummary]:
         months.append(current)
         current = date(current.year - (current.month == 1), (current.month - 2) % 12 + 1, 1)
     return [monthly_summary(services, m) for m in reversed(months)]
+
+
+RECEIVED = (
+    PaymentStatus.SUCCEEDED,
+    PaymentStatus.REVERSED,
+    PaymentStatus.REFUNDED,
+    PaymentStatus.DISPUTED,
+)
+
+
+@dataclass(frozen=True)
+class DepositDay:
+    day: date
+    payments: tuple[Payment, ...]  # received that day (posted), whatever happened later
+
+    def total(self, method: str | None = None) -> int:
+        return sum(p.amount_cents for p in self.payments if method in (None, p.method))
+
+    @property
+    def checks(self) -> tuple[Payment, ...]:
+        return tuple(p for p in self.payments if p.method == "check")
+
+
+def deposit_report(services: Services, since: date, until: date) -> list[DepositDay]:
+    """Money received per practice day, by method, for matching against bank deposits and
+    card payouts. A payment later reversed or refunded still counts on the day it came in."""
+    start = practice_midnight(services, since)
+    end = practice_midnight(services, until + timedelta(days=1))
+    by_day: dict[date, list[Payment]] = defaultdict(list)
+    for payment in services.store.list_payments(start, end):
+        if payment.status in RECEIVED and payment.posted_at is not None:
+            by_day[practice_date(payment.posted_at, services.settings.tz)].append(payment)
+    return [DepositDay(day, tuple(by_day[day])) for day in sorted(by_day)]

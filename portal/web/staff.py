@@ -29,7 +29,7 @@ from portal.domain.staff import ESCALATION_LABELS, AuditAction, EscalationKind, 
 from portal.services.accounts import account_view
 from portal.services.audit import audit
 from portal.services.errors import NotFound
-from portal.services.reports import aging_report, last_twelve_months
+from portal.services.reports import aging_report, deposit_report, last_twelve_months
 from portal.services.staff_actions import (
     add_note,
     open_escalation,
@@ -655,6 +655,36 @@ def monthly():
     )
     page = render_template(
         "staff/monthly.html", summary=months[-1], months=months, chart=chart, errors=errors
+    )
+    return page, (400 if errors else 200)
+
+
+@bp.get("/reports/deposits")
+@staff_required()
+def deposits():
+    errors: list[str] = []
+    today = _today()
+    since = _date_arg("from", today - timedelta(days=6), errors)
+    until = _date_arg("to", today, errors)
+    if since > until:
+        errors.append("The start date is after the end date.")
+        since = until
+    days = deposit_report(services(), since, until)
+    _audit_report(f"deposits {since}..{until}")
+    methods = ["card", *MANUAL_METHODS]
+    if request.args.get("format") == "csv":
+        rows = [
+            [d.day.isoformat(), *_plain([d.total(m) for m in methods]), cents_to_plain(d.total())]
+            for d in days
+        ]
+        return _csv(f"deposits-{since}-{until}.csv", ["day", *methods, "total"], rows)
+    page = render_template(
+        "staff/deposits.html",
+        days=days,
+        since=since,
+        until=until,
+        methods=methods,
+        errors=errors,
     )
     return page, (400 if errors else 200)
 
