@@ -536,6 +536,11 @@ class SqliteStore:
         with self._read() as conn:
             return _find_staff_user(conn, username)
 
+    def staff_users(self) -> list[StaffUser]:
+        with self._read() as conn:
+            names = [r[0] for r in conn.execute("SELECT username FROM staff_users ORDER BY 1")]
+            return [user for name in names if (user := _find_staff_user(conn, name))]
+
     def set_staff_password(self, username: str, password_hash: str) -> StaffUser:
         with self._write() as conn:
             conn.execute(

@@ -121,6 +121,9 @@ class Store(Protocol):
 
     def get_staff_user(self, username: str) -> StaffUser | None: ...
 
+    def staff_users(self) -> list[StaffUser]:
+        """Every staff user, by username."""
+
     def set_staff_password(self, username: str, password_hash: str) -> StaffUser:
         """Replace the password and raise the session epoch, ending every older session."""
 

@@ -70,6 +70,7 @@ class AuditAction(StrEnum):
     RESOLVE_ESCALATION = "resolve_escalation"
     VIEW_ESCALATIONS = "view_escalations"
     VIEW_AUDIT_LOG = "view_audit_log"
+    ADD_STAFF_USER = "add_staff_user"
     SIGN_IN = "sign_in"
     SIGN_IN_FAILED = "sign_in_failed"
     SIGN_OUT = "sign_out"

@@ -194,6 +194,7 @@ EXAMPLES = (
 STAFF = (
     ("associate", "associate", "demo-associate-pass"),
     ("supervisor", "supervisor", "demo-supervisor-pass"),
+    ("admin", "admin", "demo-admin-password"),
 )
 
 

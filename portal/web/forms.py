@@ -166,3 +166,20 @@ class ResolveForm(FlaskForm):
     resolution = StringField(
         "Resolution", validators=[InputRequired("Say how it was resolved."), Length(max=500)]
     )
+
+
+class StaffUserForm(FlaskForm):
+    username = StringField(
+        "Username", validators=[InputRequired("Enter a username."), Length(max=32)]
+    )
+    role = SelectField(
+        "Role",
+        choices=[
+            SelectChoice("associate", "Associate"),
+            SelectChoice("supervisor", "Supervisor"),
+            SelectChoice("admin", "Admin"),
+        ],
+    )
+    password = PasswordField(
+        "Password", validators=[InputRequired("Enter a password."), Length(max=200)]
+    )

@@ -7,6 +7,7 @@ import secrets
 from datetime import date, datetime, timedelta
 from functools import wraps
 
+import segno
 from flask import (
     Blueprint,
     Response,
@@ -19,6 +20,7 @@ from flask import (
     session,
     url_for,
 )
+from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
 from portal.domain.aging import BUCKETS, practice_date
@@ -43,6 +45,7 @@ from portal.services.staff_actions import (
 from portal.services.staff_auth import (
     SignInFailed,
     SignInLocked,
+    add_staff_user,
     change_password,
     check_code_step,
     check_password_step,
@@ -63,6 +66,7 @@ from portal.web.forms import (
     ReverseForm,
     StaffCodeForm,
     StaffLoginForm,
+    StaffUserForm,
 )
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -578,6 +582,38 @@ def payments():
         method=method or "",
         statuses=[s.value for s in PaymentStatus],
     ), (400 if errors else 200)
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@staff_required(Role.ADMIN)
+def users():
+    """Staff users; a new user's authenticator QR code is shown once, in this response."""
+    form = StaffUserForm()
+    setup, status = None, 200
+    if form.validate_on_submit():
+        try:
+            setup = add_staff_user(
+                services(), form.username.data, form.role.data, form.password.data
+            )
+        except InvalidInput as exc:
+            _field_error(form, exc)
+            status = 422
+        else:
+            audit(
+                services(),
+                g.staff.username,
+                AuditAction.ADD_STAFF_USER,
+                subject=f"{setup.user.username} ({setup.user.role})",
+                address=_address(),
+            )
+            form = StaffUserForm(formdata=None)
+    elif form.is_submitted():
+        status = 422
+    qr = Markup(segno.make(setup.provisioning_uri).svg_inline(scale=5)) if setup else None
+    page = render_template(
+        "staff/users.html", form=form, users=services().store.staff_users(), setup=setup, qr=qr
+    )
+    return page, status
 
 
 # -- reports -------------------------------------------------------------------------------

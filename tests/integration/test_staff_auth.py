@@ -423,6 +423,13 @@ ROUTES = [  # method, path, form data, the least role that may use it
     ("GET", "/staff/reports/aging", None, ASSOCIATE),
     ("GET", "/staff/reports/monthly", None, SUPERVISOR),
     ("GET", "/staff/reports/deposits", None, ASSOCIATE),
+    ("GET", "/staff/users", None, ADMIN),
+    (
+        "POST",
+        "/staff/users",
+        {"username": "role.test", "role": "associate", "password": "x"},
+        ADMIN,
+    ),
     ("POST", "/staff/accounts/100234/adjustments", {"reason": "Role test"}, SUPERVISOR),
     ("POST", "/staff/payments/{payment_id}/resend", {}, ASSOCIATE),
     ("POST", "/staff/accounts/100234/escalations", {"reason": "Role test"}, ASSOCIATE),
