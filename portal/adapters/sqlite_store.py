@@ -20,8 +20,8 @@ from portal.domain.ledger import (
     EntryKind,
     LedgerEntry,
     allocate,
+    apply_credit,
     balances,
-    credit_transfer,
     payment_entries,
     reclaim_spent_credit,
     reversal_entries,
@@ -333,14 +333,14 @@ class SqliteStore:
                     for position, line in enumerate(statement.lines)
                 ],
             )
+            # Money already received beyond the balance goes to the new statement.
             entries = statement_entries(statement, at)
-            credit = balances(_entries(conn, statement.account_number)).credit_cents
-            if credit and statement.total_cents:
-                # Money already received beyond the balance goes to the new statement.
-                applied = min(credit, statement.total_cents)
-                entries += credit_transfer(
-                    statement.account_number, statement.statement_id, applied, at
-                )
+            entries += apply_credit(
+                statement.account_number,
+                _entries(conn, statement.account_number) + entries,
+                _statement_headers(conn, statement.account_number),  # the new one included
+                at,
+            )
             _insert_entries(conn, entries)
             return ImportOutcome.IMPORTED
 
@@ -427,13 +427,7 @@ class SqliteStore:
                     f"Gateway reference {reference} is already posted to {other['payment_id']}."
                 )
             records = balances(_entries(conn, payment.account_number))
-            statements = [
-                _statement_header(r)
-                for r in conn.execute(
-                    "SELECT * FROM statements WHERE account_number = ?",
-                    (payment.account_number,),
-                )
-            ]
+            statements = _statement_headers(conn, payment.account_number)
             allocation = allocate(amount_cents, records.open_statements(statements))
             entries = payment_entries(payment.account_number, payment_id, allocation, at)
             _insert_entries(conn, entries)
@@ -714,6 +708,13 @@ class SqliteStore:
             entries += reclaim_spent_credit(
                 existing + entries, at, f"Credit taken back with reversed payment {payment_id}"
             )
+            # A reversal can reopen a statement while another payment's credit stands.
+            entries += apply_credit(
+                payment.account_number,
+                existing + entries,
+                _statement_headers(conn, payment.account_number),
+                at,
+            )
             _insert_entries(conn, entries)
             conn.execute(
                 "UPDATE payments SET status = ? WHERE payment_id = ?",
@@ -946,6 +947,16 @@ def _statement_header(row: sqlite3.Row, lines: tuple[LineItem, ...] = ()) -> Sta
         due_date=date.fromisoformat(row["due_date"]),
         lines=lines,
     )
+
+
+def _statement_headers(conn: sqlite3.Connection, account_number: str) -> list[Statement]:
+    """The account's statements without their lines (enough for balances and aging)."""
+    return [
+        _statement_header(r)
+        for r in conn.execute(
+            "SELECT * FROM statements WHERE account_number = ?", (account_number,)
+        )
+    ]
 
 
 def _statement(conn: sqlite3.Connection, statement_id: str) -> Statement | None:

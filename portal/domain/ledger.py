@@ -142,6 +142,28 @@ def credit_transfer(
     ]
 
 
+def apply_credit(
+    account_number: str,
+    entries: Sequence[LedgerEntry],
+    statements: Sequence[Statement],
+    posted_at: datetime,
+) -> list[LedgerEntry]:
+    """Transfers that use the account's credit on its open statements, oldest first, so a
+    credit and an open statement never stand side by side."""
+    totals = balances(entries)
+    credit = totals.credit_cents
+    moves: list[LedgerEntry] = []
+    for st in sorted(
+        totals.open_statements(statements), key=lambda s: (s.statement_date, s.statement_id)
+    ):
+        if credit == 0:
+            break
+        part = min(credit, st.balance_cents)
+        moves += credit_transfer(account_number, st.statement_id, part, posted_at)
+        credit -= part
+    return moves
+
+
 def reclaim_spent_credit(
     entries: Sequence[LedgerEntry], posted_at: datetime, memo: str
 ) -> list[LedgerEntry]:

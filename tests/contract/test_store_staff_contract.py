@@ -831,3 +831,21 @@ def test_sqlite_audit_timestamps_are_stored_in_utc(audited_sqlite: Path):
     assert all(at.endswith("+00:00") for at in stored)
     assert stored == sorted(stored)
     assert datetime.fromisoformat(stored[4]) == datetime(2026, 11, 28, 15, 4, tzinfo=UTC)
+
+
+def test_a_reversal_that_reopens_a_statement_uses_the_credit_standing_beside_it(store: Store):
+    seed(store)  # $30.00 older statement, then $65.50
+    store.create_payment(pending("pay_a", DUE))
+    store.post_payment("pay_a", "ref-a", DUE, NOW)  # pays both statements
+    store.create_payment(pending("pay_b", 5000))
+    store.post_payment("pay_b", "ref-b", 5000, NOW + timedelta(minutes=1))  # a $50.00 credit
+
+    store.reverse_payment("pay_a", "Check bounced", NOW + timedelta(days=1))
+
+    after = totals(store)
+    # $95.50 owed again, $50.00 of it met by the credit: the oldest statement first.
+    assert after.account_balance_cents == DUE - 5000
+    assert after.credit_cents == 0
+    assert after.due_cents == DUE - 5000
+    assert after.by_statement["S-2026-000100"] == 0
+    assert after.by_statement["S-2026-000123"] == 6550 - 2000

@@ -12,8 +12,10 @@ oldest statement first, credits carried to the next statement, spent credit take
 when its payment is reversed) and computes the expected figures with its own simple code.
 """
 
+import itertools
 import random
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -25,6 +27,7 @@ from portal.bootstrap import Services, build_services
 from portal.clock import FixedClock
 from portal.config import Settings
 from portal.domain.accounts import Account, Guarantor, Patient
+from portal.domain.ledger import balances
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.statements import LineItem, Statement
 from portal.services.demo import PROVIDERS, SERVICES
@@ -160,6 +163,22 @@ class Books:
                     Row(at, account, r.statement_id, "transfer", part),
                 ]
                 owed -= part
+        # Credit still standing meets the statements the reversal reopened, oldest first.
+        per_statement, unapplied = self.split(account, rows)
+        credit = max(0, -unapplied)
+        reopened = sorted(
+            (sid for sid, cents in per_statement.items() if cents > 0),
+            key=lambda sid: (self.statements[sid].statement_date, sid),
+        )
+        for sid in reopened:
+            if credit == 0:
+                break
+            part = min(credit, per_statement[sid])
+            rows += [
+                Row(at, account, None, "transfer", part),
+                Row(at, account, sid, "transfer", -part),
+            ]
+            credit -= part
         return rows
 
 
@@ -260,9 +279,7 @@ class Simulation:
             patients.append(Patient(f"P{n + 2}", rng.choice(FIRST), last, born))
         first_statement = START.date() + timedelta(days=rng.randint(0, 100))
         stops = (
-            START.date() + timedelta(days=rng.randint(150, 330))
-            if rng.random() < 0.3
-            else LAST_DAY
+            START.date() + timedelta(days=rng.randint(150, 330)) if rng.random() < 0.3 else LAST_DAY
         )
         habits = ("prompt", "prompt", "partial", "partial", "slow", "never", "over")
         return Customer(
@@ -293,38 +310,43 @@ class Simulation:
         return self.clock.now().astimezone(NY).date()
 
     def run(self) -> None:
+        """Day by day (UTC), each day's events in time order."""
         day = START.date()
         while day <= LAST_DAY:
-            day_start = datetime.combine(day, time(0), tzinfo=UTC)
-            plan: list[tuple[datetime, int, object]] = []
-
-            def at(moment: datetime, action, *args) -> None:
-                plan.append((moment, len(plan), (action, args)))
-
-            for c in self.customers:
-                if c.next_statement <= day <= c.last_statement:
-                    at(self.instant(day_start), self.send_statement, c)
-                    c.next_statement = day + timedelta(days=self.rng.randint(20, 70))
-                if self.rng.random() < PAY_CHANCE[c.habit]:
-                    at(self.instant(day_start), self.pay, c, False)
-            if self.rng.random() < 0.02:
-                at(self.instant(day_start), self.pay, self.rng.choice(self.customers), True)
-            if self.rng.random() < 0.07:
-                at(self.instant(day_start), self.reverse)
-            if self.rng.random() < 0.05:
-                at(self.instant(day_start), self.lower, "adjustment")
-            if self.rng.random() < 0.06:
-                at(self.instant(day_start), self.lower, "write_off")
-            if day.day == 1:  # money right at the month's edge, on both sides
-                edge = midnight(day).astimezone(UTC)
-                at(edge - timedelta(microseconds=1), self.pay, self.rng.choice(self.customers), True)
-                at(edge, self.pay, self.rng.choice(self.customers), True)
-            for moment, _, (action, args) in sorted(plan, key=lambda p: (p[0], p[1])):
+            for moment, _, action, args in sorted(self.plan_day(day), key=lambda p: p[:2]):
                 self.move_to(moment)
                 if moment == midnight(self.today()):
                     self.seen["event at the practice's midnight"] += 1
                 action(*args)
             day += timedelta(days=1)
+
+    def plan_day(self, day: date) -> list[tuple[datetime, int, Callable[..., None], tuple]]:
+        day_start = datetime.combine(day, time(0), tzinfo=UTC)
+        rng = self.rng
+        plan: list[tuple[datetime, int, Callable[..., None], tuple]] = []
+
+        def at(moment: datetime, action: Callable[..., None], *args: object) -> None:
+            plan.append((moment, len(plan), action, args))
+
+        for c in self.customers:
+            if c.next_statement <= day <= c.last_statement:
+                at(self.instant(day_start), self.send_statement, c)
+                c.next_statement = day + timedelta(days=rng.randint(20, 70))
+            if rng.random() < PAY_CHANCE[c.habit]:
+                at(self.instant(day_start), self.pay, c, False)
+        if rng.random() < 0.02:
+            at(self.instant(day_start), self.pay, rng.choice(self.customers), True)
+        if rng.random() < 0.07:
+            at(self.instant(day_start), self.reverse)
+        if rng.random() < 0.05:
+            at(self.instant(day_start), self.lower, "adjustment")
+        if rng.random() < 0.06:
+            at(self.instant(day_start), self.lower, "write_off")
+        if day.day == 1:  # money right at the month's edge, on both sides
+            edge = midnight(day).astimezone(UTC)
+            at(edge - timedelta(microseconds=1), self.pay, rng.choice(self.customers), True)
+            at(edge, self.pay, rng.choice(self.customers), True)
+        return plan
 
     # -- what happens ----------------------------------------------------------------------
 
@@ -521,6 +543,16 @@ def test_the_data_set_exercises_every_case(world):
     assert seen_buckets == set(BUCKETS)
 
 
+def test_no_account_holds_a_credit_beside_an_open_statement(world):
+    for c in world.customers:
+        found = world.services.store.account_records(c.account.account_number)
+        if found is None:
+            continue
+        totals = balances(found.entries)
+        assert not (totals.credit_cents and totals.due_cents), c.account.account_number
+        assert totals.unapplied_cents <= 0  # never owed money that sits on no statement
+
+
 def test_the_store_holds_the_entries_the_services_were_asked_to_post(world):
     """The test's own ledger is the store's (checked once, so the figures below compare
     the reports with an independent ledger that is known to be the right one)."""
@@ -539,6 +571,7 @@ def test_the_store_holds_the_entries_the_services_were_asked_to_post(world):
 
 # -- the aging report ------------------------------------------------------------------------
 
+_SOME_DAYS = random.Random(7)
 AS_OF = sorted(
     {
         date(2025, 9, 30),  # events between 00:00 and 04:00 UTC on Oct 1 are on Sep 30 here
@@ -547,7 +580,7 @@ AS_OF = sorted(
         date(2026, 3, 8),  # clocks go forward
         date(2026, 11, 1),
         *(date(2025 + (m > 12), (m - 1) % 12 + 1, 1) - timedelta(days=1) for m in range(11, 24)),
-        *(date(2025, 10, 1) + timedelta(days=random.Random(7).randrange(424)) for _ in range(6)),
+        *(date(2025, 10, 1) + timedelta(days=_SOME_DAYS.randrange(424)) for _ in range(6)),
         LAST_DAY,
         date(2026, 12, 31),  # after the last entry: everything keeps aging
     }
@@ -564,7 +597,9 @@ def assert_aging_matches(world: Simulation, as_of: date) -> None:
     assert report.totals == totals, as_of
     positive = sum(
         cents
-        for cents in statement_balances_at(world.books, midnight(as_of + timedelta(days=1))).values()
+        for cents in statement_balances_at(
+            world.books, midnight(as_of + timedelta(days=1))
+        ).values()
         if cents > 0
     )
     assert report.total_cents == positive == sum(totals.values()), as_of
@@ -631,7 +666,7 @@ def test_monthly_summary_rolls_forward_to_the_cent(world, last_month):
             + m.transfers_cents
             == m.ending_cents
         ), m.label
-    for before, after in zip(months, months[1:], strict=False):
+    for before, after in itertools.pairwise(months):
         assert after.month == next_month(before.month)
         assert before.ending_cents == after.beginning_cents, after.label
     last = months[-1]
