@@ -7,6 +7,7 @@ from portal.adapters.store import PostingResult
 from portal.bootstrap import Services
 from portal.domain.money import parse_amount
 from portal.domain.payments import (
+    OPEN_STATUSES,
     Payment,
     PaymentStatus,
     check_payment_amount,
@@ -57,7 +58,8 @@ def apply_gateway_event(services: Services, event: GatewayEvent) -> PostingResul
 
     Idempotent: applying the same event twice posts once and sends one receipt.
     """
-    if services.store.get_payment(event.payment_id) is None:
+    before = services.store.get_payment(event.payment_id)
+    if before is None:
         raise PaymentNotFound(event.payment_id)
     now = services.clock.now()
     if event.kind is EventKind.PAYMENT_SUCCEEDED:
@@ -72,7 +74,7 @@ def apply_gateway_event(services: Services, event: GatewayEvent) -> PostingResul
         PaymentStatus.FAILED if event.kind is EventKind.PAYMENT_FAILED else PaymentStatus.CANCELED
     )
     closed = services.store.close_payment(event.payment_id, status, event.message, now)
-    if closed.status is PaymentStatus.FAILED:
+    if closed.status is PaymentStatus.FAILED and before.status in OPEN_STATUSES:
         open_escalation(
             services,
             "system",

@@ -180,6 +180,8 @@ def resend_receipt(services: Services, actor: str, payment_id: str, address: str
         raise NotFound(payment_id)
     if payment.posted_at is None:
         raise InvalidInput("payment", "Only a posted payment has a receipt.")
+    if payment.status is PaymentStatus.REVERSED:
+        raise InvalidInput("payment", "This payment was reversed; it has no receipt to resend.")
     message = receipt_message(services, payment)
     if message is None:
         raise InvalidInput("payment", "The account has no e-mail address.")

@@ -129,16 +129,19 @@ class PasswordForm(FlaskForm):
 
 
 class AdjustmentForm(FlaskForm):
-    statement_id = SelectField("Statement", choices=[])
+    statement_id = SelectField("Statement", choices=[], id="adjustment-statement_id")
     kind = SelectField(
         "Kind",
         choices=[
             SelectChoice("adjustment", "Adjustment"),
             SelectChoice("write_off", "Write-off (bad debt, charity, small balance)"),
         ],
+        id="adjustment-kind",
     )
     amount = StringField(
-        "Amount", validators=[InputRequired("Enter the amount, for example 25.00."), Length(max=20)]
+        "Amount",
+        validators=[InputRequired("Enter the amount, for example 25.00."), Length(max=20)],
+        id="adjustment-amount",
     )
     reason = StringField("Reason", validators=[InputRequired("Give the reason."), Length(max=200)])
 
@@ -151,9 +154,12 @@ class EscalateForm(FlaskForm):
             SelectChoice("dispute", "The patient disputes the balance"),
             SelectChoice("refund_request", "The patient asks for a refund"),
         ],
+        id="escalate-kind",
     )
     reason = TextAreaField(
-        "Details", validators=[InputRequired("Say what needs attention."), Length(max=500)]
+        "Details",
+        validators=[InputRequired("Say what needs attention."), Length(max=500)],
+        id="escalate-reason",
     )
 
 

@@ -3,6 +3,7 @@ payments, notes, payment lists. Every view of an account and every change is aud
 
 import csv
 import io
+import re
 import secrets
 from datetime import date, datetime, timedelta
 from functools import wraps
@@ -449,7 +450,7 @@ def escalations():
     owner = request.args.get("owner", "").strip().lower()
     errors: list[str] = []
     min_age = request.args.get("older_than", "").strip()
-    if min_age and not min_age.isdigit():
+    if min_age and not (re.fullmatch(r"[0-9]{1,5}", min_age) and int(min_age) <= 36500):
         errors.append("older_than: a number of days, like 7.")
         min_age = ""
     items = services().store.escalations(
@@ -531,7 +532,7 @@ def audit_log():
         f"actor={actor or '*'}",
         _address(),
     )
-    if request.args.get("format") == "csv":
+    if _wants_csv([]):
         return _csv(
             "audit-log.csv",
             ["at", "actor", "action", "account_number", "subject", "address"],
@@ -626,7 +627,7 @@ def aging():
     as_of = _date_arg("as_of", _today(), errors)
     report = aging_report(services(), as_of)
     _audit_report(f"aging as of {as_of}")
-    if request.args.get("format") == "csv":
+    if _wants_csv(errors):
         header = ["account_number", "guarantor", *BUCKETS, "total"]
         rows = [
             [r.account_number, r.guarantor_name, *_plain([*r.buckets.values(), r.total_cents])]
@@ -650,7 +651,7 @@ def monthly():
     month = _month_arg(errors)
     months = last_twelve_months(services(), month)
     _audit_report(f"monthly summary {month:%Y-%m}")
-    if request.args.get("format") == "csv":
+    if _wants_csv(errors):
         header = [
             "month",
             "beginning_receivable",
@@ -708,7 +709,7 @@ def deposits():
     days = deposit_report(services(), since, until)
     _audit_report(f"deposits {since}..{until}")
     methods = ["card", *MANUAL_METHODS]
-    if request.args.get("format") == "csv":
+    if _wants_csv(errors):
         rows = [
             [d.day.isoformat(), *_plain([d.total(m) for m in methods]), cents_to_plain(d.total())]
             for d in days
@@ -739,10 +740,29 @@ def _month_arg(errors: list[str]) -> date:
     text = request.args.get("month", "").strip()
     if text:
         try:
-            return date.fromisoformat(f"{text}-01")
+            month = date.fromisoformat(f"{text}-01")
         except ValueError:
             errors.append("month: use a month like 2026-11.")
+        else:
+            if FIRST_YEAR < month.year <= LAST_YEAR:
+                return month
+            errors.append(f"month: use a month between {FIRST_YEAR + 1} and {LAST_YEAR}.")
     return _today().replace(day=1)
+
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def _inert(cell: str) -> str:
+    """A cell a spreadsheet will not run as a formula (names and subjects come from users)."""
+    if cell[:1] in ("=", "+", "@", "\t", "\r") or (cell[:1] == "-" and not _NUMBER.fullmatch(cell)):
+        return "'" + cell
+    return cell
+
+
+def _wants_csv(errors: list[str]) -> bool:
+    """A CSV download, unless the filters were wrong: then the page says what is wrong."""
+    return request.args.get("format") == "csv" and not errors
 
 
 def _plain(values) -> list[str]:
@@ -753,7 +773,7 @@ def _csv(filename: str, header: list[str], rows: list[list[str]]) -> Response:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([_inert(cell) for cell in row] for row in rows)
     return Response(
         out.getvalue(),
         mimetype="text/csv",
@@ -761,15 +781,23 @@ def _csv(filename: str, header: list[str], rows: list[list[str]]) -> Response:
     )
 
 
+# Dates a billing report can be about; outside them the calendar arithmetic would overflow.
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+
+
 def _date_arg(name: str, default: date, errors: list[str]) -> date:
     text = request.args.get(name, "").strip()
     if not text:
         return default
     try:
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError:
         errors.append(f"{name}: use a date like 2026-11-28.")
         return default
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        errors.append(f"{name}: use a date between {FIRST_YEAR} and {LAST_YEAR}.")
+        return default
+    return value
 
 
 def _choice_arg(name: str, allowed: set[str], errors: list[str]) -> str | None:
