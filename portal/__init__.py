@@ -37,12 +37,19 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.extensions["portal"] = services
     csrf.init_app(app)
 
-    from portal.web import api, filters, patient, staff
+    from portal.web import (
+        api,
+        filters,
+        patient,
+        staff,
+        staff_accounts,
+        staff_queue,
+        staff_reports,
+    )
 
     filters.init_app(app)
-    app.register_blueprint(patient.bp)
-    app.register_blueprint(staff.bp)
-    app.register_blueprint(api.bp)
+    for module in (patient, staff, staff_accounts, staff_queue, staff_reports, api):
+        app.register_blueprint(module.bp)
     if settings.payments == "sandbox":
         from portal.web import sandbox
 

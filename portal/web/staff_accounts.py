@@ -1,0 +1,258 @@
+"""A guarantor account in the billing console: everything about it, and the changes staff
+make (payments, reversals, adjustments, notes, escalations). Every view and change is audited."""
+
+import secrets
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    url_for,
+)
+from wtforms.fields.choices import SelectChoice
+
+from portal.domain.errors import InvalidInput
+from portal.domain.money import format_cents
+from portal.domain.payments import MANUAL_METHODS, PaymentStatus
+from portal.domain.staff import ESCALATION_LABELS, AuditAction, EscalationKind, Role
+from portal.services.accounts import account_view
+from portal.services.audit import audit
+from portal.services.errors import NotFound
+from portal.services.staff_actions import (
+    add_note,
+    open_escalation,
+    post_adjustment,
+    post_manual_payment,
+    resend_receipt,
+    reverse_manual_payment,
+)
+from portal.web import services
+from portal.web.forms import (
+    AdjustmentForm,
+    EscalateForm,
+    ManualPaymentForm,
+    NoteForm,
+    ResolveForm,
+    ReverseForm,
+)
+from portal.web.staff_session import (
+    address,
+    field_error,
+    load_staff_user,
+    staff_required,
+)
+
+bp = Blueprint("staff_accounts", __name__, url_prefix="/staff")
+bp.before_request(load_staff_user)
+
+
+@bp.get("/accounts/<account_number>")
+@staff_required()
+def account(account_number: str):
+    return _account_page(account_number)
+
+
+def _with_statement_choices(form: AdjustmentForm, view) -> AdjustmentForm:
+    """Adjustments apply to one of the account's open statements."""
+    form.statement_id.choices = [
+        SelectChoice(
+            item.statement.statement_id,
+            f"{item.statement.statement_id} ({format_cents(item.balance_cents)} open)",
+        )
+        for item in view.open_statements
+    ]
+    return form
+
+
+def _account_page(account_number: str, status: int = 200, **forms):
+    svc = services()
+    try:
+        view = account_view(svc, account_number)
+    except NotFound:
+        abort(404)
+    audit(svc, g.staff.username, AuditAction.VIEW_ACCOUNT, account_number, address=address())
+    payment_form = forms.get("payment_form") or ManualPaymentForm(formdata=None)
+    if not payment_form.request_key.data:
+        payment_form.request_key.data = secrets.token_hex(16)
+    return (
+        render_template(
+            "staff/account.html",
+            view=view,
+            notes=svc.store.notes(account_number),
+            history=svc.store.audit_entries(account_number=account_number, limit=20),
+            payment_form=payment_form,
+            note_form=forms.get("note_form") or NoteForm(formdata=None),
+            adjustment_form=forms.get("adjustment_form")
+            or _with_statement_choices(AdjustmentForm(formdata=None), view),
+            escalate_form=forms.get("escalate_form") or EscalateForm(formdata=None),
+            resolve_form=ResolveForm(formdata=None),
+            escalations=svc.store.escalations(account_number=account_number),
+            labels=ESCALATION_LABELS,
+            Status=PaymentStatus,
+        ),
+        status,
+    )
+
+
+@bp.post("/accounts/<account_number>/payments")
+@staff_required()
+def post_payment(account_number: str):
+    form = ManualPaymentForm()
+    if form.validate_on_submit():
+        try:
+            result = post_manual_payment(
+                services(),
+                g.staff.username,
+                account_number,
+                form.method.data,
+                form.amount.data,
+                form.check_number.data,
+                form.request_key.data,
+                address(),
+            )
+        except NotFound:
+            abort(404)
+        except InvalidInput as exc:
+            field_error(form, exc)
+        else:
+            payment = result.payment
+            if result.posted:
+                method = MANUAL_METHODS[payment.method].lower()
+                flash(f"Posted {format_cents(payment.amount_cents)} ({method}).", "info")
+            else:
+                flash("That payment was already posted; nothing changed.", "info")
+            return redirect(
+                url_for("staff_accounts.account", account_number=account_number), code=303
+            )
+    return _account_page(account_number, 422, payment_form=form)
+
+
+@bp.post("/payments/<payment_id>/reverse")
+@staff_required()
+def reverse_payment(payment_id: str):
+    payment = services().store.get_payment(payment_id)
+    if payment is None:
+        abort(404)
+    form = ReverseForm()
+    if form.validate_on_submit():
+        try:
+            result = reverse_manual_payment(
+                services(), g.staff.username, payment_id, form.reason.data, address()
+            )
+        except InvalidInput as exc:
+            flash(exc.message, "error")
+        else:
+            if result.posted:
+                flash(f"Reversed {format_cents(payment.amount_cents)}.", "info")
+            else:
+                flash("That payment was already reversed; nothing changed.", "info")
+    else:
+        flash("Say why the payment is reversed.", "error")
+    return redirect(
+        url_for("staff_accounts.account", account_number=payment.account_number), code=303
+    )
+
+
+@bp.post("/accounts/<account_number>/notes")
+@staff_required()
+def note(account_number: str):
+    form = NoteForm()
+    if form.validate_on_submit():
+        try:
+            add_note(
+                services(),
+                g.staff.username,
+                account_number,
+                form.text.data,
+                form.promise_to_pay_on.data,
+                address(),
+            )
+        except NotFound:
+            abort(404)
+        except InvalidInput as exc:
+            field_error(form, exc)
+        else:
+            flash("Note saved.", "info")
+            return redirect(
+                url_for("staff_accounts.account", account_number=account_number), code=303
+            )
+    return _account_page(account_number, 422, note_form=form)
+
+
+@bp.post("/accounts/<account_number>/adjustments")
+@staff_required(Role.SUPERVISOR)
+def adjustment(account_number: str):
+    try:
+        form = _with_statement_choices(AdjustmentForm(), account_view(services(), account_number))
+    except NotFound:
+        abort(404)
+    if form.validate_on_submit():
+        try:
+            entry = post_adjustment(
+                services(),
+                g.staff.username,
+                account_number,
+                form.statement_id.data,
+                form.kind.data,
+                form.amount.data,
+                form.reason.data,
+                address(),
+            )
+        except InvalidInput as exc:
+            field_error(form, exc)
+        else:
+            what = "Write-off" if entry.kind.value == "write_off" else "Adjustment"
+            flash(f"{what} of {format_cents(-entry.amount_cents)} posted.", "info")
+            return redirect(
+                url_for("staff_accounts.account", account_number=account_number), code=303
+            )
+    return _account_page(account_number, 422, adjustment_form=form)
+
+
+@bp.post("/payments/<payment_id>/resend")
+@staff_required()
+def resend(payment_id: str):
+    payment = services().store.get_payment(payment_id)
+    if payment is None:
+        abort(404)
+    try:
+        to = resend_receipt(services(), g.staff.username, payment_id, address())
+    except InvalidInput as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"Receipt sent again to {to}.", "info")
+    return redirect(
+        url_for("staff_accounts.account", account_number=payment.account_number), code=303
+    )
+
+
+@bp.post("/accounts/<account_number>/escalations")
+@staff_required()
+def escalate(account_number: str):
+    form = EscalateForm()
+    if form.validate_on_submit():
+        try:
+            item = open_escalation(
+                services(),
+                g.staff.username,
+                account_number,
+                EscalationKind(form.kind.data),
+                form.reason.data,
+                address(),
+            )
+        except NotFound:
+            abort(404)
+        except InvalidInput as exc:
+            field_error(form, exc)
+        else:
+            if item is None:
+                flash("This account already has an open dispute.", "info")
+            else:
+                flash("Added to the escalation queue.", "info")
+            return redirect(
+                url_for("staff_accounts.account", account_number=account_number), code=303
+            )
+    return _account_page(account_number, 422, escalate_form=form)

@@ -1,0 +1,263 @@
+"""Staff reports: payments, aging, the monthly summary, daily deposits and the audit log,
+each also as CSV."""
+
+import csv
+import io
+import re
+from datetime import date, timedelta
+
+from flask import (
+    Blueprint,
+    Response,
+    g,
+    render_template,
+    request,
+)
+
+from portal.domain.aging import BUCKETS
+from portal.domain.money import cents_to_plain
+from portal.domain.payments import MANUAL_METHODS, PaymentStatus
+from portal.domain.staff import AuditAction, Role
+from portal.services.audit import audit
+from portal.services.reports import aging_report, deposit_report, last_twelve_months
+from portal.services.staff_views import list_payments
+from portal.web import services
+from portal.web.charts import bar_chart
+from portal.web.staff_session import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    address,
+    choice_arg,
+    date_arg,
+    load_staff_user,
+    staff_required,
+    today,
+)
+
+bp = Blueprint("staff_reports", __name__, url_prefix="/staff")
+bp.before_request(load_staff_user)
+
+
+@bp.get("/payments")
+@staff_required()
+def payments():
+    this_day = today()
+    errors: list[str] = []
+    since = date_arg("from", this_day - timedelta(days=6), errors)
+    until = date_arg("to", this_day, errors)
+    if since > until:
+        errors.append("The start date is after the end date.")
+        since = until
+    status = choice_arg("status", {s.value for s in PaymentStatus}, errors)
+    method = choice_arg("method", {"card", *MANUAL_METHODS}, errors)
+    found = list_payments(
+        services(), since, until, PaymentStatus(status) if status else None, method
+    )
+    audit(
+        services(),
+        g.staff.username,
+        AuditAction.VIEW_PAYMENTS,
+        subject=f"{since}..{until} {status or ''} {method or ''}".strip(),
+        address=address(),
+    )
+    return render_template(
+        "staff/payments.html",
+        found=found,
+        errors=errors,
+        status=status or "",
+        method=method or "",
+        statuses=[s.value for s in PaymentStatus],
+    ), (400 if errors else 200)
+
+
+@bp.get("/audit")
+@staff_required(Role.ADMIN)
+def audit_log():
+    actor = request.args.get("actor", "").strip().lower() or None
+    account_number = request.args.get("account", "").strip() or None
+    entries = services().store.audit_entries(account_number=account_number, actor=actor, limit=1000)
+    audit(
+        services(),
+        g.staff.username,
+        AuditAction.VIEW_AUDIT_LOG,
+        account_number,
+        f"actor={actor or '*'}",
+        address(),
+    )
+    if _wants_csv([]):
+        return _csv(
+            "audit-log.csv",
+            ["at", "actor", "action", "account_number", "subject", "address"],
+            [
+                [
+                    e.at.isoformat(),
+                    e.actor,
+                    e.action.value,
+                    e.account_number or "",
+                    e.subject,
+                    e.address,
+                ]
+                for e in entries
+            ],
+        )
+    return render_template(
+        "staff/audit.html", entries=entries, actor=actor or "", account=account_number or ""
+    )
+
+
+# -- reports -------------------------------------------------------------------------------
+
+
+@bp.get("/reports/aging")
+@staff_required()
+def aging():
+    errors: list[str] = []
+    as_of = date_arg("as_of", today(), errors)
+    report = aging_report(services(), as_of)
+    _audit_report(f"aging as of {as_of}")
+    if _wants_csv(errors):
+        header = ["account_number", "guarantor", *BUCKETS, "total"]
+        rows = [
+            [r.account_number, r.guarantor_name, *_plain([*r.buckets.values(), r.total_cents])]
+            for r in report.rows
+        ]
+        rows.append(["total", "", *_plain([*report.totals.values(), report.total_cents])])
+        return _csv(f"aging-{as_of}.csv", header, rows)
+    chart = bar_chart(
+        f"Outstanding balances by days past due, as of {as_of}",
+        [name if name == "current" else f"{name} days" for name in BUCKETS],
+        {"Balance": list(report.totals.values())},
+    )
+    page = render_template("staff/aging.html", report=report, chart=chart, errors=errors)
+    return page, (400 if errors else 200)
+
+
+@bp.get("/reports/monthly")
+@staff_required(Role.SUPERVISOR)
+def monthly():
+    errors: list[str] = []
+    month = _month_arg(errors)
+    months = last_twelve_months(services(), month)
+    _audit_report(f"monthly summary {month:%Y-%m}")
+    if _wants_csv(errors):
+        header = [
+            "month",
+            "beginning_receivable",
+            "charges",
+            "insurance_payments",
+            "adjustments",
+            "patient_payments",
+            "refunds",
+            "write_offs",
+            "ending_receivable",
+        ]
+        rows = [
+            [
+                f"{m.month:%Y-%m}",
+                *_plain(
+                    [
+                        m.beginning_cents,
+                        m.charges_cents,
+                        m.insurance_payments_cents,
+                        m.adjustments_cents,
+                        m.patient_payments_cents,
+                        m.refunds_cents,
+                        m.write_offs_cents,
+                        m.ending_cents,
+                    ]
+                ),
+            ]
+            for m in months
+        ]
+        return _csv(f"monthly-summary-{month:%Y-%m}.csv", header, rows)
+    chart = bar_chart(
+        "Charges billed and patient payments, last 12 months",
+        [f"{m.month:%b}" for m in months],
+        {
+            "Charges billed": [m.charges_cents for m in months],
+            "Patient payments": [m.patient_payments_cents for m in months],
+        },
+    )
+    page = render_template(
+        "staff/monthly.html", summary=months[-1], months=months, chart=chart, errors=errors
+    )
+    return page, (400 if errors else 200)
+
+
+@bp.get("/reports/deposits")
+@staff_required()
+def deposits():
+    errors: list[str] = []
+    this_day = today()
+    since = date_arg("from", this_day - timedelta(days=6), errors)
+    until = date_arg("to", this_day, errors)
+    if since > until:
+        errors.append("The start date is after the end date.")
+        since = until
+    days = deposit_report(services(), since, until)
+    _audit_report(f"deposits {since}..{until}")
+    methods = ["card", *MANUAL_METHODS]
+    if _wants_csv(errors):
+        rows = [
+            [d.day.isoformat(), *_plain([d.total(m) for m in methods]), cents_to_plain(d.total())]
+            for d in days
+        ]
+        return _csv(f"deposits-{since}-{until}.csv", ["day", *methods, "total"], rows)
+    page = render_template(
+        "staff/deposits.html",
+        days=days,
+        since=since,
+        until=until,
+        methods=methods,
+        errors=errors,
+    )
+    return page, (400 if errors else 200)
+
+
+def _audit_report(subject: str) -> None:
+    audit(services(), g.staff.username, AuditAction.VIEW_REPORT, subject=subject, address=address())
+
+
+def _month_arg(errors: list[str]) -> date:
+    text = request.args.get("month", "").strip()
+    if text:
+        try:
+            month = date.fromisoformat(f"{text}-01")
+        except ValueError:
+            errors.append("month: use a month like 2026-11.")
+        else:
+            if FIRST_YEAR < month.year <= LAST_YEAR:
+                return month
+            errors.append(f"month: use a month between {FIRST_YEAR + 1} and {LAST_YEAR}.")
+    return today().replace(day=1)
+
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def _inert(cell: str) -> str:
+    """A cell a spreadsheet will not run as a formula (names and subjects come from users)."""
+    if cell[:1] in ("=", "+", "@", "\t", "\r") or (cell[:1] == "-" and not _NUMBER.fullmatch(cell)):
+        return "'" + cell
+    return cell
+
+
+def _wants_csv(errors: list[str]) -> bool:
+    """A CSV download, unless the filters were wrong: then the page says what is wrong."""
+    return request.args.get("format") == "csv" and not errors
+
+
+def _plain(values) -> list[str]:
+    return [cents_to_plain(v) for v in values]
+
+
+def _csv(filename: str, header: list[str], rows: list[list[str]]) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows([_inert(cell) for cell in row] for row in rows)
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
