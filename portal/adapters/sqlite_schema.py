@@ -1,0 +1,159 @@
+"""The SQLite schema, one script per version: `portal migrate` applies the missing ones."""
+
+MIGRATIONS = (
+    """
+    CREATE TABLE accounts (
+        account_number TEXT PRIMARY KEY,
+        first_name TEXT NOT NULL,
+        last_name TEXT NOT NULL,
+        date_of_birth TEXT NOT NULL,
+        email TEXT NOT NULL DEFAULT '',
+        phone TEXT NOT NULL DEFAULT '',
+        preferred_language TEXT NOT NULL DEFAULT 'en',
+        created_at TEXT NOT NULL,
+        last_name_key TEXT NOT NULL DEFAULT '',
+        full_name_key TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX accounts_by_last_name ON accounts(last_name_key);
+    CREATE INDEX accounts_by_full_name ON accounts(full_name_key);
+    CREATE TABLE patients (
+        account_number TEXT NOT NULL REFERENCES accounts(account_number),
+        patient_id TEXT NOT NULL,
+        first_name TEXT NOT NULL,
+        last_name TEXT NOT NULL,
+        date_of_birth TEXT NOT NULL,
+        last_name_key TEXT NOT NULL DEFAULT '',
+        full_name_key TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (account_number, patient_id)
+    );
+    CREATE INDEX patients_by_last_name ON patients(last_name_key);
+    CREATE INDEX patients_by_full_name ON patients(full_name_key);
+    CREATE TABLE statements (
+        statement_id TEXT PRIMARY KEY,
+        account_number TEXT NOT NULL REFERENCES accounts(account_number),
+        statement_date TEXT NOT NULL,
+        due_date TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        imported_at TEXT NOT NULL
+    );
+    CREATE INDEX statements_by_account ON statements(account_number, statement_date);
+    CREATE TABLE statement_lines (
+        statement_id TEXT NOT NULL REFERENCES statements(statement_id),
+        position INTEGER NOT NULL,
+        line_id TEXT NOT NULL,
+        patient_id TEXT NOT NULL,
+        service_date TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        code_system TEXT NOT NULL,
+        code TEXT NOT NULL,
+        description TEXT NOT NULL,
+        diagnosis_codes TEXT NOT NULL,
+        charge_cents INTEGER NOT NULL,
+        insurance_paid_cents INTEGER NOT NULL,
+        adjustment_cents INTEGER NOT NULL,
+        patient_responsibility_cents INTEGER NOT NULL,
+        PRIMARY KEY (statement_id, line_id)
+    );
+    CREATE TABLE payments (
+        payment_id TEXT PRIMARY KEY,
+        account_number TEXT NOT NULL REFERENCES accounts(account_number),
+        amount_cents INTEGER NOT NULL CHECK (amount_cents > 0),
+        status TEXT NOT NULL,
+        method TEXT NOT NULL,
+        gateway TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        checkout_session_id TEXT,
+        gateway_reference TEXT UNIQUE,
+        posted_at TEXT,
+        failure_message TEXT NOT NULL DEFAULT '',
+        refunded_cents INTEGER NOT NULL DEFAULT 0,
+        method_detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX payments_by_account ON payments(account_number, created_at);
+    CREATE INDEX payments_by_time ON payments(coalesce(posted_at, created_at));
+    CREATE TABLE ledger_entries (
+        entry_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_number TEXT NOT NULL REFERENCES accounts(account_number),
+        kind TEXT NOT NULL,
+        amount_cents INTEGER NOT NULL,
+        posted_at TEXT NOT NULL,
+        statement_id TEXT REFERENCES statements(statement_id),
+        payment_id TEXT REFERENCES payments(payment_id),
+        memo TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX ledger_by_account ON ledger_entries(account_number, entry_id);
+    CREATE INDEX ledger_by_time ON ledger_entries(posted_at);
+    CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger_entries
+        BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+    CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger_entries
+        BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+    CREATE TABLE lookup_failures (
+        key TEXT NOT NULL,
+        failed_at TEXT NOT NULL
+    );
+    CREATE INDEX lookup_failures_by_key ON lookup_failures(key, failed_at);
+    CREATE TABLE lookup_locks (
+        key TEXT PRIMARY KEY,
+        locked_until TEXT NOT NULL
+    );
+    CREATE TABLE messages (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        claimed_at TEXT NOT NULL,
+        sent_at TEXT,
+        PRIMARY KEY (kind, key)
+    );
+    CREATE TABLE staff_users (
+        username TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        totp_secret TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        session_epoch INTEGER NOT NULL DEFAULT 0,
+        totp_last_step INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE audit_log (
+        entry_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        account_number TEXT,
+        subject TEXT NOT NULL DEFAULT '',
+        address TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_by_account ON audit_log(account_number, entry_id);
+    CREATE INDEX audit_by_actor ON audit_log(actor, entry_id);
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TABLE account_notes (
+        note_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_number TEXT NOT NULL REFERENCES accounts(account_number),
+        author TEXT NOT NULL,
+        text TEXT NOT NULL,
+        promise_to_pay_on TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX notes_by_account ON account_notes(account_number, note_id);
+    CREATE TABLE escalations (
+        escalation_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL,
+        account_number TEXT NOT NULL REFERENCES accounts(account_number),
+        kind TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        opened_by TEXT NOT NULL,
+        owner TEXT NOT NULL DEFAULT '',
+        promise_to_pay_on TEXT,
+        resolved_at TEXT,
+        resolved_by TEXT NOT NULL DEFAULT '',
+        resolution TEXT NOT NULL DEFAULT ''
+    );
+    CREATE UNIQUE INDEX escalations_one_open_per_key ON escalations(key)
+        WHERE resolved_at IS NULL;
+    CREATE INDEX escalations_open ON escalations(resolved_at, opened_at);
+    CREATE INDEX escalations_by_account ON escalations(account_number, escalation_id);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
