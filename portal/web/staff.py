@@ -3,7 +3,6 @@ search, and staff users."""
 
 from datetime import timedelta
 
-import segno
 from flask import (
     Blueprint,
     abort,
@@ -199,7 +198,11 @@ def users():
             form = StaffUserForm(formdata=None)
     elif form.is_submitted():
         status = 422
-    qr = Markup(segno.make(setup.provisioning_uri).svg_inline(scale=5)) if setup else None
+    qr = None
+    if setup:
+        import segno  # only this page draws QR codes: keep it out of the cold start
+
+        qr = Markup(segno.make(setup.provisioning_uri).svg_inline(scale=5))
     page = render_template(
         "staff/users.html", form=form, users=services().store.staff_users(), setup=setup, qr=qr
     )
