@@ -169,29 +169,36 @@ def reclaim_spent_credit(
 ) -> list[LedgerEntry]:
     """Transfers that put owed money back on statements after a reversal.
 
-    A reversed payment takes back its credit too; if a later statement already used that
+    A reversed payment takes back its credit too; if later statements already used that
     credit, the account's unapplied money turns positive (owed, but on no statement). Move
-    it back onto the statements the credit went to, the newest transfer first.
+    it back onto the statements that still hold transferred credit, the newest first, never
+    more than the credit a statement still holds (earlier reclaims count).
     """
     owed = balances(entries).unapplied_cents
+    if owed <= 0:
+        return []
+    held: dict[str, int] = {}  # credit a statement still holds, net of earlier reclaims
+    order: list[str] = []  # statements by their latest incoming transfer, newest last
+    for entry in entries:
+        if entry.kind is EntryKind.TRANSFER and entry.statement_id:
+            held[entry.statement_id] = held.get(entry.statement_id, 0) - entry.amount_cents
+            if entry.amount_cents < 0:
+                order = [sid for sid in order if sid != entry.statement_id] + [entry.statement_id]
     moves: list[LedgerEntry] = []
-    for entry in reversed(entries):
+    account_number = entries[0].account_number
+    for statement_id in reversed(order):
         if owed <= 0:
             break
-        if entry.kind is EntryKind.TRANSFER and entry.statement_id and entry.amount_cents < 0:
-            part = min(owed, -entry.amount_cents)
-            moves += [
-                LedgerEntry(entry.account_number, EntryKind.TRANSFER, -part, posted_at, memo=memo),
-                LedgerEntry(
-                    entry.account_number,
-                    EntryKind.TRANSFER,
-                    part,
-                    posted_at,
-                    entry.statement_id,
-                    memo=memo,
-                ),
-            ]
-            owed -= part
+        part = min(owed, held[statement_id])
+        if part <= 0:
+            continue
+        moves += [
+            LedgerEntry(account_number, EntryKind.TRANSFER, -part, posted_at, memo=memo),
+            LedgerEntry(
+                account_number, EntryKind.TRANSFER, part, posted_at, statement_id, memo=memo
+            ),
+        ]
+        owed -= part
     return moves
 
 

@@ -849,3 +849,32 @@ def test_a_reversal_that_reopens_a_statement_uses_the_credit_standing_beside_it(
     assert after.due_cents == DUE - 5000
     assert after.by_statement["S-2026-000100"] == 0
     assert after.by_statement["S-2026-000123"] == 6550 - 2000
+
+
+def test_two_reversals_put_back_only_the_credit_each_statement_still_holds(store: Store):
+    """Credit from two payments pays two later statements; reversing both payments must
+    leave each statement owing exactly its own total, never more."""
+    account = lopez_account()
+    store.import_statement(
+        account, statement("S-1", (1000,), date(2026, 9, 1), date(2026, 9, 30)), NOW
+    )
+    for n, cents in ((1, 6000), (2, 5000)):
+        store.create_payment(pending(f"pay_{n}", cents))
+        store.post_payment(f"pay_{n}", f"ref-{n}", cents, NOW + timedelta(minutes=n))
+    store.import_statement(
+        account,
+        statement("S-2", (5000,), date(2026, 10, 1), date(2026, 10, 31)),
+        NOW + timedelta(minutes=3),
+    )
+    store.import_statement(
+        account,
+        statement("S-3", (3000,), date(2026, 11, 1), date(2026, 11, 30)),
+        NOW + timedelta(minutes=4),
+    )
+
+    store.reverse_payment("pay_2", "Check bounced", NOW + timedelta(minutes=5))
+    store.reverse_payment("pay_1", "Check bounced", NOW + timedelta(minutes=6))
+
+    after = totals(store)
+    assert after.by_statement == {"S-1": 1000, "S-2": 5000, "S-3": 3000}
+    assert after.unapplied_cents == 0

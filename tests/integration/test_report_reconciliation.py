@@ -151,16 +151,24 @@ class Books:
             if r.payment_id == payment_id and r.kind == "patient_payment"
         ]
         _, owed = self.split(account, rows)
-        # Money owed on no statement: the reversed payment's credit was spent on a later
-        # statement; put it back there, the newest such transfer first.
-        for r in reversed(history + rows):
+        # Money owed on no statement: the reversed payment's credit was spent on later
+        # statements; put it back on those still holding credit, the newest transfer first,
+        # never more than a statement still holds.
+        held: dict[str, int] = defaultdict(int)
+        latest: dict[str, int] = {}
+        for i, r in enumerate(history):
+            if r.kind == "transfer" and r.statement_id:
+                held[r.statement_id] -= r.cents
+                if r.cents < 0:
+                    latest[r.statement_id] = i
+        for sid in sorted(latest, key=latest.get, reverse=True):
             if owed <= 0:
                 break
-            if r.kind == "transfer" and r.statement_id and r.cents < 0:
-                part = min(owed, -r.cents)
+            part = min(owed, held[sid])
+            if part > 0:
                 rows += [
                     Row(at, account, None, "transfer", -part),
-                    Row(at, account, r.statement_id, "transfer", part),
+                    Row(at, account, sid, "transfer", part),
                 ]
                 owed -= part
         # Credit still standing meets the statements the reversal reopened, oldest first.
@@ -551,6 +559,8 @@ def test_no_account_holds_a_credit_beside_an_open_statement(world):
         totals = balances(found.entries)
         assert not (totals.credit_cents and totals.due_cents), c.account.account_number
         assert totals.unapplied_cents <= 0  # never owed money that sits on no statement
+        for st in found.statements:  # a statement never owes more than its own total
+            assert totals.by_statement.get(st.statement_id, 0) <= st.total_cents, st.statement_id
 
 
 def test_the_store_holds_the_entries_the_services_were_asked_to_post(world):
