@@ -324,6 +324,14 @@ class SqliteStore:
             ).fetchone()
             return datetime.fromisoformat(row[0]) if row else None
 
+    def forget_lookup_failure(self, key: str, at: datetime) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM lookup_failures WHERE rowid = (SELECT rowid FROM lookup_failures"
+                " WHERE key = ? AND failed_at = ? LIMIT 1)",
+                (key, _ts(at)),
+            )
+
     def clear_lookup_failures(self, key: str) -> None:
         with self._write() as conn:
             conn.execute("DELETE FROM lookup_failures WHERE key = ?", (key,))

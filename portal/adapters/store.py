@@ -106,6 +106,9 @@ class Store(Protocol):
 
     def clear_lookup_failures(self, key: str) -> None: ...
 
+    def forget_lookup_failure(self, key: str, at: datetime) -> None:
+        """Take back one attempt recorded at `at` (it turned out to succeed)."""
+
     def claim_message(self, kind: str, key: str, at: datetime) -> bool:
         """Claim the one send of (kind, key); False when it was claimed before."""
 

@@ -32,6 +32,14 @@ def find_account(
     locks = [until for key in keys if (until := store.lookup_locked_until(key, now))]
     if locks:
         raise LookupLocked(max(locks))
+    # Count the attempt before checking it, so guesses sent in parallel cannot all slip in
+    # under the limit; a success takes its attempt back.
+    counts = {key: store.record_lookup_failure(key, now, now - FAILURE_WINDOW) for key in keys}
+    over = [key for key, count in counts.items() if count > MAX_FAILURES]
+    if over:
+        for key in over:
+            store.lock_lookups(key, now + LOCK_FOR)
+        raise LookupLocked(now + LOCK_FOR)
 
     account = store.get_account(number) if number else None
     if (
@@ -39,10 +47,11 @@ def find_account(
         and date_of_birth is not None
         and account.matches(last_name, date_of_birth)
     ):
+        store.forget_lookup_failure(keys[0], now)
         store.clear_lookup_failures(f"account:{number}")
         return account.account_number
 
-    for key in keys:
-        if store.record_lookup_failure(key, now, now - FAILURE_WINDOW) >= MAX_FAILURES:
+    for key, count in counts.items():
+        if count >= MAX_FAILURES:
             store.lock_lookups(key, now + LOCK_FOR)
     raise LookupFailed()

@@ -79,23 +79,24 @@ def current_code(user: StaffUser, services: Services) -> str:
 def check_password_step(services: Services, username: str, password: str, address: str) -> str:
     """First step: the password. Returns the normalized username on success."""
     username = normalize_username(username)
-    _refuse_if_locked(services, username, address)
+    attempts = _claim_attempt(services, username, address)
     user = services.store.get_staff_user(username)
     matches = check_password_hash(user.password_hash if user else _dummy_hash(), password)
     if user is None or not matches:
-        _failed(services, username, address, "password")
+        _failed(services, username, address, "password", attempts)
+    services.store.forget_lookup_failure(_key(username), services.clock.now())
     return username
 
 
 def check_code_step(services: Services, username: str, code: str, address: str) -> StaffUser:
     """Second step: a TOTP code, each accepted once (no replay within its 30 s window)."""
-    _refuse_if_locked(services, username, address)
+    attempts = _claim_attempt(services, username, address)
     user = services.store.get_staff_user(username)
     if user is None:
-        _failed(services, username, address, "code")
-    step = _matching_step(user, code.replace(" ", ""), services)
+        _failed(services, username, address, "code", attempts)
+    step = _matching_step(user, "".join(code.split()), services)
     if step is None or not services.store.use_totp_step(username, step):
-        _failed(services, username, address, "code")
+        _failed(services, username, address, "code", attempts)
     services.store.clear_lookup_failures(_key(username))
     audit(services, username, AuditAction.SIGN_IN, address=address)
     return user
@@ -106,13 +107,14 @@ def change_password(
 ) -> StaffUser:
     """Replace the password; every other session of this user ends. A wrong current
     password counts toward the lockout, like a wrong one at sign-in."""
-    _refuse_if_locked(services, username, address)
+    attempts = _claim_attempt(services, username, address)
     user = services.store.get_staff_user(username)
     if user is None or not check_password_hash(user.password_hash, current):
         try:
-            _failed(services, username, address, "password change")
+            _failed(services, username, address, "password change", attempts)
         except SignInFailed:
             raise InvalidInput("current_password", "The current password is not right.") from None
+    services.store.forget_lookup_failure(_key(username), services.clock.now())
     try:
         check_password(new)
     except InvalidInput as exc:
@@ -144,16 +146,25 @@ def _key(username: str) -> str:
     return f"staff:{username}"
 
 
-def _refuse_if_locked(services: Services, username: str, address: str) -> None:
-    if services.store.lookup_locked_until(_key(username), services.clock.now()):
+def _claim_attempt(services: Services, username: str, address: str) -> int:
+    """Count the attempt before checking it, so attempts sent in parallel cannot all slip
+    in under the limit. Returns how many attempts the window now holds."""
+    now = services.clock.now()
+    key = _key(username)
+    refused = services.store.lookup_locked_until(key, now) is not None
+    if not refused:
+        attempts = services.store.record_lookup_failure(key, now, now - ATTEMPT_WINDOW)
+        if attempts > MAX_ATTEMPTS:
+            services.store.lock_lookups(key, now + LOCK_FOR)
+            refused = True
+    if refused:
         audit(services, username, AuditAction.SIGN_IN_FAILED, subject="locked", address=address)
         raise SignInLocked()
+    return attempts
 
 
-def _failed(services: Services, username: str, address: str, step: str) -> NoReturn:
-    now = services.clock.now()
-    failures = services.store.record_lookup_failure(_key(username), now, now - ATTEMPT_WINDOW)
-    if failures >= MAX_ATTEMPTS:
-        services.store.lock_lookups(_key(username), now + LOCK_FOR)
+def _failed(services: Services, username: str, address: str, step: str, attempts: int) -> NoReturn:
+    if attempts >= MAX_ATTEMPTS:
+        services.store.lock_lookups(_key(username), services.clock.now() + LOCK_FOR)
     audit(services, username, AuditAction.SIGN_IN_FAILED, subject=step, address=address)
     raise SignInFailed()

@@ -611,3 +611,16 @@ def test_concurrent_lookup_failures_are_all_counted(store: Store):
     )
 
     assert sorted(counts) == list(range(1, THREADS + 1))
+
+
+def test_forget_lookup_failure_takes_back_one_attempt(store: Store):
+    since = NOW - timedelta(minutes=15)
+    store.record_lookup_failure("address:10.0.0.7", NOW, since)
+    store.record_lookup_failure("address:10.0.0.7", NOW, since)
+    store.record_lookup_failure("address:10.0.0.8", NOW, since)
+
+    store.forget_lookup_failure("address:10.0.0.7", NOW)
+    store.forget_lookup_failure("address:10.0.0.7", NOW + timedelta(seconds=1))  # none then
+
+    assert store.record_lookup_failure("address:10.0.0.7", NOW, since) == 2
+    assert store.record_lookup_failure("address:10.0.0.8", NOW, since) == 2
