@@ -80,6 +80,10 @@ class Settings:
             problems.append("PORTAL_SMTP_HOST: required when PORTAL_MAIL=smtp.")
         if in_lambda and store == "sqlite":
             problems.append("PORTAL_STORE: 'sqlite' cannot run inside AWS Lambda; use 'dynamodb'.")
+        if in_lambda and payments == "sandbox":
+            problems.append(
+                "PORTAL_PAYMENTS: 'sandbox' cannot run inside AWS Lambda; use 'stripe'."
+            )
         if in_lambda and mail == "outbox":
             problems.append("PORTAL_MAIL: 'outbox' cannot run inside AWS Lambda; use 'ses'.")
 

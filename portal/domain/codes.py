@@ -2,10 +2,10 @@
 
 import re
 
-_CPT = re.compile(r"\d{4}[0-9FTU]")
-_HCPCS = re.compile(r"[A-V]\d{4}")
-_ICD10 = re.compile(r"[A-Z]\d[0-9A-Z](?:\.?[0-9A-Z]{1,4})?")
-_ICD9 = re.compile(r"(?:\d{3}|V\d{2}|E\d{3})(?:\.\d{1,2})?")
+_CPT = re.compile(r"[0-9]{4}[0-9FTU]")
+_HCPCS = re.compile(r"[A-V][0-9]{4}")
+_ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?")
+_ICD9 = re.compile(r"(?:[0-9]{3}|V[0-9]{2}|E[0-9]{3})(?:\.[0-9]{1,2})?")
 
 CODE_SYSTEMS = ("CPT", "HCPCS")
 

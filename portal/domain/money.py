@@ -5,9 +5,9 @@ import re
 from portal.domain.errors import InvalidInput
 
 _AMOUNT = re.compile(
-    r"\$?(?:(?P<dollars>\d{1,3}(?:,\d{3}){1,2}|\d{1,9})(?:\.(?P<cents>\d{1,2}))?|\.(?P<only>\d{1,2}))"
+    r"\$?(?:(?P<dollars>[0-9]{1,3}(?:,[0-9]{3}){1,2}|[0-9]{1,9})(?:\.(?P<cents>[0-9]{1,2}))?|\.(?P<only>[0-9]{1,2}))"
 )
-_TOO_PRECISE = re.compile(r"\$?[\d,]*\.\d{3,}")
+_TOO_PRECISE = re.compile(r"\$?[0-9,]*\.[0-9]{3,}")
 
 
 def parse_amount(text: str | None, field: str = "amount") -> int:

@@ -52,21 +52,21 @@ class CardForm(FlaskForm):
         "Card number",
         validators=[
             InputRequired("Enter the card number."),
-            Regexp(r"^[\d ]{12,23}$", message="Enter the card number, digits only."),
+            Regexp(r"^[0-9 ]{12,23}$", message="Enter the card number, digits only."),
         ],
     )
     expiry = StringField(
         "Expiry (MM/YY)",
         validators=[
             InputRequired("Enter the expiry date."),
-            Regexp(r"^(0[1-9]|1[0-2]) ?/ ?\d{2}$", message="Enter the expiry as MM/YY."),
+            Regexp(r"^(0[1-9]|1[0-2]) ?/ ?[0-9]{2}$", message="Enter the expiry as MM/YY."),
         ],
     )
     cvc = StringField(
         "CVC",
         validators=[
             InputRequired("Enter the security code."),
-            Regexp(r"^\d{3,4}$", message="The security code is 3 or 4 digits."),
+            Regexp(r"^[0-9]{3,4}$", message="The security code is 3 or 4 digits."),
         ],
     )
 
@@ -85,7 +85,7 @@ class StaffCodeForm(FlaskForm):
         "Code from your authenticator app",
         validators=[
             InputRequired("Enter the 6-digit code."),
-            Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="The code is 6 digits."),
+            Regexp(r"^ *[0-9]{3} ?[0-9]{3} *$", message="The code is 6 digits."),
         ],
     )
 

@@ -158,7 +158,15 @@ def password():
 @bp.get("/")
 @staff_required()
 def dashboard():
-    return render_template("staff/dashboard.html", board=build_dashboard(services()))
+    board = build_dashboard(services())
+    audit(
+        services(),
+        g.staff.username,
+        AuditAction.VIEW_PAYMENTS,
+        subject="dashboard",
+        address=address(),
+    )
+    return render_template("staff/dashboard.html", board=board)
 
 
 @bp.get("/search")

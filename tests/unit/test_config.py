@@ -191,6 +191,9 @@ LAMBDA_OK = {
     "PORTAL_STORE": "dynamodb",
     "PORTAL_DYNAMODB_TABLE": "portal",
     "PORTAL_MAIL": "ses",
+    "PORTAL_PAYMENTS": "stripe",
+    "STRIPE_SECRET_KEY": "sk_test_x",
+    "STRIPE_WEBHOOK_SECRET": "whsec_x",
     "PORTAL_SECRET_KEY": SECRET,
 }
 
@@ -216,6 +219,13 @@ def test_lambda_refuses_the_outbox(tmp_path):
     assert "Lambda" in found[0]
 
 
+def test_lambda_refuses_the_sandbox_gateway(tmp_path):
+    found = problems(env(tmp_path, **{**LAMBDA_OK, "PORTAL_PAYMENTS": "sandbox"}))
+    assert len(found) == 1
+    assert found[0].startswith("PORTAL_PAYMENTS:")
+    assert "Lambda" in found[0]
+
+
 def test_lambda_needs_a_secret_key(tmp_path):
     without_key = {k: v for k, v in LAMBDA_OK.items() if k != "PORTAL_SECRET_KEY"}
     found = problems(env(tmp_path, **without_key))
@@ -228,6 +238,7 @@ def test_lambda_with_local_defaults_lists_every_problem(tmp_path):
     found = problems(env(tmp_path, AWS_LAMBDA_FUNCTION_NAME="portal"))
     assert [line.split(":", 1)[0] for line in found] == [
         "PORTAL_STORE",
+        "PORTAL_PAYMENTS",
         "PORTAL_MAIL",
         "PORTAL_SECRET_KEY",
     ]
