@@ -33,7 +33,7 @@ def end_patient_session() -> None:
 @bp.before_app_request
 def expire_idle_session() -> None:
     """Sessions end after 15 minutes without a request (on the services' clock)."""
-    if "account_number" not in session:
+    if "account_number" not in session or request.endpoint == "static":
         return
     now = services().clock.now()
     seen = datetime.fromisoformat(session.get("seen_at", "1970-01-01T00:00:00+00:00"))
