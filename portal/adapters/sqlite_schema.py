@@ -154,6 +154,12 @@ MIGRATIONS = (
         WHERE resolved_at IS NULL;
     CREATE INDEX escalations_open ON escalations(resolved_at, opened_at);
     CREATE INDEX escalations_by_account ON escalations(account_number, escalation_id);
+    CREATE TABLE web_sessions (
+        session_id TEXT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        opened_at TEXT NOT NULL
+    );
+    CREATE INDEX web_sessions_by_age ON web_sessions(opened_at);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,7 +4,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from portal.adapters.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
@@ -335,6 +335,28 @@ class SqliteStore:
     def clear_lookup_failures(self, key: str) -> None:
         with self._write() as conn:
             conn.execute("DELETE FROM lookup_failures WHERE key = ?", (key,))
+
+    # -- browser sessions --------------------------------------------------------------
+
+    def open_web_session(self, session_id: str, subject: str, at: datetime) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM web_sessions WHERE opened_at < ?", (_ts(at - timedelta(days=1)),)
+            )
+            conn.execute(
+                "INSERT INTO web_sessions VALUES (?, ?, ?)", (session_id, subject, _ts(at))
+            )
+
+    def web_session_subject(self, session_id: str) -> str | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT subject FROM web_sessions WHERE session_id = ?", (session_id,)
+            ).fetchone()
+            return row[0] if row else None
+
+    def end_web_session(self, session_id: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM web_sessions WHERE session_id = ?", (session_id,))
 
     # -- messages ----------------------------------------------------------------------
 

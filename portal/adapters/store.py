@@ -109,6 +109,14 @@ class Store(Protocol):
     def forget_lookup_failure(self, key: str, at: datetime) -> None:
         """Take back one attempt recorded at `at` (it turned out to succeed)."""
 
+    def open_web_session(self, session_id: str, subject: str, at: datetime) -> None:
+        """Record a signed-in browser session (sessions opened over a day ago are dropped)."""
+
+    def web_session_subject(self, session_id: str) -> str | None:
+        """Whom the session is for, or None once it has ended."""
+
+    def end_web_session(self, session_id: str) -> None: ...
+
     def claim_message(self, kind: str, key: str, at: datetime) -> bool:
         """Claim the one send of (kind, key); False when it was claimed before."""
 

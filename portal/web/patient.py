@@ -1,5 +1,6 @@
 """Patient pages: Quick Pay lookup, account, statement, paying, and the receipt."""
 
+import secrets
 from datetime import datetime, timedelta
 from functools import wraps
 
@@ -22,10 +23,13 @@ LOOKUP_FAILED = (
     "We could not find an account with those details. Check them against your statement "
     "and try again."
 )
-SESSION_KEYS = ("account_number", "seen_at")
+SESSION_KEYS = ("account_number", "seen_at", "sid")
 
 
 def end_patient_session() -> None:
+    """End the session on the server too, so a copy of the cookie stops working."""
+    if "sid" in session:
+        services().store.end_web_session(session["sid"])
     for key in SESSION_KEYS:
         session.pop(key, None)
 
@@ -37,6 +41,10 @@ def expire_idle_session() -> None:
         return
     now = services().clock.now()
     seen = datetime.fromisoformat(session.get("seen_at", "1970-01-01T00:00:00+00:00"))
+    subject = services().store.web_session_subject(session.get("sid", ""))
+    if subject != f"patient:{session['account_number']}":
+        end_patient_session()
+        return
     if now - seen > IDLE_LIMIT:
         end_patient_session()
         flash("For your privacy, your session ended after 15 minutes without activity.", "info")
@@ -85,6 +93,10 @@ def lookup():
         else:
             session.clear()
             session.permanent = True
+            session["sid"] = secrets.token_urlsafe(24)
+            services().store.open_web_session(
+                session["sid"], f"patient:{number}", services().clock.now()
+            )
             session["account_number"] = number
             session["seen_at"] = services().clock.now().isoformat()
             return redirect(url_for("patient.account"), code=303)

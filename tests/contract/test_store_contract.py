@@ -624,3 +624,19 @@ def test_forget_lookup_failure_takes_back_one_attempt(store: Store):
 
     assert store.record_lookup_failure("address:10.0.0.7", NOW, since) == 2
     assert store.record_lookup_failure("address:10.0.0.8", NOW, since) == 2
+
+
+def test_web_sessions_open_answer_and_end(store: Store):
+    store.open_web_session("sid-1", "patient:100234", NOW)
+    store.open_web_session("sid-2", "patient:100999", NOW)
+
+    assert store.web_session_subject("sid-1") == "patient:100234"
+    store.end_web_session("sid-1")
+    assert store.web_session_subject("sid-1") is None
+    assert store.web_session_subject("sid-2") == "patient:100999"
+    assert store.web_session_subject("unknown") is None
+
+    # Opening a session a day later drops the ones opened more than a day before.
+    store.open_web_session("sid-3", "patient:100234", NOW + timedelta(days=1, seconds=1))
+    assert store.web_session_subject("sid-2") is None
+    assert store.web_session_subject("sid-3") == "patient:100234"

@@ -548,6 +548,7 @@ def test_sign_in_failed_sign_in_and_sign_out_are_audited(client, services, alice
         ("alice", AuditAction.SIGN_IN_FAILED, "password", "10.1.2.3"),
         ("alice", AuditAction.SIGN_IN_FAILED, "code", "10.1.2.3"),
         ("alice", AuditAction.SIGN_IN, "", "10.1.2.3"),
+        ("alice", AuditAction.VIEW_PAYMENTS, "dashboard", "10.1.2.3"),  # the page signed out from
         ("alice", AuditAction.SIGN_OUT, "", "10.1.2.3"),
     ]
 

@@ -606,14 +606,21 @@ def test_every_view_and_change_is_audited_with_who_what_and_where(app, services,
 
     reverse(client, payment_id, "Typed the wrong amount")
     assert newest() == [
+        ("alice", AuditAction.VIEW_PAYMENTS, None, "dashboard", DESK_ADDRESS),  # token page
         ("alice", AuditAction.REVERSE_PAYMENT, "100234", payment_id, DESK_ADDRESS),
     ]
 
     add_note(client, "Called back.")
-    assert newest() == [("alice", AuditAction.ADD_NOTE, "100234", "", DESK_ADDRESS)]
+    assert newest() == [
+        ("alice", AuditAction.VIEW_PAYMENTS, None, "dashboard", DESK_ADDRESS),  # token page
+        ("alice", AuditAction.ADD_NOTE, "100234", "", DESK_ADDRESS),
+    ]
 
     sign_out(client)
-    assert newest() == [("alice", AuditAction.SIGN_OUT, None, "", DESK_ADDRESS)]
+    assert newest() == [
+        ("alice", AuditAction.VIEW_PAYMENTS, None, "dashboard", DESK_ADDRESS),  # token page
+        ("alice", AuditAction.SIGN_OUT, None, "", DESK_ADDRESS),
+    ]
 
     html = account_page_after_sign_in(client, services)
     assert f"from {DESK_ADDRESS}" in html
