@@ -53,9 +53,13 @@ def migrate() -> None:
 
 @cli.command(help="Load demo accounts (idempotent) and print lookup details to try.")
 def demo() -> None:
-    from portal.services.demo import load_demo
+    from portal.services.demo import NotLocal, load_demo
 
-    summary = load_demo(_services())
+    try:
+        summary = load_demo(_services())
+    except NotLocal as exc:
+        click.echo(f"portal: {exc}", err=True)
+        sys.exit(2)
     click.echo(
         f"Demo data: {summary.accounts} accounts, {summary.imported} statements imported, "
         f"{summary.unchanged} already present, {summary.payments_posted} payments posted."

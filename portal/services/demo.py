@@ -208,7 +208,17 @@ class DemoSummary:
     staff: tuple[tuple[str, str, str], ...] = field(default=STAFF)
 
 
+class NotLocal(RuntimeError):
+    """Demo data (and its staff users with known passwords) is for the local default only."""
+
+
 def load_demo(services: Services) -> DemoSummary:
+    settings = services.settings
+    if settings.store != "sqlite" or settings.payments != "sandbox" or settings.in_lambda:
+        raise NotLocal(
+            "portal demo loads accounts and staff users with known passwords: it runs only "
+            "on the local default (PORTAL_STORE=sqlite, PORTAL_PAYMENTS=sandbox)."
+        )
     today = practice_date(services.clock.now(), services.settings.tz)
     summary = DemoSummary(accounts=len(ACCOUNTS))
     for number_in_list, demo in enumerate(ACCOUNTS):

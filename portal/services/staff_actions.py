@@ -10,9 +10,10 @@ from datetime import date
 
 from portal.adapters.store import PostingResult
 from portal.bootstrap import Services
+from portal.domain.aging import practice_date
 from portal.domain.errors import InvalidInput
 from portal.domain.ledger import EntryKind, LedgerEntry
-from portal.domain.money import parse_amount
+from portal.domain.money import format_cents, parse_amount
 from portal.domain.payments import MANUAL_METHODS, Payment, PaymentStatus
 from portal.domain.staff import AuditAction, Escalation, EscalationKind, Note
 from portal.services.audit import audit
@@ -69,6 +70,16 @@ def post_manual_payment(
         existing = services.store.get_payment(payment_id)
         if existing is None or existing.account_number != account_number:
             raise InvalidInput("request_key", "The form is out of date; reload the page.")
+        if (existing.amount_cents, existing.method, existing.method_detail) != (
+            amount_cents,
+            method,
+            payment.method_detail,
+        ):
+            raise InvalidInput(
+                "amount",
+                f"This form already posted {format_cents(existing.amount_cents)} "
+                f"({MANUAL_METHODS[existing.method].lower()}); reload the page to post another.",
+            )
     result = services.store.post_payment(payment_id, f"manual:{payment_id}", amount_cents, now)
     if result.posted:
         audit(services, actor, AuditAction.POST_PAYMENT, account_number, payment_id, address)
@@ -118,7 +129,7 @@ def add_note(
         raise InvalidInput("text", "Write the note.")
     if len(text) > 2000:
         raise InvalidInput("text", "Keep the note under 2,000 characters.")
-    today = services.clock.now().astimezone(services.settings.tz).date()
+    today = practice_date(services.clock.now(), services.settings.tz)
     if promise_to_pay_on is not None and promise_to_pay_on < today:
         raise InvalidInput("promise_to_pay_on", "A promise-to-pay date cannot be in the past.")
     note = Note(

@@ -1,5 +1,6 @@
 """The `portal` command: migrate, demo (idempotent, every aging bucket), bad settings."""
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from click.testing import CliRunner
 from portal.cli import cli
 from portal.domain.aging import BUCKETS, aging
 from portal.services.accounts import account_view
-from portal.services.demo import ACCOUNTS, EXAMPLES, load_demo
+from portal.services.demo import ACCOUNTS, EXAMPLES, NotLocal, load_demo
 from portal.services.lookup import find_account
 
 
@@ -86,3 +87,13 @@ def test_bad_settings_stop_with_one_line_per_variable(env):
     assert problems[0].startswith("portal: PORTAL_STORE:")
     assert problems[1].startswith("portal: PORTAL_TIMEZONE:")
     assert not Path(env["PORTAL_SQLITE_PATH"]).exists()
+
+
+@pytest.mark.parametrize(
+    "change", [{"payments": "stripe"}, {"store": "dynamodb"}, {"in_lambda": True}]
+)
+def test_demo_refuses_anything_but_the_local_default(services, change):
+    elsewhere = replace(services, settings=replace(services.settings, **change))
+    with pytest.raises(NotLocal, match="only on the local default"):
+        load_demo(elsewhere)
+    assert services.store.get_staff_user("admin") is None
