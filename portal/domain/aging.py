@@ -1,7 +1,7 @@
 """Aging: outstanding balances grouped by days past the statement's due date."""
 
 from collections.abc import Iterable
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, time, tzinfo
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "91-120", "over 120")
 
@@ -11,6 +11,11 @@ def practice_date(at: datetime, tz: tzinfo) -> date:
     if at.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware (UTC)")
     return at.astimezone(tz).date()
+
+
+def practice_midnight(day: date, tz: tzinfo) -> datetime:
+    """The instant a day starts on the practice's calendar."""
+    return datetime.combine(day, time.min, tzinfo=tz)
 
 
 def days_past_due(due_date: date, today: date) -> int:

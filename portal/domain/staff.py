@@ -138,3 +138,8 @@ class Escalation:
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+def check_promise_date(promise_to_pay_on: date | None, today: date) -> None:
+    if promise_to_pay_on is not None and promise_to_pay_on < today:
+        raise InvalidInput("promise_to_pay_on", "A promise-to-pay date cannot be in the past.")

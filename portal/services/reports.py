@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from portal.bootstrap import Services
-from portal.domain.aging import BUCKETS, aging, practice_date
+from portal.domain.aging import BUCKETS, aging, practice_date, practice_midnight
 from portal.domain.ledger import EntryKind
 from portal.domain.payments import Payment, PaymentStatus
-from portal.services.staff_views import practice_midnight
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ class AgingReport:
 
 def aging_report(services: Services, as_of: date) -> AgingReport:
     """Open statement balances at the end of `as_of` (practice calendar), per account."""
-    end_of_day = practice_midnight(services, as_of + timedelta(days=1))
+    end_of_day = practice_midnight(as_of + timedelta(days=1), services.settings.tz)
     by_account: dict[str, list] = defaultdict(list)
     names: dict[str, str] = {}
     for item in services.store.open_balances(end_of_day):
@@ -81,8 +80,8 @@ def monthly_summary(services: Services, month: date) -> MonthSummary:
     """Charges, payments and adjustments posted in a month, and what was owed before and
     after it: beginning + the month's entries = ending, to the cent."""
     month = month.replace(day=1)
-    start = practice_midnight(services, month)
-    end = practice_midnight(services, first_of_next_month(month))
+    start = practice_midnight(month, services.settings.tz)
+    end = practice_midnight(first_of_next_month(month), services.settings.tz)
     totals = services.store.ledger_totals(start, end)
 
     def total(*kinds: EntryKind) -> int:
@@ -137,8 +136,8 @@ class DepositDay:
 def deposit_report(services: Services, since: date, until: date) -> list[DepositDay]:
     """Money received per practice day, by method, for matching against bank deposits and
     card payouts. A payment later reversed or refunded still counts on the day it came in."""
-    start = practice_midnight(services, since)
-    end = practice_midnight(services, until + timedelta(days=1))
+    start = practice_midnight(since, services.settings.tz)
+    end = practice_midnight(until + timedelta(days=1), services.settings.tz)
     by_day: dict[date, list[Payment]] = defaultdict(list)
     for payment in services.store.list_payments(start, end):
         if payment.status in RECEIVED and payment.posted_at is not None:

@@ -15,7 +15,13 @@ from portal.domain.errors import InvalidInput
 from portal.domain.ledger import EntryKind, LedgerEntry
 from portal.domain.money import format_cents, parse_amount
 from portal.domain.payments import MANUAL_METHODS, Payment, PaymentStatus
-from portal.domain.staff import AuditAction, Escalation, EscalationKind, Note
+from portal.domain.staff import (
+    AuditAction,
+    Escalation,
+    EscalationKind,
+    Note,
+    check_promise_date,
+)
 from portal.services.audit import audit
 from portal.services.errors import NotFound
 from portal.services.receipts import receipt_message, send_receipt
@@ -129,9 +135,7 @@ def add_note(
         raise InvalidInput("text", "Write the note.")
     if len(text) > 2000:
         raise InvalidInput("text", "Keep the note under 2,000 characters.")
-    today = practice_date(services.clock.now(), services.settings.tz)
-    if promise_to_pay_on is not None and promise_to_pay_on < today:
-        raise InvalidInput("promise_to_pay_on", "A promise-to-pay date cannot be in the past.")
+    check_promise_date(promise_to_pay_on, practice_date(services.clock.now(), services.settings.tz))
     note = Note(
         account_number=account_number,
         author=actor,
@@ -247,6 +251,7 @@ def update_escalation(
     address: str,
 ) -> Escalation:
     item = _open_item(services, escalation_id)
+    check_promise_date(promise_to_pay_on, practice_date(services.clock.now(), services.settings.tz))
     owner = (owner or "").strip().lower()
     if owner and services.store.get_staff_user(owner) is None:
         raise InvalidInput("owner", f"There is no staff user {owner!r}.")

@@ -5,10 +5,10 @@ Reads that show an account's details are audited by the caller with the viewer's
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from portal.bootstrap import Services
-from portal.domain.aging import practice_date
+from portal.domain.aging import practice_date, practice_midnight
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.staff import Escalation
 
@@ -35,16 +35,6 @@ class PaymentList:
         return dict(sorted(totals.items()))
 
 
-def practice_midnight(services: Services, day: date) -> datetime:
-    """The instant a day starts on the practice's calendar."""
-    return datetime.combine(day, time.min, tzinfo=services.settings.tz)
-
-
-def practice_day_bounds(services: Services, first: date, last: date) -> tuple[datetime, datetime]:
-    """The instants that start `first` and end `last` on the practice's calendar."""
-    return practice_midnight(services, first), practice_midnight(services, last + timedelta(days=1))
-
-
 def list_payments(
     services: Services,
     since: date,
@@ -52,7 +42,8 @@ def list_payments(
     status: PaymentStatus | None = None,
     method: str | None = None,
 ) -> PaymentList:
-    start, end = practice_day_bounds(services, since, until)
+    tz = services.settings.tz
+    start, end = practice_midnight(since, tz), practice_midnight(until + timedelta(days=1), tz)
     found = services.store.list_payments(start, end, status, method)
     return PaymentList(since=since, until=until, payments=tuple(found))
 

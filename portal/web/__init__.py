@@ -1,8 +1,12 @@
 """The web layer: thin views that parse input, call one service and render."""
 
+from datetime import timedelta
+
 from flask import current_app
 
 from portal.bootstrap import Services
+
+IDLE_LIMIT = timedelta(minutes=15)  # patient and staff sessions end after this long idle
 
 
 def services() -> Services:

@@ -1,7 +1,7 @@
 """Patient pages: Quick Pay lookup, account, statement, paying, and the receipt."""
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import wraps
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
@@ -13,12 +13,11 @@ from portal.services.accounts import account_view
 from portal.services.errors import LookupFailed, LookupLocked
 from portal.services.lookup import find_account
 from portal.services.payments import start_payment
-from portal.web import services
+from portal.web import IDLE_LIMIT, services
 from portal.web.forms import LookupForm, PaymentForm
 
 bp = Blueprint("patient", __name__)
 
-IDLE_LIMIT = timedelta(minutes=15)
 LOOKUP_FAILED = (
     "We could not find an account with those details. Check them against your statement "
     "and try again."

@@ -16,9 +16,7 @@ from flask import (
 from portal.domain.aging import practice_date
 from portal.domain.errors import InvalidInput
 from portal.domain.staff import Role
-from portal.web import services
-
-IDLE_LIMIT = timedelta(minutes=15)
+from portal.web import IDLE_LIMIT, services
 
 
 def address() -> str:
