@@ -29,8 +29,7 @@ from portal.clock import FixedClock
 from portal.config import Settings
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.payments import Payment, PaymentStatus
-from portal.domain.statements import LineItem, Statement
-from portal.services.demo import PROVIDERS, SERVICES
+from portal.services.demo import random_statement
 from portal.services.staff_auth import add_staff_user, current_code
 
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)  # 10:00 in New York
@@ -64,35 +63,8 @@ def make_account(i: int, rng: random.Random) -> Account:
 
 def make_statement(account: Account, seq: int, days_past_due: int, rng: random.Random):
     due = TODAY - timedelta(days=days_past_due)
-    statement_date = due - timedelta(days=30)
-    lines = []
-    for i in range(rng.randint(1, 4)):
-        system, code, description, charge, dx = rng.choice(SERVICES)
-        insurance = charge * rng.choice((0, 50, 60, 70, 80)) // 100
-        adjustment = (charge - insurance) * rng.choice((0, 20, 40)) // 100
-        lines.append(
-            LineItem(
-                line_id=str(i + 1),
-                patient_id=rng.choice(account.patients).patient_id,
-                service_date=statement_date - timedelta(days=rng.randint(3, 40)),
-                provider=rng.choice(PROVIDERS),
-                code_system=system,
-                code=code,
-                description=description,
-                diagnosis_codes=dx,
-                charge_cents=charge,
-                insurance_paid_cents=insurance,
-                adjustment_cents=adjustment,
-                patient_responsibility_cents=charge - insurance - adjustment,
-            )
-        )
-    return Statement(
-        statement_id=f"S-{account.account_number}-{seq:02d}",
-        account_number=account.account_number,
-        statement_date=statement_date,
-        due_date=due,
-        lines=tuple(lines),
-    )
+    statement_id = f"S-{account.account_number}-{seq:02d}"
+    return random_statement(account, statement_id, due - timedelta(days=30), due, rng)
 
 
 def build(services: Services, clock: FixedClock, accounts: int, seed: int) -> dict[str, int]:

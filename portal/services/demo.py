@@ -259,7 +259,15 @@ def _statement(
     account: Account, demo: DemoAccount, seq: int, days: int, today: date, rng: random.Random
 ) -> Statement:
     due = today - timedelta(days=days)
-    statement_date = due - timedelta(days=30)
+    return random_statement(
+        account, f"S-{demo.number}-{seq + 1:02d}", due - timedelta(days=30), due, rng
+    )
+
+
+def random_statement(
+    account: Account, statement_id: str, statement_date: date, due_date: date, rng: random.Random
+) -> Statement:
+    """A realistic statement of 1-4 services, most of them partly paid by insurance."""
     lines = []
     for i in range(rng.randint(1, 4)):
         system, code, description, charge, dx = rng.choice(SERVICES)
@@ -284,10 +292,10 @@ def _statement(
             )
         )
     return Statement(
-        statement_id=f"S-{demo.number}-{seq + 1:02d}",
+        statement_id=statement_id,
         account_number=account.account_number,
         statement_date=statement_date,
-        due_date=due,
+        due_date=due_date,
         lines=tuple(lines),
     )
 
