@@ -157,3 +157,34 @@ def test_staff_account_page_fits_a_phone(
         problems.append(f"details open: page is {width}px wide; overflowing: {culprits}")
 
     assert not problems, f"horizontal overflow at {PHONE['width']}px:\n" + "\n".join(problems)
+
+
+@pytest.mark.browser
+def test_every_console_page_fits_a_phone(phone: Page, lopez, services: Services) -> None:
+    """An admin walks every console page at 375 px: only tables may scroll sideways."""
+    admin = add_staff_user(services, "ada.admin", "admin", PASSWORD)
+    post_manual_payment(
+        services, "ada.admin", "100234", "check", "40.00", "1001", "c" * 32, "127.0.0.1"
+    )
+    sign_in(phone, admin, services)
+    problems = []
+    for path in (
+        "/staff/",
+        "/staff/search?q=Lopez",
+        "/staff/accounts/100234",
+        "/staff/payments",
+        "/staff/escalations",
+        "/staff/reports/aging",
+        "/staff/reports/monthly",
+        "/staff/reports/deposits",
+        "/staff/audit",
+        "/staff/users",
+        "/staff/password",
+    ):
+        response = phone.goto(path)
+        assert response is not None and response.status == 200, path
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        if width > PHONE["width"]:
+            culprits = "; ".join(phone.evaluate(OVERFLOWING, PHONE["width"]))
+            problems.append(f"{path}: {width}px wide: {culprits}")
+    assert not problems, "\n".join(problems)
