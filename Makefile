@@ -45,6 +45,7 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/cold_import.py
+	$(BIN)/python bench/aging_report.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
