@@ -7,8 +7,8 @@ from datetime import timedelta
 from typing import NoReturn
 
 import pyotp
-from werkzeug.security import check_password_hash, generate_password_hash
 
+from portal.adapters.passwords import hash_password, password_matches
 from portal.bootstrap import Services
 from portal.domain.errors import InvalidInput
 from portal.domain.staff import (
@@ -43,7 +43,7 @@ class StaffSetup:
 @functools.cache
 def _dummy_hash() -> str:
     """Checked against when the user does not exist, so both cases take as long."""
-    return generate_password_hash("not a real password")
+    return hash_password("not a real password")
 
 
 def _totp(user: StaffUser) -> pyotp.TOTP:
@@ -61,7 +61,7 @@ def add_staff_user(services: Services, username: str, role: str, password: str) 
     user = StaffUser(
         username=username,
         role=chosen,
-        password_hash=generate_password_hash(password),
+        password_hash=hash_password(password),
         totp_secret=pyotp.random_base32(),
         created_at=services.clock.now(),
     )
@@ -81,7 +81,7 @@ def check_password_step(services: Services, username: str, password: str, addres
     username = normalize_username(username)
     attempts = _claim_attempt(services, username, address)
     user = services.store.get_staff_user(username)
-    matches = check_password_hash(user.password_hash if user else _dummy_hash(), password)
+    matches = password_matches(user.password_hash if user else _dummy_hash(), password)
     if user is None or not matches:
         _failed(services, username, address, "password", attempts)
     services.store.forget_lookup_failure(_key(username), services.clock.now())
@@ -109,7 +109,7 @@ def change_password(
     password counts toward the lockout, like a wrong one at sign-in."""
     attempts = _claim_attempt(services, username, address)
     user = services.store.get_staff_user(username)
-    if user is None or not check_password_hash(user.password_hash, current):
+    if user is None or not password_matches(user.password_hash, current):
         try:
             _failed(services, username, address, "password change", attempts)
         except SignInFailed:
@@ -121,7 +121,7 @@ def change_password(
         raise InvalidInput("new_password", exc.message) from None
     if new == current:
         raise InvalidInput("new_password", "Choose a password different from the current one.")
-    updated = services.store.set_staff_password(username, generate_password_hash(new))
+    updated = services.store.set_staff_password(username, hash_password(new))
     audit(services, username, AuditAction.CHANGE_PASSWORD, address=address)
     return updated
 

@@ -55,6 +55,10 @@ def account(account_number: str):
     return _account_page(account_number)
 
 
+def _to_account(account_number: str):
+    return redirect(url_for("staff_accounts.account", account_number=account_number), code=303)
+
+
 def _with_statement_choices(form: AdjustmentForm, view) -> AdjustmentForm:
     """Adjustments apply to one of the account's open statements."""
     form.statement_id.choices = [
@@ -124,9 +128,7 @@ def post_payment(account_number: str):
                 flash(f"Posted {format_cents(payment.amount_cents)} ({method}).", "info")
             else:
                 flash("That payment was already posted; nothing changed.", "info")
-            return redirect(
-                url_for("staff_accounts.account", account_number=account_number), code=303
-            )
+            return _to_account(account_number)
     return _account_page(account_number, 422, payment_form=form)
 
 
@@ -151,9 +153,7 @@ def reverse_payment(payment_id: str):
                 flash("That payment was already reversed; nothing changed.", "info")
     else:
         flash("Say why the payment is reversed.", "error")
-    return redirect(
-        url_for("staff_accounts.account", account_number=payment.account_number), code=303
-    )
+    return _to_account(payment.account_number)
 
 
 @bp.post("/accounts/<account_number>/notes")
@@ -176,9 +176,7 @@ def note(account_number: str):
             field_error(form, exc)
         else:
             flash("Note saved.", "info")
-            return redirect(
-                url_for("staff_accounts.account", account_number=account_number), code=303
-            )
+            return _to_account(account_number)
     return _account_page(account_number, 422, note_form=form)
 
 
@@ -206,9 +204,7 @@ def adjustment(account_number: str):
         else:
             what = "Write-off" if entry.kind.value == "write_off" else "Adjustment"
             flash(f"{what} of {format_cents(-entry.amount_cents)} posted.", "info")
-            return redirect(
-                url_for("staff_accounts.account", account_number=account_number), code=303
-            )
+            return _to_account(account_number)
     return _account_page(account_number, 422, adjustment_form=form)
 
 
@@ -224,9 +220,7 @@ def resend(payment_id: str):
         flash(exc.message, "error")
     else:
         flash(f"Receipt sent again to {to}.", "info")
-    return redirect(
-        url_for("staff_accounts.account", account_number=payment.account_number), code=303
-    )
+    return _to_account(payment.account_number)
 
 
 @bp.post("/accounts/<account_number>/escalations")
@@ -252,7 +246,5 @@ def escalate(account_number: str):
                 flash("This account already has an open dispute.", "info")
             else:
                 flash("Added to the escalation queue.", "info")
-            return redirect(
-                url_for("staff_accounts.account", account_number=account_number), code=303
-            )
+            return _to_account(account_number)
     return _account_page(account_number, 422, escalate_form=form)
