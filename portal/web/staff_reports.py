@@ -128,8 +128,32 @@ def aging():
         [name if name == "current" else f"{name} days" for name in BUCKETS],
         {"Balance": list(report.totals.values())},
     )
-    page = render_template("staff/aging.html", report=report, chart=chart, errors=errors)
+    number = _page_arg(errors)
+    pages = max(1, -(-len(report.rows) // AGING_ROWS_PER_PAGE))
+    number = min(number, pages)
+    first = (number - 1) * AGING_ROWS_PER_PAGE
+    page = render_template(
+        "staff/aging.html",
+        report=report,
+        rows=report.rows[first : first + AGING_ROWS_PER_PAGE],
+        first=first,
+        page=number,
+        pages=pages,
+        chart=chart,
+        errors=errors,
+    )
     return page, (400 if errors else 200)
+
+
+AGING_ROWS_PER_PAGE = 100  # the oldest balances first; the CSV has every account
+
+
+def _page_arg(errors: list[str]) -> int:
+    text = request.args.get("page", "1").strip()
+    if text.isascii() and text.isdigit() and 0 < len(text) < 7 and int(text) > 0:
+        return int(text)
+    errors.append("page: a page number, like 2.")
+    return 1
 
 
 @bp.get("/reports/monthly")
