@@ -92,6 +92,7 @@ MIGRATIONS = (
         failed_at TEXT NOT NULL
     );
     CREATE INDEX lookup_failures_by_key ON lookup_failures(key, failed_at);
+    CREATE INDEX lookup_failures_by_age ON lookup_failures(failed_at);
     CREATE TABLE lookup_locks (
         key TEXT PRIMARY KEY,
         locked_until TEXT NOT NULL

@@ -302,6 +302,10 @@ class SqliteStore:
             conn.execute(
                 "DELETE FROM lookup_failures WHERE key = ? AND failed_at < ?", (key, _ts(since))
             )
+            # Attempts on keys nobody tries again (sprayed account numbers) go after a day.
+            day_ago = _ts(at - timedelta(days=1))
+            conn.execute("DELETE FROM lookup_failures WHERE failed_at < ?", (day_ago,))
+            conn.execute("DELETE FROM lookup_locks WHERE locked_until < ?", (day_ago,))
             conn.execute("INSERT INTO lookup_failures VALUES (?, ?)", (key, _ts(at)))
             return conn.execute(
                 "SELECT COUNT(*) FROM lookup_failures WHERE key = ? AND failed_at >= ?",

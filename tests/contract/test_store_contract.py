@@ -640,3 +640,16 @@ def test_web_sessions_open_answer_and_end(store: Store):
     store.open_web_session("sid-3", "patient:100234", NOW + timedelta(days=1, seconds=1))
     assert store.web_session_subject("sid-2") is None
     assert store.web_session_subject("sid-3") == "patient:100234"
+
+
+def test_attempts_and_locks_of_keys_nobody_retries_are_dropped_after_a_day(store: Store):
+    window = timedelta(minutes=15)
+    store.record_lookup_failure("account:sprayed-1", NOW, NOW - window)
+    store.lock_lookups("account:sprayed-1", NOW + window)
+
+    later = NOW + timedelta(days=1, minutes=30)
+    store.record_lookup_failure("account:other", later, later - window)
+
+    # The old attempt is gone: counting it again from the start of time finds only the new one.
+    assert store.record_lookup_failure("account:sprayed-1", later, NOW - window) == 1
+    assert store.lookup_locked_until("account:sprayed-1", NOW) is None
