@@ -101,35 +101,49 @@ def _account_page(account_number: str, status: int = 200, **forms):
     )
 
 
-@bp.post("/accounts/<account_number>/payments")
-@staff_required()
-def post_payment(account_number: str):
-    form = ManualPaymentForm()
+def _from_form(account_number: str, form_name: str, form, action, done):
+    """One account action from one of the page's forms: run it and go back to the account
+    saying what happened, or show the page again (422) with the problem on its field."""
     if form.validate_on_submit():
         try:
-            result = post_manual_payment(
-                services(),
-                g.staff.username,
-                account_number,
-                form.method.data,
-                form.amount.data,
-                form.check_number.data,
-                form.request_key.data,
-                address(),
-            )
+            result = action(form)
         except NotFound:
             abort(404)
         except InvalidInput as exc:
             field_error(form, exc)
         else:
-            payment = result.payment
-            if result.posted:
-                method = MANUAL_METHODS[payment.method].lower()
-                flash(f"Posted {format_cents(payment.amount_cents)} ({method}).", "info")
-            else:
-                flash("That payment was already posted; nothing changed.", "info")
+            flash(done(result), "info")
             return _to_account(account_number)
-    return _account_page(account_number, 422, payment_form=form)
+    return _account_page(account_number, 422, **{form_name: form})
+
+
+@bp.post("/accounts/<account_number>/payments")
+@staff_required()
+def post_payment(account_number: str):
+    return _from_form(
+        account_number,
+        "payment_form",
+        ManualPaymentForm(),
+        lambda form: post_manual_payment(
+            services(),
+            g.staff.username,
+            account_number,
+            form.method.data,
+            form.amount.data,
+            form.check_number.data,
+            form.request_key.data,
+            address(),
+        ),
+        _posted,
+    )
+
+
+def _posted(result) -> str:
+    if not result.posted:
+        return "That payment was already posted; nothing changed."
+    payment = result.payment
+    method = MANUAL_METHODS[payment.method].lower()
+    return f"Posted {format_cents(payment.amount_cents)} ({method})."
 
 
 @bp.post("/payments/<payment_id>/reverse")
@@ -159,25 +173,20 @@ def reverse_payment(payment_id: str):
 @bp.post("/accounts/<account_number>/notes")
 @staff_required()
 def note(account_number: str):
-    form = NoteForm()
-    if form.validate_on_submit():
-        try:
-            add_note(
-                services(),
-                g.staff.username,
-                account_number,
-                form.text.data,
-                form.promise_to_pay_on.data,
-                address(),
-            )
-        except NotFound:
-            abort(404)
-        except InvalidInput as exc:
-            field_error(form, exc)
-        else:
-            flash("Note saved.", "info")
-            return _to_account(account_number)
-    return _account_page(account_number, 422, note_form=form)
+    return _from_form(
+        account_number,
+        "note_form",
+        NoteForm(),
+        lambda form: add_note(
+            services(),
+            g.staff.username,
+            account_number,
+            form.text.data,
+            form.promise_to_pay_on.data,
+            address(),
+        ),
+        lambda _: "Note saved.",
+    )
 
 
 @bp.post("/accounts/<account_number>/adjustments")
@@ -187,25 +196,27 @@ def adjustment(account_number: str):
         form = _with_statement_choices(AdjustmentForm(), account_view(services(), account_number))
     except NotFound:
         abort(404)
-    if form.validate_on_submit():
-        try:
-            entry = post_adjustment(
-                services(),
-                g.staff.username,
-                account_number,
-                form.statement_id.data,
-                form.kind.data,
-                form.amount.data,
-                form.reason.data,
-                address(),
-            )
-        except InvalidInput as exc:
-            field_error(form, exc)
-        else:
-            what = "Write-off" if entry.kind.value == "write_off" else "Adjustment"
-            flash(f"{what} of {format_cents(-entry.amount_cents)} posted.", "info")
-            return _to_account(account_number)
-    return _account_page(account_number, 422, adjustment_form=form)
+    return _from_form(
+        account_number,
+        "adjustment_form",
+        form,
+        lambda form: post_adjustment(
+            services(),
+            g.staff.username,
+            account_number,
+            form.statement_id.data,
+            form.kind.data,
+            form.amount.data,
+            form.reason.data,
+            address(),
+        ),
+        _adjusted,
+    )
+
+
+def _adjusted(entry) -> str:
+    what = "Write-off" if entry.kind.value == "write_off" else "Adjustment"
+    return f"{what} of {format_cents(-entry.amount_cents)} posted."
 
 
 @bp.post("/payments/<payment_id>/resend")
@@ -226,25 +237,21 @@ def resend(payment_id: str):
 @bp.post("/accounts/<account_number>/escalations")
 @staff_required()
 def escalate(account_number: str):
-    form = EscalateForm()
-    if form.validate_on_submit():
-        try:
-            item = open_escalation(
-                services(),
-                g.staff.username,
-                account_number,
-                EscalationKind(form.kind.data),
-                form.reason.data,
-                address(),
-            )
-        except NotFound:
-            abort(404)
-        except InvalidInput as exc:
-            field_error(form, exc)
-        else:
-            if item is None:
-                flash("This account already has an open dispute.", "info")
-            else:
-                flash("Added to the escalation queue.", "info")
-            return _to_account(account_number)
-    return _account_page(account_number, 422, escalate_form=form)
+    return _from_form(
+        account_number,
+        "escalate_form",
+        EscalateForm(),
+        lambda form: open_escalation(
+            services(),
+            g.staff.username,
+            account_number,
+            EscalationKind(form.kind.data),
+            form.reason.data,
+            address(),
+        ),
+        lambda item: (
+            "This account already has an open dispute."
+            if item is None
+            else "Added to the escalation queue."
+        ),
+    )

@@ -70,45 +70,47 @@ def escalations():
 @bp.post("/escalations/<int:escalation_id>")
 @staff_required()
 def update_escalation_item(escalation_id: int):
-    form = EscalationUpdateForm()
-    if form.validate_on_submit():
-        try:
-            update_escalation(
-                services(),
-                g.staff.username,
-                escalation_id,
-                form.owner.data,
-                form.promise_to_pay_on.data,
-                address(),
-            )
-        except NotFound:
-            abort(404)
-        except InvalidInput as exc:
-            flash(exc.message, "error")
-        else:
-            flash(f"Item #{escalation_id} updated.", "info")
-    else:
-        flash("Check the owner and the date.", "error")
-    return redirect(back_to_queue(), code=303)
+    return _on_item(
+        EscalationUpdateForm(),
+        lambda form: update_escalation(
+            services(),
+            g.staff.username,
+            escalation_id,
+            form.owner.data,
+            form.promise_to_pay_on.data,
+            address(),
+        ),
+        done=f"Item #{escalation_id} updated.",
+        incomplete="Check the owner and the date.",
+    )
 
 
 @bp.post("/escalations/<int:escalation_id>/resolve")
 @staff_required()
 def resolve(escalation_id: int):
-    form = ResolveForm()
-    if form.validate_on_submit():
+    return _on_item(
+        ResolveForm(),
+        lambda form: resolve_escalation(
+            services(), g.staff.username, escalation_id, form.resolution.data, address()
+        ),
+        done=f"Item #{escalation_id} resolved.",
+        incomplete="Say how it was resolved.",
+    )
+
+
+def _on_item(form, action, done: str, incomplete: str):
+    """Act on one queue item from its form, then go back where the form was, saying how it went."""
+    if not form.validate_on_submit():
+        flash(incomplete, "error")
+    else:
         try:
-            resolve_escalation(
-                services(), g.staff.username, escalation_id, form.resolution.data, address()
-            )
+            action(form)
         except NotFound:
             abort(404)
         except InvalidInput as exc:
             flash(exc.message, "error")
         else:
-            flash(f"Item #{escalation_id} resolved.", "info")
-    else:
-        flash("Say how it was resolved.", "error")
+            flash(done, "info")
     return redirect(back_to_queue(), code=303)
 
 
