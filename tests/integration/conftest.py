@@ -10,8 +10,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.statements import Statement
-from tests.conftest import csrf_token, line
+from portal.services.statements import import_statement
+from tests.conftest import csrf_token, line, statement
 
 GUARANTOR = {"account_number": "100234", "last_name": "Lopez", "date_of_birth": "1984-03-12"}
 GOOD_CARD = "4242424242424242"
@@ -122,3 +124,15 @@ def patient(client, lopez):
     """A client signed in to account 100234 (balance $95.50)."""
     sign_in(client)
     return client
+
+
+@pytest.fixture
+def smith(services) -> Account:
+    """A second account, 100777, with S-2026-000200 ($30.00 due 2026-11-30)."""
+    account = Account(
+        account_number="100777",
+        guarantor=Guarantor("John", "Smith", date(1970, 5, 5), email="john@example.com"),
+        patients=(Patient("P1", "Tom", "Smith", date(2010, 7, 7)),),
+    )
+    import_statement(services, account, statement("S-2026-000200", account_number="100777"))
+    return account

@@ -6,11 +6,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.payments import Payment, PaymentStatus, new_payment_id
 from portal.domain.staff import AuditAction
-from portal.services.statements import import_statement
-from tests.conftest import csrf_token, statement
+from tests.conftest import csrf_token
 from tests.integration.conftest import (
     eml_files,
     open_checkout,
@@ -59,18 +57,6 @@ def desk(app, services, lopez, alice):
     client.environ_base["REMOTE_ADDR"] = DESK_ADDRESS
     staff_sign_in(client, services)
     return client
-
-
-@pytest.fixture
-def smith(services):
-    """A second account, 100777, so searches have something to leave out."""
-    account = Account(
-        account_number="100777",
-        guarantor=Guarantor("John", "Smith", date(1970, 5, 5), email="john@example.com"),
-        patients=(Patient("P1", "Tom", "Smith", date(2010, 7, 7)),),
-    )
-    import_statement(services, account, statement("S-2026-000200", account_number="100777"))
-    return account
 
 
 # -- helpers ---------------------------------------------------------------------------

@@ -96,18 +96,6 @@ def admin(app, services, lopez, ada):
 
 
 @pytest.fixture
-def smith(services):
-    """A second account, 100777, with S-2026-000200 ($30.00 due 2026-11-30)."""
-    account = Account(
-        account_number="100777",
-        guarantor=Guarantor("John", "Smith", date(1970, 5, 5), email="john@example.com"),
-        patients=(Patient("P1", "Tom", "Smith", date(2010, 7, 7)),),
-    )
-    import_statement(services, account, statement("S-2026-000200", account_number="100777"))
-    return account
-
-
-@pytest.fixture
 def no_email(services):
     """Account 100555: a guarantor without an e-mail address, $30.00 due."""
     account = Account(
