@@ -10,8 +10,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# The Lambda zip is built from its own virtual environment: the runtime dependencies and
+# Zappa only (no test tools), on the Python of the Lambda runtime (zappa_settings.json).
+DEPLOY_VENV := .venv-deploy
+DEPLOY_PYTHON ?= 3.11
+STAGE ?= dev
+LAMBDA_ZIP ?= build/lambda.zip
 
-.PHONY: uv run install install-dev migrate demo test lint format bench clean
+.PHONY: uv run install install-dev install-deploy migrate demo test lint format bench package clean
 
 uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
@@ -35,6 +41,7 @@ run: demo
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/cfn-lint infra/*.yaml
 
 format: install-dev
 	$(BIN)/ruff format .
@@ -43,9 +50,24 @@ format: install-dev
 test: lint
 	$(BIN)/pytest
 
+# `zappa package` reads zappa_settings.json, copies the project folder and the *active*
+# virtualenv's site-packages (found through VIRTUAL_ENV) into one zip with its handler.py and
+# a generated zappa_settings.py (the stage's `exclude` list leaves out the rest). It calls
+# no AWS service and needs no credentials; --json skips its check for a newer Zappa.
+install-deploy: uv
+	UV_PROJECT_ENVIRONMENT=$(DEPLOY_VENV) $(UV) sync --frozen --no-dev --group deploy \
+		--no-install-project --python $(DEPLOY_PYTHON)
+
+package: install-deploy
+	@mkdir -p $(dir $(LAMBDA_ZIP))
+	rm -f $(LAMBDA_ZIP)
+	VIRTUAL_ENV="$(CURDIR)/$(DEPLOY_VENV)" PATH="$(CURDIR)/$(DEPLOY_VENV)/bin:$$PATH" \
+		$(DEPLOY_VENV)/bin/zappa package $(STAGE) --output $(LAMBDA_ZIP) --json --disable_progress
+	@$(DEPLOY_VENV)/bin/python -c 'import os, sys; print(f"lambda zip: {sys.argv[1]} {os.path.getsize(sys.argv[1]) / 1e6:.1f} MB")' $(LAMBDA_ZIP)
+
 bench: install
 	$(BIN)/python bench/cold_import.py
 	$(BIN)/python bench/aging_report.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(DEPLOY_VENV) build var .pytest_cache .ruff_cache .hypothesis

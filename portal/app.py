@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         api,
         filters,
         patient,
+        site,
         staff,
         staff_accounts,
         staff_queue,
@@ -48,7 +49,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
 
     filters.init_app(app)
-    for module in (patient, staff, staff_accounts, staff_queue, staff_reports, api):
+    for module in (site, patient, staff, staff_accounts, staff_queue, staff_reports, api):
         app.register_blueprint(module.bp)
     if settings.payments == "sandbox":
         from portal.web import sandbox

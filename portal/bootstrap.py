@@ -40,7 +40,9 @@ def _store(settings: Settings) -> Store:
         from portal.adapters.sqlite_store import SqliteStore
 
         return SqliteStore(settings.sqlite_path)
-    raise ConfigError([f"PORTAL_STORE: the {settings.store!r} store is not available yet."])
+    from portal.adapters.dynamodb_store import DynamoDbStore
+
+    return DynamoDbStore(settings.dynamodb_table)
 
 
 def _payments(settings: Settings) -> PaymentGateway:

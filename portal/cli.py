@@ -1,6 +1,7 @@
 """The `portal` command line (also registered on the Flask CLI as `flask portal ...`)."""
 
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app, has_app_context
@@ -74,6 +75,44 @@ def demo() -> None:
     for username, role, password in summary.staff:
         click.echo(f"  {role}: username {username}  password {password}")
     click.echo("  then the code from `portal staff code USERNAME` (or an authenticator app).")
+
+
+@cli.command(
+    "build-static",
+    help="Render the public site (home, how to pay, FAQ, contact, privacy) and copy static/ "
+    "into a folder for S3 + CloudFront; links into the portal go to PORTAL_BASE_URL.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default="build/site",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder to write.",
+)
+def build_static(out_dir: Path) -> None:
+    from portal.services.static_site import build_site
+
+    settings = current_app.extensions["portal"].settings if has_app_context() else _settings()
+    result = build_site(settings, out_dir)
+    click.echo(
+        f"Wrote {len(result.pages)} pages and {len(result.assets)} assets to {result.out_dir}/:"
+    )
+    for path in result.pages:
+        click.echo(f"  {path.relative_to(result.out_dir)}")
+    click.echo(f"Portal links (Pay my bill) go to {result.base_url}")
+    if result.local_base_url:
+        click.echo(
+            "Warning: PORTAL_BASE_URL is a local address; set it to the portal's public "
+            "address before publishing this site.",
+            err=True,
+        )
+    if result.example_contact_details:
+        click.echo(
+            "Note: the phone, e-mail and addresses are still the examples in "
+            "templates/site/_practice.html; set the practice's own before publishing.",
+            err=True,
+        )
 
 
 @cli.group(help="Billing staff users.")

@@ -126,3 +126,12 @@ def csrf_token(html: str) -> str:
     match = re.search(r'name="csrf_token"[^>]*?value="([^"]+)"', html)
     assert match, "no CSRF token in the page"
     return match.group(1)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """moto's server over HTTP for the whole run, with boto3 pointed at it."""
+    from tests.aws import aws_environment, environment, moto_server
+
+    with moto_server() as endpoint, environment(aws_environment(endpoint)):
+        yield endpoint

@@ -61,11 +61,6 @@ def patient_required(view):
     return wrapper
 
 
-@bp.get("/")
-def home():
-    return redirect(url_for("patient.lookup"))
-
-
 @bp.route("/pay", methods=["GET", "POST"])
 def lookup():
     form = LookupForm()

@@ -1,29 +1,40 @@
 """Fixtures for the Store contract: one `store` fixture per adapter.
 
-Adding an adapter (e.g. DynamoDB against a local endpoint) is one more entry in ADAPTERS:
-a function that builds a ready, migrated, empty store of that kind.
+Adding an adapter is one more entry in ADAPTERS: a function that builds a ready, migrated,
+empty store of that kind. DynamoDB runs against moto's server over HTTP, a fresh table
+per test.
 """
 
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from portal.adapters.dynamodb_store import DynamoDbStore
 from portal.adapters.sqlite_store import SqliteStore
 from portal.adapters.store import Store
 
 
-def _sqlite(tmp_path: Path) -> Store:
+def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     store = SqliteStore(tmp_path / "contract.sqlite3")
     store.migrate()
     return store
 
 
-ADAPTERS: dict[str, Callable[[Path], Store]] = {
+def _dynamodb(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    request.getfixturevalue("moto_endpoint")
+    store = DynamoDbStore(f"contract-{uuid.uuid4().hex[:12]}")
+    store.migrate()
+    return store
+
+
+ADAPTERS: dict[str, Callable[[pytest.FixtureRequest, Path], Store]] = {
     "sqlite": _sqlite,
+    "dynamodb": _dynamodb,
 }
 
 
 @pytest.fixture(params=sorted(ADAPTERS))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    return ADAPTERS[request.param](tmp_path)
+    return ADAPTERS[request.param](request, tmp_path)

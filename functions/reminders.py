@@ -1,0 +1,49 @@
+"""Scheduled payment reminders: Zappa event function "functions.reminders.handler".
+
+EventBridge calls it once a day (zappa_settings.json `events`). It builds the services on
+the first call of a cold start and reuses them while the container stays warm, runs the
+same reminder service as `portal reminders`, writes one JSON line to the log and returns
+the counts. An exception propagates, so Lambda records a failed run and EventBridge's
+retry runs it again; every reminder send is claimed once in the store, so a retry never
+sends a reminder twice.
+"""
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from portal.bootstrap import Services
+
+COUNTS = ("sent", "skipped", "failed", "escalated")
+
+_services: "Services | None" = None
+
+
+def services() -> "Services":
+    """The services of this container, built on first use (no I/O at import time)."""
+    global _services
+    if _services is None:
+        from portal.bootstrap import build_services
+        from portal.config import Settings
+
+        _services = build_services(Settings.from_env())
+    return _services
+
+
+def handler(event: Mapping[str, Any] | None = None, context: Any = None) -> dict[str, int]:
+    """Run the reminder schedule as of now; returns {"sent", "skipped", "failed", "escalated"}."""
+    from portal.services.reminders import run_reminders
+
+    current = services()
+    summary = run_reminders(current, as_of=current.clock.now())
+    counts = summary_counts(summary)
+    print(json.dumps({"job": "reminders", **counts}, sort_keys=True), flush=True)
+    return counts
+
+
+def summary_counts(summary: Any) -> dict[str, int]:
+    """The four counts of a reminder summary, whether a mapping or an object with attributes."""
+    if isinstance(summary, Mapping):
+        return {name: int(summary[name]) for name in COUNTS}
+    return {name: int(getattr(summary, name)) for name in COUNTS}

@@ -1,0 +1,647 @@
+"""DynamoDbStore: the production Store, one DynamoDB table (design: docs/dynamodb.md).
+
+Every change to an account's money reads the account's partition, computes the new
+ledger entries with the domain's functions, and commits them in one TransactWriteItems
+that is conditional on the account version it read; a lost race is read again and
+recomputed, so no update is lost and nothing is posted twice.
+"""
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from portal.adapters.dynamodb_items import (
+    Partition,
+    account_from,
+    account_pk,
+    entry_from,
+    entry_item,
+    name_items,
+    payment_from,
+    payment_item,
+    payment_keys,
+    profile_fields,
+    statement_from,
+    statement_item,
+)
+from portal.adapters.dynamodb_staff import StaffRecords
+from portal.adapters.dynamodb_table import MAX_ATTEMPTS, Item, Table, month_of, ts
+from portal.adapters.store import (
+    AccountRecords,
+    ImportOutcome,
+    OpenBalance,
+    PostingResult,
+    StoreError,
+)
+from portal.domain.accounts import Account
+from portal.domain.ledger import (
+    EntryKind,
+    LedgerEntry,
+    allocate,
+    apply_credit,
+    balances,
+    payment_entries,
+    reclaim_spent_credit,
+    reversal_entries,
+    statement_entries,
+)
+from portal.domain.money import format_cents
+from portal.domain.names import name_key
+from portal.domain.payments import OPEN_STATUSES, Payment, PaymentStatus
+from portal.domain.statements import Statement
+
+SCHEMA_VERSION = 1
+FAILED = "ConditionalCheckFailed"
+# A transaction holds 100 items: the account, its claims and updates, and the entries.
+MAX_ENTRIES = 90
+
+
+class _Retry(Exception):
+    """Another writer changed the account first: read it again and recompute."""
+
+
+class DynamoDbStore(StaffRecords):
+    def __init__(self, table_name: str, resource: Any = None):
+        self.db = Table(table_name, resource)
+
+    def migrate(self) -> int:
+        self.db.create_if_local()
+        return SCHEMA_VERSION
+
+    def ping(self) -> None:
+        try:
+            self.db.check_ready()
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"DynamoDB table {self.db.name} does not answer: {exc}") from exc
+
+    # -- reading an account's partition ------------------------------------------------
+
+    def _partition(self, account_number: str) -> Partition:
+        part = Partition(account_number)
+        for item in self.db.query(KeyConditionExpression=Key("PK").eq(account_pk(account_number))):
+            part.add(item)
+        part.statements.sort(key=lambda s: (s.statement_date, s.statement_id))
+        part.entries.sort(key=lambda e: e.entry_id or 0)
+        return part
+
+    def _account_of(self, kind: str, key: str) -> str | None:
+        pointer = self.db.get(f"{kind}#{key}", kind)
+        return pointer["account_number"] if pointer else None
+
+    # -- the one way money changes -----------------------------------------------------
+
+    def _with_retries(self, attempt: Callable[[], Any]) -> Any:
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                return attempt()
+            except _Retry:
+                continue
+        raise StoreError("the account kept changing while it was being written; try again")
+
+    def _commit(
+        self,
+        part: Partition,
+        entries: list[LedgerEntry],
+        at: datetime,
+        actions: list[Item] = (),
+        account: Account | None = None,
+        new_statement: Statement | None = None,
+    ) -> list[str] | None:
+        """Write `actions`, the entries and the account's new state in one transaction.
+
+        Returns None when it committed, else the cancellation codes (the caller's actions
+        come first, so codes[0] is about its first action). A changed account raises _Retry.
+        """
+        if len(entries) > MAX_ENTRIES:
+            raise StoreError(
+                f"one change may post at most {MAX_ENTRIES} ledger entries; this one needs "
+                f"{len(entries)} (consolidate the account's open statements first)"
+            )
+        item = dict(part.account or {})
+        version = item.get("version", 0)
+        if account is not None:
+            item.update(profile_fields(account, item.get("patients", [])))
+            item.setdefault("created_at", ts(at))
+        item.update(PK=account_pk(part.account_number), SK="ACCOUNT")
+        first = item.get("ledger_seq", 0) + 1
+        statements = part.statements + ([new_statement] if new_statement else [])
+        item.update(
+            version=version + 1,
+            ledger_seq=first - 1 + len(entries),
+            **_receivable(item, part.account_number, part.entries + entries, statements, at),
+        )
+        condition = (
+            {"ConditionExpression": "attribute_not_exists(PK)"}
+            if part.account is None
+            else {
+                "ConditionExpression": "#version = :version",
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": {":version": version},
+            }
+        )
+        writes = [
+            *actions,
+            {"Put": {"Item": item, **condition}},
+            *(
+                {
+                    "Put": {
+                        "Item": entry_item(e, n),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
+                for n, e in enumerate(entries, start=first)
+            ),
+            *_month_totals(entries),
+        ]
+        codes = self.db.transact(writes)
+        if codes is not None and codes[len(actions)] == FAILED:
+            raise _Retry()
+        return codes
+
+    # -- accounts and statements -------------------------------------------------------
+
+    def import_statement(
+        self, account: Account, statement: Statement, at: datetime
+    ) -> ImportOutcome:
+        fingerprint = statement.fingerprint()
+
+        def outcome_of_existing() -> ImportOutcome | None:
+            pointer = self.db.get(f"STATEMENT#{statement.statement_id}", "STATEMENT")
+            if pointer is None:
+                return None
+            if pointer["fingerprint"] == fingerprint:
+                return ImportOutcome.UNCHANGED
+            return ImportOutcome.CONFLICT
+
+        def attempt() -> ImportOutcome:
+            existing = outcome_of_existing()
+            if existing is not None:
+                return existing
+            part = self._partition(statement.account_number)
+            header = dataclasses.replace(statement, lines=())
+            entries = statement_entries(statement, at)
+            entries += apply_credit(
+                statement.account_number, part.entries + entries, [*part.statements, header], at
+            )
+            profile = profile_fields(account, (part.account or {}).get("patients", []))
+            pointer = {
+                "PK": f"STATEMENT#{statement.statement_id}",
+                "SK": "STATEMENT",
+                "account_number": statement.account_number,
+                "fingerprint": fingerprint,
+            }
+            actions = [
+                {"Put": {"Item": pointer, "ConditionExpression": "attribute_not_exists(PK)"}},
+                {"Put": {"Item": statement_item(statement, at)}},
+                *({"Put": {"Item": n}} for n in name_items(account.account_number, profile)),
+            ]
+            codes = self._commit(part, entries, at, actions, account, header)
+            if codes is None:
+                return ImportOutcome.IMPORTED
+            raise _Retry()  # the pointer appeared meanwhile: the next attempt answers
+
+        return self._with_retries(attempt)
+
+    def get_account(self, account_number: str) -> Account | None:
+        item = self.db.get(account_pk(account_number), "ACCOUNT")
+        return account_from(item) if item else None
+
+    def account_records(self, account_number: str) -> AccountRecords | None:
+        part = self._partition(account_number)
+        if part.account is None:
+            return None
+        return AccountRecords(
+            account=account_from(part.account),
+            statements=tuple(part.statements),
+            entries=tuple(part.entries),
+            payments=tuple(
+                sorted(part.payments.values(), key=lambda p: (p.created_at, p.payment_id))
+            ),
+        )
+
+    def get_statement(self, statement_id: str) -> Statement | None:
+        account_number = self._account_of("STATEMENT", statement_id)
+        if account_number is None:
+            return None
+        item = self.db.get(account_pk(account_number), f"STATEMENT#{statement_id}")
+        return statement_from(item) if item else None
+
+    # -- payments ----------------------------------------------------------------------
+
+    def create_payment(self, payment: Payment) -> bool:
+        pointer = {
+            "PK": f"PAYMENT#{payment.payment_id}",
+            "SK": "PAYMENT",
+            "account_number": payment.account_number,
+        }
+        codes = self.db.transact(
+            [
+                {"Put": {"Item": pointer, "ConditionExpression": "attribute_not_exists(PK)"}},
+                {
+                    "Put": {
+                        "Item": payment_item(payment),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "Key": {"PK": account_pk(payment.account_number), "SK": "ACCOUNT"},
+                        "ConditionExpression": "attribute_exists(PK)",
+                    }
+                },
+            ]
+        )
+        if codes is None:
+            return True
+        if codes[2] == FAILED:
+            raise KeyError(payment.account_number)
+        return False
+
+    def _payment_item_key(self, payment_id: str) -> tuple[str, str]:
+        account_number = self._account_of("PAYMENT", payment_id)
+        if account_number is None:
+            raise KeyError(payment_id)
+        return account_pk(account_number), f"PAYMENT#{payment_id}"
+
+    def get_payment(self, payment_id: str) -> Payment | None:
+        try:
+            pk, sk = self._payment_item_key(payment_id)
+        except KeyError:
+            return None
+        item = self.db.get(pk, sk)
+        return payment_from(item) if item else None
+
+    def attach_checkout(self, payment_id: str, session_id: str) -> None:
+        pk, sk = self._payment_item_key(payment_id)
+        self.db.update(
+            pk,
+            sk,
+            "SET checkout_session_id = :session",
+            ExpressionAttributeValues={":session": session_id},
+        )
+
+    def post_payment(
+        self, payment_id: str, reference: str, amount_cents: int, at: datetime
+    ) -> PostingResult:
+        pk, _ = self._payment_item_key(payment_id)
+        account_number = pk.removeprefix("ACCOUNT#")
+
+        def attempt() -> PostingResult:
+            part = self._partition(account_number)
+            payment = part.payments[payment_id]
+            if payment.posted_at is not None:
+                return PostingResult(payment=payment, posted=False)
+            records = balances(part.entries)
+            allocation = allocate(amount_cents, records.open_statements(part.statements))
+            entries = payment_entries(account_number, payment_id, allocation, at)
+            posted = payment.succeeded(reference, amount_cents, at)
+            claim = {
+                "PK": f"REFERENCE#{reference}",
+                "SK": "REFERENCE",
+                "payment_id": payment_id,
+                "posted_at": ts(at),
+            }
+            actions = [
+                {"Put": {"Item": claim, "ConditionExpression": "attribute_not_exists(PK)"}},
+                _payment_update(
+                    posted,
+                    "SET #status = :status, gateway_reference = :reference,"
+                    " amount_cents = :amount, posted_at = :posted_at, failure_message = :empty,"
+                    " GSI3PK = :gsi3pk, GSI3SK = :gsi3sk",
+                    "attribute_not_exists(posted_at)",
+                    {
+                        ":reference": reference,
+                        ":amount": amount_cents,
+                        ":posted_at": ts(at),
+                        ":empty": "",
+                        ":gsi3pk": payment_keys(posted)["GSI3PK"],
+                        ":gsi3sk": payment_keys(posted)["GSI3SK"],
+                    },
+                ),
+            ]
+            codes = self._commit(part, entries, at, actions)
+            if codes is None:
+                return PostingResult(payment=posted, posted=True, entries=tuple(entries))
+            if codes[0] == FAILED:
+                owner = self.db.get(f"REFERENCE#{reference}", "REFERENCE")
+                if owner and owner["payment_id"] != payment_id:
+                    raise ValueError(
+                        f"Gateway reference {reference} is already posted to {owner['payment_id']}."
+                    )
+            raise _Retry()  # posted meanwhile (or changed): the next read tells
+
+        return self._with_retries(attempt)
+
+    def close_payment(
+        self, payment_id: str, status: PaymentStatus, message: str, at: datetime
+    ) -> Payment:
+        pk, sk = self._payment_item_key(payment_id)
+        updated = self.db.update(
+            pk,
+            sk,
+            "SET #status = :status, failure_message = :message",
+            ConditionExpression="#status IN (:open1, :open2)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":status": status.value,
+                ":message": message,
+                **{f":open{i}": s.value for i, s in enumerate(sorted(OPEN_STATUSES), start=1)},
+            },
+        )
+        if updated is None:
+            updated = self.db.get(pk, sk)
+        return payment_from(updated)
+
+    def list_payments(
+        self,
+        since: datetime,
+        until: datetime,
+        status: PaymentStatus | None = None,
+        method: str | None = None,
+    ) -> list[Payment]:
+        found = []
+        for month in _months(since, until):
+            for item in self.db.query(
+                IndexName="GSI3",
+                KeyConditionExpression=Key("GSI3PK").eq(f"PAYMENTS#{month}")
+                & Key("GSI3SK").between(ts(since), ts(until)),
+            ):
+                payment = payment_from(item)
+                if status is not None and payment.status is not status:
+                    continue
+                if method is not None and payment.method != method:
+                    continue
+                found.append(payment)
+        return sorted(found, key=lambda p: (p.posted_at or p.created_at, p.payment_id))
+
+    def reverse_payment(self, payment_id: str, reason: str, at: datetime) -> PostingResult:
+        pk, _ = self._payment_item_key(payment_id)
+        account_number = pk.removeprefix("ACCOUNT#")
+
+        def attempt() -> PostingResult:
+            part = self._partition(account_number)
+            payment = part.payments[payment_id]
+            if payment.status is PaymentStatus.REVERSED:
+                return PostingResult(payment=payment, posted=False)
+            if payment.posted_at is None or payment.status is not PaymentStatus.SUCCEEDED:
+                raise ValueError(
+                    f"Payment {payment_id} is {payment.status}; it cannot be reversed."
+                )
+            posted = [
+                e
+                for e in part.entries
+                if e.payment_id == payment_id and e.kind is EntryKind.PATIENT_PAYMENT
+            ]
+            entries = reversal_entries(posted, reason, at)
+            entries += reclaim_spent_credit(
+                part.entries + entries, at, f"Credit taken back with reversed payment {payment_id}"
+            )
+            entries += apply_credit(account_number, part.entries + entries, part.statements, at)
+            reversed_payment = dataclasses.replace(payment, status=PaymentStatus.REVERSED)
+            action = _payment_update(
+                reversed_payment,
+                "SET #status = :status",
+                "#status = :succeeded",
+                {":succeeded": PaymentStatus.SUCCEEDED.value},
+            )
+            if self._commit(part, entries, at, [action]) is None:
+                return PostingResult(payment=reversed_payment, posted=True, entries=tuple(entries))
+            raise _Retry()
+
+        return self._with_retries(attempt)
+
+    def post_adjustment(
+        self,
+        account_number: str,
+        statement_id: str,
+        kind: EntryKind,
+        amount_cents: int,
+        memo: str,
+        at: datetime,
+    ) -> LedgerEntry:
+        if kind not in (EntryKind.ADJUSTMENT, EntryKind.WRITE_OFF) or amount_cents <= 0:
+            raise ValueError("an adjustment or write-off lowers a balance by a positive amount")
+
+        def attempt() -> LedgerEntry:
+            part = self._partition(account_number)
+            if statement_id not in {s.statement_id for s in part.statements}:
+                raise KeyError(statement_id)
+            balance = balances(part.entries).by_statement.get(statement_id, 0)
+            if amount_cents > balance:
+                raise ValueError(
+                    f"{format_cents(amount_cents)} is more than the statement's balance of "
+                    f"{format_cents(balance)}."
+                )
+            entry = LedgerEntry(account_number, kind, -amount_cents, at, statement_id, memo=memo)
+            if self._commit(part, [entry], at) is None:
+                return entry
+            raise _Retry()
+
+        return self._with_retries(attempt)
+
+    # -- search ------------------------------------------------------------------------
+
+    def search_accounts(self, query: str, limit: int = 25) -> list[Account]:
+        text = query.strip()
+        key = name_key(text)
+        numbers: list[str] = []
+        if text:
+            if self.db.get(account_pk(text), "ACCOUNT") is not None:
+                numbers.append(text)
+            for kind in ("STATEMENT", "PAYMENT"):
+                if (owner := self._account_of(kind, text)) is not None:
+                    numbers.append(owner)
+        if len(key) >= 2:
+            named = {
+                item["account_number"]
+                for item in self.db.query(
+                    IndexName="GSI1",
+                    KeyConditionExpression=Key("GSI1PK").eq(f"NAME#{key[:2]}")
+                    & Key("GSI1SK").begins_with(key),
+                )
+            }
+            numbers += sorted(named)[:limit]
+        unique = list(dict.fromkeys(numbers))[:limit]
+        items = {
+            i["account_number"]: i
+            for i in self.db.get_many([(account_pk(n), "ACCOUNT") for n in unique])
+        }
+        return [account_from(items[n]) for n in unique if n in items]
+
+    # -- reports -----------------------------------------------------------------------
+
+    def open_balances(self, as_of: datetime) -> list[OpenBalance]:
+        stamp = ts(as_of)
+        receivable = Key("GSI2PK").eq("RECEIVABLE")
+        accounts = [
+            *self.db.query(
+                IndexName="GSI2",
+                KeyConditionExpression=receivable & Key("GSI2SK").begins_with("OPEN#"),
+            ),
+            *self.db.query(
+                IndexName="GSI2",
+                KeyConditionExpression=receivable
+                & Key("GSI2SK").between(f"SETTLED#{stamp}", "SETTLED#~"),
+            ),
+        ]
+        found = []
+        for item in accounts:
+            name = f"{item['first_name']} {item['last_name']}"
+            number = item["account_number"]
+            if item.get("last_entry_at", "") < stamp:
+                open_now = item.get("open_statements", {})
+                found += [
+                    OpenBalance(
+                        number, name, sid, date.fromisoformat(s["due_date"]), s["balance_cents"]
+                    )
+                    for sid, s in open_now.items()
+                ]
+                continue
+            # Entries came after `as_of`: work the balances out as they stood then.
+            part = self._partition(number)
+            then = balances(e for e in part.entries if e.posted_at < as_of).by_statement
+            found += [
+                OpenBalance(number, name, s.statement_id, s.due_date, then[s.statement_id])
+                for s in part.statements
+                if then.get(s.statement_id, 0) > 0
+            ]
+        return sorted(found, key=lambda b: (b.account_number, b.due_date, b.statement_id))
+
+    def ledger_totals(self, since: datetime, until: datetime) -> dict[EntryKind, int]:
+        totals: dict[EntryKind, int] = defaultdict(int)
+        whole = {
+            item["SK"]: item
+            for item in self.db.query(
+                KeyConditionExpression=Key("PK").eq("LEDGER_TOTALS")
+                & Key("SK").between(month_of(since), month_of(until))
+            )
+        }
+        for month in _months(since, until):
+            start, end = _month_bounds(month)
+            if since <= start and end <= until:
+                for kind, cents in _kinds(whole.get(month, {})).items():
+                    totals[kind] += cents
+            else:
+                for entry in self._entries_in(month, max(since, start), min(until, end)):
+                    totals[entry.kind] += entry.amount_cents
+        return dict(totals)
+
+    def receivable_at(self, at: datetime) -> int:
+        month = month_of(at)
+        before = sum(
+            sum(_kinds(item).values())
+            for item in self.db.query(
+                KeyConditionExpression=Key("PK").eq("LEDGER_TOTALS") & Key("SK").lt(month)
+            )
+        )
+        start, _ = _month_bounds(month)
+        return before + sum(e.amount_cents for e in self._entries_in(month, start, at))
+
+    def _entries_in(self, month: str, since: datetime, until: datetime) -> list[LedgerEntry]:
+        """Entries posted in [since, until), all within one UTC month, from GSI3."""
+        return [
+            entry_from(item)
+            for item in self.db.query(
+                IndexName="GSI3",
+                KeyConditionExpression=Key("GSI3PK").eq(f"LEDGER#{month}")
+                & Key("GSI3SK").between(ts(since), ts(until)),
+            )
+        ]
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _payment_update(payment: Payment, expression: str, condition: str, values: Item) -> Item:
+    return {
+        "Update": {
+            "Key": {
+                "PK": account_pk(payment.account_number),
+                "SK": f"PAYMENT#{payment.payment_id}",
+            },
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":status": payment.status.value, **values},
+        }
+    }
+
+
+def _receivable(
+    item: Item,
+    account_number: str,
+    entries: list[LedgerEntry],
+    statements: list[Statement],
+    at: datetime,
+) -> Item:
+    """The account's balances and its place in the receivables index (GSI2)."""
+    by_statement = balances(entries).by_statement
+    due = {s.statement_id: s.due_date for s in statements}
+    open_now = {
+        sid: {"due_date": due[sid].isoformat(), "balance_cents": cents}
+        for sid, cents in by_statement.items()
+        if cents > 0
+    }
+    latest = max((e.posted_at for e in entries), default=at)
+    fields: Item = {
+        "balance_cents": sum(e.amount_cents for e in entries),
+        "open_statements": open_now,
+        "last_entry_at": max(item.get("last_entry_at", ""), ts(latest)),
+        "GSI2PK": "RECEIVABLE",
+    }
+    if open_now:
+        oldest = min(s["due_date"] for s in open_now.values())
+        fields["settled_at"] = ""
+        fields["GSI2SK"] = f"OPEN#{oldest}#{account_number}"
+    else:
+        settled = item.get("settled_at") or ts(at)
+        fields["settled_at"] = settled
+        fields["GSI2SK"] = f"SETTLED#{settled}#{account_number}"
+    return fields
+
+
+def _month_totals(entries: list[LedgerEntry]) -> list[Item]:
+    sums: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for entry in entries:
+        sums[month_of(entry.posted_at)][entry.kind.value] += entry.amount_cents
+    return [
+        {
+            "Update": {
+                "Key": {"PK": "LEDGER_TOTALS", "SK": month},
+                "UpdateExpression": "ADD " + ", ".join(f"#k{i} :v{i}" for i in range(len(kinds))),
+                "ExpressionAttributeNames": {f"#k{i}": k for i, k in enumerate(kinds)},
+                "ExpressionAttributeValues": {f":v{i}": v for i, v in enumerate(kinds.values())},
+            }
+        }
+        for month, kinds in sums.items()
+    ]
+
+
+def _kinds(item: Item) -> dict[EntryKind, int]:
+    values = {kind.value for kind in EntryKind}
+    return {EntryKind(k): v for k, v in item.items() if k in values}
+
+
+def _months(since: datetime, until: datetime) -> list[str]:
+    """The UTC months that [since, until) touches."""
+    months = []
+    month = month_of(since)
+    last = month_of(until - timedelta(microseconds=1))
+    while month <= last:
+        months.append(month)
+        year, number = int(month[:4]), int(month[5:])
+        month = f"{year + number // 12}-{number % 12 + 1:02d}"
+    return months
+
+
+def _month_bounds(month: str) -> tuple[datetime, datetime]:
+    year, number = int(month[:4]), int(month[5:])
+    start = datetime(year, number, 1, tzinfo=UTC)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+    return start, end

@@ -1,0 +1,272 @@
+"""The one DynamoDB table: its definition, and the few calls every part of the store uses.
+
+Items go in and out as plain dicts of str, int, bool, list and dict: boto3's Decimal
+stops here (see docs/dynamodb.md).
+"""
+
+import os
+import random
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from portal.adapters.store import StoreError, StoreNotReady
+
+INDEXES = ("GSI1", "GSI2", "GSI3")
+TTL_ATTRIBUTE = "expires_at"
+MAX_ATTEMPTS = 20
+
+Item = dict[str, Any]
+
+
+def table_definition(name: str) -> dict[str, Any]:
+    """CreateTable arguments; infra/portal.yaml declares the same keys and indexes."""
+    keys = ["PK", "SK"] + [f"{i}{part}" for i in INDEXES for part in ("PK", "SK")]
+    return {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": k, "AttributeType": "S"} for k in keys],
+        "KeySchema": [
+            {"AttributeName": "PK", "KeyType": "HASH"},
+            {"AttributeName": "SK", "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": f"{index}PK", "KeyType": "HASH"},
+                    {"AttributeName": f"{index}SK", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in INDEXES
+        ],
+    }
+
+
+def plain(value: Any) -> Any:
+    """boto3's Decimal to int (the table holds no fractions), recursively."""
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def ts(at: datetime) -> str:
+    """UTC timestamps as fixed-width ISO text, so text order is time order."""
+    if at.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def parse_ts(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def parse_day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def month_of(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m")
+
+
+def seq(number: int) -> str:
+    return f"{number:012d}"
+
+
+def epoch(at: datetime) -> int:
+    return int(at.timestamp())
+
+
+class Table:
+    """A boto3 Table resource with pagination, transactions and clear errors."""
+
+    def __init__(self, name: str, resource: Any = None):
+        if resource is None:
+            import boto3
+
+            resource = boto3.resource("dynamodb")
+        self.name = name
+        self.resource = resource
+        self.client = resource.meta.client
+        self.table = resource.Table(name)
+        self._ready = False
+
+    # -- schema ------------------------------------------------------------------------
+
+    def create_if_local(self) -> None:
+        """Create the table on a local endpoint (moto); in AWS the stack owns it."""
+        errors = self.client.exceptions
+        try:
+            self.client.describe_table(TableName=self.name)
+        except errors.ResourceNotFoundException:
+            if not os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
+                raise StoreNotReady(
+                    f"DynamoDB table {self.name} does not exist: deploy infra/portal.yaml."
+                ) from None
+            self.client.create_table(**table_definition(self.name))
+            self.client.get_waiter("table_exists").wait(TableName=self.name)
+            self.client.update_time_to_live(
+                TableName=self.name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+            )
+        self._ready = False
+
+    def check_ready(self) -> None:
+        if self._ready:
+            return
+        try:
+            self.client.describe_table(TableName=self.name)
+        except self.client.exceptions.ResourceNotFoundException:
+            raise StoreNotReady(
+                f"DynamoDB table {self.name} does not exist: run `portal migrate`."
+            ) from None
+        self._ready = True
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, pk: str, sk: str) -> Item | None:
+        found = self.table.get_item(Key={"PK": pk, "SK": sk}, ConsistentRead=True)
+        item = found.get("Item")
+        return plain(item) if item is not None else None
+
+    def get_many(self, keys: list[tuple[str, str]]) -> list[Item]:
+        """BatchGetItem in chunks of 100, retrying unprocessed keys."""
+        found: list[Item] = []
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 100):
+            request = {
+                self.name: {
+                    "Keys": [{"PK": pk, "SK": sk} for pk, sk in unique[start : start + 100]],
+                    "ConsistentRead": True,
+                }
+            }
+            attempt = 0
+            while request:
+                answer = self.resource.batch_get_item(RequestItems=request)
+                found += [plain(i) for i in answer["Responses"].get(self.name, [])]
+                request = answer.get("UnprocessedKeys") or {}
+                attempt = _pause(attempt) if request else attempt
+        return found
+
+    def query(self, **kwargs: Any) -> Iterator[Item]:
+        """Every item a Query matches, following LastEvaluatedKey page after page."""
+        if "IndexName" not in kwargs:
+            kwargs.setdefault("ConsistentRead", True)
+        while True:
+            page = self.table.query(**kwargs)
+            for item in page.get("Items", []):
+                yield plain(item)
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    def count(self, **kwargs: Any) -> int:
+        kwargs.setdefault("ConsistentRead", True)
+        kwargs["Select"] = "COUNT"
+        total = 0
+        while True:
+            page = self.table.query(**kwargs)
+            total += page["Count"]
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return total
+            kwargs["ExclusiveStartKey"] = last
+
+    # -- writes ------------------------------------------------------------------------
+
+    def put(self, item: Item, condition: str | None = None, **kwargs: Any) -> bool:
+        """PutItem; False when the condition does not hold."""
+        args: dict[str, Any] = {"Item": item, **kwargs}
+        if condition:
+            args["ConditionExpression"] = condition
+        try:
+            self.table.put_item(**args)
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def update(self, pk: str, sk: str, expression: str, **kwargs: Any) -> Item | None:
+        """UpdateItem returning the new item; None when its condition does not hold."""
+        try:
+            answer = self.table.update_item(
+                Key={"PK": pk, "SK": sk},
+                UpdateExpression=expression,
+                ReturnValues="ALL_NEW",
+                **kwargs,
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return None
+        return plain(answer.get("Attributes"))
+
+    def delete(self, pk: str, sk: str, condition: str | None = None, **kwargs: Any) -> bool:
+        args: dict[str, Any] = {"Key": {"PK": pk, "SK": sk}, **kwargs}
+        if condition:
+            args["ConditionExpression"] = condition
+        try:
+            self.table.delete_item(**args)
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def delete_many(self, keys: list[tuple[str, str]]) -> None:
+        with self.table.batch_writer() as batch:
+            for pk, sk in dict.fromkeys(keys):
+                batch.delete_item(Key={"PK": pk, "SK": sk})
+
+    def next_number(self, counter: str) -> int:
+        """The next number of a counter (audit entries, notes, escalations)."""
+        item = self.update(
+            "COUNTER",
+            counter,
+            "ADD #value :one",
+            ExpressionAttributeNames={"#value": "value"},
+            ExpressionAttributeValues={":one": 1},
+        )
+        assert item is not None
+        return item["value"]
+
+    def transact(self, actions: list[Item]) -> list[str] | None:
+        """TransactWriteItems ({"Put": {...}}, {"Update": {...}}, ... with plain values).
+
+        Returns None when it committed, or the cancellation codes, one per action
+        ("None", "ConditionalCheckFailed", ...), when a condition failed. Conflicts with
+        another transaction are retried here.
+        """
+        if len(actions) > 100:
+            raise StoreError("a transaction holds at most 100 items")
+        # The resource's client serializes plain values itself (boto3 registers that).
+        low = []
+        for action in actions:
+            ((op, body),) = action.items()
+            low.append({op: {"TableName": self.name, **body}})
+        attempt = 0
+        while True:
+            try:
+                self.client.transact_write_items(TransactItems=low)
+                return None
+            except self.client.exceptions.TransactionCanceledException as exc:
+                codes = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+                if "TransactionConflict" in codes or not codes:
+                    attempt = _pause(attempt)
+                    continue
+                unexpected = set(codes) - {"None", "ConditionalCheckFailed"}
+                if unexpected:
+                    raise StoreError(f"DynamoDB refused the transaction: {exc}") from exc
+                return codes
+            except self.client.exceptions.TransactionConflictException:
+                attempt = _pause(attempt)
+
+
+def _pause(attempt: int) -> int:
+    if attempt + 1 >= MAX_ATTEMPTS:
+        raise StoreError("DynamoDB kept refusing the write (too much contention); try again")
+    time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
+    return attempt + 1

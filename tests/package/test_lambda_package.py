@@ -1,0 +1,434 @@
+"""The Lambda zip exactly as `make package` builds it with Zappa.
+
+It is small, carries neither test tools nor the boto3 that Lambda's Python already has,
+ships every runtime dependency whole, and works when Lambda's Python runs it: Zappa's
+handler.py at the zip root serves the Quick Pay page through an API Gateway event and
+routes the scheduled reminder event to functions.reminders.handler.
+
+The child process imitates the python3.11 runtime: the unzipped folder is the task root
+(the working directory and first on sys.path), then a folder holding only what that
+runtime provides (boto3, botocore and their dependencies); `-S` keeps the test
+environment's own site-packages out of sight.
+"""
+
+import csv
+import email.parser
+import importlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+import uuid
+import zipfile
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[2]
+STAGE = "dev"
+MAX_ZIP_BYTES = 15_000_000
+
+# What the AWS Lambda python3.11 runtime provides (top-level modules and distributions).
+RUNTIME_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+RUNTIME_DISTRIBUTIONS = {
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "python-dateutil",
+    "urllib3",
+    "six",
+}
+# Never in the zip: Lambda's own SDK, the test tools, Zappa's build-time dependencies.
+NOT_SHIPPED = (
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "pytest",
+    "moto",
+    "playwright",
+    "hypothesis",
+    "ruff",
+    "cfn_lint",
+    "troposphere",
+    "pip",
+    "setuptools",
+    "wheel",
+    "yaml",
+)
+SECRETS = ("PORTAL_SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
+
+
+def stage_settings(stage: str = STAGE) -> dict:
+    """A stage of zappa_settings.json with its `extends` applied, as Zappa reads it."""
+    settings = json.loads((ROOT / "zappa_settings.json").read_text())
+    stage_config = dict(settings[stage])
+    if "extends" in stage_config:
+        return {**stage_settings(stage_config.pop("extends")), **stage_config}
+    return stage_config
+
+
+@pytest.fixture(scope="session")
+def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make package` into a temporary folder (the deployment-only venv, then Zappa)."""
+    make = shutil.which("make")
+    assert make, "make is needed to build the Lambda package"
+    output = tmp_path_factory.mktemp("lambda") / "lambda.zip"
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "VIRTUAL_ENV")
+    }
+    result = subprocess.run(
+        [make, "--no-print-directory", "package", f"STAGE={STAGE}", f"LAMBDA_ZIP={output}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, f"make package failed:\n{result.stdout}\n{result.stderr}"
+    assert output.is_file(), f"make package wrote no {output}:\n{result.stdout}"
+    return output
+
+
+@pytest.fixture(scope="session")
+def zip_names(lambda_zip: Path) -> set[str]:
+    with zipfile.ZipFile(lambda_zip) as archive:
+        return set(archive.namelist())
+
+
+@pytest.fixture(scope="session")
+def task_root(lambda_zip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The zip unpacked, as Lambda unpacks it into /var/task."""
+    folder = tmp_path_factory.mktemp("task")
+    with zipfile.ZipFile(lambda_zip) as archive:
+        archive.extractall(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def lambda_runtime(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with only what Lambda's Python provides, linked from this environment."""
+    folder = tmp_path_factory.mktemp("runtime")
+    for name in RUNTIME_MODULES:
+        module = importlib.import_module(name)
+        source = Path(module.__file__)
+        source = source.parent if source.name == "__init__.py" else source
+        (folder / source.name).symlink_to(source)
+    return folder
+
+
+def test_zip_is_small(lambda_zip: Path, record_property) -> None:
+    size = lambda_zip.stat().st_size
+    record_property("lambda_zip_bytes", size)  # reported at the end of the run (conftest.py)
+    print(f"lambda zip: {size / 1e6:.1f} MB")
+    assert size < MAX_ZIP_BYTES, f"lambda zip is {size / 1e6:.1f} MB, over 15 MB"
+
+
+def test_zip_holds_the_project_and_the_handler(zip_names: set[str]) -> None:
+    for name in (
+        "handler.py",
+        "zappa_settings.py",
+        "portal/wsgi.py",
+        "portal/bootstrap.py",
+        "functions/reminders.py",
+        "templates/base.html",
+        "templates/patient/lookup.html",
+        "static/portal.css",
+        "flask/__init__.py",
+        "zappa/handler.py",
+    ):
+        assert name in zip_names, f"{name} is missing from the Lambda zip"
+
+
+def test_zip_leaves_out_tools_lambda_runtime_and_local_files(zip_names: set[str]) -> None:
+    tops = {name.split("/", 1)[0] for name in zip_names}
+    modules = {top.removesuffix(".py") for top in tops if not top.endswith(".dist-info")}
+    distributions = {
+        canonicalize_name(top.removesuffix(".dist-info").rpartition("-")[0])
+        for top in tops
+        if top.endswith(".dist-info")
+    }
+    for name in NOT_SHIPPED:
+        assert name not in modules, f"{name} is in the Lambda zip"
+        assert canonicalize_name(name) not in distributions, f"{name}'s metadata is in the zip"
+    local = {"tests", "bench", "var", "infra", "build", "docs", "node_modules", ".git", ".ci"}
+    assert not tops & local, f"local folders in the zip: {sorted(tops & local)}"
+    assert not [top for top in tops if top.startswith(".venv")]
+    leftovers = [n for n in zip_names if n.endswith((".pyc", ".sqlite3", ".eml", ".zip"))]
+    assert not leftovers, f"files that do not belong in the zip: {leftovers[:10]}"
+
+
+def test_every_runtime_dependency_is_packaged_whole(lambda_zip: Path, zip_names) -> None:
+    """Each dependency of the project (but Lambda's own) with every file its RECORD lists,
+    so no `exclude` pattern of zappa_settings.json cut into one."""
+    shipped = {
+        canonicalize_name(top.removesuffix(".dist-info").rpartition("-")[0]): top
+        for top in {name.split("/", 1)[0] for name in zip_names}
+        if top.endswith(".dist-info")
+    }
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    todo = [Requirement(text) for text in project["dependencies"]]
+    seen: set[str] = set()
+    missing: list[str] = []
+    with zipfile.ZipFile(lambda_zip) as archive:
+        while todo:
+            requirement = todo.pop()
+            name = canonicalize_name(requirement.name)
+            if requirement.marker and not requirement.marker.evaluate({"extra": ""}):
+                continue
+            if name in seen or name in RUNTIME_DISTRIBUTIONS:
+                continue
+            seen.add(name)
+            if name not in shipped:
+                missing.append(f"{name} (not packaged)")
+                continue
+            info = shipped[name]
+            metadata = email.parser.Parser().parsestr(archive.read(f"{info}/METADATA").decode())
+            todo += [Requirement(text) for text in metadata.get_all("Requires-Dist") or []]
+            record = csv.reader(io.StringIO(archive.read(f"{info}/RECORD").decode()))
+            for row in record:
+                path = row[0]
+                if path.startswith("../") or "__pycache__" in path or path.endswith(".pyc"):
+                    continue
+                if path not in zip_names:
+                    missing.append(path)
+    assert {"flask", "jinja2", "werkzeug", "tzdata"} <= seen
+    assert not missing, f"missing from the Lambda zip: {missing[:20]}"
+
+
+def test_settings_keep_secrets_out_of_the_zip(task_root: Path) -> None:
+    for stage in ("dev", "prod"):
+        settings = stage_settings(stage)
+        assert settings["app_function"] == "portal.wsgi.app"
+        assert settings["runtime"] == "python3.11"
+        assert settings["remote_env"].startswith("s3://")
+        for key in ("environment_variables", "aws_environment_variables"):
+            assert not set(settings.get(key, {})) & set(SECRETS), f"a secret in {stage} {key}"
+    generated = (task_root / "zappa_settings.py").read_text()
+    for secret in SECRETS:
+        assert secret not in generated
+
+
+# ---------------------------------------------------------------- running the zip
+
+CHILD = r"""
+import json, os, sys, sysconfig, types
+
+task_root, runtime, events_file, result_file = sys.argv[1:5]
+sys.path[:0] = [task_root, runtime]  # /var/task first, then the runtime's packages
+
+import handler  # Zappa's handler.py at the zip root, as Lambda's "handler.lambda_handler"
+
+context = types.SimpleNamespace(
+    function_name=os.environ["AWS_LAMBDA_FUNCTION_NAME"],
+    function_version="$LATEST",
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:"
+    + os.environ["AWS_LAMBDA_FUNCTION_NAME"],
+    memory_limit_in_mb=512,
+    aws_request_id="00000000-0000-4000-8000-000000000000",
+    log_group_name="/aws/lambda/" + os.environ["AWS_LAMBDA_FUNCTION_NAME"],
+    log_stream_name="test",
+    get_remaining_time_in_millis=lambda: 30_000,
+)
+with open(events_file) as handle:
+    events = json.load(handle)
+results = [handler.lambda_handler(event, context) for event in events]
+
+stdlib = {sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib")}
+origins = {}
+for name, module in list(sys.modules.items()):
+    path = getattr(module, "__file__", None)
+    if not path or "." in name:
+        continue
+    if path.startswith(task_root + os.sep):
+        origins[name] = "task"
+    elif path.startswith(runtime + os.sep):
+        origins[name] = "runtime"
+    elif any(path.startswith(folder + os.sep) for folder in stdlib):
+        origins[name] = "stdlib"
+    else:
+        origins[name] = path
+with open(result_file, "w") as handle:
+    json.dump({"results": results, "origins": origins}, handle, default=str)
+"""
+
+
+def api_gateway_event(path: str, api_id: str = "abc123defg") -> dict:
+    """A REST API (v1) proxy event as API Gateway sends it to the Zappa function."""
+    host = f"{api_id}.execute-api.us-east-1.amazonaws.com"
+    headers = {
+        "Accept": "text/html,application/xhtml+xml",
+        "Accept-Language": "en-US,en;q=0.9",
+        "Host": host,
+        "User-Agent": "Mozilla/5.0 (package test)",
+        "X-Forwarded-For": "203.0.113.7, 130.176.0.1",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+    }
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": "GET",
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": "GET",
+            "path": f"/{STAGE}{path}",
+            "stage": STAGE,
+            "accountId": "123456789012",
+            "apiId": api_id,
+            "requestId": str(uuid.uuid4()),
+            "domainName": host,
+            "protocol": "HTTP/1.1",
+            "identity": {"sourceIp": "203.0.113.7", "userAgent": headers["User-Agent"]},
+            "requestTimeEpoch": 1795850000000,
+        },
+        "body": None,
+        "isBase64Encoded": False,
+    }
+
+
+def scheduled_event(function: str) -> dict:
+    """The event of a Zappa `events` rule, shaped by the InputTransformer Zappa sets.
+
+    Zappa names the rule "<project>-<stage>-<function>" and its handler takes the
+    function from the text after the rule name's last "-"."""
+    settings = stage_settings()
+    rule = f"{settings['project_name']}-{STAGE}-{function}"
+    assert len(rule) < 64, "Zappa would shorten this rule name"
+    return {
+        "time": "2026-11-30T14:00:00Z",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "region": "us-east-1",
+        "detail": {},
+        "version": "0",
+        "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{rule}"],
+        "id": str(uuid.uuid4()),
+        "kwargs": {},
+    }
+
+
+def put_remote_env(endpoint: str, url: str, values: dict[str, str]) -> None:
+    """Store the secrets where the stage's `remote_env` points (moto's S3)."""
+    import boto3
+
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(values).encode())
+
+
+def migrate(table: str, tmp_path: Path) -> None:
+    """What `portal migrate` does, against the same table (moto's DynamoDB)."""
+    from portal.bootstrap import build_services
+    from portal.config import Settings
+
+    settings = Settings.from_env(
+        {
+            "PORTAL_STORE": "dynamodb",
+            "PORTAL_DYNAMODB_TABLE": table,
+            "PORTAL_SECRET_KEY": "migrate-" + "k" * 32,
+            "PORTAL_SQLITE_PATH": str(tmp_path / "unused.sqlite3"),
+            "PORTAL_OUTBOX_DIR": str(tmp_path / "outbox"),
+        }
+    )
+    build_services(settings).store.migrate()
+
+
+def test_packaged_handler_serves_pages_and_runs_reminders(
+    task_root: Path, lambda_runtime: Path, moto_endpoint: str, tmp_path: Path
+) -> None:
+    from tests.aws import aws_environment
+
+    settings = stage_settings()
+    table = f"lambda-package-{uuid.uuid4().hex[:8]}"
+    migrate(table, tmp_path)
+    put_remote_env(
+        moto_endpoint,
+        settings["remote_env"],
+        {
+            "PORTAL_SECRET_KEY": "package-test-" + "s" * 40,
+            "STRIPE_SECRET_KEY": "sk_test_package",
+            "STRIPE_WEBHOOK_SECRET": "whsec_package",
+        },
+    )
+    function_name = f"{settings['project_name']}-{STAGE}"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "TZ": ":UTC",
+        # What Lambda sets, then the stage's aws_environment_variables (the function's
+        # configuration), the test table, and boto3 pointed at moto.
+        "AWS_LAMBDA_FUNCTION_NAME": function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(settings.get("memory_size", 512)),
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{settings['runtime']}",
+        "LAMBDA_TASK_ROOT": str(task_root),
+        **settings.get("aws_environment_variables", {}),
+        "PORTAL_DYNAMODB_TABLE": table,
+        **aws_environment(moto_endpoint),
+        "AWS_ENDPOINT_URL_S3": moto_endpoint,
+    }
+    events = [
+        api_gateway_event("/pay"),
+        api_gateway_event("/healthz"),
+        scheduled_event("functions.reminders.handler"),
+    ]
+    events_file = tmp_path / "events.json"
+    events_file.write_text(json.dumps(events))
+    result_file = tmp_path / "result.json"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-S",
+            "-c",
+            CHILD,
+            str(task_root),
+            str(lambda_runtime),
+            str(events_file),
+            str(result_file),
+        ],
+        cwd=task_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, f"the packaged handler failed:\n{run.stdout}\n{run.stderr}"
+    outcome = json.loads(result_file.read_text())
+    pay, health, reminders = outcome["results"]
+
+    assert pay["statusCode"] == 200, pay
+    assert 'name="account_number"' in pay["body"]
+    assert settings["aws_environment_variables"]["PORTAL_PRACTICE_NAME"] in pay["body"]
+
+    assert health["statusCode"] == 200, health
+    assert json.loads(health["body"]) == {"status": "ok"}
+
+    assert set(reminders) == {"sent", "skipped", "failed", "escalated"}, reminders
+    assert all(type(count) is int for count in reminders.values()), reminders
+
+    origins = outcome["origins"]
+    for name in ("handler", "zappa", "flask", "jinja2", "werkzeug", "portal", "functions"):
+        assert origins.get(name) == "task", f"{name} came from {origins.get(name)}"
+    from_runtime = {name for name, origin in origins.items() if origin == "runtime"}
+    assert from_runtime <= set(RUNTIME_MODULES), from_runtime
+    elsewhere = {
+        name: origin
+        for name, origin in origins.items()
+        if origin not in ("task", "runtime", "stdlib")
+    }
+    assert not elsewhere, f"modules from outside the zip and the runtime: {elsewhere}"
