@@ -9,7 +9,6 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 
 from portal.adapters.dynamodb_table import Item, Table, epoch, parse_day, parse_ts, seq, ts
-from portal.adapters.store import StoreError
 from portal.domain.staff import (
     AuditAction,
     AuditEntry,
@@ -22,9 +21,6 @@ from portal.domain.staff import (
 
 DAY = timedelta(days=1)
 NO_ACCOUNT = "-"  # the audit partition of entries about no account (sign-ins, searches)
-# The lock item (SK `LOCK`) shares the partition with the attempts and sorts after
-# `FAIL#...`, so ranges of attempts end here rather than run to the partition's end.
-FAILURES_END = "FAIL$"
 
 
 class StaffRecords:
@@ -40,10 +36,27 @@ class StaffRecords:
         # The random suffix keeps attempts made in the same microsecond apart.
         sk = f"FAIL#{ts(at)}#{secrets.token_hex(8)}"
         self.db.put({"PK": pk, "SK": sk, "expires_at": epoch(at + DAY)})
-        return self.db.count(
+        # Attempts and locks a day old are gone, as in SqliteStore, whenever TTL gets to
+        # them: the range starts a day ago at the earliest, and runs on to the lock item
+        # (`LOCK` sorts after `FAIL#...`) to drop it here once it is a day stale.
+        stale = ts(at - DAY)
+        found = self.db.query(
             KeyConditionExpression=Key("PK").eq(pk)
-            & Key("SK").between(f"FAIL#{ts(since)}", FAILURES_END)
+            & Key("SK").between(f"FAIL#{max(ts(since), stale)}", "LOCK"),
+            ProjectionExpression="SK, locked_until",
         )
+        attempts = 0
+        for item in found:
+            if item["SK"] != "LOCK":
+                attempts += 1
+            elif item["locked_until"] < stale:
+                self.db.delete(
+                    pk,
+                    "LOCK",
+                    condition="locked_until < :stale",
+                    ExpressionAttributeValues={":stale": stale},
+                )
+        return attempts
 
     def lock_lookups(self, key: str, until: datetime) -> None:
         # A failed condition means a later lock stands already: it is kept.
@@ -264,9 +277,7 @@ class StaffRecords:
             ]
         )
         if refused:
-            if "ConditionalCheckFailed" in refused:
-                return None  # an item with this key is open; the number stays unused
-            raise StoreError(f"DynamoDB refused the escalation: {refused}")
+            return None  # an item with this key is open; the number stays unused
         return _escalation(stored)
 
     def get_escalation(self, escalation_id: int) -> Escalation | None:

@@ -653,3 +653,28 @@ def test_attempts_and_locks_of_keys_nobody_retries_are_dropped_after_a_day(store
     # The old attempt is gone: counting it again from the start of time finds only the new one.
     assert store.record_lookup_failure("account:sprayed-1", later, NOW - window) == 1
     assert store.lookup_locked_until("account:sprayed-1", NOW) is None
+
+
+def test_an_account_larger_than_one_read_page_comes_back_whole(store: Store):
+    """Over 1 MB in one account: DynamoDB answers a Query in pages of 1 MB at most."""
+    account = lopez_account()
+    wordy = "Office visit, established patient; " * 30  # about 1 KB a line
+    count = 4  # 4 statements x 300 lines x 1 KB > 1 MB (an item holds 400 KB at most)
+    for n in range(count):
+        lines = tuple(line(str(i + 1), owed=100, description=wordy) for i in range(300))
+        big = Statement(
+            f"S-BIG-{n:03d}",
+            ACCOUNT,
+            date(2026, 1, 1) + timedelta(days=n),
+            date(2026, 12, 31),
+            lines,
+        )
+        assert store.import_statement(account, big, NOW) is ImportOutcome.IMPORTED
+
+    found = records(store)
+
+    assert len(found.statements) == count
+    assert all(len(s.lines) == 300 for s in found.statements)
+    assert sum(len(s.lines[0].description) * len(s.lines) for s in found.statements) > 1_000_000
+    assert totals(store).due_cents == count * 300 * 100
+    assert store.get_statement(f"S-BIG-{count - 1:03d}").lines[-1].description == wordy

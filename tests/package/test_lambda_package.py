@@ -226,14 +226,14 @@ sys.path[:0] = [task_root, runtime]  # /var/task first, then the runtime's packa
 
 import handler  # Zappa's handler.py at the zip root, as Lambda's "handler.lambda_handler"
 
+function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
 context = types.SimpleNamespace(
-    function_name=os.environ["AWS_LAMBDA_FUNCTION_NAME"],
+    function_name=function_name,
     function_version="$LATEST",
-    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:"
-    + os.environ["AWS_LAMBDA_FUNCTION_NAME"],
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:" + function_name,
     memory_limit_in_mb=512,
     aws_request_id="00000000-0000-4000-8000-000000000000",
-    log_group_name="/aws/lambda/" + os.environ["AWS_LAMBDA_FUNCTION_NAME"],
+    log_group_name="/aws/lambda/" + function_name,
     log_stream_name="test",
     get_remaining_time_in_millis=lambda: 30_000,
 )

@@ -1,0 +1,80 @@
+"""The DynamoDB calls behind the patient's pages: no Scan, and no more than docs/dynamodb.md
+states (a change that adds a call to these pages must update the design first)."""
+
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+
+from portal import create_app
+from portal.bootstrap import build_services
+from portal.config import Settings
+from portal.services.statements import import_statement
+from tests.conftest import lopez_account, statement
+from tests.integration.conftest import sign_in
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "dynamodb.md"
+
+
+def documented_calls(page: str) -> int:
+    """The number the design states for a page, from its 'calls per page' table."""
+    match = re.search(rf"^\| {page} page \| (\d+) \|", DOC.read_text(), re.MULTILINE)
+    assert match, f"docs/dynamodb.md states no call count for the {page} page"
+    return int(match.group(1))
+
+
+class CallLog:
+    def __init__(self, client):
+        self.calls: list[str] = []
+        client.meta.events.register("before-call.dynamodb", self.record)
+
+    def record(self, model, **kwargs):
+        self.calls.append(model.name)
+
+    def during(self, action) -> list[str]:
+        self.calls.clear()
+        action()
+        return list(self.calls)
+
+
+@pytest.fixture
+def dynamo_app(moto_endpoint, tmp_path, clock):
+    settings = Settings.from_env(
+        {
+            "PORTAL_STORE": "dynamodb",
+            "PORTAL_DYNAMODB_TABLE": f"calls-{uuid.uuid4().hex[:12]}",
+            "PORTAL_OUTBOX_DIR": str(tmp_path / "outbox"),
+            "PORTAL_SECRET_KEY": "test-secret-key-0123456789abcdef",
+            "PORTAL_BASE_URL": "http://portal.test",
+        }
+    )
+    services = build_services(settings, clock=clock)
+    services.store.migrate()
+    account = lopez_account()
+    import_statement(services, account, statement("S-2026-000100", (3000,)))
+    import_statement(services, account, statement("S-2026-000123", (4550, 2000)))
+    app = create_app(services=services)
+    app.config["TESTING"] = True
+    return app, CallLog(services.store.db.client)
+
+
+@pytest.mark.parametrize(
+    ("page", "path", "shows"),
+    [
+        ("account", "/account", "S-2026-000123"),
+        ("statement", "/statements/S-2026-000123", "Office visit, established patient"),
+    ],
+)
+def test_page_calls_stay_within_the_design_and_never_scan(dynamo_app, page, path, shows):
+    app, log = dynamo_app
+    client = app.test_client()
+    sign_in(client)
+
+    responses = []
+    calls = log.during(lambda: responses.append(client.get(path)))
+
+    assert responses[0].status_code == 200
+    assert shows in responses[0].get_data(as_text=True)
+    assert "Scan" not in calls, calls
+    assert len(calls) == documented_calls(page), calls
