@@ -68,6 +68,7 @@ package: install-deploy
 bench: install
 	$(BIN)/python bench/cold_import.py
 	$(BIN)/python bench/aging_report.py
+	$(BIN)/python bench/statement_page.py
 
 clean:
 	rm -rf $(VENV) $(DEPLOY_VENV) build var .pytest_cache .ruff_cache .hypothesis

@@ -6,7 +6,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -23,6 +23,7 @@ class Settings:
     store: str = "sqlite"
     sqlite_path: str = "var/portal.sqlite3"
     dynamodb_table: str = ""
+    dynamodb_endpoint: str = ""  # boto3's AWS_ENDPOINT_URL_DYNAMODB: set for a local server
     payments: str = "sandbox"
     stripe_secret_key: str = ""
     stripe_webhook_secret: str = ""
@@ -40,6 +41,14 @@ class Settings:
     timezone: str = "America/New_York"
     practice_name: str = "Demo Family Practice"
     in_lambda: bool = False
+
+    @property
+    def local_store(self) -> bool:
+        """SQLite, or DynamoDB on this machine (moto's server): never a shared table."""
+        if self.store == "sqlite":
+            return True
+        host = urlsplit(self.dynamodb_endpoint).hostname or ""
+        return host in ("127.0.0.1", "localhost", "::1")
 
     @property
     def tz(self) -> ZoneInfo:
@@ -130,6 +139,7 @@ class Settings:
             store=store,
             sqlite_path=sqlite_path,
             dynamodb_table=get("PORTAL_DYNAMODB_TABLE"),
+            dynamodb_endpoint=get("AWS_ENDPOINT_URL_DYNAMODB"),
             payments=payments,
             stripe_secret_key=get("STRIPE_SECRET_KEY"),
             stripe_webhook_secret=get("STRIPE_WEBHOOK_SECRET"),

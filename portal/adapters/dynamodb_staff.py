@@ -103,10 +103,12 @@ class StaffRecords:
             }
         )
 
-    def web_session_subject(self, session_id: str) -> str | None:
-        # No clock check here: TTL removes sessions a day old (expires_at).
+    def web_session_subject(self, session_id: str, now: datetime) -> str | None:
+        # TTL removes the item in its own time (up to days late): the time is checked here.
         item = self.db.get(_session_pk(session_id), "WEBSESSION")
-        return item["subject"] if item else None
+        if item is None or item["expires_at"] <= epoch(now):
+            return None
+        return item["subject"]
 
     def end_web_session(self, session_id: str) -> None:
         self.db.delete(_session_pk(session_id), "WEBSESSION")

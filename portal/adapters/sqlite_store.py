@@ -42,6 +42,8 @@ from portal.domain.staff import (
 )
 from portal.domain.statements import LineItem, Statement
 
+SESSION_LIFETIME = timedelta(days=1)
+
 
 class SqliteStore:
     def __init__(self, path: str | Path):
@@ -345,16 +347,17 @@ class SqliteStore:
     def open_web_session(self, session_id: str, subject: str, at: datetime) -> None:
         with self._write() as conn:
             conn.execute(
-                "DELETE FROM web_sessions WHERE opened_at < ?", (_ts(at - timedelta(days=1)),)
+                "DELETE FROM web_sessions WHERE opened_at < ?", (_ts(at - SESSION_LIFETIME),)
             )
             conn.execute(
                 "INSERT INTO web_sessions VALUES (?, ?, ?)", (session_id, subject, _ts(at))
             )
 
-    def web_session_subject(self, session_id: str) -> str | None:
+    def web_session_subject(self, session_id: str, now: datetime) -> str | None:
         with self._read() as conn:
             row = conn.execute(
-                "SELECT subject FROM web_sessions WHERE session_id = ?", (session_id,)
+                "SELECT subject FROM web_sessions WHERE session_id = ? AND opened_at >= ?",
+                (session_id, _ts(now - SESSION_LIFETIME)),
             ).fetchone()
             return row[0] if row else None
 

@@ -98,7 +98,9 @@ class Store(Protocol):
         """Move a pending payment to failed or canceled; a posted payment is left as it is."""
 
     def record_lookup_failure(self, key: str, at: datetime, since: datetime) -> int:
-        """Record a failed lookup; return how many the key has had from `since` on."""
+        """Record a failed lookup; return how many the key has had from `since` on (at least
+        this one and every earlier one; concurrent failures may see each other). Attempts
+        over a day old are not counted."""
 
     def lock_lookups(self, key: str, until: datetime) -> None: ...
 
@@ -112,8 +114,9 @@ class Store(Protocol):
     def open_web_session(self, session_id: str, subject: str, at: datetime) -> None:
         """Record a signed-in browser session (sessions opened over a day ago are dropped)."""
 
-    def web_session_subject(self, session_id: str) -> str | None:
-        """Whom the session is for, or None once it has ended."""
+    def web_session_subject(self, session_id: str, now: datetime) -> str | None:
+        """Whom the session is for, or None once it has ended or was opened a day before
+        `now`."""
 
     def end_web_session(self, session_id: str) -> None: ...
 

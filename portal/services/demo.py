@@ -214,10 +214,10 @@ class NotLocal(RuntimeError):
 
 def load_demo(services: Services) -> DemoSummary:
     settings = services.settings
-    if settings.store != "sqlite" or settings.payments != "sandbox" or settings.in_lambda:
+    if not settings.local_store or settings.payments != "sandbox" or settings.in_lambda:
         raise NotLocal(
             "portal demo loads accounts and staff users with known passwords: it runs only "
-            "on the local default (PORTAL_STORE=sqlite, PORTAL_PAYMENTS=sandbox)."
+            "on a local store (SQLite, or DynamoDB on 127.0.0.1) with PORTAL_PAYMENTS=sandbox."
         )
     today = practice_date(services.clock.now(), services.settings.tz)
     summary = DemoSummary(accounts=len(ACCOUNTS))

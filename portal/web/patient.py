@@ -40,7 +40,7 @@ def expire_idle_session() -> None:
         return
     now = services().clock.now()
     seen = datetime.fromisoformat(session.get("seen_at", "1970-01-01T00:00:00+00:00"))
-    subject = services().store.web_session_subject(session.get("sid", ""))
+    subject = services().store.web_session_subject(session.get("sid", ""), now)
     if subject != f"patient:{session['account_number']}":
         end_patient_session()
         return
