@@ -17,7 +17,10 @@ DEPLOY_PYTHON ?= 3.11
 STAGE ?= dev
 LAMBDA_ZIP ?= build/lambda.zip
 
-.PHONY: uv run install install-dev install-deploy migrate demo test lint format bench package clean
+# moto's DynamoDB on this machine for `make run-dynamodb` (in memory: gone when it stops).
+DYNAMODB_PORT ?= 8001
+
+.PHONY: run-dynamodb uv run install install-dev install-deploy migrate demo test lint format bench package clean
 
 uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
@@ -37,6 +40,18 @@ demo: migrate
 
 run: demo
 	$(BIN)/portal serve --host $(HOST) --port $(PORT)
+
+# The same portal on DynamoDB without AWS: moto's server on 127.0.0.1, stopped with the portal.
+run-dynamodb: install-dev
+	@mkdir -p var
+	$(BIN)/moto_server -H 127.0.0.1 -p $(DYNAMODB_PORT) > var/moto.log 2>&1 & \
+	trap "kill $$! 2>/dev/null" EXIT; \
+	until (exec 3<>/dev/tcp/127.0.0.1/$(DYNAMODB_PORT)) 2>/dev/null; do sleep 0.1; done; \
+	export PORTAL_STORE=dynamodb PORTAL_DYNAMODB_TABLE=portal-local \
+		AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$(DYNAMODB_PORT) \
+		AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1; \
+	$(BIN)/portal migrate && $(BIN)/portal demo && \
+		$(BIN)/portal serve --host $(HOST) --port $(PORT)
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -65,7 +80,7 @@ package: install-deploy
 		$(DEPLOY_VENV)/bin/zappa package $(STAGE) --output $(LAMBDA_ZIP) --json --disable_progress
 	@$(DEPLOY_VENV)/bin/python -c 'import os, sys; print(f"lambda zip: {sys.argv[1]} {os.path.getsize(sys.argv[1]) / 1e6:.1f} MB")' $(LAMBDA_ZIP)
 
-bench: install
+bench: install-dev
 	$(BIN)/python bench/cold_import.py
 	$(BIN)/python bench/aging_report.py
 	$(BIN)/python bench/statement_page.py

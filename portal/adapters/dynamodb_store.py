@@ -43,13 +43,12 @@ from portal.domain.ledger import (
     LedgerEntry,
     allocate,
     apply_credit,
+    balance_reduction,
     balances,
     payment_entries,
-    reclaim_spent_credit,
-    reversal_entries,
+    payment_reversal,
     statement_entries,
 )
-from portal.domain.money import format_cents
 from portal.domain.names import name_key
 from portal.domain.payments import OPEN_STATUSES, Payment, PaymentStatus
 from portal.domain.statements import Statement
@@ -393,16 +392,9 @@ class DynamoDbStore(StaffRecords):
                 raise ValueError(
                     f"Payment {payment_id} is {payment.status}; it cannot be reversed."
                 )
-            posted = [
-                e
-                for e in part.entries
-                if e.payment_id == payment_id and e.kind is EntryKind.PATIENT_PAYMENT
-            ]
-            entries = reversal_entries(posted, reason, at)
-            entries += reclaim_spent_credit(
-                part.entries + entries, at, f"Credit taken back with reversed payment {payment_id}"
+            entries = payment_reversal(
+                account_number, payment_id, part.entries, part.statements, reason, at
             )
-            entries += apply_credit(account_number, part.entries + entries, part.statements, at)
             reversed_payment = dataclasses.replace(payment, status=PaymentStatus.REVERSED)
             action = _payment_update(
                 reversed_payment,
@@ -425,20 +417,13 @@ class DynamoDbStore(StaffRecords):
         memo: str,
         at: datetime,
     ) -> LedgerEntry:
-        if kind not in (EntryKind.ADJUSTMENT, EntryKind.WRITE_OFF) or amount_cents <= 0:
-            raise ValueError("an adjustment or write-off lowers a balance by a positive amount")
-
         def attempt() -> LedgerEntry:
             part = self._partition(account_number)
             if statement_id not in {s.statement_id for s in part.statements}:
                 raise KeyError(statement_id)
-            balance = balances(part.entries).by_statement.get(statement_id, 0)
-            if amount_cents > balance:
-                raise ValueError(
-                    f"{format_cents(amount_cents)} is more than the statement's balance of "
-                    f"{format_cents(balance)}."
-                )
-            entry = LedgerEntry(account_number, kind, -amount_cents, at, statement_id, memo=memo)
+            entry = balance_reduction(
+                part.entries, account_number, statement_id, kind, amount_cents, memo, at
+            )
             if self._commit(part, [entry], at) is None:
                 return entry
             raise _Retry()

@@ -22,13 +22,12 @@ from portal.domain.ledger import (
     LedgerEntry,
     allocate,
     apply_credit,
+    balance_reduction,
     balances,
     payment_entries,
-    reclaim_spent_credit,
-    reversal_entries,
+    payment_reversal,
     statement_entries,
 )
-from portal.domain.money import format_cents
 from portal.domain.names import name_key
 from portal.domain.payments import OPEN_STATUSES, Payment, PaymentStatus
 from portal.domain.staff import (
@@ -578,21 +577,12 @@ class SqliteStore:
                 raise ValueError(
                     f"Payment {payment_id} is {payment.status}; it cannot be reversed."
                 )
-            existing = _entries(conn, payment.account_number)
-            posted = [
-                e
-                for e in existing
-                if e.payment_id == payment_id and e.kind is EntryKind.PATIENT_PAYMENT
-            ]
-            entries = reversal_entries(posted, reason, at)
-            entries += reclaim_spent_credit(
-                existing + entries, at, f"Credit taken back with reversed payment {payment_id}"
-            )
-            # A reversal can reopen a statement while another payment's credit stands.
-            entries += apply_credit(
+            entries = payment_reversal(
                 payment.account_number,
-                existing + entries,
+                payment_id,
+                _entries(conn, payment.account_number),
                 _statement_headers(conn, payment.account_number),
+                reason,
                 at,
             )
             _insert_entries(conn, entries)
@@ -612,21 +602,21 @@ class SqliteStore:
         memo: str,
         at: datetime,
     ) -> LedgerEntry:
-        if kind not in (EntryKind.ADJUSTMENT, EntryKind.WRITE_OFF) or amount_cents <= 0:
-            raise ValueError("an adjustment or write-off lowers a balance by a positive amount")
         with self._write() as conn:
             owner = conn.execute(
                 "SELECT account_number FROM statements WHERE statement_id = ?", (statement_id,)
             ).fetchone()
             if owner is None or owner[0] != account_number:
                 raise KeyError(statement_id)
-            balance = balances(_entries(conn, account_number)).by_statement.get(statement_id, 0)
-            if amount_cents > balance:
-                raise ValueError(
-                    f"{format_cents(amount_cents)} is more than the statement's balance of "
-                    f"{format_cents(balance)}."
-                )
-            entry = LedgerEntry(account_number, kind, -amount_cents, at, statement_id, memo=memo)
+            entry = balance_reduction(
+                _entries(conn, account_number),
+                account_number,
+                statement_id,
+                kind,
+                amount_cents,
+                memo,
+                at,
+            )
             _insert_entries(conn, [entry])
             return entry
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+from portal.domain.money import format_cents
 from portal.domain.statements import Statement
 
 
@@ -243,3 +244,46 @@ def balances(entries: Iterable[LedgerEntry]) -> Balances:
                 by_statement.get(entry.statement_id, 0) + entry.amount_cents
             )
     return Balances(by_statement=by_statement, unapplied_cents=unapplied)
+
+
+def payment_reversal(
+    account_number: str,
+    payment_id: str,
+    entries: Sequence[LedgerEntry],
+    statements: Sequence[Statement],
+    reason: str,
+    posted_at: datetime,
+) -> list[LedgerEntry]:
+    """What reversing a posted payment posts: its entries undone, the credit it funded and
+    another statement spent taken back, and credit still standing applied to what reopened."""
+    paid = [
+        e for e in entries if e.payment_id == payment_id and e.kind is EntryKind.PATIENT_PAYMENT
+    ]
+    moves = reversal_entries(paid, reason, posted_at)
+    moves += reclaim_spent_credit(
+        [*entries, *moves], posted_at, f"Credit taken back with reversed payment {payment_id}"
+    )
+    moves += apply_credit(account_number, [*entries, *moves], statements, posted_at)
+    return moves
+
+
+def balance_reduction(
+    entries: Sequence[LedgerEntry],
+    account_number: str,
+    statement_id: str,
+    kind: EntryKind,
+    amount_cents: int,
+    memo: str,
+    posted_at: datetime,
+) -> LedgerEntry:
+    """An adjustment or write-off of a statement; ValueError when it is more than the
+    statement's balance."""
+    if kind not in (EntryKind.ADJUSTMENT, EntryKind.WRITE_OFF) or amount_cents <= 0:
+        raise ValueError("an adjustment or write-off lowers a balance by a positive amount")
+    balance = balances(entries).by_statement.get(statement_id, 0)
+    if amount_cents > balance:
+        raise ValueError(
+            f"{format_cents(amount_cents)} is more than the statement's balance of "
+            f"{format_cents(balance)}."
+        )
+    return LedgerEntry(account_number, kind, -amount_cents, posted_at, statement_id, memo=memo)

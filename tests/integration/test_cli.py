@@ -90,10 +90,17 @@ def test_bad_settings_stop_with_one_line_per_variable(env):
 
 
 @pytest.mark.parametrize(
-    "change", [{"payments": "stripe"}, {"store": "dynamodb"}, {"in_lambda": True}]
+    "change",
+    [
+        {"payments": "stripe"},
+        {"store": "dynamodb"},
+        {"store": "dynamodb", "dynamodb_endpoint": "https://dynamodb.us-east-1.amazonaws.com"},
+        {"store": "dynamodb", "dynamodb_endpoint": "http://10.0.0.5:8000"},
+        {"in_lambda": True},
+    ],
 )
-def test_demo_refuses_anything_but_the_local_default(services, change):
+def test_demo_refuses_anything_but_a_local_store(services, change):
     elsewhere = replace(services, settings=replace(services.settings, **change))
-    with pytest.raises(NotLocal, match="only on the local default"):
+    with pytest.raises(NotLocal, match="only on a local store"):
         load_demo(elsewhere)
     assert services.store.get_staff_user("admin") is None
