@@ -22,23 +22,66 @@ class CheckoutSession:
 
 class EventKind(StrEnum):
     PAYMENT_SUCCEEDED = "payment_succeeded"
+    PAYMENT_PROCESSING = "payment_processing"  # checkout done, the money is still on its way
     PAYMENT_FAILED = "payment_failed"
-    CHECKOUT_CANCELED = "checkout_canceled"
+    CHECKOUT_CANCELED = "checkout_canceled"  # left or expired: nothing was charged
+    REFUNDED = "refunded"  # amount_cents: everything refunded on the payment so far
+    DISPUTE_OPENED = "dispute_opened"
+    DISPUTE_WON = "dispute_won"
+    DISPUTE_LOST = "dispute_lost"
 
 
 @dataclass(frozen=True)
 class GatewayEvent:
-    """What the gateway reports about one portal payment, whichever gateway it came from."""
+    """What the gateway reports about one portal payment, whichever gateway it came from.
+
+    `payment_id` is the portal's id when the gateway's object carries it; events about a
+    charge (refunds, disputes) may carry only `reference`, the gateway's id of the money
+    movement that the payment was posted with.
+    """
 
     kind: EventKind
     payment_id: str
     reference: str  # the gateway's id of the money movement: posting is idempotent on it
     amount_cents: int = 0
     message: str = ""
+    event_id: str = ""  # the gateway's id of the notification, when it came as one
+    dispute_id: str = ""
+
+
+class GatewayError(Exception):
+    """The gateway refused or failed; `message` is fit to show the person who asked."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class WebhookRejected(Exception):
+    """A notification that is not provably from the gateway (signature, age, shape)."""
+
+
+@dataclass(frozen=True)
+class RefundOutcome:
+    refund_id: str
+    refunded_total_cents: int  # everything refunded on the payment, this refund included
 
 
 class PaymentGateway(Protocol):
     name: str
 
     def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
-        """Open a hosted checkout for the payment; the patient is sent to `url`."""
+        """Open a hosted checkout for the payment; the patient is sent to `url`.
+
+        Asking again for the same payment id opens no second checkout."""
+
+    def checkout_outcome(self, session_id: str) -> GatewayEvent | None:
+        """What the checkout has come to (the return page asks, in case the notification is
+        late); None while it is still open."""
+
+    def refund(
+        self, payment_id: str, reference: str, amount_cents: int, refunded_cents: int, key: str
+    ) -> RefundOutcome:
+        """Give back `amount_cents` of a posted payment (`reference` is what it was posted
+        with, `refunded_cents` what was refunded before); `key` makes a retry of the same
+        request refund once. GatewayError when the gateway refuses."""
