@@ -115,10 +115,17 @@ class StaffRecords:
 
     # -- messages ----------------------------------------------------------------------
 
-    def claim_message(self, kind: str, key: str, at: datetime) -> bool:
+    def claim_message(
+        self, kind: str, key: str, at: datetime, stale_before: datetime | None = None
+    ) -> bool:
+        item = {"PK": _message_pk(kind, key), "SK": "MESSAGE", "claimed_at": ts(at)}
+        if stale_before is None:
+            return self.db.put(item, condition="attribute_not_exists(PK)")
         return self.db.put(
-            {"PK": _message_pk(kind, key), "SK": "MESSAGE", "claimed_at": ts(at)},
-            condition="attribute_not_exists(PK)",
+            item,
+            condition="attribute_not_exists(PK)"
+            " OR (attribute_not_exists(sent_at) AND claimed_at < :stale)",
+            ExpressionAttributeValues={":stale": ts(stale_before)},
         )
 
     def mark_message_sent(self, kind: str, key: str, at: datetime) -> None:

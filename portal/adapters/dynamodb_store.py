@@ -47,10 +47,17 @@ from portal.domain.ledger import (
     balances,
     payment_entries,
     payment_reversal,
+    refund_entries,
     statement_entries,
 )
 from portal.domain.names import name_key
-from portal.domain.payments import OPEN_STATUSES, Payment, PaymentStatus
+from portal.domain.payments import (
+    OPEN_STATUSES,
+    REVERSIBLE_STATUSES,
+    Payment,
+    PaymentStatus,
+    refund_due,
+)
 from portal.domain.statements import Statement
 
 SCHEMA_VERSION = 1
@@ -337,6 +344,53 @@ class DynamoDbStore(StaffRecords):
 
         return self._with_retries(attempt)
 
+    def payment_by_reference(self, reference: str) -> Payment | None:
+        claim = self.db.get(f"REFERENCE#{reference}", "REFERENCE")
+        return self.get_payment(claim["payment_id"]) if claim else None
+
+    def post_refund(
+        self, payment_id: str, refunded_total_cents: int, at: datetime
+    ) -> PostingResult:
+        pk, _ = self._payment_item_key(payment_id)
+        account_number = pk.removeprefix("ACCOUNT#")
+
+        def attempt() -> PostingResult:
+            part = self._partition(account_number)
+            payment = part.payments[payment_id]
+            cents = refund_due(payment, refunded_total_cents)
+            if cents == 0:
+                return PostingResult(payment=payment, posted=False)
+            entries = refund_entries(account_number, payment_id, part.entries, cents, at)
+            refunded = payment.refunded(refunded_total_cents)
+            action = _payment_update(
+                refunded,
+                "SET #status = :status, refunded_cents = :total",
+                "refunded_cents = :before",
+                {":total": refunded_total_cents, ":before": payment.refunded_cents},
+            )
+            if self._commit(part, entries, at, [action]) is None:
+                return PostingResult(payment=refunded, posted=True, entries=tuple(entries))
+            raise _Retry()
+
+        return self._with_retries(attempt)
+
+    def set_dispute(self, payment_id: str, disputed: bool) -> Payment:
+        before, after = (
+            (PaymentStatus.SUCCEEDED, PaymentStatus.DISPUTED)
+            if disputed
+            else (PaymentStatus.DISPUTED, PaymentStatus.SUCCEEDED)
+        )
+        pk, sk = self._payment_item_key(payment_id)
+        updated = self.db.update(
+            pk,
+            sk,
+            "SET #status = :after",
+            ConditionExpression="#status = :before",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":after": after.value, ":before": before.value},
+        )
+        return payment_from(updated or self.db.get(pk, sk))
+
     def close_payment(
         self, payment_id: str, status: PaymentStatus, message: str, at: datetime
     ) -> Payment:
@@ -388,7 +442,7 @@ class DynamoDbStore(StaffRecords):
             payment = part.payments[payment_id]
             if payment.status is PaymentStatus.REVERSED:
                 return PostingResult(payment=payment, posted=False)
-            if payment.posted_at is None or payment.status is not PaymentStatus.SUCCEEDED:
+            if payment.posted_at is None or payment.status not in REVERSIBLE_STATUSES:
                 raise ValueError(
                     f"Payment {payment_id} is {payment.status}; it cannot be reversed."
                 )
@@ -399,8 +453,8 @@ class DynamoDbStore(StaffRecords):
             action = _payment_update(
                 reversed_payment,
                 "SET #status = :status",
-                "#status = :succeeded",
-                {":succeeded": PaymentStatus.SUCCEEDED.value},
+                "#status = :before",
+                {":before": payment.status.value},
             )
             if self._commit(part, entries, at, [action]) is None:
                 return PostingResult(payment=reversed_payment, posted=True, entries=tuple(entries))

@@ -26,10 +26,17 @@ from portal.domain.ledger import (
     balances,
     payment_entries,
     payment_reversal,
+    refund_entries,
     statement_entries,
 )
 from portal.domain.names import name_key
-from portal.domain.payments import OPEN_STATUSES, Payment, PaymentStatus
+from portal.domain.payments import (
+    OPEN_STATUSES,
+    REVERSIBLE_STATUSES,
+    Payment,
+    PaymentStatus,
+    refund_due,
+)
 from portal.domain.staff import (
     AuditAction,
     AuditEntry,
@@ -296,6 +303,49 @@ class SqliteStore:
             )
             return _existing_payment(conn, payment_id)
 
+    def payment_by_reference(self, reference: str) -> Payment | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT * FROM payments WHERE gateway_reference = ?", (reference,)
+            ).fetchone()
+            return _payment(row) if row else None
+
+    def post_refund(
+        self, payment_id: str, refunded_total_cents: int, at: datetime
+    ) -> PostingResult:
+        with self._write() as conn:
+            payment = _existing_payment(conn, payment_id)
+            cents = refund_due(payment, refunded_total_cents)
+            if cents == 0:
+                return PostingResult(payment=payment, posted=False)
+            entries = refund_entries(
+                payment.account_number,
+                payment_id,
+                _entries(conn, payment.account_number),
+                cents,
+                at,
+            )
+            _insert_entries(conn, entries)
+            refunded = payment.refunded(refunded_total_cents)
+            conn.execute(
+                "UPDATE payments SET status = ?, refunded_cents = ? WHERE payment_id = ?",
+                (refunded.status.value, refunded.refunded_cents, payment_id),
+            )
+            return PostingResult(payment=refunded, posted=True, entries=tuple(entries))
+
+    def set_dispute(self, payment_id: str, disputed: bool) -> Payment:
+        before, after = (
+            (PaymentStatus.SUCCEEDED, PaymentStatus.DISPUTED)
+            if disputed
+            else (PaymentStatus.DISPUTED, PaymentStatus.SUCCEEDED)
+        )
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE payments SET status = ? WHERE payment_id = ? AND status = ?",
+                (after.value, payment_id, before.value),
+            )
+            return _existing_payment(conn, payment_id)
+
     # -- lookup throttling -------------------------------------------------------------
 
     def record_lookup_failure(self, key: str, at: datetime, since: datetime) -> int:
@@ -366,12 +416,15 @@ class SqliteStore:
 
     # -- messages ----------------------------------------------------------------------
 
-    def claim_message(self, kind: str, key: str, at: datetime) -> bool:
+    def claim_message(
+        self, kind: str, key: str, at: datetime, stale_before: datetime | None = None
+    ) -> bool:
         with self._write() as conn:
             cursor = conn.execute(
                 "INSERT INTO messages (kind, key, claimed_at) VALUES (?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                (kind, key, _ts(at)),
+                " ON CONFLICT DO UPDATE SET claimed_at = excluded.claimed_at"
+                " WHERE sent_at IS NULL AND claimed_at < ?",
+                (kind, key, _ts(at), _ts(stale_before) if stale_before else ""),
             )
             return cursor.rowcount == 1
 
@@ -573,7 +626,7 @@ class SqliteStore:
             payment = _existing_payment(conn, payment_id)
             if payment.status is PaymentStatus.REVERSED:
                 return PostingResult(payment=payment, posted=False)
-            if payment.posted_at is None or payment.status is not PaymentStatus.SUCCEEDED:
+            if payment.posted_at is None or payment.status not in REVERSIBLE_STATUSES:
                 raise ValueError(
                     f"Payment {payment_id} is {payment.status}; it cannot be reversed."
                 )

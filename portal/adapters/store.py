@@ -95,7 +95,23 @@ class Store(Protocol):
     def close_payment(
         self, payment_id: str, status: PaymentStatus, message: str, at: datetime
     ) -> Payment:
-        """Move a pending payment to failed or canceled; a posted payment is left as it is."""
+        """Move an open (pending or processing) payment to processing, failed or canceled; a
+        posted or closed payment is left as it is."""
+
+    def payment_by_reference(self, reference: str) -> Payment | None:
+        """The payment posted with this gateway reference."""
+
+    def post_refund(
+        self, payment_id: str, refunded_total_cents: int, at: datetime
+    ) -> PostingResult:
+        """Bring the payment's refunds up to `refunded_total_cents` (what the gateway says was
+        refunded on it in all): post the difference once; a total at or below what is posted
+        changes nothing. ValueError when the payment was never posted or the total is more
+        than it took."""
+
+    def set_dispute(self, payment_id: str, disputed: bool) -> Payment:
+        """Mark a succeeded payment disputed, or a disputed one succeeded again; any other
+        status is left as it is."""
 
     def record_lookup_failure(self, key: str, at: datetime, since: datetime) -> int:
         """Record a failed lookup; return how many the key has had from `since` on (at least
@@ -120,8 +136,11 @@ class Store(Protocol):
 
     def end_web_session(self, session_id: str) -> None: ...
 
-    def claim_message(self, kind: str, key: str, at: datetime) -> bool:
-        """Claim the one send of (kind, key); False when it was claimed before."""
+    def claim_message(
+        self, kind: str, key: str, at: datetime, stale_before: datetime | None = None
+    ) -> bool:
+        """Claim the one send of (kind, key); False when it was claimed before, unless that
+        claim was never marked sent and was made before `stale_before` (its holder died)."""
 
     def mark_message_sent(self, kind: str, key: str, at: datetime) -> None: ...
 
@@ -173,8 +192,8 @@ class Store(Protocol):
         """Payments posted (or, if never posted, created) in [since, until), oldest first."""
 
     def reverse_payment(self, payment_id: str, reason: str, at: datetime) -> PostingResult:
-        """Post reversal entries for every entry of a posted payment, once; `posted` is False
-        when it was reversed before."""
+        """Post reversal entries for every entry of a posted (succeeded or disputed) payment,
+        once; `posted` is False when it was reversed before."""
 
     def post_adjustment(
         self,

@@ -256,8 +256,11 @@ def payment_reversal(
 ) -> list[LedgerEntry]:
     """What reversing a posted payment posts: its entries undone, the credit it funded and
     another statement spent taken back, and credit still standing applied to what reopened."""
+    # As if the payment never came: what it paid and anything refunded on it are undone.
     paid = [
-        e for e in entries if e.payment_id == payment_id and e.kind is EntryKind.PATIENT_PAYMENT
+        e
+        for e in entries
+        if e.payment_id == payment_id and e.kind in (EntryKind.PATIENT_PAYMENT, EntryKind.REFUND)
     ]
     moves = reversal_entries(paid, reason, posted_at)
     moves += reclaim_spent_credit(
@@ -287,3 +290,54 @@ def balance_reduction(
             f"{format_cents(balance)}."
         )
     return LedgerEntry(account_number, kind, -amount_cents, posted_at, statement_id, memo=memo)
+
+
+def refund_entries(
+    account_number: str,
+    payment_id: str,
+    entries: Sequence[LedgerEntry],
+    cents: int,
+    posted_at: datetime,
+) -> list[LedgerEntry]:
+    """Money given back on a payment raises what the guarantor owes: first out of any
+    credit they hold, then back onto the statements the payment paid, the newest first.
+    What the payment's credit paid on other statements is taken back from them."""
+    memo = f"Refund of payment {payment_id}"
+
+    def refund(cents: int, statement_id: str | None) -> LedgerEntry:
+        return LedgerEntry(
+            account_number, EntryKind.REFUND, cents, posted_at, statement_id, payment_id, memo
+        )
+
+    moves: list[LedgerEntry] = []
+    from_credit = min(cents, balances(entries).credit_cents)
+    if from_credit:
+        moves.append(
+            LedgerEntry(
+                account_number, EntryKind.REFUND, from_credit, posted_at, None, payment_id, memo
+            )
+        )
+    left = cents - from_credit
+    paid: dict[str, int] = {}  # what the payment still pays on each statement, in order
+    for entry in entries:
+        if entry.payment_id == payment_id and entry.statement_id:
+            paid[entry.statement_id] = paid.get(entry.statement_id, 0) - entry.amount_cents
+    for statement_id in reversed(list(paid)):
+        part = min(left, paid[statement_id])
+        if part > 0:
+            moves.append(
+                LedgerEntry(
+                    account_number,
+                    EntryKind.REFUND,
+                    part,
+                    posted_at,
+                    statement_id,
+                    payment_id,
+                    memo,
+                )
+            )
+            left -= part
+    if left > 0:
+        moves.append(refund(left, None))
+        moves += reclaim_spent_credit([*entries, *moves], posted_at, memo)
+    return moves

@@ -23,6 +23,10 @@ class PaymentStatus(StrEnum):
 
 
 OPEN_STATUSES = frozenset({PaymentStatus.PENDING, PaymentStatus.PROCESSING})
+# Posted payments whose money the practice holds: a lost dispute or a bounced check reverses.
+REVERSIBLE_STATUSES = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.DISPUTED})
+# Posted payments money can still be given back on.
+REFUNDABLE_STATUSES = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED})
 
 # Payments staff post by hand, and what each is called on screen.
 MANUAL_METHODS = {"check": "Check", "cash": "Cash", "card_desk": "Card at the desk"}
@@ -43,6 +47,12 @@ class Payment:
     failure_message: str = ""
     refunded_cents: int = 0
     method_detail: str = ""  # the check number, or how a desk card payment was taken
+
+    def refunded(self, refunded_total_cents: int) -> "Payment":
+        status = (
+            PaymentStatus.REFUNDED if refunded_total_cents >= self.amount_cents else self.status
+        )
+        return replace(self, status=status, refunded_cents=refunded_total_cents)
 
     def succeeded(self, reference: str, amount_cents: int, at: datetime) -> "Payment":
         return replace(
@@ -70,3 +80,17 @@ def check_payment_amount(amount_cents: int, due_cents: int) -> None:
         )
     if amount_cents < MINIMUM_PAYMENT_CENTS and amount_cents != due_cents:
         raise InvalidInput("amount", "The smallest payment is $1.00.")
+
+
+def refund_due(payment: Payment, refunded_total_cents: int) -> int:
+    """What is left to post to bring a payment's refunds up to the gateway's total."""
+    if payment.posted_at is None or payment.status not in REFUNDABLE_STATUSES | {
+        PaymentStatus.DISPUTED
+    }:
+        raise ValueError(f"Payment {payment.payment_id} is {payment.status}: nothing to refund.")
+    if refunded_total_cents > payment.amount_cents:
+        raise ValueError(
+            f"Refunds of {refunded_total_cents} cents are more than payment "
+            f"{payment.payment_id} took ({payment.amount_cents} cents)."
+        )
+    return max(0, refunded_total_cents - payment.refunded_cents)

@@ -1,0 +1,164 @@
+"""The Store contract for what happens to a payment after it is posted: refunds, disputes,
+reversals, and claims whose holder died (run on every adapter)."""
+
+from datetime import timedelta
+
+import pytest
+
+from portal.adapters.store import Store
+from portal.domain.ledger import EntryKind
+from portal.domain.payments import PaymentStatus
+from tests.conftest import NOW
+from tests.contract.test_store_contract import (
+    DUE,
+    NEWER,
+    OLDER,
+    pending,
+    records,
+    run_together,
+    seed,
+    totals,
+)
+
+LATER = NOW + timedelta(hours=1)
+
+
+def posted(store: Store, payment_id: str = "pay_1", amount: int = 4000, ref: str = "pi_1"):
+    seed(store)
+    store.create_payment(pending(payment_id, amount))
+    return store.post_payment(payment_id, ref, amount, NOW).payment
+
+
+def refunds(store: Store, payment_id: str = "pay_1") -> list[tuple]:
+    return [
+        (e.statement_id, e.amount_cents)
+        for e in records(store).entries
+        if e.kind is EntryKind.REFUND and e.payment_id == payment_id
+    ]
+
+
+def test_payment_by_reference_finds_the_posted_payment(store: Store):
+    posted(store)
+
+    assert store.payment_by_reference("pi_1").payment_id == "pay_1"
+    assert store.payment_by_reference("pi_unknown") is None
+
+
+def test_a_partial_refund_reopens_the_newest_statement_the_payment_paid(store: Store):
+    posted(store)  # $40.00: $30.00 on OLDER, $10.00 on NEWER
+
+    result = store.post_refund("pay_1", 1500, LATER)
+
+    assert result.posted
+    assert result.payment.refunded_cents == 1500
+    assert result.payment.status is PaymentStatus.SUCCEEDED
+    assert refunds(store) == [(NEWER, 1000), (OLDER, 500)]
+    assert totals(store).due_cents == DUE - 4000 + 1500
+    assert store.get_payment("pay_1").refunded_cents == 1500
+
+
+def test_the_same_total_again_or_a_smaller_one_posts_nothing(store: Store):
+    posted(store)
+    store.post_refund("pay_1", 1500, LATER)
+
+    again = store.post_refund("pay_1", 1500, LATER)
+    older_news = store.post_refund("pay_1", 1000, LATER)
+
+    assert not again.posted and not older_news.posted
+    assert sum(cents for _, cents in refunds(store)) == 1500
+
+
+def test_a_higher_total_posts_only_the_difference_and_full_refund_marks_refunded(store: Store):
+    posted(store)
+    store.post_refund("pay_1", 1500, LATER)
+
+    result = store.post_refund("pay_1", 4000, LATER)
+
+    assert result.posted
+    assert sum(e.amount_cents for e in result.entries) == 2500
+    assert result.payment.status is PaymentStatus.REFUNDED
+    assert totals(store).due_cents == DUE
+
+
+def test_a_refund_takes_credit_first(store: Store):
+    seed(store)
+    store.create_payment(pending("pay_1", DUE + 2000))
+    store.post_payment("pay_1", "pi_1", DUE + 2000, NOW)  # $20.00 beyond the balance
+
+    store.post_refund("pay_1", 2500, LATER)
+
+    assert refunds(store) == [(None, 2000), (NEWER, 500)]
+    now = totals(store)
+    assert now.credit_cents == 0
+    assert now.due_cents == 500
+
+
+@pytest.mark.parametrize("total", [4001, 10**9])
+def test_refunds_beyond_what_the_payment_took_are_refused(store: Store, total: int):
+    posted(store)
+
+    with pytest.raises(ValueError, match="more than"):
+        store.post_refund("pay_1", total, LATER)
+    assert refunds(store) == []
+
+
+def test_a_payment_never_posted_cannot_be_refunded(store: Store):
+    seed(store)
+    store.create_payment(pending("pay_1", 4000))
+
+    with pytest.raises(ValueError, match="nothing to refund"):
+        store.post_refund("pay_1", 1000, LATER)
+    assert refunds(store) == []
+
+
+def test_concurrent_refund_notices_post_the_total_once(store: Store):
+    posted(store)
+
+    run_together([lambda: store.post_refund("pay_1", 2500, LATER)] * 8)
+
+    assert sum(cents for _, cents in refunds(store)) == 2500
+    assert store.get_payment("pay_1").refunded_cents == 2500
+
+
+def test_dispute_marks_and_clears_only_a_succeeded_payment(store: Store):
+    posted(store)
+
+    assert store.set_dispute("pay_1", True).status is PaymentStatus.DISPUTED
+    assert store.set_dispute("pay_1", True).status is PaymentStatus.DISPUTED
+    assert store.set_dispute("pay_1", False).status is PaymentStatus.SUCCEEDED
+
+    store.create_payment(pending("pay_2", 100))
+    assert store.set_dispute("pay_2", True).status is PaymentStatus.PENDING
+
+
+def test_a_disputed_payment_can_be_reversed_once(store: Store):
+    posted(store)
+    store.set_dispute("pay_1", True)
+
+    first = store.reverse_payment("pay_1", "Dispute lost", LATER)
+    second = store.reverse_payment("pay_1", "Dispute lost", LATER)
+
+    assert first.posted and not second.posted
+    assert first.payment.status is PaymentStatus.REVERSED
+    assert totals(store).due_cents == DUE
+
+
+def test_reversing_a_partly_refunded_payment_undoes_only_what_was_kept(store: Store):
+    posted(store)
+    store.post_refund("pay_1", 1500, LATER)
+
+    store.reverse_payment("pay_1", "Dispute lost", LATER)
+
+    now = totals(store)
+    assert now.account_balance_cents == DUE
+    assert now.by_statement == {OLDER: 3000, NEWER: 6550}
+
+
+def test_a_stale_unsent_claim_can_be_taken_over_but_a_sent_one_cannot(store: Store):
+    assert store.claim_message("gateway-event", "evt_1", NOW)
+    assert not store.claim_message("gateway-event", "evt_1", NOW, stale_before=NOW)
+    assert store.claim_message("gateway-event", "evt_1", LATER, stale_before=LATER)
+
+    store.mark_message_sent("gateway-event", "evt_1", LATER)
+    much_later = LATER + timedelta(days=1)
+    assert not store.claim_message("gateway-event", "evt_1", much_later, stale_before=much_later)
