@@ -55,6 +55,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         from portal.web import sandbox
 
         app.register_blueprint(sandbox.bp)
+    if settings.payments == "stripe":
+        from portal.web import webhooks
+
+        csrf.exempt(webhooks.bp)  # Stripe proves itself with the signature on the raw body
+        app.register_blueprint(webhooks.bp)
 
     @app.context_processor
     def practice():

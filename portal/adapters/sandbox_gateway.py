@@ -9,7 +9,13 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from portal.adapters.payments import CheckoutRequest, CheckoutSession, EventKind, GatewayEvent
+from portal.adapters.payments import (
+    CheckoutRequest,
+    CheckoutSession,
+    EventKind,
+    GatewayEvent,
+    RefundOutcome,
+)
 
 TEST_CARDS = {
     "4242424242424242": None,
@@ -56,6 +62,17 @@ class SandboxGateway:
             ]
         )
         return CheckoutSession(session_id, f"{self._base_url}/sandbox/checkout/{session_id}")
+
+    def checkout_outcome(self, session_id: str) -> GatewayEvent | None:
+        """The sandbox page applies its outcome itself before it sends the patient back."""
+        return None
+
+    def refund(
+        self, payment_id: str, reference: str, amount_cents: int, refunded_cents: int, key: str
+    ) -> RefundOutcome:
+        """Locally a refund always goes through (the service calls it once per request)."""
+        refund_id = "re_sbx_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+        return RefundOutcome(refund_id, refunded_cents + amount_cents)
 
     def open_session(self, session_id: str) -> SandboxSession:
         try:

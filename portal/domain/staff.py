@@ -62,6 +62,7 @@ class AuditAction(StrEnum):
     SEARCH = "search"
     POST_PAYMENT = "post_payment"
     REVERSE_PAYMENT = "reverse_payment"
+    REFUND_PAYMENT = "refund_payment"
     ADD_NOTE = "add_note"
     POST_ADJUSTMENT = "post_adjustment"
     RESEND_RECEIPT = "resend_receipt"

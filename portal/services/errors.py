@@ -4,7 +4,14 @@ from datetime import datetime
 
 from portal.domain.errors import InvalidInput
 
-__all__ = ["InvalidInput", "LookupFailed", "LookupLocked", "NotFound", "PaymentNotFound"]
+__all__ = [
+    "InvalidInput",
+    "LookupFailed",
+    "LookupLocked",
+    "NotFound",
+    "PaymentNotFound",
+    "PaymentNotReady",
+]
 
 
 class LookupFailed(Exception):
@@ -23,3 +30,8 @@ class NotFound(LookupError):
 
 class PaymentNotFound(NotFound):
     """A gateway event names a payment the portal does not have (yet)."""
+
+
+class PaymentNotReady(Exception):
+    """A gateway event about a payment the portal cannot act on yet (a refund or dispute of a
+    payment not posted so far): the gateway should deliver it again later."""

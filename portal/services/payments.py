@@ -1,8 +1,22 @@
-"""Taking a card payment: open a checkout, then apply what the gateway reports."""
+"""Taking a card payment: open a checkout, then apply what the gateway reports.
+
+Every outcome (the sandbox page, a Stripe webhook, the return page asking Stripe) goes
+through `apply_gateway_event`. Events come more than once, late and out of order: each
+handler leaves the same state whatever came before it, and the store makes every posting
+happen once.
+"""
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
-from portal.adapters.payments import CheckoutRequest, CheckoutSession, EventKind, GatewayEvent
+from portal.adapters.payments import (
+    CheckoutRequest,
+    CheckoutSession,
+    EventKind,
+    GatewayError,
+    GatewayEvent,
+)
 from portal.adapters.store import PostingResult
 from portal.bootstrap import Services
 from portal.domain.money import parse_amount
@@ -15,11 +29,12 @@ from portal.domain.payments import (
 )
 from portal.domain.staff import EscalationKind
 from portal.services.accounts import account_view
-from portal.services.errors import PaymentNotFound
+from portal.services.errors import PaymentNotFound, PaymentNotReady
 from portal.services.receipts import send_receipt
 from portal.services.staff_actions import open_escalation
 
 log = logging.getLogger(__name__)
+SYSTEM = "system"
 
 
 def start_payment(services: Services, account_number: str, amount_text: str) -> CheckoutSession:
@@ -39,48 +54,158 @@ def start_payment(services: Services, account_number: str, amount_text: str) -> 
     services.store.create_payment(payment)
     oldest = view.open_statements[0].statement.statement_id
     base = services.settings.base_url
-    checkout = services.payments.create_checkout(
-        CheckoutRequest(
-            payment_id=payment.payment_id,
-            amount_cents=amount_cents,
-            description=f"Payment toward statement {oldest}",
-            success_url=f"{base}/payments/{payment.payment_id}",
-            cancel_url=f"{base}/payments/{payment.payment_id}?canceled=1",
+    try:
+        checkout = services.payments.create_checkout(
+            CheckoutRequest(
+                payment_id=payment.payment_id,
+                amount_cents=amount_cents,
+                description=f"Payment toward statement {oldest}",
+                success_url=f"{base}/payments/{payment.payment_id}",
+                cancel_url=f"{base}/payments/{payment.payment_id}?canceled=1",
+            )
         )
-    )
+    except GatewayError as exc:
+        services.store.close_payment(
+            payment.payment_id, PaymentStatus.CANCELED, exc.message, services.clock.now()
+        )
+        raise
     services.store.attach_checkout(payment.payment_id, checkout.session_id)
     log.info("payment %s opened checkout for %d cents", payment.payment_id, amount_cents)
     return checkout
 
 
-def apply_gateway_event(services: Services, event: GatewayEvent) -> PostingResult | Payment:
-    """The one path every gateway's outcome takes (sandbox page, Stripe webhook, return page).
+def reconcile_checkout(services: Services, payment: Payment, session_id: str) -> Payment:
+    """On the return page: ask the gateway how the checkout ended, in case its notification
+    is late, and apply that the same way the notification would."""
+    if payment.status not in OPEN_STATUSES or session_id != payment.checkout_session_id:
+        return payment
+    try:
+        event = services.payments.checkout_outcome(session_id)
+    except GatewayError as exc:
+        log.warning("payment %s: could not ask the gateway: %s", payment.payment_id, exc)
+        return payment
+    if event is None or event.payment_id != payment.payment_id:
+        return payment
+    apply_gateway_event(services, event)
+    return services.store.get_payment(payment.payment_id) or payment
 
-    Idempotent: applying the same event twice posts once and sends one receipt.
+
+def apply_gateway_event(services: Services, event: GatewayEvent) -> PostingResult | Payment:
+    """Apply one gateway outcome; applying it again changes nothing.
+
+    PaymentNotFound: the event names a payment the portal does not have. PaymentNotReady:
+    it is about a payment not posted yet (a refund or dispute that overtook the payment).
     """
-    before = services.store.get_payment(event.payment_id)
-    if before is None:
-        raise PaymentNotFound(event.payment_id)
-    now = services.clock.now()
-    if event.kind is EventKind.PAYMENT_SUCCEEDED:
-        result = services.store.post_payment(
-            event.payment_id, event.reference, event.amount_cents, now
-        )
-        log.info(result.message)
-        if result.posted:
-            send_receipt(services, event.payment_id)
-        return result
-    status = (
-        PaymentStatus.FAILED if event.kind is EventKind.PAYMENT_FAILED else PaymentStatus.CANCELED
+    payment = _payment_of(services, event)
+    return HANDLERS[event.kind](services, payment, event, services.clock.now())
+
+
+def _payment_of(services: Services, event: GatewayEvent) -> Payment:
+    if event.payment_id:
+        found = services.store.get_payment(event.payment_id)
+        if found is None:
+            raise PaymentNotFound(event.payment_id)
+        return found
+    found = services.store.payment_by_reference(event.reference)
+    if found is None:
+        raise PaymentNotReady(f"no payment is posted with reference {event.reference} yet")
+    return found
+
+
+def _posted(payment: Payment, event: GatewayEvent) -> Payment:
+    if payment.posted_at is None:
+        raise PaymentNotReady(f"{event.kind} for payment {payment.payment_id}, not posted yet")
+    return payment
+
+
+def _succeeded(services: Services, payment: Payment, event: GatewayEvent, now: datetime):
+    result = services.store.post_payment(
+        payment.payment_id, event.reference, event.amount_cents, now
     )
-    closed = services.store.close_payment(event.payment_id, status, event.message, now)
-    if closed.status is PaymentStatus.FAILED and before.status in OPEN_STATUSES:
-        open_escalation(
-            services,
-            "system",
-            closed.account_number,
-            EscalationKind.FAILED_PAYMENT,
-            f"Card payment {closed.payment_id} failed: {event.message or 'no reason given'}",
-            key=f"payment:{closed.payment_id}",
-        )
-    return closed
+    log.info(result.message)
+    # Whichever path posted it, the receipt is claimed once: a crash after posting is
+    # made good by the next delivery of the same outcome.
+    send_receipt(services, payment.payment_id)
+    return result
+
+
+def _closed(status: PaymentStatus):
+    def close(services: Services, payment: Payment, event: GatewayEvent, now: datetime):
+        closed = services.store.close_payment(payment.payment_id, status, event.message, now)
+        if closed.status is PaymentStatus.FAILED and payment.status in OPEN_STATUSES:
+            open_escalation(
+                services,
+                SYSTEM,
+                closed.account_number,
+                EscalationKind.FAILED_PAYMENT,
+                f"Card payment {closed.payment_id} failed: {event.message or 'no reason given'}",
+                key=f"payment:{closed.payment_id}",
+            )
+        return closed
+
+    return close
+
+
+def _refunded(services: Services, payment: Payment, event: GatewayEvent, now: datetime):
+    result = services.store.post_refund(_posted(payment, event).payment_id, event.amount_cents, now)
+    if result.posted:
+        log.info("payment %s: refunds now %d cents", payment.payment_id, event.amount_cents)
+    return result
+
+
+def _dispute_key(payment: Payment, event: GatewayEvent) -> str:
+    return f"dispute:{event.dispute_id or payment.payment_id}"
+
+
+def _dispute_opened(services: Services, payment: Payment, event: GatewayEvent, now: datetime):
+    _posted(payment, event)
+    key = _dispute_key(payment, event)
+    # Claimed by whichever of opened/closed comes first: a late "opened" after the dispute
+    # was closed must not mark the payment disputed again.
+    if not services.store.claim_message("dispute", key, now):
+        return services.store.get_payment(payment.payment_id)
+    disputed = services.store.set_dispute(payment.payment_id, True)
+    open_escalation(
+        services,
+        SYSTEM,
+        payment.account_number,
+        EscalationKind.DISPUTE,
+        f"The cardholder disputed card payment {payment.payment_id}; answer the card "
+        "processor with the statement and receipt.",
+        key=key,
+    )
+    return disputed
+
+
+def _dispute_closed(won: bool):
+    def close(services: Services, payment: Payment, event: GatewayEvent, now: datetime):
+        _posted(payment, event)
+        key = _dispute_key(payment, event)
+        services.store.claim_message("dispute", key, now)
+        if won:
+            outcome: Payment | PostingResult = services.store.set_dispute(payment.payment_id, False)
+            resolution = "Dispute won: the payment stands."
+        else:
+            outcome = services.store.reverse_payment(payment.payment_id, "Card dispute lost", now)
+            resolution = (
+                "Dispute lost: the card processor took the money back; the payment is reversed."
+            )
+        for item in services.store.escalations(account_number=payment.account_number):
+            if item.key == key:
+                services.store.resolve_escalation(item.escalation_id, SYSTEM, resolution, now)
+        return outcome
+
+    return close
+
+
+Handler = Callable[[Services, Payment, GatewayEvent, datetime], PostingResult | Payment]
+HANDLERS: dict[EventKind, Handler] = {
+    EventKind.PAYMENT_SUCCEEDED: _succeeded,
+    EventKind.PAYMENT_PROCESSING: _closed(PaymentStatus.PROCESSING),
+    EventKind.PAYMENT_FAILED: _closed(PaymentStatus.FAILED),
+    EventKind.CHECKOUT_CANCELED: _closed(PaymentStatus.CANCELED),
+    EventKind.REFUNDED: _refunded,
+    EventKind.DISPUTE_OPENED: _dispute_opened,
+    EventKind.DISPUTE_WON: _dispute_closed(won=True),
+    EventKind.DISPUTE_LOST: _dispute_closed(won=False),
+}

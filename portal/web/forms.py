@@ -110,6 +110,17 @@ class ReverseForm(FlaskForm):
     )
 
 
+class RefundForm(FlaskForm):
+    amount = StringField(
+        "Amount to refund",
+        validators=[
+            InputRequired("Enter the amount to refund, for example 25.00."),
+            Length(max=20),
+        ],
+    )
+    request_key = HiddenField()
+
+
 class NoteForm(FlaskForm):
     text = TextAreaField("Note", validators=[InputRequired("Write the note."), Length(max=2000)])
     promise_to_pay_on = DateField("Promise to pay by (optional)", validators=[Optional()])

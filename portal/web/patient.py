@@ -6,13 +6,14 @@ from functools import wraps
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 
+from portal.adapters.payments import GatewayError
 from portal.domain.aging import practice_date
 from portal.domain.errors import InvalidInput
 from portal.domain.payments import PaymentStatus
 from portal.services.accounts import account_view
 from portal.services.errors import LookupFailed, LookupLocked
 from portal.services.lookup import find_account
-from portal.services.payments import start_payment
+from portal.services.payments import reconcile_checkout, start_payment
 from portal.web import IDLE_LIMIT, services
 from portal.web.forms import LookupForm, PaymentForm
 
@@ -141,6 +142,9 @@ def create_payment(account_number: str):
             checkout = start_payment(services(), account_number, form.amount.data)
         except InvalidInput as exc:
             form.amount.errors = [exc.message]
+        except GatewayError as exc:
+            form.amount.errors = [exc.message]
+            return _account_page(account_number, form, status=502)
         else:
             return redirect(checkout.url, code=303)
     return _account_page(account_number, form, status=422)
@@ -152,6 +156,8 @@ def payment(payment_id: str):
     found = svc.store.get_payment(payment_id)
     if found is None:
         abort(404)
+    if request.args.get("session_id"):
+        found = reconcile_checkout(svc, found, request.args["session_id"])
     owner = session.get("account_number") == found.account_number
     view = account_view(svc, found.account_number) if owner else None
     return render_template(

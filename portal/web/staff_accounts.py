@@ -21,6 +21,7 @@ from portal.domain.staff import ESCALATION_LABELS, AuditAction, EscalationKind, 
 from portal.services.accounts import account_view
 from portal.services.audit import audit
 from portal.services.errors import NotFound
+from portal.services.refunds import refund_payment, refundable_cents
 from portal.services.staff_actions import (
     add_note,
     open_escalation,
@@ -35,6 +36,7 @@ from portal.web.forms import (
     EscalateForm,
     ManualPaymentForm,
     NoteForm,
+    RefundForm,
     ResolveForm,
     ReverseForm,
 )
@@ -93,9 +95,16 @@ def _account_page(account_number: str, status: int = 200, **forms):
             or _with_statement_choices(AdjustmentForm(formdata=None), view),
             escalate_form=forms.get("escalate_form") or EscalateForm(formdata=None),
             resolve_form=ResolveForm(formdata=None),
+            refundable={
+                p.payment_id: cents
+                for p in view.payments
+                if p.gateway != "manual" and (cents := refundable_cents(svc, p.payment_id))
+            },
+            refund_key=secrets.token_hex(16),
             escalations=svc.store.escalations(account_number=account_number),
             labels=ESCALATION_LABELS,
             Status=PaymentStatus,
+            Role=Role,
         ),
         status,
     )
@@ -167,6 +176,38 @@ def reverse_payment(payment_id: str):
                 flash("That payment was already reversed; nothing changed.", "info")
     else:
         flash("Say why the payment is reversed.", "error")
+    return _to_account(payment.account_number)
+
+
+@bp.post("/payments/<payment_id>/refund")
+@staff_required(Role.SUPERVISOR)
+def refund(payment_id: str):
+    payment = services().store.get_payment(payment_id)
+    if payment is None:
+        abort(404)
+    form = RefundForm()
+    if form.validate_on_submit():
+        try:
+            result = refund_payment(
+                services(),
+                g.staff.username,
+                payment_id,
+                form.amount.data,
+                form.request_key.data or secrets.token_hex(16),
+                address(),
+            )
+        except InvalidInput as exc:
+            flash(f"Refund not made: {exc.message}", "error")
+        else:
+            flash(
+                f"Refunded; {format_cents(result.payment.refunded_cents)} of this payment is "
+                "now refunded in all."
+                if result.posted
+                else "That refund was already made; nothing changed.",
+                "info",
+            )
+    else:
+        flash("Enter the amount to refund.", "error")
     return _to_account(payment.account_number)
 
 

@@ -432,6 +432,7 @@ ROUTES = [  # method, path, form data, the least role that may use it
     ),
     ("POST", "/staff/accounts/100234/adjustments", {"reason": "Role test"}, SUPERVISOR),
     ("POST", "/staff/payments/{payment_id}/resend", {}, ASSOCIATE),
+    ("POST", "/staff/payments/{payment_id}/refund", {"amount": "0.01"}, SUPERVISOR),
     ("POST", "/staff/accounts/100234/escalations", {"reason": "Role test"}, ASSOCIATE),
     ("GET", "/staff/escalations", None, ASSOCIATE),
     ("POST", "/staff/escalations/1", {"owner": "alice"}, ASSOCIATE),

@@ -1,0 +1,345 @@
+"""StripeGateway: Stripe Checkout for card payments (the only module that imports `stripe`).
+
+Stripe sees an opaque payment id and a generic line ("Payment toward statement S-..."),
+never a name, a code or a date of birth. Every POST carries an idempotency key derived
+from what the portal asked for, so a retry (ours or the library's) acts once. The API
+version is pinned here, not taken from the installed library, so upgrading the library
+does not silently change the shape of what Stripe sends back.
+"""
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import stripe
+
+from portal.adapters.payments import (
+    CheckoutRequest,
+    CheckoutSession,
+    EventKind,
+    GatewayError,
+    GatewayEvent,
+    RefundOutcome,
+    WebhookRejected,
+)
+from portal.clock import Clock, SystemClock
+
+log = logging.getLogger(__name__)
+
+# The API version of stripe 16.1.0 (stripe._api_version._ApiVersion.CURRENT), pinned.
+API_VERSION = "2026-10-28.endive"
+# Stripe signs webhooks with the time it sent them; older than this is refused.
+WEBHOOK_TOLERANCE_SECONDS = 300
+MAX_NETWORK_RETRIES = 2
+# (connect, read) seconds for one attempt; the library retries timeouts with the same key.
+TIMEOUT_SECONDS = (5.0, 15.0)
+
+UNAVAILABLE = (
+    "The card processor is not answering; nothing was charged. Please try again in a few minutes."
+)
+NOT_AVAILABLE = (
+    "Card payments are not available right now; nothing was charged. "
+    "Please try again later or call the billing office."
+)
+CHECKOUT_CLOSED = (
+    "This checkout is no longer open. If you did not finish paying, nothing was charged; "
+    "please start the payment again."
+)
+FAILED_MESSAGE = "Your bank did not complete the payment, so nothing was taken."
+EXPIRED_MESSAGE = "The checkout closed before the payment was made; nothing was charged."
+
+
+class StripeGateway:
+    name = "stripe"
+
+    def __init__(
+        self, secret_key: str, webhook_secret: str, api_base: str, clock: Clock | None = None
+    ):
+        self._webhook_secret = webhook_secret
+        # Taken like the other adapters take it; the webhook age check is the stripe
+        # library's own and reads the system time, which is what Stripe signs with.
+        self._clock = clock or SystemClock()
+        self._client = stripe.StripeClient(
+            secret_key,
+            stripe_version=API_VERSION,
+            base_addresses={"api": api_base.rstrip("/")},
+            max_network_retries=MAX_NETWORK_RETRIES,
+            http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
+        )
+
+    # -- checkout -------------------------------------------------------------------------
+
+    def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
+        if request.amount_cents <= 0:
+            raise ValueError("a checkout needs a positive amount")
+        params = checkout_params(request)
+        sessions = self._client.v1.checkout.sessions
+        try:
+            created = sessions.create(
+                params=params,
+                options={"idempotency_key": checkout_idempotency_key(request.payment_id)},
+            )
+            session = created.to_dict()
+            if _replayed(created):
+                # Stripe answers a repeated key with the first answer as it was then: ask
+                # what the session has become since (paid or expired, it has no page).
+                session = sessions.retrieve(session["id"]).to_dict()
+        except stripe.CardError as exc:
+            _log_error("create checkout", exc)
+            raise GatewayError(exc.user_message or "Your card was declined.") from None
+        except stripe.StripeError as exc:
+            _log_error("create checkout", exc)
+            raise GatewayError(_patient_message(exc)) from None
+        if session.get("status") != "open" or not session.get("url"):
+            log.warning("stripe checkout %s is %s, not open", session["id"], session.get("status"))
+            raise GatewayError(CHECKOUT_CLOSED)
+        return CheckoutSession(session["id"], session["url"])
+
+    def checkout_outcome(self, session_id: str) -> GatewayEvent | None:
+        try:
+            session = self._client.v1.checkout.sessions.retrieve(session_id).to_dict()
+        except stripe.StripeError as exc:
+            _log_error("retrieve checkout", exc)
+            if isinstance(exc, stripe.InvalidRequestError) and exc.http_status == 404:
+                raise GatewayError("We could not find this checkout.") from None
+            raise GatewayError(UNAVAILABLE if _unavailable(exc) else NOT_AVAILABLE) from None
+        return outcome_from_session(session)
+
+    # -- refunds --------------------------------------------------------------------------
+
+    def refund(
+        self, payment_id: str, reference: str, amount_cents: int, refunded_cents: int, key: str
+    ) -> RefundOutcome:
+        if amount_cents <= 0:
+            raise GatewayError("The refund amount must be more than zero.")
+        try:
+            refund = self._client.v1.refunds.create(
+                params={
+                    "payment_intent": reference,
+                    "amount": amount_cents,
+                    "metadata": {"payment_id": payment_id},
+                },
+                options={"idempotency_key": key},
+            ).to_dict()
+        except stripe.StripeError as exc:
+            _log_error("refund", exc)
+            if _unavailable(exc):
+                raise GatewayError(
+                    "Stripe is not answering, so the refund is not confirmed. Try again in a "
+                    "few minutes: the same refund will not be made twice."
+                ) from None
+            if isinstance(exc, stripe.IdempotencyError):
+                raise GatewayError(
+                    "Stripe refused the refund: this refund was already asked for with "
+                    "other details."
+                ) from None
+            detail = exc.user_message or type(exc).__name__
+            raise GatewayError(f"Stripe refused the refund: {detail}") from None
+        status = refund.get("status")
+        if status in ("failed", "canceled"):
+            log.warning("stripe refund %s came back %s", refund["id"], status)
+            raise GatewayError(f"Stripe could not make the refund (it is {status}).")
+        refunded = _cents(refund.get("amount")) or amount_cents
+        return RefundOutcome(refund["id"], refunded_cents + refunded)
+
+    # -- webhooks -------------------------------------------------------------------------
+
+    def parse_webhook(self, payload: bytes, signature: str | None) -> GatewayEvent | None:
+        """The event a signed notification reports, None when it is not about a portal
+        payment; WebhookRejected when it is not provably from Stripe and recent."""
+        if not signature:
+            raise WebhookRejected("no Stripe-Signature header")
+        try:
+            stripe.WebhookSignature.verify_header(
+                payload, signature, self._webhook_secret, tolerance=WEBHOOK_TOLERANCE_SECONDS
+            )
+        except stripe.SignatureVerificationError as exc:
+            raise WebhookRejected(f"signature check failed: {exc.user_message}") from None
+        except UnicodeDecodeError:
+            raise WebhookRejected("the body is not UTF-8 text") from None
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            raise WebhookRejected("the body is not JSON") from None
+        if not isinstance(data, dict) or data.get("object") != "event":
+            raise WebhookRejected("the body is not a Stripe event")
+        return event_from(data)
+
+
+# -- translation (pure functions) ---------------------------------------------------------
+
+
+def checkout_idempotency_key(payment_id: str) -> str:
+    return f"checkout-{payment_id}"
+
+
+def checkout_params(request: CheckoutRequest) -> dict[str, Any]:
+    """What Stripe is told about a payment: the amount, a generic line, the portal's opaque
+    payment id and where to send the patient back. Nothing else."""
+    ids = {"payment_id": request.payment_id}
+    return {
+        "mode": "payment",
+        "line_items": [
+            {
+                "price_data": {
+                    "currency": "usd",
+                    "unit_amount": request.amount_cents,
+                    "product_data": {"name": request.description},
+                },
+                "quantity": 1,
+            }
+        ],
+        "client_reference_id": request.payment_id,
+        "metadata": dict(ids),
+        "payment_intent_data": {"metadata": dict(ids)},
+        "success_url": _with_query(request.success_url, "session_id={CHECKOUT_SESSION_ID}"),
+        "cancel_url": request.cancel_url,
+    }
+
+
+def event_from(event: Mapping[str, Any]) -> GatewayEvent | None:
+    """A Stripe event (the parsed webhook body) as a GatewayEvent; None for an event the
+    portal does not act on or that is not about one of its payments."""
+    kind = event.get("type")
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, Mapping) else None
+    if not isinstance(kind, str) or not isinstance(obj, Mapping):
+        return None
+    event_id = str(event.get("id") or "")
+    if kind.startswith("checkout.session."):
+        return _session_event(kind.removeprefix("checkout.session."), obj, event_id)
+    if kind == "charge.refunded":
+        return _refund_event(obj, event_id)
+    if kind in ("charge.dispute.created", "charge.dispute.closed"):
+        return _dispute_event(kind.removeprefix("charge.dispute."), obj, event_id)
+    return None
+
+
+def outcome_from_session(session: Mapping[str, Any]) -> GatewayEvent | None:
+    """What a retrieved Checkout Session has come to; None while it is open."""
+    status = session.get("status")
+    if status == "complete":
+        return _session_event("completed", session, "")
+    if status == "expired":
+        return _session_event("expired", session, "")
+    return None
+
+
+def _session_event(what: str, session: Mapping[str, Any], event_id: str) -> GatewayEvent | None:
+    payment_id = _metadata(session).get("payment_id") or session.get("client_reference_id")
+    if not payment_id or not isinstance(payment_id, str):
+        return None  # a checkout some other integration on the account opened
+    payment_status = session.get("payment_status")
+    if what == "completed" and payment_status == "paid":
+        kind, message = EventKind.PAYMENT_SUCCEEDED, ""
+    elif what == "completed" and payment_status == "unpaid":
+        kind, message = EventKind.PAYMENT_PROCESSING, ""
+    elif what == "async_payment_succeeded":
+        kind, message = EventKind.PAYMENT_SUCCEEDED, ""
+    elif what == "async_payment_failed":
+        kind, message = EventKind.PAYMENT_FAILED, FAILED_MESSAGE
+    elif what == "expired":
+        kind, message = EventKind.CHECKOUT_CANCELED, EXPIRED_MESSAGE
+    else:
+        return None
+    return GatewayEvent(
+        kind=kind,
+        payment_id=payment_id,
+        reference=_id_of(session.get("payment_intent")) or str(session.get("id") or ""),
+        amount_cents=_cents(session.get("amount_total")),
+        message=message,
+        event_id=event_id,
+    )
+
+
+def _refund_event(charge: Mapping[str, Any], event_id: str) -> GatewayEvent | None:
+    reference = _id_of(charge.get("payment_intent"))
+    if not reference:
+        return None  # a charge made without Checkout: not the portal's
+    return GatewayEvent(
+        kind=EventKind.REFUNDED,
+        # Stripe copies the PaymentIntent's metadata to its charge when it is confirmed.
+        payment_id=str(_metadata(charge).get("payment_id") or ""),
+        reference=reference,
+        amount_cents=_cents(charge.get("amount_refunded")),  # cumulative, all refunds
+        event_id=event_id,
+    )
+
+
+def _dispute_event(what: str, dispute: Mapping[str, Any], event_id: str) -> GatewayEvent | None:
+    reference = _id_of(dispute.get("payment_intent"))
+    if not reference:
+        return None
+    if what == "created":
+        kind = EventKind.DISPUTE_OPENED
+    elif dispute.get("status") == "won":
+        kind = EventKind.DISPUTE_WON
+    elif dispute.get("status") == "lost":
+        kind = EventKind.DISPUTE_LOST
+    else:
+        return None  # e.g. warning_closed: an inquiry that never became a dispute
+    return GatewayEvent(
+        kind=kind,
+        payment_id=str(_metadata(dispute).get("payment_id") or ""),
+        reference=reference,
+        amount_cents=_cents(dispute.get("amount")),
+        event_id=event_id,
+        dispute_id=str(dispute.get("id") or ""),
+    )
+
+
+def _metadata(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    metadata = obj.get("metadata")
+    return metadata if isinstance(metadata, Mapping) else {}
+
+
+def _id_of(value: Any) -> str:
+    """An id field, whether Stripe sent the id or the expanded object."""
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    return value if isinstance(value, str) else ""
+
+
+def _cents(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _replayed(obj: Any) -> bool:
+    response = getattr(obj, "last_response", None)
+    headers = getattr(response, "headers", None) or {}
+    return str(headers.get("idempotent-replayed", "")).lower() == "true"
+
+
+def _with_query(url: str, query: str) -> str:
+    return f"{url}{'&' if urlsplit(url).query else '?'}{query}"
+
+
+# -- errors -------------------------------------------------------------------------------
+
+
+def _unavailable(exc: stripe.StripeError) -> bool:
+    """Stripe could not be reached or failed on its side (after the library's retries)."""
+    if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError):
+        return True
+    return isinstance(exc, stripe.APIError) or (exc.http_status or 0) >= 500
+
+
+def _patient_message(exc: stripe.StripeError) -> str:
+    return UNAVAILABLE if _unavailable(exc) else NOT_AVAILABLE
+
+
+def _log_error(operation: str, exc: stripe.StripeError) -> None:
+    """The error's kind and Stripe's request id, never what was sent."""
+    body = exc.json_body if isinstance(exc.json_body, dict) else {}
+    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    log.warning(
+        "stripe %s failed: %s type=%s code=%s status=%s request_id=%s",
+        operation,
+        type(exc).__name__,
+        error.get("type"),
+        exc.code or error.get("code"),
+        exc.http_status,
+        exc.request_id,
+    )

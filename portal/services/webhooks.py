@@ -1,0 +1,52 @@
+"""Notifications from the card processor: verified, recorded once, then applied."""
+
+import logging
+from datetime import timedelta
+from enum import StrEnum
+
+from portal.bootstrap import Services
+from portal.services.errors import PaymentNotFound
+from portal.services.payments import apply_gateway_event
+
+log = logging.getLogger(__name__)
+# A claim this old and never finished belongs to a delivery that died (a Lambda timeout):
+# the next delivery of the same event takes it over.
+ABANDONED_AFTER = timedelta(minutes=5)
+EVENT_CLAIM = "gateway-event"
+
+
+class Outcome(StrEnum):
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"  # not about a portal payment, or a kind the portal does not use
+
+
+def receive_notification(services: Services, payload: bytes, signature: str | None) -> Outcome:
+    """Verify the raw body, record the event id before acting, apply it.
+
+    WebhookRejected when the notification is not provably the processor's; PaymentNotReady
+    when it must be delivered again later (the claim is given up, so it will be applied).
+    """
+    event = services.payments.parse_webhook(payload, signature)
+    if event is None:
+        return Outcome.IGNORED
+    store, now = services.store, services.clock.now()
+    if event.event_id and not store.claim_message(
+        EVENT_CLAIM, event.event_id, now, stale_before=now - ABANDONED_AFTER
+    ):
+        return Outcome.DUPLICATE
+    try:
+        apply_gateway_event(services, event)
+    except PaymentNotFound:
+        log.warning("%s %s names a payment this portal does not have", event.kind, event.event_id)
+        outcome = Outcome.IGNORED
+    except BaseException:
+        if event.event_id:
+            store.release_message(EVENT_CLAIM, event.event_id)
+        raise
+    else:
+        outcome = Outcome.PROCESSED
+    if event.event_id:
+        store.mark_message_sent(EVENT_CLAIM, event.event_id, services.clock.now())
+    log.info("gateway event %s (%s): %s", event.event_id, event.kind, outcome)
+    return outcome

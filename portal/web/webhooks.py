@@ -1,0 +1,24 @@
+"""Notifications from the card processor (Stripe): no session, no CSRF, the signature only."""
+
+from flask import Blueprint, jsonify, request
+
+from portal.adapters.payments import WebhookRejected
+from portal.services.errors import PaymentNotReady
+from portal.services.webhooks import receive_notification
+from portal.web import services
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+
+@bp.post("/stripe")
+def stripe():
+    try:
+        outcome = receive_notification(
+            services(), request.get_data(cache=False), request.headers.get("Stripe-Signature")
+        )
+    except WebhookRejected as exc:
+        return jsonify(error=str(exc)), 400
+    except PaymentNotReady as exc:
+        # Not yet: Stripe delivers the event again later (it retries for three days).
+        return jsonify(status="retry", reason=str(exc)), 409
+    return jsonify(status=outcome.value), 200

@@ -1,0 +1,517 @@
+"""A local stand-in for Stripe's API, for tests and the browser test.
+
+`with stripe_stub() as stub:` serves on a free port of 127.0.0.1 and answers the calls
+StripeGateway makes the way Stripe does (form-encoded requests, JSON objects and errors,
+idempotency keys): Checkout Sessions, refunds, and a fake hosted checkout page at
+`<base>/pay/<session id>`. Every request is recorded in `stub.requests`.
+
+Also here: `sign()` makes a `Stripe-Signature` header exactly as Stripe does, and `event()`
+an event envelope like Stripe's, for webhook tests.
+"""
+
+import hashlib
+import hmac
+import html
+import json
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from portal.adapters.stripe_gateway import API_VERSION
+
+SESSION_LIFETIME_SECONDS = 24 * 3600
+MINIMUM_AMOUNT_CENTS = 50  # Stripe's smallest USD charge
+
+
+def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
+    """The `Stripe-Signature` header Stripe sends with `payload` signed by `secret`."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{ts}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={ts},v1={digest}"
+
+
+def event(type: str, obj: dict, event_id: str | None = None) -> dict:
+    """An event envelope like the ones Stripe posts to a webhook endpoint."""
+    return {
+        "id": event_id or _new_id("evt_test_"),
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": int(time.time()),
+        "type": type,
+        "data": {"object": obj},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+    }
+
+
+@dataclass
+class Recorded:
+    """One request that reached the stub. `params` holds the form (POST) or query (GET)
+    parameters with Stripe's bracket keys as sent, e.g. `metadata[payment_id]`; `headers`
+    looks names up in any case."""
+
+    method: str
+    path: str
+    query: str
+    params: dict[str, str]
+    headers: Message
+    body: str
+
+    @property
+    def url(self) -> str:
+        return self.path + (f"?{self.query}" if self.query else "")
+
+
+@dataclass
+class _Failure:
+    status: int
+    body: dict
+    times: int
+
+
+class _ApiError(Exception):
+    """An error answer: Stripe's status and body."""
+
+    def __init__(self, status: int, error_type: str, code: str | None, message: str, param=None):
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": {"type": error_type, "code": code, "message": message}}
+        if param:
+            self.body["error"]["param"] = param
+
+
+@dataclass
+class StripeStub:
+    base: str
+    webhook_url: str | None = None  # when set, paying on the fake page posts a signed event
+    webhook_secret: str = "whsec_test_stub"
+    refund_status: str = "succeeded"  # what the next refunds come back as
+    requests: list[Recorded] = field(default_factory=list)
+    sessions: dict[str, dict] = field(default_factory=dict)
+    payment_intents: dict[str, dict] = field(default_factory=dict)
+    refunds: dict[str, dict] = field(default_factory=dict)
+    webhook_deliveries: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.RLock()
+        self._failures: list[_Failure] = []
+        self._idempotent: dict[str, tuple[tuple, int, dict]] = {}
+        self._pi_metadata: dict[str, dict] = {}
+
+    # -- controls -------------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        status: int,
+        error_type: str,
+        code: str | None = None,
+        message: str = "An error occurred.",
+        times: int = 1,
+    ) -> None:
+        """Answer the next `times` API requests with a Stripe error body and `status`."""
+        body = {"error": {"type": error_type, "code": code, "message": message}}
+        with self._lock:
+            self._failures.append(_Failure(status, body, times))
+
+    def complete(self, session_id: str, paid: bool = True) -> dict:
+        """The patient finished the checkout: paid by card, or by a method still on its way."""
+        with self._lock:
+            session = self.sessions[session_id]
+            if session["status"] != "open":
+                raise ValueError(f"{session_id} is {session['status']}, not open")
+            intent_id = _new_id("pi_test_")
+            self.payment_intents[intent_id] = {
+                "id": intent_id,
+                "object": "payment_intent",
+                "amount": session["amount_total"],
+                "amount_received": session["amount_total"] if paid else 0,
+                "currency": "usd",
+                "metadata": dict(self._pi_metadata.get(session_id, {})),
+                "status": "succeeded" if paid else "processing",
+                "latest_charge": _new_id("ch_test_"),
+                "livemode": False,
+            }
+            session.update(
+                status="complete",
+                payment_status="paid" if paid else "unpaid",
+                payment_intent=intent_id,
+                url=None,
+            )
+            return dict(session)
+
+    def expire(self, session_id: str) -> dict:
+        with self._lock:
+            session = self.sessions[session_id]
+            if session["status"] != "open":
+                raise ValueError(f"{session_id} is {session['status']}, not open")
+            session.update(status="expired", url=None)
+            return dict(session)
+
+    def charge(self, payment_intent: str) -> dict:
+        """The Charge of a completed payment as Stripe sends it in charge.* events (Stripe
+        copies the PaymentIntent's metadata to the charge when it is confirmed)."""
+        with self._lock:
+            intent = self.payment_intents[payment_intent]
+            refunded = intent.get("amount_refunded", 0)
+            return {
+                "id": intent["latest_charge"],
+                "object": "charge",
+                "amount": intent["amount"],
+                "amount_captured": intent["amount_received"],
+                "amount_refunded": refunded,
+                "currency": "usd",
+                "metadata": dict(intent["metadata"]),
+                "paid": intent["status"] == "succeeded",
+                "payment_intent": payment_intent,
+                "refunded": refunded >= intent["amount"],
+                "status": "succeeded" if intent["status"] == "succeeded" else "pending",
+                "livemode": False,
+            }
+
+    def api_requests(self, path_prefix: str = "/v1/") -> list[Recorded]:
+        return [r for r in self.requests if r.path.startswith(path_prefix)]
+
+    # -- the API --------------------------------------------------------------------------
+
+    def handle(self, method: str, target: str, headers: Message, body: bytes):
+        """(status, extra headers, JSON or HTML body) for one request."""
+        parts = urlsplit(target)
+        text = body.decode("utf-8", "replace")
+        form = text if method == "POST" else parts.query
+        params = dict(parse_qsl(form, keep_blank_values=True))
+        recorded = Recorded(method, parts.path, parts.query, params, headers, text)
+        with self._lock:
+            self.requests.append(recorded)
+        if parts.path.startswith("/pay/"):
+            return self._hosted_page(method, parts.path.removeprefix("/pay/"))
+        with self._lock:
+            try:
+                status, payload, extra = self._api(recorded)
+            except _ApiError as exc:
+                status, payload, extra = exc.status, exc.body, {}
+        extra = {"Request-Id": _new_id("req_test_"), "Stripe-Version": API_VERSION, **extra}
+        return status, extra, payload
+
+    def _api(self, request: Recorded) -> tuple[int, dict, dict]:
+        auth = request.headers.get("Authorization") or ""
+        if not auth.startswith("Bearer sk_"):
+            raise _ApiError(401, "invalid_request_error", None, "Invalid API Key provided.")
+        if self._failures:
+            failure = self._failures[0]
+            failure.times -= 1
+            if failure.times <= 0:
+                self._failures.pop(0)
+            return failure.status, failure.body, {}
+        key = request.headers.get("Idempotency-Key")
+        fingerprint = (request.method, request.path, sorted(request.params.items()))
+        if request.method == "POST" and key and key in self._idempotent:
+            seen, status, payload = self._idempotent[key]
+            if seen != fingerprint:
+                raise _ApiError(
+                    400,
+                    "idempotency_error",
+                    None,
+                    "Keys for idempotent requests can only be used with the same parameters "
+                    f"they were first used with. Try using a key other than '{key}' if you "
+                    "meant to execute a different request.",
+                )
+            return status, payload, {"Idempotent-Replayed": "true"}
+        status, payload = self._route(request)
+        if request.method == "POST" and key:
+            self._idempotent[key] = (fingerprint, status, payload)
+        return status, payload, {}
+
+    def _route(self, request: Recorded) -> tuple[int, dict]:
+        path, method = request.path.rstrip("/"), request.method
+        pieces = path.split("/")[2:]  # after "/v1"
+        if method == "POST" and pieces == ["checkout", "sessions"]:
+            return 200, self._create_session(request.params)
+        if method == "GET" and len(pieces) == 3 and pieces[:2] == ["checkout", "sessions"]:
+            return 200, dict(self._session(pieces[2]))
+        if method == "POST" and len(pieces) == 4 and pieces[3] == "expire":
+            session = self._session(pieces[2])
+            if session["status"] != "open":
+                raise _ApiError(
+                    400,
+                    "invalid_request_error",
+                    "checkout_session_not_open",
+                    f"Only Checkout Sessions with a status in open can be expired. This "
+                    f"Checkout Session has a status of {session['status']}.",
+                )
+            return 200, self.expire(pieces[2])
+        if method == "POST" and pieces == ["refunds"]:
+            return 200, self._create_refund(request.params)
+        if method == "GET" and len(pieces) == 2 and pieces[0] == "refunds":
+            return 200, dict(self._object(self.refunds, pieces[1], "refund"))
+        if method == "GET" and len(pieces) == 2 and pieces[0] == "payment_intents":
+            return 200, dict(self._object(self.payment_intents, pieces[1], "payment_intent"))
+        raise _ApiError(
+            404,
+            "invalid_request_error",
+            None,
+            f"Unrecognized request URL ({method}: {request.path}).",
+        )
+
+    def _create_session(self, params: dict[str, str]) -> dict:
+        if params.get("mode") != "payment":
+            raise _ApiError(
+                400, "invalid_request_error", "parameter_invalid", "The stub knows mode=payment."
+            )
+        for name in ("success_url", "line_items[0][quantity]"):
+            if not params.get(name):
+                raise _missing(name)
+        amount, index = 0, 0
+        while f"line_items[{index}][quantity]" in params:
+            prefix = f"line_items[{index}][price_data]"
+            for name in ("[currency]", "[unit_amount]", "[product_data][name]"):
+                if not params.get(prefix + name):
+                    raise _missing(prefix + name)
+            if params[prefix + "[currency]"] != "usd":
+                raise _ApiError(
+                    400, "invalid_request_error", "parameter_invalid", "The stub knows usd."
+                )
+            unit = _integer(params, prefix + "[unit_amount]")
+            quantity = _integer(params, f"line_items[{index}][quantity]")
+            amount += unit * quantity
+            index += 1
+        if amount < MINIMUM_AMOUNT_CENTS:
+            raise _ApiError(
+                400,
+                "invalid_request_error",
+                "amount_too_small",
+                "The Checkout Session's total amount due must add up to at least $0.50 usd",
+            )
+        session_id = _new_id("cs_test_", 24)
+        now = int(time.time())
+        session = {
+            "id": session_id,
+            "object": "checkout.session",
+            "amount_subtotal": amount,
+            "amount_total": amount,
+            "cancel_url": params.get("cancel_url"),
+            "client_reference_id": params.get("client_reference_id"),
+            "created": now,
+            "currency": "usd",
+            "expires_at": now + SESSION_LIFETIME_SECONDS,
+            "livemode": False,
+            "metadata": _nested(params, "metadata"),
+            "mode": "payment",
+            "payment_intent": None,
+            "payment_status": "unpaid",
+            "status": "open",
+            "success_url": params["success_url"],
+            "url": f"{self.base}/pay/{session_id}",
+        }
+        self.sessions[session_id] = session
+        self._pi_metadata[session_id] = _nested(params, "payment_intent_data[metadata]")
+        return dict(session)
+
+    def _create_refund(self, params: dict[str, str]) -> dict:
+        intent_id = params.get("payment_intent")
+        if not intent_id:
+            raise _missing("payment_intent")
+        intent = self._object(self.payment_intents, intent_id, "payment_intent")
+        if intent["status"] != "succeeded":
+            raise _ApiError(
+                400,
+                "invalid_request_error",
+                "charge_not_refundable",
+                "This PaymentIntent does not have a successful charge to refund.",
+            )
+        left = intent["amount"] - intent.get("amount_refunded", 0)
+        if left <= 0:
+            raise _ApiError(
+                400,
+                "invalid_request_error",
+                "charge_already_refunded",
+                f"Charge {intent['latest_charge']} has already been refunded.",
+            )
+        amount = _integer(params, "amount") if "amount" in params else left
+        if amount <= 0:
+            raise _ApiError(
+                400,
+                "invalid_request_error",
+                "parameter_invalid_integer",
+                "Invalid positive integer",
+                param="amount",
+            )
+        if amount > left:
+            raise _ApiError(
+                400,
+                "invalid_request_error",
+                "amount_too_large",
+                f"Refund amount (${amount / 100:.2f}) is greater than unrefunded amount on "
+                f"charge (${left / 100:.2f})",
+                param="amount",
+            )
+        refund = {
+            "id": _new_id("re_test_"),
+            "object": "refund",
+            "amount": amount,
+            "charge": intent["latest_charge"],
+            "created": int(time.time()),
+            "currency": "usd",
+            "metadata": _nested(params, "metadata"),
+            "payment_intent": intent_id,
+            "status": self.refund_status,
+        }
+        if refund["status"] in ("succeeded", "pending"):
+            intent["amount_refunded"] = intent.get("amount_refunded", 0) + amount
+        self.refunds[refund["id"]] = refund
+        return dict(refund)
+
+    def _session(self, session_id: str) -> dict:
+        return self._object(self.sessions, session_id, "checkout.session")
+
+    @staticmethod
+    def _object(objects: dict[str, dict], object_id: str, kind: str) -> dict:
+        if object_id not in objects:
+            raise _ApiError(
+                404, "invalid_request_error", "resource_missing", f"No such {kind}: '{object_id}'"
+            )
+        return objects[object_id]
+
+    # -- the fake hosted checkout page ----------------------------------------------------
+
+    def _hosted_page(self, method: str, session_id: str):
+        with self._lock:
+            session = dict(self.sessions.get(session_id) or {})
+        if not session:
+            return 404, {}, _page("Not found", "<p>There is no such checkout.</p>")
+        if session["status"] != "open":
+            return 410, {}, _page("Checkout closed", "<p>This checkout is no longer open.</p>")
+        if method != "POST":
+            amount = f"${session['amount_total'] / 100:,.2f}"
+            cancel = html.escape(session["cancel_url"] or "/", quote=True)
+            content = (
+                f"<p>Amount: <strong>{amount}</strong></p>"
+                f'<form method="post"><button type="submit">Pay</button></form>'
+                f'<p><a href="{cancel}">Cancel</a></p>'
+            )
+            return 200, {}, _page("Stripe test checkout", content)
+        try:
+            paid = self.complete(session_id, paid=True)
+        except ValueError:
+            return 410, {}, _page("Checkout closed", "<p>This checkout is no longer open.</p>")
+        if self.webhook_url:  # outside the lock: the portal may call the stub back
+            self._deliver(event("checkout.session.completed", paid))
+        location = paid["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id)
+        return 303, {"Location": location}, b""
+
+    def _deliver(self, envelope: dict) -> None:
+        payload = json.dumps(envelope).encode()
+        request = urllib.request.Request(
+            self.webhook_url or "",
+            data=payload,
+            method="POST",
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "Stripe-Signature": sign(payload, self.webhook_secret),
+                "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status: int | str = response.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        except OSError as exc:
+            status = f"error: {exc}"
+        with self._lock:
+            self.webhook_deliveries.append({"event": envelope, "status": status})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "_Server"
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        status, headers, payload = self.server.stub.handle(
+            self.command, self.path, self.headers, body
+        )
+        if isinstance(payload, dict):
+            data, content_type = json.dumps(payload).encode(), "application/json"
+        else:
+            data, content_type = payload, "text/html; charset=utf-8"
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    stub: StripeStub
+
+
+@contextmanager
+def stripe_stub(webhook_secret: str = "whsec_test_stub") -> Iterator[StripeStub]:
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.stub = StripeStub(
+        f"http://127.0.0.1:{server.server_port}", webhook_secret=webhook_secret
+    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    try:
+        yield server.stub
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _new_id(prefix: str, length: int = 14) -> str:
+    return prefix + secrets.token_hex(length)
+
+
+def _nested(params: dict[str, str], prefix: str) -> dict[str, str]:
+    """`metadata[payment_id]=x` -> {"payment_id": "x"} for prefix "metadata"."""
+    start = prefix + "["
+    return {
+        key[len(start) : -1]: value
+        for key, value in params.items()
+        if key.startswith(start) and key.endswith("]") and "[" not in key[len(start) : -1]
+    }
+
+
+def _integer(params: dict[str, str], name: str) -> int:
+    value = params.get(name, "")
+    if not (value.isascii() and value.isdigit()):
+        raise _ApiError(
+            400, "invalid_request_error", "parameter_invalid_integer", "Invalid integer", name
+        )
+    return int(value)
+
+
+def _missing(name: str) -> _ApiError:
+    return _ApiError(
+        400, "invalid_request_error", "parameter_missing", f"Missing required param: {name}.", name
+    )
+
+
+def _page(title: str, content: str) -> bytes:
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title></head>"
+        f"<body><h1>{html.escape(title)}</h1>{content}</body></html>"
+    ).encode()

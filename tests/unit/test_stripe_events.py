@@ -1,0 +1,284 @@
+"""event_from: Stripe events (as their webhook bodies parse) to the portal's GatewayEvents."""
+
+import pytest
+
+from portal.adapters.payments import CheckoutRequest, EventKind, GatewayEvent
+from portal.adapters.stripe_gateway import (
+    checkout_idempotency_key,
+    checkout_params,
+    event_from,
+    outcome_from_session,
+)
+from tests.stripe_stub import event
+
+PID = "pay_0123456789abcdef01234567"
+
+
+def session(**overrides) -> dict:
+    """A completed, paid Checkout Session as Stripe sends it (the fields read, and some)."""
+    values = {
+        "id": "cs_test_a1",
+        "object": "checkout.session",
+        "amount_subtotal": 4550,
+        "amount_total": 4550,
+        "client_reference_id": PID,
+        "currency": "usd",
+        "customer": None,
+        "livemode": False,
+        "metadata": {"payment_id": PID},
+        "mode": "payment",
+        "payment_intent": "pi_test_1",
+        "payment_status": "paid",
+        "status": "complete",
+        "url": None,
+    }
+    values.update(overrides)
+    return values
+
+
+def charge(**overrides) -> dict:
+    values = {
+        "id": "ch_test_1",
+        "object": "charge",
+        "amount": 4550,
+        "amount_captured": 4550,
+        "amount_refunded": 1500,
+        "currency": "usd",
+        "metadata": {"payment_id": PID},
+        "paid": True,
+        "payment_intent": "pi_test_1",
+        "refunded": False,
+        "status": "succeeded",
+    }
+    values.update(overrides)
+    return values
+
+
+def dispute(**overrides) -> dict:
+    values = {
+        "id": "dp_test_1",
+        "object": "dispute",
+        "amount": 4550,
+        "charge": "ch_test_1",
+        "currency": "usd",
+        "metadata": {},
+        "payment_intent": "pi_test_1",
+        "reason": "fraudulent",
+        "status": "needs_response",
+    }
+    values.update(overrides)
+    return values
+
+
+def test_a_paid_checkout_is_a_payment_that_succeeded():
+    assert event_from(event("checkout.session.completed", session(), "evt_1")) == GatewayEvent(
+        kind=EventKind.PAYMENT_SUCCEEDED,
+        payment_id=PID,
+        reference="pi_test_1",
+        amount_cents=4550,
+        event_id="evt_1",
+    )
+
+
+def test_a_completed_checkout_still_unpaid_is_processing():
+    found = event_from(event("checkout.session.completed", session(payment_status="unpaid")))
+
+    assert found.kind is EventKind.PAYMENT_PROCESSING
+    assert (found.payment_id, found.reference, found.amount_cents) == (PID, "pi_test_1", 4550)
+
+
+def test_a_completed_checkout_that_needed_no_payment_is_not_acted_on():
+    completed = session(payment_status="no_payment_required", payment_intent=None)
+
+    assert event_from(event("checkout.session.completed", completed)) is None
+
+
+def test_a_delayed_payment_that_arrives_succeeds():
+    found = event_from(
+        event("checkout.session.async_payment_succeeded", session(), event_id="evt_2")
+    )
+
+    assert (found.kind, found.payment_id, found.reference) == (
+        EventKind.PAYMENT_SUCCEEDED,
+        PID,
+        "pi_test_1",
+    )
+    assert found.event_id == "evt_2"
+
+
+def test_a_delayed_payment_that_fails_says_why():
+    found = event_from(
+        event("checkout.session.async_payment_failed", session(payment_status="unpaid"))
+    )
+
+    assert (found.kind, found.reference) == (EventKind.PAYMENT_FAILED, "pi_test_1")
+    assert "nothing was taken" in found.message
+
+
+def test_an_expired_checkout_is_canceled_with_the_session_as_reference():
+    expired = session(status="expired", payment_status="unpaid", payment_intent=None)
+
+    found = event_from(event("checkout.session.expired", expired))
+
+    assert (found.kind, found.payment_id, found.reference) == (
+        EventKind.CHECKOUT_CANCELED,
+        PID,
+        "cs_test_a1",
+    )
+    assert "nothing was charged" in found.message
+
+
+def test_the_payment_id_may_come_from_the_metadata_alone():
+    only_metadata = session(client_reference_id=None)
+    only_reference = session(metadata={})
+
+    assert event_from(event("checkout.session.completed", only_metadata)).payment_id == PID
+    assert event_from(event("checkout.session.completed", only_reference)).payment_id == PID
+
+
+def test_an_expanded_payment_intent_gives_its_id():
+    expanded = session(payment_intent={"id": "pi_test_9", "object": "payment_intent"})
+
+    assert event_from(event("checkout.session.completed", expanded)).reference == "pi_test_9"
+
+
+def test_a_refund_reports_everything_refunded_on_the_charge():
+    found = event_from(event("charge.refunded", charge(amount_refunded=3000), "evt_3"))
+
+    assert found == GatewayEvent(
+        kind=EventKind.REFUNDED,
+        payment_id=PID,
+        reference="pi_test_1",
+        amount_cents=3000,
+        event_id="evt_3",
+    )
+
+
+def test_a_refunded_charge_without_the_payment_id_keeps_its_payment_intent():
+    found = event_from(event("charge.refunded", charge(metadata={})))
+
+    assert (found.kind, found.payment_id, found.reference, found.amount_cents) == (
+        EventKind.REFUNDED,
+        "",
+        "pi_test_1",
+        1500,
+    )
+
+
+def test_a_dispute_opened():
+    found = event_from(event("charge.dispute.created", dispute(), "evt_4"))
+
+    assert found == GatewayEvent(
+        kind=EventKind.DISPUTE_OPENED,
+        payment_id="",
+        reference="pi_test_1",
+        amount_cents=4550,
+        event_id="evt_4",
+        dispute_id="dp_test_1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"), [("won", EventKind.DISPUTE_WON), ("lost", EventKind.DISPUTE_LOST)]
+)
+def test_a_dispute_closed_won_or_lost(status, kind):
+    found = event_from(event("charge.dispute.closed", dispute(status=status)))
+
+    assert (found.kind, found.reference, found.dispute_id) == (kind, "pi_test_1", "dp_test_1")
+
+
+def test_a_dispute_carrying_the_payment_id_passes_it_on():
+    tagged = dispute(metadata={"payment_id": PID})
+
+    assert event_from(event("charge.dispute.created", tagged)).payment_id == PID
+
+
+@pytest.mark.parametrize("status", ["warning_closed", "under_review", "needs_response"])
+def test_a_dispute_closed_otherwise_is_not_acted_on(status):
+    assert event_from(event("charge.dispute.closed", dispute(status=status))) is None
+
+
+@pytest.mark.parametrize(
+    ("type", "obj"),
+    [
+        # Not the portal's: no payment id on the session, no payment intent on the charge.
+        ("checkout.session.completed", session(client_reference_id=None, metadata={})),
+        ("checkout.session.expired", session(client_reference_id="", metadata={"other": "x"})),
+        ("charge.refunded", charge(payment_intent=None, metadata={})),
+        ("charge.dispute.created", dispute(payment_intent=None)),
+        ("charge.dispute.closed", dispute(payment_intent=None, status="lost")),
+        # Types the portal does not handle.
+        ("checkout.session.created", session(status="open", payment_status="unpaid")),
+        ("payment_intent.succeeded", {"id": "pi_test_1", "object": "payment_intent"}),
+        ("charge.succeeded", charge(amount_refunded=0)),
+        ("charge.dispute.updated", dispute()),
+        ("customer.created", {"id": "cus_1", "object": "customer"}),
+    ],
+)
+def test_foreign_and_unknown_events_are_none(type, obj):
+    assert event_from(event(type, obj)) is None
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        {},
+        {"type": "checkout.session.completed"},
+        {"type": "checkout.session.completed", "data": None},
+        {"type": "checkout.session.completed", "data": {"object": "cs_test_1"}},
+        {"type": None, "data": {"object": session()}},
+    ],
+)
+def test_malformed_events_are_none(envelope):
+    assert event_from(envelope) is None
+
+
+def test_an_amount_that_is_not_a_whole_number_of_cents_is_not_trusted():
+    odd = session(amount_total="4550")
+
+    assert event_from(event("checkout.session.completed", odd)).amount_cents == 0
+
+
+def test_the_outcome_of_a_retrieved_session():
+    assert outcome_from_session(session(status="open", payment_status="unpaid")) is None
+    assert outcome_from_session(session()).kind is EventKind.PAYMENT_SUCCEEDED
+    assert outcome_from_session(session()).event_id == ""
+    assert outcome_from_session(session(payment_status="unpaid")).kind is (
+        EventKind.PAYMENT_PROCESSING
+    )
+    expired = outcome_from_session(session(status="expired", payment_intent=None))
+    assert (expired.kind, expired.reference) == (EventKind.CHECKOUT_CANCELED, "cs_test_a1")
+
+
+def test_checkout_parameters_carry_only_the_amount_line_and_payment_id():
+    request = CheckoutRequest(
+        PID,
+        1234,
+        "Payment toward statement S-2026-000123",
+        "https://billing.example.org/payments/x",
+        "https://billing.example.org/payments/x?canceled=1",
+    )
+
+    params = checkout_params(request)
+
+    assert set(params) == {
+        "mode",
+        "line_items",
+        "client_reference_id",
+        "metadata",
+        "payment_intent_data",
+        "success_url",
+        "cancel_url",
+    }
+    assert params["line_items"] == [
+        {
+            "price_data": {
+                "currency": "usd",
+                "unit_amount": 1234,
+                "product_data": {"name": "Payment toward statement S-2026-000123"},
+            },
+            "quantity": 1,
+        }
+    ]
+    assert params["success_url"].endswith("/payments/x?session_id={CHECKOUT_SESSION_ID}")
+    assert checkout_idempotency_key(PID) == checkout_idempotency_key(PID) == f"checkout-{PID}"
