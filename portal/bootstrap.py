@@ -50,7 +50,11 @@ def _payments(settings: Settings) -> PaymentGateway:
         from portal.adapters.sandbox_gateway import SandboxGateway
 
         return SandboxGateway(settings.secret_key, settings.base_url)
-    raise ConfigError([f"PORTAL_PAYMENTS: the {settings.payments!r} gateway is not available yet."])
+    from portal.adapters.stripe_gateway import StripeGateway
+
+    return StripeGateway(
+        settings.stripe_secret_key, settings.stripe_webhook_secret, settings.stripe_api_base
+    )
 
 
 def _mailer(settings: Settings) -> Mailer:

@@ -24,7 +24,6 @@ from portal.adapters.payments import (
     RefundOutcome,
     WebhookRejected,
 )
-from portal.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +53,10 @@ EXPIRED_MESSAGE = "The checkout closed before the payment was made; nothing was 
 class StripeGateway:
     name = "stripe"
 
-    def __init__(
-        self, secret_key: str, webhook_secret: str, api_base: str, clock: Clock | None = None
-    ):
+    def __init__(self, secret_key: str, webhook_secret: str, api_base: str):
+        # The webhook age check is the stripe library's own and reads the system time,
+        # which is what Stripe signs with (not the services' clock).
         self._webhook_secret = webhook_secret
-        # Taken like the other adapters take it; the webhook age check is the stripe
-        # library's own and reads the system time, which is what Stripe signs with.
-        self._clock = clock or SystemClock()
         self._client = stripe.StripeClient(
             secret_key,
             stripe_version=API_VERSION,
