@@ -14,6 +14,8 @@ from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.statements import LineItem, Statement
 from portal.services.statements import import_statement
 
+pytest_plugins = ["tests.stripe_fixtures"]
+
 # 10:00 in New York on Saturday 2026-11-28.
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
 
