@@ -9,6 +9,9 @@ from pathlib import Path
 from urllib.parse import urlparse, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from portal.domain.errors import InvalidInput
+from portal.domain.money import parse_amount
+
 
 class ConfigError(Exception):
     """One line per bad variable, each naming the variable."""
@@ -36,6 +39,13 @@ class Settings:
     smtp_password: str = ""
     smtp_starttls: bool = True
     mail_from: str = "billing@localhost"
+    ses_configuration_set: str = ""
+    billing_inbox: str = ""  # where escalations go; the sender address when not set
+    reminder_days: tuple[int, ...] = (15, 30)
+    final_notice_day: int = 60
+    escalation_day: int = 90
+    reminder_minimum_cents: int = 500
+    reminder_send_hour: int = 8
     secret_key: str = ""
     base_url: str = "http://127.0.0.1:5000"
     timezone: str = "America/New_York"
@@ -125,6 +135,38 @@ class Settings:
         if "@" not in mail_from:
             problems.append(f"PORTAL_MAIL_FROM: {mail_from!r} is not an e-mail address.")
 
+        billing_inbox = get("PORTAL_BILLING_INBOX", mail_from)
+        if "@" not in billing_inbox:
+            problems.append(f"PORTAL_BILLING_INBOX: {billing_inbox!r} is not an e-mail address.")
+
+        def days(name: str, default: str) -> tuple[int, ...]:
+            text = get(name, default)
+            parts = [p.strip() for p in text.split(",")]
+            if not all(p.isascii() and p.isdigit() and 0 < int(p) < 1000 for p in parts):
+                problems.append(
+                    f"{name}: must be days past due (1-999), comma-separated, not {text!r}."
+                )
+                return tuple(int(d) for d in default.split(","))
+            return tuple(int(p) for p in parts)
+
+        reminder_days = days("PORTAL_REMINDER_DAYS", "15,30")
+        (final_notice_day,) = days("PORTAL_FINAL_NOTICE_DAY", "60")
+        (escalation_day,) = days("PORTAL_ESCALATION_DAY", "90")
+        if not (max(reminder_days) < final_notice_day < escalation_day):
+            problems.append(
+                "PORTAL_REMINDER_DAYS, PORTAL_FINAL_NOTICE_DAY, PORTAL_ESCALATION_DAY: reminders "
+                "come before the final notice, and the final notice before the escalation."
+            )
+        minimum_cents = 500
+        try:
+            minimum_cents = parse_amount(get("PORTAL_REMINDER_MINIMUM", "5.00"))
+        except InvalidInput as exc:
+            problems.append(f"PORTAL_REMINDER_MINIMUM: {exc.message}")
+        hour_text = get("PORTAL_REMINDER_SEND_HOUR", "8")
+        if not (hour_text.isascii() and hour_text.isdigit() and int(hour_text) < 24):
+            problems.append(f"PORTAL_REMINDER_SEND_HOUR: must be an hour 0-23, not {hour_text!r}.")
+            hour_text = "8"
+
         secret_key = get("PORTAL_SECRET_KEY")
         if not secret_key and in_lambda:
             problems.append("PORTAL_SECRET_KEY: required inside AWS Lambda.")
@@ -152,6 +194,13 @@ class Settings:
             smtp_password=get("PORTAL_SMTP_PASSWORD"),
             smtp_starttls=starttls_text in ("true", "1", "yes"),
             mail_from=mail_from,
+            ses_configuration_set=get("PORTAL_SES_CONFIGURATION_SET"),
+            billing_inbox=billing_inbox,
+            reminder_days=tuple(sorted(set(reminder_days))),
+            final_notice_day=final_notice_day,
+            escalation_day=escalation_day,
+            reminder_minimum_cents=minimum_cents,
+            reminder_send_hour=int(hour_text),
             secret_key=secret_key or local_secret_key(Path(sqlite_path).parent),
             base_url=get("PORTAL_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
             timezone=timezone,
