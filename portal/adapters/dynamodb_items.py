@@ -59,7 +59,12 @@ def account_from(item: Item) -> Account:
         )
         for p in sorted(item.get("patients", []), key=lambda p: p["patient_id"])
     )
-    return Account(item["account_number"], guarantor, patients)
+    return Account(
+        item["account_number"],
+        guarantor,
+        patients,
+        reminders_opted_out_at=parse_ts(item.get("reminders_opted_out_at")),
+    )
 
 
 def profile_fields(account: Account, known_patients: list[Item]) -> Item:

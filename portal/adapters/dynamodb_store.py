@@ -32,6 +32,7 @@ from portal.adapters.dynamodb_staff import StaffRecords
 from portal.adapters.dynamodb_table import MAX_ATTEMPTS, Item, Table, month_of, ts
 from portal.adapters.store import (
     AccountRecords,
+    DueAccount,
     ImportOutcome,
     OpenBalance,
     PostingResult,
@@ -512,6 +513,49 @@ class DynamoDbStore(StaffRecords):
             for i in self.db.get_many([(account_pk(n), "ACCOUNT") for n in unique])
         }
         return [account_from(items[n]) for n in unique if n in items]
+
+    # -- reminders ---------------------------------------------------------------------
+
+    def accounts_due(self, due_on_or_before: date) -> list[DueAccount]:
+        found = []
+        for item in self.db.query(
+            IndexName="GSI2",
+            KeyConditionExpression=Key("GSI2PK").eq("RECEIVABLE")
+            & Key("GSI2SK").between("OPEN#", f"OPEN#{due_on_or_before.isoformat()}#~"),
+        ):
+            open_now = item.get("open_statements", {})
+            if not open_now:
+                continue
+            statement_id, oldest = min(
+                open_now.items(), key=lambda pair: (pair[1]["due_date"], pair[0])
+            )
+            found.append(
+                DueAccount(
+                    item["account_number"],
+                    statement_id,
+                    date.fromisoformat(oldest["due_date"]),
+                    sum(s["balance_cents"] for s in open_now.values()),
+                )
+            )
+        return found
+
+    def opt_out_of_reminders(self, account_number: str, at: datetime) -> bool:
+        # The version goes up too: a money change racing this one re-reads the account
+        # instead of writing back an item without the opt-out.
+        updated = self.db.update(
+            account_pk(account_number),
+            "ACCOUNT",
+            "SET reminders_opted_out_at = :at ADD #version :one",
+            ConditionExpression="attribute_exists(PK)"
+            " AND attribute_not_exists(reminders_opted_out_at)",
+            ExpressionAttributeNames={"#version": "version"},
+            ExpressionAttributeValues={":at": ts(at), ":one": 1},
+        )
+        if updated is not None:
+            return True
+        if self.db.get(account_pk(account_number), "ACCOUNT") is None:
+            raise KeyError(account_number)
+        return False
 
     # -- reports -----------------------------------------------------------------------
 

@@ -162,5 +162,28 @@ MIGRATIONS = (
     );
     CREATE INDEX web_sessions_by_age ON web_sessions(opened_at);
     """,
+    # 2: reminders read an index of accounts that owe something; patients can opt out.
+    """
+    ALTER TABLE accounts ADD COLUMN reminders_opted_out_at TEXT;
+    CREATE TABLE receivables (
+        account_number TEXT PRIMARY KEY REFERENCES accounts(account_number),
+        statement_id TEXT NOT NULL,
+        due_date TEXT NOT NULL,
+        due_cents INTEGER NOT NULL
+    );
+    CREATE INDEX receivables_by_due_date ON receivables(due_date, account_number);
+    INSERT INTO receivables
+        SELECT account_number, statement_id, due_date, total FROM (
+            SELECT s.account_number, s.statement_id, s.due_date,
+                SUM(b.balance) OVER (PARTITION BY s.account_number) AS total,
+                ROW_NUMBER() OVER (
+                    PARTITION BY s.account_number ORDER BY s.due_date, s.statement_id
+                ) AS position
+            FROM statements s JOIN (
+                SELECT statement_id, SUM(amount_cents) AS balance FROM ledger_entries
+                WHERE statement_id IS NOT NULL GROUP BY statement_id HAVING balance > 0
+            ) b ON b.statement_id = s.statement_id
+        ) WHERE position = 1;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

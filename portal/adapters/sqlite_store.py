@@ -10,6 +10,7 @@ from pathlib import Path
 from portal.adapters.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from portal.adapters.store import (
     AccountRecords,
+    DueAccount,
     ImportOutcome,
     OpenBalance,
     PostingResult,
@@ -740,6 +741,35 @@ class SqliteStore:
             )
             return _existing_escalation(conn, escalation_id)
 
+    # -- reminders -----------------------------------------------------------------------------
+
+    def accounts_due(self, due_on_or_before: date) -> list[DueAccount]:
+        with self._read() as conn:
+            return [
+                DueAccount(
+                    r["account_number"],
+                    r["statement_id"],
+                    date.fromisoformat(r["due_date"]),
+                    r["due_cents"],
+                )
+                for r in conn.execute(
+                    "SELECT * FROM receivables WHERE due_date <= ?"
+                    " ORDER BY due_date, account_number",
+                    (due_on_or_before.isoformat(),),
+                )
+            ]
+
+    def opt_out_of_reminders(self, account_number: str, at: datetime) -> bool:
+        with self._write() as conn:
+            if _account(conn, account_number) is None:
+                raise KeyError(account_number)
+            cursor = conn.execute(
+                "UPDATE accounts SET reminders_opted_out_at = ?"
+                " WHERE account_number = ? AND reminders_opted_out_at IS NULL",
+                (_ts(at), account_number),
+            )
+            return cursor.rowcount == 1
+
     # -- reports -----------------------------------------------------------------------------
 
     def open_balances(self, as_of: datetime) -> list[OpenBalance]:
@@ -793,7 +823,9 @@ def _ts(at: datetime) -> str:
 def _save_account(conn: sqlite3.Connection, account: Account, at: datetime) -> None:
     g = account.guarantor
     conn.execute(
-        "INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(account_number)"
+        "INSERT INTO accounts (account_number, first_name, last_name, date_of_birth, email,"
+        " phone, preferred_language, created_at, last_name_key, full_name_key)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(account_number)"
         " DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name,"
         " date_of_birth = excluded.date_of_birth, email = excluded.email,"
         " phone = excluded.phone, preferred_language = excluded.preferred_language,"
@@ -859,7 +891,16 @@ def _account(conn: sqlite3.Connection, account_number: str) -> Account | None:
         phone=row["phone"],
         preferred_language=row["preferred_language"],
     )
-    return Account(account_number=account_number, guarantor=guarantor, patients=patients)
+    return Account(
+        account_number=account_number,
+        guarantor=guarantor,
+        patients=patients,
+        reminders_opted_out_at=(
+            datetime.fromisoformat(row["reminders_opted_out_at"])
+            if row["reminders_opted_out_at"]
+            else None
+        ),
+    )
 
 
 def _statement_header(row: sqlite3.Row, lines: tuple[LineItem, ...] = ()) -> Statement:
@@ -946,6 +987,26 @@ def _insert_entries(conn: sqlite3.Connection, entries: list[LedgerEntry]) -> Non
             )
             for e in entries
         ],
+    )
+    for account_number in {e.account_number for e in entries}:
+        _refresh_receivable(conn, account_number)
+
+
+def _refresh_receivable(conn: sqlite3.Connection, account_number: str) -> None:
+    """Keep the account's row in the index of accounts that owe something."""
+    conn.execute("DELETE FROM receivables WHERE account_number = ?", (account_number,))
+    conn.execute(
+        "INSERT INTO receivables SELECT account_number, statement_id, due_date, total FROM ("
+        " SELECT s.account_number, s.statement_id, s.due_date,"
+        " SUM(b.balance) OVER () AS total,"
+        " ROW_NUMBER() OVER (ORDER BY s.due_date, s.statement_id) AS position"
+        " FROM statements s JOIN ("
+        "  SELECT statement_id, SUM(amount_cents) AS balance FROM ledger_entries"
+        "  WHERE account_number = ?1 AND statement_id IS NOT NULL"
+        "  GROUP BY statement_id HAVING balance > 0"
+        " ) b ON b.statement_id = s.statement_id WHERE s.account_number = ?1"
+        ") WHERE position = 1",
+        (account_number,),
     )
 
 

@@ -62,6 +62,16 @@ class OpenBalance:
     balance_cents: int
 
 
+@dataclass(frozen=True)
+class DueAccount:
+    """An account with something owed, from the index of such accounts."""
+
+    account_number: str
+    statement_id: str  # its oldest open statement (earliest due date)
+    due_date: date  # when that statement fell due
+    due_cents: int  # everything owed on the account's open statements
+
+
 class Store(Protocol):
     def migrate(self) -> int:
         """Create or upgrade the schema; return the schema version now in place."""
@@ -231,6 +241,16 @@ class Store(Protocol):
         self, escalation_id: int, resolved_by: str, resolution: str, at: datetime
     ) -> Escalation:
         """Close the item once; resolving it again changes nothing."""
+
+    # -- reminders -----------------------------------------------------------------------
+
+    def accounts_due(self, due_on_or_before: date) -> list[DueAccount]:
+        """Accounts whose oldest open statement fell due on or before the date, read from an
+        index of accounts that owe something (never every account); by due date."""
+
+    def opt_out_of_reminders(self, account_number: str, at: datetime) -> bool:
+        """Stop payment reminders for the account (receipts still go); False when it was
+        opted out before. KeyError for an unknown account."""
 
     # -- reports -------------------------------------------------------------------------
 

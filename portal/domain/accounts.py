@@ -1,7 +1,7 @@
 """Guarantor accounts: the person who pays, and the patients the account covers."""
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from portal.domain.names import name_key
 
@@ -37,6 +37,7 @@ class Account:
     account_number: str
     guarantor: Guarantor
     patients: tuple[Patient, ...] = field(default_factory=tuple)
+    reminders_opted_out_at: datetime | None = None  # reminders stop; receipts still go
 
     def matches(self, last_name: str, date_of_birth: date) -> bool:
         """True when the guarantor or a patient on the account has this last name and birth date."""

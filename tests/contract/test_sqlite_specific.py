@@ -159,3 +159,32 @@ def test_mark_message_sent_records_when(sqlite_store: SqliteStore, db_path: Path
         conn.close()
     assert sent_at is not None
     assert sent_at.startswith("2026-11-28T15:00:00")
+
+
+def test_upgrading_from_schema_1_fills_the_index_of_accounts_that_owe(tmp_path: Path):
+    from portal.adapters.sqlite_schema import MIGRATIONS
+
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(f"BEGIN; {MIGRATIONS[0]}; PRAGMA user_version = 1; COMMIT;")
+    conn.executescript(
+        """
+        INSERT INTO accounts (account_number, first_name, last_name, date_of_birth, created_at)
+            VALUES ('100234', 'Maria', 'Lopez', '1984-03-12', '2026-11-01T00:00:00+00:00');
+        INSERT INTO statements VALUES
+            ('S-1', '100234', '2026-09-01', '2026-09-30', 'f1', '2026-09-01T00:00:00+00:00'),
+            ('S-2', '100234', '2026-10-01', '2026-10-31', 'f2', '2026-10-01T00:00:00+00:00');
+        INSERT INTO ledger_entries (account_number, kind, amount_cents, posted_at, statement_id)
+            VALUES ('100234', 'charge', 3000, '2026-09-01T00:00:00+00:00', 'S-1'),
+                   ('100234', 'patient_payment', -3000, '2026-09-02T00:00:00+00:00', 'S-1'),
+                   ('100234', 'charge', 4550, '2026-10-01T00:00:00+00:00', 'S-2');
+        """
+    )
+    conn.close()
+
+    store = SqliteStore(path)
+    assert store.migrate() == SCHEMA_VERSION
+
+    (due,) = store.accounts_due(date(2026, 12, 1))
+    assert (due.account_number, due.statement_id, due.due_cents) == ("100234", "S-2", 4550)
+    assert store.get_account("100234").reminders_opted_out_at is None

@@ -683,3 +683,46 @@ def test_an_account_larger_than_one_read_page_comes_back_whole(store: Store):
     assert sum(len(s.lines[0].description) * len(s.lines) for s in found.statements) > 1_000_000
     assert totals(store).due_cents == count * 300 * 100
     assert store.get_statement(f"S-BIG-{count - 1:03d}").lines[-1].description == wordy
+
+
+def test_accounts_due_come_from_the_index_of_what_is_owed(store: Store):
+    seed(store)  # OLDER due 2026-09-30 ($30.00), NEWER due 2026-11-30 ($65.50)
+    other = Account("100999", Guarantor("Paid", "Up", date(1970, 1, 1)))
+    paid_up = statement("S-2026-000900", (1000,), account_number="100999")
+    store.import_statement(other, paid_up, NOW)
+    store.create_payment(pending("pay_other", 1000, account_number="100999"))
+    store.post_payment("pay_other", "ref-other", 1000, NOW)
+
+    due = store.accounts_due(date(2026, 10, 15))
+
+    assert [(d.account_number, d.statement_id, d.due_date, d.due_cents) for d in due] == [
+        (ACCOUNT, OLDER, date(2026, 9, 30), DUE)
+    ]
+    assert store.accounts_due(date(2026, 9, 29)) == []
+
+
+def test_paying_the_oldest_statement_moves_the_account_to_the_next_due_date(store: Store):
+    seed(store)
+    store.create_payment(pending("pay_1", 3000))
+    store.post_payment("pay_1", "ref-1", 3000, NOW)
+
+    assert store.accounts_due(date(2026, 10, 15)) == []
+    (due,) = store.accounts_due(date(2026, 12, 31))
+    assert (due.statement_id, due.due_date, due.due_cents) == (
+        NEWER,
+        date(2026, 11, 30),
+        DUE - 3000,
+    )
+
+
+def test_opting_out_of_reminders_once_and_it_survives_a_new_statement(store: Store):
+    account = seed(store)
+
+    assert store.opt_out_of_reminders(ACCOUNT, NOW)
+    assert not store.opt_out_of_reminders(ACCOUNT, NOW + timedelta(days=1))
+    store.import_statement(account, statement("S-2026-000777", (500,)), NOW)
+
+    assert store.get_account(ACCOUNT).reminders_opted_out_at == NOW
+    assert records(store).account.reminders_opted_out_at == NOW
+    with pytest.raises(KeyError):
+        store.opt_out_of_reminders("999999", NOW)
