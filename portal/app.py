@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from portal.web import (
         api,
         filters,
+        optout,
         patient,
         site,
         staff,
@@ -49,8 +50,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
 
     filters.init_app(app)
-    for module in (site, patient, staff, staff_accounts, staff_queue, staff_reports, api):
+    for module in (site, patient, optout, staff, staff_accounts, staff_queue, staff_reports, api):
         app.register_blueprint(module.bp)
+    csrf.exempt(optout.stop)  # one-click opt-out (RFC 8058): mail clients send no CSRF token
     if settings.payments == "sandbox":
         from portal.web import sandbox
 

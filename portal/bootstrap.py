@@ -8,7 +8,7 @@ from portal.adapters.mail import Mailer
 from portal.adapters.payments import PaymentGateway
 from portal.adapters.store import Store
 from portal.clock import Clock, SystemClock
-from portal.config import ConfigError, Settings
+from portal.config import Settings
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -62,4 +62,17 @@ def _mailer(settings: Settings) -> Mailer:
         from portal.adapters.outbox_mailer import OutboxMailer
 
         return OutboxMailer(settings.outbox_dir, settings.mail_from)
-    raise ConfigError([f"PORTAL_MAIL: the {settings.mail!r} mailer is not available yet."])
+    if settings.mail == "smtp":
+        from portal.adapters.smtp_mailer import SmtpMailer
+
+        return SmtpMailer(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_username,
+            settings.smtp_password,
+            settings.smtp_starttls,
+            settings.mail_from,
+        )
+    from portal.adapters.ses_mailer import SesMailer
+
+    return SesMailer(settings.mail_from, settings.ses_configuration_set)

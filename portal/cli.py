@@ -77,6 +77,44 @@ def demo() -> None:
     click.echo("  then the code from `portal staff code USERNAME` (or an authenticator app).")
 
 
+@cli.command(help="Send the payment reminders due today (each once); the last line is the summary.")
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Run as on this practice calendar day (at the morning send hour) instead of now.",
+)
+@click.option("--dry-run", is_flag=True, help="Decide and count, but claim and send nothing.")
+def reminders(as_of, dry_run: bool) -> None:
+    from datetime import timedelta
+
+    from portal.domain.aging import practice_midnight
+    from portal.services.reminders import run_reminders
+
+    services = _services()
+    if as_of is None:
+        at = services.clock.now()
+    else:
+        hour = services.settings.reminder_send_hour
+        at = practice_midnight(as_of.date(), services.settings.tz) + timedelta(hours=hour)
+
+    def progress(due):
+        if not sys.stdout.isatty():
+            yield from due
+            return
+        with click.progressbar(due, label="Reminders", show_pos=True) as bar:
+            yield from bar
+
+    summary = run_reminders(services, at, dry_run=dry_run, progress=progress)
+    if summary.before_send_hour:
+        click.echo(
+            f"Before {services.settings.reminder_send_hour}:00 practice time: nothing is sent yet."
+        )
+    elif dry_run:
+        click.echo(f"Dry run over {summary.due_accounts} overdue accounts: nothing was sent.")
+    click.echo(summary.line)
+
+
 @cli.command(
     "build-static",
     help="Render the public site (home, how to pay, FAQ, contact, privacy) and copy static/ "

@@ -116,6 +116,11 @@ class Settings:
         starttls_text = get("PORTAL_SMTP_STARTTLS", "true").lower()
         if starttls_text not in ("true", "false", "1", "0", "yes", "no"):
             problems.append(f"PORTAL_SMTP_STARTTLS: must be true or false, not {starttls_text!r}.")
+        elif starttls_text in ("false", "0", "no") and get("PORTAL_SMTP_USERNAME"):
+            problems.append(
+                "PORTAL_SMTP_STARTTLS: a relay login is never sent in plain text; "
+                "turn STARTTLS on or leave PORTAL_SMTP_USERNAME empty."
+            )
 
         for name, default in (
             ("PORTAL_BASE_URL", "http://127.0.0.1:5000"),

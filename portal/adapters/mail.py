@@ -33,6 +33,24 @@ class OutgoingMessage:
         return message
 
 
+class MailError(Exception):
+    """A message was not sent. `.message` says why, in words fit to show billing staff
+    (never the message body, never a password)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class TransientMailError(MailError):
+    """Not sent, but trying again later may work (relay busy, throttled, timed out)."""
+
+
+class PermanentMailError(MailError):
+    """Not sent, and sending it again as it is will not work (bad address, message
+    rejected, login refused, the relay will not encrypt)."""
+
+
 class Mailer(Protocol):
     def send(self, message: OutgoingMessage) -> str:
         """Send the message; return an id for it (file name, SMTP or SES message id)."""

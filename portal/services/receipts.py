@@ -7,6 +7,7 @@ from portal.bootstrap import Services
 from portal.domain.aging import practice_date
 from portal.domain.payments import Payment
 from portal.services.accounts import account_view
+from portal.services.notices import Delivery, send_once
 
 log = logging.getLogger(__name__)
 
@@ -20,17 +21,11 @@ def send_receipt(services: Services, payment_id: str) -> bool:
     message = receipt_message(services, payment)
     if message is None:
         return False
-    if not store.claim_message("receipt", payment_id, services.clock.now()):
-        return False
-    try:
-        services.mailer.send(message)
-    except Exception:
-        # The payment is posted whatever happens to its e-mail: free the claim for a retry.
-        store.release_message("receipt", payment_id)
-        log.exception("payment %s: the receipt could not be sent", payment_id)
-        return False
-    store.mark_message_sent("receipt", payment_id, services.clock.now())
-    return True
+    # Claimed once per payment; a failed send frees the claim for a retry (the payment is
+    # posted whatever happens to its e-mail), a refused address is noted for staff.
+    return send_once(services, "receipt", payment_id, message, payment.account_number) is (
+        Delivery.SENT
+    )
 
 
 def receipt_message(services: Services, payment: Payment) -> OutgoingMessage | None:

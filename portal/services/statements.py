@@ -1,9 +1,14 @@
 """Bringing statements into the portal: checked first, then stored all or nothing."""
 
+import logging
+
 from portal.adapters.store import ImportOutcome
 from portal.bootstrap import Services
 from portal.domain.accounts import Account
 from portal.domain.statements import Statement, statement_errors
+from portal.services.notices import send_statement_notice
+
+log = logging.getLogger(__name__)
 
 
 class StatementRejected(ValueError):
@@ -14,7 +19,9 @@ class StatementRejected(ValueError):
 
 
 def import_statement(services: Services, account: Account, statement: Statement) -> ImportOutcome:
-    """Store a statement for the account; the same content twice is `unchanged`."""
+    """Store a statement for the account; the same content twice is `unchanged`. A newly
+    imported statement is announced to the guarantor by e-mail (once per statement); the
+    import stands whatever happens to that e-mail."""
     errors = statement_errors(statement, {p.patient_id for p in account.patients})
     if statement.account_number != account.account_number:
         errors.append(("account_number", "The statement is for another account."))
@@ -26,4 +33,9 @@ def import_statement(services: Services, account: Account, statement: Statement)
             statement.statement_id,
             [("statement_id", "A different statement with this id was imported before.")],
         )
+    if outcome is ImportOutcome.IMPORTED:
+        try:
+            send_statement_notice(services, account, statement)
+        except Exception:
+            log.exception("statement %s: the notice could not be sent", statement.statement_id)
     return outcome

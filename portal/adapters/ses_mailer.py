@@ -1,0 +1,190 @@
+"""SesMailer: sends each message with Amazon SES v2 `SendEmail` (raw MIME content).
+
+The message goes as built by `OutgoingMessage.to_email` (multipart text + HTML, the
+`X-Portal-Message-Kind` header and any extra header such as `List-Unsubscribe`), tagged
+`kind=<message kind>` and, when one is configured, sent through the configuration set
+(where SES publishes bounces, complaints and deliveries).
+
+The boto3 client is made on the first send (nothing is done at construction), with
+botocore's own retries turned off so that the attempts here are the only ones: throttling,
+SES internal errors and network failures are tried again after 1 s, 2 s, 4 s, ... up to
+`attempts` calls in all, then TransientMailError. A rejected message, an unverified
+sender, a suspended account or a malformed request raise PermanentMailError at once.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    HTTPClientError,
+    ParamValidationError,
+)
+
+from portal.adapters.mail import OutgoingMessage, PermanentMailError, TransientMailError
+
+log = logging.getLogger(__name__)
+
+FIRST_DELAY_SECONDS = 1.0
+CONNECT_TIMEOUT_SECONDS = 5
+READ_TIMEOUT_SECONDS = 15
+
+# Worth another call after a pause.
+RETRIED = frozenset(
+    {
+        "TooManyRequestsException",
+        "Throttling",
+        "ThrottlingException",
+        "LimitExceededException",
+        "InternalFailure",
+        "InternalServerError",
+        "InternalServerErrorException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+
+# About the portal's SES account or credentials, not the message: not retried now, but
+# TransientMailError, because the same message will go once the account is put right.
+NOT_NOW = {
+    "SendingPausedException": "sending e-mail is paused for the portal's SES account or "
+    "configuration set",
+    "AccessDenied": "the portal's AWS credentials may not send e-mail with SES",
+    "AccessDeniedException": "the portal's AWS credentials may not send e-mail with SES",
+    "UnrecognizedClientException": "SES does not recognise the portal's AWS credentials",
+    "InvalidClientTokenId": "SES does not recognise the portal's AWS credentials",
+    "ExpiredToken": "the portal's AWS credentials have expired",
+    "ExpiredTokenException": "the portal's AWS credentials have expired",
+}
+
+# Sending this message again will not help.
+PERMANENT = {
+    "MessageRejected": "SES rejected the message",
+    "MailFromDomainNotVerifiedException": "the sender's MAIL FROM domain is not verified in SES",
+    "AccountSuspendedException": "SES has stopped the portal's account from sending e-mail",
+    "BadRequestException": "SES refused the request as invalid",
+    "NotFoundException": "SES could not find what the request names (the configuration set?)",
+}
+
+
+class _TryAgain(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SesMailer:
+    def __init__(
+        self,
+        sender: str,
+        configuration_set: str = "",
+        client: Any = None,
+        attempts: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self.sender = sender
+        self.configuration_set = configuration_set
+        self.attempts = attempts
+        self._client = client
+        self._sleep = sleep
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """The sesv2 client, made on first use (region, endpoint, credentials as boto3 reads
+        them, e.g. AWS_REGION and AWS_ENDPOINT_URL_SESV2)."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = boto3.client(
+                        "sesv2",
+                        config=Config(
+                            retries={"mode": "standard", "total_max_attempts": 1},
+                            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                            read_timeout=READ_TIMEOUT_SECONDS,
+                        ),
+                    )
+        return self._client
+
+    def send(self, message: OutgoingMessage) -> str:
+        """Send the message; return the SES MessageId."""
+        request: dict[str, Any] = {
+            "FromEmailAddress": self.sender,
+            "Destination": {"ToAddresses": [message.to]},
+            "Content": {"Raw": {"Data": message.to_email(self.sender).as_bytes()}},
+            "EmailTags": [{"Name": "kind", "Value": message.kind}],
+        }
+        if self.configuration_set:
+            request["ConfigurationSetName"] = self.configuration_set
+        delay = FIRST_DELAY_SECONDS
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = self._call(request)
+            except _TryAgain as failure:
+                if attempt == self.attempts:
+                    log.warning(
+                        "ses: %s message not sent after %d attempts: %s",
+                        message.kind,
+                        attempt,
+                        failure.reason,
+                    )
+                    raise TransientMailError(
+                        f"SES did not take the message after {attempt} attempts "
+                        f"({failure.reason}); it can be sent again later."
+                    ) from None
+                log.info(
+                    "ses: attempt %d of %d for a %s message failed (%s); again in %.0f s",
+                    attempt,
+                    self.attempts,
+                    message.kind,
+                    failure.reason,
+                    delay,
+                )
+                self._sleep(delay)
+                delay *= 2
+            else:
+                message_id = str(response["MessageId"])
+                log.info("ses: sent a %s message %s", message.kind, message_id)
+                return message_id
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _call(self, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.client.send_email(**request)
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            code = str(details.get("Code", ""))
+            text = " ".join(str(details.get("Message", "")).split())
+            said = f"{code}: {text}" if text else code
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code in RETRIED or status == 429 or status >= 500:
+                raise _TryAgain(said) from None
+            if code in NOT_NOW:
+                raise TransientMailError(
+                    f"The message was not sent: {NOT_NOW[code]} ({said})."
+                ) from None
+            meaning = PERMANENT.get(code, "SES refused the message")
+            raise PermanentMailError(f"The message was not sent: {meaning} ({said}).") from None
+        except (ConnectionError, HTTPClientError) as error:
+            raise _TryAgain(f"could not reach SES: {error}") from None
+        except ParamValidationError:
+            # botocore's report quotes the values, which would include the message itself.
+            raise PermanentMailError(
+                "The message was not sent: the request to SES was not valid."
+            ) from None
+        except BotoCoreError as error:
+            # No credentials or no region: the portal's set-up, not the message.
+            raise TransientMailError(
+                f"The message was not sent: SES could not be called ({error})."
+            ) from None

@@ -1,0 +1,263 @@
+"""Notices by e-mail: statement ready, payment reminders, final notice, escalation to staff.
+
+Every message is rendered from templates/email/<kind>.{txt,html} with only what a patient
+needs to pay: the practice's name, the amount, the opaque statement number, due dates and
+links. A statement's lines (codes, descriptions, providers, service dates) and anyone's date
+of birth are never passed to a template.
+"""
+
+import logging
+from datetime import date, timedelta
+from enum import StrEnum
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from portal.adapters.mail import OutgoingMessage, PermanentMailError, TransientMailError
+from portal.bootstrap import Services
+from portal.domain.accounts import Account
+from portal.domain.money import format_cents
+from portal.domain.staff import Note
+from portal.domain.statements import Statement
+from portal.services.accounts import account_view
+
+log = logging.getLogger(__name__)
+
+# A claim older than this that was never marked sent belongs to a sender that died.
+CLAIM_STALE_AFTER = timedelta(minutes=10)
+OPT_OUT_SALT = "reminder-opt-out"
+REMINDER_KINDS = ("reminder", "final-notice")
+STATEMENT_CLAIM = "statement"
+
+
+class Delivery(StrEnum):
+    SENT = "sent"
+    FAILED = "failed"  # transient: try again later
+    REFUSED = "refused"  # permanent: bad address, rejected; sending it again will not help
+
+
+# -- sending -------------------------------------------------------------------------------
+
+
+def deliver(services: Services, message: OutgoingMessage, account_number: str) -> Delivery:
+    """Send one message. A permanent refusal is noted on the account for staff; nothing
+    about the message's body is logged or noted."""
+    try:
+        services.mailer.send(message)
+    except PermanentMailError as exc:
+        log.warning(
+            "account %s: the %s e-mail was refused: %s", account_number, message.kind, exc.message
+        )
+        _note_refusal(services, message, account_number, exc.message)
+        return Delivery.REFUSED
+    except TransientMailError as exc:
+        log.warning(
+            "account %s: the %s e-mail was not sent, will try again: %s",
+            account_number,
+            message.kind,
+            exc.message,
+        )
+        return Delivery.FAILED
+    except Exception as exc:
+        log.error(
+            "account %s: the %s e-mail was not sent (%s)",
+            account_number,
+            message.kind,
+            type(exc).__name__,
+            exc_info=True,
+        )
+        return Delivery.FAILED
+    return Delivery.SENT
+
+
+def _note_refusal(
+    services: Services, message: OutgoingMessage, account_number: str, reason: str
+) -> None:
+    note = Note(
+        account_number=account_number,
+        author="system",
+        text=f"E-mail ({message.kind}) to {message.to} could not be delivered: {reason}",
+        created_at=services.clock.now(),
+    )
+    try:
+        services.store.add_note(note)
+    except Exception:
+        log.exception("account %s: the refused e-mail could not be noted", account_number)
+
+
+def send_once(
+    services: Services,
+    claim_kind: str,
+    claim_key: str,
+    message: OutgoingMessage,
+    account_number: str,
+) -> Delivery | None:
+    """Send the message unless (claim_kind, claim_key) was sent before: None then. A claim
+    whose sender died (never marked sent, over 10 minutes old) is taken over. A refused
+    address counts as done (not retried); a transient failure frees the claim."""
+    store = services.store
+    now = services.clock.now()
+    if not store.claim_message(claim_kind, claim_key, now, stale_before=now - CLAIM_STALE_AFTER):
+        return None
+    outcome = deliver(services, message, account_number)
+    if outcome is Delivery.FAILED:
+        store.release_message(claim_kind, claim_key)
+    else:
+        store.mark_message_sent(claim_kind, claim_key, services.clock.now())
+    return outcome
+
+
+# -- opting out of reminders -----------------------------------------------------------------
+
+
+def _opt_out_serializer(services: Services) -> URLSafeSerializer:
+    return URLSafeSerializer(services.settings.secret_key, salt=OPT_OUT_SALT)
+
+
+def opt_out_url(services: Services, account_number: str) -> str:
+    """The one-click link that stops reminders; it never expires (old e-mails still work)."""
+    token = _opt_out_serializer(services).dumps(account_number)
+    return f"{services.settings.base_url}/reminders/stop/{token}"
+
+
+def opt_out_account(services: Services, token: str) -> str | None:
+    """The account number an opt-out token was made for; None when it is not ours."""
+    try:
+        number = _opt_out_serializer(services).loads(token)
+    except BadSignature:
+        return None
+    return number if isinstance(number, str) and number else None
+
+
+# -- messages ------------------------------------------------------------------------------
+
+
+def _message(
+    services: Services,
+    kind: str,
+    to: str,
+    subject: str,
+    headers: dict[str, str] | None = None,
+    **context: object,
+) -> OutgoingMessage:
+    settings = services.settings
+    text, html = services.emails.render(
+        kind,
+        practice_name=settings.practice_name,
+        # templates/site/_practice.html (the billing office's phone and hours) reads this.
+        mail_from="" if settings.mail_from.endswith("@localhost") else settings.mail_from,
+        pay_link=f"{settings.base_url}/pay",
+        **context,
+    )
+    return OutgoingMessage(
+        kind=kind, to=to, subject=subject, text=text, html=html, headers=headers or {}
+    )
+
+
+def statement_notice(
+    services: Services,
+    account: Account,
+    statement: Statement,
+    due_cents: int,
+    account_due_cents: int | None = None,
+) -> OutgoingMessage | None:
+    """ "Your statement is ready", or None when the guarantor has no e-mail address.
+    `account_due_cents`, when given and different, is shown as the account's whole balance."""
+    to = account.guarantor.email
+    if not to:
+        return None
+    return _message(
+        services,
+        "statement",
+        to,
+        f"Your statement from {services.settings.practice_name} is ready",
+        first_name=account.guarantor.first_name,
+        statement_id=statement.statement_id,
+        statement_date=statement.statement_date,
+        due_date=statement.due_date,
+        due_cents=due_cents,
+        account_due_cents=due_cents if account_due_cents is None else account_due_cents,
+    )
+
+
+def send_statement_notice(
+    services: Services, account: Account, statement: Statement
+) -> Delivery | None:
+    """Tell the guarantor a statement is ready, once per statement; None when it was sent
+    before or there is no address to send it to."""
+    view = account_view(services, account.account_number)
+    due_cents = next(
+        (
+            s.balance_cents
+            for s in view.statements
+            if s.statement.statement_id == statement.statement_id
+        ),
+        statement.total_cents,
+    )
+    message = statement_notice(
+        services, account, statement, max(due_cents, 0), account_due_cents=view.due_cents
+    )
+    if message is None:
+        log.info("account %s: no e-mail address, no statement notice", account.account_number)
+        return None
+    return send_once(
+        services, STATEMENT_CLAIM, statement.statement_id, message, account.account_number
+    )
+
+
+def reminder_message(
+    services: Services,
+    account: Account,
+    kind: str,
+    statement_id: str,
+    due_cents: int,
+    due_date: date,
+    days_past_due: int,
+) -> OutgoingMessage:
+    """A payment reminder or the final notice, with a one-click opt-out (RFC 8058)."""
+    if kind not in REMINDER_KINDS:
+        raise ValueError(f"not a reminder kind: {kind!r}")
+    practice = services.settings.practice_name
+    amount = format_cents(due_cents)
+    if kind == "reminder":
+        subject = f"Reminder: {practice} balance of {amount} past due"
+    else:
+        subject = f"Final notice: {practice} balance of {amount} past due"
+    stop = opt_out_url(services, account.account_number)
+    return _message(
+        services,
+        kind,
+        account.guarantor.email,
+        subject,
+        headers={
+            "List-Unsubscribe": f"<{stop}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+        first_name=account.guarantor.first_name,
+        statement_id=statement_id,
+        due_cents=due_cents,
+        due_date=due_date,
+        days_past_due=days_past_due,
+        opt_out_link=stop,
+    )
+
+
+def escalation_message(
+    services: Services,
+    account: Account,
+    statement_id: str,
+    due_cents: int,
+    days_past_due: int,
+) -> OutgoingMessage:
+    """To the billing inbox: the account is past the final notice and in the queue."""
+    settings = services.settings
+    return _message(
+        services,
+        "escalation",
+        settings.billing_inbox or settings.mail_from,
+        f"Account {account.account_number} is past the final notice",
+        account_number=account.account_number,
+        statement_id=statement_id,
+        due_cents=due_cents,
+        days_past_due=days_past_due,
+        staff_link=f"{settings.base_url}/staff/accounts/{account.account_number}",
+    )
