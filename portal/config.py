@@ -40,7 +40,7 @@ class Settings:
     smtp_starttls: bool = True
     mail_from: str = "billing@localhost"
     ses_configuration_set: str = ""
-    billing_inbox: str = ""  # where escalations go; the sender address when not set
+    billing_inbox: str = "billing@localhost"  # where escalations go; by default the sender
     reminder_days: tuple[int, ...] = (15, 30)
     final_notice_day: int = 60
     escalation_day: int = 90
@@ -141,7 +141,7 @@ class Settings:
             problems.append(f"PORTAL_MAIL_FROM: {mail_from!r} is not an e-mail address.")
 
         billing_inbox = get("PORTAL_BILLING_INBOX", mail_from)
-        if "@" not in billing_inbox:
+        if get("PORTAL_BILLING_INBOX") and "@" not in billing_inbox:
             problems.append(f"PORTAL_BILLING_INBOX: {billing_inbox!r} is not an e-mail address.")
 
         def days(name: str, default: str) -> tuple[int, ...]:
