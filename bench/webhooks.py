@@ -184,7 +184,7 @@ def check_posted(services: Services, pending: list[tuple[str, str]], outbox: Pat
         posted = [e for e in records.entries if e.payment_id == payment_id]
         if sum(e.amount_cents for e in posted) != -PAID_CENTS:
             sys.exit(f"{name}: payment {payment_id} is posted as {posted}")
-    receipts = len(list(outbox.glob("*.eml")))
+    receipts = len(list(outbox.glob("*-receipt-*.eml")))  # OutboxMailer names by kind
     if receipts != len(pending):
         sys.exit(f"{name}: {receipts} receipts for {len(pending)} payments")
 

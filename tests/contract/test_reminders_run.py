@@ -75,10 +75,12 @@ def test_one_run_sends_each_due_message_and_escalates(run, outbox):
     assert [e.kind for e in queue] == [EscalationKind.REMINDER]
 
 
-def test_three_runs_the_same_day_send_each_message_exactly_once(run, outbox):
-    first = run_reminders(run, MORNING)
-    second = run_reminders(run, MORNING + timedelta(hours=2))
-    third = run_reminders(run, MORNING + timedelta(hours=5))
+def test_three_runs_the_same_day_send_each_message_exactly_once(run, outbox, clock):
+    first = run_reminders(run, clock.now())
+    clock.advance(hours=2)
+    second = run_reminders(run, clock.now())
+    clock.advance(hours=3)
+    third = run_reminders(run, clock.now())
 
     assert kinds(outbox) == Counter({"reminder": 3, "final-notice": 1, "escalation": 1})
     assert (second.sent, second.escalated) == (third.sent, third.escalated) == (0, 0)
@@ -152,25 +154,28 @@ class FailingAfter:
 
 
 @pytest.mark.parametrize("n", [0, 1, 3])
-def test_a_mail_outage_mid_run_leaves_the_rest_for_the_next_run(run, outbox, n):
+def test_a_mail_outage_mid_run_leaves_the_rest_for_the_next_run(run, outbox, clock, n):
     failing = dataclasses.replace(run, mailer=FailingAfter(run.mailer, n))
 
     first = run_reminders(failing, MORNING)
     assert sum(kinds(outbox).values()) == n
     assert first.failed == 5 - n
 
-    run_reminders(run, MORNING + timedelta(hours=1))
+    clock.advance(hours=1)
+    run_reminders(run, clock.now())
 
     assert kinds(outbox) == Counter({"reminder": 3, "final-notice": 1, "escalation": 1})
 
 
-def test_a_claim_left_by_a_run_that_died_is_sent_by_a_later_run_once(run, outbox):
+def test_a_claim_left_by_a_run_that_died_is_sent_by_a_later_run_once(run, outbox, clock):
     run.store.claim_message("reminder", "400015:S-400015:reminder-15", MORNING)
 
-    same_hour = run_reminders(run, MORNING + timedelta(minutes=1))
+    clock.set(MORNING + timedelta(minutes=1))
+    same_hour = run_reminders(run, clock.now())
     assert kinds(outbox)["reminder"] == 2  # the dead run's claim still looks alive
 
-    later = run_reminders(run, MORNING + timedelta(hours=1))
+    clock.set(MORNING + timedelta(hours=1))
+    later = run_reminders(run, clock.now())
     assert kinds(outbox)["reminder"] == 3
     assert later.sent == 1 and same_hour.sent == 3
 

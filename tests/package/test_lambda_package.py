@@ -349,11 +349,6 @@ def migrate(table: str, tmp_path: Path) -> None:
     build_services(settings).store.migrate()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inside Lambda the portal needs the Stripe gateway (issue 4), the SES mailer and "
-    "the reminder service (issue 5); strict, so it fails once they land and this mark must go",
-)
 def test_packaged_handler_serves_pages_and_runs_reminders(
     task_root: Path, lambda_runtime: Path, moto_endpoint: str, tmp_path: Path
 ) -> None:
