@@ -87,6 +87,17 @@ def dispute_object(payment_id: str, amount_cents: int, status: str) -> dict:
     }
 
 
+def register_intent(stub, payment_id: str) -> None:
+    """Stripe knows the payment's PaymentIntent, with the portal's id in its metadata (what
+    the gateway reads when an event names only the PaymentIntent, as disputes do)."""
+    stub.payment_intents[f"pi_{payment_id}"] = {
+        "id": f"pi_{payment_id}",
+        "object": "payment_intent",
+        "metadata": {"payment_id": payment_id},
+        "status": "succeeded",
+    }
+
+
 def signed(envelope: dict, secret: str = WEBHOOK_SECRET, timestamp: int | None = None):
     """(body, headers) for POST /webhooks/stripe."""
     body = json.dumps(envelope).encode()

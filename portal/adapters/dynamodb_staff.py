@@ -137,6 +137,10 @@ class StaffRecords:
             ExpressionAttributeValues={":at": ts(at)},
         )
 
+    def message_sent(self, kind: str, key: str) -> bool:
+        item = self.db.get(_message_pk(kind, key), "MESSAGE")
+        return bool(item and item.get("sent_at"))
+
     def release_message(self, kind: str, key: str) -> None:
         self.db.delete(_message_pk(kind, key), "MESSAGE", condition="attribute_not_exists(sent_at)")
 

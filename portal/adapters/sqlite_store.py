@@ -435,6 +435,13 @@ class SqliteStore:
                 "UPDATE messages SET sent_at = ? WHERE kind = ? AND key = ?", (_ts(at), kind, key)
             )
 
+    def message_sent(self, kind: str, key: str) -> bool:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT sent_at FROM messages WHERE kind = ? AND key = ?", (kind, key)
+            ).fetchone()
+            return bool(row and row[0])
+
     def release_message(self, kind: str, key: str) -> None:
         with self._write() as conn:
             conn.execute(

@@ -154,6 +154,9 @@ class Store(Protocol):
 
     def mark_message_sent(self, kind: str, key: str, at: datetime) -> None: ...
 
+    def message_sent(self, kind: str, key: str) -> bool:
+        """True once (kind, key) is marked sent (a claim alone is not)."""
+
     def release_message(self, kind: str, key: str) -> None:
         """Give up an unsent claim (the send failed) so a later attempt can claim it again."""
 

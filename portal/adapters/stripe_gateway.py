@@ -7,6 +7,7 @@ version is pinned here, not taken from the installed library, so upgrading the l
 does not silently change the shape of what Stripe sends back.
 """
 
+import dataclasses
 import json
 import logging
 from collections.abc import Mapping
@@ -161,7 +162,24 @@ class StripeGateway:
             raise WebhookRejected("the body is not JSON") from None
         if not isinstance(data, dict) or data.get("object") != "event":
             raise WebhookRejected("the body is not a Stripe event")
-        return event_from(data)
+        event = event_from(data)
+        if event is None or event.payment_id or not event.reference:
+            return event
+        # Disputes (and charges from before metadata was copied) name only the
+        # PaymentIntent: its metadata says whether the payment is the portal's at all.
+        payment_id = self._payment_id_of_intent(event.reference)
+        return dataclasses.replace(event, payment_id=payment_id) if payment_id else None
+
+    def _payment_id_of_intent(self, intent_id: str) -> str | None:
+        try:
+            intent = self._client.v1.payment_intents.retrieve(intent_id).to_dict()
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                return None  # not on this Stripe account
+            raise GatewayError("Stripe could not say whose payment this is.") from exc
+        except stripe.StripeError as exc:
+            raise GatewayError("The card processor is not answering.") from exc
+        return (intent.get("metadata") or {}).get("payment_id") or None
 
 
 # -- translation (pure functions) ---------------------------------------------------------

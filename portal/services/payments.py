@@ -147,7 +147,20 @@ def _closed(status: PaymentStatus):
 
 
 def _refunded(services: Services, payment: Payment, event: GatewayEvent, now: datetime):
-    result = services.store.post_refund(_posted(payment, event).payment_id, event.amount_cents, now)
+    if _posted(payment, event).status is PaymentStatus.REVERSED:
+        # The money was taken back already (a lost dispute): nothing is left to refund in the
+        # ledger, but money left the practice, so a person must look.
+        open_escalation(
+            services,
+            SYSTEM,
+            payment.account_number,
+            EscalationKind.OTHER,
+            f"The card processor reports refunds of {event.amount_cents} cents on payment "
+            f"{payment.payment_id}, which was already reversed; check the payout.",
+            key=f"refund-after-reversal:{payment.payment_id}",
+        )
+        return payment
+    result = services.store.post_refund(payment.payment_id, event.amount_cents, now)
     if result.posted:
         log.info("payment %s: refunds now %d cents", payment.payment_id, event.amount_cents)
     return result

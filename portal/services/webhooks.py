@@ -15,6 +15,10 @@ ABANDONED_AFTER = timedelta(minutes=5)
 EVENT_CLAIM = "gateway-event"
 
 
+class EventInProgress(Exception):
+    """Another delivery of the same event is being applied right now."""
+
+
 class Outcome(StrEnum):
     PROCESSED = "processed"
     DUPLICATE = "duplicate"
@@ -34,7 +38,10 @@ def receive_notification(services: Services, payload: bytes, signature: str | No
     if event.event_id and not store.claim_message(
         EVENT_CLAIM, event.event_id, now, stale_before=now - ABANDONED_AFTER
     ):
-        return Outcome.DUPLICATE
+        if store.message_sent(EVENT_CLAIM, event.event_id):
+            return Outcome.DUPLICATE
+        # Another delivery holds it: if that one dies, this answer makes Stripe try again.
+        raise EventInProgress(event.event_id)
     try:
         apply_gateway_event(services, event)
     except PaymentNotFound:

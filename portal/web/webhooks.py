@@ -2,9 +2,9 @@
 
 from flask import Blueprint, jsonify, request
 
-from portal.adapters.payments import WebhookRejected
+from portal.adapters.payments import GatewayError, WebhookRejected
 from portal.services.errors import PaymentNotReady
-from portal.services.webhooks import receive_notification
+from portal.services.webhooks import EventInProgress, receive_notification
 from portal.web import services
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -18,6 +18,10 @@ def stripe():
         )
     except WebhookRejected as exc:
         return jsonify(error=str(exc)), 400
+    except GatewayError:
+        return jsonify(status="retry", reason="the card processor is not answering"), 503
+    except EventInProgress:
+        return jsonify(status="retry", reason="the same event is being applied"), 409
     except PaymentNotReady as exc:
         # Not yet: Stripe delivers the event again later (it retries for three days).
         return jsonify(status="retry", reason=str(exc)), 409

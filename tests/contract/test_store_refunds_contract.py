@@ -162,3 +162,11 @@ def test_a_stale_unsent_claim_can_be_taken_over_but_a_sent_one_cannot(store: Sto
     store.mark_message_sent("gateway-event", "evt_1", LATER)
     much_later = LATER + timedelta(days=1)
     assert not store.claim_message("gateway-event", "evt_1", much_later, stale_before=much_later)
+
+
+def test_message_sent_only_once_marked(store: Store):
+    assert not store.message_sent("gateway-event", "evt_9")
+    store.claim_message("gateway-event", "evt_9", NOW)
+    assert not store.message_sent("gateway-event", "evt_9")
+    store.mark_message_sent("gateway-event", "evt_9", NOW)
+    assert store.message_sent("gateway-event", "evt_9")

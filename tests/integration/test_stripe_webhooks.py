@@ -39,6 +39,7 @@ from tests.stripe_fixtures import (
     charge_object,
     dispute_object,
     event,
+    register_intent,
     session_object,
     signed,
 )
@@ -67,8 +68,10 @@ def web(stripe_app, lopez_stripe):
 
 
 @pytest.fixture
-def pending(stripe_services, lopez_stripe) -> str:
-    """A $40.00 card payment the patient has started: pending, its checkout open."""
+def pending(stripe_services, lopez_stripe, stub) -> str:
+    """A $40.00 card payment the patient has started: pending, its checkout open (and its
+    PaymentIntent known to Stripe, for the events that name only that)."""
+    register_intent(stub, "pay_test_40")
     return open_payment(stripe_services, "pay_test_40", 4000)
 
 
@@ -560,3 +563,45 @@ def test_stripe_failing_shows_a_clear_message_and_closes_the_pending_payment(
     # Once Stripe answers again the patient can simply try again.
     payment_id, _ = open_stripe_checkout(web, stub, "40.00")
     assert payment(stripe_services, payment_id).status is PaymentStatus.PENDING
+
+
+def test_a_dispute_on_a_charge_that_is_not_the_portals_is_acknowledged_and_ignored(
+    web, stripe_services, pending, outbox
+):
+    post(web, stripe_services, pending)
+    before = snapshot(stripe_services, outbox)
+
+    foreign = deliver(web, dispute("created", "pay_someone_else", "needs_response"))
+
+    assert status_of(foreign) == (200, "ignored")
+    assert snapshot(stripe_services, outbox) == before
+
+
+def test_a_copy_arriving_while_the_first_is_applied_is_asked_to_come_again(
+    web, stripe_services, pending, outbox, clock
+):
+    envelope = completed(pending)
+    # The first delivery claimed the event and is still at work (or died).
+    stripe_services.store.claim_message("gateway-event", envelope["id"], clock.now())
+
+    assert status_of(deliver(web, envelope)) == (409, "retry")
+    assert payment(stripe_services, pending).posted_at is None
+
+    clock.advance(minutes=6)  # the first delivery died: its claim is taken over
+    assert status_of(deliver(web, envelope)) == (200, "processed")
+    assert payment(stripe_services, pending).status is PaymentStatus.SUCCEEDED
+    assert status_of(deliver(web, envelope)) == (200, "duplicate")
+
+
+def test_a_refund_reported_after_a_lost_dispute_goes_to_a_person(
+    web, stripe_services, pending, outbox
+):
+    post(web, stripe_services, pending)
+    deliver(web, dispute("closed", pending, "lost"))
+
+    response = deliver(web, refunded(pending, 1000))
+
+    assert response.status_code == 200
+    assert entries_of(stripe_services, EntryKind.REFUND, pending) == []
+    [item] = escalations(stripe_services, EscalationKind.OTHER)
+    assert "already reversed" in item.reason
