@@ -115,12 +115,14 @@ def statement(
 def lopez(services: Services) -> Account:
     """Account 100234 with two statements: $30.00 (older, past due) and $45.50 + $20.00."""
     account = lopez_account()
+    # Set-up, not news for the patient: no "your statement is ready" e-mails.
     import_statement(
         services,
         account,
         statement("S-2026-000100", (3000,), date(2026, 9, 1), date(2026, 9, 30)),
+        notify=False,
     )
-    import_statement(services, account, statement("S-2026-000123", (4550, 2000)))
+    import_statement(services, account, statement("S-2026-000123", (4550, 2000)), notify=False)
     return account
 
 

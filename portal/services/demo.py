@@ -229,7 +229,8 @@ def load_demo(services: Services) -> DemoSummary:
         account = _account(demo)
         for seq, days in enumerate(sorted(demo.days_past_due, reverse=True)):
             statement = _statement(account, demo, seq, days, today, rng)
-            outcome = import_statement(services, account, statement)
+            # Demo history, not news: no "your statement is ready" e-mails in the outbox.
+            outcome = import_statement(services, account, statement, notify=False)
             summary.imported += outcome is ImportOutcome.IMPORTED
         if demo.paid_percent:
             summary.payments_posted += _pay(services, demo, number_in_list)

@@ -18,10 +18,12 @@ class StatementRejected(ValueError):
         self.errors = errors
 
 
-def import_statement(services: Services, account: Account, statement: Statement) -> ImportOutcome:
+def import_statement(
+    services: Services, account: Account, statement: Statement, *, notify: bool = True
+) -> ImportOutcome:
     """Store a statement for the account; the same content twice is `unchanged`. A newly
-    imported statement is announced to the guarantor by e-mail (once per statement); the
-    import stands whatever happens to that e-mail."""
+    imported statement is announced to the guarantor by e-mail (once per statement, unless
+    `notify` is False); the import stands whatever happens to that e-mail."""
     errors = statement_errors(statement, {p.patient_id for p in account.patients})
     if statement.account_number != account.account_number:
         errors.append(("account_number", "The statement is for another account."))
@@ -33,7 +35,7 @@ def import_statement(services: Services, account: Account, statement: Statement)
             statement.statement_id,
             [("statement_id", "A different statement with this id was imported before.")],
         )
-    if outcome is ImportOutcome.IMPORTED:
+    if notify and outcome is ImportOutcome.IMPORTED:
         try:
             send_statement_notice(services, account, statement)
         except Exception:

@@ -134,5 +134,7 @@ def smith(services) -> Account:
         guarantor=Guarantor("John", "Smith", date(1970, 5, 5), email="john@example.com"),
         patients=(Patient("P1", "Tom", "Smith", date(2010, 7, 7)),),
     )
-    import_statement(services, account, statement("S-2026-000200", account_number="100777"))
+    import_statement(
+        services, account, statement("S-2026-000200", account_number="100777"), notify=False
+    )
     return account

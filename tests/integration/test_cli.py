@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from portal.adapters.sqlite_schema import SCHEMA_VERSION
 from portal.cli import cli
 from portal.domain.aging import BUCKETS, aging
 from portal.services.accounts import account_view
@@ -31,7 +32,7 @@ def test_migrate_is_safe_to_run_twice(env):
     first = run(env, "migrate")
     second = run(env, "migrate")
     assert first.exit_code == second.exit_code == 0
-    assert "schema version 1" in second.output
+    assert f"schema version {SCHEMA_VERSION}" in second.output
     assert Path(env["PORTAL_SQLITE_PATH"]).exists()
 
 

@@ -114,9 +114,14 @@ def unsubscribe_path(message: EmailMessage) -> str:
 # -- statement notices ---------------------------------------------------------------------
 
 
-def test_a_statement_notice_goes_once_per_imported_statement(services, outbox, lopez):
+def test_a_statement_notice_goes_once_per_imported_statement(services, outbox):
+    lopez = account = lopez_account()
+    older = statement("S-2026-000100", (3000,), date(2026, 9, 1), date(2026, 9, 30))
+    import_statement(services, account, older)
+    import_statement(services, account, statement("S-2026-000123", (4550, 2000)))
+
     notices = of_kind(outbox, "statement")
-    assert len(notices) == 2  # the fixture imported S-2026-000100, then S-2026-000123
+    assert len(notices) == 2
     newest = notices[-1]
     text, html = parts(newest)["text/plain"], parts(newest)["text/html"]
     assert newest["To"] == MARIA
@@ -145,6 +150,11 @@ def test_a_statement_notice_goes_once_per_imported_statement(services, outbox, l
     assert "S-2026-000150" in parts(notices[-1])["text/plain"]
     assert "$12.34" in parts(notices[-1])["text/plain"]
     assert send_statement_notice(services, lopez, later) is None  # claimed and sent
+
+    # An import that asks for no notice sends none.
+    quiet = statement("S-2026-000160", (500,), date(2026, 11, 25), date(2026, 12, 25))
+    assert import_statement(services, lopez, quiet, notify=False) is ImportOutcome.IMPORTED
+    assert len(of_kind(outbox, "statement")) == 3
 
 
 def test_no_statement_notice_without_an_email_address(services, outbox):
