@@ -43,6 +43,23 @@ def add_account(store: Store, number: str, days: int, cents: int, email: str = "
     return account
 
 
+# What the statements hold that no e-mail may carry (see tests.conftest.line).
+HEALTH_DETAILS = ("99213", "J06.9", "Office visit", "Dr. Chen", "1975-05-05", "05/05/1975")
+
+
+@pytest.fixture(autouse=True)
+def no_health_details_in_any_message(outbox):
+    yield
+    for path in outbox.glob("*.eml"):
+        raw = message_from_bytes(path.read_bytes(), policy=policy.default)
+        text = " ".join(
+            [str(raw["Subject"])]
+            + [part.get_content() for part in raw.walk() if part.get_content_maintype() == "text"]
+        )
+        for detail in HEALTH_DETAILS:
+            assert detail not in text, (path.name, detail)
+
+
 @pytest.fixture
 def run(store, settings, clock):
     services = dataclasses.replace(build_services(settings, clock=clock), store=store)
