@@ -85,6 +85,7 @@ bench: install-dev
 	$(BIN)/python bench/aging_report.py
 	$(BIN)/python bench/statement_page.py
 	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/reminders.py
 
 clean:
 	rm -rf $(VENV) $(DEPLOY_VENV) build var .pytest_cache .ruff_cache .hypothesis

@@ -26,6 +26,8 @@ def _dynamodb(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     request.getfixturevalue("moto_endpoint")
     store = DynamoDbStore(f"contract-{uuid.uuid4().hex[:12]}")
     store.migrate()
+    # moto keeps every table in memory for the whole run: drop each when its test ends.
+    request.addfinalizer(lambda: store.db.client.delete_table(TableName=store.db.name))
     return store
 
 

@@ -536,9 +536,25 @@ CONFIGURATION_SET = "portal-mail-test"
 
 
 @pytest.fixture(scope="module")
-def ses(moto_endpoint):
+def ses_endpoint(moto_endpoint):
+    """A moto server of this module's own (credentials and region come from the shared
+    one's environment): its /moto-api/data.json, every model moto holds, stays small."""
+    from tests.aws import moto_server
+
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(autouse=True)
+def _ses_on_own_server(request, monkeypatch):
+    if "ses_endpoint" in request.fixturenames:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SESV2", request.getfixturevalue("ses_endpoint"))
+
+
+@pytest.fixture(scope="module")
+def ses(ses_endpoint):
     """A sesv2 client on moto's server, with the sender verified and a configuration set."""
-    client = boto3.client("sesv2")
+    client = boto3.client("sesv2", endpoint_url=ses_endpoint)
     client.create_email_identity(EmailIdentity=SENDER)
     try:
         client.create_configuration_set(ConfigurationSetName=CONFIGURATION_SET)
@@ -602,14 +618,14 @@ def client_error(code: str) -> ClientError:
     )
 
 
-def test_ses_sends_raw_mime_as_built(ses, moto_endpoint):
+def test_ses_sends_raw_mime_as_built(ses, ses_endpoint):
     sleeps = Sleeps()
     message = outgoing("statement", **{"List-Unsubscribe": UNSUBSCRIBE})
     # No client given: the mailer makes its own, from the environment, on first send.
     mailer = SesMailer(SENDER, configuration_set=CONFIGURATION_SET, sleep=sleeps)
     message_id = mailer.send(message)
 
-    recorded = sent_by_moto(moto_endpoint, message_id)
+    recorded = sent_by_moto(ses_endpoint, message_id)
     assert recorded["source"] == SENDER
     assert PATIENT in recorded["destinations"]
     raw = recorded["raw_data"].encode("utf-8")
@@ -619,7 +635,7 @@ def test_ses_sends_raw_mime_as_built(ses, moto_endpoint):
     assert sleeps == []
 
 
-def test_ses_request_carries_the_configuration_set_and_kind_tag(ses, moto_endpoint):
+def test_ses_request_carries_the_configuration_set_and_kind_tag(ses, ses_endpoint):
     recording = Recording(ses)
     message = outgoing("receipt")
     message_id = SesMailer(SENDER, CONFIGURATION_SET, client=recording).send(message)
@@ -631,17 +647,17 @@ def test_ses_request_carries_the_configuration_set_and_kind_tag(ses, moto_endpoi
     assert request["EmailTags"] == [{"Name": "kind", "Value": "receipt"}]
     assert set(request["Content"]) == {"Raw"}
     check_arrived(request["Content"]["Raw"]["Data"], message)
-    assert moto_has(moto_endpoint, message_id) == 1
+    assert moto_has(ses_endpoint, message_id) == 1
 
 
-def test_ses_without_a_configuration_set_names_none(ses, moto_endpoint):
+def test_ses_without_a_configuration_set_names_none(ses, ses_endpoint):
     recording = Recording(ses)
     message_id = SesMailer(SENDER, client=recording).send(outgoing("escalation"))
 
     [request] = recording.calls
     assert "ConfigurationSetName" not in request
     assert request["EmailTags"] == [{"Name": "kind", "Value": "escalation"}]
-    assert moto_has(moto_endpoint, message_id) == 1
+    assert moto_has(ses_endpoint, message_id) == 1
 
 
 def test_ses_unverified_sender_is_permanent(ses):
@@ -657,7 +673,7 @@ def test_ses_unverified_sender_is_permanent(ses):
     assert sleeps == []
 
 
-def test_ses_throttling_is_retried_with_backoff(ses, moto_endpoint, caplog):
+def test_ses_throttling_is_retried_with_backoff(ses, ses_endpoint, caplog):
     caplog.set_level(logging.DEBUG)
     sleeps = Sleeps()
     recording = Recording(ses, failures=["TooManyRequestsException", "Throttling"])
@@ -668,7 +684,7 @@ def test_ses_throttling_is_retried_with_backoff(ses, moto_endpoint, caplog):
     assert sleeps == [1.0, 2.0]
     # The same bytes on every attempt.
     assert len({call["Content"]["Raw"]["Data"] for call in recording.calls}) == 1
-    check_arrived(sent_by_moto(moto_endpoint, message_id)["raw_data"].encode(), message)
+    check_arrived(sent_by_moto(ses_endpoint, message_id)["raw_data"].encode(), message)
     assert "José" not in caplog.text
 
 
