@@ -1,9 +1,11 @@
 """The daily reminder run: statement reminders, final notices and escalations, each once.
 
 Only accounts in the store's index of accounts that owe are read. Every message is claimed
-in the store first (account, statement, step), then sent, then marked sent; a run that dies
-between claim and send leaves a claim the next run takes over, so nothing is lost and
-nothing goes twice.
+in the store first (account, statement, step), then sent, then marked sent. Runs on the
+same day, or overlapping runs, send each message once; a run that dies between claim and
+send leaves a claim the next run takes over after 10 minutes, so nothing is lost. (A run
+that dies in the instant after the mail server took the message and before the mark would
+send that one again: e-mail offers no way to make a send and a store write one step.)
 """
 
 import logging

@@ -79,7 +79,7 @@ def json_lines(captured: str) -> list[dict]:
     return [json.loads(text) for text in captured.splitlines() if text.startswith("{")]
 
 
-def test_services_are_built_once_per_container(builds, due_accounts, capsys):
+def test_services_are_built_once_per_container(builds, due_accounts):
     first = functions.reminders.handler({"source": "aws.events"}, None)
     second = functions.reminders.handler({"source": "aws.events"}, None)
 
