@@ -1,18 +1,46 @@
-"""Render time of the staff aging report against an account page, on a 5,000-account store.
+"""Render time of the staff aging report against an account page, on SQLite and on DynamoDB.
 
-Builds a throwaway SQLite store through the real store operations (statements imported
-with SqliteStore.import_statement, card payments created and posted) at a fixed clock,
-then, in this process, signs in as a staff user through the real sign-in pages (password,
-then the TOTP code) and times requests with the Flask test client:
+One population, generated from --seed: --accounts accounts (5,000) with 1-3 statements each
+(about 10,000), due dates spread over every aging bucket, and card payments posted on some
+of them (so balances are partly paid, some accounts paid off, some in credit). Each event
+happens at its own instant (a statement on its statement date, a payment a few days to five
+months before 2026-11-28), replayed in time order.
+
+SQLite: a throwaway file, filled through the real store operations (SqliteStore's
+import_statement, create_payment, post_payment), as the tests build a store.
+
+DynamoDB: a fresh table in moto's server, which this script starts on 127.0.0.1 and speaks
+to over HTTP as boto3 speaks to AWS. import_statement through moto slows down as the table
+grows (every Query and TransactWriteItems walks the whole table), so the population is not
+written through the store: the items DynamoDbStore would write for the very same calls are
+built with the store's own item functions (portal/adapters/dynamodb_items.py: account
+profile, name keys, statements, ledger entries, payments; dynamodb_store's _receivable for
+the account item's balances, open_statements and receivables index keys GSI2PK/GSI2SK, and
+_month_totals for the LEDGER_TOTALS month items), from the same domain functions the store
+computes entries with, and written with BatchWriteItem. Two checks, each stopping the
+script when it fails:
+  items     the first --check-accounts accounts (25) are also replayed through DynamoDbStore
+            itself into a scratch table; every item it wrote must equal the built ones;
+  report    the aging report on DynamoDB (rows and totals) must equal SQLite's for the same
+            accounts.
+DynamoDB uses --dynamodb-accounts (5,000 by default: the first N accounts of the same
+population); the output says which population each store used.
+
+Then, per store, in this process, it signs in as a staff user through the real sign-in
+pages (password, then the TOTP code) and times requests with the Flask test client:
   GET /staff/reports/aging            (--runs times, default 20)
   GET /staff/accounts/<number>        (--account-runs times, default 200, random accounts)
 The two kinds of request are shuffled together (seeded) so drift in machine load affects
-both alike; one unrecorded warm-up request of each comes first (template compilation).
+both alike; one unrecorded warm-up request of each comes first (template compilation). On
+DynamoDB every API call botocore makes during a page is counted (before-call.dynamodb).
 
-    .venv/bin/python bench/aging_report.py [--accounts N] [--runs N] [--account-runs N]
+    .venv/bin/python bench/aging_report.py [--accounts N] [--dynamodb-accounts N]
+        [--runs N] [--account-runs N] [--check-accounts N] [--seed N]
 """
 
 import argparse
+import dataclasses
+import logging
 import math
 import random
 import re
@@ -20,34 +48,70 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from portal import create_app
+from portal.adapters.dynamodb_items import (
+    Partition,
+    account_from,
+    account_pk,
+    entry_from,
+    entry_item,
+    name_items,
+    payment_from,
+    payment_item,
+    profile_fields,
+    statement_from,
+    statement_item,
+)
+from portal.adapters.dynamodb_store import DynamoDbStore, _month_totals, _receivable
+from portal.adapters.dynamodb_table import Item, Table, plain, ts
+from portal.adapters.store import ImportOutcome, PostingResult
 from portal.bootstrap import Services, build_services
 from portal.clock import FixedClock
 from portal.config import Settings
 from portal.domain.accounts import Account, Guarantor, Patient
+from portal.domain.aging import BUCKETS
+from portal.domain.ledger import (
+    LedgerEntry,
+    allocate,
+    apply_credit,
+    balances,
+    payment_entries,
+    statement_entries,
+)
+from portal.domain.money import format_cents
 from portal.domain.payments import Payment, PaymentStatus
+from portal.domain.statements import Statement
 from portal.services.demo import random_statement
+from portal.services.reports import AgingRow, aging_report
 from portal.services.staff_auth import add_staff_user, current_code
 
+ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)  # 10:00 in New York
 TODAY = date(2026, 11, 28)
+FIRST_NUMBER = 600000
 FIRST = ("Ana", "Ben", "Chloé", "Dev", "Eun-ji", "Femi", "Greta", "Hiro", "Ines", "Jonah")
 LAST = ("Alvarez", "Brown", "Chen", "Dubois", "Ekwueme", "Fischer", "García", "Hall", "Ito")
 STAFF_USER, STAFF_PASSWORD = "bench", "bench-password-long-enough"
+SECRET = "bench-secret-key-0123456789abcdef"
+AGING = "/staff/reports/aging"
+HEADER = """\
+Staff aging report render time against an account page, in-process (Flask test client, a
+signed-in staff user, a fixed clock), on the SQLite store (a temporary file) and on the
+DynamoDB store (moto's server on 127.0.0.1 over HTTP, so the DynamoDB figures are moto's,
+not AWS's). Both pages are timed in the same run, shuffled together, per store."""
+
+# (when, "statement" or "payment", account index, payload), replayed in time order
+Event = tuple[datetime, str, int, Any]
 
 
-def make_settings(folder: Path) -> Settings:
-    return Settings.from_env(
-        {
-            "PORTAL_SQLITE_PATH": str(folder / "portal.sqlite3"),
-            "PORTAL_OUTBOX_DIR": str(folder / "outbox"),
-            "PORTAL_SECRET_KEY": "bench-secret-key-0123456789abcdef",
-            "PORTAL_BASE_URL": "http://portal.test",
-        }
-    )
+# -- the population ------------------------------------------------------------------------
 
 
 def make_account(i: int, rng: random.Random) -> Account:
@@ -58,7 +122,7 @@ def make_account(i: int, rng: random.Random) -> Account:
     for n in range(rng.randint(0, 2)):
         child = date(rng.randint(2008, 2022), rng.randint(1, 12), rng.randint(1, 28))
         patients.append(Patient(f"P{n + 2}", rng.choice(FIRST), last, child))
-    return Account(f"{600000 + i}", guarantor, tuple(patients))
+    return Account(f"{FIRST_NUMBER + i}", guarantor, tuple(patients))
 
 
 def make_statement(account: Account, seq: int, days_past_due: int, rng: random.Random):
@@ -67,13 +131,12 @@ def make_statement(account: Account, seq: int, days_past_due: int, rng: random.R
     return random_statement(account, statement_id, due - timedelta(days=30), due, rng)
 
 
-def build(services: Services, clock: FixedClock, accounts: int, seed: int) -> dict[str, int]:
+def population(accounts: int, seed: int) -> list[Event]:
     """Accounts with 1-3 statements spread over every aging bucket, and some payments;
-    each statement is imported on its statement date, payments a few days later."""
+    each statement is imported on its statement date, payments a few days later. Account i
+    draws the same numbers whatever the count, so N accounts are the first N of any more."""
     rng = random.Random(seed)
-    store = services.store
-    counts = {"accounts": accounts, "statements": 0, "payments": 0}
-    events = []  # (at, kind, payload): replayed in time order, the clock only moves forward
+    events: list[Event] = []
     for i in range(accounts):
         account = make_account(i, rng)
         ages = sorted((rng.randint(-25, 200) for _ in range(rng.randint(1, 3))), reverse=True)
@@ -82,36 +145,319 @@ def build(services: Services, clock: FixedClock, accounts: int, seed: int) -> di
             at = datetime.combine(st.statement_date, datetime.min.time(), UTC) + timedelta(
                 hours=14, seconds=i
             )
-            events.append((at, "statement", (account, st)))
+            events.append((at, "statement", i, (account, st)))
         for n in range(rng.choice((0, 0, 1, 1, 2))):
             at = NOW - timedelta(days=rng.randint(0, 150), seconds=i)
-            events.append((at, "payment", (account.account_number, n, rng.randint(500, 25000))))
+            events.append((at, "payment", i, (account.account_number, n, rng.randint(500, 25000))))
     events.sort(key=lambda e: (e[0], e[1]))
-    for at, kind, payload in events:
-        if at > clock.now():
-            clock.advance(microseconds=(at - clock.now()) // timedelta(microseconds=1))
+    return events
+
+
+def replay(store: Any, events: list[Event]) -> Counter[str]:
+    """The events through a store's operations, each at its own instant: a statement with
+    import_statement, a payment (once its account exists) with create_payment and
+    post_payment, as a card payment confirmed by the gateway."""
+    counts: Counter[str] = Counter()
+    for at, kind, _, payload in events:
         if kind == "statement":
             account, st = payload
-            store.import_statement(account, st, clock.now())
+            outcome = store.import_statement(account, st, at)
+            if outcome != ImportOutcome.IMPORTED:
+                sys.exit(f"importing {st.statement_id}: {outcome}")
             counts["statements"] += 1
         elif store.get_account(payload[0]) is not None:
             number, n, cents = payload
             payment_id = f"pay_bench{number}{n}"
-            store.create_payment(
-                Payment(
-                    payment_id=payment_id,
-                    account_number=number,
-                    amount_cents=cents,
-                    status=PaymentStatus.PENDING,
-                    method="card",
-                    gateway="sandbox",
-                    created_at=clock.now(),
-                )
+            payment = Payment(
+                payment_id=payment_id,
+                account_number=number,
+                amount_cents=cents,
+                status=PaymentStatus.PENDING,
+                method="card",
+                gateway="sandbox",
+                created_at=at,
             )
-            store.post_payment(payment_id, f"sbx_{payment_id}", cents, clock.now())
+            if not store.create_payment(payment):
+                sys.exit(f"payment {payment_id} exists already")
+            if not store.post_payment(payment_id, f"sbx_{payment_id}", cents, at).posted:
+                sys.exit(f"payment {payment_id} was not posted")
             counts["payments"] += 1
-    clock.advance(microseconds=(NOW - clock.now()) // timedelta(microseconds=1))
     return counts
+
+
+# -- the DynamoDB items --------------------------------------------------------------------
+
+
+class ItemBuilder:
+    """What DynamoDbStore writes for import_statement, create_payment and post_payment, built
+    in memory with the store's own item functions and helpers instead of sent to the table.
+
+    It follows the store's code step by step (see DynamoDbStore.import_statement,
+    create_payment, post_payment and _commit): each account's partition is kept as the
+    store would read it back (items through statement_from, entry_from, payment_from), the
+    entries are computed with the same domain functions from it, and every commit produces
+    the account item (profile, version, ledger_seq and _receivable's balances and GSI2 keys),
+    the ledger entry items (GSI3 keys) and _month_totals's ADDs, summed per month here."""
+
+    def __init__(self) -> None:
+        self.written: dict[tuple[str, str], Item] = {}
+        self.parts: dict[str, Partition] = {}
+        self.month_totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+    def items(self) -> list[Item]:
+        """Every item, the LEDGER_TOTALS month items as the summed ADDs leave them."""
+        totals = [
+            {"PK": "LEDGER_TOTALS", "SK": month, **kinds}
+            for month, kinds in sorted(self.month_totals.items())
+        ]
+        return [*self.written.values(), *totals]
+
+    def _put(self, item: Item) -> None:
+        self.written[(item["PK"], item["SK"])] = item
+
+    def _commit(
+        self,
+        part: Partition,
+        entries: list[LedgerEntry],
+        at: datetime,
+        account: Account | None = None,
+        new_statement: Statement | None = None,
+    ) -> None:
+        item = dict(part.account or {})
+        version = item.get("version", 0)
+        if account is not None:
+            item.update(profile_fields(account, item.get("patients", [])))
+            item.setdefault("created_at", ts(at))
+        item.update(PK=account_pk(part.account_number), SK="ACCOUNT")
+        first = item.get("ledger_seq", 0) + 1
+        statements = part.statements + ([new_statement] if new_statement else [])
+        item.update(
+            version=version + 1,
+            ledger_seq=first - 1 + len(entries),
+            **_receivable(item, part.account_number, part.entries + entries, statements, at),
+        )
+        self._put(item)
+        part.account = item
+        for n, entry in enumerate(entries, start=first):
+            written = entry_item(entry, n)
+            self._put(written)
+            part.entries.append(entry_from(written))
+        for action in _month_totals(entries):
+            body = action["Update"]
+            names, values = body["ExpressionAttributeNames"], body["ExpressionAttributeValues"]
+            month = self.month_totals[body["Key"]["SK"]]
+            for n in range(len(names)):
+                month[names[f"#k{n}"]] += values[f":v{n}"]
+
+    # The Store operations replay() calls.
+
+    def import_statement(self, account: Account, statement: Statement, at: datetime) -> str:
+        if (f"STATEMENT#{statement.statement_id}", "STATEMENT") in self.written:
+            return ImportOutcome.CONFLICT  # the population never imports a statement twice
+        number = statement.account_number
+        part = self.parts.setdefault(number, Partition(number))
+        header = dataclasses.replace(statement, lines=())
+        entries = statement_entries(statement, at)
+        entries += apply_credit(number, part.entries + entries, [*part.statements, header], at)
+        profile = profile_fields(account, (part.account or {}).get("patients", []))
+        self._put(
+            {
+                "PK": f"STATEMENT#{statement.statement_id}",
+                "SK": "STATEMENT",
+                "account_number": number,
+                "fingerprint": statement.fingerprint(),
+            }
+        )
+        written = statement_item(statement, at)
+        self._put(written)
+        for item in name_items(account.account_number, profile):
+            self._put(item)
+        self._commit(part, entries, at, account, header)
+        part.statements.append(statement_from(written))
+        part.statements.sort(key=lambda s: (s.statement_date, s.statement_id))
+        return ImportOutcome.IMPORTED
+
+    def get_account(self, account_number: str) -> Account | None:
+        part = self.parts.get(account_number)
+        return account_from(part.account) if part and part.account else None
+
+    def create_payment(self, payment: Payment) -> bool:
+        pointer = (f"PAYMENT#{payment.payment_id}", "PAYMENT")
+        if pointer in self.written:
+            return False
+        self._put({"PK": pointer[0], "SK": pointer[1], "account_number": payment.account_number})
+        written = payment_item(payment)
+        self._put(written)
+        self.parts[payment.account_number].payments[payment.payment_id] = payment_from(written)
+        return True
+
+    def post_payment(
+        self, payment_id: str, reference: str, amount_cents: int, at: datetime
+    ) -> PostingResult:
+        number = self.written[(f"PAYMENT#{payment_id}", "PAYMENT")]["account_number"]
+        part = self.parts[number]
+        payment = part.payments[payment_id]
+        records = balances(part.entries)
+        allocation = allocate(amount_cents, records.open_statements(part.statements))
+        entries = payment_entries(number, payment_id, allocation, at)
+        posted = payment.succeeded(reference, amount_cents, at)
+        self._put(
+            {
+                "PK": f"REFERENCE#{reference}",
+                "SK": "REFERENCE",
+                "payment_id": payment_id,
+                "posted_at": ts(at),
+            }
+        )
+        # The store's UpdateItem sets status, reference, amount, posted_at, failure message
+        # and the GSI3 keys on the pending item: the posted payment's item.
+        written = payment_item(posted)
+        self._put(written)
+        part.payments[payment_id] = payment_from(written)
+        self._commit(part, entries, at)
+        return PostingResult(payment=posted, posted=True, entries=tuple(entries))
+
+
+def scan(table: Table) -> Iterator[Item]:
+    """Every item of a table (the bench's own check; no request path scans)."""
+    kwargs: dict[str, Any] = {"ConsistentRead": True}
+    while True:
+        page = table.table.scan(**kwargs)
+        for item in page.get("Items", []):
+            yield plain(item)
+        if not page.get("LastEvaluatedKey"):
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def check_items(events: list[Event], accounts: int) -> str:
+    """The first `accounts` accounts through DynamoDbStore itself (a scratch table) and
+    through ItemBuilder: the two must hold exactly the same items."""
+    sample = [e for e in events if e[2] < accounts]
+    store = DynamoDbStore(f"bench-check-{uuid.uuid4().hex[:12]}")
+    store.migrate()
+    try:
+        replay(store, sample)
+        written = {(i["PK"], i["SK"]): i for i in scan(store.db)}
+    finally:
+        store.db.client.delete_table(TableName=store.db.name)
+    builder = ItemBuilder()
+    replay(builder, sample)
+    built = {(i["PK"], i["SK"]): i for i in builder.items()}
+    if written != built:
+        lines = [f"only the store wrote {k}" for k in sorted(written.keys() - built.keys())]
+        lines += [f"only the bench built {k}" for k in sorted(built.keys() - written.keys())]
+        for key in sorted(written.keys() & built.keys()):
+            store_item, bench_item = written[key], built[key]
+            if store_item != bench_item:
+                names = sorted(
+                    n
+                    for n in store_item.keys() | bench_item.keys()
+                    if store_item.get(n) != bench_item.get(n)
+                )
+                lines.append(
+                    f"{key} differs: "
+                    + "; ".join(
+                        f"{n}: store {store_item.get(n)!r}, bench {bench_item.get(n)!r}"
+                        for n in names
+                    )
+                )
+        sys.exit(
+            "DynamoDB items built by the bench differ from the store's:\n  "
+            + "\n  ".join(lines[:20])
+        )
+    entries = Counter(i["kind"] for i in built.values() if i["SK"].startswith("LEDGER#"))
+    mix = ", ".join(f"{kind} {n}" for kind, n in sorted(entries.items()))
+    return f"{len(built):,} items of {accounts} accounts (ledger entries: {mix})"
+
+
+def load_dynamodb(services: Services, events: list[Event]) -> tuple[Counter[str], str]:
+    """Every item ItemBuilder builds for the events, written with BatchWriteItem."""
+    started = time.perf_counter()
+    builder = ItemBuilder()
+    counts = replay(builder, events)
+    items = builder.items()
+    built_in = time.perf_counter() - started
+
+    db = services.store.db
+    calls: Counter[str] = Counter()
+
+    def count(model: Any, **kwargs: Any) -> None:
+        calls[model.name] += 1
+
+    db.client.meta.events.register("before-call.dynamodb", count)
+    started = time.perf_counter()
+    with db.table.batch_writer() as batch:
+        for item in items:
+            batch.put_item(Item=item)
+    written_in = time.perf_counter() - started
+    db.client.meta.events.unregister("before-call.dynamodb", count)
+    kinds = Counter(_kind(item) for item in items)
+    mix = ", ".join(f"{n:,} {kind}" for kind, n in kinds.most_common())
+    return counts, (
+        f"{len(items):,} items ({mix}) built in {built_in:.1f} s, written with"
+        f" {calls['BatchWriteItem']:,} BatchWriteItem calls in {written_in:.1f} s"
+    )
+
+
+def _kind(item: Item) -> str:
+    if item["PK"] == "LEDGER_TOTALS":
+        return "LEDGER_TOTALS month"
+    if item["PK"].startswith("ACCOUNT#"):
+        return item["SK"].split("#", 1)[0].lower()
+    return item["PK"].split("#", 1)[0].lower() + " pointer"
+
+
+# -- the report, both stores ---------------------------------------------------------------
+
+
+def report_rows(services: Services, accounts: int) -> tuple[AgingRow, ...]:
+    """The aging report as of TODAY (what the page shows), rows of the first `accounts`."""
+    rows = aging_report(services, TODAY).rows
+    return tuple(r for r in rows if int(r.account_number) - FIRST_NUMBER < accounts)
+
+
+def totals_of(rows: tuple[AgingRow, ...]) -> dict[str, int]:
+    return {name: sum(r.buckets[name] for r in rows) for name in BUCKETS}
+
+
+def verify(dynamodb: tuple[AgingRow, ...], sqlite: tuple[AgingRow, ...], accounts: int) -> str:
+    if dynamodb != sqlite or totals_of(dynamodb) != totals_of(sqlite):
+        got, want = totals_of(dynamodb), totals_of(sqlite)
+        differ = [
+            f"{a.account_number}: DynamoDB {a}, SQLite {b}"
+            for a, b in zip(dynamodb, sqlite, strict=False)
+            if a != b
+        ][:5]
+        sys.exit(
+            f"the aging report on DynamoDB differs from SQLite's for the same {accounts:,}"
+            f" accounts: {len(dynamodb):,} rows against {len(sqlite):,};"
+            f" totals {got} against {want}; first differences: {differ}"
+        )
+    totals = totals_of(sqlite)
+    shown = ", ".join(f"{name} {format_cents(cents)}" for name, cents in totals.items())
+    return (
+        f"the aging report on DynamoDB equals SQLite's for the same {accounts:,} accounts:"
+        f" {len(sqlite):,} rows with a balance, totals {shown},"
+        f" total {format_cents(sum(totals.values()))}"
+    )
+
+
+# -- timing --------------------------------------------------------------------------------
+
+
+def make_env(folder: Path, store: str) -> dict[str, str]:
+    env = {
+        "PORTAL_OUTBOX_DIR": str(folder / f"outbox-{store}"),
+        "PORTAL_SECRET_KEY": SECRET,
+        "PORTAL_BASE_URL": "http://portal.test",
+    }
+    if store == "sqlite":
+        env["PORTAL_SQLITE_PATH"] = str(folder / "portal.sqlite3")
+    else:
+        env["PORTAL_STORE"] = "dynamodb"
+        env["PORTAL_DYNAMODB_TABLE"] = f"bench-{uuid.uuid4().hex[:12]}"
+    return env
 
 
 def csrf_token(html: str) -> str:
@@ -152,72 +498,193 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
+@dataclasses.dataclass
+class Timings:
+    times: dict[str, list[float]]
+    sizes: dict[str, int]
+    calls: dict[str, list[Counter[str]]]  # DynamoDB API calls per recorded request
+    seconds: float
+
+
+def time_pages(services: Services, accounts: int, args: argparse.Namespace) -> Timings:
+    """Sign in as staff, then the aging report and account pages, shuffled together."""
+    started = time.perf_counter()
+    add_staff_user(services, STAFF_USER, "supervisor", STAFF_PASSWORD)
+    client = create_app(services=services).test_client()
+    sign_in(client, services)
+    current: Counter[str] = Counter()
+    if isinstance(services.store, DynamoDbStore):
+
+        def count(model: Any, **kwargs: Any) -> None:
+            current[model.name] += 1
+
+        services.store.db.client.meta.events.register("before-call.dynamodb", count)
+
+    rng = random.Random(args.seed)
+    numbers = [f"{FIRST_NUMBER + i}" for i in range(accounts)]
+    sizes = {
+        "aging": timed_get(client, AGING)[1],  # warm-up, unrecorded
+        "account": timed_get(client, f"/staff/accounts/{numbers[0]}")[1],
+    }
+    plan = ["aging"] * args.runs + ["account"] * args.account_runs
+    rng.shuffle(plan)
+    times: dict[str, list[float]] = {"aging": [], "account": []}
+    calls: dict[str, list[Counter[str]]] = {"aging": [], "account": []}
+    for kind in plan:
+        path = AGING if kind == "aging" else f"/staff/accounts/{rng.choice(numbers)}"
+        current.clear()
+        times[kind].append(timed_get(client, path)[0])
+        calls[kind].append(Counter(current))
+    return Timings(times, sizes, calls, time.perf_counter() - started)
+
+
+def calls_line(per_request: list[Counter[str]]) -> str:
+    totals = [sum(c.values()) for c in per_request]
+    spread = f" (range {min(totals)}-{max(totals)})" if min(totals) != max(totals) else ""
+    which: Counter[str] = Counter()
+    for c in per_request:
+        which.update(c)
+    mix = ", ".join(f"{op} {n / len(per_request):g}" for op, n in sorted(which.items()))
+    return f"{statistics.fmean(totals):g}{spread}: {mix}"
+
+
+# -- the bench -----------------------------------------------------------------------------
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, default=5000, help="accounts (5000)")
+    parser.add_argument("--accounts", type=int, default=5000, help="accounts on SQLite (5000)")
+    parser.add_argument(
+        "--dynamodb-accounts",
+        type=int,
+        default=None,
+        help="accounts on DynamoDB, the first N of the same population (as --accounts; 0 skips)",
+    )
     parser.add_argument("--runs", type=int, default=20, help="aging report requests (20)")
     parser.add_argument("--account-runs", type=int, default=200, help="account pages (200)")
+    parser.add_argument(
+        "--check-accounts",
+        type=int,
+        default=25,
+        help="accounts also written through DynamoDbStore to check the built items (25)",
+    )
     parser.add_argument("--seed", type=int, default=42, help="random seed (42)")
     args = parser.parse_args(argv)
-    if args.accounts < 1 or args.runs < 1 or args.account_runs < 1:
-        parser.error("--accounts, --runs and --account-runs must be at least 1")
+    if args.dynamodb_accounts is None:
+        args.dynamodb_accounts = args.accounts
+    if args.accounts < 1 or args.runs < 1 or args.account_runs < 1 or args.check_accounts < 1:
+        parser.error("--accounts, --runs, --account-runs and --check-accounts must be at least 1")
+    if not 0 <= args.dynamodb_accounts <= args.accounts:
+        parser.error("--dynamodb-accounts must be between 0 and --accounts")
 
+    sys.path.insert(0, str(ROOT))  # tests/ is not installed; its moto helper is reused
+    try:
+        from tests.aws import aws_environment, environment, moto_server
+    except ImportError as exc:
+        sys.exit(f"{exc}: moto is a dev dependency; run `make install-dev` first")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
+
+    events = population(args.accounts, args.seed)
+    sizes = {"sqlite": args.accounts, "dynamodb": args.dynamodb_accounts}
+    if not sizes["dynamodb"]:
+        del sizes["dynamodb"]
+    print(HEADER)
     print(f"python {sys.version.split()[0]} ({sys.executable})")
-    with tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp:
-        folder = Path(tmp)
-        clock = FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
-        services = build_services(make_settings(folder), clock=clock)
-        services.store.migrate()
+    print(
+        "populations: "
+        + "; ".join(f"{LABELS[s]} {n:,} accounts" for s, n in sizes.items())
+        + f" (seed {args.seed}; as of {TODAY}, fixed clock {NOW:%Y-%m-%d %H:%M} UTC)"
+    )
+    if sizes.get("dynamodb", args.accounts) < args.accounts:
+        print(
+            f"NOTE: DynamoDB uses a SMALLER POPULATION ({sizes['dynamodb']:,} accounts, the"
+            f" first of the {args.accounts:,} SQLite has) (--dynamodb-accounts)"
+        )
 
+    results: dict[str, tuple[int, Timings]] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp,
+        moto_server() as endpoint,
+        environment(aws_environment(endpoint)),
+    ):
+        folder = Path(tmp)
+
+        print()
+        services = build_services(make_settings(folder, "sqlite"), clock=FixedClock(NOW))
+        services.store.migrate()
         started = time.perf_counter()
-        counts = build(services, clock, args.accounts, args.seed)
+        counts = replay(services.store, events)
         build_seconds = time.perf_counter() - started
         db_mib = sum(f.stat().st_size for f in folder.glob("portal.sqlite3*")) / 2**20
         print(
-            f"data set: {counts['accounts']:,} accounts, {counts['statements']:,} statements,"
-            f" {counts['payments']:,} payments posted"
+            f"SQLite: {args.accounts:,} accounts, {counts['statements']:,} statements,"
+            f" {counts['payments']:,} payments posted, through the store's import_statement /"
+            f" create_payment / post_payment in {build_seconds:.1f} s; {db_mib:.1f} MiB with WAL"
         )
-        print(f"build time: {build_seconds:.1f} s (store.import_statement / post_payment)")
-        print(f"database: {db_mib:.1f} MiB (with WAL)")
+        sqlite_rows = report_rows(services, sizes.get("dynamodb", 0))
+        results["sqlite"] = (args.accounts, time_pages(services, args.accounts, args))
 
-        add_staff_user(services, STAFF_USER, "supervisor", STAFF_PASSWORD)
-        app = create_app(services=services)
-        client = app.test_client()
-        sign_in(client, services)
-
-        rng = random.Random(args.seed)
-        numbers = [f"{600000 + i}" for i in range(args.accounts)]
-        aging_size = timed_get(client, "/staff/reports/aging")[1]  # warm-up, unrecorded
-        account_size = timed_get(client, f"/staff/accounts/{numbers[0]}")[1]
-        plan = ["aging"] * args.runs + ["account"] * args.account_runs
-        rng.shuffle(plan)
-        times: dict[str, list[float]] = {"aging": [], "account": []}
-        for kind in plan:
-            path = (
-                "/staff/reports/aging"
-                if kind == "aging"
-                else f"/staff/accounts/{rng.choice(numbers)}"
+        if "dynamodb" in sizes:
+            count = sizes["dynamodb"]
+            started = time.perf_counter()
+            checked = check_items(events, min(args.check_accounts, count))
+            check_seconds = time.perf_counter() - started
+            print(
+                f"DynamoDB: items check: {checked} replayed through DynamoDbStore itself"
+                f" (scratch table) equal the bench's built items ({check_seconds:.1f} s)"
             )
-            times[kind].append(timed_get(client, path)[0])
+            services = build_services(make_settings(folder, "dynamodb"), clock=FixedClock(NOW))
+            services.store.migrate()
+            started = time.perf_counter()
+            counts, loaded = load_dynamodb(services, [e for e in events if e[2] < count])
+            print(
+                f"DynamoDB: {count:,} accounts, {counts['statements']:,} statements,"
+                f" {counts['payments']:,} payments posted: {loaded}"
+            )
+            print(f"DynamoDB: {verify(report_rows(services, count), sqlite_rows, count)}")
+            load_seconds = time.perf_counter() - started
+            timings = time_pages(services, count, args)
+            results["dynamodb"] = (count, timings)
+            print(
+                f"DynamoDB run: {check_seconds + load_seconds + timings.seconds:.0f} s (items"
+                f" check {check_seconds:.0f} s, load and report check {load_seconds:.0f} s,"
+                f" sign-in and requests {timings.seconds:.0f} s)"
+            )
 
-    print(f"as of {TODAY} (fixed clock), in-process Flask test client, signed in as staff")
     print()
-    print(f"{'request':<28} {'runs':>5} {'p50 ms':>9} {'p95 ms':>9} {'mean ms':>9} {'KiB':>8}")
-    rows = (
-        ("GET /staff/reports/aging", times["aging"], aging_size),
-        ("GET /staff/accounts/<n>", times["account"], account_size),
+    print(
+        f"{'store':<9} {'accounts':>8} {'request':<26} {'runs':>5} {'p50 ms':>9}"
+        f" {'p95 ms':>9} {'mean ms':>9} {'KiB':>6}"
     )
-    for label, values, size in rows:
-        ms = [v * 1000 for v in values]
-        print(
-            f"{label:<28} {len(ms):>5} {percentile(ms, 50):>9.1f} {percentile(ms, 95):>9.1f}"
-            f" {statistics.fmean(ms):>9.1f} {size / 1024:>8.0f}"
-        )
-    p50 = percentile(times["aging"], 50) / percentile(times["account"], 50)
-    p95 = percentile(times["aging"], 95) / percentile(times["account"], 95)
+    for name, (count, t) in results.items():
+        for kind, label in (("aging", f"GET {AGING}"), ("account", "GET /staff/accounts/<n>")):
+            ms = [v * 1000 for v in t.times[kind]]
+            print(
+                f"{LABELS[name]:<9} {count:>8,} {label:<26} {len(ms):>5}"
+                f" {percentile(ms, 50):>9.1f} {percentile(ms, 95):>9.1f}"
+                f" {statistics.fmean(ms):>9.1f} {t.sizes[kind] / 1024:>6.0f}"
+            )
     print()
-    print(f"ratio aging / account page: p50 {p50:.1f}x, p95 {p95:.1f}x")
+    for name, (count, t) in results.items():
+        aging, account = t.times["aging"], t.times["account"]
+        p50 = percentile(aging, 50) / percentile(account, 50)
+        p95 = percentile(aging, 95) / percentile(account, 95)
+        print(
+            f"{LABELS[name]} ({count:,} accounts): aging report / account page:"
+            f" p50 {p50:.1f}x, p95 {p95:.1f}x"
+        )
+    if "dynamodb" in results:
+        t = results["dynamodb"][1]
+        print()
+        print(f"DynamoDB calls per aging report page: {calls_line(t.calls['aging'])}")
+        print(f"DynamoDB calls per account page: {calls_line(t.calls['account'])}")
 
+
+def make_settings(folder: Path, store: str) -> Settings:
+    return Settings.from_env(make_env(folder, store))
+
+
+LABELS = {"sqlite": "SQLite", "dynamodb": "DynamoDB"}
 
 if __name__ == "__main__":
     main()

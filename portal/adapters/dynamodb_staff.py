@@ -2,6 +2,7 @@
 staff users, the audit log, notes and the escalation queue (design: docs/dynamodb.md)."""
 
 import secrets
+import time
 from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -14,6 +15,7 @@ from portal.domain.staff import (
     AuditEntry,
     Escalation,
     EscalationKind,
+    MailRecord,
     Note,
     Role,
     StaffUser,
@@ -112,6 +114,43 @@ class StaffRecords:
 
     def end_web_session(self, session_id: str) -> None:
         self.db.delete(_session_pk(session_id), "WEBSESSION")
+
+    # -- mail log ----------------------------------------------------------------------
+
+    def record_mail(self, record: MailRecord) -> None:
+        self.db.put(
+            {
+                "PK": f"MAIL#{record.account_number}",
+                # Insertion order within one instant (a fixed clock, a burst of sends).
+                "SK": f"{ts(record.at)}#{time.time_ns():020d}{secrets.token_hex(2)}",
+                "kind": record.kind,
+                "to": record.to,
+                "subject": record.subject,
+                "outcome": record.outcome,
+                "detail": record.detail,
+                "at": ts(record.at),
+                "expires_at": epoch(record.at + timedelta(days=366)),
+            }
+        )
+
+    def mail_log(self, account_number: str, limit: int = 50) -> list[MailRecord]:
+        items = self.db.query(
+            KeyConditionExpression=Key("PK").eq(f"MAIL#{account_number}"),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [
+            MailRecord(
+                account_number,
+                i["kind"],
+                i["to"],
+                i["subject"],
+                i["outcome"],
+                parse_ts(i["at"]),
+                i.get("detail", ""),
+            )
+            for i in islice(items, limit)
+        ]
 
     # -- messages ----------------------------------------------------------------------
 

@@ -185,5 +185,20 @@ MIGRATIONS = (
             ) b ON b.statement_id = s.statement_id
         ) WHERE position = 1;
     """,
+    # 3: what was e-mailed about each account, for staff.
+    """
+    CREATE TABLE mail_log (
+        entry_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_number TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        at TEXT NOT NULL
+    );
+    CREATE INDEX mail_log_by_account ON mail_log(account_number, entry_id);
+    CREATE INDEX mail_log_by_age ON mail_log(at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

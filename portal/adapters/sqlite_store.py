@@ -43,6 +43,7 @@ from portal.domain.staff import (
     AuditEntry,
     Escalation,
     EscalationKind,
+    MailRecord,
     Note,
     Role,
     StaffUser,
@@ -50,6 +51,7 @@ from portal.domain.staff import (
 from portal.domain.statements import LineItem, Statement
 
 SESSION_LIFETIME = timedelta(days=1)
+MAIL_LOG_KEPT = timedelta(days=366)
 
 
 class SqliteStore:
@@ -747,6 +749,42 @@ class SqliteStore:
                 (_ts(at), resolved_by, resolution, escalation_id),
             )
             return _existing_escalation(conn, escalation_id)
+
+    def record_mail(self, record: MailRecord) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM mail_log WHERE at < ?", (_ts(record.at - MAIL_LOG_KEPT),))
+            conn.execute(
+                "INSERT INTO mail_log (account_number, kind, recipient, subject, outcome, detail,"
+                " at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.account_number,
+                    record.kind,
+                    record.to,
+                    record.subject,
+                    record.outcome,
+                    record.detail,
+                    _ts(record.at),
+                ),
+            )
+
+    def mail_log(self, account_number: str, limit: int = 50) -> list[MailRecord]:
+        with self._read() as conn:
+            return [
+                MailRecord(
+                    r["account_number"],
+                    r["kind"],
+                    r["recipient"],
+                    r["subject"],
+                    r["outcome"],
+                    datetime.fromisoformat(r["at"]),
+                    r["detail"],
+                )
+                for r in conn.execute(
+                    "SELECT * FROM mail_log WHERE account_number = ?"
+                    " ORDER BY entry_id DESC LIMIT ?",
+                    (account_number, limit),
+                )
+            ]
 
     # -- reminders -----------------------------------------------------------------------------
 

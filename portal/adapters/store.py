@@ -8,7 +8,7 @@ from typing import Protocol
 from portal.domain.accounts import Account
 from portal.domain.ledger import EntryKind, LedgerEntry
 from portal.domain.payments import Payment, PaymentStatus
-from portal.domain.staff import AuditEntry, Escalation, Note, StaffUser
+from portal.domain.staff import AuditEntry, Escalation, MailRecord, Note, StaffUser
 from portal.domain.statements import Statement
 
 
@@ -244,6 +244,12 @@ class Store(Protocol):
         self, escalation_id: int, resolved_by: str, resolution: str, at: datetime
     ) -> Escalation:
         """Close the item once; resolving it again changes nothing."""
+
+    def record_mail(self, record: MailRecord) -> None:
+        """Keep what was sent or tried on an account, for staff (kept a year)."""
+
+    def mail_log(self, account_number: str, limit: int = 50) -> list[MailRecord]:
+        """Newest first."""
 
     # -- reminders -----------------------------------------------------------------------
 

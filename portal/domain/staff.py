@@ -101,6 +101,19 @@ class Note:
     note_id: int | None = None
 
 
+@dataclass(frozen=True)
+class MailRecord:
+    """One e-mail the portal sent or tried to send about an account (no body kept)."""
+
+    account_number: str
+    kind: str  # receipt | statement | reminder | final-notice | escalation
+    to: str
+    subject: str
+    outcome: str  # sent | failed (will be tried again) | refused (the address will not take it)
+    at: datetime
+    detail: str = ""
+
+
 class EscalationKind(StrEnum):
     DISPUTE = "dispute"
     FAILED_PAYMENT = "failed_payment"

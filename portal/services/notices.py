@@ -16,7 +16,7 @@ from portal.adapters.mail import OutgoingMessage, PermanentMailError, TransientM
 from portal.bootstrap import Services
 from portal.domain.accounts import Account
 from portal.domain.money import format_cents
-from portal.domain.staff import Note
+from portal.domain.staff import MailRecord, Note
 from portal.domain.statements import Statement
 from portal.services.accounts import account_view
 
@@ -48,7 +48,7 @@ def deliver(services: Services, message: OutgoingMessage, account_number: str) -
             "account %s: the %s e-mail was refused: %s", account_number, message.kind, exc.message
         )
         _note_refusal(services, message, account_number, exc.message)
-        return Delivery.REFUSED
+        return _logged(services, message, account_number, Delivery.REFUSED, exc.message)
     except TransientMailError as exc:
         log.warning(
             "account %s: the %s e-mail was not sent, will try again: %s",
@@ -56,7 +56,7 @@ def deliver(services: Services, message: OutgoingMessage, account_number: str) -
             message.kind,
             exc.message,
         )
-        return Delivery.FAILED
+        return _logged(services, message, account_number, Delivery.FAILED, exc.message)
     except Exception as exc:
         log.error(
             "account %s: the %s e-mail was not sent (%s)",
@@ -65,8 +65,34 @@ def deliver(services: Services, message: OutgoingMessage, account_number: str) -
             type(exc).__name__,
             exc_info=True,
         )
-        return Delivery.FAILED
-    return Delivery.SENT
+        return _logged(services, message, account_number, Delivery.FAILED, type(exc).__name__)
+    return _logged(services, message, account_number, Delivery.SENT)
+
+
+def _logged(
+    services: Services,
+    message: OutgoingMessage,
+    account_number: str,
+    outcome: Delivery,
+    detail: str = "",
+) -> Delivery:
+    """Keep the attempt in the account's mail log for staff (a lost log line never stops a
+    send that already happened)."""
+    try:
+        services.store.record_mail(
+            MailRecord(
+                account_number,
+                message.kind,
+                message.to,
+                message.subject,
+                outcome.value,
+                services.clock.now(),
+                detail[:300],
+            )
+        )
+    except Exception:
+        log.exception("account %s: the %s e-mail was not logged", account_number, message.kind)
+    return outcome
 
 
 def _note_refusal(

@@ -150,3 +150,29 @@ def _facts(services: Services, account, item: DueAccount, today: date) -> Accoun
         open_dispute=any(e.kind is EscalationKind.DISPUTE for e in open_items),
         promised_until=max(promises, default=None),
     )
+
+
+@dataclass(frozen=True)
+class ReminderStatus:
+    """Where an account stands in the reminder schedule, for the staff account page."""
+
+    days_past_due: int  # of the oldest open statement; 0 when nothing is past due
+    current: Step | None  # the latest step that has come due
+    next_step: Step | None
+    next_on: date | None
+    opted_out: bool
+
+
+def reminder_status(services: Services, view) -> ReminderStatus:
+    schedule = schedule_of(services)
+    oldest = view.open_statements[0].statement if view.open_statements else None
+    days = max(0, (view.today - oldest.due_date).days) if oldest else 0
+    current = schedule.step_for(days) if oldest else None
+    later = [s for s in schedule.steps() if s.day > days] if oldest else []
+    return ReminderStatus(
+        days_past_due=days,
+        current=current,
+        next_step=later[0] if later else None,
+        next_on=oldest.due_date + timedelta(days=later[0].day) if later else None,
+        opted_out=view.account.reminders_opted_out_at is not None,
+    )

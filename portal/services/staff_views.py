@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from portal.adapters.store import DueAccount
 from portal.bootstrap import Services
 from portal.domain.aging import practice_date, practice_midnight
 from portal.domain.payments import Payment, PaymentStatus
@@ -53,6 +54,8 @@ class Dashboard:
     today: PaymentList
     problems: PaymentList  # failed payments of the last 7 days
     open_escalations: tuple[Escalation, ...]
+    disputed: PaymentList  # card payments in dispute, posted in the last 120 days
+    past_final_notice: tuple[DueAccount, ...]  # oldest open statement past the final notice
 
 
 def dashboard(services: Services) -> Dashboard:
@@ -63,4 +66,10 @@ def dashboard(services: Services) -> Dashboard:
             services, today - timedelta(days=6), today, status=PaymentStatus.FAILED
         ),
         open_escalations=tuple(services.store.escalations()),
+        disputed=list_payments(
+            services, today - timedelta(days=120), today, status=PaymentStatus.DISPUTED
+        ),
+        past_final_notice=tuple(
+            services.store.accounts_due(today - timedelta(days=services.settings.final_notice_day))
+        ),
     )

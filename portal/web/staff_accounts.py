@@ -22,6 +22,7 @@ from portal.services.accounts import account_view
 from portal.services.audit import audit
 from portal.services.errors import NotFound
 from portal.services.refunds import refund_payment, refundable_cents
+from portal.services.reminders import reminder_status
 from portal.services.staff_actions import (
     add_note,
     open_escalation,
@@ -102,6 +103,8 @@ def _account_page(account_number: str, status: int = 200, **forms):
             },
             refund_key=secrets.token_hex(16),
             escalations=svc.store.escalations(account_number=account_number),
+            mail_log=svc.store.mail_log(account_number, limit=20),
+            reminders=reminder_status(svc, view),
             labels=ESCALATION_LABELS,
             Status=PaymentStatus,
             Role=Role,

@@ -170,3 +170,27 @@ def test_message_sent_only_once_marked(store: Store):
     assert not store.message_sent("gateway-event", "evt_9")
     store.mark_message_sent("gateway-event", "evt_9", NOW)
     assert store.message_sent("gateway-event", "evt_9")
+
+
+def test_the_mail_log_keeps_each_attempt_newest_first_per_account(store: Store):
+    from portal.domain.staff import MailRecord
+
+    seed(store)
+    for n, outcome in enumerate(("sent", "failed", "sent")):
+        store.record_mail(
+            MailRecord(
+                "100234", "receipt", "maria@example.com", f"Receipt {n}", outcome, NOW, "why"
+            )
+        )
+    store.record_mail(MailRecord("100999", "reminder", "x@example.com", "Other", "sent", NOW))
+
+    log = store.mail_log("100234")
+
+    assert [(m.subject, m.outcome) for m in log] == [
+        ("Receipt 2", "sent"),
+        ("Receipt 1", "failed"),
+        ("Receipt 0", "sent"),
+    ]
+    assert log[0].at == NOW and log[0].detail == "why"
+    assert [m.subject for m in store.mail_log("100234", limit=1)] == ["Receipt 2"]
+    assert store.mail_log("100555") == []
