@@ -8,11 +8,9 @@ particular none of the canary statement's health details).
 import datetime
 import email
 import ipaddress
-import json
 import logging
 import socket
 import ssl
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -536,25 +534,9 @@ CONFIGURATION_SET = "portal-mail-test"
 
 
 @pytest.fixture(scope="module")
-def ses_endpoint(moto_endpoint):
-    """A moto server of this module's own (credentials and region come from the shared
-    one's environment): its /moto-api/data.json, every model moto holds, stays small."""
-    from tests.aws import moto_server
-
-    with moto_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture(autouse=True)
-def _ses_on_own_server(request, monkeypatch):
-    if "ses_endpoint" in request.fixturenames:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_SESV2", request.getfixturevalue("ses_endpoint"))
-
-
-@pytest.fixture(scope="module")
-def ses(ses_endpoint):
+def ses(moto_endpoint):
     """A sesv2 client on moto's server, with the sender verified and a configuration set."""
-    client = boto3.client("sesv2", endpoint_url=ses_endpoint)
+    client = boto3.client("sesv2")
     client.create_email_identity(EmailIdentity=SENDER)
     try:
         client.create_configuration_set(ConfigurationSetName=CONFIGURATION_SET)
@@ -564,20 +546,24 @@ def ses(ses_endpoint):
     return client
 
 
+def recorded_by_moto() -> list:
+    """What moto's SES recorded (its documented in-process API: the server runs in this
+    process). Not /moto-api/data.json: that dumps every table the DynamoDB tests made."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses import ses_backends
+
+    return ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+
+
 def sent_by_moto(endpoint: str, message_id: str) -> dict:
-    """What moto's server recorded for the message: GET /moto-api/data.json lists every
-    model instance by service; SendEmail with Raw content is kept as ses.RawMessage."""
-    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=10) as response:
-        data = json.load(response)
-    matches = [raw for raw in data["ses"]["RawMessage"] if raw["id"] == message_id]
+    matches = [m for m in recorded_by_moto() if m.id == message_id]
     assert len(matches) == 1, f"moto recorded {len(matches)} messages with id {message_id}"
-    return matches[0]
+    found = matches[0]
+    return {"source": found.source, "destinations": found.destinations, "raw_data": found.raw_data}
 
 
 def moto_has(endpoint: str, message_id: str) -> int:
-    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=10) as response:
-        data = json.load(response)
-    return sum(raw["id"] == message_id for raw in data["ses"]["RawMessage"])
+    return sum(m.id == message_id for m in recorded_by_moto())
 
 
 class Recording:
@@ -618,14 +604,14 @@ def client_error(code: str) -> ClientError:
     )
 
 
-def test_ses_sends_raw_mime_as_built(ses, ses_endpoint):
+def test_ses_sends_raw_mime_as_built(ses, moto_endpoint):
     sleeps = Sleeps()
     message = outgoing("statement", **{"List-Unsubscribe": UNSUBSCRIBE})
     # No client given: the mailer makes its own, from the environment, on first send.
     mailer = SesMailer(SENDER, configuration_set=CONFIGURATION_SET, sleep=sleeps)
     message_id = mailer.send(message)
 
-    recorded = sent_by_moto(ses_endpoint, message_id)
+    recorded = sent_by_moto(moto_endpoint, message_id)
     assert recorded["source"] == SENDER
     assert PATIENT in recorded["destinations"]
     raw = recorded["raw_data"].encode("utf-8")
@@ -635,7 +621,7 @@ def test_ses_sends_raw_mime_as_built(ses, ses_endpoint):
     assert sleeps == []
 
 
-def test_ses_request_carries_the_configuration_set_and_kind_tag(ses, ses_endpoint):
+def test_ses_request_carries_the_configuration_set_and_kind_tag(ses, moto_endpoint):
     recording = Recording(ses)
     message = outgoing("receipt")
     message_id = SesMailer(SENDER, CONFIGURATION_SET, client=recording).send(message)
@@ -647,17 +633,17 @@ def test_ses_request_carries_the_configuration_set_and_kind_tag(ses, ses_endpoin
     assert request["EmailTags"] == [{"Name": "kind", "Value": "receipt"}]
     assert set(request["Content"]) == {"Raw"}
     check_arrived(request["Content"]["Raw"]["Data"], message)
-    assert moto_has(ses_endpoint, message_id) == 1
+    assert moto_has(moto_endpoint, message_id) == 1
 
 
-def test_ses_without_a_configuration_set_names_none(ses, ses_endpoint):
+def test_ses_without_a_configuration_set_names_none(ses, moto_endpoint):
     recording = Recording(ses)
     message_id = SesMailer(SENDER, client=recording).send(outgoing("escalation"))
 
     [request] = recording.calls
     assert "ConfigurationSetName" not in request
     assert request["EmailTags"] == [{"Name": "kind", "Value": "escalation"}]
-    assert moto_has(ses_endpoint, message_id) == 1
+    assert moto_has(moto_endpoint, message_id) == 1
 
 
 def test_ses_unverified_sender_is_permanent(ses):
@@ -673,7 +659,7 @@ def test_ses_unverified_sender_is_permanent(ses):
     assert sleeps == []
 
 
-def test_ses_throttling_is_retried_with_backoff(ses, ses_endpoint, caplog):
+def test_ses_throttling_is_retried_with_backoff(ses, moto_endpoint, caplog):
     caplog.set_level(logging.DEBUG)
     sleeps = Sleeps()
     recording = Recording(ses, failures=["TooManyRequestsException", "Throttling"])
@@ -684,7 +670,7 @@ def test_ses_throttling_is_retried_with_backoff(ses, ses_endpoint, caplog):
     assert sleeps == [1.0, 2.0]
     # The same bytes on every attempt.
     assert len({call["Content"]["Raw"]["Data"] for call in recording.calls}) == 1
-    check_arrived(sent_by_moto(ses_endpoint, message_id)["raw_data"].encode(), message)
+    check_arrived(sent_by_moto(moto_endpoint, message_id)["raw_data"].encode(), message)
     assert "José" not in caplog.text
 
 
