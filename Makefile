@@ -84,8 +84,10 @@ bench: install-dev
 	$(BIN)/python bench/cold_import.py
 	$(BIN)/python bench/aging_report.py
 	$(BIN)/python bench/statement_page.py
+	$(BIN)/python bench/statement_pdf.py
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/reminders.py
+	$(BIN)/python bench/import_csv.py
 
 clean:
 	rm -rf $(VENV) $(DEPLOY_VENV) build var .pytest_cache .ruff_cache .hypothesis

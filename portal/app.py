@@ -45,13 +45,27 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         site,
         staff,
         staff_accounts,
+        staff_import,
+        staff_keys,
         staff_queue,
         staff_reports,
     )
 
     filters.init_app(app)
-    for module in (site, patient, optout, staff, staff_accounts, staff_queue, staff_reports, api):
+    for module in (
+        site,
+        patient,
+        optout,
+        staff,
+        staff_accounts,
+        staff_queue,
+        staff_reports,
+        staff_import,
+        api,
+    ):
         app.register_blueprint(module.bp)
+    app.register_blueprint(staff_keys.bp)
+    csrf.exempt(api.bp)  # API clients prove themselves with a bearer key, not a cookie
     csrf.exempt(optout.stop)  # one-click opt-out (RFC 8058): mail clients send no CSRF token
     if settings.payments == "sandbox":
         from portal.web import sandbox

@@ -116,6 +116,85 @@ def reminders(as_of, dry_run: bool) -> None:
 
 
 @cli.command(
+    "import", help="Import statements from a .json or .csv file; exit 1 if any is rejected."
+)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check every statement, store nothing.")
+def import_(file: Path, dry_run: bool) -> None:
+    from portal.services.imports import (
+        ImportFileError,
+        import_records,
+        iter_csv,
+        parse_json,
+        utf8_problem,
+    )
+
+    kind = file.suffix.lower()
+    if kind not in (".json", ".csv"):
+        click.echo(f"portal: {file}: give a .json or .csv file.", err=True)
+        sys.exit(2)
+    services = _services()
+    tty = sys.stdout.isatty()
+    try:
+        if kind == ".json":
+            records = parse_json(file.read_bytes())
+
+            def progress(items):
+                if not tty:
+                    yield from items
+                    return
+                with click.progressbar(items, label="Statements", show_pos=True) as bar:
+                    yield from bar
+
+            summary = import_records(services, records, "cli", dry_run, progress)
+        else:
+            with file.open("rb") as f:
+                problem = utf8_problem(f)  # refuse before importing anything
+            if problem:
+                raise ImportFileError(problem)
+            with (
+                file.open("rb") as f,
+                click.progressbar(
+                    length=file.stat().st_size, label="Importing", file=None if tty else _Null()
+                ) as bar,
+            ):
+
+                def lines():
+                    for raw in f:
+                        bar.update(len(raw))
+                        yield raw
+
+                summary = import_records(services, iter_csv(lines()), "cli", dry_run)
+    except ImportFileError as exc:
+        click.echo(f"portal: {file}: {exc}", err=True)
+        sys.exit(2)
+    verb = "would import" if dry_run else "imported"
+    click.echo(
+        f"{'Dry run: ' if dry_run else ''}{summary.imported} {verb}, "
+        f"{summary.unchanged} unchanged, {len(summary.rejected)} rejected."
+    )
+    for rejection in summary.rejected:
+        click.echo(f"Rejected {rejection.statement_id or '(no statement id)'}:")
+        for field, message in rejection.errors:
+            click.echo(f"  {field}: {message}")
+    if summary.rejected:
+        sys.exit(1)
+
+
+class _Null:
+    """Where the progress bar goes when standard output is not a terminal."""
+
+    def write(self, text: str) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+@cli.command(
     "build-static",
     help="Render the public site (home, how to pay, FAQ, contact, privacy) and copy static/ "
     "into a folder for S3 + CloudFront; links into the portal go to PORTAL_BASE_URL.",
@@ -203,3 +282,41 @@ def register(app: Flask) -> None:
 
 def main() -> None:
     cli(prog_name="portal")
+
+
+@cli.group("api-keys", help="Keys for the JSON API.")
+def api_keys() -> None:
+    pass
+
+
+@api_keys.command("create", help="Create an API key and print it (shown only now).")
+@click.argument("name")
+def api_keys_create(name: str) -> None:
+    from portal.domain.errors import InvalidInput
+    from portal.services.api_keys import create_api_key
+
+    try:
+        created = create_api_key(_services(), name, actor="cli")
+    except InvalidInput as exc:
+        click.echo(f"portal: {exc.field}: {exc.message}", err=True)
+        sys.exit(1)
+    click.echo(f"Created API key {created.record.name}. It is shown only now; keep it safe:")
+    click.echo(created.key)
+
+
+@api_keys.command("list", help="List the API keys (names and last four characters).")
+def api_keys_list() -> None:
+    for key in _services().store.api_keys():
+        state = "active" if key.is_active else f"revoked {key.revoked_at.isoformat()}"
+        click.echo(f"{key.name}\tpbp_...{key.last_four}\t{key.created_at.isoformat()}\t{state}")
+
+
+@api_keys.command("revoke", help="Revoke an API key at once.")
+@click.argument("name")
+def api_keys_revoke(name: str) -> None:
+    from portal.services.api_keys import revoke_api_key
+
+    if not revoke_api_key(_services(), name, actor="cli"):
+        click.echo(f"portal: no active API key {name!r}.", err=True)
+        sys.exit(1)
+    click.echo(f"Revoked API key {name}.")

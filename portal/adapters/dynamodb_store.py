@@ -28,6 +28,7 @@ from portal.adapters.dynamodb_items import (
     statement_from,
     statement_item,
 )
+from portal.adapters.dynamodb_keys import ApiKeyRecords
 from portal.adapters.dynamodb_staff import StaffRecords
 from portal.adapters.dynamodb_table import MAX_ATTEMPTS, Item, Table, month_of, ts
 from portal.adapters.store import (
@@ -71,7 +72,7 @@ class _Retry(Exception):
     """Another writer changed the account first: read it again and recompute."""
 
 
-class DynamoDbStore(StaffRecords):
+class DynamoDbStore(StaffRecords, ApiKeyRecords):
     def __init__(self, table_name: str, resource: Any = None):
         self.db = Table(table_name, resource)
 

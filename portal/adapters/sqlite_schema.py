@@ -200,5 +200,15 @@ MIGRATIONS = (
     CREATE INDEX mail_log_by_account ON mail_log(account_number, entry_id);
     CREATE INDEX mail_log_by_age ON mail_log(at);
     """,
+    # 4: API keys for the JSON API (only a hash of each key is kept).
+    """
+    CREATE TABLE api_keys (
+        name TEXT PRIMARY KEY,
+        key_hash TEXT NOT NULL UNIQUE,
+        last_four TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from portal.domain.accounts import Account
+from portal.domain.api_keys import ApiKey
 from portal.domain.ledger import EntryKind, LedgerEntry
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.staff import AuditEntry, Escalation, MailRecord, Note, StaffUser
@@ -271,3 +272,19 @@ class Store(Protocol):
 
     def receivable_at(self, at: datetime) -> int:
         """The sum of every entry posted before `at`: what all guarantors owed then."""
+
+    # -- API keys ------------------------------------------------------------------------
+
+    def create_api_key(self, key: ApiKey) -> bool:
+        """Add an API key (its hash, never the key); False (and nothing changed) when the
+        name is taken."""
+
+    def api_key_by_hash(self, key_hash: str) -> ApiKey | None:
+        """The key with this hash, revoked or not."""
+
+    def api_keys(self) -> list[ApiKey]:
+        """Every API key, revoked ones too, by name."""
+
+    def revoke_api_key(self, name: str, at: datetime) -> bool:
+        """Revoke the key from `at` on; False when there is no such key or it was revoked
+        before (the first revocation time is kept)."""

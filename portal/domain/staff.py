@@ -76,6 +76,9 @@ class AuditAction(StrEnum):
     SIGN_IN_FAILED = "sign_in_failed"
     SIGN_OUT = "sign_out"
     CHANGE_PASSWORD = "change_password"
+    IMPORT_STATEMENTS = "import_statements"
+    CREATE_API_KEY = "create_api_key"
+    REVOKE_API_KEY = "revoke_api_key"
 
 
 @dataclass(frozen=True)

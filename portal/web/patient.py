@@ -1,19 +1,31 @@
 """Patient pages: Quick Pay lookup, account, statement, paying, and the receipt."""
 
+import re
 import secrets
 from datetime import datetime
 from functools import wraps
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from portal.adapters.payments import GatewayError
 from portal.domain.aging import practice_date
 from portal.domain.errors import InvalidInput
 from portal.domain.payments import PaymentStatus
 from portal.services.accounts import account_view
-from portal.services.errors import LookupFailed, LookupLocked
+from portal.services.errors import LookupFailed, LookupLocked, NotFound
 from portal.services.lookup import find_account
 from portal.services.payments import reconcile_checkout, start_payment
+from portal.services.statement_pdf import render_statement_pdf
 from portal.web import IDLE_LIMIT, services
 from portal.web.forms import LookupForm, PaymentForm
 
@@ -131,6 +143,28 @@ def statement(account_number: str, statement_id: str):
         patients=patients,
         form=PaymentForm(),
     )
+
+
+def pdf_response(data: bytes, statement_id: str) -> Response:
+    """A statement's PDF shown inline, never cached."""
+    filename = re.sub(r"[^A-Za-z0-9._-]", "_", statement_id)
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="statement-{filename}.pdf"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/statements/<statement_id>.pdf")
+@patient_required
+def statement_pdf(account_number: str, statement_id: str):
+    """The statement page as a PDF, with its access rule: only the signed-in account's
+    statements (404 for any other, the Quick Pay page without a session). The URL carries
+    only the opaque statement id."""
+    try:
+        data = render_statement_pdf(services(), account_number, statement_id)
+    except NotFound:
+        abort(404)
+    return pdf_response(data, statement_id)
 
 
 @bp.post("/payments")

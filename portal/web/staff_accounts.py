@@ -31,6 +31,7 @@ from portal.services.staff_actions import (
     resend_receipt,
     reverse_manual_payment,
 )
+from portal.services.statement_pdf import render_statement_pdf
 from portal.web import services
 from portal.web.forms import (
     AdjustmentForm,
@@ -41,6 +42,7 @@ from portal.web.forms import (
     ResolveForm,
     ReverseForm,
 )
+from portal.web.patient import pdf_response
 from portal.web.staff_session import (
     address,
     field_error,
@@ -56,6 +58,26 @@ bp.before_request(load_staff_user)
 @staff_required()
 def account(account_number: str):
     return _account_page(account_number)
+
+
+@bp.get("/accounts/<account_number>/statements/<statement_id>.pdf")
+@staff_required()
+def statement_pdf(account_number: str, statement_id: str):
+    """The statement's PDF, as the patient gets it; the view is audited."""
+    svc = services()
+    try:
+        data = render_statement_pdf(svc, account_number, statement_id)
+    except NotFound:
+        abort(404)
+    audit(
+        svc,
+        g.staff.username,
+        AuditAction.VIEW_STATEMENT,
+        account_number,
+        subject=statement_id,
+        address=address(),
+    )
+    return pdf_response(data, statement_id)
 
 
 def _to_account(account_number: str):

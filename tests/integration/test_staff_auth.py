@@ -399,6 +399,7 @@ ROUTES = [  # method, path, form data, the least role that may use it
     ("GET", "/staff/", None, ASSOCIATE),
     ("GET", "/staff/search?q=Lopez", None, ASSOCIATE),
     ("GET", "/staff/accounts/100234", None, ASSOCIATE),
+    ("GET", "/staff/accounts/100234/statements/S-2026-000123.pdf", None, ASSOCIATE),
     ("GET", "/staff/payments", None, ASSOCIATE),
     ("GET", "/staff/password", None, ASSOCIATE),
     (
@@ -438,6 +439,10 @@ ROUTES = [  # method, path, form data, the least role that may use it
     ("POST", "/staff/escalations/1", {"owner": "alice"}, ASSOCIATE),
     ("POST", "/staff/escalations/1/resolve", {"resolution": "Role test"}, ASSOCIATE),
     ("GET", "/staff/audit", None, ADMIN),
+    ("GET", "/staff/import", None, SUPERVISOR),
+    ("POST", "/staff/import", {}, SUPERVISOR),
+    ("GET", "/staff/api-keys", None, ADMIN),
+    ("POST", "/staff/api-keys/role-test/revoke", {}, ADMIN),
     ("POST", "/staff/logout", {}, ASSOCIATE),
 ]
 UNGUARDED = {"staff.login", "staff.code", "staff.logout"}

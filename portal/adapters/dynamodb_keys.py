@@ -1,0 +1,87 @@
+"""The API-key side of DynamoDbStore (design: docs/dynamodb.md).
+
+A key is one item found by its hash (`APIKEY#<hash>`), listed through GSI2 `APIKEYS`, plus
+an item per name (`APIKEYNAME#<name>`) that keeps names unique; both are written in one
+transaction. No Scan.
+"""
+
+from datetime import datetime
+
+from boto3.dynamodb.conditions import Key
+
+from portal.adapters.dynamodb_table import Item, Table, parse_ts, ts
+from portal.domain.api_keys import ApiKey
+
+KEY_SK = "APIKEY"
+NAME_SK = "APIKEYNAME"
+
+
+class ApiKeyRecords:
+    """Store operations for API keys; DynamoDbStore mixes them in and provides `db`."""
+
+    db: Table
+
+    def create_api_key(self, key: ApiKey) -> bool:
+        item: Item = {
+            "PK": _key_pk(key.key_hash),
+            "SK": KEY_SK,
+            "GSI2PK": "APIKEYS",
+            "GSI2SK": key.name,
+            "name": key.name,
+            "key_hash": key.key_hash,
+            "last_four": key.last_four,
+            "created_at": ts(key.created_at),
+        }
+        if key.revoked_at is not None:
+            item["revoked_at"] = ts(key.revoked_at)
+        refused = self.db.transact(
+            [
+                {
+                    "Put": {
+                        "Item": {"PK": _name_pk(key.name), "SK": NAME_SK, "key_hash": key.key_hash},
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                },
+                {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}},
+            ]
+        )
+        return refused is None
+
+    def api_key_by_hash(self, key_hash: str) -> ApiKey | None:
+        item = self.db.get(_key_pk(key_hash), KEY_SK)
+        return _api_key(item) if item else None
+
+    def api_keys(self) -> list[ApiKey]:
+        found = self.db.query(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq("APIKEYS"))
+        return [_api_key(i) for i in found]
+
+    def revoke_api_key(self, name: str, at: datetime) -> bool:
+        pointer = self.db.get(_name_pk(name), NAME_SK)
+        if pointer is None:
+            return False
+        item = self.db.update(
+            _key_pk(pointer["key_hash"]),
+            KEY_SK,
+            "SET revoked_at = :at",
+            ConditionExpression="attribute_exists(PK) AND attribute_not_exists(revoked_at)",
+            ExpressionAttributeValues={":at": ts(at)},
+        )
+        return item is not None
+
+
+def _key_pk(key_hash: str) -> str:
+    return f"APIKEY#{key_hash}"
+
+
+def _name_pk(name: str) -> str:
+    return f"APIKEYNAME#{name}"
+
+
+def _api_key(item: Item) -> ApiKey:
+    return ApiKey(
+        name=item["name"],
+        key_hash=item["key_hash"],
+        last_four=item["last_four"],
+        created_at=parse_ts(item["created_at"]),
+        revoked_at=parse_ts(item.get("revoked_at")),
+    )

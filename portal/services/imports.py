@@ -1,0 +1,559 @@
+"""Importing statements in bulk (JSON or CSV): one service for the `portal import` command,
+the staff upload page and `POST /api/v1/statements`.
+
+Every statement is checked, then stored all or nothing through `import_statement`; a bad
+statement is rejected with (field, message) pairs and the others still import. CSV is
+streamed: rows are read one at a time and a statement is handed on as soon as its last row
+is read, so memory does not grow with the size of the file.
+
+Encoding: CSV and JSON files must be UTF-8 (a byte-order mark is fine). A file that is not
+is refused with the first offending line and a hint to save it as UTF-8: a Latin-1 or
+Windows-1252 file cannot be told apart from other 8-bit encodings without guessing, and a
+wrong guess would put a wrong name on a bill.
+"""
+
+import csv
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+from portal.adapters.store import ImportOutcome
+from portal.bootstrap import Services
+from portal.domain.accounts import Account, Guarantor, Patient
+from portal.domain.money import parse_amount
+from portal.domain.names import name_key
+from portal.domain.staff import AuditAction
+from portal.domain.statements import LineItem, Statement, statement_errors
+from portal.services.audit import audit
+from portal.services.statements import StatementRejected, import_statement
+
+Errors = list[tuple[str, str]]
+
+CSV_COLUMNS = (
+    "statement_id",
+    "account_number",
+    "statement_date",
+    "due_date",
+    "guarantor_first_name",
+    "guarantor_last_name",
+    "guarantor_date_of_birth",
+    "guarantor_email",
+    "guarantor_phone",
+    "patient_id",
+    "patient_first_name",
+    "patient_last_name",
+    "patient_date_of_birth",
+    "line_id",
+    "service_date",
+    "provider",
+    "code_system",
+    "code",
+    "description",
+    "diagnosis_codes",
+    "charge",
+    "insurance_paid",
+    "adjustment",
+    "patient_responsibility",
+)
+AMOUNT_COLUMNS = {
+    "charge": "charge_cents",
+    "insurance_paid": "insurance_paid_cents",
+    "adjustment": "adjustment_cents",
+    "patient_responsibility": "patient_responsibility_cents",
+}
+UTF8_HINT = "save the file as UTF-8 (in Excel: CSV UTF-8) and import it again"
+REQUIRED = "This field is required."
+TEXT = "Must be text."
+CENTS = "Give the amount in whole cents as an integer, for example 1234 for $12.34."
+NEGATIVE = "The amount cannot be negative."
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DOLLARS = re.compile(r"[0-9]+\.[0-9]{2}")
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be read (not JSON, not UTF-8, a CSV column missing)."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    statement_id: str
+    errors: Errors
+
+    def to_json(self) -> dict:
+        return {
+            "statement_id": self.statement_id,
+            "errors": [{"field": f, "message": m} for f, m in self.errors],
+        }
+
+
+@dataclass
+class ImportSummary:
+    imported: int = 0
+    unchanged: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def line(self) -> str:
+        return f"imported={self.imported} unchanged={self.unchanged} rejected={len(self.rejected)}"
+
+    def to_json(self) -> dict:
+        return {
+            "imported": self.imported,
+            "unchanged": self.unchanged,
+            "rejected": [r.to_json() for r in self.rejected],
+        }
+
+
+class CsvStatement(dict):
+    """A statement read from CSV rows: the JSON shape, plus the problems only CSV can have
+    (an amount that is not dollars and cents, a row with the wrong number of fields...)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.problems: Errors = []
+
+
+class _BadRow(dict):
+    """The place of a CSV row that could not be read, so later rows keep their index."""
+
+
+# -- JSON ------------------------------------------------------------------------------------
+
+
+def parse_json(data: bytes) -> list[dict]:
+    """The statements of a `{"statements": [...]}` document."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ImportFileError(f"Line {line} is not UTF-8 text: {UTF8_HINT}.") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFileError(
+            f"The file is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
+        ) from None
+    if not isinstance(document, dict) or not isinstance(document.get("statements"), list):
+        raise ImportFileError('The JSON must be an object with a "statements" list.')
+    return document["statements"]
+
+
+# -- CSV -------------------------------------------------------------------------------------
+
+
+def utf8_problem(lines: Iterable[bytes]) -> str | None:
+    """The first line that is not UTF-8, as a message (one streaming pass), else None."""
+    for number, raw in enumerate(lines, 1):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return f"Line {number} is not UTF-8 text: {UTF8_HINT}."
+    return None
+
+
+def _decoded(lines: Iterable[bytes | str]) -> Iterator[str]:
+    for number, raw in enumerate(lines, 1):
+        if isinstance(raw, str):
+            yield raw.removeprefix("\ufeff") if number == 1 else raw
+            continue
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise ImportFileError(f"Line {number} is not UTF-8 text: {UTF8_HINT}.") from None
+
+
+class _SeenIds:
+    """Statement ids already read, in a fixed 1 MiB (a Bloom filter, 7 probes): the memory
+    does not grow with the file. The chance of a false "seen" is below one in a million up to
+    about 100,000 statements in one file."""
+
+    BITS = 8 * 1024 * 1024
+    PROBES = 7
+
+    def __init__(self) -> None:
+        self._bits = bytearray(self.BITS // 8)
+
+    def _positions(self, key: str) -> Iterator[int]:
+        digest = hashlib.blake2b(key.encode(), digest_size=8 * self.PROBES).digest()
+        for i in range(self.PROBES):
+            yield int.from_bytes(digest[8 * i : 8 * i + 8], "big") % self.BITS
+
+    def add(self, key: str) -> bool:
+        """Remember the key; True when it was (very probably) there already."""
+        seen = True
+        for pos in self._positions(key):
+            byte, bit = divmod(pos, 8)
+            if not self._bits[byte] >> bit & 1:
+                seen = False
+                self._bits[byte] |= 1 << bit
+        return seen
+
+
+def iter_csv(lines: Iterable[bytes | str]) -> Iterator[CsvStatement]:
+    """Statements (the JSON shape) from CSV lines (bytes, a BOM and CRLF are fine); the
+    rows of one statement must be next to each other."""
+    reader = csv.reader(_decoded(lines))
+    header = next(reader, None)
+    if header is None:
+        raise ImportFileError("The file is empty: the first line must name the columns.")
+    header = [name.strip() for name in header]
+    missing = [name for name in CSV_COLUMNS if name not in header]
+    if missing:
+        raise ImportFileError(f"The CSV has no column {', '.join(missing)} (line 1).")
+    index = {name: header.index(name) for name in CSV_COLUMNS}
+    seen = _SeenIds()
+    current: CsvStatement | None = None
+    for row in reader:
+        number = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        statement_id = row[index["statement_id"]].strip() if len(row) > 0 else ""
+        if current is None or statement_id != current["statement_id"]:
+            if current is not None:
+                yield current
+            current = _new_csv_statement(row, index)
+            if seen.add(statement_id):
+                current.problems.append(
+                    (
+                        "statement_id",
+                        f"CSV line {number}: rows of statement {statement_id!r} appear again "
+                        "after other statements; keep the rows of a statement together.",
+                    )
+                )
+        _add_csv_row(current, row, header, index, number)
+    if current is not None:
+        yield current
+
+
+def _cell(row: list[str], index: dict[str, int], name: str) -> str:
+    i = index[name]
+    return row[i].strip() if i < len(row) else ""
+
+
+def _new_csv_statement(row: list[str], index: dict[str, int]) -> CsvStatement:
+    def cell(name: str) -> str:
+        return _cell(row, index, name)
+
+    return CsvStatement(
+        statement_id=cell("statement_id"),
+        account_number=cell("account_number"),
+        statement_date=cell("statement_date"),
+        due_date=cell("due_date"),
+        guarantor={
+            "first_name": cell("guarantor_first_name"),
+            "last_name": cell("guarantor_last_name"),
+            "date_of_birth": cell("guarantor_date_of_birth"),
+            "email": cell("guarantor_email"),
+            "phone": cell("guarantor_phone"),
+        },
+        patients=[],
+        lines=[],
+    )
+
+
+def _add_csv_row(
+    statement: CsvStatement, row: list[str], header: list[str], index: dict[str, int], number: int
+) -> None:
+    def cell(name: str) -> str:
+        return _cell(row, index, name)
+
+    where = f"lines[{len(statement['lines'])}]"
+    if len(row) != len(header):
+        statement.problems.append(
+            (where, f"CSV line {number} has {len(row)} fields; the header has {len(header)}.")
+        )
+        statement["lines"].append(_BadRow())
+        return
+    first = _new_csv_statement(row, index)
+    for key in ("account_number", "statement_date", "due_date", "guarantor"):
+        if first[key] != statement[key]:
+            statement.problems.append(
+                (key, f"CSV line {number}: {key} differs from the statement's first row.")
+            )
+    patient = {
+        "patient_id": cell("patient_id"),
+        "first_name": cell("patient_first_name"),
+        "last_name": cell("patient_last_name"),
+        "date_of_birth": cell("patient_date_of_birth"),
+    }
+    known = next(
+        (p for p in statement["patients"] if p["patient_id"] == patient["patient_id"]), None
+    )
+    if known is None:
+        statement["patients"].append(patient)
+    elif known != patient:
+        statement.problems.append(
+            (
+                f"{where}.patient_id",
+                f"CSV line {number}: patient {patient['patient_id']!r} has other details "
+                "than on an earlier row.",
+            )
+        )
+    line: dict = {
+        "line_id": cell("line_id"),
+        "patient_id": patient["patient_id"],
+        "service_date": cell("service_date"),
+        "provider": cell("provider"),
+        "code_system": cell("code_system"),
+        "code": cell("code"),
+        "description": cell("description"),
+        "diagnosis_codes": [c.strip() for c in cell("diagnosis_codes").split(";") if c.strip()],
+    }
+    for column, key in AMOUNT_COLUMNS.items():
+        text = cell(column)
+        problem = _dollars_problem(text)
+        if problem:
+            statement.problems.append(
+                (f"{where}.{key}", f"CSV line {number}, {column} {text!r}: {problem}")
+            )
+            line[key] = 0
+        else:
+            line[key] = parse_amount(text, column)
+    statement["lines"].append(line)
+
+
+def _dollars_problem(text: str) -> str | None:
+    if not text:
+        return "Enter the amount in dollars with two decimals, for example 12.34."
+    if text.startswith("-"):
+        return NEGATIVE
+    if not _DOLLARS.fullmatch(text):
+        return "Enter the amount in dollars with two decimals, for example 12.34."
+    return None
+
+
+# -- checking a statement ------------------------------------------------------------------
+
+
+def _text(obj: dict, key: str, where: str, errors: Errors, required: bool = True) -> str:
+    value = obj.get(key, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        errors.append((where + key, TEXT))
+        return ""
+    if required and not value.strip():
+        errors.append((where + key, REQUIRED))
+    return value.strip()
+
+
+def _date(obj: dict, key: str, where: str, errors: Errors) -> date | None:
+    value = obj.get(key)
+    if value is None or value == "":
+        errors.append((where + key, REQUIRED))
+        return None
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    errors.append((where + key, f"{value!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-01."))
+    return None
+
+
+def _cents(obj: dict, key: str, where: str, errors: Errors) -> int:
+    value = obj.get(key)
+    if value is None:
+        errors.append((where + key, REQUIRED))
+    elif isinstance(value, bool) or not isinstance(value, int):
+        errors.append((where + key, CENTS))
+    elif value < 0:
+        errors.append((where + key, NEGATIVE))
+    else:
+        return value
+    return 0
+
+
+def _object(obj: dict, key: str, errors: Errors) -> dict | None:
+    value = obj.get(key)
+    if value is None:
+        errors.append((key, REQUIRED))
+    elif not isinstance(value, dict):
+        errors.append((key, "Must be an object."))
+    else:
+        return value
+    return None
+
+
+def _list(obj: dict, key: str, where: str, errors: Errors) -> list:
+    value = obj.get(key)
+    if value is None:
+        errors.append((where + key, REQUIRED))
+    elif not isinstance(value, list):
+        errors.append((where + key, "Must be a list."))
+    else:
+        return value
+    return []
+
+
+def read_statement(record: dict, errors: Errors) -> tuple[Guarantor, list[Patient], Statement]:
+    """The guarantor, patients and statement of a record; problems go to `errors` (when
+    there are any, the returned values are placeholders and must not be stored)."""
+    statement_id = _text(record, "statement_id", "", errors)
+    account_number = _text(record, "account_number", "", errors)
+    statement_date = _date(record, "statement_date", "", errors)
+    due_date = _date(record, "due_date", "", errors)
+    g = _object(record, "guarantor", errors)
+    if g is None:
+        g = {"first_name": "-", "last_name": "-", "date_of_birth": "2000-01-01"}
+    where = "guarantor."
+    guarantor = Guarantor(
+        first_name=_text(g, "first_name", where, errors),
+        last_name=_text(g, "last_name", where, errors),
+        date_of_birth=_date(g, "date_of_birth", where, errors) or date.min,
+        email=_text(g, "email", where, errors, required=False),
+        phone=_text(g, "phone", where, errors, required=False),
+        preferred_language=_text(g, "preferred_language", where, errors, required=False) or "en",
+    )
+    patients: list[Patient] = []
+    for i, p in enumerate(_list(record, "patients", "", errors)):
+        where = f"patients[{i}]."
+        if not isinstance(p, dict):
+            errors.append((where[:-1], "Must be an object."))
+            continue
+        patient = Patient(
+            patient_id=_text(p, "patient_id", where, errors),
+            first_name=_text(p, "first_name", where, errors),
+            last_name=_text(p, "last_name", where, errors),
+            date_of_birth=_date(p, "date_of_birth", where, errors) or date.min,
+        )
+        if patient.patient_id and any(q.patient_id == patient.patient_id for q in patients):
+            errors.append(
+                (where + "patient_id", f"Patient id {patient.patient_id!r} appears twice.")
+            )
+        patients.append(patient)
+    lines: list[LineItem] = []
+    raw_lines = _list(record, "lines", "", errors)
+    for i, item in enumerate(raw_lines):
+        where = f"lines[{i}]."
+        if isinstance(item, _BadRow):
+            continue  # a CSV row that could not be read: already reported
+        if not isinstance(item, dict):
+            errors.append((where[:-1], "Must be an object."))
+            continue
+        codes = _list(item, "diagnosis_codes", where, errors)
+        for j, code in enumerate(codes):
+            if not isinstance(code, str):
+                errors.append((f"{where}diagnosis_codes[{j}]", TEXT))
+        lines.append(
+            LineItem(
+                line_id=_text(item, "line_id", where, errors),
+                patient_id=_text(item, "patient_id", where, errors),
+                service_date=_date(item, "service_date", where, errors) or date.min,
+                provider=_text(item, "provider", where, errors),
+                code_system=_text(item, "code_system", where, errors),
+                code=_text(item, "code", where, errors),
+                description=_text(item, "description", where, errors),
+                diagnosis_codes=tuple(c.strip() for c in codes if isinstance(c, str)),
+                charge_cents=_cents(item, "charge_cents", where, errors),
+                insurance_paid_cents=_cents(item, "insurance_paid_cents", where, errors),
+                adjustment_cents=_cents(item, "adjustment_cents", where, errors),
+                patient_responsibility_cents=_cents(
+                    item, "patient_responsibility_cents", where, errors
+                ),
+            )
+        )
+    statement = Statement(
+        statement_id=statement_id,
+        account_number=account_number,
+        statement_date=statement_date or date.min,
+        due_date=due_date or date.min,
+        lines=tuple(lines),
+    )
+    return guarantor, patients, statement
+
+
+def _same_person(a: Guarantor, b: Guarantor) -> bool:
+    return (
+        name_key(a.first_name) == name_key(b.first_name)
+        and name_key(a.last_name) == name_key(b.last_name)
+        and a.date_of_birth == b.date_of_birth
+    )
+
+
+def check_statement(
+    services: Services, record: object
+) -> tuple[str, Account | None, Statement | None, Errors]:
+    """(statement id, account, statement, errors): every problem with one record."""
+    if not isinstance(record, dict):
+        return "", None, None, [("statement", "Each statement must be a JSON object.")]
+    errors: Errors = list(getattr(record, "problems", []))
+    raw_id = record.get("statement_id")
+    statement_id = raw_id.strip() if isinstance(raw_id, str) else ""
+    guarantor, patients, statement = read_statement(record, errors)
+    if errors:
+        return statement_id, None, None, errors
+    existing = services.store.get_account(statement.account_number)
+    if existing is not None and not _same_person(existing.guarantor, guarantor):
+        errors.append(
+            (
+                "account_number",
+                f"Account {statement.account_number} belongs to another guarantor "
+                "(a different name or date of birth).",
+            )
+        )
+    listed = {p.patient_id for p in patients}
+    kept = tuple(p for p in (existing.patients if existing else ()) if p.patient_id not in listed)
+    account = Account(
+        account_number=statement.account_number,
+        guarantor=guarantor,
+        patients=(*kept, *patients),
+        reminders_opted_out_at=existing.reminders_opted_out_at if existing else None,
+    )
+    errors += statement_errors(statement, {p.patient_id for p in account.patients})
+    return statement_id, account, statement, errors
+
+
+# -- importing -------------------------------------------------------------------------------
+
+
+def import_records(
+    services: Services,
+    records: Iterable[dict],
+    actor: str,
+    dry_run: bool = False,
+    progress: Callable[[Iterable[dict]], Iterable[dict]] | None = None,
+    *,
+    notify: bool = True,
+    address: str = "",
+) -> ImportSummary:
+    """Check and import each statement on its own (all or nothing per statement); one
+    audit entry for the whole call. `dry_run` checks everything and stores nothing.
+    `progress` wraps the records (e.g. in a progress bar) and yields them on."""
+    summary = ImportSummary(dry_run=dry_run)
+    for record in progress(records) if progress else records:
+        statement_id, account, statement, errors = check_statement(services, record)
+        if not errors and dry_run:
+            stored = services.store.get_statement(statement.statement_id)
+            if stored is None:
+                summary.imported += 1
+            elif stored.fingerprint() == statement.fingerprint():
+                summary.unchanged += 1
+            else:
+                errors = [
+                    ("statement_id", "A different statement with this id was imported before.")
+                ]
+        elif not errors:
+            try:
+                outcome = import_statement(services, account, statement, notify=notify)
+            except StatementRejected as exc:
+                errors = exc.errors
+            else:
+                if outcome is ImportOutcome.IMPORTED:
+                    summary.imported += 1
+                else:
+                    summary.unchanged += 1
+        if errors:
+            summary.rejected.append(Rejection(statement_id, errors))
+    audit(
+        services,
+        actor,
+        AuditAction.IMPORT_STATEMENTS,
+        subject=("dry run: " if dry_run else "") + summary.line,
+        address=address,
+    )
+    return summary

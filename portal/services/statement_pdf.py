@@ -1,0 +1,381 @@
+"""A statement as a PDF (US letter), for `GET /statements/<id>.pdf` and the billing console.
+
+Pure Python (fpdf2, which subsets the font with fontTools): nothing from the system, so it
+runs in Lambda as it runs here. The text is set in DejaVu Sans, embedded from static/fonts/
+(its LICENSE is next to it), so any name (José Núñez) prints and the text can be selected
+and searched.
+
+What it shows: the practice's name and billing office (the same details the public site and
+the e-mails use: templates/site/_practice.html, read through Jinja rather than copied), the
+guarantor's name and the account number, the statement and due dates, every line item
+(service date, patient, provider, code and plain description, charge, insurance paid,
+adjustment, what the patient owes) with the totals, the aging of the account's balance on
+the practice's calendar today, what is due on this statement and on the account, and how to
+pay online (Quick Pay at <base_url>/pay). It never prints a date of birth.
+"""
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+with warnings.catch_warnings():
+    # Pillow is left out of the Lambda zip: fpdf2 needs it only for images, and statements
+    # have none.
+    warnings.filterwarnings("ignore", message="Pillow could not be imported")
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from portal.bootstrap import STATIC_DIR, TEMPLATE_DIR, Services
+from portal.config import Settings
+from portal.domain.aging import BUCKETS, aging
+from portal.domain.money import format_cents
+from portal.services.accounts import AccountView, StatementView, account_view
+from portal.services.errors import NotFound
+from portal.services.static_site import PAGES, PRACTICE_TEMPLATE, BuildLinks, page_context
+
+FONT_DIR = STATIC_DIR / "fonts"
+FONT = "DejaVuSans"
+
+# US letter in points, half-inch margins.
+MARGIN = 36
+# Line items: (heading, width in points, alignment); the widths fill 612 - 2 * 36 = 540.
+COLUMNS = (
+    ("Date", 50, "LEFT"),
+    ("Patient", 68, "LEFT"),
+    ("Provider", 72, "LEFT"),
+    ("Service", 142, "LEFT"),
+    ("Charge", 52, "RIGHT"),
+    ("Insurance paid", 52, "RIGHT"),
+    ("Adjustment", 52, "RIGHT"),
+    ("You owe", 52, "RIGHT"),
+)
+GREY = (90, 90, 90)
+RULE = (170, 170, 170)
+SHADE = (235, 238, 242)
+TABLE_SIZE = 7.5  # points
+TABLE_LEADING = 9.5
+CELL_PAD = 3
+
+
+@dataclass(frozen=True)
+class PracticeDetails:
+    """The billing office as templates/site/_practice.html defines it."""
+
+    name: str
+    payee: str
+    mailing_address: tuple[str, ...]
+    phone: str
+    hours: str
+    email: str
+    examples: bool  # still the placeholder details
+
+
+@lru_cache(maxsize=8)
+def practice_details(settings: Settings) -> PracticeDetails:
+    # Plain text (no HTML escaping): this is for the PDF, not a page.
+    env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), undefined=StrictUndefined)
+    module = env.get_template(PRACTICE_TEMPLATE).make_module(
+        page_context(settings, BuildLinks(settings.base_url), PAGES[0])
+    )
+    return PracticeDetails(
+        name=settings.practice_name,
+        payee=str(module.payee),
+        mailing_address=tuple(str(part) for part in module.mailing_address),
+        phone=str(module.phone),
+        hours=str(module.hours),
+        email=str(module.email),
+        examples=bool(module.details_are_examples),
+    )
+
+
+def _date(value: date) -> str:
+    """Nov 1, 2026: as the pages show dates (portal/web/filters.py format_date)."""
+    return f"{value:%b} {value.day}, {value.year}"
+
+
+class _StatementPdf(FPDF):
+    def __init__(self, title: str):
+        super().__init__(orientation="portrait", unit="pt", format="letter")
+        self.running_title = title
+        self.set_margins(MARGIN, MARGIN, MARGIN)
+        self.set_auto_page_break(auto=True, margin=MARGIN + 14)
+        self.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
+        self.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+        self.set_font(FONT, size=9)
+
+    def header(self):
+        if self.page_no() > 1:
+            self.set_font(FONT, size=8)
+            self.set_text_color(*GREY)
+            self.cell(0, 12, f"{self.running_title} (continued)", new_x=XPos.LMARGIN)
+            self.set_text_color(0)
+            self.set_y(self.t_margin + 18)
+
+    def footer(self):
+        self.set_y(-MARGIN - 4)
+        self.set_font(FONT, size=8)
+        self.set_text_color(*GREY)
+        self.cell(0, 10, self.running_title, align="L")
+        self.set_x(self.l_margin)
+        self.cell(0, 10, f"Page {self.page_no()} of {{nb}}", align="R")
+        self.set_text_color(0)
+
+
+def render_statement_pdf(services: Services, account_number: str, statement_id: str) -> bytes:
+    """The statement as PDF bytes; NotFound when the account has no such statement."""
+    view = account_view(services, account_number)
+    item = next((s for s in view.statements if s.statement.statement_id == statement_id), None)
+    if item is None:
+        raise NotFound(statement_id)
+    settings = services.settings
+    practice = practice_details(settings)
+    pay_url = f"{settings.base_url.rstrip('/')}/pay"
+    return _render(view, item, practice, pay_url, services.clock.now())
+
+
+def _render(view: AccountView, item: StatementView, practice, pay_url: str, now) -> bytes:
+    st = item.statement
+    account = view.account
+    pdf = _StatementPdf(f"{practice.name} - statement {st.statement_id}")
+    pdf.set_title(f"Statement {st.statement_id}")
+    pdf.set_author(practice.name)
+    pdf.set_creator("Patient billing portal")
+    pdf.set_lang("en-US")
+    pdf.set_creation_date(now)
+    pdf.add_page()
+    width = pdf.epw
+
+    # The practice (left) and the statement's facts (right).
+    top = pdf.get_y()
+    pdf.set_font(FONT, "B", 14)
+    pdf.multi_cell(width * 0.55, 17, practice.name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(FONT, size=9)
+    office = [*practice.mailing_address, f"Phone {practice.phone}", practice.email]
+    pdf.multi_cell(width * 0.55, 12, "\n".join(office), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    left_bottom = pdf.get_y()
+
+    facts = (
+        ("Statement", st.statement_id),
+        ("Statement date", _date(st.statement_date)),
+        ("Due date", _date(st.due_date)),
+        ("Account number", account.account_number),
+        ("Amount due", format_cents(item.balance_cents)),
+    )
+    pdf.set_xy(MARGIN + width * 0.58, top)
+    pdf.set_font(FONT, "B", 14)
+    pdf.cell(width * 0.42, 17, "Statement", align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
+    for label, value in facts:
+        pdf.set_x(MARGIN + width * 0.58)
+        pdf.set_font(FONT, size=9)
+        pdf.cell(width * 0.20, 13, label)
+        pdf.set_font(FONT, "B", 9)
+        pdf.cell(width * 0.22, 13, value, align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.set_y(max(left_bottom, pdf.get_y()) + 14)
+
+    # The guarantor: we have a name and the account number (no postal address).
+    pdf.set_font(FONT, size=8)
+    pdf.set_text_color(*GREY)
+    pdf.cell(0, 11, "Statement for", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_text_color(0)
+    pdf.set_font(FONT, "B", 11)
+    guarantor = account.guarantor.display_name
+    pdf.multi_cell(width * 0.55, 14, guarantor, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(FONT, size=9)
+    pdf.cell(0, 12, f"Account {account.account_number}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(10)
+
+    _line_items(pdf, view, item)
+    pdf.ln(4)
+    pdf.set_font(FONT, size=8)
+    pdf.multi_cell(
+        0,
+        10,
+        "An adjustment is the discount your insurance plan's contract gives; you do not owe it.",
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
+    pdf.ln(8)
+    _summary(pdf, view, item)
+    pdf.ln(8)
+    _how_to_pay(pdf, view, practice, pay_url)
+    return bytes(pdf.output())
+
+
+def _wrap(pdf: _StatementPdf, text: str, width: float, split_words: bool = True) -> list[str]:
+    """Greedy word wrap to `width` points in the current font; a word wider than the cell is
+    cut, unless `split_words` is false (amounts are never split: they may run into the padding).
+    fpdf2's own table does this too, but ten times slower on a long statement."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        current = ""
+        for word in paragraph.split(" "):
+            candidate = f"{current} {word}" if current else word
+            if pdf.get_string_width(candidate) <= width:
+                current = candidate
+                continue
+            if current:
+                lines.append(current)
+            current = word
+            while split_words and pdf.get_string_width(current) > width and len(current) > 1:
+                end = len(current) - 1
+                while end > 1 and pdf.get_string_width(current[:end]) > width:
+                    end -= 1
+                lines.append(current[:end])
+                current = current[end:]
+        lines.append(current)
+    return lines
+
+
+def _row(
+    pdf: _StatementPdf,
+    cells: Sequence[str],
+    columns: Sequence[tuple[str, float, str]],
+    bold: bool = False,
+    shade: bool = False,
+) -> float:
+    """Draw one table row at the current position (cells wrapped, RIGHT cells right-aligned,
+    a rule under it) and move below it; returns its height. No page break here."""
+    pdf.set_font(FONT, "B" if bold else "", TABLE_SIZE)
+    wrapped = [
+        _wrap(pdf, text, width - 2 * CELL_PAD, split_words=align != "RIGHT")
+        for text, (_, width, align) in zip(cells, columns, strict=True)
+    ]
+    height = max(len(lines) for lines in wrapped) * TABLE_LEADING + 2 * CELL_PAD
+    x, y = pdf.l_margin, pdf.get_y()
+    if shade:
+        pdf.set_fill_color(*SHADE)
+        pdf.rect(x, y, sum(width for _, width, _ in columns), height, style="F")
+    for lines, (_, width, align) in zip(wrapped, columns, strict=True):
+        baseline = y + CELL_PAD + TABLE_SIZE * 0.85
+        for text in lines:
+            if align == "RIGHT":
+                left = x + width - CELL_PAD - pdf.get_string_width(text)
+            else:
+                left = x + CELL_PAD
+            pdf.text(left, baseline, text)
+            baseline += TABLE_LEADING
+        x += width
+    pdf.set_draw_color(*RULE)
+    pdf.line(pdf.l_margin, y + height, x, y + height)
+    pdf.set_draw_color(0)
+    pdf.set_y(y + height)
+    return height
+
+
+def _line_items(pdf: _StatementPdf, view: AccountView, item: StatementView) -> None:
+    st = item.statement
+    patients = {p.patient_id: p.display_name for p in view.account.patients}
+    headings = [heading for heading, _, _ in COLUMNS]
+    pdf.set_font(FONT, "B", 11)
+    pdf.cell(0, 16, "What each charge was for", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _row(pdf, headings, COLUMNS, bold=True, shade=True)
+    rows = []
+    for line in st.lines:
+        service = f"{line.code_system} {line.code}: {line.description}"
+        if line.diagnosis_codes:
+            service += f" (diagnosis {', '.join(line.diagnosis_codes)})"
+        rows.append(
+            (
+                _date(line.service_date),
+                patients.get(line.patient_id, line.patient_id),
+                line.provider,
+                service,
+                format_cents(line.charge_cents),
+                format_cents(line.insurance_paid_cents),
+                format_cents(line.adjustment_cents),
+                format_cents(line.patient_responsibility_cents),
+            )
+        )
+    totals = (
+        "Totals",
+        "",
+        "",
+        "",
+        format_cents(st.charges_cents),
+        format_cents(st.insurance_paid_cents),
+        format_cents(st.adjustments_cents),
+        format_cents(st.total_cents),
+    )
+    for i, cells in enumerate([*rows, totals]):
+        last = i == len(rows)
+        # A row that would cross the bottom margin goes to the next page under the headings.
+        needed = (5 if last else 3) * TABLE_LEADING + 2 * CELL_PAD
+        if pdf.will_page_break(needed):
+            pdf.add_page()
+            _row(pdf, headings, COLUMNS, bold=True, shade=True)
+        _row(pdf, cells, COLUMNS, bold=last, shade=last)
+
+
+def _pairs(pdf: _StatementPdf, rows, width: float, bold_last: bool = False) -> None:
+    """Label / amount rows, the amounts right-aligned."""
+    for i, (label, value) in enumerate(rows):
+        strong = bold_last and i == len(rows) - 1
+        pdf.set_font(FONT, "B" if strong else "", 9)
+        pdf.cell(width * 0.7, 13, label)
+        pdf.cell(width * 0.3, 13, value, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _summary(pdf: _StatementPdf, view: AccountView, item: StatementView) -> None:
+    st = item.statement
+    if pdf.will_page_break(150):
+        pdf.add_page()
+    pdf.set_font(FONT, "B", 11)
+    pdf.cell(0, 16, "Amount due", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    rows = [
+        ("Your share of this statement", format_cents(st.total_cents)),
+        ("Paid or credited since", format_cents(st.total_cents - item.balance_cents)),
+        (f"Due on this statement by {_date(st.due_date)}", format_cents(item.balance_cents)),
+    ]
+    if view.credit_cents:
+        rows.append(("Credit on the account", format_cents(view.credit_cents)))
+    _pairs(pdf, rows, 300)
+    pdf.set_font(FONT, "B", 10)
+    pdf.cell(210, 15, "Balance due on the account")
+    pdf.cell(90, 15, format_cents(view.due_cents), align="R", new_x=XPos.LMARGIN)
+    pdf.ln(20)
+
+    buckets = aging(((s.statement.due_date, s.balance_cents) for s in view.statements), view.today)
+    pdf.set_font(FONT, "B", 10)
+    pdf.cell(0, 14, f"Account balance by age, as of {_date(view.today)}", new_x=XPos.LMARGIN)
+    pdf.ln(16)
+    labels = {
+        "current": "Current",
+        "over 120": "Over 120 days",
+    }
+    columns = tuple((name, pdf.epw / len(BUCKETS), "RIGHT") for name in BUCKETS)
+    _row(pdf, [labels.get(name, f"{name} days past due") for name in BUCKETS], columns, True, True)
+    _row(pdf, [format_cents(buckets[name]) for name in BUCKETS], columns)
+
+
+def _how_to_pay(pdf: _StatementPdf, view: AccountView, practice, pay_url: str) -> None:
+    if pdf.will_page_break(130):
+        pdf.add_page()
+    pdf.set_font(FONT, "B", 11)
+    pdf.cell(0, 16, "How to pay", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(FONT, size=9)
+    text = (
+        f"Online: go to {pay_url} (Quick Pay, no sign-up needed) and enter your account "
+        f"number {view.account.account_number}, the last name and the date of birth of "
+        "the guarantor or patient on the account. You can pay the whole balance or part of "
+        "it by card.\n"
+        f"By mail: send a check payable to {practice.payee} to "
+        f"{', '.join(practice.mailing_address)}, with your account number on it.\n"
+        f"Questions: call {practice.phone} ({practice.hours}) or write to {practice.email}."
+    )
+    pdf.multi_cell(0, 12, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if practice.examples:
+        pdf.ln(4)
+        pdf.set_font(FONT, size=7)
+        pdf.set_text_color(*GREY)
+        pdf.multi_cell(
+            0,
+            9,
+            "The phone number, address and e-mail above are examples until "
+            f"{practice.name} sets its own.",
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
+        pdf.set_text_color(0)

@@ -1,0 +1,260 @@
+"""The JSON API through the test client: bearer keys, statement imports, account reads."""
+
+import copy
+import json
+
+import pytest
+
+from portal.domain.staff import AuditAction
+from portal.services.api_keys import create_api_key, revoke_api_key
+from portal.services.staff_actions import post_manual_payment
+from tests.integration.staff_helpers import audit_since, last_audit_id
+
+STATEMENT = {
+    "statement_id": "S-2026-000900",
+    "account_number": "100900",
+    "statement_date": "2026-11-01",
+    "due_date": "2026-11-30",
+    "guarantor": {
+        "first_name": "Rosa",
+        "last_name": "Diaz",
+        "date_of_birth": "1980-02-03",
+        "email": "rosa@example.com",
+        "phone": "+15555550123",
+        "preferred_language": "en",
+    },
+    "patients": [
+        {
+            "patient_id": "P1",
+            "first_name": "Rosa",
+            "last_name": "Diaz",
+            "date_of_birth": "1980-02-03",
+        }
+    ],
+    "lines": [
+        {
+            "line_id": "1",
+            "patient_id": "P1",
+            "service_date": "2026-10-14",
+            "provider": "Dr. Chen",
+            "code_system": "CPT",
+            "code": "99213",
+            "description": "Office visit, established patient",
+            "diagnosis_codes": ["J06.9"],
+            "charge_cents": 18500,
+            "insurance_paid_cents": 12000,
+            "adjustment_cents": 3500,
+            "patient_responsibility_cents": 3000,
+        }
+    ],
+}
+
+
+@pytest.fixture
+def key(services) -> str:
+    return create_api_key(services, "ehr", actor="test").key
+
+
+def auth(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def post_statements(client, key: str, statements: list):
+    return client.post("/api/v1/statements", json={"statements": statements}, headers=auth(key))
+
+
+# -- keys ------------------------------------------------------------------------------------
+
+
+def assert_unauthorized(response):
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.is_json and "error" in response.get_json()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer pbp_not-a-key"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Basic ZWhyOnNlY3JldA=="},
+    ],
+    ids=["missing", "wrong", "empty", "basic"],
+)
+def test_a_missing_or_wrong_key_is_refused(client, services, lopez, key, headers):
+    assert_unauthorized(client.get("/api/v1/accounts/100234", headers=headers))
+    assert_unauthorized(
+        client.post("/api/v1/statements", json={"statements": [STATEMENT]}, headers=headers)
+    )
+    assert services.store.get_account("100900") is None
+
+
+def test_the_key_is_checked_exactly(client, lopez, key):
+    assert_unauthorized(client.get("/api/v1/accounts/100234", headers=auth(key[:-1])))
+    assert_unauthorized(client.get("/api/v1/accounts/100234", headers=auth(key + "x")))
+    assert client.get("/api/v1/accounts/100234", headers=auth(key)).status_code == 200
+
+
+def test_a_revoked_key_stops_working_at_once(client, services, lopez, key):
+    assert client.get("/api/v1/accounts/100234", headers=auth(key)).status_code == 200
+
+    assert revoke_api_key(services, "ehr", actor="root")
+
+    assert_unauthorized(client.get("/api/v1/accounts/100234", headers=auth(key)))
+    assert_unauthorized(post_statements(client, key, [STATEMENT]))
+
+
+def test_the_health_check_needs_no_key(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+# -- importing statements -------------------------------------------------------------------
+
+
+def test_a_valid_import_then_the_same_again_is_unchanged(client, services, key):
+    since = last_audit_id(services)
+
+    first = post_statements(client, key, [STATEMENT])  # no CSRF token: the API is exempt
+    second = post_statements(client, key, [STATEMENT])
+
+    assert first.status_code == second.status_code == 200
+    assert first.get_json() == {"imported": 1, "unchanged": 0, "rejected": []}
+    assert second.get_json() == {"imported": 0, "unchanged": 1, "rejected": []}
+    assert services.store.get_statement("S-2026-000900").total_cents == 3000
+    imports = [e for e in audit_since(services, since) if e.action is AuditAction.IMPORT_STATEMENTS]
+    assert len(imports) == 2
+    assert {e.actor for e in imports} == {"api:ehr"}
+
+
+def test_a_bad_statement_is_rejected_with_its_errors_and_the_others_import(client, services, key):
+    bad = copy.deepcopy(STATEMENT)
+    bad["statement_id"] = "S-2026-000901"
+    bad["lines"][0]["charge_cents"] = "185.00"
+    bad["due_date"] = "30/11/2026"
+    good = copy.deepcopy(STATEMENT)
+
+    response = post_statements(client, key, [bad, good])
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["imported"] == 1 and body["unchanged"] == 0
+    (rejected,) = body["rejected"]
+    assert rejected["statement_id"] == "S-2026-000901"
+    assert rejected["errors"], rejected
+    for problem in rejected["errors"]:
+        assert set(problem) == {"field", "message"}
+        assert isinstance(problem["field"], str) and isinstance(problem["message"], str)
+    fields = {p["field"] for p in rejected["errors"]}
+    assert {"lines[0].charge_cents", "due_date"} <= fields
+    assert services.store.get_statement("S-2026-000901") is None
+
+
+def test_the_same_id_with_other_content_is_rejected(client, services, key):
+    post_statements(client, key, [STATEMENT])
+    changed = copy.deepcopy(STATEMENT)
+    changed["lines"][0]["patient_responsibility_cents"] = 2000
+    changed["lines"][0]["charge_cents"] = 17500
+
+    body = post_statements(client, key, [changed]).get_json()
+
+    assert body["imported"] == body["unchanged"] == 0
+    assert [r["statement_id"] for r in body["rejected"]] == ["S-2026-000900"]
+    assert services.store.get_statement("S-2026-000900").total_cents == 3000
+
+
+def test_malformed_json_is_400(client, services, key):
+    for body in (b'{"statements": [', b"[1, 2]", b'{"statements": 5}'):
+        response = client.post(
+            "/api/v1/statements", data=body, content_type="application/json", headers=auth(key)
+        )
+        assert response.status_code == 400, body
+        assert response.is_json and response.get_json()["error"]
+
+
+def test_a_body_that_is_not_json_is_415(client, key):
+    response = client.post(
+        "/api/v1/statements",
+        data=json.dumps({"statements": [STATEMENT]}),
+        content_type="text/plain",
+        headers=auth(key),
+    )
+    form = client.post("/api/v1/statements", data={"statements": "x"}, headers=auth(key))
+
+    assert response.status_code == form.status_code == 415
+    assert response.is_json and response.get_json()["error"]
+
+
+def test_a_body_over_5_mb_is_413_json(client, services, key):
+    body = b'{"statements": [], "padding": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+
+    response = client.post(
+        "/api/v1/statements", data=body, content_type="application/json", headers=auth(key)
+    )
+
+    assert response.status_code == 413
+    assert response.is_json and "5 MB" in response.get_json()["error"]
+
+
+# -- reading an account ----------------------------------------------------------------------
+
+
+def test_the_account_read_shows_balances_statements_and_payments(client, services, lopez, key):
+    paid = post_manual_payment(
+        services, "setup", "100234", "cash", "5.00", "", "a" * 32, "127.0.0.1"
+    ).payment
+    since = last_audit_id(services)
+
+    response = client.get("/api/v1/accounts/100234", headers=auth(key))
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["account_number"] == "100234"
+    assert body["balance_cents"] == 3000 + 4550 + 2000 - 500
+    assert body["statements"] == [
+        {
+            "statement_id": "S-2026-000100",
+            "statement_date": "2026-09-01",
+            "due_date": "2026-09-30",
+            "total_cents": 3000,
+            "balance_cents": 2500,
+            "status": "past due",
+        },
+        {
+            "statement_id": "S-2026-000123",
+            "statement_date": "2026-11-01",
+            "due_date": "2026-11-30",
+            "total_cents": 6550,
+            "balance_cents": 6550,
+            "status": "due",
+        },
+    ]
+    assert body["payments"] == [
+        {
+            "payment_id": paid.payment_id,
+            "amount_cents": 500,
+            "status": "succeeded",
+            "method": "cash",
+            "created_at": "2026-11-28T15:00:00+00:00",
+            "posted_at": "2026-11-28T15:00:00+00:00",
+            "refunded_cents": 0,
+        }
+    ]
+    (entry,) = audit_since(services, since)
+    assert (entry.actor, entry.action, entry.account_number) == (
+        "api:ehr",
+        AuditAction.VIEW_ACCOUNT,
+        "100234",
+    )
+
+
+def test_an_unknown_account_is_404_json(client, services, key):
+    since = last_audit_id(services)
+
+    response = client.get("/api/v1/accounts/999999", headers=auth(key))
+
+    assert response.status_code == 404
+    assert response.is_json and response.get_json()["error"]
+    assert audit_since(services, since) == []
