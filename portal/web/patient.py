@@ -25,7 +25,6 @@ from portal.services.accounts import account_view
 from portal.services.errors import LookupFailed, LookupLocked, NotFound
 from portal.services.lookup import find_account
 from portal.services.payments import reconcile_checkout, start_payment
-from portal.services.statement_pdf import render_statement_pdf
 from portal.web import IDLE_LIMIT, services
 from portal.web.forms import LookupForm, PaymentForm
 
@@ -161,6 +160,8 @@ def statement_pdf(account_number: str, statement_id: str):
     statements (404 for any other, the Quick Pay page without a session). The URL carries
     only the opaque statement id."""
     try:
+        from portal.services.statement_pdf import render_statement_pdf  # fpdf2 loads on first use
+
         data = render_statement_pdf(services(), account_number, statement_id)
     except NotFound:
         abort(404)

@@ -31,7 +31,6 @@ from portal.services.staff_actions import (
     resend_receipt,
     reverse_manual_payment,
 )
-from portal.services.statement_pdf import render_statement_pdf
 from portal.web import services
 from portal.web.forms import (
     AdjustmentForm,
@@ -66,6 +65,8 @@ def statement_pdf(account_number: str, statement_id: str):
     """The statement's PDF, as the patient gets it; the view is audited."""
     svc = services()
     try:
+        from portal.services.statement_pdf import render_statement_pdf  # fpdf2 loads on first use
+
         data = render_statement_pdf(svc, account_number, statement_id)
     except NotFound:
         abort(404)
