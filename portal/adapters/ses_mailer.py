@@ -28,11 +28,16 @@ from botocore.exceptions import (
     ParamValidationError,
 )
 
-from portal.adapters.mail import OutgoingMessage, PermanentMailError, TransientMailError
+from portal.adapters.mail import (
+    OutgoingMessage,
+    PermanentMailError,
+    TransientMailError,
+    TryAgain,
+    with_retries,
+)
 
 log = logging.getLogger(__name__)
 
-FIRST_DELAY_SECONDS = 1.0
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 15
 
@@ -74,12 +79,6 @@ PERMANENT = {
     "BadRequestException": "SES refused the request as invalid",
     "NotFoundException": "SES could not find what the request names (the configuration set?)",
 }
-
-
-class _TryAgain(Exception):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 class SesMailer:
@@ -127,37 +126,20 @@ class SesMailer:
         }
         if self.configuration_set:
             request["ConfigurationSetName"] = self.configuration_set
-        delay = FIRST_DELAY_SECONDS
-        for attempt in range(1, self.attempts + 1):
-            try:
-                response = self._call(request)
-            except _TryAgain as failure:
-                if attempt == self.attempts:
-                    log.warning(
-                        "ses: %s message not sent after %d attempts: %s",
-                        message.kind,
-                        attempt,
-                        failure.reason,
-                    )
-                    raise TransientMailError(
-                        f"SES did not take the message after {attempt} attempts "
-                        f"({failure.reason}); it can be sent again later."
-                    ) from None
-                log.info(
-                    "ses: attempt %d of %d for a %s message failed (%s); again in %.0f s",
-                    attempt,
-                    self.attempts,
-                    message.kind,
-                    failure.reason,
-                    delay,
-                )
-                self._sleep(delay)
-                delay *= 2
-            else:
-                message_id = str(response["MessageId"])
-                log.info("ses: sent a %s message %s", message.kind, message_id)
-                return message_id
-        raise AssertionError("unreachable")  # pragma: no cover
+        response = with_retries(
+            lambda: self._call(request),
+            self.attempts,
+            self._sleep,
+            "ses",
+            message.kind,
+            lambda tries, reason: (
+                f"SES did not take the message after {tries} attempts ({reason}); "
+                "it can be sent again later."
+            ),
+        )
+        message_id = str(response["MessageId"])
+        log.info("ses: sent a %s message %s", message.kind, message_id)
+        return message_id
 
     def _call(self, request: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -169,7 +151,7 @@ class SesMailer:
             said = f"{code}: {text}" if text else code
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             if code in RETRIED or status == 429 or status >= 500:
-                raise _TryAgain(said) from None
+                raise TryAgain(said) from None
             if code in NOT_NOW:
                 raise TransientMailError(
                     f"The message was not sent: {NOT_NOW[code]} ({said})."
@@ -177,7 +159,7 @@ class SesMailer:
             meaning = PERMANENT.get(code, "SES refused the message")
             raise PermanentMailError(f"The message was not sent: {meaning} ({said}).") from None
         except (ConnectionError, HTTPClientError) as error:
-            raise _TryAgain(f"could not reach SES: {error}") from None
+            raise TryAgain(f"could not reach SES: {error}") from None
         except ParamValidationError:
             # botocore's report quotes the values, which would include the message itself.
             raise PermanentMailError(

@@ -18,19 +18,14 @@ import time
 from collections.abc import Callable
 from email.message import EmailMessage
 
-from portal.adapters.mail import OutgoingMessage, PermanentMailError, TransientMailError
+from portal.adapters.mail import (
+    OutgoingMessage,
+    PermanentMailError,
+    TryAgain,
+    with_retries,
+)
 
 log = logging.getLogger(__name__)
-
-FIRST_DELAY_SECONDS = 1.0
-
-
-class _TryAgain(Exception):
-    """One attempt failed in a way that another attempt may not."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 class SmtpMailer:
@@ -74,36 +69,19 @@ class SmtpMailer:
         """Send the message; return its Message-ID (the same on every attempt)."""
         email = message.to_email(self.sender)
         message_id = str(email["Message-ID"])
-        delay = FIRST_DELAY_SECONDS
-        for attempt in range(1, self.attempts + 1):
-            try:
-                self._deliver(email, message.to)
-            except _TryAgain as failure:
-                if attempt == self.attempts:
-                    log.warning(
-                        "smtp: %s message not sent after %d attempts: %s",
-                        message.kind,
-                        attempt,
-                        failure.reason,
-                    )
-                    raise TransientMailError(
-                        f"The mail relay {self.relay} did not take the message after "
-                        f"{attempt} attempts ({failure.reason}); it can be sent again later."
-                    ) from None
-                log.info(
-                    "smtp: attempt %d of %d for a %s message failed (%s); again in %.0f s",
-                    attempt,
-                    self.attempts,
-                    message.kind,
-                    failure.reason,
-                    delay,
-                )
-                self._sleep(delay)
-                delay *= 2
-            else:
-                log.info("smtp: sent a %s message %s", message.kind, message_id)
-                return message_id
-        raise AssertionError("unreachable")  # pragma: no cover
+        with_retries(
+            lambda: self._deliver(email, message.to),
+            self.attempts,
+            self._sleep,
+            "smtp",
+            message.kind,
+            lambda tries, reason: (
+                f"The mail relay {self.relay} did not take the message after {tries} attempts "
+                f"({reason}); it can be sent again later."
+            ),
+        )
+        log.info("smtp: sent a %s message %s", message.kind, message_id)
+        return message_id
 
     # -- one attempt ----------------------------------------------------------------------
 
@@ -135,21 +113,21 @@ class SmtpMailer:
             _close_quietly(smtp)
 
     def _classify(self, error: Exception) -> Exception:
-        """PermanentMailError, or _TryAgain for what another attempt may get past."""
+        """PermanentMailError, or TryAgain for what another attempt may get past."""
         relay = self.relay
         if isinstance(error, smtplib.SMTPRecipientsRefused):
             replies = list(error.recipients.values())
             code, text = replies[0] if replies else (550, b"")
             reply = _reply(code, text)
             if replies and all(_transient(code) for code, _ in replies):
-                return _TryAgain(f"recipient deferred: {reply}")
+                return TryAgain(f"recipient deferred: {reply}")
             return PermanentMailError(
                 f"The mail relay {relay} refused the recipient address ({reply})."
             )
         if isinstance(error, smtplib.SMTPAuthenticationError):
             reply = _reply(error.smtp_code, error.smtp_error)
             if _transient(error.smtp_code):
-                return _TryAgain(f"login deferred: {reply}")
+                return TryAgain(f"login deferred: {reply}")
             return PermanentMailError(
                 f"The mail relay {relay} refused the login for user {self.username!r} ({reply})."
             )
@@ -161,41 +139,41 @@ class SmtpMailer:
         if isinstance(error, smtplib.SMTPSenderRefused):
             reply = _reply(error.smtp_code, error.smtp_error)
             if _transient(error.smtp_code):
-                return _TryAgain(f"sender deferred: {reply}")
+                return TryAgain(f"sender deferred: {reply}")
             return PermanentMailError(
                 f"The mail relay {relay} refused the sender address {self.sender} ({reply})."
             )
         if isinstance(error, smtplib.SMTPDataError):
             reply = _reply(error.smtp_code, error.smtp_error)
             if _transient(error.smtp_code):
-                return _TryAgain(f"message deferred: {reply}")
+                return TryAgain(f"message deferred: {reply}")
             return PermanentMailError(f"The mail relay {relay} refused the message ({reply}).")
         if isinstance(error, smtplib.SMTPResponseException):
             reply = _reply(error.smtp_code, error.smtp_error)
             if _transient(error.smtp_code):
-                return _TryAgain(reply)
+                return TryAgain(reply)
             return PermanentMailError(
                 f"The mail relay {relay} would not take the message ({reply})."
             )
         if isinstance(error, smtplib.SMTPServerDisconnected):
-            return _TryAgain(f"the connection was lost: {error}")
+            return TryAgain(f"the connection was lost: {error}")
         if isinstance(error, ssl.SSLCertVerificationError):
             return PermanentMailError(
                 f"The TLS certificate of the mail relay {relay} could not be verified "
                 f"({error.verify_message}); the message was not sent."
             )
         if isinstance(error, ssl.SSLEOFError | ssl.SSLZeroReturnError):
-            return _TryAgain("the relay closed the connection during TLS")
+            return TryAgain("the relay closed the connection during TLS")
         if isinstance(error, ssl.SSLError):
             return PermanentMailError(
                 f"Encryption (TLS) with the mail relay {relay} failed ({error.reason or error}); "
                 "the message was not sent."
             )
         if isinstance(error, TimeoutError):
-            return _TryAgain(f"no answer within {self.timeout:g} s")
+            return TryAgain(f"no answer within {self.timeout:g} s")
         if isinstance(error, OSError):
             # Connection refused or reset, name not resolved, network unreachable.
-            return _TryAgain(f"could not reach the relay: {error.strerror or error}")
+            return TryAgain(f"could not reach the relay: {error.strerror or error}")
         if isinstance(error, smtplib.SMTPException):
             return PermanentMailError(f"The mail relay {relay} could not be used ({error}).")
         raise error
