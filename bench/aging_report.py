@@ -27,11 +27,11 @@ Sizes: --accounts (5,000) on SQLite; DynamoDB gets --dynamodb-accounts (150), th
 accounts of the same population, and the output says which population each store used.
 moto is the limit: every Query (a partition's too) walks and sorts the whole table, so each
 call costs more as the table grows and a page is almost all time inside moto (p50s measured
-on a busy 2-CPU machine: the account page 0.35 s at 80 accounts, 0.7-0.8 s at 200-250 and
-2.6 s at 1,000; the aging report 0.6 s, 0.9-1.1 s and 3.9 s). 5,000 accounts load in about
-a minute and a half (98,000 items), but the 220 timed pages would then take the best part
-of an hour; at 200 accounts the whole DynamoDB run took 195-200 s, the items check (about
-210 calls, moto's TransactWriteItems some 170 ms each) 20 s of it.
+on a busy 2-CPU machine: the account page 0.35 s at 80 accounts, 0.6-0.8 s at 150-250,
+2.6 s at 1,000 and 20 s at 5,000; the aging report 0.6 s, 0.8-1.1 s, 3.9 s and 40 s). At
+5,000 accounts the 98,193 items load in about 90 s, but the 220 timed pages would take some
+80 minutes; at 200 accounts the whole DynamoDB run took 195-200 s, at 150 about 160-175 s,
+the items check (about 210 calls, moto's TransactWriteItems some 170 ms each) 20 s of it.
 
 Then, per store, in this process, it signs in as a staff user through the real sign-in
 pages (password, then the TOTP code) and times requests with the Flask test client:
@@ -140,7 +140,8 @@ def make_statement(account: Account, seq: int, days_past_due: int, rng: random.R
 
 def population(accounts: int, seed: int) -> list[Event]:
     """Accounts with 1-3 statements spread over every aging bucket, and some payments;
-    each statement is imported on its statement date, payments a few days later. Account i
+    each statement is imported on its statement date, each payment on a day of the last
+    five months (an account's payments before its first statement are skipped). Account i
     draws the same numbers whatever the count, so N accounts are the first N of any more."""
     rng = random.Random(seed)
     events: list[Event] = []
