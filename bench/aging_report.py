@@ -12,15 +12,14 @@ import_statement, create_payment, post_payment), as the tests build a store.
 DynamoDB: a fresh table in moto's server, which this script starts on 127.0.0.1 and speaks
 to over HTTP as boto3 speaks to AWS. import_statement through moto slows down as the table
 grows (every Query and TransactWriteItems walks the whole table), so the population is not
-written through the store: the items DynamoDbStore would write for the very same calls are
-built with the store's own item functions (portal/adapters/dynamodb_items.py: account
-profile, name keys, statements, ledger entries, payments; dynamodb_store's _receivable for
-the account item's balances, open_statements and receivables index keys GSI2PK/GSI2SK, and
-_month_totals for the LEDGER_TOTALS month items), from the same domain functions the store
-computes entries with, and written with BatchWriteItem. Two checks, each stopping the
-script when it fails:
+written through moto: the same calls go through DynamoDbStore itself over a table kept in
+memory (bench/_population.py MemoryStore), so the store's own code builds every item
+(account profile and balances, open_statements and the receivables index keys, name keys,
+statements, ledger entries, payments, the LEDGER_TOTALS month items), and those items are
+written with BatchWriteItem (the month totals with one ADD each). Two checks, each stopping
+the script when it fails:
   items     the first --check-accounts accounts (25) are also replayed through DynamoDbStore
-            itself into a scratch table; every item it wrote must equal the built ones;
+            on moto into a scratch table; every item it wrote must equal the in-memory ones;
   report    the aging report on DynamoDB (rows and totals) must equal SQLite's for the same
             accounts.
 Sizes: --accounts (5,000) on SQLite; DynamoDB gets --dynamodb-accounts (150), the first N
@@ -47,66 +46,47 @@ DynamoDB every API call botocore makes during a page is counted (before-call.dyn
 
 import argparse
 import dataclasses
-import logging
-import math
 import random
 import re
 import statistics
 import sys
-import tempfile
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from portal import create_app
-from portal.adapters.dynamodb_items import (
-    Partition,
-    account_from,
-    account_pk,
-    entry_from,
-    entry_item,
-    name_items,
-    payment_from,
-    payment_item,
-    profile_fields,
-    statement_from,
-    statement_item,
+from _population import (
+    LABELS,
+    NOW,
+    TODAY,
+    ApiCounter,
+    MemoryStore,
+    bench_folder,
+    build_store,
+    bulk_write,
+    percentile,
+    store_env,
 )
-from portal.adapters.dynamodb_store import DynamoDbStore, _month_totals, _receivable
-from portal.adapters.dynamodb_table import Item, Table, plain, ts
-from portal.adapters.store import ImportOutcome, PostingResult
-from portal.bootstrap import Services, build_services
-from portal.clock import FixedClock
-from portal.config import Settings
+
+from portal import create_app
+from portal.adapters.dynamodb_store import DynamoDbStore
+from portal.adapters.dynamodb_table import Item, Table, plain
+from portal.adapters.store import ImportOutcome
+from portal.bootstrap import Services
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.aging import BUCKETS
-from portal.domain.ledger import (
-    LedgerEntry,
-    allocate,
-    apply_credit,
-    balances,
-    payment_entries,
-    statement_entries,
-)
 from portal.domain.money import format_cents
 from portal.domain.payments import Payment, PaymentStatus
-from portal.domain.statements import Statement
 from portal.services.demo import random_statement
 from portal.services.reports import AgingRow, aging_report
 from portal.services.staff_auth import add_staff_user, current_code
 
-ROOT = Path(__file__).resolve().parent.parent
-NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)  # 10:00 in New York
-TODAY = date(2026, 11, 28)
 FIRST_NUMBER = 600000
 FIRST = ("Ana", "Ben", "Chloé", "Dev", "Eun-ji", "Femi", "Greta", "Hiro", "Ines", "Jonah")
 LAST = ("Alvarez", "Brown", "Chen", "Dubois", "Ekwueme", "Fischer", "García", "Hall", "Ito")
 STAFF_USER, STAFF_PASSWORD = "bench", "bench-password-long-enough"
-SECRET = "bench-secret-key-0123456789abcdef"
 AGING = "/staff/reports/aging"
 HEADER = """\
 Staff aging report render time against an account page, in-process (Flask test client, a
@@ -193,137 +173,7 @@ def replay(store: Any, events: list[Event]) -> Counter[str]:
     return counts
 
 
-# -- the DynamoDB items --------------------------------------------------------------------
-
-
-class ItemBuilder:
-    """What DynamoDbStore writes for import_statement, create_payment and post_payment, built
-    in memory with the store's own item functions and helpers instead of sent to the table.
-
-    It follows the store's code step by step (see DynamoDbStore.import_statement,
-    create_payment, post_payment and _commit): each account's partition is kept as the
-    store would read it back (items through statement_from, entry_from, payment_from), the
-    entries are computed with the same domain functions from it, and every commit produces
-    the account item (profile, version, ledger_seq and _receivable's balances and GSI2 keys),
-    the ledger entry items (GSI3 keys) and _month_totals's ADDs, summed per month here."""
-
-    def __init__(self) -> None:
-        self.written: dict[tuple[str, str], Item] = {}
-        self.parts: dict[str, Partition] = {}
-        self.month_totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-
-    def items(self) -> list[Item]:
-        """Every item, the LEDGER_TOTALS month items as the summed ADDs leave them."""
-        totals = [
-            {"PK": "LEDGER_TOTALS", "SK": month, **kinds}
-            for month, kinds in sorted(self.month_totals.items())
-        ]
-        return [*self.written.values(), *totals]
-
-    def _put(self, item: Item) -> None:
-        self.written[(item["PK"], item["SK"])] = item
-
-    def _commit(
-        self,
-        part: Partition,
-        entries: list[LedgerEntry],
-        at: datetime,
-        account: Account | None = None,
-        new_statement: Statement | None = None,
-    ) -> None:
-        item = dict(part.account or {})
-        version = item.get("version", 0)
-        if account is not None:
-            item.update(profile_fields(account, item.get("patients", [])))
-            item.setdefault("created_at", ts(at))
-        item.update(PK=account_pk(part.account_number), SK="ACCOUNT")
-        first = item.get("ledger_seq", 0) + 1
-        statements = part.statements + ([new_statement] if new_statement else [])
-        item.update(
-            version=version + 1,
-            ledger_seq=first - 1 + len(entries),
-            **_receivable(item, part.account_number, part.entries + entries, statements, at),
-        )
-        self._put(item)
-        part.account = item
-        for n, entry in enumerate(entries, start=first):
-            written = entry_item(entry, n)
-            self._put(written)
-            part.entries.append(entry_from(written))
-        for action in _month_totals(entries):
-            body = action["Update"]
-            names, values = body["ExpressionAttributeNames"], body["ExpressionAttributeValues"]
-            month = self.month_totals[body["Key"]["SK"]]
-            for n in range(len(names)):
-                month[names[f"#k{n}"]] += values[f":v{n}"]
-
-    # The Store operations replay() calls.
-
-    def import_statement(self, account: Account, statement: Statement, at: datetime) -> str:
-        if (f"STATEMENT#{statement.statement_id}", "STATEMENT") in self.written:
-            return ImportOutcome.CONFLICT  # the population never imports a statement twice
-        number = statement.account_number
-        part = self.parts.setdefault(number, Partition(number))
-        header = dataclasses.replace(statement, lines=())
-        entries = statement_entries(statement, at)
-        entries += apply_credit(number, part.entries + entries, [*part.statements, header], at)
-        profile = profile_fields(account, (part.account or {}).get("patients", []))
-        self._put(
-            {
-                "PK": f"STATEMENT#{statement.statement_id}",
-                "SK": "STATEMENT",
-                "account_number": number,
-                "fingerprint": statement.fingerprint(),
-            }
-        )
-        written = statement_item(statement, at)
-        self._put(written)
-        for item in name_items(account.account_number, profile):
-            self._put(item)
-        self._commit(part, entries, at, account, header)
-        part.statements.append(statement_from(written))
-        part.statements.sort(key=lambda s: (s.statement_date, s.statement_id))
-        return ImportOutcome.IMPORTED
-
-    def get_account(self, account_number: str) -> Account | None:
-        part = self.parts.get(account_number)
-        return account_from(part.account) if part and part.account else None
-
-    def create_payment(self, payment: Payment) -> bool:
-        pointer = (f"PAYMENT#{payment.payment_id}", "PAYMENT")
-        if pointer in self.written:
-            return False
-        self._put({"PK": pointer[0], "SK": pointer[1], "account_number": payment.account_number})
-        written = payment_item(payment)
-        self._put(written)
-        self.parts[payment.account_number].payments[payment.payment_id] = payment_from(written)
-        return True
-
-    def post_payment(
-        self, payment_id: str, reference: str, amount_cents: int, at: datetime
-    ) -> PostingResult:
-        number = self.written[(f"PAYMENT#{payment_id}", "PAYMENT")]["account_number"]
-        part = self.parts[number]
-        payment = part.payments[payment_id]
-        records = balances(part.entries)
-        allocation = allocate(amount_cents, records.open_statements(part.statements))
-        entries = payment_entries(number, payment_id, allocation, at)
-        posted = payment.succeeded(reference, amount_cents, at)
-        self._put(
-            {
-                "PK": f"REFERENCE#{reference}",
-                "SK": "REFERENCE",
-                "payment_id": payment_id,
-                "posted_at": ts(at),
-            }
-        )
-        # The store's UpdateItem sets status, reference, amount, posted_at, failure message
-        # and the GSI3 keys on the pending item: the posted payment's item.
-        written = payment_item(posted)
-        self._put(written)
-        part.payments[payment_id] = payment_from(written)
-        self._commit(part, entries, at)
-        return PostingResult(payment=posted, posted=True, entries=tuple(entries))
+# -- the DynamoDB items, built by the store's own code -------------------------------------
 
 
 def scan(table: Table) -> Iterator[Item]:
@@ -339,8 +189,8 @@ def scan(table: Table) -> Iterator[Item]:
 
 
 def check_items(events: list[Event], accounts: int) -> str:
-    """The first `accounts` accounts through DynamoDbStore itself (a scratch table) and
-    through ItemBuilder: the two must hold exactly the same items."""
+    """The first `accounts` accounts through DynamoDbStore on moto (a scratch table) and on
+    a MemoryTable: the two must hold exactly the same items."""
     sample = [e for e in events if e[2] < accounts]
     store = DynamoDbStore(f"bench-check-{uuid.uuid4().hex[:12]}")
     store.migrate()
@@ -349,12 +199,12 @@ def check_items(events: list[Event], accounts: int) -> str:
         written = {(i["PK"], i["SK"]): i for i in scan(store.db)}
     finally:
         store.db.client.delete_table(TableName=store.db.name)
-    builder = ItemBuilder()
-    replay(builder, sample)
-    built = {(i["PK"], i["SK"]): i for i in builder.items()}
+    memory = MemoryStore()
+    replay(memory, sample)
+    built = {(i["PK"], i["SK"]): i for i in memory.db.items()}
     if written != built:
-        lines = [f"only the store wrote {k}" for k in sorted(written.keys() - built.keys())]
-        lines += [f"only the bench built {k}" for k in sorted(built.keys() - written.keys())]
+        lines = [f"only moto has {k}" for k in sorted(written.keys() - built.keys())]
+        lines += [f"only the memory has {k}" for k in sorted(built.keys() - written.keys())]
         for key in sorted(written.keys() & built.keys()):
             store_item, bench_item = written[key], built[key]
             if store_item != bench_item:
@@ -366,12 +216,12 @@ def check_items(events: list[Event], accounts: int) -> str:
                 lines.append(
                     f"{key} differs: "
                     + "; ".join(
-                        f"{n}: store {store_item.get(n)!r}, bench {bench_item.get(n)!r}"
+                        f"{n}: moto {store_item.get(n)!r}, memory {bench_item.get(n)!r}"
                         for n in names
                     )
                 )
         sys.exit(
-            "DynamoDB items built by the bench differ from the store's:\n  "
+            "DynamoDB items of the store in memory differ from the store's on moto:\n  "
             + "\n  ".join(lines[:20])
         )
     entries = Counter(i["kind"] for i in built.values() if i["SK"].startswith("LEDGER#"))
@@ -380,31 +230,19 @@ def check_items(events: list[Event], accounts: int) -> str:
 
 
 def load_dynamodb(services: Services, events: list[Event]) -> tuple[Counter[str], str]:
-    """Every item ItemBuilder builds for the events, written with BatchWriteItem."""
+    """The events through DynamoDbStore in memory, its items written with BatchWriteItem."""
     started = time.perf_counter()
-    builder = ItemBuilder()
-    counts = replay(builder, events)
-    items = builder.items()
+    memory = MemoryStore()
+    counts = replay(memory, events)
+    items = memory.db.items()
     built_in = time.perf_counter() - started
-
-    db = services.store.db
-    calls: Counter[str] = Counter()
-
-    def count(model: Any, **kwargs: Any) -> None:
-        calls[model.name] += 1
-
-    db.client.meta.events.register("before-call.dynamodb", count)
-    started = time.perf_counter()
-    with db.table.batch_writer() as batch:
-        for item in items:
-            batch.put_item(Item=item)
-    written_in = time.perf_counter() - started
-    db.client.meta.events.unregister("before-call.dynamodb", count)
+    written = bulk_write(services.store.db, items)
     kinds = Counter(_kind(item) for item in items)
     mix = ", ".join(f"{n:,} {kind}" for kind, n in kinds.most_common())
     return counts, (
-        f"{len(items):,} items ({mix}) built in {built_in:.1f} s, written with"
-        f" {calls['BatchWriteItem']:,} BatchWriteItem calls in {written_in:.1f} s"
+        f"{len(items):,} items ({mix}) built by the store in memory in {built_in:.1f} s,"
+        f" written with {written.batch_calls:,} BatchWriteItem calls and"
+        f" {written.month_totals:,} month-total ADDs in {written.seconds:.1f} s"
     )
 
 
@@ -454,20 +292,6 @@ def verify(dynamodb: tuple[AgingRow, ...], sqlite: tuple[AgingRow, ...], account
 # -- timing --------------------------------------------------------------------------------
 
 
-def make_env(folder: Path, store: str) -> dict[str, str]:
-    env = {
-        "PORTAL_OUTBOX_DIR": str(folder / f"outbox-{store}"),
-        "PORTAL_SECRET_KEY": SECRET,
-        "PORTAL_BASE_URL": "http://portal.test",
-    }
-    if store == "sqlite":
-        env["PORTAL_SQLITE_PATH"] = str(folder / "portal.sqlite3")
-    else:
-        env["PORTAL_STORE"] = "dynamodb"
-        env["PORTAL_DYNAMODB_TABLE"] = f"bench-{uuid.uuid4().hex[:12]}"
-    return env
-
-
 def csrf_token(html: str) -> str:
     match = re.search(r'name="csrf_token"[^>]*?value="([^"]+)"', html)
     if not match:
@@ -500,12 +324,6 @@ def timed_get(client, path: str) -> tuple[float, int]:
     return elapsed, len(body)
 
 
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
 @dataclasses.dataclass
 class Timings:
     times: dict[str, list[float]]
@@ -515,28 +333,6 @@ class Timings:
     seconds: float
 
 
-class ApiCalls:
-    """Every DynamoDB call botocore makes, and the time spent inside them (moto's share)."""
-
-    def __init__(self, client: Any):
-        self.calls: Counter[str] = Counter()
-        self.inside: Counter[str] = Counter()  # nanoseconds by operation
-        self._start = 0
-        client.meta.events.register("before-call.dynamodb", self._before)
-        client.meta.events.register("after-call.dynamodb", self._after)
-
-    def reset(self) -> None:
-        self.calls = Counter()
-        self.inside = Counter()
-
-    def _before(self, model: Any, **kwargs: Any) -> None:
-        self.calls[model.name] += 1
-        self._start = time.perf_counter_ns()
-
-    def _after(self, model: Any, **kwargs: Any) -> None:
-        self.inside[model.name] += time.perf_counter_ns() - self._start
-
-
 def time_pages(services: Services, accounts: int, args: argparse.Namespace) -> Timings:
     """Sign in as staff, then the aging report and account pages, shuffled together."""
     started = time.perf_counter()
@@ -544,7 +340,7 @@ def time_pages(services: Services, accounts: int, args: argparse.Namespace) -> T
     client = create_app(services=services).test_client()
     sign_in(client, services)
     dynamodb = isinstance(services.store, DynamoDbStore)
-    api = ApiCalls(services.store.db.client) if dynamodb else None
+    api = ApiCounter(services.store.db.client) if dynamodb else None
 
     rng = random.Random(args.seed)
     numbers = [f"{FIRST_NUMBER + i}" for i in range(accounts)]
@@ -604,7 +400,7 @@ def main(argv: list[str] | None = None) -> None:
         "--check-accounts",
         type=int,
         default=25,
-        help="accounts also written through DynamoDbStore to check the built items (25)",
+        help="accounts also written through DynamoDbStore on moto to check the items (25)",
     )
     parser.add_argument("--seed", type=int, default=42, help="random seed (42)")
     args = parser.parse_args(argv)
@@ -613,13 +409,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.dynamodb_accounts < 0:
         parser.error("--dynamodb-accounts must be at least 0")
     args.dynamodb_accounts = min(args.dynamodb_accounts, args.accounts)
-
-    sys.path.insert(0, str(ROOT))  # tests/ is not installed; its moto helper is reused
-    try:
-        from tests.aws import aws_environment, environment, moto_server
-    except ImportError as exc:
-        sys.exit(f"{exc}: moto is a dev dependency; run `make install-dev` first")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
 
     events = population(args.accounts, args.seed)
     sizes = {"sqlite": args.accounts, "dynamodb": args.dynamodb_accounts}
@@ -640,16 +429,9 @@ def main(argv: list[str] | None = None) -> None:
         )
 
     results: dict[str, tuple[int, Timings]] = {}
-    with (
-        tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp,
-        moto_server() as endpoint,
-        environment(aws_environment(endpoint)),
-    ):
-        folder = Path(tmp)
-
+    with bench_folder() as folder:
         print()
-        services = build_services(make_settings(folder, "sqlite"), clock=FixedClock(NOW))
-        services.store.migrate()
+        services = build_store(store_env(folder, "sqlite"))
         started = time.perf_counter()
         counts = replay(services.store, events)
         build_seconds = time.perf_counter() - started
@@ -668,11 +450,10 @@ def main(argv: list[str] | None = None) -> None:
             checked = check_items(events, min(args.check_accounts, count))
             check_seconds = time.perf_counter() - started
             print(
-                f"DynamoDB: items check: {checked} replayed through DynamoDbStore itself"
-                f" (scratch table) equal the bench's built items ({check_seconds:.1f} s)"
+                f"DynamoDB: items check: {checked} replayed through DynamoDbStore on moto"
+                f" (scratch table) equal the store's items in memory ({check_seconds:.1f} s)"
             )
-            services = build_services(make_settings(folder, "dynamodb"), clock=FixedClock(NOW))
-            services.store.migrate()
+            services = build_store(store_env(folder, "dynamodb"))
             started = time.perf_counter()
             counts, loaded = load_dynamodb(services, [e for e in events if e[2] < count])
             print(
@@ -718,12 +499,6 @@ def main(argv: list[str] | None = None) -> None:
             line = calls_line(t.calls[kind], t.inside[kind], t.times[kind])
             print(f"DynamoDB calls per {label}: {line}")
 
-
-def make_settings(folder: Path, store: str) -> Settings:
-    return Settings.from_env(make_env(folder, store))
-
-
-LABELS = {"sqlite": "SQLite", "dynamodb": "DynamoDB"}
 
 if __name__ == "__main__":
     main()

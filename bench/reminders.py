@@ -35,8 +35,9 @@ take hours. So DynamoDB gets --dynamodb-accounts (500, the same 1 in 10 due), pr
 the results. Loading it: the first --import-sample accounts (50) go in through
 import_statement, timed; when that rate says the whole population would take more than
 60 s, the rest are written with batch writes (store.db's table, BatchWriteItem) of exactly
-the items import_statement would write (the store's own import run against a recorder,
-its ledger month totals added up into one update), and the script says so.
+the items import_statement would write (the store's own import run over a table in memory,
+bench/_population.py MemoryStore; its ledger month totals added with one update each), and
+the script says so.
 
     .venv/bin/python bench/reminders.py [--accounts N] [--dynamodb-accounts N]
         [--empty-runs N] [--import-sample N] [--mailer count|outbox]
@@ -44,36 +45,40 @@ its ledger month totals added up into one update), and the script says so.
 
 import argparse
 import dataclasses
-import logging
 import sys
-import tempfile
 import time
-import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from _population import (
+    LABELS,
+    NOW,  # 10:00 in New York, after the 08:00 send hour
+    TODAY,
+    ApiCounter,
+    MemoryStore,
+    bench_folder,
+    build_store,
+    bulk_write,
+    one_statement_account,
+    store_env,
+)
+
 from portal.adapters.mail import OutgoingMessage
-from portal.bootstrap import Services, build_services
-from portal.clock import FixedClock
-from portal.config import Settings
-from portal.domain.accounts import Account, Guarantor, Patient
+from portal.bootstrap import Services
+from portal.domain.accounts import Account
 from portal.domain.dunning import Stage
-from portal.domain.statements import LineItem, Statement
+from portal.domain.statements import Statement
 from portal.services.reminders import ReminderSummary, run_reminders, schedule_of
 from portal.services.statements import import_statement
 
-ROOT = Path(__file__).resolve().parent.parent
-NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)  # 10:00 in New York, after the 08:00 send hour
-TODAY = date(2026, 11, 28)
 EARLIEST_DUE_DAYS, LATEST_DUE_DAYS = 15, 120
 EMPTY_AS_OF = NOW - timedelta(days=LATEST_DUE_DAYS + 1)  # before any statement is past due
 DUE_EVERY = 10  # one account in ten is due
 OWED_CENTS = 5000
 IMPORT_BUDGET_SECONDS = 60
-SECRET = "bench-secret-key-0123456789abcdef"
 HEADER = """\
 Reminder run throughput, in-process (portal.services.reminders.run_reminders at a fixed
 clock): accounts with one statement each, one in ten 15-120 days past due and the rest
@@ -99,25 +104,17 @@ def population(count: int) -> list[tuple[Account, Statement, int | None]]:
         if i % DUE_EVERY == 0:
             days = EARLIEST_DUE_DAYS + (i // DUE_EVERY) * span // max(due_total - 1, 1)
         due = TODAY - timedelta(days=days) if days is not None else TODAY + timedelta(days=i % 30)
-        number = str(700000 + i)
-        guarantor = Guarantor("Dana", f"Reyes{i}", date(1980, 4, 1), email=f"g{i}@example.com")
-        line = LineItem(
-            line_id="1",
-            patient_id="P1",
+        account, st = one_statement_account(
+            str(700000 + i),
+            last_name=f"Reyes{i}",
+            email=f"g{i}@example.com",
+            statement_id=f"S-B{i:06d}",
+            statement_date=due - timedelta(days=30),
+            due_date=due,
             service_date=due - timedelta(days=44),
-            provider="Dr. Chen",
-            code_system="CPT",
-            code="99213",
-            description="Office visit, established patient",
-            diagnosis_codes=("J06.9",),
-            charge_cents=OWED_CENTS + 15500,
-            insurance_paid_cents=12000,
-            adjustment_cents=3500,
-            patient_responsibility_cents=OWED_CENTS,
+            owed_cents=OWED_CENTS,
         )
-        st = Statement(f"S-B{i:06d}", number, due - timedelta(days=30), due, (line,))
-        patient = Patient("P1", "Dana", f"Reyes{i}", date(1980, 4, 1))
-        built.append((Account(number, guarantor, (patient,)), st, days))
+        built.append((account, st, days))
     return built
 
 
@@ -129,23 +126,6 @@ def planned(services: Services, plan: list) -> Counter[str]:
 
 
 # -- loading -------------------------------------------------------------------------------
-
-
-class Recorder:
-    """Stands in for DynamoDbStore.db while the store imports a new account's statement:
-    nothing exists yet, and the transaction it would commit is kept instead of sent."""
-
-    def __init__(self):
-        self.actions: list[dict[str, Any]] = []
-
-    def get(self, pk: str, sk: str) -> None:
-        return None
-
-    def query(self, **kwargs: Any) -> list:
-        return []
-
-    def transact(self, actions: list[dict[str, Any]]) -> None:
-        self.actions += actions
 
 
 def load_sqlite(services: Services, plan: list, sample: int) -> str:
@@ -186,44 +166,16 @@ def load_dynamodb(services: Services, plan: list, sample: int) -> str:
         f" at least {projected:.0f} s, over the {IMPORT_BUDGET_SECONDS} s budget"
     )
 
-    store, recorder = services.store, Recorder()
-    real_db, store.db = store.db, recorder
-    try:
-        for account, st, _ in rest:
-            outcome = store.import_statement(account, st, services.clock.now())
-            if outcome != "imported":
-                sys.exit(f"recording the import of {st.statement_id}: {outcome}")
-    finally:
-        store.db = real_db
-
-    started = time.perf_counter()
-    totals: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    puts = 0
-    with real_db.table.batch_writer() as batch:
-        for action in recorder.actions:
-            ((op, body),) = action.items()
-            if op == "Put":
-                batch.put_item(Item=body["Item"])
-                puts += 1
-            elif op == "Update" and body["Key"]["PK"] == "LEDGER_TOTALS":
-                key = (body["Key"]["PK"], body["Key"]["SK"])
-                names, values = body["ExpressionAttributeNames"], body["ExpressionAttributeValues"]
-                for n in range(len(names)):
-                    totals[key][names[f"#k{n}"]] += values[f":v{n}"]
-            else:
-                sys.exit(f"an import wrote something this bench cannot batch: {op}")
-    for (pk, sk), kinds in totals.items():
-        real_db.update(
-            pk,
-            sk,
-            "ADD " + ", ".join(f"#k{i} :v{i}" for i in range(len(kinds))),
-            ExpressionAttributeNames={f"#k{i}": k for i, k in enumerate(kinds)},
-            ExpressionAttributeValues={f":v{i}": v for i, v in enumerate(kinds.values())},
-        )
+    memory = MemoryStore()
+    for account, st, _ in rest:
+        outcome = memory.import_statement(account, st, services.clock.now())
+        if outcome != "imported":
+            sys.exit(f"importing {st.statement_id} in memory: {outcome}")
+    written = bulk_write(services.store.db, memory.db.items())
     return (
         f"{report};\n  so the other {len(rest):,} were LOADED WITH BATCH WRITES of the same"
-        f" {puts:,} items import_statement would write (and {len(totals)} ledger month total"
-        f" update) in {seconds(started)}"
+        f" {written.puts:,} items import_statement would write (and {written.month_totals}"
+        f" ledger month total update) in {written.seconds:.1f} s"
     )
 
 
@@ -264,28 +216,6 @@ class CountingStore:
         return counted
 
 
-class ApiCounter:
-    """Every DynamoDB call botocore makes, and the time spent inside each kind."""
-
-    def __init__(self, client: Any):
-        self.calls: Counter[str] = Counter()
-        self.inside: Counter[str] = Counter()  # nanoseconds by operation
-        self._start = 0
-        client.meta.events.register("before-call.dynamodb", self._before)
-        client.meta.events.register("after-call.dynamodb", self._after)
-
-    def reset(self) -> None:
-        self.calls.clear()
-        self.inside.clear()
-
-    def _before(self, model, **kwargs) -> None:
-        self.calls[model.name] += 1
-        self._start = time.perf_counter_ns()
-
-    def _after(self, model, **kwargs) -> None:
-        self.inside[model.name] += time.perf_counter_ns() - self._start
-
-
 @dataclasses.dataclass
 class Run:
     seconds: float
@@ -322,8 +252,7 @@ def bench_store(
     args: argparse.Namespace,
     load: Callable[[Services, list, int], str],
 ) -> dict[str, Any]:
-    services = build_services(Settings.from_env(env), clock=FixedClock(NOW))
-    services.store.migrate()
+    services = build_store(env)
     plan = population(count)
     print(f"{name}: {load(services, plan, args.import_sample)}")
     counter = CountingMailer() if args.mailer == "count" else None
@@ -386,14 +315,6 @@ def main(argv: list[str] | None = None) -> None:
     if 0 < args.dynamodb_accounts < DUE_EVERY:
         parser.error("--dynamodb-accounts must be 0 or at least 10")
 
-    sys.path.insert(0, str(ROOT))  # tests/ is not installed; its moto helper is reused
-    try:
-        from tests.aws import aws_environment, environment, moto_server
-    except ImportError as exc:
-        sys.exit(f"{exc}: moto is a dev dependency; run `make install-dev` first")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
-    logging.getLogger("portal").setLevel(logging.WARNING)
-
     sizes = {"sqlite": args.accounts}
     if args.dynamodb_accounts:
         sizes["dynamodb"] = args.dynamodb_accounts
@@ -416,27 +337,11 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     results: dict[str, dict[str, Any]] = {}
-    with (
-        tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp,
-        moto_server() as endpoint,
-        environment(aws_environment(endpoint)),
-    ):
-        folder = Path(tmp)
-        common = {"PORTAL_SECRET_KEY": SECRET, "PORTAL_BASE_URL": "http://portal.test"}
-        stores = {
-            "sqlite": ({"PORTAL_SQLITE_PATH": str(folder / "portal.sqlite3")}, load_sqlite),
-            "dynamodb": (
-                {
-                    "PORTAL_STORE": "dynamodb",
-                    "PORTAL_DYNAMODB_TABLE": f"bench-{uuid.uuid4().hex[:12]}",
-                },
-                load_dynamodb,
-            ),
-        }
+    loaders = {"sqlite": load_sqlite, "dynamodb": load_dynamodb}
+    with bench_folder() as folder:
         for name, count in sizes.items():
-            env, load = stores[name]
-            env = {**common, **env, "PORTAL_OUTBOX_DIR": str(folder / f"outbox-{name}")}
-            results[name] = bench_store(LABELS[name], env, count, args, load)
+            env = store_env(folder, name)
+            results[name] = bench_store(LABELS[name], env, count, args, loaders[name])
 
     print()
     print(
@@ -487,8 +392,6 @@ def main(argv: list[str] | None = None) -> None:
         )
     print("every due account decided as planned and every message reached the mailer")
 
-
-LABELS = {"sqlite": "SQLite", "dynamodb": "DynamoDB"}
 
 if __name__ == "__main__":
     main()

@@ -34,29 +34,32 @@ import argparse
 import hashlib
 import hmac
 import json
-import logging
 import math
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
+from _population import (
+    NOW,
+    ApiCounter,
+    bench_folder,
+    build_store,
+    one_statement_account,
+    percentile,
+    store_env,
+)
+
 from portal import create_app
-from portal.bootstrap import Services, build_services
-from portal.clock import FixedClock
-from portal.config import Settings
-from portal.domain.accounts import Account, Guarantor, Patient
+from portal.bootstrap import Services
+from portal.domain.accounts import Account
 from portal.domain.payments import Payment, PaymentStatus
-from portal.domain.statements import LineItem, Statement
+from portal.domain.statements import Statement
 from portal.services.statements import import_statement
 
-ROOT = Path(__file__).resolve().parent.parent
-NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)  # 10:00 in New York
-SECRET = "bench-secret-key-0123456789abcdef"
 WEBHOOK_SECRET = "whsec_bench_0123456789abcdef"
 WRONG_SECRET = "whsec_someone_else_0123456789"
 API_VERSION = "2026-10-28.endive"
@@ -116,31 +119,22 @@ def completed_event(payment_id: str, session_id: str) -> bytes:
 
 
 def account(i: int, owed_cents: int) -> tuple[Account, Statement]:
-    number = str(300000 + i)
-    guarantor = Guarantor("Dana", "Reyes", date(1980, 4, 1), email=f"g{i}@example.com")
-    line = LineItem(
-        line_id="1",
-        patient_id="P1",
+    return one_statement_account(
+        str(300000 + i),
+        last_name="Reyes",
+        email=f"g{i}@example.com",
+        statement_id=f"S-2026-{i:06d}",
+        statement_date=date(2026, 11, 1),
+        due_date=date(2026, 11, 30),
         service_date=date(2026, 10, 14),
-        provider="Dr. Chen",
-        code_system="CPT",
-        code="99213",
-        description="Office visit, established patient",
-        diagnosis_codes=("J06.9",),
-        charge_cents=owed_cents + 15500,
-        insurance_paid_cents=12000,
-        adjustment_cents=3500,
-        patient_responsibility_cents=owed_cents,
+        owed_cents=owed_cents,
     )
-    st = Statement(f"S-2026-{i:06d}", number, date(2026, 11, 1), date(2026, 11, 30), (line,))
-    return Account(number, guarantor, (Patient("P1", "Dana", "Reyes", date(1980, 4, 1)),)), st
 
 
 def build(env: dict[str, str], count: int, accounts: int):
     """The app, its services, and `count` pending card payments (payment id, session id)
     spread over `accounts` accounts in turn."""
-    services: Services = build_services(Settings.from_env(env), clock=FixedClock(NOW))
-    services.store.migrate()
+    services = build_store(env)
     each = math.ceil(count / accounts)
     numbers = []
     for i in range(accounts):
@@ -189,12 +183,6 @@ def check_posted(services: Services, pending: list[tuple[str, str]], outbox: Pat
         sys.exit(f"{name}: {receipts} receipts for {len(pending)} payments")
 
 
-def percentile(values: list[int], p: float) -> int:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200, help="timed events of each (200)")
@@ -211,14 +199,6 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--events, --dynamodb-events and --accounts must be at least 1")
     counts = {"sqlite": args.events, "dynamodb": min(args.dynamodb_events, args.events)}
 
-    sys.path.insert(0, str(ROOT))  # tests/ is not installed; its moto helper is reused
-    try:
-        from tests.aws import aws_environment, environment, moto_server
-    except ImportError as exc:
-        sys.exit(f"{exc}: moto is a dev dependency; run `make install-dev` first")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
-    logging.getLogger("portal").setLevel(logging.WARNING)
-
     print(HEADER)
     print(f"python {sys.version.split()[0]} ({sys.executable})")
     print(
@@ -227,53 +207,25 @@ def main(argv: list[str] | None = None) -> None:
         f" {args.accounts} accounts; fixed clock {NOW:%Y-%m-%d %H:%M} UTC"
     )
 
-    with (
-        tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp,
-        moto_server() as endpoint,
-        environment(aws_environment(endpoint)),
-    ):
-        folder = Path(tmp)
-        common = {
-            "PORTAL_SECRET_KEY": SECRET,
-            "PORTAL_BASE_URL": "http://portal.test",
-            "PORTAL_PAYMENTS": "stripe",
-            "STRIPE_SECRET_KEY": "sk_test_bench_never_used",
-            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "STRIPE_API_BASE": "http://127.0.0.1:9",  # never called: webhooks need no API
-        }
-        stores = {
-            "sqlite": {"PORTAL_SQLITE_PATH": str(folder / "portal.sqlite3")},
-            "dynamodb": {
-                "PORTAL_STORE": "dynamodb",
-                "PORTAL_DYNAMODB_TABLE": f"bench-{uuid.uuid4().hex[:12]}",
-            },
-        }
+    stripe = {
+        "PORTAL_PAYMENTS": "stripe",
+        "STRIPE_SECRET_KEY": "sk_test_bench_never_used",
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_API_BASE": "http://127.0.0.1:9",  # never called: webhooks need no API
+    }
+    with bench_folder() as folder:
         built = {}
-        for name, env in stores.items():
-            outbox = folder / f"outbox-{name}"
+        for name in ("sqlite", "dynamodb"):
+            env = store_env(folder, name, **stripe)
             count = counts[name] + args.warmup
             started = time.perf_counter()
-            app, services, pending = build(
-                {**common, **env, "PORTAL_OUTBOX_DIR": str(outbox)}, count, args.accounts
-            )
-            built[name] = (app.test_client(), services, pending, outbox)
+            app, services, pending = build(env, count, args.accounts)
+            built[name] = (app.test_client(), services, pending, Path(env["PORTAL_OUTBOX_DIR"]))
             print(f"{name}: {args.accounts} accounts and {count} pending payments set up in"
                   f" {time.perf_counter() - started:.1f} s")  # fmt: skip
 
         # Every DynamoDB call the webhook makes, and the time spent inside it (moto's share).
-        calls: list[str] = []
-        inside = [0, 0]  # [nanoseconds in calls, start of the current call]
-
-        def before(model, **kwargs):
-            calls.append(model.name)
-            inside[1] = time.perf_counter_ns()
-
-        def after(model, **kwargs):
-            inside[0] += time.perf_counter_ns() - inside[1]
-
-        hooks = built["dynamodb"][1].store.db.client.meta.events
-        hooks.register("before-call.dynamodb", before)
-        hooks.register("after-call.dynamodb", after)
+        api = ApiCounter(built["dynamodb"][1].store.db.client)
         # A well-formed event for no payment of the portal's, signed with the wrong secret.
         decoy = completed_event("pay_bench_decoy", "cs_test_bench_decoy")
 
@@ -300,13 +252,12 @@ def main(argv: list[str] | None = None) -> None:
             active = [t for t in targets if n < counts[t.split("/")[0]]]
             shift = n % len(active)
             for target in active[shift:] + active[:shift]:
-                calls.clear()
-                inside[0] = 0
+                api.reset()
                 times[target].append(run(target, args.warmup + n))
                 if target == "dynamodb/processed":
-                    per_event.append(len(calls))
-                    in_calls.append(inside[0])
-                    which.update(calls)
+                    per_event.append(sum(api.calls.values()))
+                    in_calls.append(sum(api.inside.values()))
+                    which.update(api.calls)
 
         for name, (_, services, pending, outbox) in built.items():
             check_posted(services, pending, outbox, name)

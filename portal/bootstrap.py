@@ -6,9 +6,12 @@ from pathlib import Path
 from portal.adapters.email_templates import EmailRenderer
 from portal.adapters.mail import Mailer
 from portal.adapters.payments import PaymentGateway
+from portal.adapters.practice_details import read_practice_details
+from portal.adapters.site_renderer import SiteRenderer
 from portal.adapters.store import Store
 from portal.clock import Clock, SystemClock
 from portal.config import Settings
+from portal.domain.practice import PracticeDetails, public_mail_from
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -21,6 +24,7 @@ class Services:
     payments: PaymentGateway
     mailer: Mailer
     emails: EmailRenderer
+    practice: PracticeDetails  # the billing office (templates/site/_practice.html)
     clock: Clock
 
 
@@ -31,8 +35,21 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         payments=_payments(settings),
         mailer=_mailer(settings),
         emails=EmailRenderer(TEMPLATE_DIR),
+        practice=practice_details(settings),
         clock=clock or SystemClock(),
     )
+
+
+def practice_details(settings: Settings) -> PracticeDetails:
+    """The billing office's details as templates/site/_practice.html sets them."""
+    return read_practice_details(
+        TEMPLATE_DIR, settings.practice_name, public_mail_from(settings.mail_from)
+    )
+
+
+def site_renderer() -> SiteRenderer:
+    """What renders the public site's pages for the static build (`portal build-static`)."""
+    return SiteRenderer(TEMPLATE_DIR)
 
 
 def _store(settings: Settings) -> Store:

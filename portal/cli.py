@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app, has_app_context
 
-from portal.bootstrap import Services, build_services
+from portal.bootstrap import Services, build_services, practice_details, site_renderer
 from portal.config import ConfigError, Settings
 
 
@@ -210,8 +210,13 @@ class _Null:
 def build_static(out_dir: Path) -> None:
     from portal.services.static_site import build_site
 
-    settings = current_app.extensions["portal"].settings if has_app_context() else _settings()
-    result = build_site(settings, out_dir)
+    if has_app_context():
+        built = current_app.extensions["portal"]
+        settings, practice = built.settings, built.practice
+    else:
+        settings = _settings()
+        practice = practice_details(settings)
+    result = build_site(settings, out_dir, render=site_renderer().render, practice=practice)
     click.echo(
         f"Wrote {len(result.pages)} pages and {len(result.assets)} assets to {result.out_dir}/:"
     )

@@ -5,20 +5,19 @@ runs in Lambda as it runs here. The text is set in DejaVu Sans, embedded from st
 (its LICENSE is next to it), so any name (José Núñez) prints and the text can be selected
 and searched.
 
-What it shows: the practice's name and billing office (the same details the public site and
-the e-mails use: templates/site/_practice.html, read through Jinja rather than copied), the
-guarantor's name and the account number, the statement and due dates, every line item
-(service date, patient, provider, code and plain description, charge, insurance paid,
-adjustment, what the patient owes) with the totals, the aging of the account's balance on
-the practice's calendar today, what is due on this statement and on the account, and how to
-pay online (Quick Pay at <base_url>/pay). It never prints a date of birth.
+What it shows: the practice's name and billing office (services.practice: the same details
+the public site and the e-mails use, which bootstrap reads once from
+templates/site/_practice.html), the guarantor's name and the account number, the statement
+and due dates, every line item (service date, patient, provider, code and plain
+description, charge, insurance paid, adjustment, what the patient owes) with the totals,
+the aging of the account's balance on the practice's calendar today, what is due on this
+statement and on the account, and how to pay online (Quick Pay at <base_url>/pay). It never
+prints a date of birth.
 """
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 
 with warnings.catch_warnings():
     # Pillow is left out of the Lambda zip: fpdf2 needs it only for images, and statements
@@ -26,15 +25,13 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Pillow could not be imported")
     from fpdf import FPDF
     from fpdf.enums import XPos, YPos
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from portal.bootstrap import STATIC_DIR, TEMPLATE_DIR, Services
-from portal.config import Settings
+from portal.bootstrap import STATIC_DIR, Services
 from portal.domain.aging import BUCKETS, aging
 from portal.domain.money import format_cents
+from portal.domain.practice import PracticeDetails
 from portal.services.accounts import AccountView, StatementView, account_view
 from portal.services.errors import NotFound
-from portal.services.static_site import PAGES, PRACTICE_TEMPLATE, BuildLinks, page_context
 
 FONT_DIR = STATIC_DIR / "fonts"
 FONT = "DejaVuSans"
@@ -58,37 +55,6 @@ SHADE = (235, 238, 242)
 TABLE_SIZE = 7.5  # points
 TABLE_LEADING = 9.5
 CELL_PAD = 3
-
-
-@dataclass(frozen=True)
-class PracticeDetails:
-    """The billing office as templates/site/_practice.html defines it."""
-
-    name: str
-    payee: str
-    mailing_address: tuple[str, ...]
-    phone: str
-    hours: str
-    email: str
-    examples: bool  # still the placeholder details
-
-
-@lru_cache(maxsize=8)
-def practice_details(settings: Settings) -> PracticeDetails:
-    # Plain text (no HTML escaping): this is for the PDF, not a page.
-    env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), undefined=StrictUndefined)
-    module = env.get_template(PRACTICE_TEMPLATE).make_module(
-        page_context(settings, BuildLinks(settings.base_url), PAGES[0])
-    )
-    return PracticeDetails(
-        name=settings.practice_name,
-        payee=str(module.payee),
-        mailing_address=tuple(str(part) for part in module.mailing_address),
-        phone=str(module.phone),
-        hours=str(module.hours),
-        email=str(module.email),
-        examples=bool(module.details_are_examples),
-    )
 
 
 def _date(value: date) -> str:
@@ -130,13 +96,13 @@ def render_statement_pdf(services: Services, account_number: str, statement_id: 
     item = next((s for s in view.statements if s.statement.statement_id == statement_id), None)
     if item is None:
         raise NotFound(statement_id)
-    settings = services.settings
-    practice = practice_details(settings)
-    pay_url = f"{settings.base_url.rstrip('/')}/pay"
-    return _render(view, item, practice, pay_url, services.clock.now())
+    pay_url = f"{services.settings.base_url.rstrip('/')}/pay"
+    return _render(view, item, services.practice, pay_url, services.clock.now())
 
 
-def _render(view: AccountView, item: StatementView, practice, pay_url: str, now) -> bytes:
+def _render(
+    view: AccountView, item: StatementView, practice: PracticeDetails, pay_url: str, now
+) -> bytes:
     st = item.statement
     account = view.account
     pdf = _StatementPdf(f"{practice.name} - statement {st.statement_id}")
@@ -350,7 +316,9 @@ def _summary(pdf: _StatementPdf, view: AccountView, item: StatementView) -> None
     _row(pdf, [format_cents(buckets[name]) for name in BUCKETS], columns)
 
 
-def _how_to_pay(pdf: _StatementPdf, view: AccountView, practice, pay_url: str) -> None:
+def _how_to_pay(
+    pdf: _StatementPdf, view: AccountView, practice: PracticeDetails, pay_url: str
+) -> None:
     if pdf.will_page_break(130):
         pdf.add_page()
     pdf.set_font(FONT, "B", 11)

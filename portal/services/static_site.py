@@ -1,6 +1,6 @@
 """The public site: home, how to pay, FAQ, contact and privacy notice.
 
-The same Jinja templates (templates/site/) serve two ways:
+The same templates (templates/site/) serve two ways:
 
 - the Flask app renders them at `/`, `/how-to-pay`, ... (web/site.py) with `AppLinks`:
   every link is a path on the app itself (`/faq`, `/pay`, `/static/portal.css`);
@@ -9,21 +9,25 @@ The same Jinja templates (templates/site/) serve two ways:
   links into the portal are absolute to PORTAL_BASE_URL (`https://.../pay`).
 
 Templates only ever call `site_url(page)`, `portal_url(path)` and `static_url(filename)`,
-so neither kind of link is written twice. Nothing here needs Flask or a request.
+so neither kind of link is written twice. Nothing here needs Flask, a request or Jinja:
+`build_site` is given the function that renders a page (portal/adapters/site_renderer.py,
+built by bootstrap) and the practice's details (services.practice).
 """
 
 import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
-from portal.bootstrap import STATIC_DIR, TEMPLATE_DIR
+from portal.bootstrap import STATIC_DIR
 from portal.config import Settings
+from portal.domain.practice import PracticeDetails, public_mail_from
 
 DEFAULT_OUT_DIR = "build/site"
-PRACTICE_TEMPLATE = "site/_practice.html"
+
+# Renders a page: (its template's name, e.g. "site/faq.html", and page_context()) -> HTML.
+RenderPage = Callable[[str, Mapping[str, object]], str]
 
 
 @dataclass(frozen=True)
@@ -97,22 +101,13 @@ def page_context(settings: Settings, links: AppLinks | BuildLinks, page: Page) -
         "practice_name": settings.practice_name,
         # The practice's sending address, offered as the default contact e-mail when it is
         # a real one (templates/site/_practice.html decides what is shown).
-        "mail_from": "" if settings.mail_from.endswith("@localhost") else settings.mail_from,
+        "mail_from": public_mail_from(settings.mail_from),
         "page": page,
         "pages": PAGES,
         "site_url": links.site_url,
         "portal_url": links.portal_url,
         "static_url": links.static_url,
     }
-
-
-def site_environment(template_dir: Path = TEMPLATE_DIR) -> Environment:
-    """A plain Jinja environment for the build: autoescaped, and strict about typos."""
-    return Environment(
-        loader=FileSystemLoader(str(template_dir)),
-        autoescape=select_autoescape(enabled_extensions=("html",)),
-        undefined=StrictUndefined,
-    )
 
 
 @dataclass(frozen=True)
@@ -132,21 +127,24 @@ class BuildResult:
 def build_site(
     settings: Settings,
     out_dir: str | Path = DEFAULT_OUT_DIR,
-    template_dir: Path = TEMPLATE_DIR,
+    *,
+    render: RenderPage,
+    practice: PracticeDetails,
     static_dir: Path = STATIC_DIR,
 ) -> BuildResult:
-    """Render every site page to `out_dir` and copy static/ to `out_dir/static/`.
+    """Render every site page to `out_dir` with `render` and copy static/ to
+    `out_dir/static/`; `practice` (the billing office's details) says whether they are
+    still the examples.
 
     Existing files of the same names are replaced; nothing else in `out_dir` is removed.
     """
     out = Path(out_dir)
-    env = site_environment(template_dir)
     links = BuildLinks(settings.base_url)
     out.mkdir(parents=True, exist_ok=True)
 
     pages = []
     for page in PAGES:
-        html = env.get_template(page.template).render(page_context(settings, links, page))
+        html = render(page.template, page_context(settings, links, page))
         target = out / page.filename
         target.write_text(html, encoding="utf-8")
         pages.append(target)
@@ -161,13 +159,10 @@ def build_site(
         shutil.copyfile(source, target)
         assets.append(target)
 
-    practice = env.get_template(PRACTICE_TEMPLATE).make_module(
-        page_context(settings, links, PAGES[0])
-    )
     return BuildResult(
         out_dir=out,
         pages=tuple(pages),
         assets=tuple(assets),
         base_url=links.base_url,
-        example_contact_details=bool(practice.details_are_examples),
+        example_contact_details=practice.examples,
     )

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from portal import create_app
-from portal.bootstrap import STATIC_DIR, build_services
+from portal.bootstrap import STATIC_DIR, build_services, practice_details, site_renderer
 from portal.cli import cli
 from portal.services.static_site import PAGES, build_site
 
@@ -81,8 +81,15 @@ def site_app(site_settings, clock):
 @pytest.fixture
 def built(site_settings, tmp_path):
     out = tmp_path / "site"
-    result = build_site(site_settings, out)
+    result = build(site_settings, out)
     return out, result
+
+
+def build(settings, out: Path):
+    """build_site as `portal build-static` calls it (the Jinja renderer, the practice's details)."""
+    return build_site(
+        settings, out, render=site_renderer().render, practice=practice_details(settings)
+    )
 
 
 def built_pages(out: Path) -> dict[str, str]:
@@ -155,7 +162,7 @@ def test_links_to_the_portal_are_absolute_to_the_base_url(built):
 
 def test_a_base_url_with_a_path_keeps_it(site_settings, tmp_path):
     settings = replace(site_settings, base_url="https://example.org/billing/")
-    build_site(settings, tmp_path / "site")
+    build(settings, tmp_path / "site")
 
     html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
 
@@ -168,7 +175,7 @@ def test_building_again_over_the_same_folder_replaces_the_pages(site_settings, b
     (out / "faq.html").write_text("stale", encoding="utf-8")
     (out / "static" / "portal.css").write_text("stale", encoding="utf-8")
 
-    build_site(replace(site_settings, practice_name="Hillside Clinic"), out)
+    build(replace(site_settings, practice_name="Hillside Clinic"), out)
 
     assert "Hillside Clinic" in (out / "faq.html").read_text(encoding="utf-8")
     assert (out / "static" / "portal.css").read_bytes() == (STATIC_DIR / "portal.css").read_bytes()

@@ -1,0 +1,34 @@
+"""Reads the billing office's details from templates/site/_practice.html (Jinja2).
+
+The template is where the practice sets them (the public pages and the e-mails import it),
+so they are read from it rather than copied: once, when bootstrap builds the services.
+"""
+
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from portal.domain.practice import PracticeDetails
+
+PRACTICE_TEMPLATE = "site/_practice.html"
+
+
+def read_practice_details(
+    template_dir: str | Path, practice_name: str, mail_from: str
+) -> PracticeDetails:
+    """The values _practice.html sets, given the practice's name and its public sending
+    address ("" when it has none: the template then shows its own example address)."""
+    # Plain text (no HTML escaping): the values are for print, not a page.
+    env = Environment(loader=FileSystemLoader(str(template_dir)), undefined=StrictUndefined)
+    module = env.get_template(PRACTICE_TEMPLATE).make_module(
+        {"practice_name": practice_name, "mail_from": mail_from}
+    )
+    return PracticeDetails(
+        name=practice_name,
+        payee=str(module.payee),
+        mailing_address=tuple(str(part) for part in module.mailing_address),
+        phone=str(module.phone),
+        hours=str(module.hours),
+        email=str(module.email),
+        examples=bool(module.details_are_examples),
+    )
