@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from portal import create_app
 from portal.bootstrap import Services, build_services
@@ -15,6 +16,11 @@ from portal.domain.statements import LineItem, Statement
 from portal.services.statements import import_statement
 
 pytest_plugins = ["tests.stripe_fixtures"]
+
+# Speed is measured in bench/, not here: a loaded CI machine must not fail a property test
+# for being slow.
+hypothesis_settings.register_profile("portal", deadline=None)
+hypothesis_settings.load_profile("portal")
 
 # 10:00 in New York on Saturday 2026-11-28.
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
