@@ -11,15 +11,18 @@ CODE_SYSTEMS = ("CPT", "HCPCS")
 
 
 def procedure_code_error(code_system: str, code: str) -> str | None:
-    """None when the code is well formed for its system, else what is wrong with it."""
+    """None when the code is well formed for its system, else what is wrong with it.
+
+    The message never repeats the code: import errors are printed and logged, and a code
+    is health information."""
     if code_system == "CPT":
         if _CPT.fullmatch(code):
             return None
-        return f"{code!r} is not a CPT code (4 digits then a digit, F, T or U, e.g. 99213)."
+        return "Not a CPT code (4 digits then a digit, F, T or U, e.g. 99213)."
     if code_system == "HCPCS":
         if _HCPCS.fullmatch(code):
             return None
-        return f"{code!r} is not a HCPCS Level II code (a letter A-V then 4 digits, e.g. J1100)."
+        return "Not a HCPCS Level II code (a letter A-V then 4 digits, e.g. J1100)."
     return f"Unknown code system {code_system!r}: use CPT or HCPCS."
 
 
@@ -28,8 +31,8 @@ def diagnosis_code_error(code: str) -> str | None:
     if _ICD10.fullmatch(code):
         return None
     if _ICD9.fullmatch(code):
-        return f"{code!r} looks like an ICD-9 code; ICD-9 is retired, use ICD-10-CM."
-    return f"{code!r} is not an ICD-10-CM code (e.g. J06.9, E11.65, S52.521A)."
+        return "Looks like an ICD-9 code; ICD-9 is retired, use ICD-10-CM."
+    return "Not an ICD-10-CM code (e.g. J06.9, E11.65, S52.521A)."
 
 
 def diagnosis_code_key(code: str) -> str:

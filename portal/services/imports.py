@@ -69,6 +69,22 @@ REQUIRED = "This field is required."
 TEXT = "Must be text."
 CENTS = "Give the amount in whole cents as an integer, for example 1234 for $12.34."
 NEGATIVE = "The amount cannot be negative."
+# Room for any real value; ids also become store keys, which have size limits (DynamoDB).
+TEXT_LIMIT = 200
+TEXT_LIMITS = {
+    "account_number": 32,
+    "statement_id": 64,
+    "patient_id": 64,
+    "line_id": 64,
+    "description": 500,
+}
+# Never the value itself: a date of birth is health information, and errors are printed.
+NOT_A_DATE = "Not a date: use YYYY-MM-DD, e.g. 2026-11-01."
+# A JSON statements document may nest this deep (it needs 6 levels) and hold integers up to
+# this (amounts in cents: $999,999,999.99; tens of thousands of such lines still sum well
+# inside the 64-bit integers SQLite and DynamoDB keep).
+MAX_JSON_DEPTH = 16
+MAX_JSON_INTEGER = 99_999_999_999
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DOLLARS = re.compile(r"[0-9]+\.[0-9]{2}")
 
@@ -125,21 +141,100 @@ class _BadRow(dict):
 
 
 def parse_json(data: bytes) -> list[dict]:
-    """The statements of a `{"statements": [...]}` document."""
+    """The statements of a `{"statements": [...]}` document. ImportFileError for anything
+    that is not a readable one: not UTF-8, not strict JSON (NaN, Infinity), nested deeper
+    than MAX_JSON_DEPTH, an integer beyond MAX_JSON_INTEGER, text that is half of a UTF-16
+    surrogate pair (it cannot be stored or sent as UTF-8)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise ImportFileError(f"Line {line} is not UTF-8 text: {UTF8_HINT}.") from None
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_json_constant)
     except json.JSONDecodeError as exc:
         raise ImportFileError(
             f"The file is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
         ) from None
+    except ImportFileError:
+        raise
+    except ValueError:  # an integer of thousands of digits
+        raise ImportFileError(f"A number in the JSON is too large: {_AMOUNTS}.") from None
+    except RecursionError:
+        raise ImportFileError(_TOO_DEEP) from None
     if not isinstance(document, dict) or not isinstance(document.get("statements"), list):
         raise ImportFileError('The JSON must be an object with a "statements" list.')
+    _check_json(document, surrogates=_SURROGATE_ESCAPE.search(text) is not None)
     return document["statements"]
+
+
+_TOO_DEEP = f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep."
+_AMOUNTS = f"amounts are whole cents up to {MAX_JSON_INTEGER}"
+# UTF-8 text holds no surrogates; only these escapes can make one (alone, or in a pair).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _json_constant(name: str) -> float:
+    raise ImportFileError(f"The file is not valid JSON: {name} is not a JSON number.")
+
+
+def _check_json(document: object, surrogates: bool) -> None:
+    """Depth and integers (and, when the text has surrogate escapes, strings) of a parsed
+    document, without recursion: it may be deep, and a 5 MB list must not be slow."""
+    stack: list[tuple[object, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ImportFileError(_TOO_DEEP)
+        for item in value.values() if type(value) is dict else value:
+            kind = type(item)
+            if kind is dict or kind is list:
+                if item:
+                    stack.append((item, depth + 1))
+            elif kind is int and _too_large(item):
+                digits = str(item)
+                shown = digits if len(digits) <= 24 else f"{digits[:20]}... ({len(digits)} digits)"
+                place = _place(document, _too_large)
+                raise ImportFileError(f"The number {shown} at {place} is too large: {_AMOUNTS}.")
+    if surrogates:
+        place = _place(document, lambda v: isinstance(v, str) and not _is_utf8(v))
+        if place is not None:
+            raise ImportFileError(
+                f"The JSON text at {place} has a \\u escape for half of a UTF-16 surrogate "
+                "pair (\\ud800-\\udfff) on its own: that is not text."
+            )
+
+
+def _place(document: object, bad: Callable[[object], bool]) -> str | None:
+    """Where the first value (or object key) for which `bad` is true is, e.g.
+    `statements[0].lines[2].charge_cents`; None when there is none."""
+    stack: list[tuple[object, str]] = [(document, "")]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, dict):
+            items = list(value.items())
+        elif isinstance(value, list):
+            items = list(enumerate(value))
+        else:
+            continue
+        for key, item in reversed(items):
+            place = f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}".lstrip(".")
+            if bad(key) or bad(item):
+                return ascii(place)
+            stack.append((item, place))
+    return None
+
+
+def _too_large(value: object) -> bool:
+    return type(value) is int and not -MAX_JSON_INTEGER <= value <= MAX_JSON_INTEGER
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # -- CSV -------------------------------------------------------------------------------------
@@ -323,6 +418,8 @@ def _dollars_problem(text: str) -> str | None:
         return NEGATIVE
     if not _DOLLARS.fullmatch(text):
         return "Enter the amount in dollars with two decimals, for example 12.34."
+    if int(text.replace(".", "")) > MAX_JSON_INTEGER:
+        return f"The amount is too large: at most {MAX_JSON_INTEGER / 100:,.2f} dollars."
     return None
 
 
@@ -336,9 +433,31 @@ def _text(obj: dict, key: str, where: str, errors: Errors, required: bool = True
     if not isinstance(value, str):
         errors.append((where + key, TEXT))
         return ""
-    if required and not value.strip():
+    value = value.strip()
+    limit = TEXT_LIMITS.get(key, TEXT_LIMIT)
+    if required and not value:
         errors.append((where + key, REQUIRED))
-    return value.strip()
+    elif len(value) > limit:
+        errors.append((where + key, f"Too long: at most {limit} characters."))
+    return value
+
+
+# One plain address, nothing around it: no spaces, commas, angle brackets, quotes or control
+# characters, which could carry more recipients or mail headers ("a@b.com\r\nBcc: x@y.com").
+_ADDRESS_PART = r"[^\s@,;:<>()\[\]\"\\\x00-\x1f\x7f-\x9f]+"
+_EMAIL = re.compile(rf"{_ADDRESS_PART}@{_ADDRESS_PART}\.{_ADDRESS_PART}")
+_LINE_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+EMAIL_LINE_BREAK = "An e-mail address cannot contain line breaks or other control characters."
+EMAIL_SHAPE = "Give one e-mail address like name@example.com, with no other text."
+
+
+def _email(obj: dict, where: str, errors: Errors) -> str:
+    value = _text(obj, "email", where, errors, required=False)
+    if value and _LINE_BREAK.search(value):
+        errors.append((where + "email", EMAIL_LINE_BREAK))
+    elif value and not _EMAIL.fullmatch(value):
+        errors.append((where + "email", EMAIL_SHAPE))
+    return value
 
 
 def _date(obj: dict, key: str, where: str, errors: Errors) -> date | None:
@@ -351,7 +470,7 @@ def _date(obj: dict, key: str, where: str, errors: Errors) -> date | None:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    errors.append((where + key, f"{value!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-01."))
+    errors.append((where + key, NOT_A_DATE))
     return None
 
 
@@ -405,7 +524,7 @@ def read_statement(record: dict, errors: Errors) -> tuple[Guarantor, list[Patien
         first_name=_text(g, "first_name", where, errors),
         last_name=_text(g, "last_name", where, errors),
         date_of_birth=_date(g, "date_of_birth", where, errors) or date.min,
-        email=_text(g, "email", where, errors, required=False),
+        email=_email(g, where, errors),
         phone=_text(g, "phone", where, errors, required=False),
         preferred_language=_text(g, "preferred_language", where, errors, required=False) or "en",
     )

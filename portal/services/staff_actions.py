@@ -24,6 +24,7 @@ from portal.domain.staff import (
 )
 from portal.services.audit import audit
 from portal.services.errors import NotFound
+from portal.services.notices import Delivery, deliver
 from portal.services.receipts import receipt_message, send_receipt
 
 _REQUEST_KEY = re.compile(r"[0-9a-f]{32}")
@@ -200,8 +201,12 @@ def resend_receipt(services: Services, actor: str, payment_id: str, address: str
     message = receipt_message(services, payment)
     if message is None:
         raise InvalidInput("payment", "The account has no e-mail address.")
-    services.mailer.send(message)
     audit(services, actor, AuditAction.RESEND_RECEIPT, payment.account_number, payment_id, address)
+    outcome = deliver(services, message, payment.account_number)
+    if outcome is Delivery.REFUSED:
+        raise InvalidInput("payment", "The mail server refused the receipt; see the mail log.")
+    if outcome is Delivery.FAILED:
+        raise InvalidInput("payment", "The receipt could not be sent just now; try again later.")
     return message.to
 
 

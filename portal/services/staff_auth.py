@@ -22,7 +22,11 @@ from portal.domain.staff import (
 from portal.services.audit import audit
 
 ATTEMPT_WINDOW = timedelta(minutes=15)
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 5  # per username (known or not), in ATTEMPT_WINDOW
+# Per client address, in ATTEMPT_WINDOW, whatever usernames it tries: one address cannot spray
+# passwords over many usernames. Higher than MAX_ATTEMPTS because a practice's desks often
+# share one address, so one user's lockout must not lock out every colleague.
+MAX_ADDRESS_ATTEMPTS = 10
 LOCK_FOR = timedelta(minutes=15)
 
 
@@ -79,18 +83,19 @@ def current_code(user: StaffUser, services: Services) -> str:
 def check_password_step(services: Services, username: str, password: str, address: str) -> str:
     """First step: the password. Returns the normalized username on success."""
     username = normalize_username(username)
-    attempts = _claim_attempt(services, username, address)
+    attempts = _claim_attempt(services, username, address, per_address=True)
     user = services.store.get_staff_user(username)
+    # An unknown username is checked against a dummy hash: it takes as long as a known one.
     matches = password_matches(user.password_hash if user else _dummy_hash(), password)
     if user is None or not matches:
         _failed(services, username, address, "password", attempts)
-    services.store.forget_lookup_failure(_key(username), services.clock.now())
+    _forget_attempt(services, username, address)
     return username
 
 
 def check_code_step(services: Services, username: str, code: str, address: str) -> StaffUser:
     """Second step: a TOTP code, each accepted once (no replay within its 30 s window)."""
-    attempts = _claim_attempt(services, username, address)
+    attempts = _claim_attempt(services, username, address, per_address=True)
     user = services.store.get_staff_user(username)
     if user is None:
         _failed(services, username, address, "code", attempts)
@@ -98,6 +103,9 @@ def check_code_step(services: Services, username: str, code: str, address: str) 
     if step is None or not services.store.use_totp_step(username, step):
         _failed(services, username, address, "code", attempts)
     services.store.clear_lookup_failures(_key(username))
+    # Only this attempt is taken back for the address: signing in to one's own account
+    # must not wipe the failures the address had on other usernames.
+    services.store.forget_lookup_failure(_address_key(address), services.clock.now())
     audit(services, username, AuditAction.SIGN_IN, address=address)
     return user
 
@@ -146,25 +154,51 @@ def _key(username: str) -> str:
     return f"staff:{username}"
 
 
-def _claim_attempt(services: Services, username: str, address: str) -> int:
+def _address_key(address: str) -> str:
+    return f"staff-address:{address}"
+
+
+def _claim_attempt(
+    services: Services, username: str, address: str, per_address: bool = False
+) -> dict[str, int]:
     """Count the attempt before checking it, so attempts sent in parallel cannot all slip
-    in under the limit. Returns how many attempts the window now holds."""
+    in under the limit. A username or (when `per_address`) an address that is locked is
+    refused before anything is checked (no password hash is computed for it). Returns how
+    many attempts each key's window now holds."""
     now = services.clock.now()
-    key = _key(username)
-    refused = services.store.lookup_locked_until(key, now) is not None
+    limits = {_key(username): MAX_ATTEMPTS}
+    if per_address:
+        limits[_address_key(address)] = MAX_ADDRESS_ATTEMPTS
+    store = services.store
+    refused = any(store.lookup_locked_until(key, now) is not None for key in limits)
+    attempts: dict[str, int] = {}
     if not refused:
-        attempts = services.store.record_lookup_failure(key, now, now - ATTEMPT_WINDOW)
-        if attempts > MAX_ATTEMPTS:
-            services.store.lock_lookups(key, now + LOCK_FOR)
-            refused = True
+        for key, limit in limits.items():
+            attempts[key] = store.record_lookup_failure(key, now, now - ATTEMPT_WINDOW)
+            if attempts[key] > limit:
+                store.lock_lookups(key, now + LOCK_FOR)
+                refused = True
     if refused:
         audit(services, username, AuditAction.SIGN_IN_FAILED, subject="locked", address=address)
         raise SignInLocked()
     return attempts
 
 
-def _failed(services: Services, username: str, address: str, step: str, attempts: int) -> NoReturn:
-    if attempts >= MAX_ATTEMPTS:
-        services.store.lock_lookups(_key(username), services.clock.now() + LOCK_FOR)
+def _forget_attempt(services: Services, username: str, address: str) -> None:
+    """The attempt succeeded: take it back for the username and the address."""
+    now = services.clock.now()
+    services.store.forget_lookup_failure(_key(username), now)
+    services.store.forget_lookup_failure(_address_key(address), now)
+
+
+def _failed(
+    services: Services, username: str, address: str, step: str, attempts: dict[str, int]
+) -> NoReturn:
+    """A wrong answer: lock each key that has now used up its attempts."""
+    limits = {_key(username): MAX_ATTEMPTS, _address_key(address): MAX_ADDRESS_ATTEMPTS}
+    until = services.clock.now() + LOCK_FOR
+    for key, count in attempts.items():
+        if count >= limits[key]:
+            services.store.lock_lookups(key, until)
     audit(services, username, AuditAction.SIGN_IN_FAILED, subject=step, address=address)
     raise SignInFailed()

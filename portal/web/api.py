@@ -1,10 +1,14 @@
-"""The JSON API: the health check, and (with `Authorization: Bearer <api key>`) statement
-imports and account reads. Every answer, errors too, is JSON."""
+"""The JSON API: the health check, its OpenAPI document, and (with `Authorization: Bearer
+<api key>`) statement imports and account reads. Every answer, errors too, is JSON: an
+unknown path under /api/ or a method a path does not take, a store that does not answer
+and an unexpected error included."""
 
 from datetime import UTC, datetime
 from functools import wraps
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.exceptions import NotFound as RouteNotFound
 
 from portal.adapters.store import StoreError
 from portal.domain.api_keys import ApiKey
@@ -13,8 +17,15 @@ from portal.services.accounts import account_view
 from portal.services.api_keys import authenticate
 from portal.services.audit import audit
 from portal.services.errors import NotFound
-from portal.services.imports import ImportFileError, import_records, parse_json
+from portal.services.imports import ImportFileError, ImportSummary, import_records, parse_json
 from portal.web import services
+from portal.web.openapi import (
+    DOCUMENT_JSON,
+    DOCUMENT_PATH,
+    MAX_ERRORS_SHOWN,
+    MAX_STATEMENTS,
+    MAX_TEXT,
+)
 
 bp = Blueprint("api", __name__)
 
@@ -28,11 +39,47 @@ def healthz():
     return jsonify(status="ok")
 
 
+@bp.get(DOCUMENT_PATH)
+def openapi():
+    """The OpenAPI 3 document of this API (public: it describes, it reveals nothing)."""
+    return Response(DOCUMENT_JSON, mimetype="application/json")
+
+
 def error(status: int, message: str, **headers: str):
     response = jsonify(error=message)
     response.status_code = status
     response.headers.update(headers)
     return response
+
+
+def _is_api_path(path: str) -> bool:
+    return path == "/healthz" or path == "/api" or path.startswith("/api/")
+
+
+@bp.before_app_request
+def api_routing_errors():
+    """A path under /api/ that matches no route, or a method the path does not take: JSON,
+    not the patient pages' HTML (routing failed, so no blueprint handler would see it)."""
+    exc = request.routing_exception
+    if exc is None or not _is_api_path(request.path):
+        return None
+    if isinstance(exc, MethodNotAllowed):
+        allowed = ", ".join(sorted(exc.valid_methods or ()))
+        return error(405, f"{request.method} is not allowed here; use {allowed}.", Allow=allowed)
+    if isinstance(exc, RouteNotFound):
+        return error(404, f"There is no {request.path} in the API.")
+    return None
+
+
+@bp.errorhandler(StoreError)
+def store_unavailable(exc):
+    current_app.logger.error("API: the store did not answer: %s", exc)
+    return error(503, "The store did not answer; try again later.")
+
+
+@bp.errorhandler(500)
+def internal_error(exc):
+    return error(500, "Something went wrong on our side; nothing was changed.")
 
 
 def key_required(view):
@@ -77,10 +124,43 @@ def statements():
         records = parse_json(request.get_data(cache=False))  # 413 past the limit
     except ImportFileError as exc:
         return error(400, str(exc))
+    if len(records) > MAX_STATEMENTS:
+        return error(
+            400,
+            f"Send at most {MAX_STATEMENTS} statements in one request; this one has "
+            f"{len(records)}. Nothing was imported.",
+        )
     summary = import_records(
         services(), records, actor(g.api_key), address=request.remote_addr or ""
     )
-    return jsonify(summary.to_json())
+    return jsonify(_summary_json(summary))
+
+
+def _summary_json(summary: ImportSummary) -> dict:
+    """The summary, with each rejection's problems listed up to MAX_ERRORS_SHOWN and texts
+    cut to MAX_TEXT characters: a small body of bad statements must not make an answer
+    hundreds of times its size (an answer over 6 MB cannot leave Lambda at all)."""
+    rejected = []
+    for rejection in summary.rejected:
+        errors = [
+            {"field": _cut(field), "message": _cut(message)}
+            for field, message in rejection.errors[:MAX_ERRORS_SHOWN]
+        ]
+        more = len(rejection.errors) - MAX_ERRORS_SHOWN
+        if more > 0:
+            errors.append(
+                {
+                    "field": "statement",
+                    "message": f"{more} more problems are not listed: fix these and send "
+                    "the statement again.",
+                }
+            )
+        rejected.append({"statement_id": _cut(rejection.statement_id), "errors": errors})
+    return {"imported": summary.imported, "unchanged": summary.unchanged, "rejected": rejected}
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "\u2026"
 
 
 @bp.get("/api/v1/accounts/<account_number>")

@@ -35,6 +35,16 @@ LOOKUP_FAILED = (
     "and try again."
 )
 SESSION_KEYS = ("account_number", "seen_at", "sid")
+UNREADABLE = (
+    "We could not read what was sent: it was not plain text (UTF-8). Type the details from "
+    "your statement again."
+)
+# What a field holds when the browser sent bytes that are not UTF-8: werkzeug keeps a
+# percent-escape it cannot decode as the text "%FF", and a multipart field's bad bytes become
+# U+FFFD. No Quick Pay field can hold "%", U+FFFD or a control character, so such a form is
+# refused as unreadable (400) before any lookup is tried or counted.
+_UNREADABLE = re.compile(r"%[0-9A-Fa-f]{2}|[\ufffd\x00-\x1f\x7f-\x9f\u2028\u2029]")
+LOOKUP_FIELDS = ("account_number", "last_name", "date_of_birth")
 
 
 def end_patient_session() -> None:
@@ -78,6 +88,10 @@ def lookup():
     form = LookupForm()
     error = None
     status = 200
+    if form.is_submitted() and any(
+        _UNREADABLE.search(value) for name in LOOKUP_FIELDS for value in request.form.getlist(name)
+    ):
+        return render_template("patient/lookup.html", form=form, error=UNREADABLE), 400
     if form.validate_on_submit():
         try:
             number = find_account(
@@ -189,7 +203,7 @@ def create_payment(account_number: str):
 def payment(payment_id: str):
     svc = services()
     found = svc.store.get_payment(payment_id)
-    if found is None:
+    if found is None or session.get("account_number") not in (None, found.account_number):
         abort(404)
     if request.args.get("session_id"):
         found = reconcile_checkout(svc, found, request.args["session_id"])

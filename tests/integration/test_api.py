@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from portal.adapters.store import StoreError
 from portal.domain.staff import AuditAction
 from portal.services.api_keys import create_api_key, revoke_api_key
 from portal.services.staff_actions import post_manual_payment
@@ -258,3 +259,158 @@ def test_an_unknown_account_is_404_json(client, services, key):
     assert response.status_code == 404
     assert response.is_json and response.get_json()["error"]
     assert audit_since(services, since) == []
+
+
+# -- hostile input (found by tests/integration/test_api_fuzz.py) ----------------------------
+
+
+def post_raw(client, key: str, body: bytes):
+    return client.post(
+        "/api/v1/statements", data=body, content_type="application/json", headers=auth(key)
+    )
+
+
+def with_line(**values) -> bytes:
+    statement = copy.deepcopy(STATEMENT)
+    statement["lines"][0].update(values)
+    return json.dumps({"statements": [statement]}).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested more than 16 levels"),
+        (b'{"statements": [' + b"[" * 20 + b"]" * 20 + b"]}", "nested more than 16 levels"),
+        (b'{"statements": [' + b"9" * 5000 + b"]}", "too large"),
+        (
+            with_line(charge_cents=10**20 + 15500, patient_responsibility_cents=10**20),
+            "lines[0].patient_responsibility_cents",
+        ),
+        (json.dumps({"statements": [{**STATEMENT, "statement_id": "S-\ud800"}]}).encode(), "half"),
+        (b'{"statements": [], "\\udfff": 1}', "surrogate"),
+        (b'{"statements": [NaN]}', "NaN is not a JSON number"),
+        (b'{"statements": [{"charge_cents": -Infinity}]}', "-Infinity is not a JSON number"),
+        (b'{"statements": ["\xff\xfe"]}', "not UTF-8"),
+        (b"null", '"statements" list'),
+        (b'"statements"', '"statements" list'),
+        (b'{"statements": [' + b",".join([b"1"] * 1001) + b"]}", "at most 1000 statements"),
+    ],
+    ids=[
+        "very-deep",
+        "17-deep",
+        "5000-digits",
+        "over-max-cents",
+        "lone-surrogate",
+        "surrogate-key",
+        "nan",
+        "infinity",
+        "not-utf8",
+        "null",
+        "a-string",
+        "1001-statements",
+    ],
+)
+def test_a_body_that_cannot_be_read_is_400_naming_the_problem_and_stores_nothing(
+    client, services, key, body, named
+):
+    since = last_audit_id(services)
+
+    response = post_raw(client, key, body)
+
+    assert response.status_code == 400
+    assert response.is_json and named in response.get_json()["error"]
+    assert services.store.get_statement("S-2026-000900") is None
+    assert services.store.get_account("100900") is None
+    assert audit_since(services, since) == []
+
+
+def test_amounts_up_to_the_largest_integer_import(client, services, key):
+    top = 99_999_999_999
+
+    response = post_raw(
+        client, key, with_line(charge_cents=top, insurance_paid_cents=top - 3000 - 3500)
+    )
+
+    assert response.get_json() == {"imported": 1, "unchanged": 0, "rejected": []}
+    assert services.store.get_statement("S-2026-000900").charges_cents == top
+
+
+def test_a_rejection_lists_its_first_20_problems_and_cuts_long_texts(client, services, key):
+    statement = copy.deepcopy(STATEMENT)
+    statement["statement_id"] = "S-" + "9" * 5000
+    statement["lines"] = [1] * 2000  # 2000 "Must be an object."
+    statement["due_date"] = "x" * 5000  # the message repeats the value
+
+    body = post_statements(client, key, [statement]).get_json()
+
+    (rejected,) = body["rejected"]
+    assert len(rejected["statement_id"]) == 300 and rejected["statement_id"].endswith("\u2026")
+    assert len(rejected["errors"]) == 21
+    assert rejected["errors"][0]["field"] == "due_date"
+    assert len(rejected["errors"][0]["message"]) == 300
+    assert rejected["errors"][-1]["field"] == "statement"
+    assert rejected["errors"][-1]["message"].startswith("1981 more problems are not listed")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("get", "/api/v1/nothing", 404),
+        ("get", "/api/v1/accounts/a%2Fb", 404),
+        ("get", "/api/v1/accounts/", 404),
+        ("get", "/api/v1/statements", 405),
+        ("delete", "/api/v1/accounts/100234", 405),
+        ("post", "/healthz", 405),
+        ("put", "/api/v1/openapi.json", 405),
+    ],
+)
+def test_unknown_api_paths_and_methods_answer_json(client, key, method, path, status):
+    response = getattr(client, method)(path, headers=auth(key))
+
+    assert response.status_code == status
+    assert response.is_json and response.get_json()["error"]
+    if status == 405:
+        assert "GET" in response.headers["Allow"] or "POST" in response.headers["Allow"]
+
+
+def test_other_paths_keep_their_html_404(client):
+    response = client.get("/no-such-page")
+
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+
+
+def test_the_openapi_document_is_public_json(client):
+    response = client.get("/api/v1/openapi.json")
+
+    assert response.status_code == 200
+    assert response.is_json
+    document = response.get_json()
+    assert document["openapi"].startswith("3.")
+    assert "/api/v1/statements" in document["paths"]
+    assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_a_store_that_does_not_answer_is_503_json(client, services, key, monkeypatch):
+    def down(*args, **kwargs):
+        raise StoreError("unreachable")
+
+    monkeypatch.setattr(services.store, "account_records", down)
+
+    response = client.get("/api/v1/accounts/100234", headers=auth(key))
+
+    assert response.status_code == 503
+    assert response.is_json and "try again" in response.get_json()["error"]
+
+
+def test_an_unexpected_error_is_500_json(app, client, key, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("portal.web.api.account_view", broken)
+    app.config["TESTING"] = False  # answer as in production instead of raising in the test
+
+    response = client.get("/api/v1/accounts/100234", headers=auth(key))
+
+    assert response.status_code == 500
+    assert response.is_json and "boom" not in response.get_json()["error"]

@@ -30,7 +30,7 @@ from tests.integration.staff_helpers import make_staff, staff_sign_in
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DOLLARS = "Enter the amount in dollars with two decimals, for example 12.34."
 CONFLICT = "A different statement with this id was imported before."
-NOT_A_DATE = "is not a date: use YYYY-MM-DD, e.g. 2026-11-01."
+NOT_A_DATE = "Not a date: use YYYY-MM-DD, e.g. 2026-11-01."
 
 
 def good() -> dict:
@@ -117,7 +117,7 @@ def lopez_record(**overrides) -> dict:
 
 
 S = "S-2026-004101"
-CPT_BAD = "is not a CPT code (4 digits then a digit, F, T or U, e.g. 99213)."
+CPT_BAD = "Not a CPT code (4 digits then a digit, F, T or U, e.g. 99213)."
 BAD_JSON = [  # id, record, expected statement id, expected errors
     ("no statement_id", changed("statement_id", ...), "", [("statement_id", REQUIRED)]),
     ("statement_id a number", changed("statement_id", 123), "", [("statement_id", TEXT)]),
@@ -127,21 +127,21 @@ BAD_JSON = [  # id, record, expected statement id, expected errors
         "month 13",
         changed("statement_date", "2026-13-01"),
         S,
-        [("statement_date", f"'2026-13-01' {NOT_A_DATE}")],
+        [("statement_date", NOT_A_DATE)],
     ),
     (
         "US date",
         changed("statement_date", "11/01/2026"),
         S,
-        [("statement_date", f"'11/01/2026' {NOT_A_DATE}")],
+        [("statement_date", NOT_A_DATE)],
     ),
     (
         "basic ISO date",
         changed("statement_date", "20261101"),
         S,
-        [("statement_date", f"'20261101' {NOT_A_DATE}")],
+        [("statement_date", NOT_A_DATE)],
     ),
-    ("date a number", changed("due_date", 20261130), S, [("due_date", f"20261130 {NOT_A_DATE}")]),
+    ("date a number", changed("due_date", 20261130), S, [("due_date", NOT_A_DATE)]),
     ("no due_date", changed("due_date", ...), S, [("due_date", REQUIRED)]),
     (
         "due before statement",
@@ -173,7 +173,7 @@ BAD_JSON = [  # id, record, expected statement id, expected errors
         "guarantor born on 30 February",
         changed("guarantor.date_of_birth", "1979-02-30"),
         S,
-        [("guarantor.date_of_birth", f"'1979-02-30' {NOT_A_DATE}")],
+        [("guarantor.date_of_birth", NOT_A_DATE)],
     ),
     ("guarantor email a number", changed("guarantor.email", 5), S, [("guarantor.email", TEXT)]),
     ("patients not a list", changed("patients", {}), S, [("patients", "Must be a list.")]),
@@ -200,12 +200,12 @@ BAD_JSON = [  # id, record, expected statement id, expected errors
         S,
         [("lines[1].description", REQUIRED)],
     ),
-    ("short CPT", changed("lines[0].code", "9921"), S, [("lines[0].code", f"'9921' {CPT_BAD}")]),
+    ("short CPT", changed("lines[0].code", "9921"), S, [("lines[0].code", CPT_BAD)]),
     (
         "CPT letter",
         changed("lines[0].code", "99213X"),
         S,
-        [("lines[0].code", f"'99213X' {CPT_BAD}")],
+        [("lines[0].code", CPT_BAD)],
     ),
     (
         "HCPCS W",
@@ -214,7 +214,7 @@ BAD_JSON = [  # id, record, expected statement id, expected errors
         [
             (
                 "lines[1].code",
-                "'W1234' is not a HCPCS Level II code (a letter A-V then 4 digits, e.g. J1100).",
+                "Not a HCPCS Level II code (a letter A-V then 4 digits, e.g. J1100).",
             )
         ],
     ),
@@ -231,7 +231,7 @@ BAD_JSON = [  # id, record, expected statement id, expected errors
         [
             (
                 "lines[0].diagnosis_codes[0]",
-                "'250.00' looks like an ICD-9 code; ICD-9 is retired, use ICD-10-CM.",
+                "Looks like an ICD-9 code; ICD-9 is retired, use ICD-10-CM.",
             )
         ],
     ),
@@ -242,7 +242,7 @@ BAD_JSON = [  # id, record, expected statement id, expected errors
         [
             (
                 "lines[1].diagnosis_codes[1]",
-                "'J6' is not an ICD-10-CM code (e.g. J06.9, E11.65, S52.521A).",
+                "Not an ICD-10-CM code (e.g. J06.9, E11.65, S52.521A).",
             )
         ],
     ),
@@ -353,6 +353,30 @@ BAD_JSON = [  # id, record, expected statement id, expected errors
         [("statement_id", CONFLICT)],
     ),
     ("not an object", ["S-1"], "", [("statement", "Each statement must be a JSON object.")]),
+    (
+        "statement_id too long",
+        changed("statement_id", "S" * 65),
+        "S" * 65,
+        [("statement_id", "Too long: at most 64 characters.")],
+    ),
+    (
+        "account_number too long",
+        changed("account_number", "1" * 33),
+        S,
+        [("account_number", "Too long: at most 32 characters.")],
+    ),
+    (
+        "description too long",
+        changed("lines[0].description", "x" * 501),
+        S,
+        [("lines[0].description", "Too long: at most 500 characters.")],
+    ),
+    (
+        "last name too long",
+        changed("guarantor.last_name", "W" * 201),
+        S,
+        [("guarantor.last_name", "Too long: at most 200 characters.")],
+    ),
 ]
 
 
@@ -521,19 +545,30 @@ BAD_CSV = [
         [
             (
                 "lines[1].diagnosis_codes[1]",
-                "'493.90' looks like an ICD-9 code; ICD-9 is retired, use ICD-10-CM.",
+                "Looks like an ICD-9 code; ICD-9 is retired, use ICD-10-CM.",
             )
         ],
     ),
     (
         "CSV date in US format",
         csv_with(0, "service_date", "10/06/2026"),
-        [("lines[0].service_date", f"'10/06/2026' {NOT_A_DATE}")],
+        [("lines[0].service_date", NOT_A_DATE)],
     ),
     (
         "CSV without a guarantor birth date",
         csv_bytes([{**r, "guarantor_date_of_birth": ""} for r in csv_rows()]),
         [("guarantor.date_of_birth", REQUIRED)],
+    ),
+    (
+        "amount beyond the largest",
+        csv_with(0, "charge", "1000000000.00"),
+        [
+            (
+                "lines[0].charge_cents",
+                "CSV line 2, charge '1000000000.00': The amount is too large: "
+                "at most 999,999,999.99 dollars.",
+            )
+        ],
     ),
 ]
 
@@ -724,7 +759,7 @@ def test_the_summary_as_the_api_answers_it(services):
         "rejected": [
             {
                 "statement_id": "S-x",
-                "errors": [{"field": "lines[0].code", "message": f"'9921' {CPT_BAD}"}],
+                "errors": [{"field": "lines[0].code", "message": CPT_BAD}],
             }
         ],
     }
@@ -759,7 +794,7 @@ def test_the_cli_lists_rejections_and_exits_1(app, services, tmp_path):
     assert result.output == (
         "1 imported, 0 unchanged, 1 rejected.\n"
         "Rejected S-2026-004101:\n"
-        "  lines[0].diagnosis_codes[0]: '250.00' looks like an ICD-9 code; ICD-9 is retired, "
+        "  lines[0].diagnosis_codes[0]: Looks like an ICD-9 code; ICD-9 is retired, "
         "use ICD-10-CM.\n"
     )
     assert services.store.get_statement("S-2026-004102") is not None

@@ -653,3 +653,31 @@ def test_staff_code_for_an_unknown_user_exits_1(cli_env):
     result = run(cli_env, "staff", "code", "nobody")
     assert result.exit_code == 1
     assert "nobody" in result.stderr
+
+
+# -- the lock per client address -----------------------------------------------------------
+
+
+def test_one_address_is_locked_after_ten_failures_whatever_the_usernames(
+    client, services, alice, new_client
+):
+    """One address cannot spray passwords over many usernames; signing in to one's own
+    account takes back only that attempt, not the address's failures on other names."""
+    client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    for i in range(9):
+        assert submit_password(client, f"guess{i}", PASSWORD).status_code == 401
+    staff_sign_in(client, services)  # alice, from the same address: her attempts taken back
+    assert redirects_to(sign_out(client), "/staff/login")
+    assert submit_password(client, "guess9", PASSWORD).status_code == 401  # the tenth
+
+    refused = submit_password(client, "alice", PASSWORD)
+    assert refused.status_code == 429
+    assert LOCKED in sign_in_error(refused.get_data(as_text=True))
+
+    services.clock.advance(seconds=30)  # a new code (each is accepted once)
+    elsewhere = new_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "198.51.100.9"
+    staff_sign_in(elsewhere, services)  # alice herself is not locked
+
+    services.clock.advance(minutes=16)
+    staff_sign_in(client, services)

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from portal.adapters.mail import PermanentMailError, TransientMailError
 from portal.adapters.payments import EventKind, GatewayEvent
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.ledger import EntryKind
@@ -428,6 +429,50 @@ def test_resending_a_receipt_sends_one_more_email(desk, services, outbox, make_p
         assert message["To"] == "maria@example.com"
         assert message["X-Portal-Message-Kind"] == "receipt"
         assert payment_id in message.get_body(("plain",)).get_content()
+    assert audited(services, start, AuditAction.RESEND_RECEIPT) == [
+        ("alice", "100234", payment_id, DESK_ADDRESS)
+    ]
+
+
+class RefusingMailer:
+    def __init__(self, error: Exception):
+        self.error = error
+
+    def send(self, message) -> None:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        (
+            PermanentMailError("550 mailbox unavailable"),
+            "The mail server refused the receipt; see the mail log.",
+        ),
+        (
+            TransientMailError("451 try later"),
+            "The receipt could not be sent just now; try again later.",
+        ),
+    ],
+    ids=["refused", "not-now"],
+)
+def test_a_receipt_the_mail_server_will_not_take_is_reported_not_a_crash(
+    desk, services, outbox, monkeypatch, error, shown
+):
+    payment_id = manual_payment(desk, services)
+    monkeypatch.setattr(services, "mailer", RefusingMailer(error))
+    start = last_audit_id(services)
+
+    response = resend(desk, payment_id)
+
+    assert redirects_to(response, ACCOUNT)
+    assert shown in flashes(page(desk, ACCOUNT))
+    assert len(eml_files(outbox)) == 1  # only the receipt sent when it was posted
+    latest = services.store.mail_log("100234")[0]
+    assert (latest.kind, latest.outcome) == (
+        "receipt",
+        "refused" if isinstance(error, PermanentMailError) else "failed",
+    )
     assert audited(services, start, AuditAction.RESEND_RECEIPT) == [
         ("alice", "100234", payment_id, DESK_ADDRESS)
     ]
