@@ -29,6 +29,7 @@ body, a log record's arguments and extras, a percent-encoded query, a signed tok
 """
 
 import base64
+import copy
 import csv
 import html
 import io
@@ -206,6 +207,11 @@ CLI_REJECTED = statement(
     "310002",
 )
 CLI_REJECTED["lines"][0]["charge_cents"] += 1
+# As a clerk might type it: a US-format birth date and a code in lower case. Both are
+# refused, and the refusal printed by `portal import` must not repeat them.
+CLI_REJECTED_AS_TYPED = copy.deepcopy(CLI_REJECTED)
+CLI_REJECTED_AS_TYPED["patients"][1]["date_of_birth"] = "08/13/2015"
+CLI_REJECTED_AS_TYPED["lines"][0]["diagnosis_codes"] = ["w61.62xd"]
 UPLOADED_STATEMENTS = [
     reminder_account("320060", "Agnieszka", "Holm", "1976-03-29", "a.holm@example.com", 60),
     reminder_account("320090", "Ruairi", "Delacroix", "2004-08-17", "", 90),  # no address
@@ -682,7 +688,7 @@ def test_nothing_that_leaves_the_portal_carries_codes_descriptions_or_dates_of_b
     )
     assert api.get_json() == {"imported": 4, "unchanged": 0, "rejected": []}
     csv_file = tmp_path / "statements.csv"
-    csv_file.write_text(csv_rows([*CLI_STATEMENTS, CLI_REJECTED]), encoding="utf-8")
+    csv_file.write_text(csv_rows([*CLI_STATEMENTS, CLI_REJECTED_AS_TYPED]), encoding="utf-8")
     result = run_cli(env, "import", str(csv_file), code=1)
     assert "1 imported, 0 unchanged, 1 rejected." in result.output
     cli_output.append(("portal import", result.output))
