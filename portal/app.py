@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from flask import Flask, render_template
+from flask import Flask, Response, render_template, request, session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from portal.bootstrap import STATIC_DIR, TEMPLATE_DIR, Services, build_services
@@ -10,6 +10,28 @@ from portal.config import Settings
 from portal.domain.payments import MANUAL_METHODS
 
 csrf = CSRFProtect()
+
+# No inline script or style anywhere (not even style="" attributes); no data: images:
+# the staff QR code is inline SVG markup, not an image.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+# Chrome shows a PDF through a generated page with inline styles and an <embed>, which
+# object-src/style-src would block (crbug.com/271452): a PDF only forbids being framed.
+PDF_CONTENT_SECURITY_POLICY = "frame-ancestors 'none'"
+HSTS = "max-age=63072000; includeSubDomains"
+SESSION_COOKIE = "portal_session"
+# The browser takes a __Host- cookie only with Secure, Path=/ and no Domain, so no other
+# host or path can set or shadow the session cookie.
+SECURE_SESSION_COOKIE = "__Host-portal_session"
+PUBLIC_PAGE_CACHE = "public, max-age=300"
+
+
+def is_public(endpoint: str | None) -> bool:
+    """Pages that are the same for everyone: the static files, the public site, the API's
+    own description. Everything else may show account data."""
+    return endpoint == "static" or endpoint == "api.openapi" or (endpoint or "").startswith("site.")
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
@@ -27,7 +49,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.config.update(
         SECRET_KEY=settings.secret_key,
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=15),
-        SESSION_COOKIE_NAME="portal_session",
+        SESSION_COOKIE_NAME=SECURE_SESSION_COOKIE if settings.secure_cookies else SESSION_COOKIE,
+        SESSION_COOKIE_PATH="/",
+        SESSION_COOKIE_DOMAIN=None,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
@@ -85,11 +109,28 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         }
 
     @app.after_request
-    def no_caching_of_account_data(response):
-        response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+    def no_caching_of_account_data(response: Response) -> Response:
+        """Security headers on every response, error pages included. Only public pages
+        may be cached, and only when the response does not carry the session cookie."""
+        headers = response.headers
+        if response.mimetype == "application/pdf":
+            headers["Content-Security-Policy"] = PDF_CONTENT_SECURITY_POLICY
+        else:
+            headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "same-origin"
+        headers["X-Frame-Options"] = "DENY"
+        if settings.secure_cookies or request.is_secure:
+            headers["Strict-Transport-Security"] = HSTS
+        cacheable = (
+            is_public(request.endpoint)
+            and response.status_code in (200, 304)
+            and not app.session_interface.should_set_cookie(app, session)
+        )
+        if not cacheable:
+            headers["Cache-Control"] = "no-store"
+        elif request.endpoint != "static":  # static files keep Flask's revalidation headers
+            headers["Cache-Control"] = PUBLIC_PAGE_CACHE
         return response
 
     @app.errorhandler(CSRFError)

@@ -66,7 +66,9 @@ class Settings:
 
     @property
     def secure_cookies(self) -> bool:
-        return self.base_url.startswith("https://")
+        """HTTPS only (Secure, __Host- cookies, HSTS) unless running locally over http:
+        inside Lambda the portal is always behind HTTPS, whatever PORTAL_BASE_URL says."""
+        return self.in_lambda or self.base_url.startswith("https://")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":

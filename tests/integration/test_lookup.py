@@ -267,9 +267,11 @@ def test_the_session_cookie_is_secure_behind_https(tmp_path, clock, lopez):
     cookie = next(
         value
         for value in response.headers.getlist("Set-Cookie")
-        if value.startswith("portal_session=")
+        if value.startswith("__Host-portal_session=")
     )
     assert "Secure" in cookie
+    assert "Path=/" in cookie
+    assert "Domain" not in cookie
 
 
 def test_signing_in_starts_a_new_session(client, lopez):

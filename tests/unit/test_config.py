@@ -205,6 +205,16 @@ def test_lambda_with_dynamodb_ses_and_a_key_is_fine(tmp_path):
     assert not (tmp_path / "var").exists()  # nothing written to disk in Lambda
 
 
+def test_cookies_are_secure_in_lambda_even_with_an_http_base_url(tmp_path):
+    s = Settings.from_env(env(tmp_path, **LAMBDA_OK, PORTAL_BASE_URL="http://pay.example.com"))
+    assert s.secure_cookies is True
+
+
+def test_cookies_are_not_secure_locally_over_http(tmp_path):
+    s = Settings.from_env(env(tmp_path, PORTAL_BASE_URL="http://pay.example.com"))
+    assert s.secure_cookies is False
+
+
 def test_lambda_refuses_sqlite(tmp_path):
     found = problems(env(tmp_path, **{**LAMBDA_OK, "PORTAL_STORE": "sqlite"}))
     assert len(found) == 1

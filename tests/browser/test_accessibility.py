@@ -1,0 +1,527 @@
+"""axe-core in Chromium: no WCAG 2.1 A or AA violation on any patient page or the main
+billing console pages, at phone (375 px) and desktop (1280 px) widths.
+
+One live portal for the module, loaded with the demo data (tables, charts, badges and
+notices all render) plus a few payments, an escalation, a note and an API key; one
+signed-in browser context per viewport and kind of visitor. Each page x viewport is its
+own test, and a failure names every violation: the rule, the elements and what to fix.
+
+Besides axe's WCAG 2.1 A/AA rules (tags wcag2a, wcag2aa, wcag21a, wcag21aa), each page is
+held to what axe leaves open: colour contrast it marks "needs review", placeholder and
+chart text contrast, and a visible keyboard focus on every control. No rule is disabled.
+"""
+
+import json
+import re
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import axe_playwright_python
+import pyotp
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from portal import create_app
+from portal.adapters.payments import EventKind, GatewayEvent
+from portal.bootstrap import Services, build_services
+from portal.clock import FixedClock
+from portal.config import Settings
+from portal.domain.staff import EscalationKind
+from portal.services.api_keys import create_api_key
+from portal.services.demo import load_demo
+from portal.services.notices import opt_out_url
+from portal.services.payments import apply_gateway_event, start_payment
+from portal.services.staff_actions import add_note, open_escalation, post_manual_payment
+from portal.services.staff_auth import current_code
+from tests.browser.conftest import DESKTOP, PHONE, serving
+from tests.conftest import NOW
+
+# The axe-core that axe-playwright-python bundles (4.12.1, pinned in uv.lock).
+AXE_SOURCE = Path(axe_playwright_python.__file__).with_name("axe.min.js").read_text()
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# axe, plus what it does not decide. It leaves placeholder text unchecked and reports text
+# inside an SVG chart as "needs review" (it finds no background under SVG text), so those
+# are measured here: their colour against the nearest opaque background. Any other
+# "needs review" colour contrast counts as a failure, so text that axe cannot check (over
+# an image, squeezed under another element) is not waved through. And focus visible
+# (2.4.7), which axe does not test.
+CHECK_PAGE = """async (tags) => {
+  const results = await axe.run(document, {
+    runOnly: {type: 'tag', values: tags},
+    resultTypes: ['violations', 'incomplete'],
+  });
+  const inChart = (node) => typeof node.target[0] === 'string'
+    && !!document.querySelector(node.target[0])?.closest('svg.chart');
+  const unresolved = results.incomplete
+    .filter((rule) => rule.id === 'color-contrast')
+    .map((rule) => ({...rule, nodes: rule.nodes.filter((node) => !inChart(node))}))
+    .filter((rule) => rule.nodes.length);
+
+  const channels = (colour) => (colour.match(/[\\d.]+/g) || []).map(Number);
+  const opaque = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = channels(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || c[3] === 1) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const over = (fg, bg) => fg.length === 4
+    ? bg.map((b, i) => fg[i] * fg[3] + b * (1 - fg[3])) : fg;
+  const luminance = (rgb) => {
+    const [r, g, b] = rgb.map((v) => {
+      const s = v / 255;
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const ratio = (fg, bg) => {
+    const [hi, lo] = [luminance(over(fg, bg)), luminance(bg)].sort((a, b) => b - a);
+    return (hi + 0.05) / (lo + 0.05);
+  };
+  const low = [];
+  const measure = (el, what, colour) => {
+    const bg = opaque(el);
+    const r = ratio(channels(colour), bg);
+    if (r < 4.5) low.push(`${el.tagName.toLowerCase()}#${el.id} ${what} `
+      + `${JSON.stringify((el.placeholder || el.textContent).slice(0, 40))}: `
+      + `${r.toFixed(2)}:1 (${colour} on rgb(${bg.join(', ')})), needs 4.5:1`);
+  };
+  document.querySelectorAll('input[placeholder], textarea[placeholder]').forEach(
+    (el) => measure(el, 'placeholder', getComputedStyle(el, '::placeholder').color));
+  document.querySelectorAll('svg.chart text').forEach(
+    (el) => measure(el, 'chart text', getComputedStyle(el).fill));
+
+  // Focus visible (2.4.7), which axe does not test: every control, focused as from the
+  // keyboard, draws an outline of 2px or more, or a box shadow.
+  const unfocused = [];
+  const focusable = 'a[href], button, input:not([type="hidden"]), select, textarea, summary, '
+    + '[tabindex]:not([tabindex="-1"])';
+  for (const el of document.querySelectorAll(focusable)) {
+    if (el.disabled || !el.getClientRects().length) continue;
+    el.focus({focusVisible: true, preventScroll: true});
+    const style = getComputedStyle(el);
+    const ring = (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2)
+      || style.boxShadow !== 'none';
+    if (document.activeElement !== el || !el.matches(':focus-visible') || !ring) {
+      unfocused.push(el.outerHTML.slice(0, 100));
+    }
+  }
+  return {
+    version: results.testEngine.version,
+    violations: results.violations,
+    unresolved: unresolved,
+    lowContrast: low,
+    unfocused: unfocused,
+  };
+}"""
+OPEN_DETAILS = "document.querySelectorAll('details').forEach((d) => { d.open = true; })"
+
+VIEWPORTS = {
+    "375": {"viewport": PHONE, "is_mobile": True, "has_touch": True},
+    "1280": {"viewport": DESKTOP},
+}
+
+# Demo logins and the patient whose pages are checked (portal/services/demo.py): a
+# past-due statement and an earlier card payment, so badges and history render.
+ADMIN = ("admin", "demo-admin-password")
+ASSOCIATE = ("associate", "demo-associate-pass")
+PATIENT = {"account": "100529", "last_name": "Goldberg", "born": "1986-05-27"}
+GOOD_CARD = "4242 4242 4242 4242"
+DECLINED_CARD = "4000 0000 0000 0002"
+
+
+@dataclass
+class Site:
+    base_url: str
+    services: Services
+    receipt_path: str  # a card payment completed through the sandbox checkout
+    pending_path: str  # a payment whose checkout is still open
+    checkout_path: str  # that open checkout
+    failed_path: str  # another account's failed payment (seen without its session)
+    optout_path: str
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _path(url: str) -> str:
+    return re.sub(r"^https?://[^/]+", "", url)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Iterator[Site]:
+    folder = tmp_path_factory.mktemp("a11y")
+    port = _free_port()
+    settings = Settings.from_env(
+        {
+            "PORTAL_SQLITE_PATH": str(folder / "portal.sqlite3"),
+            "PORTAL_OUTBOX_DIR": str(folder / "outbox"),
+            "PORTAL_SECRET_KEY": "test-secret-key-0123456789abcdef",
+            "PORTAL_BASE_URL": f"http://127.0.0.1:{port}",
+        }
+    )
+    services = build_services(settings, clock=FixedClock(NOW))
+    services.store.migrate()
+    load_demo(services)
+    number = PATIENT["account"]
+
+    # A card payment through the sandbox's own path (posting, receipt e-mail, mail log).
+    paid = start_payment(services, number, "25.00")
+    session = services.payments.open_session(paid.url.rsplit("/", 1)[1])
+    apply_gateway_event(services, services.payments.charge(session, GOOD_CARD))
+    # A payment left at the checkout page, and a failed one for the console's problem list.
+    pending = start_payment(services, number, "10.00")
+    pending_session = services.payments.open_session(pending.url.rsplit("/", 1)[1])
+    failed = start_payment(services, "100257", "20.00")
+    failed_session = services.payments.open_session(failed.url.rsplit("/", 1)[1])
+    apply_gateway_event(
+        services,
+        GatewayEvent(
+            EventKind.PAYMENT_FAILED,
+            failed_session.payment_id,
+            "sbx_pi_failed",
+            message="Your card was declined.",
+        ),
+    )
+    # Console data: a check today, a note, an open escalation, an API key.
+    post_manual_payment(services, "admin", number, "check", "15.00", "2044", "a" * 32, "10.0.0.1")
+    add_note(services, "admin", number, "Called about the balance; will pay Friday.", None, "")
+    open_escalation(
+        services, "admin", number, EscalationKind.DISPUTE, "Says the lab test was covered."
+    )
+    create_api_key(services, "billing-system", "admin")
+
+    with serving(create_app(services=services), port):
+        yield Site(
+            base_url=settings.base_url,
+            services=services,
+            receipt_path=f"/payments/{session.payment_id}",
+            pending_path=f"/payments/{pending_session.payment_id}",
+            failed_path=f"/payments/{failed_session.payment_id}",
+            checkout_path=_path(pending.url),
+            optout_path=_path(opt_out_url(services, number)),
+        )
+
+
+class Tabs:
+    """Browser contexts per (viewport, visitor): 'anon', 'patient' (signed in to Quick
+    Pay), 'staff' (an admin signed in with password and TOTP) or 'fresh' (a new context
+    for this test only, for pages that change the session)."""
+
+    def __init__(self, browser, site: Site):
+        self.browser = browser
+        self.site = site
+        self.contexts: dict[tuple[str, str], BrowserContext] = {}
+        self.states: dict[str, dict] = {}
+
+    def new_context(self, viewport: str, state: dict | None = None) -> BrowserContext:
+        context = self.browser.new_context(
+            base_url=self.site.base_url, storage_state=state, **VIEWPORTS[viewport]
+        )
+        context.set_default_timeout(10_000)
+        # axe-core in every document of the context, sent to the browser once. It runs
+        # through the DevTools protocol, so the portal's Content-Security-Policy (no inline
+        # script) does not block it.
+        context.add_init_script(script=AXE_SOURCE)
+        return context
+
+    def open(self, viewport: str, who: str) -> Page:
+        if who == "fresh":
+            return self.new_context(viewport).new_page()
+        key = (viewport, who)
+        if key not in self.contexts:
+            state = self._signed_in(who) if who != "anon" else None
+            self.contexts[key] = self.new_context(viewport, state)
+        return self.contexts[key].new_page()
+
+    def _signed_in(self, who: str) -> dict:
+        """Sign in once through the real pages; each viewport's context gets the cookie
+        (a TOTP code is accepted only once)."""
+        if who not in self.states:
+            context = self.new_context("1280")
+            page = context.new_page()
+            if who == "patient":
+                quick_pay_sign_in(page)
+            else:
+                staff_sign_in(page, self.site, *ADMIN)
+            self.states[who] = context.storage_state()
+            context.close()
+        return self.states[who]
+
+    def close(self) -> None:
+        for context in self.contexts.values():
+            context.close()
+
+
+@pytest.fixture(scope="module")
+def tabs(browser, site: Site) -> Iterator[Tabs]:
+    opened = Tabs(browser, site)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+# -- getting to each page --------------------------------------------------------------------
+
+
+def heading(page: Page, name: str | re.Pattern) -> None:
+    expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
+
+
+def quick_pay_sign_in(page: Page) -> None:
+    page.goto("/pay")
+    page.get_by_label("Account number", exact=True).fill(PATIENT["account"])
+    page.get_by_label("Last name", exact=True).fill(PATIENT["last_name"])
+    page.get_by_label("Date of birth", exact=True).fill(PATIENT["born"])
+    page.get_by_role("button", name="Find my balance").click()
+    heading(page, "Your balance")
+
+
+def password_step(page: Page, username: str, password: str) -> None:
+    page.goto("/staff/login")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Continue").click()
+    heading(page, "Enter your sign-in code")
+
+
+def staff_sign_in(page: Page, site: Site, username: str, password: str) -> None:
+    password_step(page, username, password)
+    user = site.services.store.get_staff_user(username)
+    page.get_by_label("Code from your authenticator app").fill(current_code(user, site.services))
+    page.get_by_role("button", name="Sign in").click()
+    heading(page, re.compile(r"^Today, "))
+
+
+def wrong_code(site: Site, username: str) -> str:
+    """A 6-digit code that none of the accepted time steps gives."""
+    user = site.services.store.get_staff_user(username)
+    totp = pyotp.TOTP(user.totp_secret)
+    step = totp.timecode(site.services.clock.now())
+    accepted = {totp.generate_otp(s) for s in (step - 1, step, step + 1)}
+    return next(c for c in ("000000", "111111", "222222", "333333") if c not in accepted)
+
+
+def goto(path: str, title: str | re.Pattern, status: int = 200) -> Callable:
+    def visit(page: Page, site: Site, viewport: str) -> None:
+        where = path.format(
+            pending=site.pending_path,
+            failed=site.failed_path,
+            receipt=site.receipt_path,
+            optout=site.optout_path,
+        )
+        response = page.goto(where)
+        assert response is not None and response.status == status, (where, response)
+        heading(page, title)
+
+    return visit
+
+
+def lookup_invalid(page: Page, site: Site, viewport: str) -> None:
+    page.goto("/pay")
+    page.get_by_role("button", name="Find my balance").click()
+    expect(page.get_by_role("alert").filter(has_text="There is a problem")).to_be_visible()
+
+
+def lookup_not_found(page: Page, site: Site, viewport: str) -> None:
+    page.goto("/pay")
+    page.get_by_label("Account number", exact=True).fill(PATIENT["account"])
+    page.get_by_label("Last name", exact=True).fill("Nobody")
+    page.get_by_label("Date of birth", exact=True).fill("1900-01-01")
+    page.get_by_role("button", name="Find my balance").click()
+    expect(page.get_by_role("alert")).to_contain_text("could not find an account")
+
+
+def statement(page: Page, site: Site, viewport: str) -> None:
+    page.goto("/account")
+    page.locator(".statement-row a").first.click()
+    heading(page, re.compile(r"^Statement "))
+
+
+def amount_invalid(page: Page, site: Site, viewport: str) -> None:
+    page.goto("/account")
+    page.get_by_label("Amount", exact=True).fill("0.10")
+    page.get_by_role("button", name="Pay this amount").click()
+    expect(page.get_by_role("alert").filter(has_text="There is a problem")).to_be_visible()
+
+
+def checkout(page: Page, site: Site, viewport: str) -> None:
+    page.goto(site.checkout_path)
+    heading(page, "Checkout")
+
+
+def checkout_declined(page: Page, site: Site, viewport: str) -> None:
+    page.goto(site.checkout_path)
+    page.get_by_label("Card number").fill(DECLINED_CARD)
+    page.get_by_label("Expiry (MM/YY)").fill("12/30")
+    page.get_by_label("CVC", exact=True).fill("123")
+    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+    expect(page.get_by_role("alert")).to_contain_text("declined")
+
+
+def optout_done(page: Page, site: Site, viewport: str) -> None:
+    page.goto(site.optout_path)
+    page.get_by_role("button", name="Stop payment reminders").click()
+    heading(page, "Payment reminders stopped")
+
+
+def login_failed(page: Page, site: Site, viewport: str) -> None:
+    page.goto("/staff/login")
+    page.get_by_label("Username", exact=True).fill(f"nobody-{viewport}")
+    page.get_by_label("Password", exact=True).fill("not the password at all")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("alert")).to_contain_text("not right")
+
+
+def code_step(page: Page, site: Site, viewport: str) -> None:
+    password_step(page, *ASSOCIATE)
+
+
+def code_failed(page: Page, site: Site, viewport: str) -> None:
+    password_step(page, *ASSOCIATE)
+    page.get_by_label("Code from your authenticator app").fill(wrong_code(site, ASSOCIATE[0]))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("not right")
+
+
+def staff_account_posted(page: Page, site: Site, viewport: str) -> None:
+    page.goto(f"/staff/accounts/{PATIENT['account']}")
+    post = page.get_by_role("region", name="Post a payment")
+    post.get_by_label("Method", exact=True).select_option(label="Cash")
+    post.get_by_label("Amount", exact=True).fill("5.00")
+    post.get_by_role("button", name="Post payment").click()
+    expect(page.get_by_role("status").filter(has_text="Posted")).to_be_visible()
+
+
+def staff_account_invalid(page: Page, site: Site, viewport: str) -> None:
+    page.goto(f"/staff/accounts/{PATIENT['account']}")
+    page.get_by_role("button", name="Post payment").click()
+    expect(page.get_by_role("alert").filter(has_text="There is a problem")).to_be_visible()
+
+
+def import_result(page: Page, site: Site, viewport: str) -> None:
+    page.goto("/staff/import")
+    document = {"statements": [{"statement_id": "S-BAD-1", "account_number": "oops"}]}
+    page.get_by_label(re.compile(r"^Statements file")).set_input_files(
+        files=[
+            {
+                "name": "statements.json",
+                "mimeType": "application/json",
+                "buffer": json.dumps(document).encode(),
+            }
+        ]
+    )
+    page.get_by_label(re.compile(r"Dry run")).check()
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("table", name=re.compile(r"^Rejected statements"))).to_be_visible()
+
+
+def user_added(page: Page, site: Site, viewport: str) -> None:
+    page.goto("/staff/users")
+    page.get_by_label("Username", exact=True).fill(f"clerk-{viewport}")
+    page.get_by_label("Role", exact=True).select_option("associate")
+    page.get_by_label("Password", exact=True).fill("a long enough passphrase")
+    page.get_by_role("button", name="Add user").click()
+    expect(page.get_by_role("img", name="QR code for the authenticator app")).to_be_visible()
+
+
+# name -> (visitor, how to get there). Each lands on the page in the state to check.
+PAGES: dict[str, tuple[str, Callable]] = {
+    # The public site.
+    "home": ("anon", goto("/", re.compile(r"^Pay your .* bill$"))),
+    "how-to-pay": ("anon", goto("/how-to-pay", "How to pay your bill")),
+    "faq": ("anon", goto("/faq", "Common questions about your bill")),
+    "contact": ("anon", goto("/contact", "Contact the billing office")),
+    "privacy": ("anon", goto("/privacy", re.compile(r"^Privacy notice"))),
+    # Quick Pay and the patient's pages.
+    "pay": ("anon", goto("/pay", "Pay your bill")),
+    "pay-invalid": ("anon", lookup_invalid),
+    "pay-not-found": ("anon", lookup_not_found),
+    "account": ("patient", goto("/account", "Your balance")),
+    "statement": ("patient", statement),
+    "amount-invalid": ("patient", amount_invalid),
+    "checkout": ("patient", checkout),
+    "checkout-declined": ("patient", checkout_declined),
+    "payment-pending": ("patient", goto("{pending}", "Waiting for your payment to be confirmed")),
+    "receipt": ("patient", goto("{receipt}", "Thank you, your payment was received")),
+    "payment-failed": ("anon", goto("{failed}", "Your payment did not go through")),
+    "reminders-optout": ("anon", goto("{optout}", "Stop payment reminders?")),
+    "reminders-stopped": ("anon", optout_done),
+    "not-found": ("anon", goto("/no-such-page", "Page not found", status=404)),
+    # The billing console.
+    "staff-login": ("fresh", goto("/staff/login", "Billing staff sign-in")),
+    "staff-login-failed": ("fresh", login_failed),
+    "staff-code": ("fresh", code_step),
+    "staff-code-failed": ("fresh", code_failed),
+    "staff-dashboard": ("staff", goto("/staff/", re.compile(r"^Today, "))),
+    "staff-search": ("staff", goto("/staff/search?q=an", re.compile(r"^Search$"))),
+    "staff-account": ("staff", goto(f"/staff/accounts/{PATIENT['account']}", re.compile("Gold"))),
+    "staff-account-posted": ("staff", staff_account_posted),
+    "staff-account-invalid": ("staff", staff_account_invalid),
+    "staff-payments": ("staff", goto("/staff/payments", "Payments")),
+    "staff-queue": ("staff", goto("/staff/escalations", "Escalation queue")),
+    "staff-aging": ("staff", goto("/staff/reports/aging", re.compile(r"^Aging as of "))),
+    "staff-deposits": ("staff", goto("/staff/reports/deposits", "Daily deposits")),
+    "staff-monthly": ("staff", goto("/staff/reports/monthly", re.compile(r"^Monthly summary"))),
+    "staff-import": ("staff", goto("/staff/import", "Import statements")),
+    "staff-import-result": ("staff", import_result),
+    "staff-audit": ("staff", goto("/staff/audit", "Audit log")),
+    "staff-users": ("staff", goto("/staff/users", "Staff users")),
+    "staff-user-added": ("staff", user_added),
+    "staff-api-keys": ("staff", goto("/staff/api-keys", "API keys")),
+    "staff-password": ("staff", goto("/staff/password", "Change your password")),
+}
+
+CASES = [
+    pytest.param(name, viewport, id=f"{name}-{viewport}")
+    for name in PAGES
+    for viewport in VIEWPORTS
+]
+
+
+def describe(rules: list[dict]) -> list[str]:
+    lines = []
+    for rule in rules:
+        lines.append(f"- {rule['id']} ({rule.get('impact')}): {rule['help']} <{rule['helpUrl']}>")
+        for node in rule["nodes"][:10]:
+            target = " ".join(" >> ".join(t) if isinstance(t, list) else t for t in node["target"])
+            summary = " ".join(node.get("failureSummary", "").split())
+            lines.append(f"    {target}: {summary[:300]}")
+        if len(rule["nodes"]) > 10:
+            lines.append(f"    ... and {len(rule['nodes']) - 10} more elements")
+    return lines
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("name", "viewport"), CASES)
+def test_no_wcag_violations(name: str, viewport: str, tabs: Tabs, site: Site) -> None:
+    who, visit = PAGES[name]
+    page = tabs.open(viewport, who)
+    try:
+        visit(page, site, viewport)
+        # Collapsed sections are checked too.
+        page.evaluate(OPEN_DETAILS)
+        found = page.evaluate(CHECK_PAGE, WCAG_TAGS)
+        where = _path(page.url)
+    finally:
+        if who == "fresh":
+            page.context.close()
+        else:
+            page.close()
+    assert found["version"].startswith("4."), found["version"]
+    problems = describe(found["violations"])
+    if found["unresolved"]:
+        problems.append("axe could not check the colour contrast of (needs review):")
+        problems += describe(found["unresolved"])
+    problems += [f"- text contrast: {line}" for line in found["lowContrast"]]
+    problems += [f"- no visible keyboard focus (2.4.7): {html}" for html in found["unfocused"]]
+    if problems:
+        pytest.fail(
+            f"WCAG 2.1 A/AA problems on {name} ({where}) at {viewport} px:\n" + "\n".join(problems)
+        )
