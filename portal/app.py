@@ -1,6 +1,7 @@
 """The Flask application factory: wiring only."""
 
 from datetime import timedelta
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, render_template, request, session
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -34,6 +35,21 @@ def is_public(endpoint: str | None) -> bool:
     return endpoint == "static" or endpoint == "api.openapi" or (endpoint or "").startswith("site.")
 
 
+def refuse_forms_that_are_not_utf8():
+    """A form field that is not UTF-8 is refused whole (400) before any view reads it:
+    werkzeug would otherwise keep an undecodable %FF as the literal text "%FF"."""
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return None
+    body = request.get_data(cache=True)  # the form is parsed from this cached copy later
+    try:
+        for field in body.split(b"&"):
+            unquote_to_bytes(field.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        message = "What was sent is not UTF-8 text. Type it again and send the form again."
+        return render_template("error.html", title="Not readable", message=message), 400
+    return None
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
     """Wire settings and services into a Flask app; builds services when none are given."""
     if services is None:
@@ -59,6 +75,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the (15-minute idle) session
     )
     app.extensions["portal"] = services
+    # Before the CSRF check, which would otherwise read a form of bad bytes as an empty one
+    # and answer with a vague "out of date".
+    app.before_request(refuse_forms_that_are_not_utf8)
     csrf.init_app(app)
 
     from portal.web import (
@@ -137,6 +156,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     def csrf_error(error):
         message = "This form was out of date or came from another site. Please try again."
         return render_template("error.html", title="Please try again", message=message), 400
+
+    @app.errorhandler(413)
+    def too_large(error):
+        limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        message = f"What was sent is too large: the limit is {limit} MB. Send less and try again."
+        return render_template("error.html", title="Too large", message=message), 413
 
     @app.errorhandler(403)
     def forbidden(error):

@@ -49,7 +49,7 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 CODE_STEP_LIMIT = timedelta(minutes=5)
 SIGN_IN_FAILED = "The username, password or code is not right."
-LOCKED = "Too many unsuccessful attempts: this user is locked for 15 minutes."
+LOCKED = "Too many unsuccessful attempts: sign-in is locked for 15 minutes."
 bp.before_request(load_staff_user)
 
 
