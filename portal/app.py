@@ -38,8 +38,8 @@ def is_public(endpoint: str | None) -> bool:
 def refuse_forms_that_are_not_utf8():
     """A form field that is not UTF-8 is refused whole (400) before any view reads it:
     werkzeug would otherwise keep an undecodable %FF as the literal text "%FF"."""
-    if request.mimetype != "application/x-www-form-urlencoded":
-        return None
+    if request.mimetype != "application/x-www-form-urlencoded" or request.blueprint == "api":
+        return None  # the API answers in JSON (415 for a form)
     body = request.get_data(cache=True)  # the form is parsed from this cached copy later
     try:
         for field in body.split(b"&"):

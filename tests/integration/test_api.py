@@ -184,8 +184,16 @@ def test_a_body_that_is_not_json_is_415(client, key):
     )
     form = client.post("/api/v1/statements", data={"statements": "x"}, headers=auth(key))
 
-    assert response.status_code == form.status_code == 415
-    assert response.is_json and response.get_json()["error"]
+    bad_bytes = client.post(
+        "/api/v1/statements",
+        data=b"statements=%FF",
+        content_type="application/x-www-form-urlencoded",
+        headers=auth(key),
+    )
+
+    assert response.status_code == form.status_code == bad_bytes.status_code == 415
+    for answer in (response, form, bad_bytes):
+        assert answer.is_json and answer.get_json()["error"]
 
 
 def test_a_body_over_5_mb_is_413_json(client, services, key):
@@ -338,18 +346,23 @@ def test_amounts_up_to_the_largest_integer_import(client, services, key):
 def test_a_rejection_lists_its_first_20_problems_and_cuts_long_texts(client, services, key):
     statement = copy.deepcopy(STATEMENT)
     statement["statement_id"] = "S-" + "9" * 5000
+    twin = {**STATEMENT["patients"][0], "patient_id": "P" * 5000}
+    statement["patients"] = [twin, twin]  # "appears twice" repeats the id
     statement["lines"] = [1] * 2000  # 2000 "Must be an object."
-    statement["due_date"] = "x" * 5000  # the message repeats the value
 
     body = post_statements(client, key, [statement]).get_json()
 
     (rejected,) = body["rejected"]
     assert len(rejected["statement_id"]) == 300 and rejected["statement_id"].endswith("\u2026")
     assert len(rejected["errors"]) == 21
-    assert rejected["errors"][0]["field"] == "due_date"
-    assert len(rejected["errors"][0]["message"]) == 300
+    assert rejected["errors"][0] == {
+        "field": "statement_id",
+        "message": "Too long: at most 64 characters.",
+    }
+    (twice,) = [e for e in rejected["errors"] if e["message"].startswith("Patient id 'PPP")]
+    assert len(twice["message"]) == 300 and twice["message"].endswith("\u2026")
     assert rejected["errors"][-1]["field"] == "statement"
-    assert rejected["errors"][-1]["message"].startswith("1981 more problems are not listed")
+    assert rejected["errors"][-1]["message"].startswith("1984 more problems are not listed")
 
 
 @pytest.mark.parametrize(
