@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NoReturn
 
 from portal.adapters.store import ImportOutcome
 from portal.bootstrap import Services
@@ -174,7 +175,7 @@ _AMOUNTS = f"amounts are whole cents up to {MAX_JSON_INTEGER}"
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
-def _json_constant(name: str) -> float:
+def _json_constant(name: str) -> NoReturn:
     raise ImportFileError(f"The file is not valid JSON: {name} is not a JSON number.")
 
 
@@ -419,7 +420,8 @@ def _dollars_problem(text: str) -> str | None:
     if not _DOLLARS.fullmatch(text):
         return "Enter the amount in dollars with two decimals, for example 12.34."
     if int(text.replace(".", "")) > MAX_JSON_INTEGER:
-        return f"The amount is too large: at most {MAX_JSON_INTEGER / 100:,.2f} dollars."
+        dollars, cents = divmod(MAX_JSON_INTEGER, 100)
+        return f"The amount is too large: at most {dollars:,}.{cents:02d} dollars."
     return None
 
 

@@ -39,11 +39,10 @@ UNREADABLE = (
     "We could not read what was sent: it was not plain text (UTF-8). Type the details from "
     "your statement again."
 )
-# What a field holds when the browser sent bytes that are not UTF-8: werkzeug keeps a
-# percent-escape it cannot decode as the text "%FF", and a multipart field's bad bytes become
-# U+FFFD. No Quick Pay field can hold "%", U+FFFD or a control character, so such a form is
-# refused as unreadable (400) before any lookup is tried or counted.
-_UNREADABLE = re.compile(r"%[0-9A-Fa-f]{2}|[\ufffd\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# A url-encoded form that is not UTF-8 is refused by the app before any view; a multipart
+# field's bad bytes become U+FFFD. No Quick Pay field can hold U+FFFD or a control
+# character, so such a form is refused as unreadable (400) before any lookup is counted.
+_UNREADABLE = re.compile(r"[\ufffd\x00-\x1f\x7f-\x9f\u2028\u2029]")
 LOOKUP_FIELDS = ("account_number", "last_name", "date_of_birth")
 
 
