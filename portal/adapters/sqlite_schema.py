@@ -210,5 +210,25 @@ MIGRATIONS = (
         revoked_at TEXT
     );
     """,
+    # 5: money and mail that must finish (issue 13). Claims keep what is needed to finish
+    # them (a sweep takes over the unfinished ones); refunds are posted once per processor
+    # refund id; a payment remembers what the portal asked for, so a different amount taken
+    # is shown and escalated; opt-out links carry an opaque token.
+    """
+    ALTER TABLE messages ADD COLUMN payload TEXT NOT NULL DEFAULT '';
+    CREATE INDEX messages_unfinished ON messages(claimed_at) WHERE sent_at IS NULL;
+    ALTER TABLE payments ADD COLUMN requested_cents INTEGER;
+    CREATE TABLE refunds (
+        refund_id TEXT PRIMARY KEY,
+        payment_id TEXT NOT NULL REFERENCES payments(payment_id),
+        amount_cents INTEGER NOT NULL CHECK (amount_cents > 0),
+        posted_at TEXT NOT NULL
+    );
+    CREATE INDEX refunds_by_payment ON refunds(payment_id);
+    CREATE TABLE opt_out_tokens (
+        token TEXT PRIMARY KEY,
+        account_number TEXT NOT NULL UNIQUE REFERENCES accounts(account_number)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -11,6 +11,7 @@ __all__ = [
     "NotFound",
     "PaymentNotFound",
     "PaymentNotReady",
+    "UnpostableEvent",
 ]
 
 
@@ -35,3 +36,16 @@ class PaymentNotFound(NotFound):
 class PaymentNotReady(Exception):
     """A gateway event about a payment the portal cannot act on yet (a refund or dispute of a
     payment not posted so far): the gateway should deliver it again later."""
+
+
+class UnpostableEvent(Exception):
+    """A signed gateway event that can never be applied as it stands (more refunded than the
+    payment took, a reference already posted to another payment, no amount): it changes no
+    money, is acknowledged so the processor stops sending it, and goes to a person.
+    `message` names what is wrong, for the escalation item (never PHI)."""
+
+    def __init__(self, payment_id: str, account_number: str, message: str):
+        super().__init__(message)
+        self.payment_id = payment_id
+        self.account_number = account_number
+        self.message = message
