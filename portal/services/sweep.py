@@ -125,7 +125,7 @@ def finish_receipt(services: Services, claim: Claim, today: date) -> Finish:
     outcome = send_once(
         services, RECEIPT_CLAIM, claim.key, message, payment.account_number, claim.payload
     )
-    return _finished(outcome)
+    return _finished(services, claim, outcome)
 
 
 def finish_statement_notice(services: Services, claim: Claim, today: date) -> Finish:
@@ -138,7 +138,7 @@ def finish_statement_notice(services: Services, claim: Claim, today: date) -> Fi
     outcome = send_once(
         services, STATEMENT_CLAIM, claim.key, message, account.account_number, claim.payload
     )
-    return _finished(outcome)
+    return _finished(services, claim, outcome)
 
 
 def drop_claim(services: Services, claim: Claim, reason: str) -> Finish:
@@ -152,11 +152,12 @@ def drop_claim(services: Services, claim: Claim, reason: str) -> Finish:
     return Finish.DROPPED
 
 
-def _finished(outcome: Delivery | None) -> Finish:
-    # None: taken (or sent) by someone else since it was listed; theirs to finish.
-    if outcome is None or outcome is Delivery.FAILED:
-        return Finish.LEFT
-    return Finish.DONE
+def _finished(services: Services, claim: Claim, outcome: Delivery | None) -> Finish:
+    if outcome is None:
+        # Taken by someone else since it was listed (an event finished just before sent it).
+        done = services.store.message_sent(claim.kind, claim.key)
+        return Finish.DONE if done else Finish.LEFT
+    return Finish.LEFT if outcome is Delivery.FAILED else Finish.DONE
 
 
 # The refund-request finisher is added here when refunds keep what they need (issue 13).
