@@ -2,8 +2,9 @@
 
 EventBridge calls it once a day (zappa_settings.json `events`). It builds the services on
 the first call of a cold start and reuses them while the container stays warm, runs the
-same reminder service as `portal reminders`, writes one JSON line to the log and returns
-the counts. An exception propagates, so Lambda records a failed run and EventBridge's
+same reminder service as `portal reminders` (which ends with the sweep of unfinished
+claims), writes one JSON line to the log (the four counts, `swept` and `unfinished`) and
+returns the four counts. An exception propagates, so Lambda records a failed run and EventBridge's
 retry runs it again; every reminder send is claimed once in the store, so a retry never
 sends a reminder twice.
 """
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from portal.bootstrap import Services
 
 COUNTS = ("sent", "skipped", "failed", "escalated")
+SWEEP_COUNTS = ("swept", "unfinished")  # in the log line only: the return value is COUNTS
 
 _services: "Services | None" = None
 
@@ -38,7 +40,8 @@ def handler(event: Mapping[str, Any] | None = None, context: Any = None) -> dict
     current = services()
     summary = run_reminders(current, as_of=current.clock.now())
     counts = summary_counts(summary)
-    print(json.dumps({"job": "reminders", **counts}, sort_keys=True), flush=True)
+    logged = {"job": "reminders", **counts, **sweep_counts(summary)}
+    print(json.dumps(logged, sort_keys=True), flush=True)
     return counts
 
 
@@ -47,3 +50,10 @@ def summary_counts(summary: Any) -> dict[str, int]:
     if isinstance(summary, Mapping):
         return {name: int(summary[name]) for name in COUNTS}
     return {name: int(getattr(summary, name)) for name in COUNTS}
+
+
+def sweep_counts(summary: Any) -> dict[str, int]:
+    """What the sweep of unfinished claims did in the run (0 when the summary has none)."""
+    if isinstance(summary, Mapping):
+        return {name: int(summary.get(name, 0)) for name in SWEEP_COUNTS}
+    return {name: int(getattr(summary, name, 0)) for name in SWEEP_COUNTS}

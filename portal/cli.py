@@ -77,7 +77,10 @@ def demo() -> None:
     click.echo("  then the code from `portal staff code USERNAME` (or an authenticator app).")
 
 
-@cli.command(help="Send the payment reminders due today (each once); the last line is the summary.")
+@cli.command(
+    help="Send the payment reminders due today (each once), then finish unfinished claims"
+    " (receipts, notices, gateway events); the last line is the summary."
+)
 @click.option(
     "--as-of",
     "as_of",
@@ -112,6 +115,11 @@ def reminders(as_of, dry_run: bool) -> None:
         )
     elif dry_run:
         click.echo(f"Dry run over {summary.due_accounts} overdue accounts: nothing was sent.")
+    if summary.swept or summary.unfinished:
+        click.echo(
+            f"Unfinished claims: {summary.swept} {'to sweep' if dry_run else 'swept'},"
+            f" {summary.unfinished} left for the next run."
+        )
     click.echo(summary.line)
 
 

@@ -3,6 +3,7 @@ staff users, the audit log, notes and the escalation queue (design: docs/dynamod
 
 import secrets
 import time
+import zlib
 from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 
 from portal.adapters.dynamodb_table import Item, Table, epoch, parse_day, parse_ts, seq, ts
+from portal.adapters.store import Claim
 from portal.domain.staff import (
     AuditAction,
     AuditEntry,
@@ -22,7 +24,11 @@ from portal.domain.staff import (
 )
 
 DAY = timedelta(days=1)
-NO_ACCOUNT = "-"  # the audit partition of entries about no account (sign-ins, searches)
+NO_ACCOUNT = "-"
+# Unsent claims are listed under GSI2PK UNFINISHED#0..7, so no one partition takes every
+# claim's writes; the daily sweep reads the eight.
+UNFINISHED = "UNFINISHED#"
+CLAIM_SHARDS = 8  # the audit partition of entries about no account (sign-ins, searches)
 
 
 class StaffRecords:
@@ -155,23 +161,48 @@ class StaffRecords:
     # -- messages ----------------------------------------------------------------------
 
     def claim_message(
-        self, kind: str, key: str, at: datetime, stale_before: datetime | None = None
+        self,
+        kind: str,
+        key: str,
+        at: datetime,
+        stale_before: datetime | None = None,
+        payload: str = "",
     ) -> bool:
-        item = {"PK": _message_pk(kind, key), "SK": "MESSAGE", "claimed_at": ts(at)}
+        # Unsent claims are listed in GSI2 (sharded) for the sweep; a released claim has no
+        # claimed_at, so any claim takes it over.
+        free = "attribute_not_exists(PK) OR (attribute_not_exists(sent_at) AND"
+        values: dict[str, Any] = {
+            ":at": ts(at),
+            ":kind": kind,
+            ":key": key,
+            ":shard": _claim_shard(kind, key),
+            ":order": _claim_order(kind, key, ts(at)),
+            ":payload": payload,
+        }
         if stale_before is None:
-            return self.db.put(item, condition="attribute_not_exists(PK)")
-        return self.db.put(
-            item,
-            condition="attribute_not_exists(PK)"
-            " OR (attribute_not_exists(sent_at) AND claimed_at < :stale)",
-            ExpressionAttributeValues={":stale": ts(stale_before)},
+            condition = f"{free} attribute_not_exists(claimed_at))"
+        else:
+            condition = f"{free} (attribute_not_exists(claimed_at) OR claimed_at < :stale))"
+            values[":stale"] = ts(stale_before)
+        keep = ":payload" if payload else "if_not_exists(#payload, :payload)"
+        return (
+            self.db.update(
+                _message_pk(kind, key),
+                "MESSAGE",
+                "SET claimed_at = :at, #kind = :kind, #key = :key, GSI2PK = :shard,"
+                f" GSI2SK = :order, #payload = {keep}",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#kind": "kind", "#key": "key", "#payload": "payload"},
+                ExpressionAttributeValues=values,
+            )
+            is not None
         )
 
     def mark_message_sent(self, kind: str, key: str, at: datetime) -> None:
         self.db.update(
             _message_pk(kind, key),
             "MESSAGE",
-            "SET sent_at = :at",
+            "SET sent_at = :at REMOVE GSI2PK, GSI2SK",  # out of the list of unfinished claims
             ConditionExpression="attribute_exists(PK)",  # no claim, nothing to mark
             ExpressionAttributeValues={":at": ts(at)},
         )
@@ -181,7 +212,31 @@ class StaffRecords:
         return bool(item and item.get("sent_at"))
 
     def release_message(self, kind: str, key: str) -> None:
+        self.db.update(
+            _message_pk(kind, key),
+            "MESSAGE",
+            "SET GSI2SK = :order REMOVE claimed_at",
+            ConditionExpression="attribute_exists(PK) AND attribute_not_exists(sent_at)",
+            ExpressionAttributeValues={":order": _claim_order(kind, key, "")},
+        )
+
+    def drop_message(self, kind: str, key: str) -> None:
         self.db.delete(_message_pk(kind, key), "MESSAGE", condition="attribute_not_exists(sent_at)")
+
+    def unfinished_claims(self, before: datetime, limit: int = 500) -> list[Claim]:
+        found: list[Item] = []
+        for shard in range(CLAIM_SHARDS):
+            items = self.db.query(
+                IndexName="GSI2",
+                KeyConditionExpression=Key("GSI2PK").eq(f"{UNFINISHED}{shard}")
+                & Key("GSI2SK").lt(ts(before)),
+            )
+            found += islice(items, limit)
+        found.sort(key=lambda i: i["GSI2SK"])
+        return [
+            Claim(i["kind"], i["key"], parse_ts(i.get("claimed_at")), i.get("payload", ""))
+            for i in found[:limit]
+        ]
 
     # -- staff users -------------------------------------------------------------------
 
@@ -423,6 +478,15 @@ def _session_pk(session_id: str) -> str:
 
 def _message_pk(kind: str, key: str) -> str:
     return f"MESSAGE#{kind}#{key}"
+
+
+def _claim_shard(kind: str, key: str) -> str:
+    return f"{UNFINISHED}{zlib.crc32(f'{kind}#{key}'.encode()) % CLAIM_SHARDS}"
+
+
+def _claim_order(kind: str, key: str, claimed_at: str) -> str:
+    """GSI2SK of an unsent claim: by claim time, a released one ('') before all others."""
+    return f"{claimed_at}#{kind}#{key}"
 
 
 def _staff_pk(username: str) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from portal.adapters.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from portal.adapters.store import (
     AccountRecords,
+    Claim,
     DueAccount,
     ImportOutcome,
     OpenBalance,
@@ -53,6 +54,7 @@ from portal.domain.statements import LineItem, Statement
 
 SESSION_LIFETIME = timedelta(days=1)
 MAIL_LOG_KEPT = timedelta(days=366)
+RELEASED = ""  # messages.claimed_at of a claim its holder gave up: any claim takes it
 
 
 class SqliteStore:
@@ -421,14 +423,29 @@ class SqliteStore:
     # -- messages ----------------------------------------------------------------------
 
     def claim_message(
-        self, kind: str, key: str, at: datetime, stale_before: datetime | None = None
+        self,
+        kind: str,
+        key: str,
+        at: datetime,
+        stale_before: datetime | None = None,
+        payload: str = "",
     ) -> bool:
+        # A released claim has claimed_at '' (RELEASED): any claim takes it over.
         with self._write() as conn:
             cursor = conn.execute(
-                "INSERT INTO messages (kind, key, claimed_at) VALUES (?, ?, ?)"
-                " ON CONFLICT DO UPDATE SET claimed_at = excluded.claimed_at"
-                " WHERE sent_at IS NULL AND claimed_at < ?",
-                (kind, key, _ts(at), _ts(stale_before) if stale_before else ""),
+                "INSERT INTO messages (kind, key, claimed_at, payload) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO UPDATE SET claimed_at = excluded.claimed_at,"
+                " payload = CASE WHEN excluded.payload = '' THEN payload"
+                " ELSE excluded.payload END"
+                " WHERE sent_at IS NULL AND (claimed_at = ? OR claimed_at < ?)",
+                (
+                    kind,
+                    key,
+                    _ts(at),
+                    payload,
+                    RELEASED,
+                    _ts(stale_before) if stale_before else RELEASED,
+                ),
             )
             return cursor.rowcount == 1
 
@@ -448,8 +465,27 @@ class SqliteStore:
     def release_message(self, kind: str, key: str) -> None:
         with self._write() as conn:
             conn.execute(
+                "UPDATE messages SET claimed_at = ? WHERE kind = ? AND key = ? AND sent_at IS NULL",
+                (RELEASED, kind, key),
+            )
+
+    def drop_message(self, kind: str, key: str) -> None:
+        with self._write() as conn:
+            conn.execute(
                 "DELETE FROM messages WHERE kind = ? AND key = ? AND sent_at IS NULL", (kind, key)
             )
+
+    def unfinished_claims(self, before: datetime, limit: int = 500) -> list[Claim]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT kind, key, claimed_at, payload FROM messages INDEXED BY messages_unfinished"
+                " WHERE sent_at IS NULL AND claimed_at < ? ORDER BY claimed_at LIMIT ?",
+                (_ts(before), limit),
+            ).fetchall()
+        return [
+            Claim(kind, key, datetime.fromisoformat(at) if at else None, payload)
+            for kind, key, at, payload in rows
+        ]
 
     # -- staff -----------------------------------------------------------------------------
 

@@ -73,6 +73,16 @@ class DueAccount:
     due_cents: int  # everything owed on the account's open statements
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A claim never marked sent: what the sweep of unfinished claims works through."""
+
+    kind: str
+    key: str
+    claimed_at: datetime | None  # None once released (its holder gave it up)
+    payload: str
+
+
 class Store(Protocol):
     def migrate(self) -> int:
         """Create or upgrade the schema; return the schema version now in place."""
@@ -148,10 +158,17 @@ class Store(Protocol):
     def end_web_session(self, session_id: str) -> None: ...
 
     def claim_message(
-        self, kind: str, key: str, at: datetime, stale_before: datetime | None = None
+        self,
+        kind: str,
+        key: str,
+        at: datetime,
+        stale_before: datetime | None = None,
+        payload: str = "",
     ) -> bool:
         """Claim the one send of (kind, key); False when it was claimed before, unless that
-        claim was never marked sent and was made before `stale_before` (its holder died)."""
+        claim was never marked sent and was either released or made before `stale_before`
+        (its holder died). `payload` is what is needed to finish the claim (the sweep reads
+        it); an empty payload keeps the one the claim had."""
 
     def mark_message_sent(self, kind: str, key: str, at: datetime) -> None: ...
 
@@ -159,7 +176,16 @@ class Store(Protocol):
         """True once (kind, key) is marked sent (a claim alone is not)."""
 
     def release_message(self, kind: str, key: str) -> None:
-        """Give up an unsent claim (the send failed) so a later attempt can claim it again."""
+        """Give up an unsent claim (the send failed): it stays unfinished, with its payload,
+        and any later claim (or the sweep) takes it over at once."""
+
+    def drop_message(self, kind: str, key: str) -> None:
+        """Close an unsent claim that has nothing left to do (a reminder no longer due): it
+        is deleted, so a later claim of the same (kind, key) starts afresh."""
+
+    def unfinished_claims(self, before: datetime, limit: int = 500) -> list["Claim"]:
+        """Claims never marked sent that were released or made before `before`, oldest
+        (released first) first, at most `limit`."""
 
     # -- staff ---------------------------------------------------------------------------
 

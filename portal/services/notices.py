@@ -7,7 +7,7 @@ of birth are never passed to a template.
 """
 
 import logging
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -19,11 +19,10 @@ from portal.domain.money import format_cents
 from portal.domain.staff import MailRecord, Note
 from portal.domain.statements import Statement
 from portal.services.accounts import account_view
+from portal.services.claims import claim_payload, stale_before
 
 log = logging.getLogger(__name__)
 
-# A claim older than this that was never marked sent belongs to a sender that died.
-CLAIM_STALE_AFTER = timedelta(minutes=10)
 OPT_OUT_SALT = "reminder-opt-out"
 REMINDER_KINDS = ("reminder", "final-notice")
 STATEMENT_CLAIM = "statement"
@@ -116,14 +115,30 @@ def send_once(
     claim_key: str,
     message: OutgoingMessage,
     account_number: str,
+    payload: str = "",
 ) -> Delivery | None:
     """Send the message unless (claim_kind, claim_key) was sent before: None then. A claim
-    whose sender died (never marked sent, over 10 minutes old) is taken over. A refused
-    address counts as done (not retried); a transient failure frees the claim."""
-    store = services.store
+    whose sender died (never marked sent, older than the stale window) or that was released
+    is taken over. `payload` is what the sweep needs to send it if this sender cannot."""
     now = services.clock.now()
-    if not store.claim_message(claim_kind, claim_key, now, stale_before=now - CLAIM_STALE_AFTER):
+    if not services.store.claim_message(
+        claim_kind, claim_key, now, stale_before=stale_before(now), payload=payload
+    ):
         return None
+    return send_claimed(services, claim_kind, claim_key, message, account_number)
+
+
+def send_claimed(
+    services: Services,
+    claim_kind: str,
+    claim_key: str,
+    message: OutgoingMessage,
+    account_number: str,
+) -> Delivery:
+    """Send a message whose claim the caller holds, and close the claim. A refused address
+    counts as done (not retried); a transient failure releases the claim, which stays
+    unfinished for the next attempt or the daily sweep."""
+    store = services.store
     outcome = deliver(services, message, account_number)
     if outcome is Delivery.FAILED:
         store.release_message(claim_kind, claim_key)
@@ -210,6 +225,25 @@ def send_statement_notice(
 ) -> Delivery | None:
     """Tell the guarantor a statement is ready, once per statement; None when it was sent
     before or there is no address to send it to."""
+    message = statement_notice_for(services, account, statement)
+    if message is None:
+        log.info("account %s: no e-mail address, no statement notice", account.account_number)
+        return None
+    return send_once(
+        services,
+        STATEMENT_CLAIM,
+        statement.statement_id,
+        message,
+        account.account_number,
+        payload=claim_payload(statement_id=statement.statement_id),
+    )
+
+
+def statement_notice_for(
+    services: Services, account: Account, statement: Statement
+) -> OutgoingMessage | None:
+    """The statement notice with the statement's balance and the account's as they are now;
+    None when the guarantor has no e-mail address."""
     view = account_view(services, account.account_number)
     due_cents = next(
         (
@@ -219,14 +253,8 @@ def send_statement_notice(
         ),
         statement.total_cents,
     )
-    message = statement_notice(
+    return statement_notice(
         services, account, statement, max(due_cents, 0), account_due_cents=view.due_cents
-    )
-    if message is None:
-        log.info("account %s: no e-mail address, no statement notice", account.account_number)
-        return None
-    return send_once(
-        services, STATEMENT_CLAIM, statement.statement_id, message, account.account_number
     )
 
 

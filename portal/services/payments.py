@@ -187,6 +187,7 @@ def _dispute_opened(services: Services, payment: Payment, event: GatewayEvent, n
         "processor with the statement and receipt.",
         key=key,
     )
+    services.store.mark_message_sent("dispute", key, now)  # a marker: nothing to sweep
     return disputed
 
 
@@ -195,6 +196,7 @@ def _dispute_closed(won: bool):
         _posted(payment, event)
         key = _dispute_key(payment, event)
         services.store.claim_message("dispute", key, now)
+        services.store.mark_message_sent("dispute", key, now)
         if won:
             outcome: Payment | PostingResult = services.store.set_dispute(payment.payment_id, False)
             resolution = "Dispute won: the payment stands."

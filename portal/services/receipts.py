@@ -7,9 +7,11 @@ from portal.bootstrap import Services
 from portal.domain.aging import practice_date
 from portal.domain.payments import Payment
 from portal.services.accounts import account_view
+from portal.services.claims import claim_payload
 from portal.services.notices import Delivery, send_once
 
 log = logging.getLogger(__name__)
+RECEIPT_CLAIM = "receipt"
 
 
 def send_receipt(services: Services, payment_id: str) -> bool:
@@ -21,11 +23,30 @@ def send_receipt(services: Services, payment_id: str) -> bool:
     message = receipt_message(services, payment)
     if message is None:
         return False
-    # Claimed once per payment; a failed send frees the claim for a retry (the payment is
-    # posted whatever happens to its e-mail), a refused address is noted for staff.
-    return send_once(services, "receipt", payment_id, message, payment.account_number) is (
-        Delivery.SENT
+    # Claimed once per payment; a failed send leaves the claim unfinished for a retry or the
+    # daily sweep (the payment is posted whatever happens to its e-mail), a refused address
+    # is noted for staff.
+    outcome = send_once(
+        services,
+        RECEIPT_CLAIM,
+        payment_id,
+        message,
+        payment.account_number,
+        payload=claim_payload(payment_id=payment_id),
     )
+    return outcome is Delivery.SENT
+
+
+def receipt_unsent(services: Services, payment_id: str) -> bool:
+    """True when the payment is posted, its account has an address and its receipt is not
+    marked sent (never claimed, failed, or still being sent by another request)."""
+    payment = services.store.get_payment(payment_id)
+    if payment is None or payment.posted_at is None:
+        return False
+    account = services.store.get_account(payment.account_number)
+    if account is None or not account.guarantor.email:
+        return False
+    return not services.store.message_sent(RECEIPT_CLAIM, payment_id)
 
 
 def receipt_message(services: Services, payment: Payment) -> OutgoingMessage | None:

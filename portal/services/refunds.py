@@ -1,7 +1,6 @@
 """Giving money back on a card payment: through the gateway first, then the ledger."""
 
 import logging
-from datetime import timedelta
 
 from portal.adapters.payments import GatewayError
 from portal.adapters.store import PostingResult
@@ -10,11 +9,12 @@ from portal.domain.money import format_cents, parse_amount
 from portal.domain.payments import REFUNDABLE_STATUSES
 from portal.domain.staff import AuditAction
 from portal.services.audit import audit
+from portal.services.claims import CLAIM_STALE_AFTER
 from portal.services.errors import InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
 REFUND_CLAIM = "refund-request"
-ABANDONED_AFTER = timedelta(minutes=5)
+ABANDONED_AFTER = CLAIM_STALE_AFTER  # one stale window for every claim
 
 
 def refundable_cents(services: Services, payment_id: str) -> int:

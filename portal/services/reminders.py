@@ -3,7 +3,9 @@
 Only accounts in the store's index of accounts that owe are read. Every message is claimed
 in the store first (account, statement, step), then sent, then marked sent. Runs on the
 same day, or overlapping runs, send each message once; a run that dies between claim and
-send leaves a claim the next run takes over after 10 minutes, so nothing is lost. (A run
+send leaves a claim the next run takes over once it is stale (portal/services/claims.py),
+or that the run's sweep of unfinished claims sends (or drops, when no longer due), so
+nothing is lost. The sweep (portal/services/sweep.py) runs after the reminders. (A run
 that dies in the instant after the mail server took the message and before the mark would
 send that one again: e-mail offers no way to make a send and a store write one step.)
 """
@@ -13,12 +15,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 
-from portal.adapters.store import DueAccount
+from portal.adapters.mail import OutgoingMessage
+from portal.adapters.store import Claim, DueAccount
 from portal.bootstrap import Services
+from portal.domain.accounts import Account
 from portal.domain.aging import practice_date
 from portal.domain.dunning import AccountFacts, Schedule, Skip, Stage, Step, decide
 from portal.domain.staff import EscalationKind
-from portal.services.notices import Delivery, escalation_message, reminder_message, send_once
+from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
+from portal.services.notices import (
+    Delivery,
+    escalation_message,
+    reminder_message,
+    send_claimed,
+    send_once,
+)
 from portal.services.staff_actions import open_escalation
 
 log = logging.getLogger(__name__)
@@ -32,6 +43,8 @@ class ReminderSummary:
     failed: int = 0
     escalated: int = 0
     due_accounts: int = 0
+    swept: int = 0  # unfinished claims the sweep closed (a dry run: would try)
+    unfinished: int = 0  # unfinished claims it left for the next run
     before_send_hour: bool = False
     dry_run: bool = False
 
@@ -80,7 +93,20 @@ def run_reminders(
             # One account's trouble must not stop everyone else's reminders.
             log.exception("reminders: account %s failed", item.account_number)
             summary.failed += 1
-    log.info("reminders for %s: %s", today, summary.line)
+    # Then whatever was claimed and never finished (an event, a receipt, a notice, a
+    # reminder whose sender died): imported here, as the sweep finishes reminders with this
+    # module.
+    from portal.services.sweep import sweep_claims
+
+    swept = sweep_claims(services, today, dry_run=dry_run)
+    summary.swept, summary.unfinished = swept.closed, swept.left
+    log.info(
+        "reminders for %s: %s swept=%d unfinished=%d",
+        today,
+        summary.line,
+        summary.swept,
+        summary.unfinished,
+    )
     return summary
 
 
@@ -99,19 +125,39 @@ def _remind(
         summary.escalated += step.stage is Stage.ESCALATION
         summary.sent += step.stage is not Stage.ESCALATION
         return
-    days = (today - item.due_date).days
-    key = f"{item.account_number}:{item.statement_id}:{step.name}"
-    if step.stage is Stage.ESCALATION:
-        _escalate(services, account, item, step, days, key, summary)
-        return
-    message = reminder_message(
-        services, account, step.stage.value, item.statement_id, item.due_cents, item.due_date, days
+    message = _step_message(services, account, item, step, today)
+    outcome = send_once(
+        services,
+        step.stage.value,
+        reminder_key(item.account_number, item.statement_id, step),
+        message,
+        item.account_number,
+        payload=claim_payload(
+            account_number=item.account_number, statement_id=item.statement_id, step=step.name
+        ),
     )
-    outcome = send_once(services, step.stage.value, key, message, item.account_number)
-    _count(summary, outcome, "sent")
+    _count(summary, outcome, "escalated" if step.stage is Stage.ESCALATION else "sent")
 
 
-def _escalate(services, account, item: DueAccount, step: Step, days: int, key: str, summary):
+def reminder_key(account_number: str, statement_id: str, step: Step) -> str:
+    return f"{account_number}:{statement_id}:{step.name}"
+
+
+def _step_message(
+    services: Services, account: Account, item: DueAccount, step: Step, today: date
+) -> OutgoingMessage:
+    """The step's message; for the escalation stage, the item in the staff queue first."""
+    days = (today - item.due_date).days
+    if step.stage is not Stage.ESCALATION:
+        return reminder_message(
+            services,
+            account,
+            step.stage.value,
+            item.statement_id,
+            item.due_cents,
+            item.due_date,
+            days,
+        )
     open_escalation(
         services,
         SYSTEM,
@@ -120,9 +166,40 @@ def _escalate(services, account, item: DueAccount, step: Step, days: int, key: s
         f"{days} days past due after the final notice: statement {item.statement_id}.",
         key=f"reminder:{item.account_number}:{item.statement_id}",
     )
-    message = escalation_message(services, account, item.statement_id, item.due_cents, days)
-    outcome = send_once(services, step.stage.value, key, message, item.account_number)
-    _count(summary, outcome, "escalated")
+    return escalation_message(services, account, item.statement_id, item.due_cents, days)
+
+
+def finish_reminder_claim(services: Services, claim: Claim, today: date) -> Finish:
+    """The sweep's way to finish a reminder, final notice or escalation whose sender died:
+    decided again for its account today. Sent when the same step is still the one due for
+    the same statement; otherwise the claim is dropped (with the reason in the log), and
+    the daily run decides afresh."""
+    store, now = services.store, services.clock.now()
+    if not store.claim_message(claim.kind, claim.key, now, stale_before=stale_before(now)):
+        return Finish.LEFT  # another run holds it (or sent it) since it was listed
+    fields = payload_fields(claim.payload)
+    number = str(fields.get("account_number", ""))
+    schedule = schedule_of(services)
+    first = today - timedelta(days=schedule.first_day)
+    item = next((d for d in store.accounts_due(first) if d.account_number == number), None)
+    account = store.get_account(number) if item else None
+    if item is None or account is None:
+        return _drop(services, claim, "the account is no longer overdue")
+    step = decide(schedule, _facts(services, account, item, today), today)
+    if isinstance(step, Skip):
+        return _drop(services, claim, str(step))
+    now_due = (step.stage.value, step.name, item.statement_id)
+    if now_due != (claim.kind, fields.get("step"), fields.get("statement_id")):
+        return _drop(services, claim, f"{step.name} on {item.statement_id} is due instead")
+    message = _step_message(services, account, item, step, today)
+    outcome = send_claimed(services, claim.kind, claim.key, message, number)
+    return Finish.LEFT if outcome is Delivery.FAILED else Finish.DONE
+
+
+def _drop(services: Services, claim: Claim, reason: str) -> Finish:
+    services.store.drop_message(claim.kind, claim.key)
+    log.info("reminders: %s %s dropped: %s", claim.kind, claim.key, reason)
+    return Finish.DROPPED
 
 
 def _count(summary: ReminderSummary, outcome: Delivery | None, done: str) -> None:

@@ -1,22 +1,27 @@
 """Notifications from the card processor: verified, recorded once, then applied."""
 
+import dataclasses
 import logging
-from datetime import timedelta
 from enum import StrEnum
 
+from portal.adapters.payments import EventKind, GatewayEvent
 from portal.bootstrap import Services
+from portal.services.claims import claim_payload, payload_fields, stale_before
 from portal.services.errors import PaymentNotFound
 from portal.services.payments import apply_gateway_event
+from portal.services.receipts import receipt_unsent
 
 log = logging.getLogger(__name__)
-# A claim this old and never finished belongs to a delivery that died (a Lambda timeout):
-# the next delivery of the same event takes it over.
-ABANDONED_AFTER = timedelta(minutes=5)
 EVENT_CLAIM = "gateway-event"
 
 
 class EventInProgress(Exception):
     """Another delivery of the same event is being applied right now."""
+
+
+class ReceiptPending(Exception):
+    """The event is applied but its receipt is not sent (the mail server failed, or another
+    request holds the receipt's claim): the event stays unfinished, to be delivered again."""
 
 
 class Outcome(StrEnum):
@@ -29,21 +34,33 @@ def receive_notification(services: Services, payload: bytes, signature: str | No
     """Verify the raw body, record the event id before acting, apply it.
 
     WebhookRejected when the notification is not provably the processor's; PaymentNotReady
-    when it must be delivered again later (the claim is given up, so it will be applied).
+    or ReceiptPending when it must be delivered again later (the claim is released, so it
+    will be applied: by the next delivery or by the daily sweep).
     """
     event = services.payments.parse_webhook(payload, signature)
     if event is None:
         return Outcome.IGNORED
+    return apply_event_once(services, event)
+
+
+def apply_event_once(services: Services, event: GatewayEvent) -> Outcome:
+    """Claim the event (taking over a released or stale claim), apply it, mark it done once
+    everything it must do is done (its receipt included)."""
     store, now = services.store, services.clock.now()
     if event.event_id and not store.claim_message(
-        EVENT_CLAIM, event.event_id, now, stale_before=now - ABANDONED_AFTER
+        EVENT_CLAIM,
+        event.event_id,
+        now,
+        stale_before=stale_before(now),
+        payload=event_payload(event),
     ):
         if store.message_sent(EVENT_CLAIM, event.event_id):
             return Outcome.DUPLICATE
         # Another delivery holds it: if that one dies, this answer makes Stripe try again.
         raise EventInProgress(event.event_id)
     try:
-        apply_gateway_event(services, event)
+        result = apply_gateway_event(services, event)
+        _check_receipt(services, event, result)
     except PaymentNotFound:
         log.warning("%s %s names a payment this portal does not have", event.kind, event.event_id)
         outcome = Outcome.IGNORED
@@ -57,3 +74,31 @@ def receive_notification(services: Services, payload: bytes, signature: str | No
         store.mark_message_sent(EVENT_CLAIM, event.event_id, services.clock.now())
     log.info("gateway event %s (%s): %s", event.event_id, event.kind, outcome)
     return outcome
+
+
+def _check_receipt(services: Services, event: GatewayEvent, result: object) -> None:
+    """A paid event is done only once its receipt is: otherwise a delivery that died while
+    sending it would leave the receipt to nobody."""
+    if event.kind is not EventKind.PAYMENT_SUCCEEDED:
+        return
+    payment = getattr(result, "payment", result)
+    payment_id = getattr(payment, "payment_id", "") or event.payment_id
+    if payment_id and receipt_unsent(services, payment_id):
+        raise ReceiptPending(payment_id)
+
+
+def event_payload(event: GatewayEvent) -> str:
+    """The parsed event, kept on its claim so the sweep can apply it without the processor."""
+    return claim_payload(**dataclasses.asdict(event))
+
+
+def event_from_payload(payload: str) -> GatewayEvent | None:
+    """The event an event claim keeps; None when the payload does not hold one."""
+    fields = payload_fields(payload)
+    known = {f.name for f in dataclasses.fields(GatewayEvent)}
+    try:
+        values = {name: value for name, value in fields.items() if name in known}
+        values["kind"] = EventKind(values["kind"])
+        return GatewayEvent(**values)
+    except (KeyError, ValueError, TypeError):
+        return None

@@ -4,7 +4,7 @@ from flask import Blueprint, jsonify, request
 
 from portal.adapters.payments import GatewayError, WebhookRejected
 from portal.services.errors import PaymentNotReady
-from portal.services.webhooks import EventInProgress, receive_notification
+from portal.services.webhooks import EventInProgress, ReceiptPending, receive_notification
 from portal.web import services
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -22,6 +22,9 @@ def stripe():
         return jsonify(status="retry", reason="the card processor is not answering"), 503
     except EventInProgress:
         return jsonify(status="retry", reason="the same event is being applied"), 409
+    except ReceiptPending:
+        # Posted, but its receipt is not sent yet: the event is done only once it is.
+        return jsonify(status="retry", reason="the receipt is not sent yet"), 503
     except PaymentNotReady as exc:
         # Not yet: Stripe delivers the event again later (it retries for three days).
         return jsonify(status="retry", reason=str(exc)), 409

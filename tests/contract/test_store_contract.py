@@ -726,3 +726,62 @@ def test_opting_out_of_reminders_once_and_it_survives_a_new_statement(store: Sto
     assert records(store).account.reminders_opted_out_at == NOW
     with pytest.raises(KeyError):
         store.opt_out_of_reminders("999999", NOW)
+
+
+# -- unfinished claims: what the sweep finishes ---------------------------------------------
+
+
+def test_unfinished_claims_are_listed_oldest_first_until_marked_sent(store: Store):
+    store.claim_message("receipt", "pay_old", NOW - timedelta(minutes=30), payload='{"p":1}')
+    store.claim_message("statement", "S-1", NOW - timedelta(minutes=20), payload='{"s":1}')
+    store.claim_message("reminder", "fresh", NOW, payload="{}")
+    store.claim_message("receipt", "pay_done", NOW - timedelta(minutes=40))
+    store.mark_message_sent("receipt", "pay_done", NOW)
+
+    found = store.unfinished_claims(NOW - timedelta(minutes=10))
+
+    assert [(c.kind, c.key, c.claimed_at, c.payload) for c in found] == [
+        ("receipt", "pay_old", NOW - timedelta(minutes=30), '{"p":1}'),
+        ("statement", "S-1", NOW - timedelta(minutes=20), '{"s":1}'),
+    ]
+    assert [c.key for c in store.unfinished_claims(NOW, limit=1)] == ["pay_old"]
+    store.mark_message_sent("receipt", "pay_old", NOW)
+    assert [c.key for c in store.unfinished_claims(NOW + timedelta(seconds=1))] == ["S-1", "fresh"]
+
+
+def test_a_released_claim_stays_unfinished_with_its_payload_and_is_taken_at_once(store: Store):
+    assert store.claim_message("receipt", "pay_1", NOW, payload='{"payment_id":"pay_1"}')
+    store.release_message("receipt", "pay_1")
+
+    [released] = store.unfinished_claims(NOW - timedelta(days=1))  # listed whatever its age
+    assert (released.kind, released.key, released.claimed_at) == ("receipt", "pay_1", None)
+    assert released.payload == '{"payment_id":"pay_1"}'
+    assert not store.message_sent("receipt", "pay_1")
+    # Taken over at once, with or without a stale window; an empty payload keeps the old one.
+    assert store.claim_message("receipt", "pay_1", NOW, stale_before=NOW - timedelta(hours=1))
+    assert not store.claim_message("receipt", "pay_1", NOW)
+    [taken] = store.unfinished_claims(NOW + timedelta(seconds=1))
+    assert (taken.claimed_at, taken.payload) == (NOW, '{"payment_id":"pay_1"}')
+
+
+def test_a_dropped_claim_is_gone_and_can_be_claimed_afresh(store: Store):
+    store.claim_message("reminder", "100234:S-1:reminder-15", NOW, payload="{}")
+    store.drop_message("reminder", "100234:S-1:reminder-15")
+
+    assert store.unfinished_claims(NOW + timedelta(days=1)) == []
+    assert store.claim_message("reminder", "100234:S-1:reminder-15", NOW)
+    store.mark_message_sent("reminder", "100234:S-1:reminder-15", NOW)
+    store.drop_message("reminder", "100234:S-1:reminder-15")  # a sent one is never dropped
+    assert store.message_sent("reminder", "100234:S-1:reminder-15")
+
+
+def test_unfinished_claims_of_many_keys_are_all_listed(store: Store):
+    keys = [f"pay_{n:03d}" for n in range(40)]  # spread over every shard of the listing
+    for n, key in enumerate(keys):
+        store.claim_message("receipt", key, NOW - timedelta(hours=1, seconds=n))
+    store.release_message("receipt", keys[5])
+
+    found = [c.key for c in store.unfinished_claims(NOW)]
+
+    assert found == [keys[5]] + [k for k in reversed(keys) if k != keys[5]]
+    assert len(store.unfinished_claims(NOW, limit=7)) == 7
