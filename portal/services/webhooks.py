@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from portal.bootstrap import Services
 from portal.services.errors import PaymentNotFound
-from portal.services.payments import apply_gateway_event
+from portal.services.payments import apply_or_escalate
 
 log = logging.getLogger(__name__)
 # A claim this old and never finished belongs to a delivery that died (a Lambda timeout):
@@ -23,6 +23,7 @@ class Outcome(StrEnum):
     PROCESSED = "processed"
     DUPLICATE = "duplicate"
     IGNORED = "ignored"  # not about a portal payment, or a kind the portal does not use
+    ESCALATED = "escalated"  # can never be applied: nothing changed, a person was told
 
 
 def receive_notification(services: Services, payload: bytes, signature: str | None) -> Outcome:
@@ -30,6 +31,7 @@ def receive_notification(services: Services, payload: bytes, signature: str | No
 
     WebhookRejected when the notification is not provably the processor's; PaymentNotReady
     when it must be delivered again later (the claim is given up, so it will be applied).
+    An event that can never be applied is acknowledged (ESCALATED) so it is not sent again.
     """
     event = services.payments.parse_webhook(payload, signature)
     if event is None:
@@ -43,7 +45,7 @@ def receive_notification(services: Services, payload: bytes, signature: str | No
         # Another delivery holds it: if that one dies, this answer makes Stripe try again.
         raise EventInProgress(event.event_id)
     try:
-        apply_gateway_event(services, event)
+        escalated = apply_or_escalate(services, event)
     except PaymentNotFound:
         log.warning("%s %s names a payment this portal does not have", event.kind, event.event_id)
         outcome = Outcome.IGNORED
@@ -52,7 +54,7 @@ def receive_notification(services: Services, payload: bytes, signature: str | No
             store.release_message(EVENT_CLAIM, event.event_id)
         raise
     else:
-        outcome = Outcome.PROCESSED
+        outcome = Outcome.ESCALATED if escalated else Outcome.PROCESSED
     if event.event_id:
         store.mark_message_sent(EVENT_CLAIM, event.event_id, services.clock.now())
     log.info("gateway event %s (%s): %s", event.event_id, event.kind, outcome)
