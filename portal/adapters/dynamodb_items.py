@@ -235,7 +235,7 @@ def payment_item(payment: Payment) -> Item:
         "refunded_cents": payment.refunded_cents,
         "method_detail": payment.method_detail,
     }
-    for name in ("checkout_session_id", "gateway_reference"):
+    for name in ("checkout_session_id", "gateway_reference", "requested_cents"):
         if getattr(payment, name) is not None:
             item[name] = getattr(payment, name)
     if payment.posted_at is not None:
@@ -258,4 +258,5 @@ def payment_from(item: Item) -> Payment:
         failure_message=item.get("failure_message", ""),
         refunded_cents=item.get("refunded_cents", 0),
         method_detail=item.get("method_detail", ""),
+        requested_cents=item.get("requested_cents"),
     )

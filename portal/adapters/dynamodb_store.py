@@ -37,6 +37,7 @@ from portal.adapters.store import (
     ImportOutcome,
     OpenBalance,
     PostingResult,
+    ReferenceAlreadyPosted,
     StoreError,
 )
 from portal.domain.accounts import Account
@@ -320,12 +321,14 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
                 _payment_update(
                     posted,
                     "SET #status = :status, gateway_reference = :reference,"
-                    " amount_cents = :amount, posted_at = :posted_at, failure_message = :empty,"
+                    " amount_cents = :amount, requested_cents = :requested,"
+                    " posted_at = :posted_at, failure_message = :empty,"
                     " GSI3PK = :gsi3pk, GSI3SK = :gsi3sk",
                     "attribute_not_exists(posted_at)",
                     {
                         ":reference": reference,
                         ":amount": amount_cents,
+                        ":requested": posted.asked_cents,
                         ":posted_at": ts(at),
                         ":empty": "",
                         ":gsi3pk": payment_keys(posted)["GSI3PK"],
@@ -339,9 +342,7 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
             if codes[0] == FAILED:
                 owner = self.db.get(f"REFERENCE#{reference}", "REFERENCE")
                 if owner and owner["payment_id"] != payment_id:
-                    raise ValueError(
-                        f"Gateway reference {reference} is already posted to {owner['payment_id']}."
-                    )
+                    raise ReferenceAlreadyPosted(reference, owner["payment_id"])
             raise _Retry()  # posted meanwhile (or changed): the next read tells
 
         return self._with_retries(attempt)

@@ -38,15 +38,19 @@ class GatewayEvent:
     `payment_id` is the portal's id when the gateway's object carries it; events about a
     charge (refunds, disputes) may carry only `reference`, the gateway's id of the money
     movement that the payment was posted with.
+
+    `amount_cents` is in the smallest unit of `currency` (a lower-case ISO code); None when
+    the gateway did not say how much (only a checkout outcome can come without it).
     """
 
     kind: EventKind
     payment_id: str
     reference: str  # the gateway's id of the money movement: posting is idempotent on it
-    amount_cents: int = 0
+    amount_cents: int | None = 0
     message: str = ""
     event_id: str = ""  # the gateway's id of the notification, when it came as one
     dispute_id: str = ""
+    currency: str = "usd"
 
 
 class GatewayError(Exception):

@@ -95,6 +95,7 @@ class SandboxGateway:
             payment_id=session.payment_id,
             reference=_reference(session.session_id),
             amount_cents=session.amount_cents,
+            currency="usd",
         )
 
     def cancel(self, session: SandboxSession) -> GatewayEvent:

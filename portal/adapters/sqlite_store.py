@@ -15,6 +15,7 @@ from portal.adapters.store import (
     ImportOutcome,
     OpenBalance,
     PostingResult,
+    ReferenceAlreadyPosted,
     StoreError,
     StoreNotReady,
 )
@@ -242,8 +243,8 @@ class SqliteStore:
         with self._write() as conn:
             cursor = conn.execute(
                 "INSERT INTO payments (payment_id, account_number, amount_cents, status, method,"
-                " gateway, created_at, checkout_session_id, method_detail)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(payment_id) DO NOTHING",
+                " gateway, created_at, checkout_session_id, method_detail, requested_cents)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(payment_id) DO NOTHING",
                 (
                     payment.payment_id,
                     payment.account_number,
@@ -254,6 +255,7 @@ class SqliteStore:
                     _ts(payment.created_at),
                     payment.checkout_session_id,
                     payment.method_detail,
+                    payment.requested_cents,
                 ),
             )
             return cursor.rowcount == 1
@@ -280,9 +282,7 @@ class SqliteStore:
                 "SELECT payment_id FROM payments WHERE gateway_reference = ?", (reference,)
             ).fetchone()
             if other is not None:
-                raise ValueError(
-                    f"Gateway reference {reference} is already posted to {other['payment_id']}."
-                )
+                raise ReferenceAlreadyPosted(reference, other["payment_id"])
             records = balances(_entries(conn, payment.account_number))
             statements = _statement_headers(conn, payment.account_number)
             allocation = allocate(amount_cents, records.open_statements(statements))
@@ -291,8 +291,15 @@ class SqliteStore:
             posted = payment.succeeded(reference, amount_cents, at)
             conn.execute(
                 "UPDATE payments SET status = ?, gateway_reference = ?, amount_cents = ?,"
-                " posted_at = ?, failure_message = '' WHERE payment_id = ?",
-                (posted.status.value, reference, amount_cents, _ts(at), payment_id),
+                " requested_cents = ?, posted_at = ?, failure_message = '' WHERE payment_id = ?",
+                (
+                    posted.status.value,
+                    reference,
+                    amount_cents,
+                    posted.requested_cents,
+                    _ts(at),
+                    payment_id,
+                ),
             )
             return PostingResult(payment=posted, posted=True, entries=tuple(entries))
 
@@ -1214,4 +1221,5 @@ def _payment(row: sqlite3.Row) -> Payment:
         failure_message=row["failure_message"],
         refunded_cents=row["refunded_cents"],
         method_detail=row["method_detail"],
+        requested_cents=row["requested_cents"],
     )

@@ -21,6 +21,15 @@ class StoreNotReady(StoreError):
     """The schema is missing or older than the code: run `portal migrate`."""
 
 
+class ReferenceAlreadyPosted(ValueError):
+    """A gateway reference (the money movement) is already posted to another payment."""
+
+    def __init__(self, reference: str, payment_id: str):
+        super().__init__(f"Gateway reference {reference} is already posted to {payment_id}.")
+        self.reference = reference
+        self.payment_id = payment_id
+
+
 class ImportOutcome(StrEnum):
     IMPORTED = "imported"
     UNCHANGED = "unchanged"
@@ -111,7 +120,8 @@ class Store(Protocol):
     def post_payment(
         self, payment_id: str, reference: str, amount_cents: int, at: datetime
     ) -> PostingResult:
-        """Post a gateway-confirmed payment once per reference, oldest statement first."""
+        """Post a gateway-confirmed payment once per reference, oldest statement first.
+        ReferenceAlreadyPosted when the reference is posted to another payment."""
 
     def close_payment(
         self, payment_id: str, status: PaymentStatus, message: str, at: datetime

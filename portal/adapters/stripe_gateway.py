@@ -262,9 +262,10 @@ def _session_event(what: str, session: Mapping[str, Any], event_id: str) -> Gate
         kind=kind,
         payment_id=payment_id,
         reference=_id_of(session.get("payment_intent")) or str(session.get("id") or ""),
-        amount_cents=_cents(session.get("amount_total")),
+        amount_cents=_cents_or_none(session.get("amount_total")),
         message=message,
         event_id=event_id,
+        currency=_currency(session.get("currency")),
     )
 
 
@@ -318,6 +319,16 @@ def _id_of(value: Any) -> str:
 
 def _cents(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _cents_or_none(value: Any) -> int | None:
+    """An amount Stripe may leave out: None when it did (not the same as 0)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _currency(value: Any) -> str:
+    """Stripe's three-letter currency code, lower case; "" when it sent none."""
+    return value.strip().lower() if isinstance(value, str) else ""
 
 
 def _replayed(obj: Any) -> bool:

@@ -47,6 +47,13 @@ class Payment:
     failure_message: str = ""
     refunded_cents: int = 0
     method_detail: str = ""  # the check number, or how a desk card payment was taken
+    # What the portal asked the card for; the gateway may report another amount taken, which
+    # is posted as taken. None on payments from before it was kept: the same as the amount.
+    requested_cents: int | None = None
+
+    @property
+    def asked_cents(self) -> int:
+        return self.amount_cents if self.requested_cents is None else self.requested_cents
 
     def refunded(self, refunded_total_cents: int) -> "Payment":
         status = (
@@ -60,6 +67,7 @@ class Payment:
             status=PaymentStatus.SUCCEEDED,
             gateway_reference=reference,
             amount_cents=amount_cents,
+            requested_cents=self.asked_cents,
             posted_at=at,
             failure_message="",
         )

@@ -122,6 +122,8 @@ class EscalationKind(StrEnum):
     FAILED_PAYMENT = "failed_payment"
     REMINDER = "reminder"  # past the last reminder (opened by the reminder job)
     REFUND_REQUEST = "refund_request"
+    PAYMENT_MISMATCH = "payment_mismatch"  # the card was charged another amount or currency
+    UNPOSTABLE_EVENT = "unpostable_event"  # a signed processor event that cannot be applied
     OTHER = "other"
 
 
@@ -130,6 +132,8 @@ ESCALATION_LABELS = {
     EscalationKind.FAILED_PAYMENT: "Failed payment",
     EscalationKind.REMINDER: "Unpaid after the last reminder",
     EscalationKind.REFUND_REQUEST: "Refund request",
+    EscalationKind.PAYMENT_MISMATCH: "Card charged other than asked",
+    EscalationKind.UNPOSTABLE_EVENT: "Card processor report not applied",
     EscalationKind.OTHER: "Needs a supervisor",
 }
 

@@ -17,9 +17,9 @@ from portal.adapters.payments import (
     GatewayError,
     GatewayEvent,
 )
-from portal.adapters.store import PostingResult
+from portal.adapters.store import PostingResult, ReferenceAlreadyPosted
 from portal.bootstrap import Services
-from portal.domain.money import parse_amount
+from portal.domain.money import format_cents, parse_amount
 from portal.domain.payments import (
     OPEN_STATUSES,
     Payment,
@@ -29,12 +29,13 @@ from portal.domain.payments import (
 )
 from portal.domain.staff import EscalationKind
 from portal.services.accounts import account_view
-from portal.services.errors import PaymentNotFound, PaymentNotReady
+from portal.services.errors import PaymentNotFound, PaymentNotReady, UnpostableEvent
 from portal.services.receipts import send_receipt
 from portal.services.staff_actions import open_escalation
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"
+LEDGER_CURRENCY = "usd"  # the ledger is in US cents: money taken in anything else is not posted
 
 
 def start_payment(services: Services, account_number: str, amount_text: str) -> CheckoutSession:
@@ -50,6 +51,7 @@ def start_payment(services: Services, account_number: str, amount_text: str) -> 
         method="card",
         gateway=services.payments.name,
         created_at=services.clock.now(),
+        requested_cents=amount_cents,
     )
     services.store.create_payment(payment)
     oldest = view.open_statements[0].statement.statement_id
@@ -86,8 +88,32 @@ def reconcile_checkout(services: Services, payment: Payment, session_id: str) ->
         return payment
     if event is None or event.payment_id != payment.payment_id:
         return payment
-    apply_gateway_event(services, event)
+    try:
+        apply_gateway_event(services, event)
+    except UnpostableEvent as exc:
+        # The processor's notification of the same outcome takes it to a person, by its id.
+        log.warning("payment %s: the checkout cannot be applied: %s", payment.payment_id, exc)
     return services.store.get_payment(payment.payment_id) or payment
+
+
+def apply_or_escalate(services: Services, event: GatewayEvent) -> bool:
+    """Apply a gateway event; one that can never be applied changes no money and goes to a
+    person instead (once per event). True when it went to a person."""
+    try:
+        apply_gateway_event(services, event)
+    except UnpostableEvent as exc:
+        log.warning("gateway event %s (%s) not applied: %s", event.event_id, event.kind, exc)
+        _escalate_once(
+            services,
+            exc.account_number,
+            EscalationKind.UNPOSTABLE_EVENT,
+            f"The card processor's event {event.event_id or '(no id)'} ({event.kind}) about "
+            f"payment {exc.payment_id} cannot be applied: {exc.message} Nothing was posted "
+            "for it; check the payment with the card processor.",
+            key=f"unpostable:{event.event_id or exc.payment_id + ':' + event.kind}",
+        )
+        return True
+    return False
 
 
 def apply_gateway_event(services: Services, event: GatewayEvent) -> PostingResult | Payment:
@@ -95,6 +121,7 @@ def apply_gateway_event(services: Services, event: GatewayEvent) -> PostingResul
 
     PaymentNotFound: the event names a payment the portal does not have. PaymentNotReady:
     it is about a payment not posted yet (a refund or dispute that overtook the payment).
+    UnpostableEvent: it can never be applied as it stands (nothing was changed).
     """
     payment = _payment_of(services, event)
     return HANDLERS[event.kind](services, payment, event, services.clock.now())
@@ -119,14 +146,92 @@ def _posted(payment: Payment, event: GatewayEvent) -> Payment:
 
 
 def _succeeded(services: Services, payment: Payment, event: GatewayEvent, now: datetime):
-    result = services.store.post_payment(
-        payment.payment_id, event.reference, event.amount_cents, now
-    )
+    if payment.posted_at is None:
+        if event.amount_cents is None or event.amount_cents <= 0:
+            raise UnpostableEvent(
+                payment.payment_id,
+                payment.account_number,
+                "it reports the payment paid but not how much was taken."
+                if event.amount_cents is None
+                else f"it reports the payment paid with {event.amount_cents} cents taken.",
+            )
+        if event.currency != LEDGER_CURRENCY:
+            return _held_for_currency(services, payment, event, now)
+    try:
+        result = services.store.post_payment(
+            payment.payment_id, event.reference, event.amount_cents or 0, now
+        )
+    except ReferenceAlreadyPosted as exc:
+        raise UnpostableEvent(
+            payment.payment_id,
+            payment.account_number,
+            f"its PaymentIntent {exc.reference} is already posted to payment {exc.payment_id}.",
+        ) from None
     log.info(result.message)
+    posted = result.payment
+    if posted.amount_cents != posted.asked_cents:
+        # The money taken is real, so it is posted as taken; a person sorts out the rest.
+        _escalate_once(
+            services,
+            posted.account_number,
+            EscalationKind.PAYMENT_MISMATCH,
+            f"Card payment {posted.payment_id}: the portal asked for "
+            f"{format_cents(posted.asked_cents)}, the card processor took "
+            f"{format_cents(posted.amount_cents)} ({_source(event)}), and "
+            f"{format_cents(posted.amount_cents)} is posted. Contact the patient.",
+            key=f"payment-mismatch:{posted.payment_id}",
+        )
     # Whichever path posted it, the receipt is claimed once: a crash after posting is
     # made good by the next delivery of the same outcome.
     send_receipt(services, payment.payment_id)
     return result
+
+
+def _held_for_currency(
+    services: Services, payment: Payment, event: GatewayEvent, now: datetime
+) -> Payment:
+    """Money taken in another currency cannot go on the USD ledger: the payment stays open,
+    says so, and a person settles it with the card processor."""
+    currency = (event.currency or "unknown").upper()
+    held = services.store.close_payment(
+        payment.payment_id,
+        PaymentStatus.PROCESSING,
+        f"Your card was charged in another currency ({currency}), not US dollars, so "
+        "nothing is posted to your account yet. Our billing office has been told and will "
+        "contact you.",
+        now,
+    )
+    _escalate_once(
+        services,
+        payment.account_number,
+        EscalationKind.PAYMENT_MISMATCH,
+        f"Card payment {payment.payment_id}: the portal asked for "
+        f"{format_cents(payment.asked_cents)}, the card processor reports "
+        f"{event.amount_cents} in {currency}'s smallest unit ({_source(event)}). Nothing "
+        "is posted; settle it with the card processor and contact the patient.",
+        key=f"payment-mismatch:{payment.payment_id}",
+    )
+    return held
+
+
+def _source(event: GatewayEvent) -> str:
+    """Which report of the processor said so, for the staff who check it there."""
+    if event.event_id:
+        return f"event {event.event_id}, reference {event.reference}"
+    return f"reference {event.reference}"
+
+
+def _escalate_once(
+    services: Services, account_number: str, kind: EscalationKind, reason: str, key: str
+) -> None:
+    """Open the item unless one with this key was ever opened: a late copy of the same event
+    does not reopen what a person has resolved."""
+    if any(
+        item.key == key
+        for item in services.store.escalations(open_only=False, account_number=account_number)
+    ):
+        return
+    open_escalation(services, SYSTEM, account_number, kind, reason, key=key)
 
 
 def _closed(status: PaymentStatus):

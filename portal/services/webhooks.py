@@ -8,7 +8,7 @@ from portal.adapters.payments import EventKind, GatewayEvent
 from portal.bootstrap import Services
 from portal.services.claims import claim_payload, payload_fields, stale_before
 from portal.services.errors import PaymentNotFound
-from portal.services.payments import apply_gateway_event
+from portal.services.payments import apply_or_escalate
 from portal.services.receipts import receipt_unsent
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ class Outcome(StrEnum):
     PROCESSED = "processed"
     DUPLICATE = "duplicate"
     IGNORED = "ignored"  # not about a portal payment, or a kind the portal does not use
+    ESCALATED = "escalated"  # can never be applied: nothing changed, a person was told
 
 
 def receive_notification(services: Services, payload: bytes, signature: str | None) -> Outcome:
@@ -35,7 +36,8 @@ def receive_notification(services: Services, payload: bytes, signature: str | No
 
     WebhookRejected when the notification is not provably the processor's; PaymentNotReady
     or ReceiptPending when it must be delivered again later (the claim is released, so it
-    will be applied: by the next delivery or by the daily sweep).
+    will be applied: by the next delivery or by the daily sweep). An event that can never be
+    applied is acknowledged (ESCALATED) so it is not sent again.
     """
     event = services.payments.parse_webhook(payload, signature)
     if event is None:
@@ -59,8 +61,9 @@ def apply_event_once(services: Services, event: GatewayEvent) -> Outcome:
         # Another delivery holds it: if that one dies, this answer makes Stripe try again.
         raise EventInProgress(event.event_id)
     try:
-        result = apply_gateway_event(services, event)
-        _check_receipt(services, event, result)
+        escalated = apply_or_escalate(services, event)
+        if not escalated:
+            _check_receipt(services, event)
     except PaymentNotFound:
         log.warning("%s %s names a payment this portal does not have", event.kind, event.event_id)
         outcome = Outcome.IGNORED
@@ -69,20 +72,22 @@ def apply_event_once(services: Services, event: GatewayEvent) -> Outcome:
             store.release_message(EVENT_CLAIM, event.event_id)
         raise
     else:
-        outcome = Outcome.PROCESSED
+        outcome = Outcome.ESCALATED if escalated else Outcome.PROCESSED
     if event.event_id:
         store.mark_message_sent(EVENT_CLAIM, event.event_id, services.clock.now())
     log.info("gateway event %s (%s): %s", event.event_id, event.kind, outcome)
     return outcome
 
 
-def _check_receipt(services: Services, event: GatewayEvent, result: object) -> None:
+def _check_receipt(services: Services, event: GatewayEvent) -> None:
     """A paid event is done only once its receipt is: otherwise a delivery that died while
     sending it would leave the receipt to nobody."""
     if event.kind is not EventKind.PAYMENT_SUCCEEDED:
         return
-    payment = getattr(result, "payment", result)
-    payment_id = getattr(payment, "payment_id", "") or event.payment_id
+    payment_id = event.payment_id
+    if not payment_id and event.reference:
+        found = services.store.payment_by_reference(event.reference)
+        payment_id = found.payment_id if found is not None else ""
     if payment_id and receipt_unsent(services, payment_id):
         raise ReceiptPending(payment_id)
 

@@ -408,6 +408,7 @@ def completed_event(payment_id: str = "pay_abc") -> bytes:
         "id": "cs_test_1",
         "object": "checkout.session",
         "amount_total": 4550,
+        "currency": "usd",
         "client_reference_id": payment_id,
         "metadata": {"payment_id": payment_id},
         "mode": "payment",

@@ -236,7 +236,24 @@ def test_malformed_events_are_none(envelope):
 def test_an_amount_that_is_not_a_whole_number_of_cents_is_not_trusted():
     odd = session(amount_total="4550")
 
-    assert event_from(event("checkout.session.completed", odd)).amount_cents == 0
+    assert event_from(event("checkout.session.completed", odd)).amount_cents is None
+
+
+def test_a_checkout_without_an_amount_is_told_apart_from_one_of_zero():
+    missing = session()
+    del missing["amount_total"]
+
+    assert event_from(event("checkout.session.completed", missing)).amount_cents is None
+    assert (
+        event_from(event("checkout.session.completed", session(amount_total=0))).amount_cents == 0
+    )
+
+
+@pytest.mark.parametrize(("sent", "read"), [("usd", "usd"), ("JPY", "jpy"), (None, "")])
+def test_the_currency_of_a_checkout_is_carried_lower_case(sent, read):
+    found = event_from(event("checkout.session.completed", session(currency=sent)))
+
+    assert (found.currency, found.amount_cents) == (read, 4550)
 
 
 def test_the_outcome_of_a_retrieved_session():
