@@ -5,8 +5,10 @@ from datetime import timedelta
 from enum import StrEnum
 
 from portal.bootstrap import Services
-from portal.services.errors import PaymentNotFound
-from portal.services.payments import apply_gateway_event
+from portal.domain.staff import EscalationKind
+from portal.services.errors import PaymentNotFound, UnpostableEvent
+from portal.services.payments import SYSTEM, apply_gateway_event
+from portal.services.staff_actions import open_escalation
 
 log = logging.getLogger(__name__)
 # A claim this old and never finished belongs to a delivery that died (a Lambda timeout):
@@ -23,6 +25,7 @@ class Outcome(StrEnum):
     PROCESSED = "processed"
     DUPLICATE = "duplicate"
     IGNORED = "ignored"  # not about a portal payment, or a kind the portal does not use
+    ESCALATED = "escalated"  # signed but never applicable: a person looks at it
 
 
 def receive_notification(services: Services, payload: bytes, signature: str | None) -> Outcome:
@@ -47,6 +50,18 @@ def receive_notification(services: Services, payload: bytes, signature: str | No
     except PaymentNotFound:
         log.warning("%s %s names a payment this portal does not have", event.kind, event.event_id)
         outcome = Outcome.IGNORED
+    except UnpostableEvent as exc:
+        # Signed but never applicable: acknowledged (so it is not sent for days), no money
+        # changed, and a person is told which event it was.
+        open_escalation(
+            services,
+            SYSTEM,
+            exc.account_number,
+            EscalationKind.OTHER,
+            f"Card processor event {event.event_id or event.reference}: {exc.message}",
+            key=f"gateway-event:{event.event_id or event.reference}",
+        )
+        outcome = Outcome.ESCALATED
     except BaseException:
         if event.event_id:
             store.release_message(EVENT_CLAIM, event.event_id)
