@@ -358,9 +358,11 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
         claim_key = (f"REFUND#{refund_id}", "REFUND")
 
         def attempt() -> PostingResult:
-            claim = self.db.get(*claim_key)
             part = self._partition(account_number)
             payment = part.payments[payment_id]
+            # Read after the partition: a refund posted between the two reads is seen here,
+            # not mistaken for another refund on top of the total it raised.
+            claim = self.db.get(*claim_key)
             if claim is not None:
                 if claim["payment_id"] != payment_id:
                     raise ValueError(
