@@ -2,8 +2,8 @@
 
 `with stripe_stub() as stub:` serves on a free port of 127.0.0.1 and answers the calls
 StripeGateway makes the way Stripe does (form-encoded requests, JSON objects and errors,
-idempotency keys): Checkout Sessions, refunds, and a fake hosted checkout page at
-`<base>/pay/<session id>`. Every request is recorded in `stub.requests`.
+idempotency keys): Checkout Sessions, refunds (made and listed), and a fake hosted checkout
+page at `<base>/pay/<session id>`. Every request is recorded in `stub.requests`.
 
 Also here: `sign()` makes a `Stripe-Signature` header exactly as Stripe does, and `event()`
 an event envelope like Stripe's, for webhook tests.
@@ -178,6 +178,25 @@ class StripeStub:
                 "livemode": False,
             }
 
+    def add_refund(self, payment_intent: str, amount_cents: int, status: str = "succeeded") -> dict:
+        """A refund made outside the portal (in the Dashboard, say) on a PaymentIntent the
+        stub knows: it is listed, and counted in the charge's `amount_refunded`."""
+        with self._lock:
+            intent = self.payment_intents[payment_intent]
+            refund = {
+                "id": _new_id("re_test_"),
+                "object": "refund",
+                "amount": amount_cents,
+                "charge": intent.get("latest_charge") or f"ch_{payment_intent}",
+                "created": int(time.time()),
+                "currency": "usd",
+                "metadata": {},
+                "payment_intent": payment_intent,
+                "status": status,
+            }
+            self._record_refund(refund)
+            return dict(refund)
+
     def api_requests(self, path_prefix: str = "/v1/") -> list[Recorded]:
         return [r for r in self.requests if r.path.startswith(path_prefix)]
 
@@ -251,6 +270,8 @@ class StripeStub:
             return 200, self.expire(pieces[2])
         if method == "POST" and pieces == ["refunds"]:
             return 200, self._create_refund(request.params)
+        if method == "GET" and pieces == ["refunds"]:
+            return 200, self._list_refunds(request)
         if method == "GET" and len(pieces) == 2 and pieces[0] == "refunds":
             return 200, dict(self._object(self.refunds, pieces[1], "refund"))
         if method == "GET" and len(pieces) == 2 and pieces[0] == "payment_intents":
@@ -365,10 +386,53 @@ class StripeStub:
             "payment_intent": intent_id,
             "status": self.refund_status,
         }
-        if refund["status"] in ("succeeded", "pending"):
-            intent["amount_refunded"] = intent.get("amount_refunded", 0) + amount
-        self.refunds[refund["id"]] = refund
+        self._record_refund(refund)
         return dict(refund)
+
+    def _record_refund(self, refund: dict) -> None:
+        intent = self.payment_intents.get(refund["payment_intent"])
+        if intent is not None and refund["status"] in ("succeeded", "pending"):
+            intent["amount_refunded"] = intent.get("amount_refunded", 0) + refund["amount"]
+        self.refunds[refund["id"]] = refund
+
+    def _list_refunds(self, request: Recorded) -> dict:
+        """GET /v1/refunds: newest first, `limit` (1-100, default 10) a page, paged with
+        `starting_after` / `ending_before`, filtered by `payment_intent` or `charge`."""
+        params = request.params
+        limit = _integer(params, "limit") if "limit" in params else 10
+        if not 1 <= limit <= 100:
+            raise _ApiError(
+                400,
+                "invalid_request_error",
+                "parameter_invalid_integer",
+                "This value must be greater than or equal to 1 and less than or equal to 100.",
+                param="limit",
+            )
+        found = list(reversed(self.refunds.values()))
+        if "payment_intent" in params:
+            self._object(self.payment_intents, params["payment_intent"], "payment_intent")
+            found = [r for r in found if r["payment_intent"] == params["payment_intent"]]
+        if "charge" in params:
+            found = [r for r in found if r["charge"] == params["charge"]]
+        ids = [r["id"] for r in found]
+        if params.get("starting_after"):
+            found = found[self._cursor(ids, params["starting_after"]) + 1 :]
+            page, has_more = found[:limit], len(found) > limit
+        elif params.get("ending_before"):
+            found = found[: self._cursor(ids, params["ending_before"])]
+            page, has_more = found[-limit:], len(found) > limit
+        else:
+            page, has_more = found[:limit], len(found) > limit
+        return {
+            "object": "list",
+            "data": [dict(r) for r in page],
+            "has_more": has_more,
+            "url": "/v1/refunds",
+        }
+
+    def _cursor(self, ids: list[str], refund_id: str) -> int:
+        self._object(self.refunds, refund_id, "refund")
+        return ids.index(refund_id) if refund_id in ids else -1
 
     def _session(self, session_id: str) -> dict:
         return self._object(self.sessions, session_id, "checkout.session")

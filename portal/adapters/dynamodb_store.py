@@ -59,7 +59,7 @@ from portal.domain.payments import (
     REVERSIBLE_STATUSES,
     Payment,
     PaymentStatus,
-    refund_due,
+    refunded_total,
 )
 from portal.domain.statements import Statement
 
@@ -352,28 +352,46 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
         return self.get_payment(claim["payment_id"]) if claim else None
 
     def post_refund(
-        self, payment_id: str, refunded_total_cents: int, at: datetime
+        self, payment_id: str, refund_id: str, amount_cents: int, at: datetime
     ) -> PostingResult:
         pk, _ = self._payment_item_key(payment_id)
         account_number = pk.removeprefix("ACCOUNT#")
+        claim_key = (f"REFUND#{refund_id}", "REFUND")
 
         def attempt() -> PostingResult:
             part = self._partition(account_number)
             payment = part.payments[payment_id]
-            cents = refund_due(payment, refunded_total_cents)
-            if cents == 0:
+            # Read after the partition: a refund posted between the two reads is seen here,
+            # not mistaken for another refund on top of the total it raised.
+            claim = self.db.get(*claim_key)
+            if claim is not None:
+                if claim["payment_id"] != payment_id:
+                    raise ValueError(
+                        f"Refund {refund_id} is already posted to {claim['payment_id']}."
+                    )
                 return PostingResult(payment=payment, posted=False)
-            entries = refund_entries(account_number, payment_id, part.entries, cents, at)
-            refunded = payment.refunded(refunded_total_cents)
-            action = _payment_update(
-                refunded,
-                "SET #status = :status, refunded_cents = :total",
-                "refunded_cents = :before",
-                {":total": refunded_total_cents, ":before": payment.refunded_cents},
-            )
-            if self._commit(part, entries, at, [action]) is None:
+            total = refunded_total(payment, amount_cents)
+            entries = refund_entries(account_number, payment_id, part.entries, amount_cents, at)
+            refunded = payment.refunded(total)
+            item = {
+                "PK": claim_key[0],
+                "SK": claim_key[1],
+                "payment_id": payment_id,
+                "amount_cents": amount_cents,
+                "posted_at": ts(at),
+            }
+            actions = [
+                {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}},
+                _payment_update(
+                    refunded,
+                    "SET #status = :status, refunded_cents = :total",
+                    "refunded_cents = :before",
+                    {":total": total, ":before": payment.refunded_cents},
+                ),
+            ]
+            if self._commit(part, entries, at, actions) is None:
                 return PostingResult(payment=refunded, posted=True, entries=tuple(entries))
-            raise _Retry()
+            raise _Retry()  # posted meanwhile, or the payment changed: the next read tells
 
         return self._with_retries(attempt)
 

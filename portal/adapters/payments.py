@@ -67,8 +67,11 @@ class WebhookRejected(Exception):
 
 @dataclass(frozen=True)
 class RefundOutcome:
+    """One refund the gateway made: its id (the ledger posts each refund once by it) and
+    the amount it gives back."""
+
     refund_id: str
-    refunded_total_cents: int  # everything refunded on the payment, this refund included
+    amount_cents: int
 
 
 class PaymentGateway(Protocol):
@@ -83,9 +86,11 @@ class PaymentGateway(Protocol):
         """What the checkout has come to (the return page asks, in case the notification is
         late); None while it is still open."""
 
-    def refund(
-        self, payment_id: str, reference: str, amount_cents: int, refunded_cents: int, key: str
-    ) -> RefundOutcome:
+    def refund(self, payment_id: str, reference: str, amount_cents: int, key: str) -> RefundOutcome:
         """Give back `amount_cents` of a posted payment (`reference` is what it was posted
-        with, `refunded_cents` what was refunded before); `key` makes a retry of the same
-        request refund once. GatewayError when the gateway refuses."""
+        with); `key` makes a retry of the same request refund once. GatewayError when the
+        gateway refuses."""
+
+    def list_refunds(self, reference: str) -> list[RefundOutcome]:
+        """The refunds made on the payment posted with `reference` that give money back or
+        are on their way (not failed or canceled ones). GatewayError when it cannot say."""

@@ -67,12 +67,14 @@ class SandboxGateway:
         """The sandbox page applies its outcome itself before it sends the patient back."""
         return None
 
-    def refund(
-        self, payment_id: str, reference: str, amount_cents: int, refunded_cents: int, key: str
-    ) -> RefundOutcome:
+    def refund(self, payment_id: str, reference: str, amount_cents: int, key: str) -> RefundOutcome:
         """Locally a refund always goes through (the service calls it once per request)."""
         refund_id = "re_sbx_" + hashlib.sha256(key.encode()).hexdigest()[:24]
-        return RefundOutcome(refund_id, refunded_cents + amount_cents)
+        return RefundOutcome(refund_id, amount_cents)
+
+    def list_refunds(self, reference: str) -> list[RefundOutcome]:
+        """The sandbox keeps no refunds (and sends no refund notifications to ask about)."""
+        return []
 
     def open_session(self, session_id: str) -> SandboxSession:
         try:

@@ -39,7 +39,7 @@ from portal.domain.payments import (
     REVERSIBLE_STATUSES,
     Payment,
     PaymentStatus,
-    refund_due,
+    refunded_total,
 )
 from portal.domain.staff import (
     AuditAction,
@@ -324,22 +324,34 @@ class SqliteStore:
             return _payment(row) if row else None
 
     def post_refund(
-        self, payment_id: str, refunded_total_cents: int, at: datetime
+        self, payment_id: str, refund_id: str, amount_cents: int, at: datetime
     ) -> PostingResult:
         with self._write() as conn:
             payment = _existing_payment(conn, payment_id)
-            cents = refund_due(payment, refunded_total_cents)
-            if cents == 0:
+            row = conn.execute(
+                "SELECT payment_id FROM refunds WHERE refund_id = ?", (refund_id,)
+            ).fetchone()
+            if row is not None:
+                if row["payment_id"] != payment_id:
+                    raise ValueError(
+                        f"Refund {refund_id} is already posted to {row['payment_id']}."
+                    )
                 return PostingResult(payment=payment, posted=False)
+            total = refunded_total(payment, amount_cents)
             entries = refund_entries(
                 payment.account_number,
                 payment_id,
                 _entries(conn, payment.account_number),
-                cents,
+                amount_cents,
                 at,
             )
             _insert_entries(conn, entries)
-            refunded = payment.refunded(refunded_total_cents)
+            conn.execute(
+                "INSERT INTO refunds (refund_id, payment_id, amount_cents, posted_at)"
+                " VALUES (?, ?, ?, ?)",
+                (refund_id, payment_id, amount_cents, _ts(at)),
+            )
+            refunded = payment.refunded(total)
             conn.execute(
                 "UPDATE payments SET status = ?, refunded_cents = ? WHERE payment_id = ?",
                 (refunded.status.value, refunded.refunded_cents, payment_id),

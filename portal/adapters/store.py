@@ -133,12 +133,13 @@ class Store(Protocol):
         """The payment posted with this gateway reference."""
 
     def post_refund(
-        self, payment_id: str, refunded_total_cents: int, at: datetime
+        self, payment_id: str, refund_id: str, amount_cents: int, at: datetime
     ) -> PostingResult:
-        """Bring the payment's refunds up to `refunded_total_cents` (what the gateway says was
-        refunded on it in all): post the difference once; a total at or below what is posted
-        changes nothing. ValueError when the payment was never posted or the total is more
-        than it took."""
+        """Post the gateway's refund `refund_id` of `amount_cents` on the payment, once per
+        refund id whoever reports it (`posted` False when it was posted already); the
+        payment's refunded cents and status follow. RefundExceedsPayment when the payment's
+        refunds would come to more than it took; ValueError when it was never posted, or the
+        refund id is posted to another payment."""
 
     def set_dispute(self, payment_id: str, disputed: bool) -> Payment:
         """Mark a succeeded payment disputed, or a disputed one succeeded again; any other

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 # The API version of stripe 16.1.0 (stripe._api_version._ApiVersion.CURRENT), pinned.
 API_VERSION = "2026-10-28.endive"
+# Refunds that give money back or are on their way; failed and canceled ones give nothing.
+REFUND_STATUSES_COUNTED = frozenset({"pending", "succeeded"})
+REFUNDS_PER_PAGE = 100  # Stripe's largest page
 # Stripe signs webhooks with the time it sent them; older than this is refused.
 WEBHOOK_TOLERANCE_SECONDS = 300
 MAX_NETWORK_RETRIES = 2
@@ -106,9 +109,7 @@ class StripeGateway:
 
     # -- refunds --------------------------------------------------------------------------
 
-    def refund(
-        self, payment_id: str, reference: str, amount_cents: int, refunded_cents: int, key: str
-    ) -> RefundOutcome:
+    def refund(self, payment_id: str, reference: str, amount_cents: int, key: str) -> RefundOutcome:
         if amount_cents <= 0:
             raise GatewayError("The refund amount must be more than zero.")
         try:
@@ -138,8 +139,22 @@ class StripeGateway:
         if status in ("failed", "canceled"):
             log.warning("stripe refund %s came back %s", refund["id"], status)
             raise GatewayError(f"Stripe could not make the refund (it is {status}).")
-        refunded = _cents(refund.get("amount")) or amount_cents
-        return RefundOutcome(refund["id"], refunded_cents + refunded)
+        return RefundOutcome(refund["id"], _cents(refund.get("amount")) or amount_cents)
+
+    def list_refunds(self, reference: str) -> list[RefundOutcome]:
+        try:
+            page = self._client.v1.refunds.list(
+                params={"payment_intent": reference, "limit": REFUNDS_PER_PAGE}
+            )
+            refunds = [refund.to_dict() for refund in page.auto_paging_iter()]
+        except stripe.StripeError as exc:
+            _log_error("list refunds", exc)
+            raise GatewayError("Stripe could not list the payment's refunds.") from None
+        return [
+            RefundOutcome(refund["id"], _cents(refund.get("amount")))
+            for refund in reversed(refunds)  # Stripe lists the newest first
+            if refund.get("status") in REFUND_STATUSES_COUNTED and _cents(refund.get("amount"))
+        ]
 
     # -- webhooks -------------------------------------------------------------------------
 

@@ -90,15 +90,33 @@ def check_payment_amount(amount_cents: int, due_cents: int) -> None:
         raise InvalidInput("amount", "The smallest payment is $1.00.")
 
 
-def refund_due(payment: Payment, refunded_total_cents: int) -> int:
-    """What is left to post to bring a payment's refunds up to the gateway's total."""
+class RefundExceedsPayment(ValueError):
+    """Refunds on a payment would add up to more than the payment took."""
+
+    def __init__(self, payment_id: str, taken_cents: int, refunded_total_cents: int):
+        super().__init__(
+            f"Refunds of {refunded_total_cents} cents are more than payment {payment_id} "
+            f"took ({taken_cents} cents)."
+        )
+        self.payment_id = payment_id
+        self.taken_cents = taken_cents
+        self.refunded_total_cents = refunded_total_cents
+
+
+def refunded_total(payment: Payment, amount_cents: int) -> int:
+    """What a payment's refunds come to with one more refund of `amount_cents`.
+
+    ValueError when the payment was never posted (or its money was taken back) or the
+    amount is not positive; RefundExceedsPayment when the total is more than it took."""
     if payment.posted_at is None or payment.status not in REFUNDABLE_STATUSES | {
         PaymentStatus.DISPUTED
     }:
         raise ValueError(f"Payment {payment.payment_id} is {payment.status}: nothing to refund.")
-    if refunded_total_cents > payment.amount_cents:
+    if amount_cents <= 0:
         raise ValueError(
-            f"Refunds of {refunded_total_cents} cents are more than payment "
-            f"{payment.payment_id} took ({payment.amount_cents} cents)."
+            f"A refund of {amount_cents} cents: a refund gives back a positive amount."
         )
-    return max(0, refunded_total_cents - payment.refunded_cents)
+    total = payment.refunded_cents + amount_cents
+    if total > payment.amount_cents:
+        raise RefundExceedsPayment(payment.payment_id, payment.amount_cents, total)
+    return total

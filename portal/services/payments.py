@@ -24,6 +24,7 @@ from portal.domain.payments import (
     OPEN_STATUSES,
     Payment,
     PaymentStatus,
+    RefundExceedsPayment,
     check_payment_amount,
     new_payment_id,
 )
@@ -265,10 +266,45 @@ def _refunded(services: Services, payment: Payment, event: GatewayEvent, now: da
             key=f"refund-after-reversal:{payment.payment_id}",
         )
         return payment
-    result = services.store.post_refund(payment.payment_id, event.amount_cents, now)
-    if result.posted:
-        log.info("payment %s: refunds now %d cents", payment.payment_id, event.amount_cents)
-    return result
+    # The event carries only the charge's running total; each refund is posted by its id
+    # (the same refund reported by the staff request that made it posts once).
+    if event.amount_cents > payment.amount_cents:
+        raise _too_much_refunded(payment, event.amount_cents, "the event reports")
+    refunds = services.payments.list_refunds(payment.gateway_reference or event.reference)
+    listed = sum(refund.amount_cents for refund in refunds)
+    if listed > payment.amount_cents:
+        raise _too_much_refunded(payment, listed, "the processor lists")
+    latest: PostingResult | Payment = payment
+    for refund in refunds:
+        try:
+            latest = services.store.post_refund(
+                payment.payment_id, refund.refund_id, refund.amount_cents, now
+            )
+        except RefundExceedsPayment as exc:
+            raise UnpostableEvent(
+                payment.payment_id,
+                payment.account_number,
+                f"Refund {refund.refund_id} on payment {payment.payment_id} cannot be posted: "
+                f"{exc}",
+            ) from exc
+        if latest.posted:
+            log.info(
+                "payment %s: posted refund %s of %d cents",
+                payment.payment_id,
+                refund.refund_id,
+                refund.amount_cents,
+            )
+    return latest
+
+
+def _too_much_refunded(payment: Payment, cents: int, source: str) -> UnpostableEvent:
+    return UnpostableEvent(
+        payment.payment_id,
+        payment.account_number,
+        f"The card processor reports refunds of {format_cents(cents)} on payment "
+        f"{payment.payment_id} ({source}), more than the {format_cents(payment.amount_cents)} "
+        "it took; nothing was posted.",
+    )
 
 
 def _dispute_key(payment: Payment, event: GatewayEvent) -> str:

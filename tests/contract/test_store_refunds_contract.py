@@ -7,7 +7,7 @@ import pytest
 
 from portal.adapters.store import Store
 from portal.domain.ledger import EntryKind
-from portal.domain.payments import PaymentStatus
+from portal.domain.payments import PaymentStatus, RefundExceedsPayment
 from tests.conftest import NOW
 from tests.contract.test_store_contract import (
     DUE,
@@ -47,7 +47,7 @@ def test_payment_by_reference_finds_the_posted_payment(store: Store):
 def test_a_partial_refund_reopens_the_newest_statement_the_payment_paid(store: Store):
     posted(store)  # $40.00: $30.00 on OLDER, $10.00 on NEWER
 
-    result = store.post_refund("pay_1", 1500, LATER)
+    result = store.post_refund("pay_1", "re_1", 1500, LATER)
 
     assert result.posted
     assert result.payment.refunded_cents == 1500
@@ -57,27 +57,30 @@ def test_a_partial_refund_reopens_the_newest_statement_the_payment_paid(store: S
     assert store.get_payment("pay_1").refunded_cents == 1500
 
 
-def test_the_same_total_again_or_a_smaller_one_posts_nothing(store: Store):
+def test_the_same_refund_again_posts_nothing(store: Store):
     posted(store)
-    store.post_refund("pay_1", 1500, LATER)
+    store.post_refund("pay_1", "re_1", 1500, LATER)
 
-    again = store.post_refund("pay_1", 1500, LATER)
-    older_news = store.post_refund("pay_1", 1000, LATER)
+    again = store.post_refund("pay_1", "re_1", 1500, LATER)
+    restated = store.post_refund("pay_1", "re_1", 1000, LATER)
 
-    assert not again.posted and not older_news.posted
+    assert not again.posted and not restated.posted
+    assert again.payment.refunded_cents == 1500
     assert sum(cents for _, cents in refunds(store)) == 1500
 
 
-def test_a_higher_total_posts_only_the_difference_and_full_refund_marks_refunded(store: Store):
+def test_each_refund_adds_its_own_amount_and_a_full_refund_marks_refunded(store: Store):
     posted(store)
-    store.post_refund("pay_1", 1500, LATER)
+    store.post_refund("pay_1", "re_1", 1500, LATER)
 
-    result = store.post_refund("pay_1", 4000, LATER)
+    result = store.post_refund("pay_1", "re_2", 2500, LATER)
 
     assert result.posted
     assert sum(e.amount_cents for e in result.entries) == 2500
     assert result.payment.status is PaymentStatus.REFUNDED
+    assert result.payment.refunded_cents == 4000
     assert totals(store).due_cents == DUE
+    assert not store.post_refund("pay_1", "re_2", 2500, LATER).posted
 
 
 def test_a_refund_takes_credit_first(store: Store):
@@ -85,7 +88,7 @@ def test_a_refund_takes_credit_first(store: Store):
     store.create_payment(pending("pay_1", DUE + 2000))
     store.post_payment("pay_1", "pi_1", DUE + 2000, NOW)  # $20.00 beyond the balance
 
-    store.post_refund("pay_1", 2500, LATER)
+    store.post_refund("pay_1", "re_1", 2500, LATER)
 
     assert refunds(store) == [(None, 2000), (NEWER, 500)]
     now = totals(store)
@@ -93,13 +96,19 @@ def test_a_refund_takes_credit_first(store: Store):
     assert now.due_cents == 500
 
 
-@pytest.mark.parametrize("total", [4001, 10**9])
-def test_refunds_beyond_what_the_payment_took_are_refused(store: Store, total: int):
+@pytest.mark.parametrize(("first", "then"), [(0, 4001), (0, 10**9), (1500, 2501), (4000, 1)])
+def test_refunds_beyond_what_the_payment_took_are_refused(store: Store, first: int, then: int):
     posted(store)
+    if first:
+        store.post_refund("pay_1", "re_1", first, LATER)
 
-    with pytest.raises(ValueError, match="more than"):
-        store.post_refund("pay_1", total, LATER)
-    assert refunds(store) == []
+    with pytest.raises(RefundExceedsPayment, match="more than"):
+        store.post_refund("pay_1", "re_2", then, LATER)
+    assert sum(cents for _, cents in refunds(store)) == first
+    assert store.get_payment("pay_1").refunded_cents == first
+    # Refused, not recorded: the same refund id is not "already posted" afterwards.
+    with pytest.raises(RefundExceedsPayment):
+        store.post_refund("pay_1", "re_2", then, LATER)
 
 
 def test_a_payment_never_posted_cannot_be_refunded(store: Store):
@@ -107,17 +116,59 @@ def test_a_payment_never_posted_cannot_be_refunded(store: Store):
     store.create_payment(pending("pay_1", 4000))
 
     with pytest.raises(ValueError, match="nothing to refund"):
-        store.post_refund("pay_1", 1000, LATER)
+        store.post_refund("pay_1", "re_1", 1000, LATER)
     assert refunds(store) == []
 
 
-def test_concurrent_refund_notices_post_the_total_once(store: Store):
+def test_a_refund_id_posted_to_one_payment_is_refused_for_another(store: Store):
+    posted(store)
+    store.create_payment(pending("pay_2", 1000))
+    store.post_payment("pay_2", "pi_2", 1000, NOW)
+    store.post_refund("pay_1", "re_1", 500, LATER)
+
+    with pytest.raises(ValueError, match="already posted to pay_1"):
+        store.post_refund("pay_2", "re_1", 500, LATER)
+    assert refunds(store, "pay_2") == []
+    assert store.get_payment("pay_2").refunded_cents == 0
+
+
+def test_concurrent_reports_of_one_refund_post_it_once(store: Store):
     posted(store)
 
-    run_together([lambda: store.post_refund("pay_1", 2500, LATER)] * 8)
+    run_together([lambda: store.post_refund("pay_1", "re_1", 2500, LATER)] * 8)
 
     assert sum(cents for _, cents in refunds(store)) == 2500
     assert store.get_payment("pay_1").refunded_cents == 2500
+
+
+def test_concurrent_different_refunds_each_post_their_own(store: Store):
+    posted(store)
+
+    results = run_together(
+        [lambda n=n: store.post_refund("pay_1", f"re_{n}", 500, LATER) for n in range(8)]
+    )
+
+    assert all(r.posted for r in results)
+    assert sum(cents for _, cents in refunds(store)) == 4000
+    found = store.get_payment("pay_1")
+    assert (found.refunded_cents, found.status) == (4000, PaymentStatus.REFUNDED)
+    assert totals(store).due_cents == DUE
+
+
+def test_concurrent_refunds_beyond_the_payment_post_only_what_it_took(store: Store):
+    posted(store)
+
+    def refund(n: int) -> str:
+        try:
+            return "posted" if store.post_refund("pay_1", f"re_{n}", 1000, LATER).posted else "no"
+        except RefundExceedsPayment:
+            return "refused"
+
+    results = run_together([lambda n=n: refund(n) for n in range(7)])
+
+    assert sorted(results) == ["posted"] * 4 + ["refused"] * 3
+    assert sum(cents for _, cents in refunds(store)) == 4000
+    assert store.get_payment("pay_1").refunded_cents == 4000
 
 
 def test_dispute_marks_and_clears_only_a_succeeded_payment(store: Store):
@@ -145,7 +196,7 @@ def test_a_disputed_payment_can_be_reversed_once(store: Store):
 
 def test_reversing_a_partly_refunded_payment_undoes_only_what_was_kept(store: Store):
     posted(store)
-    store.post_refund("pay_1", 1500, LATER)
+    store.post_refund("pay_1", "re_1", 1500, LATER)
 
     store.reverse_payment("pay_1", "Dispute lost", LATER)
 

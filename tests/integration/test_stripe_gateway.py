@@ -179,12 +179,14 @@ def test_every_request_pins_the_api_version_and_sends_the_secret_key(gateway, st
     pid, intent = paid_session(gateway, stub)
     session_id = next(iter(stub.sessions))
     gateway.checkout_outcome(session_id)
-    gateway.refund(pid, intent, 100, 0, "refund-1")
+    gateway.refund(pid, intent, 100, "refund-1")
+    gateway.list_refunds(intent)
 
     assert {(r.method, r.path.split("/")[2]) for r in stub.requests} == {
         ("POST", "checkout"),
         ("GET", "checkout"),
         ("POST", "refunds"),
+        ("GET", "refunds"),
     }
     for sent in stub.requests:
         assert sent.headers["Stripe-Version"] == API_VERSION
@@ -229,9 +231,10 @@ def assert_no_phi(stub) -> None:
 def test_no_health_or_identity_information_reaches_stripe(gateway, stub):
     pid, intent = paid_session(gateway, stub)
     gateway.checkout_outcome(next(iter(stub.sessions)))
-    gateway.refund(pid, intent, 1000, 0, f"refund-{pid}-1")
+    gateway.refund(pid, intent, 1000, f"refund-{pid}-1")
+    gateway.list_refunds(intent)
 
-    assert len(stub.requests) == 3
+    assert len(stub.requests) == 4
     assert_no_phi(stub)
 
 
@@ -340,14 +343,14 @@ def test_checkout_outcome_of_an_unknown_session_is_a_gateway_error(gateway):
 # -- refunds --------------------------------------------------------------------------------
 
 
-def test_refund_sends_the_payment_intent_amount_and_key_and_adds_up(gateway, stub):
+def test_refund_sends_the_payment_intent_amount_and_key_and_answers_its_own_amount(gateway, stub):
     pid, intent = paid_session(gateway, stub, amount_cents=4550)
 
-    first = gateway.refund(pid, intent, 1000, 0, "refund-key-1")
-    second = gateway.refund(pid, intent, 500, 1000, "refund-key-2")
+    first = gateway.refund(pid, intent, 1000, "refund-key-1")
+    second = gateway.refund(pid, intent, 500, "refund-key-2")
 
-    assert first.refunded_total_cents == 1000 and first.refund_id.startswith("re_test_")
-    assert second.refunded_total_cents == 1500
+    assert first.amount_cents == 1000 and first.refund_id.startswith("re_test_")
+    assert second.amount_cents == 500 and second.refund_id != first.refund_id
     refunds = [r for r in stub.requests if r.path == "/v1/refunds"]
     assert refunds[0].params == {
         "payment_intent": intent,
@@ -361,8 +364,8 @@ def test_refund_sends_the_payment_intent_amount_and_key_and_adds_up(gateway, stu
 def test_a_retried_refund_refunds_once(gateway, stub):
     pid, intent = paid_session(gateway, stub)
 
-    first = gateway.refund(pid, intent, 1000, 0, "refund-key-1")
-    again = gateway.refund(pid, intent, 1000, 0, "refund-key-1")
+    first = gateway.refund(pid, intent, 1000, "refund-key-1")
+    again = gateway.refund(pid, intent, 1000, "refund-key-1")
 
     assert again == first == RefundOutcome(first.refund_id, 1000)
     assert len(stub.refunds) == 1
@@ -371,10 +374,10 @@ def test_a_retried_refund_refunds_once(gateway, stub):
 
 def test_refunding_more_than_is_left_is_refused_with_stripes_reason(gateway, stub):
     pid, intent = paid_session(gateway, stub, amount_cents=3000)
-    gateway.refund(pid, intent, 2000, 0, "refund-key-1")
+    gateway.refund(pid, intent, 2000, "refund-key-1")
 
     with pytest.raises(GatewayError) as raised:
-        gateway.refund(pid, intent, 1500, 2000, "refund-key-2")
+        gateway.refund(pid, intent, 1500, "refund-key-2")
 
     assert raised.value.message.startswith("Stripe refused the refund: ")
     assert "greater than unrefunded amount" in raised.value.message
@@ -386,7 +389,7 @@ def test_a_refund_stripe_reports_failed_is_an_error(gateway, stub):
     stub.refund_status = "failed"
 
     with pytest.raises(GatewayError, match="failed"):
-        gateway.refund(pid, intent, 1000, 0, "refund-key-1")
+        gateway.refund(pid, intent, 1000, "refund-key-1")
 
 
 def test_a_refund_while_stripe_is_down_says_a_retry_is_safe(gateway, stub):
@@ -394,10 +397,46 @@ def test_a_refund_while_stripe_is_down_says_a_retry_is_safe(gateway, stub):
     stub.fail_next(503, "api_error", None, "Service unavailable", times=3)
 
     with pytest.raises(GatewayError) as raised:
-        gateway.refund(pid, intent, 1000, 0, "refund-key-1")
+        gateway.refund(pid, intent, 1000, "refund-key-1")
 
     assert "not be made twice" in raised.value.message
     assert stub.refunds == {}
+
+
+def test_listing_refunds_answers_the_payments_refunds_oldest_first(gateway, stub):
+    pid, intent = paid_session(gateway, stub, amount_cents=4000)
+    other_pid, other_intent = paid_session(gateway, stub, amount_cents=2000)
+    made = gateway.refund(pid, intent, 1000, "refund-key-1")
+    gateway.refund(other_pid, other_intent, 700, "refund-key-2")
+    pending = stub.add_refund(intent, 300, status="pending")
+    stub.add_refund(intent, 200, status="failed")
+    stub.add_refund(intent, 100, status="canceled")
+
+    found = gateway.list_refunds(intent)
+
+    assert found == [made, RefundOutcome(pending["id"], 300)]
+    [listed] = [r for r in stub.requests if r.method == "GET" and r.path == "/v1/refunds"]
+    assert listed.params == {"payment_intent": intent, "limit": "100"}
+
+
+def test_listing_refunds_follows_every_page(gateway, stub):
+    _, intent = paid_session(gateway, stub, amount_cents=50000)
+    made = [stub.add_refund(intent, 100 + n)["id"] for n in range(230)]
+
+    found = gateway.list_refunds(intent)
+
+    assert [r.refund_id for r in found] == made
+    pages = [r for r in stub.requests if r.method == "GET" and r.path == "/v1/refunds"]
+    assert len(pages) == 3
+    assert pages[1].params["starting_after"] == made[130]
+
+
+def test_listing_refunds_while_stripe_is_down_is_a_gateway_error(gateway, stub):
+    _, intent = paid_session(gateway, stub)
+    stub.fail_next(503, "api_error", None, "Service unavailable", times=3)
+
+    with pytest.raises(GatewayError, match="could not list"):
+        gateway.list_refunds(intent)
 
 
 # -- webhooks -------------------------------------------------------------------------------

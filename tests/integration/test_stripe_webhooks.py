@@ -355,11 +355,16 @@ def test_an_expired_checkout_cancels_the_payment(web, stripe_services, pending, 
 
 
 def test_refunds_reported_out_of_order_add_up_to_exactly_what_stripe_refunded(
-    web, stripe_services, pending, outbox
+    web, stripe_services, pending, outbox, stub
 ):
     post(web, stripe_services, pending)
+    intent = f"pi_{pending}"
 
-    for refunded_cents in (1500, 1000, 4000):  # the 1000 event is older than the 1500 one
+    # Refunds of $10.00 and $5.00, then $25.00; the notice of the first ($10.00 in all)
+    # comes after the notice of the second ($15.00 in all).
+    for refunded_cents, made in ((1500, (1000, 500)), (1000, ()), (4000, (2500,))):
+        for cents in made:
+            stub.add_refund(intent, cents)
         assert status_of(deliver(web, refunded(pending, refunded_cents))) == (200, "processed")
         total = sum(entries_of(stripe_services, EntryKind.REFUND, pending))
         assert total == max(1500, refunded_cents)
@@ -373,8 +378,9 @@ def test_refunds_reported_out_of_order_add_up_to_exactly_what_stripe_refunded(
 
 @pytest.mark.parametrize("with_metadata", [True, False], ids=["payment id", "reference only"])
 def test_a_refund_that_overtakes_its_payment_is_retried_then_posted(
-    web, stripe_services, pending, outbox, with_metadata
+    web, stripe_services, pending, outbox, with_metadata, stub
 ):
+    stub.add_refund(f"pi_{pending}", 1500)
     early = refunded(pending, 1500, **({} if with_metadata else {"metadata": {}}))
     before = snapshot(stripe_services, outbox)
 
@@ -392,6 +398,42 @@ def test_a_refund_that_overtakes_its_payment_is_retried_then_posted(
     assert sum(entries_of(stripe_services, EntryKind.REFUND, pending)) == 1500
     assert payment(stripe_services, pending).refunded_cents == 1500
     assert due(stripe_services) == DUE - 4000 + 1500
+
+
+def test_a_refund_notice_posts_each_listed_refund_once_and_no_failed_one(
+    web, stripe_services, pending, outbox, stub
+):
+    post(web, stripe_services, pending)
+    intent = f"pi_{pending}"
+    stub.add_refund(intent, 1000)
+    stub.add_refund(intent, 700, status="failed")
+    stub.add_refund(intent, 300, status="pending")
+    notice = refunded(pending, 1300)
+
+    assert status_of(deliver(web, notice)) == (200, "processed")
+    assert status_of(deliver(web, refunded(pending, 1300))) == (200, "processed")
+
+    assert sorted(entries_of(stripe_services, EntryKind.REFUND, pending)) == [300, 1000]
+    assert payment(stripe_services, pending).refunded_cents == 1300
+    [listing, *_] = [r for r in stub.requests if r.method == "GET" and r.path == "/v1/refunds"]
+    assert listing.params["payment_intent"] == intent
+
+
+def test_a_refund_notice_stripe_cannot_list_yet_is_delivered_again(
+    web, stripe_services, pending, outbox, stub
+):
+    post(web, stripe_services, pending)
+    stub.add_refund(f"pi_{pending}", 1000)
+    notice = refunded(pending, 1000)
+    before = snapshot(stripe_services, outbox)
+    stub.fail_next(503, "api_error", None, "Service unavailable", times=3)
+
+    assert deliver(web, notice).status_code == 503
+    assert snapshot(stripe_services, outbox) == before
+
+    assert status_of(deliver(web, notice)) == (200, "processed")
+    assert entries_of(stripe_services, EntryKind.REFUND, pending) != []
+    assert payment(stripe_services, pending).refunded_cents == 1000
 
 
 # -- disputes ----------------------------------------------------------------------------------
