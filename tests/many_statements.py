@@ -3,8 +3,8 @@
 On SQLite each statement is imported as the portal imports it. On DynamoDB importing
 hundreds of statements one by one takes minutes on moto (every transaction copies the
 table), so the statements and their pointers are written in batches and their charges are
-posted as one change to the account: the same items the imports would leave, and that one
-change is itself larger than a transaction holds.
+posted in a few changes to the account (each smaller than one transaction): the same items
+the imports would leave.
 """
 
 from datetime import date, datetime, timedelta
@@ -18,6 +18,7 @@ from portal.domain.statements import Statement
 from tests.conftest import line
 
 FIRST_DATE = date(2024, 1, 1)
+CHARGES_AT_ONCE = 80
 
 
 def many_statements(account_number: str, count: int) -> list[Statement]:
@@ -70,8 +71,11 @@ def add_statements(
                     "fingerprint": st.fingerprint(),
                 }
             )
-    part = store._partition(account.account_number)
-    assert part.account is None, "add_statements sets up a new account"
     names = name_items(account.account_number, profile_fields(account, []))
-    entries = [e for st in statements for e in statement_entries(st, at)]
-    assert store._commit(part, entries, at, [{"Put": {"Item": n}} for n in names], account) is None
+    actions = [{"Put": {"Item": n}} for n in names]
+    for start in range(0, len(statements), CHARGES_AT_ONCE):
+        part = store._partition(account.account_number)
+        assert (part.account is None) == (start == 0), "add_statements sets up a new account"
+        group = statements[start : start + CHARGES_AT_ONCE]
+        entries = [e for st in group for e in statement_entries(st, at)]
+        assert store._commit(part, entries, at, actions if start == 0 else [], account) is None
