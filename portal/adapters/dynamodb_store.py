@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import BotoCoreError, ClientError
 
 from portal.adapters.dynamodb_items import (
     Partition,
@@ -174,7 +175,7 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
         if codes is None and later:
             try:
                 self._flush(part.account_number, version + 1, later)
-            except StoreError as exc:
+            except (StoreError, BotoCoreError, ClientError) as exc:
                 # Committed and complete as read: the entries wait on the account item
                 # until the account's next change moves them.
                 log.warning("account %s: entries left waiting: %s", part.account_number, exc)

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from portal.adapters.dynamodb_store import DynamoDbStore
-from portal.adapters.store import Store
+from portal.adapters.store import Store, StoreError
 from portal.domain.ledger import EntryKind, balances
 from portal.domain.payments import Payment, PaymentStatus
 from tests.conftest import NOW, lopez_account
@@ -127,5 +127,35 @@ def test_a_crash_between_the_transactions_is_finished_by_the_next_store(moto_end
             EntryKind.PATIENT_PAYMENT: -owed
         }
         assert later.receivable_at(NOW + 2 * DAY) == -500
+    finally:
+        store.db.client.delete_table(TableName=table)
+
+
+def test_a_failure_while_moving_entries_still_answers_posted(moto_endpoint):
+    """The money is posted with the first transaction: a refused follow-up does not turn a
+    charged payment into an error (the entries wait for the account's next change)."""
+    table = f"contract-{uuid.uuid4().hex[:12]}"
+    store = DynamoDbStore(table)
+    store.migrate()
+    try:
+        statements = many_statements("100234", 100)
+        add_statements(store, lopez_account(), statements, NOW - DAY)
+        owed = owed_on(statements)
+        open_payment(store, owed)
+        commit = store.db.transact
+        calls = []
+
+        def refuse_after_first(actions):
+            calls.append(len(actions))
+            if len(calls) > 1:
+                raise StoreError("DynamoDB kept refusing the write")
+            return commit(actions)
+
+        store.db.transact = refuse_after_first
+
+        assert store.post_payment("pay_1", "ch_1", owed, NOW).posted
+        assert len(calls) > 1
+        assert store.db.get("ACCOUNT#100234", "ACCOUNT")["pending_entries"]
+        assert balances(store.account_records("100234").entries).account_balance_cents == 0
     finally:
         store.db.client.delete_table(TableName=table)
