@@ -1,5 +1,6 @@
 """moto's server on 127.0.0.1, spoken to over HTTP as boto3 speaks to AWS."""
 
+import copy
 import logging
 import os
 import socket
@@ -7,6 +8,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.models.table import Table as MotoTable
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -54,9 +57,44 @@ class SerializedMotoServer(ThreadedMotoServer):
         self._server.serve_forever()
 
 
+class _TableCopiedOnce:
+    """`copy` for moto's TransactWriteItems: it backs up the whole table once per item of
+    the transaction (100 copies of a large partition take minutes); one copy per table
+    restores the same state when the transaction is cancelled."""
+
+    def __init__(self) -> None:
+        self.tables: dict[int, MotoTable] = {}
+
+    def deepcopy(self, value, memo=None):
+        if not isinstance(value, MotoTable):
+            return copy.deepcopy(value, memo)
+        if id(value) not in self.tables:
+            self.tables[id(value)] = copy.deepcopy(value, memo)
+        return self.tables[id(value)]
+
+
+def _copy_each_table_once() -> None:
+    backend = dynamodb_models.DynamoDBBackend
+    original = backend.transact_write_items
+    if getattr(original, "copies_each_table_once", False):
+        return
+
+    def transact_write_items(self, transact_items):
+        # Requests are served one at a time (SerializedMotoServer), so the swap is safe.
+        dynamodb_models.copy = _TableCopiedOnce()
+        try:
+            return original(self, transact_items)
+        finally:
+            dynamodb_models.copy = copy
+
+    transact_write_items.copies_each_table_once = True
+    backend.transact_write_items = transact_write_items
+
+
 @contextmanager
 def moto_server() -> Iterator[str]:
     """Start moto's server on a free loopback port; yield its endpoint URL."""
+    _copy_each_table_once()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = free_port()
     server = SerializedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -24,11 +24,16 @@ class Partition:
     statements: list[Statement] = field(default_factory=list)
     entries: list[LedgerEntry] = field(default_factory=list)
     payments: dict[str, Payment] = field(default_factory=dict)
+    # Entries a large change posted that are not yet items of their own (they ride on the
+    # account item until they are moved): part of the ledger all the same, also in `entries`.
+    pending: list[LedgerEntry] = field(default_factory=list)
 
     def add(self, item: Item) -> None:
         kind = item["SK"].split("#", 1)[0]
         if kind == "ACCOUNT":
             self.account = item
+            self.pending = pending_entries(item)
+            self.entries += self.pending
         elif kind == "STATEMENT":
             self.statements.append(statement_from(item))
         elif kind == "LEDGER":
@@ -192,6 +197,24 @@ def entry_item(entry: LedgerEntry, number: int) -> Item:
     if entry.payment_id is not None:
         item["payment_id"] = entry.payment_id
     return item
+
+
+def pending_item(entry: LedgerEntry) -> Item:
+    """An entry (numbered) as the account item's `pending_entries` holds it: no keys."""
+    assert entry.entry_id is not None
+    item = entry_item(entry, entry.entry_id)
+    for key in ("PK", "SK", "GSI3PK", "GSI3SK", "account_number"):
+        del item[key]
+    return item
+
+
+def pending_entries(account: Item) -> list[LedgerEntry]:
+    """The entries waiting on an account item to become items of their own."""
+    number = account["account_number"]
+    return [
+        entry_from({**item, "account_number": number})
+        for item in account.get("pending_entries", [])
+    ]
 
 
 def entry_from(item: Item) -> LedgerEntry:

@@ -7,12 +7,15 @@ recomputed, so no update is lost and nothing is posted twice.
 """
 
 import dataclasses
+import json
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import BotoCoreError, ClientError
 
 from portal.adapters.dynamodb_items import (
     Partition,
@@ -24,6 +27,8 @@ from portal.adapters.dynamodb_items import (
     payment_from,
     payment_item,
     payment_keys,
+    pending_entries,
+    pending_item,
     profile_fields,
     statement_from,
     statement_item,
@@ -65,8 +70,12 @@ from portal.domain.statements import Statement
 
 SCHEMA_VERSION = 1
 FAILED = "ConditionalCheckFailed"
-# A transaction holds 100 items: the account, its claims and updates, and the entries.
-MAX_ENTRIES = 90
+TRANSACTION_ITEMS = 100
+# An item holds 400 KB; the account item (with any entries waiting on it) stays well below.
+MAX_ACCOUNT_ITEM_BYTES = 300_000
+PENDING = "LEDGER_PENDING"  # GSI3PK of an account item while entries wait on it
+
+log = logging.getLogger(__name__)
 
 
 class _Retry(Exception):
@@ -122,16 +131,16 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
         account: Account | None = None,
         new_statement: Statement | None = None,
     ) -> list[str] | None:
-        """Write `actions`, the entries and the account's new state in one transaction.
+        """Post `actions`, the entries and the account's new state in one transaction.
 
-        Returns None when it committed, else the cancellation codes (the caller's actions
-        come first, so codes[0] is about its first action). A changed account raises _Retry.
+        The transaction holds the account item, the caller's actions, the month totals of
+        every new entry and as many entry items as fit; entries beyond that wait on the
+        account item (`pending_entries`, read as part of the ledger) and are moved to items
+        of their own right after, by `_flush`. Entries an earlier change left waiting go
+        first. Returns None when it committed, else the cancellation codes (the caller's
+        actions come first, so codes[0] is about its first action). A changed account
+        raises _Retry.
         """
-        if len(entries) > MAX_ENTRIES:
-            raise StoreError(
-                f"one change may post at most {MAX_ENTRIES} ledger entries; this one needs "
-                f"{len(entries)} (consolidate the account's open statements first)"
-            )
         item = dict(part.account or {})
         version = item.get("version", 0)
         if account is not None:
@@ -139,12 +148,18 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
             item.setdefault("created_at", ts(at))
         item.update(PK=account_pk(part.account_number), SK="ACCOUNT")
         first = item.get("ledger_seq", 0) + 1
+        numbered = [dataclasses.replace(e, entry_id=n) for n, e in enumerate(entries, start=first)]
+        totals = _month_totals(entries)
+        room = max(0, TRANSACTION_ITEMS - len(actions) - 1 - len(totals))
+        unwritten = part.pending + numbered
+        now, later = unwritten[:room], unwritten[room:]
         statements = part.statements + ([new_statement] if new_statement else [])
         item.update(
             version=version + 1,
             ledger_seq=first - 1 + len(entries),
             **_receivable(item, part.account_number, part.entries + entries, statements, at),
         )
+        _set_pending(item, later)
         condition = (
             {"ConditionExpression": "attribute_not_exists(PK)"}
             if part.account is None
@@ -154,24 +169,48 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
                 "ExpressionAttributeValues": {":version": version},
             }
         )
-        writes = [
-            *actions,
-            {"Put": {"Item": item, **condition}},
-            *(
-                {
-                    "Put": {
-                        "Item": entry_item(e, n),
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                }
-                for n, e in enumerate(entries, start=first)
-            ),
-            *_month_totals(entries),
-        ]
+        writes = [*actions, {"Put": {"Item": item, **condition}}, *map(_new_entry, now), *totals]
         codes = self.db.transact(writes)
         if codes is not None and codes[len(actions)] == FAILED:
             raise _Retry()
+        if codes is None and later:
+            try:
+                self._flush(part.account_number, version + 1, later)
+            except (StoreError, BotoCoreError, ClientError) as exc:
+                # Committed and complete as read: the entries wait on the account item
+                # until the account's next change moves them.
+                log.warning("account %s: entries left waiting: %s", part.account_number, exc)
         return codes
+
+    def _flush(self, account_number: str, version: int, pending: list[LedgerEntry]) -> None:
+        """Move waiting entries to items of their own, a transaction per chunk, each
+        conditional on the account's version (another writer first: read it again)."""
+        key = {"PK": account_pk(account_number), "SK": "ACCOUNT"}
+        for _ in range(MAX_ATTEMPTS * 4):
+            if not pending:
+                return
+            chunk, rest = pending[: TRANSACTION_ITEMS - 1], pending[TRANSACTION_ITEMS - 1 :]
+            values: Item = {":version": version, ":next": version + 1}
+            if rest:
+                expression = "SET #version = :next, pending_entries = :rest"
+                values[":rest"] = [pending_item(e) for e in rest]
+            else:
+                expression = "SET #version = :next REMOVE pending_entries, GSI3PK, GSI3SK"
+            account_update = {
+                "Update": {
+                    "Key": key,
+                    "UpdateExpression": expression,
+                    "ConditionExpression": "#version = :version",
+                    "ExpressionAttributeNames": {"#version": "version"},
+                    "ExpressionAttributeValues": values,
+                }
+            }
+            if self.db.transact([account_update, *map(_new_entry, chunk)]) is None:
+                version, pending = version + 1, rest
+                continue
+            current = self.db.get(key["PK"], key["SK"]) or {}
+            version, pending = current.get("version", 0), pending_entries(current)
+        raise StoreError(f"account {account_number} kept changing while its entries were moved")
 
     # -- accounts and statements -------------------------------------------------------
 
@@ -625,13 +664,16 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
                 & Key("SK").between(month_of(since), month_of(until))
             )
         }
+        waiting: list[LedgerEntry] | None = None
         for month in _months(since, until):
             start, end = _month_bounds(month)
             if since <= start and end <= until:
                 for kind, cents in _kinds(whole.get(month, {})).items():
                     totals[kind] += cents
             else:
-                for entry in self._entries_in(month, max(since, start), min(until, end)):
+                if waiting is None:
+                    waiting = self._waiting_entries()
+                for entry in self._entries_in(month, max(since, start), min(until, end), waiting):
                     totals[entry.kind] += entry.amount_cents
         return dict(totals)
 
@@ -644,18 +686,39 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
             )
         )
         start, _ = _month_bounds(month)
-        return before + sum(e.amount_cents for e in self._entries_in(month, start, at))
+        entries = self._entries_in(month, start, at, self._waiting_entries())
+        return before + sum(e.amount_cents for e in entries)
 
-    def _entries_in(self, month: str, since: datetime, until: datetime) -> list[LedgerEntry]:
-        """Entries posted in [since, until), all within one UTC month, from GSI3."""
+    def _waiting_entries(self) -> list[LedgerEntry]:
+        """Entries still waiting on account items (a large change not yet fully moved)."""
         return [
-            entry_from(item)
+            entry
             for item in self.db.query(
-                IndexName="GSI3",
-                KeyConditionExpression=Key("GSI3PK").eq(f"LEDGER#{month}")
-                & Key("GSI3SK").between(ts(since), ts(until)),
+                IndexName="GSI3", KeyConditionExpression=Key("GSI3PK").eq(PENDING)
             )
+            for entry in pending_entries(item)
         ]
+
+    def _entries_in(
+        self, month: str, since: datetime, until: datetime, waiting: list[LedgerEntry]
+    ) -> list[LedgerEntry]:
+        """Entries posted in [since, until), all within one UTC month: their items from
+        GSI3, and those still waiting on an account item (each entry counted once)."""
+        found = {
+            (e.account_number, e.entry_id): e
+            for e in map(
+                entry_from,
+                self.db.query(
+                    IndexName="GSI3",
+                    KeyConditionExpression=Key("GSI3PK").eq(f"LEDGER#{month}")
+                    & Key("GSI3SK").between(ts(since), ts(until)),
+                ),
+            )
+        }
+        for entry in waiting:
+            if since <= entry.posted_at < until:
+                found.setdefault((entry.account_number, entry.entry_id), entry)
+        return list(found.values())
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -674,6 +737,33 @@ def _payment_update(payment: Payment, expression: str, condition: str, values: I
             "ExpressionAttributeValues": {":status": payment.status.value, **values},
         }
     }
+
+
+def _new_entry(entry: LedgerEntry) -> Item:
+    assert entry.entry_id is not None
+    item = entry_item(entry, entry.entry_id)
+    return {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
+
+
+def _set_pending(item: Item, pending: list[LedgerEntry]) -> None:
+    """Entries waiting on the account item, which is in GSI3 `LEDGER_PENDING` meanwhile
+    (so reports by month find them); refused when they would make the item too large."""
+    if not pending:
+        for name in ("pending_entries", "GSI3PK", "GSI3SK"):
+            item.pop(name, None)
+        return
+    item.update(
+        pending_entries=[pending_item(e) for e in pending],
+        GSI3PK=PENDING,
+        GSI3SK=item["account_number"],
+    )
+    size = len(json.dumps(item, default=str).encode())
+    if size > MAX_ACCOUNT_ITEM_BYTES:
+        raise StoreError(
+            f"this change posts too many ledger entries at once for account "
+            f"{item['account_number']} ({len(pending)} beyond one transaction, "
+            f"{size:,} bytes on the account item); nothing was changed"
+        )
 
 
 def _receivable(
