@@ -1,6 +1,7 @@
 """The `portal` command line (also registered on the Flask CLI as `flask portal ...`)."""
 
 import sys
+from datetime import date
 from pathlib import Path
 
 import click
@@ -28,6 +29,30 @@ def _services() -> Services:
         for problem in exc.problems:
             click.echo(f"portal: {problem}", err=True)
         sys.exit(2)
+
+
+# Days a date option accepts: far enough inside datetime's range that the practice's time zone
+# and the reminder schedule's day arithmetic never overflow.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+
+
+class CalendarDay(click.DateTime):
+    """A YYYY-MM-DD practice calendar day from FIRST_DAY to LAST_DAY (as click.DateTime gives it:
+    a naive datetime at midnight); any other value is a usage error naming the option."""
+
+    def __init__(self) -> None:
+        super().__init__(formats=["%Y-%m-%d"])
+
+    def convert(self, value, param, ctx):
+        day = super().convert(value, param, ctx)
+        if not FIRST_DAY <= day.date() <= LAST_DAY:
+            self.fail(
+                f"{day.date().isoformat()} is out of range: "
+                f"use a date from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}.",
+                param,
+                ctx,
+            )
+        return day
 
 
 @click.group(help="Patient billing portal.")
@@ -81,7 +106,7 @@ def demo() -> None:
 @click.option(
     "--as-of",
     "as_of",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=CalendarDay(),
     help="Run as on this practice calendar day (at the morning send hour) instead of now.",
 )
 @click.option("--dry-run", is_flag=True, help="Decide and count, but claim and send nothing.")
