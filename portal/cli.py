@@ -1,33 +1,58 @@
 """The `portal` command line (also registered on the Flask CLI as `flask portal ...`)."""
 
 import sys
+from datetime import date
 from pathlib import Path
 
 import click
 from flask import Flask, current_app, has_app_context
 
 from portal.bootstrap import Services, build_services, practice_details, site_renderer
-from portal.config import ConfigError, Settings
+from portal.config import DEFAULT_BASE_URL, ConfigError, Settings, served_base_url
 
 
-def _settings() -> Settings:
+def _settings(default_base_url: str = DEFAULT_BASE_URL) -> Settings:
     try:
-        return Settings.from_env()
+        return Settings.from_env(default_base_url=default_base_url)
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(f"portal: {problem}", err=True)
         sys.exit(2)
 
 
-def _services() -> Services:
+def _services(default_base_url: str = DEFAULT_BASE_URL) -> Services:
     if has_app_context():
         return current_app.extensions["portal"]
     try:
-        return build_services(_settings())
+        return build_services(_settings(default_base_url))
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(f"portal: {problem}", err=True)
         sys.exit(2)
+
+
+# Days a date option accepts: far enough inside datetime's range that the practice's time zone
+# and the reminder schedule's day arithmetic never overflow.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+
+
+class CalendarDay(click.DateTime):
+    """A YYYY-MM-DD practice calendar day from FIRST_DAY to LAST_DAY (as click.DateTime gives it:
+    a naive datetime at midnight); any other value is a usage error naming the option."""
+
+    def __init__(self) -> None:
+        super().__init__(formats=["%Y-%m-%d"])
+
+    def convert(self, value, param, ctx):
+        day = super().convert(value, param, ctx)
+        if not FIRST_DAY <= day.date() <= LAST_DAY:
+            self.fail(
+                f"{day.date().isoformat()} is out of range: "
+                f"use a date from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}.",
+                param,
+                ctx,
+            )
+        return day
 
 
 @click.group(help="Patient billing portal.")
@@ -35,14 +60,21 @@ def cli() -> None:
     pass
 
 
-@cli.command(help="Run the portal locally.")
+@cli.command(
+    help="Run the portal locally. Links in pages and e-mails (checkout, receipts) use "
+    "PORTAL_BASE_URL when it is set, else this host and port."
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 def serve(host: str, port: int) -> None:
     from portal import create_app
 
-    app = current_app if has_app_context() else create_app(services=_services())
-    click.echo(f"Patient billing portal on http://{host}:{port}/pay  (Ctrl+C to stop)")
+    served = served_base_url(host, port)
+    app = current_app if has_app_context() else create_app(services=_services(served))
+    click.echo(f"Patient billing portal on {served}/pay  (Ctrl+C to stop)")
+    base_url = app.extensions["portal"].settings.base_url
+    if base_url != served:
+        click.echo(f"Links in pages and e-mails go to PORTAL_BASE_URL: {base_url}")
     app.run(host=host, port=port, threaded=True, load_dotenv=False)
 
 
@@ -84,7 +116,7 @@ def demo() -> None:
 @click.option(
     "--as-of",
     "as_of",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=CalendarDay(),
     help="Run as on this practice calendar day (at the morning send hour) instead of now.",
 )
 @click.option("--dry-run", is_flag=True, help="Decide and count, but claim and send nothing.")

@@ -21,6 +21,22 @@ class ConfigError(Exception):
         self.problems = problems
 
 
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
+
+
+def served_base_url(host: str, port: int) -> str:
+    """The address links should use for a portal served on host:port; a wildcard host (all
+    interfaces) is reached on this machine's loopback address."""
+    host = host.strip().strip("[]")
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 @dataclass(frozen=True)
 class Settings:
     store: str = "sqlite"
@@ -47,7 +63,7 @@ class Settings:
     reminder_minimum_cents: int = 500
     reminder_send_hour: int = 8
     secret_key: str = ""
-    base_url: str = "http://127.0.0.1:5000"
+    base_url: str = DEFAULT_BASE_URL
     timezone: str = "America/New_York"
     practice_name: str = "Demo Family Practice"
     in_lambda: bool = False
@@ -71,8 +87,13 @@ class Settings:
         return self.in_lambda or self.base_url.startswith("https://")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
-        """Read every PORTAL_* / STRIPE_* variable; raise ConfigError listing all problems."""
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, default_base_url: str = DEFAULT_BASE_URL
+    ) -> "Settings":
+        """Read every PORTAL_* / STRIPE_* variable; raise ConfigError listing all problems.
+
+        `default_base_url` is the base URL when PORTAL_BASE_URL is not set (`portal serve`
+        passes the address it listens on)."""
         env = os.environ if environ is None else environ
         problems: list[str] = []
         in_lambda = bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
@@ -125,7 +146,7 @@ class Settings:
             )
 
         for name, default in (
-            ("PORTAL_BASE_URL", "http://127.0.0.1:5000"),
+            ("PORTAL_BASE_URL", default_base_url),
             ("STRIPE_API_BASE", "https://api.stripe.com"),
         ):
             url = urlparse(get(name, default))
@@ -209,7 +230,7 @@ class Settings:
             reminder_minimum_cents=minimum_cents,
             reminder_send_hour=int(hour_text),
             secret_key=secret_key or local_secret_key(Path(sqlite_path).parent),
-            base_url=get("PORTAL_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+            base_url=get("PORTAL_BASE_URL", default_base_url).rstrip("/"),
             timezone=timezone,
             practice_name=get("PORTAL_PRACTICE_NAME", "Demo Family Practice"),
             in_lambda=in_lambda,

@@ -28,6 +28,7 @@ from portal.domain.money import parse_amount
 from portal.domain.names import name_key
 from portal.domain.staff import AuditAction
 from portal.domain.statements import LineItem, Statement, statement_errors
+from portal.domain.text import HIDDEN_CHARACTER, has_hidden_characters
 from portal.services.audit import audit
 from portal.services.statements import StatementRejected, import_statement
 
@@ -79,6 +80,7 @@ TEXT_LIMITS = {
     "line_id": 64,
     "description": 500,
 }
+MULTILINE = {"description"}
 # Never the value itself: a date of birth is health information, and errors are printed.
 NOT_A_DATE = "Not a date: use YYYY-MM-DD, e.g. 2026-11-01."
 # A JSON statements document may nest this deep (it needs 6 levels) and hold integers up to
@@ -428,7 +430,12 @@ def _dollars_problem(text: str) -> str | None:
 # -- checking a statement ------------------------------------------------------------------
 
 
-def _text(obj: dict, key: str, where: str, errors: Errors, required: bool = True) -> str:
+def _text(
+    obj: dict, key: str, where: str, errors: Errors, required: bool = True, plain: bool = True
+) -> str:
+    """The field's text, trimmed; `plain` text (names, ids, providers, descriptions: shown in
+    the console and on bills) may hold no control or text-direction characters (line breaks
+    only in the MULTILINE fields)."""
     value = obj.get(key, "")
     if value is None:
         value = ""
@@ -441,6 +448,8 @@ def _text(obj: dict, key: str, where: str, errors: Errors, required: bool = True
         errors.append((where + key, REQUIRED))
     elif len(value) > limit:
         errors.append((where + key, f"Too long: at most {limit} characters."))
+    elif plain and has_hidden_characters(value, line_breaks=key in MULTILINE):
+        errors.append((where + key, HIDDEN_CHARACTER))
     return value
 
 
@@ -454,7 +463,7 @@ EMAIL_SHAPE = "Give one e-mail address like name@example.com, with no other text
 
 
 def _email(obj: dict, where: str, errors: Errors) -> str:
-    value = _text(obj, "email", where, errors, required=False)
+    value = _text(obj, "email", where, errors, required=False, plain=False)
     if value and _LINE_BREAK.search(value):
         errors.append((where + "email", EMAIL_LINE_BREAK))
     elif value and not _EMAIL.fullmatch(value):

@@ -27,6 +27,7 @@ from portal.web.forms import (
     EscalationUpdateForm,
     ResolveForm,
 )
+from portal.web.redirects import local_path
 from portal.web.staff_session import (
     address,
     load_staff_user,
@@ -116,7 +117,6 @@ def _on_item(form, action, done: str, incomplete: str):
 
 def back_to_queue() -> str:
     """Where a queue action returns to: a staff page named by the form, else the queue."""
-    back = request.form.get("back", "")
-    if back.startswith("/staff/") and "//" not in back:
-        return back
-    return url_for("staff_queue.escalations")
+    return local_path(
+        request.form.get("back"), url_for("staff_queue.escalations"), prefix="/staff/"
+    )

@@ -4,6 +4,7 @@ each also as CSV."""
 import csv
 import io
 import re
+import unicodedata
 from datetime import date, timedelta
 
 from flask import (
@@ -259,9 +260,16 @@ def _month_arg(errors: list[str]) -> date:
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
+_FORMULA_START = ("=", "+", "@", "\t", "\r", "\n")
+
+
 def _inert(cell: str) -> str:
-    """A cell a spreadsheet will not run as a formula (names and subjects come from users)."""
-    if cell[:1] in ("=", "+", "@", "\t", "\r") or (cell[:1] == "-" and not _NUMBER.fullmatch(cell)):
+    """A cell a spreadsheet will not run as a formula (names and subjects come from users).
+    Spreadsheets take the full-width signs (U+FF1D, U+FF0B, U+FF0D, U+FF20) and other
+    compatibility forms, after leading spaces, as the plain ones: the cell is judged as NFKC."""
+    plain = unicodedata.normalize("NFKC", cell)
+    lead = plain.lstrip(" ")[:1]
+    if lead in _FORMULA_START or (lead == "-" and not _NUMBER.fullmatch(plain)):
         return "'" + cell
     return cell
 

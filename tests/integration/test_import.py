@@ -659,14 +659,14 @@ def test_a_file_that_cannot_be_read_is_refused_by_the_cli_and_nothing_stored(
 def test_a_bom_crlf_and_quoted_commas_and_newlines_import_correctly(services):
     rows = csv_rows()
     rows[0]["description"] = 'Office visit, established patient, "moderate"'
-    rows[1]["provider"] = "Chen, Li\nMD"
+    rows[1]["description"] = "Dexamethasone injection,\n4 mg"
     data = b"\xef\xbb\xbf" + csv_bytes(rows, newline="\r\n")
     assert data.count(b"\r\n") == 3
     summary = import_records(services, iter_csv(io.BytesIO(data)), "tester")
     assert (summary.imported, summary.rejected) == (1, [])
     stored = services.store.get_statement(S)
     assert stored.lines[0].description == 'Office visit, established patient, "moderate"'
-    assert stored.lines[1].provider == "Chen, Li\nMD"
+    assert stored.lines[1].description == "Dexamethasone injection,\n4 mg"
     assert [line.charge_cents for line in stored.lines] == [24500, 3500]
     account = services.store.get_account("200411")
     assert account.guarantor.last_name == "Whitfield"
