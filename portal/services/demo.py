@@ -184,7 +184,13 @@ ACCOUNTS = (
 )
 
 EXAMPLES = (
-    ("100234", "Lopez", "2015-06-02", "a family; this is the child Ana, the balance is current"),
+    (
+        "100234",
+        "Lopez",
+        "2015-06-02",
+        "a family; this is the child Ana, who sees her brother's visit by date and amount only "
+        "(the guarantor: Lopez, 1984-03-12); the balance is current",
+    ),
     ("100257", "Nunez", "1971-11-30", "past due; accents do not matter"),
     ("100318", "O'Brien", "1990-01-08", "partly paid, 31-60 days past due"),
 )

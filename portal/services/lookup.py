@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 
 from portal.bootstrap import Services
+from portal.domain.viewers import Viewer
 from portal.services.errors import LookupFailed, LookupLocked
 
 FAILURE_WINDOW = timedelta(minutes=15)
@@ -21,7 +22,20 @@ def find_account(
     date_of_birth: date | None,
     client_address: str,
 ) -> str:
-    """The account number when the details match the guarantor or a patient on the account.
+    """The account number when the details match the guarantor or a patient on the account
+    (see find_viewer)."""
+    return find_viewer(services, account_number, last_name, date_of_birth, client_address)[0]
+
+
+def find_viewer(
+    services: Services,
+    account_number: str,
+    last_name: str,
+    date_of_birth: date | None,
+    client_address: str,
+) -> tuple[str, Viewer]:
+    """The account number, and whom the details are (the guarantor, or which patients), when
+    they match the guarantor or a patient on the account.
 
     Raises LookupFailed for any mismatch (one generic answer whichever field was wrong)
     and LookupLocked after MAX_FAILURES for the account or the client address.
@@ -42,14 +56,15 @@ def find_account(
         raise LookupLocked(now + LOCK_FOR)
 
     account = store.get_account(number) if number else None
-    if (
-        account is not None
-        and date_of_birth is not None
-        and account.matches(last_name, date_of_birth)
-    ):
+    viewer = (
+        account.viewer_for(last_name, date_of_birth)
+        if account is not None and date_of_birth is not None
+        else None
+    )
+    if account is not None and viewer is not None:
         store.forget_lookup_failure(keys[0], now)
         store.clear_lookup_failures(f"account:{number}")
-        return account.account_number
+        return account.account_number, viewer
 
     for key, count in counts.items():
         if count >= MAX_FAILURES:

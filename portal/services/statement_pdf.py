@@ -12,7 +12,8 @@ and due dates, every line item (service date, patient, provider, code and plain
 description, charge, insurance paid, adjustment, what the patient owes) with the totals,
 the aging of the account's balance on the practice's calendar today, what is due on this
 statement and on the account, and how to pay online (Quick Pay at <base_url>/pay). It never
-prints a date of birth.
+prints a date of birth. For a patient signed in with their own details, another patient's
+lines show only their date and what is owed (the AccountView's LineView, as on the page).
 """
 
 import warnings
@@ -30,6 +31,7 @@ from portal.bootstrap import STATIC_DIR, Services
 from portal.domain.aging import BUCKETS, aging
 from portal.domain.money import format_cents
 from portal.domain.practice import PracticeDetails
+from portal.domain.viewers import Viewer
 from portal.services.accounts import AccountView, StatementView, account_view
 from portal.services.errors import NotFound
 
@@ -52,6 +54,10 @@ COLUMNS = (
 GREY = (90, 90, 90)
 RULE = (170, 170, 170)
 SHADE = (235, 238, 242)
+OTHER_LINES_NOTE = (
+    "For privacy, another patient's visits show only their date and what is owed. "
+    "The account's guarantor can see them in full."
+)
 TABLE_SIZE = 7.5  # points
 TABLE_LEADING = 9.5
 CELL_PAD = 3
@@ -90,9 +96,12 @@ class _StatementPdf(FPDF):
         self.set_text_color(0)
 
 
-def render_statement_pdf(services: Services, account_number: str, statement_id: str) -> bytes:
-    """The statement as PDF bytes; NotFound when the account has no such statement."""
-    view = account_view(services, account_number)
+def render_statement_pdf(
+    services: Services, account_number: str, statement_id: str, viewer: Viewer | None = None
+) -> bytes:
+    """The statement as PDF bytes, as `viewer` may see it (the guarantor, everything, by
+    default); NotFound when the account has no such statement."""
+    view = account_view(services, account_number, viewer)
     item = next((s for s in view.statements if s.statement.statement_id == statement_id), None)
     if item is None:
         raise NotFound(statement_id)
@@ -156,13 +165,10 @@ def _render(
     _line_items(pdf, view, item)
     pdf.ln(4)
     pdf.set_font(FONT, size=8)
-    pdf.multi_cell(
-        0,
-        10,
-        "An adjustment is the discount your insurance plan's contract gives; you do not owe it.",
-        new_x=XPos.LMARGIN,
-        new_y=YPos.NEXT,
-    )
+    notes = "An adjustment is the discount your insurance plan's contract gives; you do not owe it."
+    if not all(shown.in_full for shown in item.lines):
+        notes += f"\n{OTHER_LINES_NOTE}"
+    pdf.multi_cell(0, 10, notes, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(8)
     _summary(pdf, view, item)
     pdf.ln(8)
@@ -233,20 +239,24 @@ def _row(
 
 def _line_items(pdf: _StatementPdf, view: AccountView, item: StatementView) -> None:
     st = item.statement
-    patients = {p.patient_id: p.display_name for p in view.account.patients}
     headings = [heading for heading, _, _ in COLUMNS]
     pdf.set_font(FONT, "B", 11)
     pdf.cell(0, 16, "What each charge was for", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     _row(pdf, headings, COLUMNS, bold=True, shade=True)
     rows = []
-    for line in st.lines:
+    for shown in item.lines:
+        line = shown.item
+        if line is None:  # another patient's: the date and what is owed, nothing else
+            cells = ("", "", "", "", "", format_cents(shown.owed_cents))
+            rows.append((_date(shown.service_date), shown.patient_name, *cells))
+            continue
         service = f"{line.code_system} {line.code}: {line.description}"
         if line.diagnosis_codes:
             service += f" (diagnosis {', '.join(line.diagnosis_codes)})"
         rows.append(
             (
                 _date(line.service_date),
-                patients.get(line.patient_id, line.patient_id),
+                shown.patient_name,
                 line.provider,
                 service,
                 format_cents(line.charge_cents),

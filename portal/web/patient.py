@@ -21,9 +21,10 @@ from portal.adapters.payments import GatewayError
 from portal.domain.aging import practice_date
 from portal.domain.errors import InvalidInput
 from portal.domain.payments import PaymentStatus
+from portal.domain.viewers import Viewer
 from portal.services.accounts import account_view
 from portal.services.errors import LookupFailed, LookupLocked, NotFound
-from portal.services.lookup import find_account
+from portal.services.lookup import find_viewer
 from portal.services.payments import reconcile_checkout, start_payment
 from portal.web import IDLE_LIMIT, services
 from portal.web.forms import LookupForm, PaymentForm
@@ -34,7 +35,7 @@ LOOKUP_FAILED = (
     "We could not find an account with those details. Check them against your statement "
     "and try again."
 )
-SESSION_KEYS = ("account_number", "seen_at", "sid")
+SESSION_KEYS = ("account_number", "seen_at", "sid", "viewer")
 UNREADABLE = (
     "We could not read what was sent: it was not plain text (UTF-8). Type the details from "
     "your statement again."
@@ -62,7 +63,10 @@ def expire_idle_session() -> None:
     now = services().clock.now()
     seen = datetime.fromisoformat(session.get("seen_at", "1970-01-01T00:00:00+00:00"))
     subject = services().store.web_session_subject(session.get("sid", ""), now)
-    if subject != f"patient:{session['account_number']}":
+    viewer = Viewer.from_session(session.get("viewer"))
+    # The signed cookie and the server's record must both say who signed in; a session from
+    # before the server recorded it names nobody and ends (the person looks up again).
+    if viewer is None or subject != viewer.subject(session["account_number"]):
         end_patient_session()
         return
     if now - seen > IDLE_LIMIT:
@@ -82,6 +86,15 @@ def patient_required(view):
     return wrapper
 
 
+def signed_in_viewer() -> Viewer:
+    """Who signed in: checked against the server's session record before every request
+    (expire_idle_session), so it is the guarantor or the patients the lookup matched."""
+    viewer = Viewer.from_session(session.get("viewer"))
+    if viewer is None:  # not reached behind patient_required; never fall back to more
+        abort(404)
+    return viewer
+
+
 @bp.route("/pay", methods=["GET", "POST"])
 def lookup():
     form = LookupForm()
@@ -93,7 +106,7 @@ def lookup():
         return render_template("patient/lookup.html", form=form, error=UNREADABLE), 400
     if form.validate_on_submit():
         try:
-            number = find_account(
+            number, viewer = find_viewer(
                 services(),
                 form.account_number.data,
                 form.last_name.data,
@@ -114,9 +127,10 @@ def lookup():
             session.permanent = True
             session["sid"] = secrets.token_urlsafe(24)
             services().store.open_web_session(
-                session["sid"], f"patient:{number}", services().clock.now()
+                session["sid"], viewer.subject(number), services().clock.now()
             )
             session["account_number"] = number
+            session["viewer"] = viewer.to_session()
             session["seen_at"] = services().clock.now().isoformat()
             return redirect(url_for("patient.account"), code=303)
     elif form.is_submitted():
@@ -133,7 +147,7 @@ def account(account_number: str):
 
 
 def _account_page(account_number: str, form: PaymentForm, status: int = 200):
-    view = account_view(services(), account_number)
+    view = account_view(services(), account_number, signed_in_viewer())
     return (
         render_template("patient/account.html", view=view, form=form),
         status,
@@ -143,18 +157,11 @@ def _account_page(account_number: str, form: PaymentForm, status: int = 200):
 @bp.get("/statements/<statement_id>")
 @patient_required
 def statement(account_number: str, statement_id: str):
-    view = account_view(services(), account_number)
+    view = account_view(services(), account_number, signed_in_viewer())
     item = next((s for s in view.statements if s.statement.statement_id == statement_id), None)
     if item is None:
         abort(404)
-    patients = {p.patient_id: p for p in view.account.patients}
-    return render_template(
-        "patient/statement.html",
-        view=view,
-        item=item,
-        patients=patients,
-        form=PaymentForm(),
-    )
+    return render_template("patient/statement.html", view=view, item=item, form=PaymentForm())
 
 
 def pdf_response(data: bytes, statement_id: str) -> Response:
@@ -175,7 +182,7 @@ def statement_pdf(account_number: str, statement_id: str):
     try:
         from portal.services.statement_pdf import render_statement_pdf  # fpdf2 loads on first use
 
-        data = render_statement_pdf(services(), account_number, statement_id)
+        data = render_statement_pdf(services(), account_number, statement_id, signed_in_viewer())
     except NotFound:
         abort(404)
     return pdf_response(data, statement_id)
@@ -207,7 +214,7 @@ def payment(payment_id: str):
     if request.args.get("session_id"):
         found = reconcile_checkout(svc, found, request.args["session_id"])
     owner = session.get("account_number") == found.account_number
-    view = account_view(svc, found.account_number) if owner else None
+    view = account_view(svc, found.account_number, signed_in_viewer()) if owner else None
     return render_template(
         "patient/payment.html",
         payment=found,

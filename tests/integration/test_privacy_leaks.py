@@ -717,10 +717,12 @@ def test_nothing_that_leaves_the_portal_carries_codes_descriptions_or_dates_of_b
     signed_in(web, "310001", "Quill-Vance", "1958-02-27", "203.0.113.9")
     child = signed_in(portal.client(), "310001", "Vance", "2012-10-23", "203.0.113.10")
     sandbox = signed_in(portal.client(sandbox=True), "310002", "Achterberg", "2015-08-13", "::1")
+    # The child Lotte sees her father's lines only by date and amount; he sees them in full.
+    father = signed_in(portal.client(sandbox=True), "310002", "Achterberg", "1983-09-14", "::1")
 
     # -- the patient pages and PDFs ------------------------------------------------------------
     statement_pages = []
-    for client in (web, child, sandbox):
+    for client in (web, child, sandbox, father):
         for path in crawl(client, ["/account"], "/"):
             if path.startswith("/statements/") and not path.endswith(".pdf"):
                 statement_pages.append(client.get(path).get_data(as_text=True))
