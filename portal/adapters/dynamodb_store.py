@@ -616,6 +616,45 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
             raise KeyError(account_number)
         return False
 
+    def opt_out_token(self, account_number: str, new_token: str) -> str:
+        key = {"PK": account_pk(account_number), "SK": "ACCOUNT"}
+        for _ in range(2):
+            account = self.db.get(key["PK"], key["SK"])
+            if account is None:
+                raise KeyError(account_number)
+            if account.get("opt_out_token"):
+                return account["opt_out_token"]
+            pointer = {
+                "PK": f"OPTOUT#{new_token}",
+                "SK": "OPTOUT",
+                "account_number": account_number,
+            }
+            # Both written once; the version goes up so a money change racing this one
+            # re-reads the account instead of writing back an item without the token.
+            codes = self.db.transact(
+                [
+                    {"Put": {"Item": pointer, "ConditionExpression": "attribute_not_exists(PK)"}},
+                    {
+                        "Update": {
+                            "Key": key,
+                            "UpdateExpression": "SET opt_out_token = :token ADD #version :one",
+                            "ConditionExpression": "attribute_exists(PK)"
+                            " AND attribute_not_exists(opt_out_token)",
+                            "ExpressionAttributeNames": {"#version": "version"},
+                            "ExpressionAttributeValues": {":token": new_token, ":one": 1},
+                        }
+                    },
+                ]
+            )
+            if codes is None:
+                return new_token
+            if codes[0] == FAILED:  # the new token was another account's: vanishingly unlikely
+                raise StoreError("that opt-out token is taken; try again")
+        raise StoreError("the account kept changing while its opt-out token was written")
+
+    def account_of_opt_out_token(self, token: str) -> str | None:
+        return self._account_of("OPTOUT", token)
+
     # -- reports -----------------------------------------------------------------------
 
     def open_balances(self, as_of: datetime) -> list[OpenBalance]:

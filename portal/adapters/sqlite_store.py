@@ -871,6 +871,29 @@ class SqliteStore:
             )
             return cursor.rowcount == 1
 
+    def opt_out_token(self, account_number: str, new_token: str) -> str:
+        with self._write() as conn:
+            if _account(conn, account_number) is None:
+                raise KeyError(account_number)
+            conn.execute(
+                "INSERT INTO opt_out_tokens (token, account_number) VALUES (?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (new_token, account_number),
+            )
+            row = conn.execute(
+                "SELECT token FROM opt_out_tokens WHERE account_number = ?", (account_number,)
+            ).fetchone()
+            if row is None:  # the new token was another account's: vanishingly unlikely
+                raise StoreError("that opt-out token is taken; try again")
+            return row["token"]
+
+    def account_of_opt_out_token(self, token: str) -> str | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT account_number FROM opt_out_tokens WHERE token = ?", (token,)
+            ).fetchone()
+            return row["account_number"] if row else None
+
     # -- reports -----------------------------------------------------------------------------
 
     def open_balances(self, as_of: datetime) -> list[OpenBalance]:

@@ -299,6 +299,14 @@ class Store(Protocol):
         """Stop payment reminders for the account (receipts still go); False when it was
         opted out before. KeyError for an unknown account."""
 
+    def opt_out_token(self, account_number: str, new_token: str) -> str:
+        """The account's opt-out token: the one it was given before, else `new_token`, kept
+        for it from now on (written once, so every e-mail carries the same link). KeyError
+        for an unknown account."""
+
+    def account_of_opt_out_token(self, token: str) -> str | None:
+        """The account an opt-out token was given to; None for a token never given."""
+
     # -- reports -------------------------------------------------------------------------
 
     def open_balances(self, as_of: datetime) -> list[OpenBalance]:

@@ -7,6 +7,7 @@ of birth are never passed to a template.
 """
 
 import logging
+import secrets
 from datetime import date
 from enum import StrEnum
 
@@ -20,10 +21,13 @@ from portal.domain.staff import MailRecord, Note
 from portal.domain.statements import Statement
 from portal.services.accounts import account_view
 from portal.services.claims import claim_payload, stale_before
+from portal.services.errors import NotFound
 
 log = logging.getLogger(__name__)
 
-OPT_OUT_SALT = "reminder-opt-out"
+OPT_OUT_SALT = "reminder-opt-out"  # the signed tokens of links sent before they were opaque
+OPT_OUT_BYTES = 24
+MAX_OPT_OUT_TOKEN = 200
 REMINDER_KINDS = ("reminder", "final-notice")
 STATEMENT_CLAIM = "statement"
 
@@ -155,18 +159,42 @@ def _opt_out_serializer(services: Services) -> URLSafeSerializer:
 
 
 def opt_out_url(services: Services, account_number: str) -> str:
-    """The one-click link that stops reminders; it never expires (old e-mails still work)."""
-    token = _opt_out_serializer(services).dumps(account_number)
+    """The one-click link that stops reminders; it never expires (old e-mails still work).
+
+    The token is random and says nothing about the account: it is made the first time and
+    kept with the account, so every reminder carries the same link. KeyError for an unknown
+    account."""
+    token = services.store.opt_out_token(account_number, secrets.token_urlsafe(OPT_OUT_BYTES))
     return f"{services.settings.base_url}/reminders/stop/{token}"
 
 
 def opt_out_account(services: Services, token: str) -> str | None:
-    """The account number an opt-out token was made for; None when it is not ours."""
+    """The account number an opt-out token was made for; None when it is not ours.
+
+    Links sent before the tokens were opaque carry the account number, signed (itsdangerous):
+    those still work."""
+    if not token or len(token) > MAX_OPT_OUT_TOKEN:
+        return None
+    number = services.store.account_of_opt_out_token(token)
+    if number is not None:
+        return number
     try:
         number = _opt_out_serializer(services).loads(token)
     except BadSignature:
         return None
     return number if isinstance(number, str) and number else None
+
+
+def opt_out_of_reminders(services: Services, token: str) -> bool:
+    """Stop payment reminders for the account the token names; False when they were stopped
+    before. NotFound when the token is not ours or its account is gone."""
+    account_number = opt_out_account(services, token)
+    if account_number is None:
+        raise NotFound(token)
+    try:
+        return services.store.opt_out_of_reminders(account_number, services.clock.now())
+    except KeyError:
+        raise NotFound(token) from None
 
 
 # -- messages ------------------------------------------------------------------------------

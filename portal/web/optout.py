@@ -2,28 +2,37 @@
 
 GET shows a page with a button; POST stops the reminders. Mail clients POST
 `List-Unsubscribe=One-Click` to the same address without a CSRF token (RFC 8058), so this
-view is exempt from CSRF: the signed token in the address is what authorises the change.
+view is exempt from CSRF: the unguessable token in the address is what authorises the change.
 """
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template, request
 
-from portal.services.notices import opt_out_account
+from portal.services.errors import NotFound
+from portal.services.notices import opt_out_account, opt_out_of_reminders
 from portal.web import services
 
 bp = Blueprint("optout", __name__)
 
+NOT_VALID = (
+    "This link to stop payment reminders is not valid: it may have been cut short or changed. "
+    "Open the link from the e-mail again, or contact the billing office."
+)
+
 
 @bp.route("/reminders/stop/<token>", methods=["GET", "POST"])
 def stop(token: str):
-    account_number = opt_out_account(services(), token)
-    if account_number is None:
-        abort(404)
     if request.method == "GET":
-        if services().store.get_account(account_number) is None:
-            abort(404)
+        account_number = opt_out_account(services(), token)
+        if account_number is None or services().store.get_account(account_number) is None:
+            return _not_valid()
         return render_template("patient/optout.html", token=token, stopped=False)
     try:
-        services().store.opt_out_of_reminders(account_number, services().clock.now())
-    except KeyError:
-        abort(404)
+        opt_out_of_reminders(services(), token)
+    except NotFound:
+        return _not_valid()
     return render_template("patient/optout.html", token=token, stopped=True)
+
+
+def _not_valid():
+    page = render_template("error.html", title="Not a valid link", message=NOT_VALID)
+    return page, 404

@@ -10,6 +10,7 @@ from flask import (
     g,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from wtforms.fields.choices import SelectChoice
@@ -21,6 +22,7 @@ from portal.domain.staff import ESCALATION_LABELS, AuditAction, EscalationKind, 
 from portal.services.accounts import account_view
 from portal.services.audit import audit
 from portal.services.errors import NotFound
+from portal.services.paging import newest_first
 from portal.services.refunds import refund_payment, refundable_cents
 from portal.services.reminders import reminder_status
 from portal.services.staff_actions import (
@@ -85,25 +87,56 @@ def _to_account(account_number: str):
     return redirect(url_for("staff_accounts.account", account_number=account_number), code=303)
 
 
-def _with_statement_choices(form: AdjustmentForm, view) -> AdjustmentForm:
-    """Adjustments apply to one of the account's open statements."""
+def _with_statement_choices(form: AdjustmentForm, view, shown=None) -> AdjustmentForm:
+    """Adjustments apply to one of the account's open statements. The page offers those
+    among the statements it shows (`shown`), and the one already chosen."""
+    offered = None if shown is None else {s.statement.statement_id for s in shown}
+    if offered is not None:
+        offered.add(form.statement_id.data)
     form.statement_id.choices = [
         SelectChoice(
             item.statement.statement_id,
             f"{item.statement.statement_id} ({format_cents(item.balance_cents)} open)",
         )
         for item in view.open_statements
+        if offered is None or item.statement.statement_id in offered
     ]
     return form
 
 
+STATEMENTS_PER_PAGE = 50
+ENTRIES_PER_PAGE = 100
+
+
+def _page_arg(name: str, errors: list[str]) -> int:
+    text = request.args.get(name, "1").strip()
+    if text.isascii() and text.isdigit() and 0 < len(text) < 7 and int(text) > 0:
+        return int(text)
+    errors.append(f"{name}: a page number, like 2.")
+    return 1
+
+
 def _account_page(account_number: str, status: int = 200, **forms):
     svc = services()
+    errors: list[str] = []
+    statements_page = _page_arg("statements_page", errors)
+    ledger_page = _page_arg("ledger_page", errors)
     try:
         view = account_view(svc, account_number)
     except NotFound:
         abort(404)
     audit(svc, g.staff.username, AuditAction.VIEW_ACCOUNT, account_number, address=address())
+    statements = newest_first(view.statements, statements_page, STATEMENTS_PER_PAGE)
+    ledger = newest_first(view.entries, ledger_page, ENTRIES_PER_PAGE)
+
+    def page_url(anchor: str, **numbers: int) -> str:
+        """This page with other page numbers (a first page is left out of the address)."""
+        pages = {"statements_page": statements.number, "ledger_page": ledger.number, **numbers}
+        args = {name: n for name, n in pages.items() if n > 1}
+        return url_for(
+            "staff_accounts.account", account_number=account_number, _anchor=anchor, **args
+        )
+
     payment_form = forms.get("payment_form") or ManualPaymentForm(formdata=None)
     if not payment_form.request_key.data:
         payment_form.request_key.data = secrets.token_hex(16)
@@ -115,8 +148,15 @@ def _account_page(account_number: str, status: int = 200, **forms):
             history=svc.store.audit_entries(account_number=account_number, limit=20),
             payment_form=payment_form,
             note_form=forms.get("note_form") or NoteForm(formdata=None),
-            adjustment_form=forms.get("adjustment_form")
-            or _with_statement_choices(AdjustmentForm(formdata=None), view),
+            adjustment_form=_with_statement_choices(
+                forms.get("adjustment_form") or AdjustmentForm(formdata=None),
+                view,
+                shown=statements.items,
+            ),
+            statements=statements,
+            ledger=ledger,
+            page_url=page_url,
+            page_errors=errors,
             escalate_form=forms.get("escalate_form") or EscalateForm(formdata=None),
             resolve_form=ResolveForm(formdata=None),
             refundable={
@@ -132,7 +172,7 @@ def _account_page(account_number: str, status: int = 200, **forms):
             Status=PaymentStatus,
             Role=Role,
         ),
-        status,
+        400 if errors and status == 200 else status,
     )
 
 
