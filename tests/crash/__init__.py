@@ -1,0 +1,1 @@
+"""Crash tests (issue 13); see test_crash.py."""
