@@ -24,7 +24,8 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Protocol
 
-from portal.bootstrap import Services, build_services
+from portal.adapters.email_templates import EmailRenderer
+from portal.bootstrap import TEMPLATE_DIR, Services, build_services
 from portal.clock import FixedClock
 from portal.config import Settings
 from portal.domain.ledger import EntryKind
@@ -42,6 +43,7 @@ FINISH_AT = timedelta(days=1)
 CHILD_TIMEOUT_SECONDS = 30
 WEBHOOK_SECRET = "whsec_test_crash"
 SEND = "mailer.send"
+EMAILS = EmailRenderer(TEMPLATE_DIR)
 
 
 # -- where the records live ------------------------------------------------------------------
@@ -55,7 +57,9 @@ class Backend:
     settings: Settings
 
     def services(self, at: datetime) -> Services:
-        return build_services(self.settings, clock=FixedClock(at))
+        # A fresh store, mailer and gateway, as a restarted process has; the templates are
+        # compiled once (they hold nothing a crash could leave behind).
+        return replace(build_services(self.settings, clock=FixedClock(at)), emails=EMAILS)
 
     def unfinished_claims(self) -> list[tuple[str, str]]:
         """Claims never marked sent, read from the records themselves (not the store)."""
