@@ -197,11 +197,17 @@ def wait_child(pid: int, recorder: Recorder) -> ChildResult:
     )
 
 
-def delivery(scenario: Scenario, where: Backend, at: datetime) -> Callable[[Recorder], bool]:
-    """One delivery of the input in a fresh process, every write step counted."""
+def delivery(
+    scenario: Scenario, where: Backend, at: datetime, gate: int | None = None
+) -> Callable[[Recorder], bool]:
+    """One delivery of the input in a fresh process, every write step counted; with a
+    `gate` (a pipe's read end), the delivery starts when a byte comes through it."""
 
     def work(recorder: Recorder) -> bool:
-        return scenario.deliver(with_faults(where.services(at), recorder))
+        services = with_faults(where.services(at), recorder)
+        if gate is not None:
+            os.read(gate, 1)
+        return scenario.deliver(services)
 
     return work
 
@@ -233,8 +239,14 @@ def run_killed(scenario: Scenario, where: Backend, kill: KillPoint, folder: Path
 def run_together(scenario: Scenario, where: Backend, folder: Path) -> list[ChildResult]:
     """Deliver the input in two processes at the same moment; then as after a crash."""
     recorders = [Recorder(None, folder / f"child-{n}.json") for n in range(2)]
-    pids = [start_child(delivery(scenario, where, NOW), r) for r in recorders]
-    children = [wait_child(pid, r) for pid, r in zip(pids, recorders, strict=True)]
+    gate, go = os.pipe()
+    try:
+        pids = [start_child(delivery(scenario, where, NOW, gate), r) for r in recorders]
+        os.write(go, b"go")  # one byte each: both start together, services built
+        children = [wait_child(pid, r) for pid, r in zip(pids, recorders, strict=True)]
+    finally:
+        os.close(gate)
+        os.close(go)
     for child in children:
         assert child.status == 0, child.error
     redeliver_and_finish(scenario, where, retry=any(c.retry for c in children))
