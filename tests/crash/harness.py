@@ -137,6 +137,7 @@ class Expected:
     paid: dict[str, int] = field(default_factory=dict)  # payment id -> cents taken, posted once
     refunded: dict[str, int] = field(default_factory=dict)  # payment id -> cents given back
     messages: Counter = field(default_factory=Counter)  # (kind, to) -> times, each once
+    audited: Counter = field(default_factory=Counter)  # (actor, action) -> times, each once
 
 
 class Scenario(Protocol):
@@ -268,7 +269,8 @@ def trace(scenario: Scenario, folder: Path) -> list[str]:
 def check_outcome(
     scenario: Scenario, where: Backend, stub: StripeStub, last_done: str = ""
 ) -> None:
-    """Money, the processor, mail and claims agree with the scenario's own numbers.
+    """Money, the processor, mail, the audit log and claims agree with the scenario's own
+    numbers.
 
     The one allowance: when the process died right after the mailer took a message (its last
     write step, `last_done`, was that send; no store write could say so yet), that message
@@ -327,6 +329,12 @@ def check_outcome(
             problems.append(
                 f"{message}: sent {sent} times, {log_lines} in the mail log; expected {want}"
             )
+
+    trail = Counter((e.actor, e.action) for e in store.audit_entries(expected.account_number))
+    for (actor, action), times in expected.audited.items():
+        if trail[(actor, action)] != times:
+            found = trail[(actor, action)]
+            problems.append(f"audit log: {action} by {actor} {found} times, expected {times}")
 
     unfinished = where.unfinished_claims()
     if unfinished:

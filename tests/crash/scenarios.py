@@ -12,6 +12,7 @@ from portal import create_app
 from portal.bootstrap import Services
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.payments import Payment, PaymentStatus
+from portal.domain.staff import AuditAction
 from portal.domain.statements import Statement
 from portal.services.errors import InvalidInput
 from portal.services.refunds import refund_payment
@@ -176,6 +177,7 @@ class Refund:
             sum(OWED) - self.cents + self.refund_cents,
             paid={self.payment_id: self.cents},
             refunded={self.payment_id: self.refund_cents},
+            audited=Counter({("sam", AuditAction.REFUND_PAYMENT): 1}),
         )
 
 
