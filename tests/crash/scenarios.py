@@ -1,0 +1,184 @@
+"""The money and message paths the crash tests run, each with its own numbers.
+
+Every scenario's account owes on a statement that is not past due on the day of the daily
+run (unless reminding is the point), so that run adds no message of its own.
+"""
+
+import json
+from collections import Counter
+from datetime import date, timedelta
+
+from portal import create_app
+from portal.bootstrap import Services
+from portal.domain.accounts import Account, Guarantor, Patient
+from portal.domain.payments import Payment, PaymentStatus
+from portal.domain.staff import AuditAction
+from portal.domain.statements import Statement
+from portal.services.errors import InvalidInput
+from portal.services.refunds import refund_payment
+from portal.services.reminders import run_reminders
+from portal.services.statements import import_statement
+from tests.conftest import NOW, line
+from tests.crash.harness import WEBHOOK_SECRET, Expected
+from tests.stripe_fixtures import session_object
+from tests.stripe_stub import StripeStub, event, sign
+
+EMAIL = "pat@example.com"
+OWED = (4550, 2000)  # the statement's lines: $65.50 owed
+
+
+def account(number: str) -> Account:
+    return Account(
+        number,
+        Guarantor("Pat", "Crash", date(1980, 1, 1), email=EMAIL),
+        patients=(Patient("P1", "Sam", "Crash", date(2015, 6, 2)),),
+    )
+
+
+def statement(number: str, due: date, owed: tuple[int, ...] = OWED) -> Statement:
+    return Statement(
+        f"S-{number}",
+        number,
+        due - timedelta(days=30),
+        due,
+        tuple(line(str(n + 1), owed=cents) for n, cents in enumerate(owed)),
+    )
+
+
+NOT_DUE = date(2026, 12, 15)  # past the daily run's day, 2026-11-29
+
+
+def card_payment(number: str, payment_id: str, cents: int) -> Payment:
+    return Payment(
+        payment_id,
+        number,
+        cents,
+        PaymentStatus.PENDING,
+        "card",
+        "stripe",
+        NOW - timedelta(minutes=5),
+        checkout_session_id=f"cs_test_{payment_id}",
+    )
+
+
+class CardWebhook:
+    """Posting a card payment: Stripe's signed checkout.session.completed, then the receipt."""
+
+    name = "card_webhook"
+    number, payment_id, cents = "510001", "pay_crash_card", 4000
+
+    def __init__(self) -> None:
+        self.envelope = event(
+            "checkout.session.completed",
+            session_object(self.payment_id, self.cents),
+            event_id="evt_crash_card",
+        )
+
+    def prepare(self, services: Services, stub: StripeStub) -> None:
+        services.store.import_statement(
+            account(self.number), statement(self.number, NOT_DUE), NOW - timedelta(days=2)
+        )
+        services.store.create_payment(card_payment(self.number, self.payment_id, self.cents))
+
+    def deliver(self, services: Services) -> bool:
+        body = json.dumps(self.envelope).encode()
+        headers = {
+            "Stripe-Signature": sign(body, WEBHOOK_SECRET),
+            "Content-Type": "application/json",
+        }
+        answer = (
+            create_app(services=services)
+            .test_client()
+            .post("/webhooks/stripe", data=body, headers=headers)
+        )
+        return answer.status_code >= 300  # Stripe tries again on anything but 2xx
+
+    def expected(self) -> Expected:
+        return Expected(
+            self.number,
+            sum(OWED) - self.cents,
+            paid={self.payment_id: self.cents},
+            messages=Counter({("receipt", EMAIL): 1}),
+        )
+
+
+class StatementNotice:
+    """Sending: a statement imported with its "your statement is ready" e-mail."""
+
+    name = "statement_notice"
+    number = "510002"
+
+    def prepare(self, services: Services, stub: StripeStub) -> None:
+        pass
+
+    def deliver(self, services: Services) -> bool:
+        import_statement(services, account(self.number), statement(self.number, NOT_DUE))
+        return False
+
+    def expected(self) -> Expected:
+        return Expected(self.number, sum(OWED), messages=Counter({("statement", EMAIL): 1}))
+
+
+class Reminder:
+    """Sending: the daily run on the day a statement's first reminder is due."""
+
+    name = "reminder"
+    number = "510003"
+    due = NOW.date() - timedelta(days=15)
+
+    def prepare(self, services: Services, stub: StripeStub) -> None:
+        services.store.import_statement(
+            account(self.number), statement(self.number, self.due), NOW - timedelta(days=45)
+        )
+
+    def deliver(self, services: Services) -> bool:
+        run_reminders(services, as_of=services.clock.now())
+        return False
+
+    def expected(self) -> Expected:
+        return Expected(self.number, sum(OWED), messages=Counter({("reminder", EMAIL): 1}))
+
+
+class Refund:
+    """Refunding: staff give back part of a posted card payment (through Stripe first)."""
+
+    name = "refund"
+    number, payment_id, cents, refund_cents = "510004", "pay_crash_refund", 4000, 1500
+
+    def prepare(self, services: Services, stub: StripeStub) -> None:
+        store = services.store
+        store.import_statement(
+            account(self.number), statement(self.number, NOT_DUE), NOW - timedelta(days=2)
+        )
+        store.create_payment(card_payment(self.number, self.payment_id, self.cents))
+        intent = f"pi_{self.payment_id}"
+        store.post_payment(self.payment_id, intent, self.cents, NOW - timedelta(minutes=4))
+        stub.payment_intents[intent] = {
+            "id": intent,
+            "object": "payment_intent",
+            "amount": self.cents,
+            "amount_received": self.cents,
+            "currency": "usd",
+            "metadata": {"payment_id": self.payment_id},
+            "status": "succeeded",
+            "latest_charge": f"ch_{self.payment_id}",
+        }
+
+    def deliver(self, services: Services) -> bool:
+        try:
+            refund_payment(services, "sam", self.payment_id, "15.00", "req-crash")
+        except InvalidInput:
+            return True  # staff see the error and try again later
+        return False
+
+    def expected(self) -> Expected:
+        return Expected(
+            self.number,
+            sum(OWED) - self.cents + self.refund_cents,
+            paid={self.payment_id: self.cents},
+            refunded={self.payment_id: self.refund_cents},
+            audited=Counter({("sam", AuditAction.REFUND_PAYMENT): 1}),
+        )
+
+
+SCENARIOS = {s.name: s for s in (CardWebhook(), StatementNotice(), Reminder(), Refund())}
