@@ -124,20 +124,7 @@ class StaffRecords:
     # -- mail log ----------------------------------------------------------------------
 
     def record_mail(self, record: MailRecord) -> None:
-        self.db.put(
-            {
-                "PK": f"MAIL#{record.account_number}",
-                # Insertion order within one instant (a fixed clock, a burst of sends).
-                "SK": f"{ts(record.at)}#{time.time_ns():020d}{secrets.token_hex(2)}",
-                "kind": record.kind,
-                "to": record.to,
-                "subject": record.subject,
-                "outcome": record.outcome,
-                "detail": record.detail,
-                "at": ts(record.at),
-                "expires_at": epoch(record.at + timedelta(days=366)),
-            }
-        )
+        self.db.put(_mail_item(record))
 
     def mail_log(self, account_number: str, limit: int = 50) -> list[MailRecord]:
         items = self.db.query(
@@ -198,14 +185,36 @@ class StaffRecords:
             is not None
         )
 
-    def mark_message_sent(self, kind: str, key: str, at: datetime) -> None:
-        self.db.update(
-            _message_pk(kind, key),
-            "MESSAGE",
-            "SET sent_at = :at REMOVE GSI2PK, GSI2SK",  # out of the list of unfinished claims
-            ConditionExpression="attribute_exists(PK)",  # no claim, nothing to mark
-            ExpressionAttributeValues={":at": ts(at)},
-        )
+    def mark_message_sent(
+        self,
+        kind: str,
+        key: str,
+        at: datetime,
+        mail: MailRecord | None = None,
+        audit: AuditEntry | None = None,
+    ) -> None:
+        mark = {
+            "Key": {"PK": _message_pk(kind, key), "SK": "MESSAGE"},
+            # Out of the list of unfinished claims.
+            "UpdateExpression": "SET sent_at = :at REMOVE GSI2PK, GSI2SK",
+            "ConditionExpression": "attribute_exists(PK)",  # no claim, nothing to mark
+            "ExpressionAttributeValues": {":at": ts(at)},
+        }
+        records = [] if mail is None else [_mail_item(mail)]
+        if audit is not None:
+            records.append(self._audit_item(audit))
+        if not records:
+            self.db.update(
+                mark["Key"]["PK"],
+                "MESSAGE",
+                mark["UpdateExpression"],
+                ConditionExpression=mark["ConditionExpression"],
+                ExpressionAttributeValues=mark["ExpressionAttributeValues"],
+            )
+            return
+        # One write: a crash between the records and the mark would leave the work done
+        # but unmarked (done again) or marked but missing from the log.
+        self.db.transact([{"Update": mark}, *({"Put": {"Item": r}} for r in records)])
 
     def message_sent(self, kind: str, key: str) -> bool:
         item = self.db.get(_message_pk(kind, key), "MESSAGE")
@@ -285,22 +294,23 @@ class StaffRecords:
     # -- audit log ---------------------------------------------------------------------
 
     def append_audit(self, entry: AuditEntry) -> None:
+        self.db.put(self._audit_item(entry))
+
+    def _audit_item(self, entry: AuditEntry) -> Item:
         entry_id = seq(self.db.next_number("audit"))
-        self.db.put(
-            {
-                "PK": _audit_pk(entry.account_number),
-                "SK": entry_id,
-                "GSI1PK": f"ACTOR#{entry.actor}",
-                "GSI1SK": entry_id,
-                "GSI2PK": "AUDIT",
-                "GSI2SK": entry_id,
-                "at": ts(entry.at),
-                "actor": entry.actor,
-                "action": entry.action.value,
-                "subject": entry.subject,
-                "address": entry.address,
-            }
-        )
+        return {
+            "PK": _audit_pk(entry.account_number),
+            "SK": entry_id,
+            "GSI1PK": f"ACTOR#{entry.actor}",
+            "GSI1SK": entry_id,
+            "GSI2PK": "AUDIT",
+            "GSI2SK": entry_id,
+            "at": ts(entry.at),
+            "actor": entry.actor,
+            "action": entry.action.value,
+            "subject": entry.subject,
+            "address": entry.address,
+        }
 
     def audit_entries(
         self, account_number: str | None = None, actor: str | None = None, limit: int = 200
@@ -480,6 +490,19 @@ def _message_pk(kind: str, key: str) -> str:
     return f"MESSAGE#{kind}#{key}"
 
 
+def released_claim_item(claim: Claim) -> Item:
+    """A claim nobody holds yet, listed for the sweep: the first attempt takes it over."""
+    return {
+        "PK": _message_pk(claim.kind, claim.key),
+        "SK": "MESSAGE",
+        "kind": claim.kind,
+        "key": claim.key,
+        "payload": claim.payload,
+        "GSI2PK": _claim_shard(claim.kind, claim.key),
+        "GSI2SK": _claim_order(claim.kind, claim.key, ""),
+    }
+
+
 def _claim_shard(kind: str, key: str) -> str:
     return f"{UNFINISHED}{zlib.crc32(f'{kind}#{key}'.encode()) % CLAIM_SHARDS}"
 
@@ -578,3 +601,18 @@ def _escalation(item: Item) -> Escalation:
         resolved_by=item.get("resolved_by", ""),
         resolution=item.get("resolution", ""),
     )
+
+
+def _mail_item(record: MailRecord) -> Item:
+    return {
+        "PK": f"MAIL#{record.account_number}",
+        # Insertion order within one instant (a fixed clock, a burst of sends).
+        "SK": f"{ts(record.at)}#{time.time_ns():020d}{secrets.token_hex(2)}",
+        "kind": record.kind,
+        "to": record.to,
+        "subject": record.subject,
+        "outcome": record.outcome,
+        "detail": record.detail,
+        "at": ts(record.at),
+        "expires_at": epoch(record.at + timedelta(days=366)),
+    }

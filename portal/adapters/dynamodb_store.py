@@ -34,10 +34,11 @@ from portal.adapters.dynamodb_items import (
     statement_item,
 )
 from portal.adapters.dynamodb_keys import ApiKeyRecords
-from portal.adapters.dynamodb_staff import StaffRecords
+from portal.adapters.dynamodb_staff import StaffRecords, released_claim_item
 from portal.adapters.dynamodb_table import MAX_ATTEMPTS, Item, Table, month_of, ts
 from portal.adapters.store import (
     AccountRecords,
+    Claim,
     DueAccount,
     ImportOutcome,
     OpenBalance,
@@ -215,7 +216,7 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
     # -- accounts and statements -------------------------------------------------------
 
     def import_statement(
-        self, account: Account, statement: Statement, at: datetime
+        self, account: Account, statement: Statement, at: datetime, notice: Claim | None = None
     ) -> ImportOutcome:
         fingerprint = statement.fingerprint()
 
@@ -249,6 +250,9 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
                 {"Put": {"Item": statement_item(statement, at)}},
                 *({"Put": {"Item": n}} for n in name_items(account.account_number, profile)),
             ]
+            if notice is not None:
+                # New with the statement (its pointer is new): nothing to overwrite.
+                actions.append({"Put": {"Item": released_claim_item(notice)}})
             codes = self._commit(part, entries, at, actions, account, header)
             if codes is None:
                 return ImportOutcome.IMPORTED

@@ -72,6 +72,7 @@ class RefundOutcome:
 
     refund_id: str
     amount_cents: int
+    request: str = ""  # the portal's request key it was made for ("" when made elsewhere)
 
 
 class PaymentGateway(Protocol):

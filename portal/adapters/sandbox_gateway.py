@@ -70,7 +70,7 @@ class SandboxGateway:
     def refund(self, payment_id: str, reference: str, amount_cents: int, key: str) -> RefundOutcome:
         """Locally a refund always goes through (the service calls it once per request)."""
         refund_id = "re_sbx_" + hashlib.sha256(key.encode()).hexdigest()[:24]
-        return RefundOutcome(refund_id, amount_cents)
+        return RefundOutcome(refund_id, amount_cents, key)
 
     def list_refunds(self, reference: str) -> list[RefundOutcome]:
         """The sandbox keeps no refunds (and sends no refund notifications to ask about)."""

@@ -145,7 +145,7 @@ class SqliteStore:
     # -- accounts and statements -------------------------------------------------------
 
     def import_statement(
-        self, account: Account, statement: Statement, at: datetime
+        self, account: Account, statement: Statement, at: datetime, notice: Claim | None = None
     ) -> ImportOutcome:
         fingerprint = statement.fingerprint()
         with self._write() as conn:
@@ -200,6 +200,12 @@ class SqliteStore:
                 at,
             )
             _insert_entries(conn, entries)
+            if notice is not None:
+                conn.execute(
+                    "INSERT OR IGNORE INTO messages (kind, key, claimed_at, payload)"
+                    " VALUES (?, ?, ?, ?)",
+                    (notice.kind, notice.key, RELEASED, notice.payload),
+                )
             return ImportOutcome.IMPORTED
 
     def get_account(self, account_number: str) -> Account | None:
@@ -468,11 +474,22 @@ class SqliteStore:
             )
             return cursor.rowcount == 1
 
-    def mark_message_sent(self, kind: str, key: str, at: datetime) -> None:
+    def mark_message_sent(
+        self,
+        kind: str,
+        key: str,
+        at: datetime,
+        mail: MailRecord | None = None,
+        audit: AuditEntry | None = None,
+    ) -> None:
         with self._write() as conn:
             conn.execute(
                 "UPDATE messages SET sent_at = ? WHERE kind = ? AND key = ?", (_ts(at), kind, key)
             )
+            if mail is not None:
+                _insert_mail(conn, mail)
+            if audit is not None:
+                _insert_audit(conn, audit)
 
     def message_sent(self, kind: str, key: str) -> bool:
         with self._read() as conn:
@@ -563,18 +580,7 @@ class SqliteStore:
 
     def append_audit(self, entry: AuditEntry) -> None:
         with self._write() as conn:
-            conn.execute(
-                "INSERT INTO audit_log (at, actor, action, account_number, subject, address)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    _ts(entry.at),
-                    entry.actor,
-                    entry.action.value,
-                    entry.account_number,
-                    entry.subject,
-                    entry.address,
-                ),
-            )
+            _insert_audit(conn, entry)
 
     def audit_entries(
         self, account_number: str | None = None, actor: str | None = None, limit: int = 200
@@ -808,20 +814,7 @@ class SqliteStore:
 
     def record_mail(self, record: MailRecord) -> None:
         with self._write() as conn:
-            conn.execute("DELETE FROM mail_log WHERE at < ?", (_ts(record.at - MAIL_LOG_KEPT),))
-            conn.execute(
-                "INSERT INTO mail_log (account_number, kind, recipient, subject, outcome, detail,"
-                " at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.account_number,
-                    record.kind,
-                    record.to,
-                    record.subject,
-                    record.outcome,
-                    record.detail,
-                    _ts(record.at),
-                ),
-            )
+            _insert_mail(conn, record)
 
     def mail_log(self, account_number: str, limit: int = 50) -> list[MailRecord]:
         with self._read() as conn:
@@ -1257,4 +1250,36 @@ def _payment(row: sqlite3.Row) -> Payment:
         refunded_cents=row["refunded_cents"],
         method_detail=row["method_detail"],
         requested_cents=row["requested_cents"],
+    )
+
+
+def _insert_mail(conn: sqlite3.Connection, record: MailRecord) -> None:
+    conn.execute("DELETE FROM mail_log WHERE at < ?", (_ts(record.at - MAIL_LOG_KEPT),))
+    conn.execute(
+        "INSERT INTO mail_log (account_number, kind, recipient, subject, outcome, detail, at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            record.account_number,
+            record.kind,
+            record.to,
+            record.subject,
+            record.outcome,
+            record.detail,
+            _ts(record.at),
+        ),
+    )
+
+
+def _insert_audit(conn: sqlite3.Connection, entry: AuditEntry) -> None:
+    conn.execute(
+        "INSERT INTO audit_log (at, actor, action, account_number, subject, address)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            _ts(entry.at),
+            entry.actor,
+            entry.action.value,
+            entry.account_number,
+            entry.subject,
+            entry.address,
+        ),
     )

@@ -100,9 +100,12 @@ class Store(Protocol):
         """Raise StoreError unless the store answers."""
 
     def import_statement(
-        self, account: Account, statement: Statement, at: datetime
+        self, account: Account, statement: Statement, at: datetime, notice: Claim | None = None
     ) -> ImportOutcome:
-        """Add the statement (and account, patients) with its ledger entries, all or nothing."""
+        """Add the statement (and account, patients) with its ledger entries, all or nothing.
+
+        `notice`: a message claim written released in the same write (the statement's
+        "ready" e-mail), so a crash right after the import leaves it to the sweep."""
 
     def get_account(self, account_number: str) -> Account | None: ...
 
@@ -181,7 +184,16 @@ class Store(Protocol):
         (its holder died). `payload` is what is needed to finish the claim (the sweep reads
         it); an empty payload keeps the one the claim had."""
 
-    def mark_message_sent(self, kind: str, key: str, at: datetime) -> None: ...
+    def mark_message_sent(
+        self,
+        kind: str,
+        key: str,
+        at: datetime,
+        mail: MailRecord | None = None,
+        audit: AuditEntry | None = None,
+    ) -> None:
+        """Close the claim; `mail` (its mail-log line) and `audit` (the staff action it
+        finishes) are kept in the same write, so a crash keeps both or neither."""
 
     def message_sent(self, kind: str, key: str) -> bool:
         """True once (kind, key) is marked sent (a claim alone is not)."""

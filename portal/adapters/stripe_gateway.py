@@ -117,7 +117,7 @@ class StripeGateway:
                 params={
                     "payment_intent": reference,
                     "amount": amount_cents,
-                    "metadata": {"payment_id": payment_id},
+                    "metadata": {"payment_id": payment_id, "request": key},
                 },
                 options={"idempotency_key": key},
             ).to_dict()
@@ -139,7 +139,7 @@ class StripeGateway:
         if status in ("failed", "canceled"):
             log.warning("stripe refund %s came back %s", refund["id"], status)
             raise GatewayError(f"Stripe could not make the refund (it is {status}).")
-        return RefundOutcome(refund["id"], _cents(refund.get("amount")) or amount_cents)
+        return RefundOutcome(refund["id"], _cents(refund.get("amount")) or amount_cents, key)
 
     def list_refunds(self, reference: str) -> list[RefundOutcome]:
         try:
@@ -151,7 +151,11 @@ class StripeGateway:
             _log_error("list refunds", exc)
             raise GatewayError("Stripe could not list the payment's refunds.") from None
         return [
-            RefundOutcome(refund["id"], _cents(refund.get("amount")))
+            RefundOutcome(
+                refund["id"],
+                _cents(refund.get("amount")),
+                str((refund.get("metadata") or {}).get("request") or ""),
+            )
             for refund in reversed(refunds)  # Stripe lists the newest first
             if refund.get("status") in REFUND_STATUSES_COUNTED and _cents(refund.get("amount"))
         ]

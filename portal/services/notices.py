@@ -14,6 +14,7 @@ from enum import StrEnum
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from portal.adapters.mail import OutgoingMessage, PermanentMailError, TransientMailError
+from portal.adapters.store import Claim
 from portal.bootstrap import Services
 from portal.domain.accounts import Account
 from portal.domain.money import format_cents
@@ -42,8 +43,17 @@ class Delivery(StrEnum):
 
 
 def deliver(services: Services, message: OutgoingMessage, account_number: str) -> Delivery:
-    """Send one message. A permanent refusal is noted on the account for staff; nothing
-    about the message's body is logged or noted."""
+    """Send one message and keep the attempt in the account's mail log."""
+    outcome, record = attempt(services, message, account_number)
+    _log_attempt(services, record)
+    return outcome
+
+
+def attempt(
+    services: Services, message: OutgoingMessage, account_number: str
+) -> tuple[Delivery, MailRecord]:
+    """Send one message; the mail-log line for it is the caller's to keep. A permanent
+    refusal is noted on the account for staff; nothing about the body is logged or noted."""
     try:
         services.mailer.send(message)
     except PermanentMailError as exc:
@@ -51,7 +61,7 @@ def deliver(services: Services, message: OutgoingMessage, account_number: str) -
             "account %s: the %s e-mail was refused: %s", account_number, message.kind, exc.message
         )
         _note_refusal(services, message, account_number, exc.message)
-        return _logged(services, message, account_number, Delivery.REFUSED, exc.message)
+        return _attempted(services, message, account_number, Delivery.REFUSED, exc.message)
     except TransientMailError as exc:
         log.warning(
             "account %s: the %s e-mail was not sent, will try again: %s",
@@ -59,7 +69,7 @@ def deliver(services: Services, message: OutgoingMessage, account_number: str) -
             message.kind,
             exc.message,
         )
-        return _logged(services, message, account_number, Delivery.FAILED, exc.message)
+        return _attempted(services, message, account_number, Delivery.FAILED, exc.message)
     except Exception as exc:
         log.error(
             "account %s: the %s e-mail was not sent (%s)",
@@ -68,34 +78,37 @@ def deliver(services: Services, message: OutgoingMessage, account_number: str) -
             type(exc).__name__,
             exc_info=True,
         )
-        return _logged(services, message, account_number, Delivery.FAILED, type(exc).__name__)
-    return _logged(services, message, account_number, Delivery.SENT)
+        return _attempted(services, message, account_number, Delivery.FAILED, type(exc).__name__)
+    return _attempted(services, message, account_number, Delivery.SENT)
 
 
-def _logged(
+def _attempted(
     services: Services,
     message: OutgoingMessage,
     account_number: str,
     outcome: Delivery,
     detail: str = "",
-) -> Delivery:
-    """Keep the attempt in the account's mail log for staff (a lost log line never stops a
-    send that already happened)."""
+) -> tuple[Delivery, MailRecord]:
+    record = MailRecord(
+        account_number,
+        message.kind,
+        message.to,
+        message.subject,
+        outcome.value,
+        services.clock.now(),
+        detail[:300],
+    )
+    return outcome, record
+
+
+def _log_attempt(services: Services, record: MailRecord) -> None:
+    """A lost log line never stops a send that already happened."""
     try:
-        services.store.record_mail(
-            MailRecord(
-                account_number,
-                message.kind,
-                message.to,
-                message.subject,
-                outcome.value,
-                services.clock.now(),
-                detail[:300],
-            )
-        )
+        services.store.record_mail(record)
     except Exception:
-        log.exception("account %s: the %s e-mail was not logged", account_number, message.kind)
-    return outcome
+        log.exception(
+            "account %s: the %s e-mail was not logged", record.account_number, record.kind
+        )
 
 
 def _note_refusal(
@@ -143,11 +156,13 @@ def send_claimed(
     counts as done (not retried); a transient failure releases the claim, which stays
     unfinished for the next attempt or the daily sweep."""
     store = services.store
-    outcome = deliver(services, message, account_number)
+    outcome, record = attempt(services, message, account_number)
     if outcome is Delivery.FAILED:
+        _log_attempt(services, record)
         store.release_message(claim_kind, claim_key)
     else:
-        store.mark_message_sent(claim_kind, claim_key, services.clock.now())
+        # The log line goes with the mark, in one write (see Store.mark_message_sent).
+        store.mark_message_sent(claim_kind, claim_key, services.clock.now(), mail=record)
     return outcome
 
 
@@ -246,6 +261,14 @@ def statement_notice(
         due_cents=due_cents,
         account_due_cents=due_cents if account_due_cents is None else account_due_cents,
     )
+
+
+def statement_notice_claim(account: Account, statement: Statement) -> Claim | None:
+    """The notice's claim, written with the import (released: the first send takes it)."""
+    if not account.guarantor.email:
+        return None
+    payload = claim_payload(statement_id=statement.statement_id)
+    return Claim(STATEMENT_CLAIM, statement.statement_id, None, payload)
 
 
 def send_statement_notice(

@@ -1,22 +1,22 @@
 """Giving money back on a card payment: through the gateway first, then the ledger."""
 
+import contextlib
 import logging
+from datetime import date
 
-from portal.adapters.payments import GatewayError
-from portal.adapters.store import PostingResult
+from portal.adapters.payments import GatewayError, RefundOutcome
+from portal.adapters.store import Claim, PostingResult
 from portal.bootstrap import Services
 from portal.domain.money import format_cents, parse_amount
-from portal.domain.payments import REFUNDABLE_STATUSES, RefundExceedsPayment
-from portal.domain.staff import AuditAction, EscalationKind
-from portal.services.audit import audit
-from portal.services.claims import CLAIM_STALE_AFTER
+from portal.domain.payments import REFUNDABLE_STATUSES, Payment, RefundExceedsPayment
+from portal.domain.staff import AuditAction, AuditEntry, EscalationKind
+from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
 from portal.services.errors import InvalidInput, NotFound
 from portal.services.staff_actions import open_escalation
 
 log = logging.getLogger(__name__)
 REFUND_CLAIM = "refund-request"
 SYSTEM = "system"
-ABANDONED_AFTER = CLAIM_STALE_AFTER  # one stale window for every claim
 
 
 def refundable_cents(services: Services, payment_id: str) -> int:
@@ -57,38 +57,26 @@ def refund_payment(
         raise InvalidInput("amount", f"At most {format_cents(left)} can still be refunded.")
     now = services.clock.now()
     key = f"refund-{payment_id}-{request_key}"
-    if not store.claim_message(REFUND_CLAIM, key, now, stale_before=now - ABANDONED_AFTER):
-        return PostingResult(payment=payment, posted=False)
+    payload = claim_payload(payment_id=payment_id, cents=cents, actor=actor, address=address)
+    if not store.claim_message(REFUND_CLAIM, key, now, stale_before(now), payload=payload):
+        if store.message_sent(REFUND_CLAIM, key):
+            return PostingResult(payment=payment, posted=False)
+        raise InvalidInput(
+            "amount",
+            "This refund is being made right now. Look at the payment again in a few minutes "
+            "before asking again: the same refund will not be made twice.",
+        )
     try:
         outcome = services.payments.refund(payment_id, payment.gateway_reference or "", cents, key)
     except GatewayError as exc:
-        store.release_message(REFUND_CLAIM, key)
+        # Refused or not confirmed: the person asking is told and decides. If the processor
+        # did make it, its notice (or the same request again) posts it by its id.
+        store.drop_message(REFUND_CLAIM, key)
         raise InvalidInput("amount", exc.message) from exc
     except BaseException:
         store.release_message(REFUND_CLAIM, key)
         raise
-    try:
-        result = store.post_refund(payment_id, outcome.refund_id, outcome.amount_cents, now)
-    except RefundExceedsPayment as exc:
-        # The gateway gave the money back, but the ledger already shows refunds that leave
-        # no room for it: a person must reconcile the two.
-        store.mark_message_sent(REFUND_CLAIM, key, now)
-        _escalate_unposted(services, payment.account_number, outcome.refund_id, exc)
-        raise InvalidInput(
-            "amount",
-            f"The card processor made refund {outcome.refund_id}, but with it the refunds "
-            "would be more than the payment took, so the ledger was not changed; it is in "
-            "the queue for a supervisor.",
-        ) from exc
-    store.mark_message_sent(REFUND_CLAIM, key, now)
-    audit(
-        services,
-        actor,
-        AuditAction.REFUND_PAYMENT,
-        payment.account_number,
-        f"{payment_id} {format_cents(cents)} ({outcome.refund_id})",
-        address,
-    )
+    result = post_requested_refund(services, key, payment, outcome, actor, address)
     log.info(
         "payment %s: refunded %d cents (%s)%s",
         payment_id,
@@ -98,6 +86,44 @@ def refund_payment(
     )
     # Posted here or already by the notification of the same refund: this request made it.
     return PostingResult(payment=result.payment, posted=True, entries=result.entries)
+
+
+def post_requested_refund(
+    services: Services,
+    key: str,
+    payment: Payment,
+    outcome: RefundOutcome,
+    actor: str,
+    address: str,
+    note: str = "",
+) -> PostingResult:
+    """Post a refund the processor made for a claimed request, then close the claim with
+    its audit entry in the same write (so a crash never audits it twice or not at all)."""
+    store, now = services.store, services.clock.now()
+    try:
+        result = store.post_refund(payment.payment_id, outcome.refund_id, outcome.amount_cents, now)
+    except RefundExceedsPayment as exc:
+        # The gateway gave the money back, but the ledger already shows refunds that leave
+        # no room for it: a person must reconcile the two.
+        _escalate_unposted(services, payment.account_number, outcome.refund_id, exc)
+        store.mark_message_sent(REFUND_CLAIM, key, now)
+        raise InvalidInput(
+            "amount",
+            f"The card processor made refund {outcome.refund_id}, but with it the refunds "
+            "would be more than the payment took, so the ledger was not changed; it is in "
+            "the queue for a supervisor.",
+        ) from exc
+    entry = AuditEntry(
+        at=now,
+        actor=actor,
+        action=AuditAction.REFUND_PAYMENT,
+        account_number=payment.account_number,
+        subject=f"{payment.payment_id} {format_cents(outcome.amount_cents)} "
+        f"({outcome.refund_id}){note}",
+        address=address,
+    )
+    store.mark_message_sent(REFUND_CLAIM, key, now, audit=entry)
+    return result
 
 
 def _escalate_unposted(
@@ -111,3 +137,52 @@ def _escalate_unposted(
         f"Card refund {refund_id} was made but not posted: {exc}",
         key=f"refund-unposted:{refund_id}",
     )
+
+
+def finish_refund_request(services: Services, claim: Claim, today: date) -> Finish:
+    """The daily sweep's finisher: a refund request whose holder died is finished as that
+    request would have been. The refund it made (found among the payment's refunds by its
+    request key) is posted; one never made is made now, under the same idempotency key."""
+    fields = payload_fields(claim.payload)
+    payment_id, cents = fields.get("payment_id"), fields.get("cents")
+    if not isinstance(payment_id, str) or not isinstance(cents, int):
+        log.warning("sweep: the refund request %s keeps no refund to finish", claim.key)
+        return Finish.LEFT
+    store, now = services.store, services.clock.now()
+    if not store.claim_message(REFUND_CLAIM, claim.key, now, stale_before(now)):
+        return Finish.LEFT  # finished or held since it was listed
+    payment = store.get_payment(payment_id)
+    if payment is None:
+        store.drop_message(REFUND_CLAIM, claim.key)
+        return Finish.DROPPED
+    actor, address = str(fields.get("actor") or SYSTEM), str(fields.get("address") or "")
+    try:
+        outcome = _refund_made_for(services, payment, claim.key) or services.payments.refund(
+            payment_id, payment.gateway_reference or "", cents, claim.key
+        )
+    except GatewayError as exc:
+        # Refused now (or the processor is down): a person decides, the claim is closed.
+        store.drop_message(REFUND_CLAIM, claim.key)
+        open_escalation(
+            services,
+            SYSTEM,
+            payment.account_number,
+            EscalationKind.OTHER,
+            f"A refund of {format_cents(cents)} on payment {payment_id} asked for by {actor} "
+            f"was interrupted and could not be finished: {exc.message}",
+            key=f"refund-unfinished:{claim.key}",
+        )
+        return Finish.DROPPED
+    # More refunded than taken is escalated there, and the claim closed.
+    with contextlib.suppress(InvalidInput):
+        post_requested_refund(
+            services, claim.key, payment, outcome, actor, address, " (finished by the daily run)"
+        )
+    return Finish.DONE
+
+
+def _refund_made_for(services: Services, payment: Payment, key: str) -> RefundOutcome | None:
+    if not payment.gateway_reference:
+        return None
+    made = services.payments.list_refunds(payment.gateway_reference)
+    return next((refund for refund in made if refund.request == key), None)

@@ -6,7 +6,7 @@ from portal.adapters.store import ImportOutcome
 from portal.bootstrap import Services
 from portal.domain.accounts import Account
 from portal.domain.statements import Statement, statement_errors
-from portal.services.notices import send_statement_notice
+from portal.services.notices import send_statement_notice, statement_notice_claim
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,8 @@ def import_statement(
         errors.append(("account_number", "The statement is for another account."))
     if errors:
         raise StatementRejected(statement.statement_id, errors)
-    outcome = services.store.import_statement(account, statement, services.clock.now())
+    notice = statement_notice_claim(account, statement) if notify else None
+    outcome = services.store.import_statement(account, statement, services.clock.now(), notice)
     if outcome is ImportOutcome.CONFLICT:
         raise StatementRejected(
             statement.statement_id,

@@ -30,6 +30,7 @@ from portal.services.notices import (
     statement_notice_for,
 )
 from portal.services.receipts import RECEIPT_CLAIM, receipt_message
+from portal.services.refunds import REFUND_CLAIM, finish_refund_request
 from portal.services.reminders import finish_reminder_claim
 from portal.services.webhooks import (
     EVENT_CLAIM,
@@ -160,8 +161,8 @@ def _finished(services: Services, claim: Claim, outcome: Delivery | None) -> Fin
     return Finish.LEFT if outcome is Delivery.FAILED else Finish.DONE
 
 
-# The refund-request finisher is added here when refunds keep what they need (issue 13).
 FINISHERS: dict[str, Finisher] = {
+    REFUND_CLAIM: finish_refund_request,
     EVENT_CLAIM: finish_event,
     RECEIPT_CLAIM: finish_receipt,
     STATEMENT_CLAIM: finish_statement_notice,
