@@ -6,6 +6,7 @@ the payment took changes no money and goes to a person."""
 import dataclasses
 import re
 import threading
+from datetime import timedelta
 
 import pytest
 
@@ -16,6 +17,8 @@ from portal.adapters.store import Store
 from portal.bootstrap import build_services
 from portal.domain.ledger import EntryKind
 from portal.domain.staff import AuditAction, EscalationKind
+from portal.services.claims import claim_payload
+from portal.services.sweep import sweep_claims
 from tests.conftest import NOW
 from tests.contract.test_store_contract import pending, records, run_together, seed
 from tests.integration.staff_helpers import flashes, make_staff, post_form, staff_sign_in
@@ -184,7 +187,7 @@ def test_a_notice_of_more_refunded_than_taken_is_acknowledged_and_goes_to_a_pers
     assert 200 <= again.status_code < 300
     assert money(store) == before
     [item] = [e for e in store.escalations(open_only=False) if notice["id"] in e.reason]
-    assert item.account_number == "100234" and item.kind is EscalationKind.OTHER
+    assert item.account_number == "100234" and item.kind is EscalationKind.UNPOSTABLE_EVENT
     assert item.resolved_at is None
 
 
@@ -230,3 +233,72 @@ def test_a_refund_the_notice_posts_before_the_request_does_is_posted_once(
         if e.action is AuditAction.REFUND_PAYMENT
     ]
     assert audited.actor == "sue"
+
+
+# -- a refund request whose server died is finished by the daily sweep -----------------------
+
+
+def refund_claim_left_by_a_dead_server(services, key: str, cents: int) -> None:
+    """What a request leaves when its process dies after claiming (the payload it keeps)."""
+    services.store.claim_message(
+        "refund-request",
+        key,
+        NOW - timedelta(hours=2),
+        payload=claim_payload(payment_id=PAYMENT, cents=cents, actor="sue", address="10.0.0.9"),
+    )
+
+
+@pytest.mark.parametrize("stripe_made_it", [True, False], ids=["made", "not-made"])
+def test_an_interrupted_refund_request_is_finished_once_by_the_sweep(
+    store, paid, server, stub, clock, stripe_made_it
+):
+    services, _ = server(store)
+    key = f"refund-{PAYMENT}-sue-1"
+    refund_claim_left_by_a_dead_server(services, key, 300)
+    if stripe_made_it:
+        services.payments.refund(PAYMENT, INTENT, 300, key)
+        stub._idempotent.clear()  # a day later Stripe may have forgotten the key
+    clock.advance(days=1)
+
+    first = sweep_claims(services, clock.now().date())
+    again = sweep_claims(services, clock.now().date())
+
+    assert (first.found, first.done, again.found) == (1, 1, 0)
+    assert len(stub.refunds) == 1
+    assert refunds_posted(store) == [300]
+    assert store.get_payment(PAYMENT).refunded_cents == 300
+    [audited] = [
+        e
+        for e in store.audit_entries(account_number="100234")
+        if e.action is AuditAction.REFUND_PAYMENT
+    ]
+    assert (audited.actor, audited.address) == ("sue", "10.0.0.9")
+    assert "finished by the daily run" in audited.subject
+
+
+def test_a_refund_the_sweep_cannot_make_goes_to_a_person(store, paid, server, stub, clock):
+    services, _ = server(store)
+    key = f"refund-{PAYMENT}-sue-1"
+    refund_claim_left_by_a_dead_server(services, key, 300)
+    stub.add_refund(INTENT, 1000)  # refunded in full meanwhile, in the Dashboard
+    before = money(store)
+    clock.advance(days=1)
+
+    summary = sweep_claims(services, clock.now().date())
+
+    assert (summary.found, summary.dropped) == (1, 1)
+    assert money(store) == before
+    [item] = [e for e in store.escalations(open_only=False) if "interrupted" in e.reason]
+    assert item.account_number == "100234" and item.resolved_at is None
+    assert sweep_claims(services, clock.now().date()).found == 0
+
+
+def test_a_second_request_while_the_first_is_in_progress_is_told_so(store, paid, server, stub):
+    services, app = server(store)
+    sue = signed_in(app, services, "sue")
+    services.store.claim_message("refund-request", f"refund-{PAYMENT}-sue-1", NOW)
+
+    told = refund_by_form(sue, "3.00", "sue-1")
+
+    assert any("being made right now" in f for f in told), told
+    assert stub.refunds == {} and refunds_posted(store) == []
