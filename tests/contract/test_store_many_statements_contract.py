@@ -64,7 +64,7 @@ def test_a_refund_across_many_statements_posts_whole(store: Store, count):
     open_payment(store, owed)
     store.post_payment("pay_1", "ch_1", owed, NOW)
 
-    result = store.post_refund("pay_1", owed, NOW + DAY)
+    result = store.post_refund("pay_1", "re_many_1", owed, NOW + DAY)
 
     assert result.posted
     after = balances(store.account_records("100234").entries)

@@ -28,6 +28,7 @@ BEFORE, AFTER = "before", "after"
 
 STORE_READS = frozenset(
     {
+        "account_of_opt_out_token",
         "account_records",
         "accounts_due",
         "api_key_by_hash",
@@ -51,11 +52,12 @@ STORE_READS = frozenset(
         "receivable_at",
         "search_accounts",
         "staff_users",
+        "unfinished_claims",
         "web_session_subject",
     }
 )
 MAILER_READS: frozenset[str] = frozenset()  # `send` is the mailer's one write
-GATEWAY_READS = frozenset({"parse_webhook", "checkout_outcome"})
+GATEWAY_READS = frozenset({"parse_webhook", "checkout_outcome", "list_refunds"})
 # For these, the first argument (the claim's kind) goes into the step's label.
 LABELLED_BY_KIND = frozenset({"claim_message", "mark_message_sent", "release_message"})
 
