@@ -356,6 +356,7 @@ def test_refund_sends_the_payment_intent_amount_and_key_and_answers_its_own_amou
         "payment_intent": intent,
         "amount": "1000",
         "metadata[payment_id]": pid,
+        "metadata[request]": "refund-key-1",  # finds it again if the request dies
     }
     assert [r.headers["Idempotency-Key"] for r in refunds] == ["refund-key-1", "refund-key-2"]
     assert stub.payment_intents[intent]["amount_refunded"] == 1500
@@ -367,7 +368,8 @@ def test_a_retried_refund_refunds_once(gateway, stub):
     first = gateway.refund(pid, intent, 1000, "refund-key-1")
     again = gateway.refund(pid, intent, 1000, "refund-key-1")
 
-    assert again == first == RefundOutcome(first.refund_id, 1000)
+    assert again == first == RefundOutcome(first.refund_id, 1000, "refund-key-1")
+    assert gateway.list_refunds(intent) == [first]
     assert len(stub.refunds) == 1
     assert stub.payment_intents[intent]["amount_refunded"] == 1000
 
