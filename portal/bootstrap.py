@@ -1,7 +1,6 @@
 """build_services(settings): the one place that picks and builds the adapters."""
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from portal.adapters.email_templates import EmailRenderer
 from portal.adapters.mail import Mailer
@@ -12,9 +11,10 @@ from portal.adapters.store import Store
 from portal.clock import Clock, SystemClock
 from portal.config import Settings
 from portal.domain.practice import PracticeDetails, public_mail_from
+from portal.resources import static_dir, template_dir
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+TEMPLATE_DIR = template_dir()
+STATIC_DIR = static_dir()
 
 
 @dataclass

@@ -1,0 +1,32 @@
+"""Where the templates and the static files are, however the portal is installed.
+
+They stay at the top of the repository (templates/, static/). A checkout and the Lambda zip
+(Zappa copies the project folder) have them next to the package; the wheel carries them
+inside it, as portal/templates and portal/static (pyproject.toml force-includes them).
+"""
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def resource_dir(name: str) -> Path:
+    """The folder `name` (templates or static): inside the package when installed from the
+    wheel, else next to it."""
+    for folder in (PACKAGE_DIR / name, PACKAGE_DIR.parent / name):
+        if folder.is_dir():
+            return folder
+    raise FileNotFoundError(
+        f"No {name}/ folder in {PACKAGE_DIR} or next to it: the portal is installed without "
+        "its files (build the wheel with pyproject.toml's force-include)."
+    )
+
+
+def template_dir() -> Path:
+    """The Jinja2 templates: pages, e-mails, the public site and the practice's details."""
+    return resource_dir("templates")
+
+
+def static_dir() -> Path:
+    """The static files: CSS, JavaScript, the icon and the statement PDF's fonts."""
+    return resource_dir("static")
