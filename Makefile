@@ -56,6 +56,7 @@ run-dynamodb: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/cfn-lint infra/*.yaml
 
 format: install-dev

@@ -32,11 +32,12 @@ from typing import Any
 
 from portal.adapters.dynamodb_store import DynamoDbStore
 from portal.adapters.dynamodb_table import Item, Table
-from portal.bootstrap import Services, build_services
+from portal.bootstrap import build_services
 from portal.clock import FixedClock
 from portal.config import Settings
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.statements import LineItem, Statement
+from portal.services.context import Services
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)  # 10:00 in New York

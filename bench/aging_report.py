@@ -73,12 +73,12 @@ from _population import (
 from portal import create_app
 from portal.adapters.dynamodb_store import DynamoDbStore
 from portal.adapters.dynamodb_table import Item, Table, plain
-from portal.adapters.store import ImportOutcome
-from portal.bootstrap import Services
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.aging import BUCKETS
 from portal.domain.money import format_cents
 from portal.domain.payments import Payment, PaymentStatus
+from portal.ports.store import ImportOutcome
+from portal.services.context import Services
 from portal.services.demo import random_statement
 from portal.services.reports import AgingRow, aging_report
 from portal.services.staff_auth import add_staff_user, current_code

@@ -66,11 +66,11 @@ from _population import (
     store_env,
 )
 
-from portal.adapters.mail import OutgoingMessage
-from portal.bootstrap import Services
 from portal.domain.accounts import Account
 from portal.domain.dunning import Stage
 from portal.domain.statements import Statement
+from portal.ports.mail import OutgoingMessage
+from portal.services.context import Services
 from portal.services.reminders import ReminderSummary, run_reminders, schedule_of
 from portal.services.statements import import_statement
 

@@ -33,11 +33,12 @@ from pathlib import Path
 from flask import Flask
 
 from portal import create_app
-from portal.bootstrap import Services, build_services
+from portal.bootstrap import build_services
 from portal.clock import FixedClock
 from portal.config import Settings
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.statements import LineItem, Statement
+from portal.services.context import Services
 from portal.services.statements import import_statement
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -54,10 +54,10 @@ from _population import (
 )
 
 from portal import create_app
-from portal.bootstrap import Services
 from portal.domain.accounts import Account
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.statements import Statement
+from portal.services.context import Services
 from portal.services.statements import import_statement
 
 WEBHOOK_SECRET = "whsec_bench_0123456789abcdef"

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from portal.bootstrap import Services
+    from portal.services.context import Services
 
 COUNTS = ("sent", "skipped", "failed", "escalated")
 SWEEP_COUNTS = ("swept", "unfinished")  # in the log line only: the return value is COUNTS

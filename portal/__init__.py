@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from flask import Flask
 
-    from portal.bootstrap import Services
     from portal.config import Settings
+    from portal.services.context import Services
 
 
 def create_app(settings: "Settings | None" = None, services: "Services | None" = None) -> "Flask":

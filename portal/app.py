@@ -6,9 +6,11 @@ from urllib.parse import unquote_to_bytes
 from flask import Flask, Response, render_template, request, session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from portal.bootstrap import STATIC_DIR, TEMPLATE_DIR, Services, build_services
+from portal.bootstrap import build_services
 from portal.config import Settings
 from portal.domain.payments import MANUAL_METHODS
+from portal.resources import static_dir, template_dir
+from portal.services.context import Services
 
 csrf = CSRFProtect()
 
@@ -58,8 +60,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app = Flask(
         __name__,
-        template_folder=str(TEMPLATE_DIR),
-        static_folder=str(STATIC_DIR),
+        template_folder=str(template_dir()),
+        static_folder=str(static_dir()),
         static_url_path="/static",
     )
     app.config.update(

@@ -1,31 +1,19 @@
 """build_services(settings): the one place that picks and builds the adapters."""
 
-from dataclasses import dataclass
-
 from portal.adapters.email_templates import EmailRenderer
-from portal.adapters.mail import Mailer
-from portal.adapters.payments import PaymentGateway
 from portal.adapters.practice_details import read_practice_details
 from portal.adapters.site_renderer import SiteRenderer
-from portal.adapters.store import Store
 from portal.clock import Clock, SystemClock
 from portal.config import Settings
 from portal.domain.practice import PracticeDetails, public_mail_from
+from portal.ports.mail import Mailer
+from portal.ports.payments import PaymentGateway
+from portal.ports.store import Store
 from portal.resources import static_dir, template_dir
+from portal.services.context import Services
 
 TEMPLATE_DIR = template_dir()
 STATIC_DIR = static_dir()
-
-
-@dataclass
-class Services:
-    settings: Settings
-    store: Store
-    payments: PaymentGateway
-    mailer: Mailer
-    emails: EmailRenderer
-    practice: PracticeDetails  # the billing office (templates/site/_practice.html)
-    clock: Clock
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:

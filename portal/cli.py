@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 from flask import Flask, current_app, has_app_context
 
-from portal.bootstrap import Services, build_services, practice_details, site_renderer
+from portal.bootstrap import build_services, practice_details, site_renderer
 from portal.config import DEFAULT_BASE_URL, ConfigError, Settings, served_base_url
+from portal.services.context import Services
 
 
 def _settings(default_base_url: str = DEFAULT_BASE_URL) -> Settings:

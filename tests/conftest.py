@@ -8,11 +8,12 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from portal import create_app
-from portal.bootstrap import Services, build_services
+from portal.bootstrap import build_services
 from portal.clock import FixedClock
 from portal.config import Settings
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.statements import LineItem, Statement
+from portal.services.context import Services
 from portal.services.statements import import_statement
 
 pytest_plugins = ["tests.stripe_fixtures"]

@@ -7,8 +7,9 @@ from dataclasses import replace
 import pytest
 
 from portal import create_app
-from portal.bootstrap import Services, build_services
+from portal.bootstrap import build_services
 from portal.config import Settings
+from portal.services.context import Services
 from tests.stripe_stub import event, sign, stripe_stub
 
 WEBHOOK_SECRET = "whsec_test_portal"

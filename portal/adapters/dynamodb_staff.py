@@ -11,7 +11,6 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 
 from portal.adapters.dynamodb_table import Item, Table, epoch, parse_day, parse_ts, seq, ts
-from portal.adapters.store import Claim
 from portal.domain.staff import (
     AuditAction,
     AuditEntry,
@@ -22,6 +21,7 @@ from portal.domain.staff import (
     Role,
     StaffUser,
 )
+from portal.ports.store import Claim
 
 DAY = timedelta(days=1)
 NO_ACCOUNT = "-"

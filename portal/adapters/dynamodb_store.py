@@ -36,16 +36,6 @@ from portal.adapters.dynamodb_items import (
 from portal.adapters.dynamodb_keys import ApiKeyRecords
 from portal.adapters.dynamodb_staff import StaffRecords, released_claim_item
 from portal.adapters.dynamodb_table import MAX_ATTEMPTS, Item, Table, month_of, ts
-from portal.adapters.store import (
-    AccountRecords,
-    Claim,
-    DueAccount,
-    ImportOutcome,
-    OpenBalance,
-    PostingResult,
-    ReferenceAlreadyPosted,
-    StoreError,
-)
 from portal.domain.accounts import Account
 from portal.domain.ledger import (
     EntryKind,
@@ -68,6 +58,16 @@ from portal.domain.payments import (
     refunded_total,
 )
 from portal.domain.statements import Statement
+from portal.ports.store import (
+    AccountRecords,
+    Claim,
+    DueAccount,
+    ImportOutcome,
+    OpenBalance,
+    PostingResult,
+    ReferenceAlreadyPosted,
+    StoreError,
+)
 
 SCHEMA_VERSION = 1
 FAILED = "ConditionalCheckFailed"

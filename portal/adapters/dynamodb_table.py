@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from portal.adapters.store import StoreError, StoreNotReady
+from portal.ports.store import StoreError, StoreNotReady
 
 INDEXES = ("GSI1", "GSI2", "GSI3")
 TTL_ATTRIBUTE = "expires_at"

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from portal.adapters.mail import OutgoingMessage
+from portal.ports.mail import OutgoingMessage
 
 
 class OutboxMailer:

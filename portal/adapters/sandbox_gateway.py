@@ -5,43 +5,17 @@ addresses, so the sandbox keeps no state of its own and cannot be tampered with.
 """
 
 import hashlib
-from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from portal.adapters.payments import (
+from portal.ports.payments import (
     CheckoutRequest,
     CheckoutSession,
     EventKind,
     GatewayEvent,
     RefundOutcome,
 )
-
-TEST_CARDS = {
-    "4242424242424242": None,
-    "4000000000000002": "Your card was declined.",
-    "4000000000009995": "Your card has insufficient funds.",
-}
-
-
-class CardDeclined(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class UnknownSession(LookupError):
-    pass
-
-
-@dataclass(frozen=True)
-class SandboxSession:
-    session_id: str
-    payment_id: str
-    amount_cents: int
-    description: str
-    success_url: str
-    cancel_url: str
+from portal.ports.sandbox import TEST_CARDS, CardDeclined, SandboxSession, UnknownSession
 
 
 class SandboxGateway:

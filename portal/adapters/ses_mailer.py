@@ -28,13 +28,8 @@ from botocore.exceptions import (
     ParamValidationError,
 )
 
-from portal.adapters.mail import (
-    OutgoingMessage,
-    PermanentMailError,
-    TransientMailError,
-    TryAgain,
-    with_retries,
-)
+from portal.adapters.mail_retries import TryAgain, with_retries
+from portal.ports.mail import OutgoingMessage, PermanentMailError, TransientMailError
 
 log = logging.getLogger(__name__)
 

@@ -18,12 +18,8 @@ import time
 from collections.abc import Callable
 from email.message import EmailMessage
 
-from portal.adapters.mail import (
-    OutgoingMessage,
-    PermanentMailError,
-    TryAgain,
-    with_retries,
-)
+from portal.adapters.mail_retries import TryAgain, with_retries
+from portal.ports.mail import OutgoingMessage, PermanentMailError
 
 log = logging.getLogger(__name__)
 

@@ -8,17 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from portal.adapters.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
-from portal.adapters.store import (
-    AccountRecords,
-    Claim,
-    DueAccount,
-    ImportOutcome,
-    OpenBalance,
-    PostingResult,
-    ReferenceAlreadyPosted,
-    StoreError,
-    StoreNotReady,
-)
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.api_keys import ApiKey
 from portal.domain.ledger import (
@@ -52,6 +41,17 @@ from portal.domain.staff import (
     StaffUser,
 )
 from portal.domain.statements import LineItem, Statement
+from portal.ports.store import (
+    AccountRecords,
+    Claim,
+    DueAccount,
+    ImportOutcome,
+    OpenBalance,
+    PostingResult,
+    ReferenceAlreadyPosted,
+    StoreError,
+    StoreNotReady,
+)
 
 SESSION_LIFETIME = timedelta(days=1)
 MAIL_LOG_KEPT = timedelta(days=366)

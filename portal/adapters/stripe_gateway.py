@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import stripe
 
-from portal.adapters.payments import (
+from portal.ports.payments import (
     CheckoutRequest,
     CheckoutSession,
     EventKind,

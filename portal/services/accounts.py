@@ -4,14 +4,14 @@ each line item as the signed-in person may see it (portal/domain/viewers.py)."""
 from dataclasses import dataclass, replace
 from datetime import date
 
-from portal.adapters.store import AccountRecords
-from portal.bootstrap import Services
 from portal.domain.accounts import Account
 from portal.domain.aging import bucket, days_past_due, practice_date
 from portal.domain.ledger import Balances, EntryKind, LedgerEntry, balances
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.statements import LineItem, Statement
 from portal.domain.viewers import GUARANTOR, OTHER_PATIENT, Viewer
+from portal.ports.store import AccountRecords
+from portal.services.context import Services
 from portal.services.errors import NotFound
 
 

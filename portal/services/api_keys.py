@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 
-from portal.bootstrap import Services
 from portal.domain.api_keys import (
     ApiKey,
     check_key_name,
@@ -13,6 +12,7 @@ from portal.domain.api_keys import (
 from portal.domain.errors import InvalidInput
 from portal.domain.staff import AuditAction
 from portal.services.audit import audit
+from portal.services.context import Services
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,13 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from portal.adapters.store import ImportOutcome
-from portal.bootstrap import Services
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.aging import practice_date
 from portal.domain.ledger import balances
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.statements import LineItem, Statement
+from portal.ports.store import ImportOutcome
+from portal.services.context import Services
 from portal.services.staff_auth import add_staff_user
 from portal.services.statements import import_statement
 

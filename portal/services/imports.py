@@ -21,15 +21,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import NoReturn
 
-from portal.adapters.store import ImportOutcome
-from portal.bootstrap import Services
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.money import parse_amount
 from portal.domain.names import name_key
 from portal.domain.staff import AuditAction
 from portal.domain.statements import LineItem, Statement, statement_errors
 from portal.domain.text import HIDDEN_CHARACTER, has_hidden_characters
+from portal.ports.store import ImportOutcome
 from portal.services.audit import audit
+from portal.services.context import Services
 from portal.services.statements import StatementRejected, import_statement
 
 Errors = list[tuple[str, str]]

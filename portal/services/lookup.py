@@ -2,8 +2,8 @@
 
 from datetime import date, timedelta
 
-from portal.bootstrap import Services
 from portal.domain.viewers import Viewer
+from portal.services.context import Services
 from portal.services.errors import LookupFailed, LookupLocked
 
 FAILURE_WINDOW = timedelta(minutes=15)

@@ -13,15 +13,15 @@ from enum import StrEnum
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from portal.adapters.mail import OutgoingMessage, PermanentMailError, TransientMailError
-from portal.adapters.store import Claim
-from portal.bootstrap import Services
 from portal.domain.accounts import Account
 from portal.domain.money import format_cents
 from portal.domain.staff import MailRecord, Note
 from portal.domain.statements import Statement
+from portal.ports.mail import OutgoingMessage, PermanentMailError, TransientMailError
+from portal.ports.store import Claim
 from portal.services.accounts import account_view
 from portal.services.claims import claim_payload, stale_before
+from portal.services.context import Services
 from portal.services.errors import NotFound
 
 log = logging.getLogger(__name__)

@@ -10,15 +10,6 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from portal.adapters.payments import (
-    CheckoutRequest,
-    CheckoutSession,
-    EventKind,
-    GatewayError,
-    GatewayEvent,
-)
-from portal.adapters.store import PostingResult, ReferenceAlreadyPosted
-from portal.bootstrap import Services
 from portal.domain.money import format_cents, parse_amount
 from portal.domain.payments import (
     OPEN_STATUSES,
@@ -29,7 +20,16 @@ from portal.domain.payments import (
     new_payment_id,
 )
 from portal.domain.staff import EscalationKind
+from portal.ports.payments import (
+    CheckoutRequest,
+    CheckoutSession,
+    EventKind,
+    GatewayError,
+    GatewayEvent,
+)
+from portal.ports.store import PostingResult, ReferenceAlreadyPosted
 from portal.services.accounts import account_view
+from portal.services.context import Services
 from portal.services.errors import PaymentNotFound, PaymentNotReady, UnpostableEvent
 from portal.services.receipts import send_receipt
 from portal.services.staff_actions import open_escalation

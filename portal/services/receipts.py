@@ -2,12 +2,12 @@
 
 import logging
 
-from portal.adapters.mail import OutgoingMessage
-from portal.bootstrap import Services
 from portal.domain.aging import practice_date
 from portal.domain.payments import Payment
+from portal.ports.mail import OutgoingMessage
 from portal.services.accounts import account_view
 from portal.services.claims import claim_payload
+from portal.services.context import Services
 from portal.services.notices import Delivery, send_once
 
 log = logging.getLogger(__name__)

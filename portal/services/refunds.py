@@ -4,13 +4,13 @@ import contextlib
 import logging
 from datetime import date
 
-from portal.adapters.payments import GatewayError, RefundOutcome
-from portal.adapters.store import Claim, PostingResult
-from portal.bootstrap import Services
 from portal.domain.money import format_cents, parse_amount
 from portal.domain.payments import REFUNDABLE_STATUSES, Payment, RefundExceedsPayment
 from portal.domain.staff import AuditAction, AuditEntry, EscalationKind
+from portal.ports.payments import GatewayError, RefundOutcome
+from portal.ports.store import Claim, PostingResult
 from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
+from portal.services.context import Services
 from portal.services.errors import InvalidInput, NotFound
 from portal.services.staff_actions import open_escalation
 

@@ -15,14 +15,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 
-from portal.adapters.mail import OutgoingMessage
-from portal.adapters.store import Claim, DueAccount
-from portal.bootstrap import Services
 from portal.domain.accounts import Account
 from portal.domain.aging import practice_date
 from portal.domain.dunning import AccountFacts, Schedule, Skip, Stage, Step, decide
 from portal.domain.staff import EscalationKind
+from portal.ports.mail import OutgoingMessage
+from portal.ports.store import Claim, DueAccount
 from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
+from portal.services.context import Services
 from portal.services.notices import (
     Delivery,
     escalation_message,

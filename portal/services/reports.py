@@ -7,10 +7,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from portal.bootstrap import Services
 from portal.domain.aging import BUCKETS, aging, practice_date, practice_midnight
 from portal.domain.ledger import EntryKind
 from portal.domain.payments import Payment, PaymentStatus
+from portal.services.context import Services
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,6 @@ import re
 import uuid
 from datetime import date
 
-from portal.adapters.store import PostingResult
-from portal.bootstrap import Services
 from portal.domain.aging import practice_date
 from portal.domain.errors import InvalidInput
 from portal.domain.ledger import EntryKind, LedgerEntry
@@ -22,7 +20,9 @@ from portal.domain.staff import (
     Note,
     check_promise_date,
 )
+from portal.ports.store import PostingResult
 from portal.services.audit import audit
+from portal.services.context import Services
 from portal.services.errors import NotFound
 from portal.services.notices import Delivery, deliver
 from portal.services.receipts import receipt_message, send_receipt

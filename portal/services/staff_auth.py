@@ -8,8 +8,6 @@ from typing import NoReturn
 
 import pyotp
 
-from portal.adapters.passwords import hash_password, password_matches
-from portal.bootstrap import Services
 from portal.domain.errors import InvalidInput
 from portal.domain.staff import (
     AuditAction,
@@ -20,6 +18,8 @@ from portal.domain.staff import (
     normalize_username,
 )
 from portal.services.audit import audit
+from portal.services.context import Services
+from portal.services.passwords import hash_password, password_matches
 
 ATTEMPT_WINDOW = timedelta(minutes=15)
 MAX_ATTEMPTS = 5  # per username (known or not), in ATTEMPT_WINDOW

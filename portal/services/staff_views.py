@@ -7,11 +7,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from portal.adapters.store import DueAccount
-from portal.bootstrap import Services
 from portal.domain.aging import practice_date, practice_midnight
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.staff import Escalation
+from portal.ports.store import DueAccount
+from portal.services.context import Services
 
 
 @dataclass(frozen=True)

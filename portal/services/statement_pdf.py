@@ -27,15 +27,16 @@ with warnings.catch_warnings():
     from fpdf import FPDF
     from fpdf.enums import XPos, YPos
 
-from portal.bootstrap import STATIC_DIR, Services
 from portal.domain.aging import BUCKETS, aging
 from portal.domain.money import format_cents
 from portal.domain.practice import PracticeDetails
 from portal.domain.viewers import Viewer
+from portal.resources import static_dir
 from portal.services.accounts import AccountView, StatementView, account_view
+from portal.services.context import Services
 from portal.services.errors import NotFound
 
-FONT_DIR = STATIC_DIR / "fonts"
+FONT_DIR = static_dir() / "fonts"
 FONT = "DejaVuSans"
 
 # US letter in points, half-inch margins.

@@ -2,10 +2,10 @@
 
 import logging
 
-from portal.adapters.store import ImportOutcome
-from portal.bootstrap import Services
 from portal.domain.accounts import Account
 from portal.domain.statements import Statement, statement_errors
+from portal.ports.store import ImportOutcome
+from portal.services.context import Services
 from portal.services.notices import send_statement_notice, statement_notice_claim
 
 log = logging.getLogger(__name__)

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from portal.bootstrap import STATIC_DIR
 from portal.config import Settings
 from portal.domain.practice import PracticeDetails, public_mail_from
+from portal.resources import static_dir
 
 DEFAULT_OUT_DIR = "build/site"
 
@@ -130,7 +130,7 @@ def build_site(
     *,
     render: RenderPage,
     practice: PracticeDetails,
-    static_dir: Path = STATIC_DIR,
+    static: Path | None = None,
 ) -> BuildResult:
     """Render every site page to `out_dir` with `render` and copy static/ to
     `out_dir/static/`; `practice` (the billing office's details) says whether they are
@@ -150,8 +150,9 @@ def build_site(
         pages.append(target)
 
     assets = []
-    for source in sorted(static_dir.rglob("*")):
-        relative = source.relative_to(static_dir)
+    static = static or static_dir()
+    for source in sorted(static.rglob("*")):
+        relative = source.relative_to(static)
         if source.is_dir() or any(part.startswith(".") for part in relative.parts):
             continue
         target = out / "static" / relative

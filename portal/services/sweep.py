@@ -18,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from portal.adapters.store import Claim
-from portal.bootstrap import Services
 from portal.domain.dunning import Stage
+from portal.ports.store import Claim
 from portal.services.claims import Finish, payload_fields, stale_before
+from portal.services.context import Services
 from portal.services.errors import PaymentNotReady
 from portal.services.notices import (
     STATEMENT_CLAIM,

@@ -4,9 +4,9 @@ import dataclasses
 import logging
 from enum import StrEnum
 
-from portal.adapters.payments import EventKind, GatewayEvent
-from portal.bootstrap import Services
+from portal.ports.payments import EventKind, GatewayEvent
 from portal.services.claims import claim_payload, payload_fields, stale_before
+from portal.services.context import Services
 from portal.services.errors import PaymentNotFound
 from portal.services.payments import apply_or_escalate
 from portal.services.receipts import receipt_unsent

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from flask import current_app
 
-from portal.bootstrap import Services
+from portal.services.context import Services
 
 IDLE_LIMIT = timedelta(minutes=15)  # patient and staff sessions end after this long idle
 

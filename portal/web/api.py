@@ -10,9 +10,9 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.exceptions import NotFound as RouteNotFound
 
-from portal.adapters.store import StoreError
 from portal.domain.api_keys import ApiKey
 from portal.domain.staff import AuditAction
+from portal.ports.store import StoreError
 from portal.services.accounts import account_view
 from portal.services.api_keys import authenticate
 from portal.services.audit import audit

@@ -1,7 +1,6 @@
 """Patient pages: Quick Pay lookup, account, statement, paying, and the receipt."""
 
 import re
-import secrets
 from datetime import datetime
 from functools import wraps
 
@@ -17,15 +16,16 @@ from flask import (
     url_for,
 )
 
-from portal.adapters.payments import GatewayError
 from portal.domain.aging import practice_date
 from portal.domain.errors import InvalidInput
 from portal.domain.payments import PaymentStatus
 from portal.domain.viewers import Viewer
+from portal.ports.payments import GatewayError
 from portal.services.accounts import account_view
 from portal.services.errors import LookupFailed, LookupLocked, NotFound
 from portal.services.lookup import find_viewer
 from portal.services.payments import reconcile_checkout, start_payment
+from portal.services.web_sessions import end_web_session, open_web_session
 from portal.web import IDLE_LIMIT, services
 from portal.web.forms import LookupForm, PaymentForm
 
@@ -50,7 +50,7 @@ LOOKUP_FIELDS = ("account_number", "last_name", "date_of_birth")
 def end_patient_session() -> None:
     """End the session on the server too, so a copy of the cookie stops working."""
     if "sid" in session:
-        services().store.end_web_session(session["sid"])
+        end_web_session(services(), session["sid"])
     for key in SESSION_KEYS:
         session.pop(key, None)
 
@@ -125,10 +125,7 @@ def lookup():
         else:
             session.clear()
             session.permanent = True
-            session["sid"] = secrets.token_urlsafe(24)
-            services().store.open_web_session(
-                session["sid"], viewer.subject(number), services().clock.now()
-            )
+            session["sid"] = open_web_session(services(), viewer.subject(number))
             session["account_number"] = number
             session["viewer"] = viewer.to_session()
             session["seen_at"] = services().clock.now().isoformat()

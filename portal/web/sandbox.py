@@ -2,8 +2,8 @@
 
 from flask import Blueprint, abort, redirect, render_template
 
-from portal.adapters.sandbox_gateway import TEST_CARDS, CardDeclined, UnknownSession
 from portal.domain.aging import practice_date
+from portal.ports.sandbox import TEST_CARDS, CardDeclined, SandboxCheckout, UnknownSession
 from portal.services.errors import PaymentNotFound
 from portal.services.payments import apply_gateway_event
 from portal.web import services
@@ -12,9 +12,17 @@ from portal.web.forms import CardForm
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
 
+def _sandbox() -> SandboxCheckout:
+    """The sandbox's checkout; 404 where the card gateway is a real one."""
+    gateway = services().payments
+    if not isinstance(gateway, SandboxCheckout):
+        abort(404)
+    return gateway
+
+
 def _open(session_id: str):
     try:
-        return services().payments.open_session(session_id)
+        return _sandbox().open_session(session_id)
     except UnknownSession:
         abort(404)
 
@@ -36,7 +44,7 @@ def checkout(session_id: str):
             status = 422
         else:
             try:
-                event = svc.payments.charge(checkout_session, form.card_number.data)
+                event = _sandbox().charge(checkout_session, form.card_number.data)
             except CardDeclined as exc:
                 error, status = exc.message, 402
             else:
@@ -62,7 +70,7 @@ def checkout(session_id: str):
 @bp.post("/checkout/<session_id>/cancel")
 def cancel(session_id: str):
     checkout_session = _open(session_id)
-    apply_gateway_event(services(), services().payments.cancel(checkout_session))
+    apply_gateway_event(services(), _sandbox().cancel(checkout_session))
     return redirect(checkout_session.cancel_url, code=303)
 
 

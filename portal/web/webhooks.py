@@ -2,7 +2,7 @@
 
 from flask import Blueprint, jsonify, request
 
-from portal.adapters.payments import GatewayError, WebhookRejected
+from portal.ports.payments import GatewayError, WebhookRejected
 from portal.services.errors import PaymentNotReady
 from portal.services.webhooks import EventInProgress, ReceiptPending, receive_notification
 from portal.web import services

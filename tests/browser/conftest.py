@@ -10,8 +10,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from portal import create_app
-from portal.bootstrap import Services
 from portal.config import Settings
+from portal.services.context import Services
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

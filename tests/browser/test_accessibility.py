@@ -24,12 +24,13 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from portal import create_app
-from portal.adapters.payments import EventKind, GatewayEvent
-from portal.bootstrap import Services, build_services
+from portal.bootstrap import build_services
 from portal.clock import FixedClock
 from portal.config import Settings
 from portal.domain.staff import EscalationKind
+from portal.ports.payments import EventKind, GatewayEvent
 from portal.services.api_keys import create_api_key
+from portal.services.context import Services
 from portal.services.demo import load_demo
 from portal.services.notices import opt_out_url
 from portal.services.payments import apply_gateway_event, start_payment

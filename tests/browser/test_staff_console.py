@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from portal.bootstrap import Services
+from portal.services.context import Services
 from portal.services.staff_actions import post_manual_payment
 from portal.services.staff_auth import StaffSetup, add_staff_user, current_code
 

@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from portal.bootstrap import Services, build_services
+from portal.bootstrap import build_services
 from portal.clock import FixedClock
 from portal.config import Settings
 from portal.domain.ledger import EntryKind, balances
 from portal.domain.payments import PaymentStatus
+from portal.services.context import Services
 from tests.browser.conftest import PHONE
 from tests.stripe_fixtures import event, signed, stripe_settings
 

@@ -13,7 +13,7 @@ import pytest
 
 from portal.adapters.dynamodb_store import DynamoDbStore
 from portal.adapters.sqlite_store import SqliteStore
-from portal.adapters.store import Store
+from portal.ports.store import Store
 
 
 def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> Store:

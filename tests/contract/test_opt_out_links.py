@@ -15,8 +15,8 @@ import pytest
 from itsdangerous import URLSafeSerializer
 
 from portal import create_app
-from portal.adapters.store import Store
 from portal.bootstrap import build_services
+from portal.ports.store import Store
 from portal.services.notices import OPT_OUT_SALT, deliver, reminder_message
 from tests.conftest import NOW, lopez_account, statement
 from tests.integration.conftest import eml_files, path_of, read_eml

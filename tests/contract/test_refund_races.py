@@ -13,10 +13,10 @@ import pytest
 from portal import create_app
 from portal.adapters.dynamodb_store import DynamoDbStore
 from portal.adapters.sqlite_store import SqliteStore
-from portal.adapters.store import Store
 from portal.bootstrap import build_services
 from portal.domain.ledger import EntryKind
 from portal.domain.staff import AuditAction, EscalationKind
+from portal.ports.store import Store
 from portal.services.claims import claim_payload
 from portal.services.sweep import sweep_claims
 from tests.conftest import NOW

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from portal.adapters.mail import TransientMailError
-from portal.adapters.store import Store
 from portal.bootstrap import build_services
 from portal.domain.accounts import Account, Guarantor
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.staff import Escalation, EscalationKind, Note
 from portal.domain.statements import Statement
+from portal.ports.mail import TransientMailError
+from portal.ports.store import Store
 from portal.services.reminders import run_reminders
 from tests.conftest import NOW, line
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from portal.adapters.sqlite_store import SCHEMA_VERSION, SqliteStore
-from portal.adapters.store import StoreError, StoreNotReady
 from portal.domain.statements import Statement
+from portal.ports.store import StoreError, StoreNotReady
 from tests.conftest import NOW, line, lopez_account, statement
 
 

@@ -15,12 +15,12 @@ from portal.adapters import dynamodb_store, sqlite_store
 from portal.adapters.dynamodb_items import entry_item, statement_item
 from portal.adapters.dynamodb_store import DynamoDbStore
 from portal.adapters.sqlite_store import SqliteStore
-from portal.adapters.store import Store
 from portal.bootstrap import build_services
 from portal.domain.ledger import statement_entries
 from portal.domain.money import format_cents
 from portal.domain.staff import AuditAction
 from portal.domain.statements import Statement
+from portal.ports.store import Store
 from tests.conftest import NOW, line, lopez_account
 from tests.integration.staff_helpers import by_testid, ledger_amounts, make_staff, staff_sign_in
 

@@ -7,11 +7,11 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from portal.adapters.store import AccountRecords, ImportOutcome, Store
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.ledger import Balances, EntryKind, balances
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.statements import Statement
+from portal.ports.store import AccountRecords, ImportOutcome, Store
 from tests.conftest import NOW, line, lopez_account, statement
 
 ACCOUNT = "100234"

@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 
 from portal.adapters.dynamodb_store import DynamoDbStore
-from portal.adapters.store import Store, StoreError
 from portal.domain.ledger import EntryKind, balances
 from portal.domain.payments import Payment, PaymentStatus
+from portal.ports.store import Store, StoreError
 from tests.conftest import NOW, lopez_account
 from tests.many_statements import add_statements, many_statements, owed_on
 

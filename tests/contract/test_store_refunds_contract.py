@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from portal.adapters.store import Store
 from portal.domain.ledger import EntryKind
 from portal.domain.payments import PaymentStatus, RefundExceedsPayment
+from portal.ports.store import Store
 from tests.conftest import NOW
 from tests.contract.test_store_contract import (
     DUE,

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from portal import create_app
-from portal.adapters.store import Store
 from portal.bootstrap import build_services
 from portal.domain.accounts import Account, Guarantor
 from portal.domain.ledger import EntryKind, balances
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.statements import Statement
+from portal.ports.store import Store
 from tests.conftest import NOW, line
 from tests.contract.test_store_contract import run_together
 from tests.stripe_fixtures import (

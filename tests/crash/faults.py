@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from portal.bootstrap import Services
+from portal.services.context import Services
 
 KILLED = 137  # the exit status of a process killed by SIGKILL (128 + 9)
 BEFORE, AFTER = "before", "after"

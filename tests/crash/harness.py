@@ -25,10 +25,12 @@ from pathlib import Path
 from typing import Protocol
 
 from portal.adapters.email_templates import EmailRenderer
-from portal.bootstrap import TEMPLATE_DIR, Services, build_services
+from portal.bootstrap import build_services
 from portal.clock import FixedClock
 from portal.config import Settings
 from portal.domain.ledger import EntryKind
+from portal.resources import template_dir
+from portal.services.context import Services
 from portal.services.reminders import run_reminders
 from tests.conftest import NOW
 from tests.crash.faults import KILLED, KillPoint, Recorder, with_faults
@@ -43,7 +45,7 @@ FINISH_AT = timedelta(days=1)
 CHILD_TIMEOUT_SECONDS = 30
 WEBHOOK_SECRET = "whsec_test_crash"
 SEND = "mailer.send"
-EMAILS = EmailRenderer(TEMPLATE_DIR)
+EMAILS = EmailRenderer(template_dir())
 
 
 # -- where the records live ------------------------------------------------------------------

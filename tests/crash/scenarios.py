@@ -9,11 +9,11 @@ from collections import Counter
 from datetime import date, timedelta
 
 from portal import create_app
-from portal.bootstrap import Services
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.staff import AuditAction
 from portal.domain.statements import Statement
+from portal.services.context import Services
 from portal.services.errors import InvalidInput
 from portal.services.refunds import refund_payment
 from portal.services.reminders import run_reminders

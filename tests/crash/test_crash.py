@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from portal.adapters.dynamodb_store import DynamoDbStore
-from portal.adapters.mail import Mailer
 from portal.adapters.sandbox_gateway import SandboxGateway
 from portal.adapters.sqlite_store import SqliteStore
-from portal.adapters.store import Store
 from portal.adapters.stripe_gateway import StripeGateway
+from portal.ports.mail import Mailer
+from portal.ports.store import Store
 from tests.conftest import NOW
 from tests.crash.faults import (
     AFTER,

@@ -26,12 +26,11 @@ import pytest
 from flask import has_request_context, request
 from werkzeug.security import generate_password_hash
 
-from portal.adapters.mail import KIND_HEADER, OutgoingMessage, PermanentMailError
 from portal.adapters.outbox_mailer import OutboxMailer
-from portal.adapters.passwords import hash_password
 from portal.adapters.ses_mailer import SesMailer
 from portal.adapters.smtp_mailer import SmtpMailer
 from portal.config import Settings
+from portal.ports.mail import KIND_HEADER, OutgoingMessage, PermanentMailError
 from portal.services import lookup as lookup_service
 from portal.services import staff_auth
 from portal.services.api_keys import create_api_key
@@ -43,6 +42,7 @@ from portal.services.imports import (
     iter_csv,
 )
 from portal.services.notices import Delivery, deliver
+from portal.services.passwords import hash_password
 from portal.web.patient import UNREADABLE
 from tests.aws import free_port
 from tests.integration.conftest import GUARANTOR, path_of, sign_in, token_from

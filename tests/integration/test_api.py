@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from portal.adapters.store import StoreError
 from portal.domain.staff import AuditAction
+from portal.ports.store import StoreError
 from portal.services.api_keys import create_api_key, revoke_api_key
 from portal.services.staff_actions import post_manual_payment
 from tests.integration.staff_helpers import audit_since, last_audit_id

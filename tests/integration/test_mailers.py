@@ -28,15 +28,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from portal.adapters.mail import (
+from portal.adapters.ses_mailer import SesMailer
+from portal.adapters.smtp_mailer import SmtpMailer
+from portal.ports.mail import (
     KIND_HEADER,
     MailError,
     OutgoingMessage,
     PermanentMailError,
     TransientMailError,
 )
-from portal.adapters.ses_mailer import SesMailer
-from portal.adapters.smtp_mailer import SmtpMailer
 from tests.aws import free_port
 
 SENDER = "billing@mailers.example.com"

@@ -445,7 +445,7 @@ def test_a_tampered_sandbox_session_is_not_found(patient, services, settings, ou
 
 
 def test_a_signed_session_for_an_unknown_payment_is_not_found(patient, services):
-    from portal.adapters.payments import CheckoutRequest
+    from portal.ports.payments import CheckoutRequest
 
     checkout = services.payments.create_checkout(
         CheckoutRequest("pay_unknown", 2500, "Payment", "http://x/ok", "http://x/cancel")

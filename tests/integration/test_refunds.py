@@ -4,10 +4,10 @@ import dataclasses
 
 import pytest
 
-from portal.adapters.payments import EventKind, GatewayError, GatewayEvent
 from portal.domain.ledger import EntryKind, balances
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.staff import AuditAction
+from portal.ports.payments import EventKind, GatewayError, GatewayEvent
 from portal.services.errors import InvalidInput
 from portal.services.payments import apply_gateway_event
 from portal.services.refunds import refund_payment

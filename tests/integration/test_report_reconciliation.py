@@ -22,14 +22,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from portal.adapters.store import ImportOutcome
-from portal.bootstrap import Services, build_services
+from portal.bootstrap import build_services
 from portal.clock import FixedClock
 from portal.config import Settings
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.ledger import balances
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.statements import LineItem, Statement
+from portal.ports.store import ImportOutcome
+from portal.services.context import Services
 from portal.services.demo import PROVIDERS, SERVICES
 from portal.services.reports import aging_report, last_twelve_months
 from portal.services.staff_actions import (

@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 import pytest
 from werkzeug.security import generate_password_hash
 
-from portal.adapters.payments import EventKind, GatewayEvent
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.staff import EscalationKind, Role
+from portal.ports.payments import EventKind, GatewayEvent
 from portal.services.api_keys import create_api_key, revoke_api_key
 from portal.services.notices import opt_out_url
 from portal.services.payments import apply_gateway_event, start_payment

@@ -4,10 +4,10 @@ notice and disputed payments, and each account's reminder stage and mail log."""
 import dataclasses
 from datetime import date, timedelta
 
-from portal.adapters.mail import TransientMailError
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.statements import Statement
+from portal.ports.mail import TransientMailError
 from portal.services.notices import deliver, reminder_message
 from portal.services.statements import import_statement
 from tests.conftest import NOW, line

@@ -11,12 +11,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from portal.adapters.mail import PermanentMailError, TransientMailError
-from portal.adapters.payments import EventKind, GatewayEvent
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.ledger import EntryKind
 from portal.domain.payments import PaymentStatus
 from portal.domain.staff import AuditAction, EscalationKind
+from portal.ports.mail import PermanentMailError, TransientMailError
+from portal.ports.payments import EventKind, GatewayEvent
 from portal.services.payments import apply_gateway_event
 from portal.services.staff_actions import post_manual_payment
 from portal.services.statements import import_statement

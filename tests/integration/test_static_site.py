@@ -10,15 +10,16 @@ import pytest
 from click.testing import CliRunner
 
 from portal import create_app
-from portal.bootstrap import STATIC_DIR, build_services, practice_details, site_renderer
+from portal.bootstrap import build_services, practice_details, site_renderer
 from portal.cli import cli
+from portal.resources import static_dir
 from portal.services.static_site import PAGES, build_site
 
 BASE_URL = "https://portal.example.org"
 APP_PATHS = ("/", "/how-to-pay", "/faq", "/contact", "/privacy")
 BUILT_FILES = ("index.html", "how-to-pay.html", "faq.html", "contact.html", "privacy.html")
 STATIC_FILES = sorted(
-    p.relative_to(STATIC_DIR).as_posix() for p in STATIC_DIR.rglob("*") if p.is_file()
+    p.relative_to(static_dir()).as_posix() for p in static_dir().rglob("*") if p.is_file()
 )
 
 
@@ -109,7 +110,7 @@ def test_build_writes_every_page_and_copies_static(built):
     assert "portal.css" in STATIC_FILES
     for name in STATIC_FILES:
         copied = out / "static" / name
-        assert copied.read_bytes() == (STATIC_DIR / name).read_bytes(), name
+        assert copied.read_bytes() == (static_dir() / name).read_bytes(), name
     assert len(result.assets) == len(STATIC_FILES)
     assert result.base_url == BASE_URL
 
@@ -178,7 +179,9 @@ def test_building_again_over_the_same_folder_replaces_the_pages(site_settings, b
     build(replace(site_settings, practice_name="Hillside Clinic"), out)
 
     assert "Hillside Clinic" in (out / "faq.html").read_text(encoding="utf-8")
-    assert (out / "static" / "portal.css").read_bytes() == (STATIC_DIR / "portal.css").read_bytes()
+    assert (out / "static" / "portal.css").read_bytes() == (
+        static_dir() / "portal.css"
+    ).read_bytes()
 
 
 # -- what the pages say ----------------------------------------------------------------------

@@ -14,7 +14,9 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from portal.adapters.payments import (
+from portal.adapters.stripe_gateway import API_VERSION, UNAVAILABLE, StripeGateway
+from portal.domain.payments import new_payment_id
+from portal.ports.payments import (
     CheckoutRequest,
     EventKind,
     GatewayError,
@@ -22,8 +24,6 @@ from portal.adapters.payments import (
     RefundOutcome,
     WebhookRejected,
 )
-from portal.adapters.stripe_gateway import API_VERSION, UNAVAILABLE, StripeGateway
-from portal.domain.payments import new_payment_id
 from portal.services.payments import start_payment
 from tests.stripe_stub import event, sign, stripe_stub
 

@@ -5,13 +5,14 @@ from dataclasses import FrozenInstanceError
 import pytest
 
 from portal.adapters.practice_details import PRACTICE_TEMPLATE, read_practice_details
-from portal.bootstrap import TEMPLATE_DIR, build_services
+from portal.bootstrap import build_services
 from portal.config import Settings
 from portal.domain.practice import PracticeDetails, public_mail_from
+from portal.resources import template_dir
 
 
 def test_it_reads_the_templates_values():
-    details = read_practice_details(TEMPLATE_DIR, "Riverside Family Medicine", "")
+    details = read_practice_details(template_dir(), "Riverside Family Medicine", "")
 
     assert details == PracticeDetails(
         name="Riverside Family Medicine",
@@ -31,7 +32,7 @@ def test_it_reads_the_templates_values():
 
 
 def test_a_real_sending_address_is_the_contact_email():
-    details = read_practice_details(TEMPLATE_DIR, "Clinic", "billing@clinic.example")
+    details = read_practice_details(template_dir(), "Clinic", "billing@clinic.example")
     assert details.email == "billing@clinic.example"
 
 
@@ -63,7 +64,7 @@ def test_the_values_come_from_the_template_not_from_code(tmp_path):
 def test_bootstrap_builds_them_once_onto_the_services(settings):
     services = build_services(settings)
     assert services.practice == read_practice_details(
-        TEMPLATE_DIR, settings.practice_name, public_mail_from(settings.mail_from)
+        template_dir(), settings.practice_name, public_mail_from(settings.mail_from)
     )
 
 

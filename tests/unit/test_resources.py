@@ -5,14 +5,13 @@ from pathlib import Path
 import pytest
 
 from portal import resources
-from portal.bootstrap import STATIC_DIR, TEMPLATE_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_checkout_uses_the_folders_at_the_top_of_the_repository():
-    assert resources.template_dir() == TEMPLATE_DIR == ROOT / "templates"
-    assert resources.static_dir() == STATIC_DIR == ROOT / "static"
+    assert resources.template_dir() == ROOT / "templates"
+    assert resources.static_dir() == ROOT / "static"
 
 
 def test_the_folder_inside_the_package_comes_first(tmp_path, monkeypatch):

@@ -2,13 +2,13 @@
 
 import pytest
 
-from portal.adapters.payments import CheckoutRequest, EventKind, GatewayEvent
 from portal.adapters.stripe_gateway import (
     checkout_idempotency_key,
     checkout_params,
     event_from,
     outcome_from_session,
 )
+from portal.ports.payments import CheckoutRequest, EventKind, GatewayEvent
 from tests.stripe_stub import event
 
 PID = "pay_0123456789abcdef01234567"

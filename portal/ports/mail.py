@@ -1,16 +1,12 @@
-"""The Mailer port and the message it sends."""
+"""The Mailer port, the message it sends and the templates that write it."""
 
-import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 KIND_HEADER = "X-Portal-Message-Kind"
-T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -96,47 +92,6 @@ class Mailer(Protocol):
         """Send the message; return an id for it (file name, SMTP or SES message id)."""
 
 
-class TryAgain(Exception):
-    """One attempt failed in a way that another attempt may not (a mailer's own signal)."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-def with_retries(
-    attempt: Callable[[], T],
-    attempts: int,
-    sleep: Callable[[float], None],
-    name: str,
-    kind: str,
-    gave_up: Callable[[int, str], str],
-) -> T:
-    """Run `attempt` until it stops raising TryAgain, waiting 1 s, 2 s, 4 s ... between
-    tries; after the last, TransientMailError with the message `gave_up(tries, reason)`."""
-    delay = 1.0
-    for number in range(1, attempts + 1):
-        try:
-            return attempt()
-        except TryAgain as failure:
-            if number == attempts:
-                log.warning(
-                    "%s: %s message not sent after %d attempts: %s",
-                    name,
-                    kind,
-                    number,
-                    failure.reason,
-                )
-                raise TransientMailError(gave_up(number, failure.reason)) from None
-            log.info(
-                "%s: attempt %d of %d for a %s message failed (%s); again in %.0f s",
-                name,
-                number,
-                attempts,
-                kind,
-                failure.reason,
-                delay,
-            )
-            sleep(delay)
-            delay *= 2
-    raise ValueError("attempts must be at least 1")
+class EmailTemplates(Protocol):
+    def render(self, kind: str, **context: object) -> tuple[str, str]:
+        """The (text, html) bodies of a message kind (templates/email/<kind>.{txt,html})."""

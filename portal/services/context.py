@@ -1,0 +1,22 @@
+"""The Services container: the ports every use case is handed (built by portal/bootstrap.py,
+which is the only module that knows the adapters behind them)."""
+
+from dataclasses import dataclass
+
+from portal.clock import Clock
+from portal.config import Settings
+from portal.domain.practice import PracticeDetails
+from portal.ports.mail import EmailTemplates, Mailer
+from portal.ports.payments import PaymentGateway
+from portal.ports.store import Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    payments: PaymentGateway
+    mailer: Mailer
+    emails: EmailTemplates
+    practice: PracticeDetails  # the billing office (templates/site/_practice.html)
+    clock: Clock
