@@ -472,8 +472,8 @@ def _object(obj: dict, f: Field, where: str, errors: Errors) -> dict:
     elif not isinstance(value, dict):
         errors.append((where + f.name, "Must be an object."))
     else:
-        return _fields(value, f.shape, f"{where}{f.name}.", errors)
-    return _fields({}, f.shape, f"{where}{f.name}.", [])
+        return read_fields(value, f.shape, f"{where}{f.name}.", errors)
+    return read_fields({}, f.shape, f"{where}{f.name}.", [])
 
 
 def _list(obj: dict, f: Field, where: str, errors: Errors) -> list:
@@ -496,7 +496,7 @@ def _list(obj: dict, f: Field, where: str, errors: Errors) -> list:
             if not isinstance(item, dict):
                 errors.append((place, "Must be an object."))
                 continue
-            items.append((i, _fields(item, f.shape, place + ".", errors)))
+            items.append((i, read_fields(item, f.shape, place + ".", errors)))
         elif not isinstance(item, str):
             errors.append((place, TEXT))
         else:
@@ -514,7 +514,7 @@ _READERS: dict[Kind, Callable[[dict, Field, str, Errors], object]] = {
 }
 
 
-def _fields(obj: dict, shape: Shape, where: str, errors: Errors) -> dict:
+def read_fields(obj: dict, shape: Shape, where: str, errors: Errors) -> dict:
     """Each field of the shape read from `obj` as the format table says, by name."""
     return {f.name: _READERS[f.kind](obj, f, where, errors) for f in shape.fields}
 
