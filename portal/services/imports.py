@@ -2,7 +2,9 @@
 the staff upload page and `POST /api/v1/statements`.
 
 Every statement is checked, then stored all or nothing through `import_statement`; a bad
-statement is rejected with (field, message) pairs and the others still import. CSV is
+statement is rejected with (field, message) pairs and the others still import. The fields,
+their kinds and limits and the CSV columns are read from the format's table
+(portal/domain/import_format.py), which the OpenAPI document is made from too. CSV is
 streamed: rows are read one at a time and a statement is handed on as soon as its last row
 is read, so memory does not grow with the size of the file.
 
