@@ -2,9 +2,12 @@
 
 import re
 
-_CPT = re.compile(r"[0-9]{4}[0-9FTU]")
-_HCPCS = re.compile(r"[A-V][0-9]{4}")
-_ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?")
+CPT_PATTERN = r"[0-9]{4}[0-9FTU]"
+HCPCS_PATTERN = r"[A-V][0-9]{4}"
+ICD10_PATTERN = r"[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?"
+_CPT = re.compile(CPT_PATTERN)
+_HCPCS = re.compile(HCPCS_PATTERN)
+_ICD10 = re.compile(ICD10_PATTERN)
 _ICD9 = re.compile(r"(?:[0-9]{3}|V[0-9]{2}|E[0-9]{3})(?:\.[0-9]{1,2})?")
 
 CODE_SYSTEMS = ("CPT", "HCPCS")

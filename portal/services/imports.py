@@ -2,7 +2,9 @@
 the staff upload page and `POST /api/v1/statements`.
 
 Every statement is checked, then stored all or nothing through `import_statement`; a bad
-statement is rejected with (field, message) pairs and the others still import. CSV is
+statement is rejected with (field, message) pairs and the others still import. The fields,
+their kinds and limits and the CSV columns are read from the format's table
+(portal/domain/import_format.py), which the OpenAPI document is made from too. CSV is
 streamed: rows are read one at a time and a statement is handed on as soon as its last row
 is read, so memory does not grow with the size of the file.
 
@@ -22,6 +24,18 @@ from datetime import date
 from typing import NoReturn
 
 from portal.domain.accounts import Account, Guarantor, Patient
+from portal.domain.import_format import (
+    DATE_PATTERN,
+    GUARANTOR,
+    LINE_ITEM,
+    MAX_CENTS,
+    PATIENT,
+    STATEMENT,
+    Field,
+    Kind,
+    Shape,
+    csv_columns,
+)
 from portal.domain.money import parse_amount
 from portal.domain.names import name_key
 from portal.domain.staff import AuditAction
@@ -34,61 +48,19 @@ from portal.services.statements import StatementRejected, import_statement
 
 Errors = list[tuple[str, str]]
 
-CSV_COLUMNS = (
-    "statement_id",
-    "account_number",
-    "statement_date",
-    "due_date",
-    "guarantor_first_name",
-    "guarantor_last_name",
-    "guarantor_date_of_birth",
-    "guarantor_email",
-    "guarantor_phone",
-    "patient_id",
-    "patient_first_name",
-    "patient_last_name",
-    "patient_date_of_birth",
-    "line_id",
-    "service_date",
-    "provider",
-    "code_system",
-    "code",
-    "description",
-    "diagnosis_codes",
-    "charge",
-    "insurance_paid",
-    "adjustment",
-    "patient_responsibility",
-)
-AMOUNT_COLUMNS = {
-    "charge": "charge_cents",
-    "insurance_paid": "insurance_paid_cents",
-    "adjustment": "adjustment_cents",
-    "patient_responsibility": "patient_responsibility_cents",
-}
+CSV_COLUMNS = csv_columns()
 UTF8_HINT = "save the file as UTF-8 (in Excel: CSV UTF-8) and import it again"
 REQUIRED = "This field is required."
 TEXT = "Must be text."
 CENTS = "Give the amount in whole cents as an integer, for example 1234 for $12.34."
 NEGATIVE = "The amount cannot be negative."
-# Room for any real value; ids also become store keys, which have size limits (DynamoDB).
-TEXT_LIMIT = 200
-TEXT_LIMITS = {
-    "account_number": 32,
-    "statement_id": 64,
-    "patient_id": 64,
-    "line_id": 64,
-    "description": 500,
-}
-MULTILINE = {"description"}
 # Never the value itself: a date of birth is health information, and errors are printed.
 NOT_A_DATE = "Not a date: use YYYY-MM-DD, e.g. 2026-11-01."
 # A JSON statements document may nest this deep (it needs 6 levels) and hold integers up to
-# this (amounts in cents: $999,999,999.99; tens of thousands of such lines still sum well
-# inside the 64-bit integers SQLite and DynamoDB keep).
+# the largest amount in cents, anywhere in it.
 MAX_JSON_DEPTH = 16
-MAX_JSON_INTEGER = 99_999_999_999
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+MAX_JSON_INTEGER = MAX_CENTS
+_ISO_DATE = re.compile(DATE_PATTERN)
 _DOLLARS = re.compile(r"[0-9]+\.[0-9]{2}")
 
 
@@ -332,22 +304,25 @@ def _cell(row: list[str], index: dict[str, int], name: str) -> str:
     return row[i].strip() if i < len(row) else ""
 
 
+def _csv_fields(shape: Shape, cell: Callable[[str], str]) -> dict:
+    """The fields of a shape that CSV carries as text (amounts are read on their own), in
+    the JSON shape: diagnosis codes are separated by ";"."""
+    values: dict = {}
+    for f in shape.fields:
+        if f.csv is None or f.kind is Kind.CENTS:
+            continue
+        text = cell(f.csv)
+        values[f.name] = [c.strip() for c in text.split(";") if c.strip()] if f.item else text
+    return values
+
+
 def _new_csv_statement(row: list[str], index: dict[str, int]) -> CsvStatement:
     def cell(name: str) -> str:
         return _cell(row, index, name)
 
     return CsvStatement(
-        statement_id=cell("statement_id"),
-        account_number=cell("account_number"),
-        statement_date=cell("statement_date"),
-        due_date=cell("due_date"),
-        guarantor={
-            "first_name": cell("guarantor_first_name"),
-            "last_name": cell("guarantor_last_name"),
-            "date_of_birth": cell("guarantor_date_of_birth"),
-            "email": cell("guarantor_email"),
-            "phone": cell("guarantor_phone"),
-        },
+        **_csv_fields(STATEMENT, cell),
+        guarantor=_csv_fields(GUARANTOR, cell),
         patients=[],
         lines=[],
     )
@@ -372,12 +347,7 @@ def _add_csv_row(
             statement.problems.append(
                 (key, f"CSV line {number}: {key} differs from the statement's first row.")
             )
-    patient = {
-        "patient_id": cell("patient_id"),
-        "first_name": cell("patient_first_name"),
-        "last_name": cell("patient_last_name"),
-        "date_of_birth": cell("patient_date_of_birth"),
-    }
+    patient = _csv_fields(PATIENT, cell)
     known = next(
         (p for p in statement["patients"] if p["patient_id"] == patient["patient_id"]), None
     )
@@ -391,38 +361,31 @@ def _add_csv_row(
                 "than on an earlier row.",
             )
         )
-    line: dict = {
-        "line_id": cell("line_id"),
-        "patient_id": patient["patient_id"],
-        "service_date": cell("service_date"),
-        "provider": cell("provider"),
-        "code_system": cell("code_system"),
-        "code": cell("code"),
-        "description": cell("description"),
-        "diagnosis_codes": [c.strip() for c in cell("diagnosis_codes").split(";") if c.strip()],
-    }
-    for column, key in AMOUNT_COLUMNS.items():
-        text = cell(column)
-        problem = _dollars_problem(text)
+    line: dict = {**_csv_fields(LINE_ITEM, cell), "patient_id": patient["patient_id"]}
+    for f in LINE_ITEM.fields:
+        if f.kind is not Kind.CENTS or f.csv is None:
+            continue
+        text = cell(f.csv)
+        problem = _dollars_problem(text, f.maximum)
         if problem:
             statement.problems.append(
-                (f"{where}.{key}", f"CSV line {number}, {column} {text!r}: {problem}")
+                (f"{where}.{f.name}", f"CSV line {number}, {f.csv} {text!r}: {problem}")
             )
-            line[key] = 0
+            line[f.name] = 0
         else:
-            line[key] = parse_amount(text, column)
+            line[f.name] = parse_amount(text, f.csv)
     statement["lines"].append(line)
 
 
-def _dollars_problem(text: str) -> str | None:
+def _dollars_problem(text: str, maximum: int | None) -> str | None:
     if not text:
         return "Enter the amount in dollars with two decimals, for example 12.34."
     if text.startswith("-"):
         return NEGATIVE
     if not _DOLLARS.fullmatch(text):
         return "Enter the amount in dollars with two decimals, for example 12.34."
-    if int(text.replace(".", "")) > MAX_JSON_INTEGER:
-        dollars, cents = divmod(MAX_JSON_INTEGER, 100)
+    if maximum is not None and int(text.replace(".", "")) > maximum:
+        dollars, cents = divmod(maximum, 100)
         return f"The amount is too large: at most {dollars:,}.{cents:02d} dollars."
     return None
 
@@ -430,12 +393,11 @@ def _dollars_problem(text: str) -> str | None:
 # -- checking a statement ------------------------------------------------------------------
 
 
-def _text(
-    obj: dict, key: str, where: str, errors: Errors, required: bool = True, plain: bool = True
-) -> str:
+def _text(obj: dict, f: Field, where: str, errors: Errors, plain: bool = True) -> str:
     """The field's text, trimmed; `plain` text (names, ids, providers, descriptions: shown in
     the console and on bills) may hold no control or text-direction characters (line breaks
-    only in the MULTILINE fields)."""
+    only in a `multiline` field)."""
+    key = f.name
     value = obj.get(key, "")
     if value is None:
         value = ""
@@ -443,14 +405,13 @@ def _text(
         errors.append((where + key, TEXT))
         return ""
     value = value.strip()
-    limit = TEXT_LIMITS.get(key, TEXT_LIMIT)
-    if required and not value:
+    if f.required and not value:
         errors.append((where + key, REQUIRED))
-    elif len(value) > limit:
-        errors.append((where + key, f"Too long: at most {limit} characters."))
-    elif plain and has_hidden_characters(value, line_breaks=key in MULTILINE):
+    elif f.max_length is not None and len(value) > f.max_length:
+        errors.append((where + key, f"Too long: at most {f.max_length} characters."))
+    elif plain and has_hidden_characters(value, line_breaks=f.multiline):
         errors.append((where + key, HIDDEN_CHARACTER))
-    return value
+    return value or f.default
 
 
 # One plain address, nothing around it: no spaces, commas, angle brackets, quotes or control
@@ -462,30 +423,32 @@ EMAIL_LINE_BREAK = "An e-mail address cannot contain line breaks or other contro
 EMAIL_SHAPE = "Give one e-mail address like name@example.com, with no other text."
 
 
-def _email(obj: dict, where: str, errors: Errors) -> str:
-    value = _text(obj, "email", where, errors, required=False, plain=False)
+def _email(obj: dict, f: Field, where: str, errors: Errors) -> str:
+    value = _text(obj, f, where, errors, plain=False)
     if value and _LINE_BREAK.search(value):
-        errors.append((where + "email", EMAIL_LINE_BREAK))
+        errors.append((where + f.name, EMAIL_LINE_BREAK))
     elif value and not _EMAIL.fullmatch(value):
-        errors.append((where + "email", EMAIL_SHAPE))
+        errors.append((where + f.name, EMAIL_SHAPE))
     return value
 
 
-def _date(obj: dict, key: str, where: str, errors: Errors) -> date | None:
+def _date(obj: dict, f: Field, where: str, errors: Errors) -> date:
+    key = f.name
     value = obj.get(key)
     if value is None or value == "":
         errors.append((where + key, REQUIRED))
-        return None
+        return date.min
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         try:
             return date.fromisoformat(value)
         except ValueError:
             pass
     errors.append((where + key, NOT_A_DATE))
-    return None
+    return date.min
 
 
-def _cents(obj: dict, key: str, where: str, errors: Errors) -> int:
+def _cents(obj: dict, f: Field, where: str, errors: Errors) -> int:
+    key = f.name
     value = obj.get(key)
     if value is None:
         errors.append((where + key, REQUIRED))
@@ -493,106 +456,103 @@ def _cents(obj: dict, key: str, where: str, errors: Errors) -> int:
         errors.append((where + key, CENTS))
     elif value < 0:
         errors.append((where + key, NEGATIVE))
+    elif f.maximum is not None and value > f.maximum:
+        # A JSON file or a CSV amount this large is refused as it is read; this is for
+        # records handed over as they are.
+        errors.append((where + key, f"Too large: at most {f.maximum} cents."))
     else:
         return value
     return 0
 
 
-def _object(obj: dict, key: str, errors: Errors) -> dict | None:
-    value = obj.get(key)
+def _object(obj: dict, f: Field, where: str, errors: Errors) -> dict:
+    """The values of an object's fields; placeholders (and its one problem) when it is
+    missing or not an object."""
+    value = obj.get(f.name)
     if value is None:
-        errors.append((key, REQUIRED))
+        errors.append((where + f.name, REQUIRED))
     elif not isinstance(value, dict):
-        errors.append((key, "Must be an object."))
+        errors.append((where + f.name, "Must be an object."))
     else:
-        return value
-    return None
+        return read_fields(value, f.shape, f"{where}{f.name}.", errors)
+    return read_fields({}, f.shape, f"{where}{f.name}.", [])
 
 
-def _list(obj: dict, key: str, where: str, errors: Errors) -> list:
+def _list(obj: dict, f: Field, where: str, errors: Errors) -> list:
+    """The items of a list field: for a list of objects, (index, values) of each object
+    (an unreadable CSV row, already reported, is left out); else the values."""
+    key = f.name
     value = obj.get(key)
     if value is None:
         errors.append((where + key, REQUIRED))
-    elif not isinstance(value, list):
+        return []
+    if not isinstance(value, list):
         errors.append((where + key, "Must be a list."))
-    else:
-        return value
-    return []
+        return []
+    items: list = []
+    for i, item in enumerate(value):
+        place = f"{where}{key}[{i}]"
+        if f.shape is not None:
+            if isinstance(item, _BadRow):
+                continue
+            if not isinstance(item, dict):
+                errors.append((place, "Must be an object."))
+                continue
+            items.append((i, read_fields(item, f.shape, place + ".", errors)))
+        elif not isinstance(item, str):
+            errors.append((place, TEXT))
+        else:
+            items.append(item.strip())
+    return items
+
+
+_READERS: dict[Kind, Callable[[dict, Field, str, Errors], object]] = {
+    Kind.TEXT: _text,
+    Kind.EMAIL: _email,
+    Kind.DATE: _date,
+    Kind.CENTS: _cents,
+    Kind.OBJECT: _object,
+    Kind.LIST: _list,
+}
+
+
+def read_fields(obj: dict, shape: Shape, where: str, errors: Errors) -> dict:
+    """Each field of the shape read from `obj` as the format table says, by name."""
+    return {f.name: _READERS[f.kind](obj, f, where, errors) for f in shape.fields}
+
+
+def _patients(items: list[tuple[int, dict]], errors: Errors) -> list[Patient]:
+    patients: list[Patient] = []
+    for i, fields in items:
+        patient = Patient(**fields)
+        if patient.patient_id and any(q.patient_id == patient.patient_id for q in patients):
+            errors.append(
+                (f"patients[{i}].patient_id", f"Patient id {patient.patient_id!r} appears twice.")
+            )
+        patients.append(patient)
+    return patients
 
 
 def read_statement(record: dict, errors: Errors) -> tuple[Guarantor, list[Patient], Statement]:
     """The guarantor, patients and statement of a record; problems go to `errors` (when
     there are any, the returned values are placeholders and must not be stored)."""
-    statement_id = _text(record, "statement_id", "", errors)
-    account_number = _text(record, "account_number", "", errors)
-    statement_date = _date(record, "statement_date", "", errors)
-    due_date = _date(record, "due_date", "", errors)
-    g = _object(record, "guarantor", errors)
-    if g is None:
-        g = {"first_name": "-", "last_name": "-", "date_of_birth": "2000-01-01"}
-    where = "guarantor."
-    guarantor = Guarantor(
-        first_name=_text(g, "first_name", where, errors),
-        last_name=_text(g, "last_name", where, errors),
-        date_of_birth=_date(g, "date_of_birth", where, errors) or date.min,
-        email=_email(g, where, errors),
-        phone=_text(g, "phone", where, errors, required=False),
-        preferred_language=_text(g, "preferred_language", where, errors, required=False) or "en",
-    )
+    values: dict = {}
     patients: list[Patient] = []
-    for i, p in enumerate(_list(record, "patients", "", errors)):
-        where = f"patients[{i}]."
-        if not isinstance(p, dict):
-            errors.append((where[:-1], "Must be an object."))
-            continue
-        patient = Patient(
-            patient_id=_text(p, "patient_id", where, errors),
-            first_name=_text(p, "first_name", where, errors),
-            last_name=_text(p, "last_name", where, errors),
-            date_of_birth=_date(p, "date_of_birth", where, errors) or date.min,
-        )
-        if patient.patient_id and any(q.patient_id == patient.patient_id for q in patients):
-            errors.append(
-                (where + "patient_id", f"Patient id {patient.patient_id!r} appears twice.")
-            )
-        patients.append(patient)
-    lines: list[LineItem] = []
-    raw_lines = _list(record, "lines", "", errors)
-    for i, item in enumerate(raw_lines):
-        where = f"lines[{i}]."
-        if isinstance(item, _BadRow):
-            continue  # a CSV row that could not be read: already reported
-        if not isinstance(item, dict):
-            errors.append((where[:-1], "Must be an object."))
-            continue
-        codes = _list(item, "diagnosis_codes", where, errors)
-        for j, code in enumerate(codes):
-            if not isinstance(code, str):
-                errors.append((f"{where}diagnosis_codes[{j}]", TEXT))
-        lines.append(
-            LineItem(
-                line_id=_text(item, "line_id", where, errors),
-                patient_id=_text(item, "patient_id", where, errors),
-                service_date=_date(item, "service_date", where, errors) or date.min,
-                provider=_text(item, "provider", where, errors),
-                code_system=_text(item, "code_system", where, errors),
-                code=_text(item, "code", where, errors),
-                description=_text(item, "description", where, errors),
-                diagnosis_codes=tuple(c.strip() for c in codes if isinstance(c, str)),
-                charge_cents=_cents(item, "charge_cents", where, errors),
-                insurance_paid_cents=_cents(item, "insurance_paid_cents", where, errors),
-                adjustment_cents=_cents(item, "adjustment_cents", where, errors),
-                patient_responsibility_cents=_cents(
-                    item, "patient_responsibility_cents", where, errors
-                ),
-            )
-        )
+    for f in STATEMENT.fields:
+        values[f.name] = _READERS[f.kind](record, f, "", errors)
+        if f.name == "patients":  # reported before the lines' problems
+            patients = _patients(values["patients"], errors)
+    guarantor = Guarantor(**values["guarantor"])
+    lines = tuple(
+        LineItem(**{**fields, "diagnosis_codes": tuple(fields["diagnosis_codes"])})
+        for _, fields in values["lines"]
+    )
     statement = Statement(
-        statement_id=statement_id,
-        account_number=account_number,
-        statement_date=statement_date or date.min,
-        due_date=due_date or date.min,
-        lines=tuple(lines),
+        statement_id=values["statement_id"],
+        account_number=values["account_number"],
+        statement_date=values["statement_date"],
+        due_date=values["due_date"],
+        lines=lines,
     )
     return guarantor, patients, statement
 

@@ -19,13 +19,14 @@ from portal.services.audit import audit
 from portal.services.errors import NotFound
 from portal.services.imports import ImportFileError, ImportSummary, import_records, parse_json
 from portal.web import services
-from portal.web.openapi import (
-    DOCUMENT_JSON,
-    DOCUMENT_PATH,
+from portal.web.api_limits import (
+    MAX_BODY_BYTES,
+    MAX_BODY_MB,
     MAX_ERRORS_SHOWN,
     MAX_STATEMENTS,
     MAX_TEXT,
 )
+from portal.web.openapi import DOCUMENT_JSON, DOCUMENT_PATH
 
 bp = Blueprint("api", __name__)
 
@@ -107,8 +108,7 @@ def actor(key: ApiKey) -> str:
 
 @bp.errorhandler(413)
 def too_large(exc):
-    limit = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-    return error(413, f"The body is over {limit} MB.")
+    return error(413, f"The body is over {MAX_BODY_MB} MB.")
 
 
 @bp.post("/api/v1/statements")
@@ -117,8 +117,8 @@ def statements():
     """Import `{"statements": [...]}`: each statement all or nothing, the rest go on."""
     if request.mimetype != "application/json":
         return error(415, "Send the statements as application/json.")
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if request.content_length is not None and request.content_length > limit:
+    request.max_content_length = MAX_BODY_BYTES  # the API's own limit, not the app's
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         return too_large(None)
     try:
         records = parse_json(request.get_data(cache=False))  # 413 past the limit

@@ -1,65 +1,93 @@
 """The OpenAPI 3 description of the JSON API, served at `GET /api/v1/openapi.json`.
 
 Built once at import as a Python dict (so it ships in the Lambda zip like any module). The
-request schema says what `POST /api/v1/statements` imports; the checks themselves live in
-portal/services/imports.py and portal/domain/statements.py, and tests/integration/
-test_api_fuzz.py drives the API with requests generated from this document to keep the two
-in step. Every response body is described exactly (`additionalProperties: false`).
+schemas of a statement (Statement, Guarantor, Patient, LineItem) are made from the format's
+table in portal/domain/import_format.py, which the import's checks read too; the API's own
+limits come from portal/web/api_limits.py. tests/integration/test_api_fuzz.py drives the
+API with requests generated from this document to keep the two in step. Every response body
+is described exactly (`additionalProperties: false`).
 """
 
 import json
 
-from portal.services.imports import MAX_JSON_DEPTH, MAX_JSON_INTEGER, TEXT_LIMIT, TEXT_LIMITS
+from portal.domain.import_format import SHAPES, STATEMENT, Field, Kind, Shape
+from portal.services.imports import MAX_JSON_DEPTH, MAX_JSON_INTEGER
+from portal.web.api_limits import MAX_BODY_MB, MAX_ERRORS_SHOWN, MAX_STATEMENTS, MAX_TEXT
 
 OPENAPI_VERSION = "3.0.3"
 DOCUMENT_PATH = "/api/v1/openapi.json"
-MAX_BODY_MB = 5  # MAX_CONTENT_LENGTH in portal/app.py
-# Limits of POST /api/v1/statements (portal/web/api.py applies them).
-MAX_STATEMENTS = 1000  # statements in one request
-MAX_ERRORS_SHOWN = 20  # problems listed for one rejected statement (then one "more" entry)
-MAX_TEXT = 300  # characters of a statement id, field or message in an answer
-
-_DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-_CPT_OR_HCPCS = "^([0-9]{4}[0-9FTU]|[A-V][0-9]{4})$"
-_ICD10_CM = "^[A-Z][0-9][0-9A-Z](\\.?[0-9A-Z]{1,4})?$"
 
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _text(description: str, max_length: int = TEXT_LIMIT) -> dict:
-    """A required text field: surrounding spaces are trimmed and it may not be blank."""
-    return {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": max_length,
-        "pattern": "\\S",
-        "description": description,
+# -- the statement format, from its table (portal/domain/import_format.py) ------------------
+
+
+def _text(f: Field) -> dict:
+    """A text field: trimmed, then at most `max_length` characters; a required one may not be
+    blank, an optional one may be null or empty."""
+    schema: dict = {"type": "string"}
+    if f.choices:
+        schema["enum"] = list(f.choices)
+    elif f.required:
+        schema["minLength"] = 1
+    if f.max_length is not None:
+        schema["maxLength"] = f.max_length
+    if f.pattern:
+        schema["pattern"] = f"^{f.pattern}$"
+    elif f.required and not f.choices:
+        schema["pattern"] = "\\S"
+    if not f.required:
+        schema["nullable"] = True
+    if f.description:
+        schema["description"] = f.description
+    return schema
+
+
+def _property(f: Field) -> dict:
+    if f.kind in (Kind.TEXT, Kind.EMAIL):
+        return _text(f)
+    if f.kind is Kind.DATE:
+        return {
+            "type": "string",
+            "format": "date",
+            "pattern": f"^{f.pattern}$",
+            "description": f.description + " (YYYY-MM-DD).",
+            "example": "2026-11-01",
+        }
+    if f.kind is Kind.CENTS:
+        return {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": f.maximum,
+            "description": f.description + " in whole cents (1234 is $12.34).",
+        }
+    if f.kind is Kind.OBJECT:
+        return _ref(f.shape.name)
+    schema = {"type": "array", "items": _ref(f.shape.name) if f.shape else _property(f.item)}
+    if f.min_items:
+        schema["minItems"] = f.min_items
+    if f.description:
+        schema["description"] = f.description
+    return schema
+
+
+def shape_schema(shape: Shape) -> dict:
+    """The request schema of one object of the statement format: its fields, no others."""
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [f.name for f in shape.fields if f.required],
+        "properties": {f.name: _property(f) for f in shape.fields},
     }
+    if shape.description:
+        schema["description"] = shape.description
+    return schema
 
 
-def _optional_text(description: str) -> dict:
-    return {"type": "string", "nullable": True, "maxLength": TEXT_LIMIT, "description": description}
-
-
-def _date(description: str) -> dict:
-    return {
-        "type": "string",
-        "format": "date",
-        "pattern": _DATE_PATTERN,
-        "description": description + " (YYYY-MM-DD).",
-        "example": "2026-11-01",
-    }
-
-
-def _cents(description: str) -> dict:
-    return {
-        "type": "integer",
-        "minimum": 0,
-        "maximum": MAX_JSON_INTEGER,
-        "description": description + " in whole cents (1234 is $12.34).",
-    }
+# -- the answers ------------------------------------------------------------------------------
 
 
 def _object(properties: dict, required: tuple[str, ...] | None = None, **extra) -> dict:
@@ -179,130 +207,7 @@ SCHEMAS: dict = {
         ),
         "example": {"statements": [STATEMENT_EXAMPLE]},
     },
-    "Statement": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": [
-            "statement_id",
-            "account_number",
-            "statement_date",
-            "due_date",
-            "guarantor",
-            "patients",
-            "lines",
-        ],
-        "properties": {
-            "statement_id": _text(
-                "The statement number; the same id again with the same "
-                "content is `unchanged`, with other content rejected.",
-                TEXT_LIMITS["statement_id"],
-            ),
-            "account_number": _text(
-                "The guarantor account; an existing account only for the "
-                "same guarantor (name ignoring case and accents, and "
-                "date of birth).",
-                TEXT_LIMITS["account_number"],
-            ),
-            "statement_date": _date("The statement date"),
-            "due_date": _date("On or after the statement date"),
-            "guarantor": _ref("Guarantor"),
-            "patients": {
-                "type": "array",
-                "items": _ref("Patient"),
-                "description": "Patients the lines are for, unless already on the account; "
-                "patient ids unique.",
-            },
-            "lines": {
-                "type": "array",
-                "minItems": 1,
-                "items": _ref("LineItem"),
-                "description": "At least one line; line ids unique in the statement.",
-            },
-        },
-        "description": (
-            "Imported whole or not at all. A statement that breaks a rule is listed in "
-            "`rejected` of the 200 answer with every (field, message) problem; the other "
-            "statements of the request still import."
-        ),
-        "example": STATEMENT_EXAMPLE,
-    },
-    "Guarantor": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["first_name", "last_name", "date_of_birth"],
-        "properties": {
-            "first_name": _text("The guarantor's first name."),
-            "last_name": _text("The guarantor's last name."),
-            "date_of_birth": _date("The guarantor's date of birth"),
-            "email": _optional_text(
-                "One address like name@example.com (no display name, spaces or control "
-                "characters), where statement notices and receipts go; empty for none."
-            ),
-            "phone": _optional_text("A phone number, e.g. +15555550123; empty for none."),
-            "preferred_language": _optional_text("A language tag; empty means `en`."),
-        },
-    },
-    "Patient": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["patient_id", "first_name", "last_name", "date_of_birth"],
-        "properties": {
-            "patient_id": _text("The patient's id on this account.", TEXT_LIMITS["patient_id"]),
-            "first_name": _text("The patient's first name."),
-            "last_name": _text("The patient's last name."),
-            "date_of_birth": _date("The patient's date of birth"),
-        },
-    },
-    "LineItem": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": [
-            "line_id",
-            "patient_id",
-            "service_date",
-            "provider",
-            "code_system",
-            "code",
-            "description",
-            "diagnosis_codes",
-            "charge_cents",
-            "insurance_paid_cents",
-            "adjustment_cents",
-            "patient_responsibility_cents",
-        ],
-        "properties": {
-            "line_id": _text("Unique within the statement.", TEXT_LIMITS["line_id"]),
-            "patient_id": _text(
-                "A patient of this statement or already on the account.", TEXT_LIMITS["patient_id"]
-            ),
-            "service_date": _date("On or before the statement date"),
-            "provider": _text("Who gave the service."),
-            "code_system": {"type": "string", "enum": ["CPT", "HCPCS"]},
-            "code": {
-                "type": "string",
-                "pattern": _CPT_OR_HCPCS,
-                "description": "CPT: 4 digits then a digit, F, T or U (99213, 0001F); "
-                "HCPCS Level II: a letter A-V then 4 digits (J1100).",
-            },
-            "description": _text(
-                "The plain-language description of the service.", TEXT_LIMITS["description"]
-            ),
-            "diagnosis_codes": {
-                "type": "array",
-                "items": {
-                    "type": "string",
-                    "pattern": _ICD10_CM,
-                    "description": "ICD-10-CM (J06.9, E11.65, S52.521A); ICD-9 is refused.",
-                },
-            },
-            "charge_cents": _cents(
-                "insurance_paid_cents + adjustment_cents + patient_responsibility_cents,"
-            ),
-            "insurance_paid_cents": _cents("What insurance paid,"),
-            "adjustment_cents": _cents("The contractual adjustment,"),
-            "patient_responsibility_cents": _cents("What is left for the patient,"),
-        },
-    },
+    **{shape.name: shape_schema(shape) for shape in SHAPES},
     "ImportSummary": _object(
         {
             "imported": {"type": "integer", "minimum": 0},
@@ -400,6 +305,7 @@ SCHEMAS: dict = {
         }
     ),
 }
+SCHEMAS[STATEMENT.name]["example"] = STATEMENT_EXAMPLE
 
 PATHS: dict = {
     "/healthz": {
