@@ -1,8 +1,16 @@
 """The sandbox gateway's stand-in for a hosted checkout page (local default only)."""
 
+from typing import cast
+
 from flask import Blueprint, abort, redirect, render_template
 
-from portal.adapters.sandbox_gateway import TEST_CARDS, CardDeclined, UnknownSession
+from portal.adapters.sandbox_gateway import (
+    TEST_CARDS,
+    CardDeclined,
+    SandboxGateway,
+    SandboxSession,
+    UnknownSession,
+)
 from portal.domain.aging import practice_date
 from portal.services.errors import PaymentNotFound
 from portal.services.payments import apply_gateway_event
@@ -12,9 +20,14 @@ from portal.web.forms import CardForm
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
 
-def _open(session_id: str):
+def _sandbox() -> SandboxGateway:
+    # app.py registers this blueprint only when the sandbox is the gateway.
+    return cast(SandboxGateway, services().payments)
+
+
+def _open(session_id: str) -> SandboxSession:
     try:
-        return services().payments.open_session(session_id)
+        return _sandbox().open_session(session_id)
     except UnknownSession:
         abort(404)
 
@@ -31,12 +44,12 @@ def checkout(session_id: str):
     form = CardForm()
     error, status = None, 200
     if form.validate_on_submit():
-        if _expired(form.expiry.data):
+        if _expired(form.expiry.data or ""):
             form.expiry.errors = ["This card has expired."]
             status = 422
         else:
             try:
-                event = svc.payments.charge(checkout_session, form.card_number.data)
+                event = _sandbox().charge(checkout_session, form.card_number.data or "")
             except CardDeclined as exc:
                 error, status = exc.message, 402
             else:
@@ -62,7 +75,7 @@ def checkout(session_id: str):
 @bp.post("/checkout/<session_id>/cancel")
 def cancel(session_id: str):
     checkout_session = _open(session_id)
-    apply_gateway_event(services(), services().payments.cancel(checkout_session))
+    apply_gateway_event(services(), _sandbox().cancel(checkout_session))
     return redirect(checkout_session.cancel_url, code=303)
 
 
