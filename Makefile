@@ -56,6 +56,7 @@ run-dynamodb: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/cfn-lint infra/*.yaml
 
 format: install-dev
@@ -90,4 +91,4 @@ bench: install-dev
 	$(BIN)/python bench/import_csv.py
 
 clean:
-	rm -rf $(VENV) $(DEPLOY_VENV) build var .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(DEPLOY_VENV) build var .pytest_cache .ruff_cache .mypy_cache .hypothesis
