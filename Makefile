@@ -57,6 +57,7 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/cfn-lint infra/*.yaml
 
 format: install-dev
@@ -91,4 +92,4 @@ bench: install-dev
 	$(BIN)/python bench/import_csv.py
 
 clean:
-	rm -rf $(VENV) $(DEPLOY_VENV) build var .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(DEPLOY_VENV) build var .pytest_cache .ruff_cache .mypy_cache .hypothesis

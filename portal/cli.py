@@ -1,5 +1,6 @@
 """The `portal` command line (also registered on the Flask CLI as `flask portal ...`)."""
 
+import io
 import sys
 from datetime import date
 from pathlib import Path
@@ -222,17 +223,11 @@ def import_(file: Path, dry_run: bool) -> None:
         sys.exit(1)
 
 
-class _Null:
-    """Where the progress bar goes when standard output is not a terminal."""
+class _Null(io.StringIO):
+    """Where the progress bar goes when standard output is not a terminal (not a tty)."""
 
-    def write(self, text: str) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
+    def write(self, text: str) -> int:
+        return len(text)
 
 
 @cli.command(
@@ -353,7 +348,7 @@ def api_keys_create(name: str) -> None:
 @api_keys.command("list", help="List the API keys (names and last four characters).")
 def api_keys_list() -> None:
     for key in _services().store.api_keys():
-        state = "active" if key.is_active else f"revoked {key.revoked_at.isoformat()}"
+        state = "active" if key.revoked_at is None else f"revoked {key.revoked_at.isoformat()}"
         click.echo(f"{key.name}\tpbp_...{key.last_four}\t{key.created_at.isoformat()}\t{state}")
 
 

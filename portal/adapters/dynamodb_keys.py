@@ -9,7 +9,7 @@ from datetime import datetime
 
 from boto3.dynamodb.conditions import Key
 
-from portal.adapters.dynamodb_table import Item, Table, parse_ts, ts
+from portal.adapters.dynamodb_table import Item, Table, parse_required_ts, parse_ts, ts
 from portal.domain.api_keys import ApiKey
 
 KEY_SK = "APIKEY"
@@ -82,6 +82,6 @@ def _api_key(item: Item) -> ApiKey:
         name=item["name"],
         key_hash=item["key_hash"],
         last_four=item["last_four"],
-        created_at=parse_ts(item["created_at"]),
+        created_at=parse_required_ts(item["created_at"]),
         revoked_at=parse_ts(item.get("revoked_at")),
     )

@@ -10,7 +10,16 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
-from portal.adapters.dynamodb_table import Item, Table, epoch, parse_day, parse_ts, seq, ts
+from portal.adapters.dynamodb_table import (
+    Item,
+    Table,
+    epoch,
+    parse_day,
+    parse_required_ts,
+    parse_ts,
+    seq,
+    ts,
+)
 from portal.domain.staff import (
     AuditAction,
     AuditEntry,
@@ -139,7 +148,7 @@ class StaffRecords:
                 i["to"],
                 i["subject"],
                 i["outcome"],
-                parse_ts(i["at"]),
+                parse_required_ts(i["at"]),
                 i.get("detail", ""),
             )
             for i in islice(items, limit)
@@ -193,7 +202,7 @@ class StaffRecords:
         mail: MailRecord | None = None,
         audit: AuditEntry | None = None,
     ) -> None:
-        mark = {
+        mark: Item = {
             "Key": {"PK": _message_pk(kind, key), "SK": "MESSAGE"},
             # Out of the list of unfinished claims.
             "UpdateExpression": "SET sent_at = :at REMOVE GSI2PK, GSI2SK",
@@ -556,7 +565,7 @@ def _staff_user(item: Item) -> StaffUser:
         role=Role(item["role"]),
         password_hash=item["password_hash"],
         totp_secret=item["totp_secret"],
-        created_at=parse_ts(item["created_at"]),
+        created_at=parse_required_ts(item["created_at"]),
         session_epoch=item["session_epoch"],
         totp_last_step=item["totp_last_step"],
     )
@@ -566,7 +575,7 @@ def _audit_entry(item: Item) -> AuditEntry:
     account_number = item["PK"].removeprefix("AUDIT#")
     return AuditEntry(
         entry_id=int(item["SK"]),
-        at=parse_ts(item["at"]),
+        at=parse_required_ts(item["at"]),
         actor=item["actor"],
         action=AuditAction(item["action"]),
         account_number=None if account_number == NO_ACCOUNT else account_number,
@@ -582,7 +591,7 @@ def _note(item: Item) -> Note:
         author=item["author"],
         text=item["text"],
         promise_to_pay_on=parse_day(item["promise_to_pay_on"]),
-        created_at=parse_ts(item["created_at"]),
+        created_at=parse_required_ts(item["created_at"]),
     )
 
 
@@ -593,7 +602,7 @@ def _escalation(item: Item) -> Escalation:
         account_number=item["account_number"],
         kind=EscalationKind(item["kind"]),
         reason=item["reason"],
-        opened_at=parse_ts(item["opened_at"]),
+        opened_at=parse_required_ts(item["opened_at"]),
         opened_by=item["opened_by"],
         owner=item["owner"],
         promise_to_pay_on=parse_day(item["promise_to_pay_on"]),

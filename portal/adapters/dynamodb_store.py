@@ -10,7 +10,7 @@ import dataclasses
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -128,7 +128,7 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
         part: Partition,
         entries: list[LedgerEntry],
         at: datetime,
-        actions: list[Item] = (),
+        actions: Sequence[Item] = (),
         account: Account | None = None,
         new_statement: Statement | None = None,
     ) -> list[str] | None:
@@ -245,7 +245,7 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
                 "account_number": statement.account_number,
                 "fingerprint": fingerprint,
             }
-            actions = [
+            actions: list[Item] = [
                 {"Put": {"Item": pointer, "ConditionExpression": "attribute_not_exists(PK)"}},
                 {"Put": {"Item": statement_item(statement, at)}},
                 *({"Put": {"Item": n}} for n in name_items(account.account_number, profile)),
@@ -320,6 +320,12 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
         if account_number is None:
             raise KeyError(payment_id)
         return account_pk(account_number), f"PAYMENT#{payment_id}"
+
+    def _payment_item(self, pk: str, sk: str) -> Item:
+        item = self.db.get(pk, sk)
+        if item is None:
+            raise KeyError(sk.removeprefix("PAYMENT#"))
+        return item
 
     def get_payment(self, payment_id: str) -> Payment | None:
         try:
@@ -453,7 +459,7 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={":after": after.value, ":before": before.value},
         )
-        return payment_from(updated or self.db.get(pk, sk))
+        return payment_from(updated or self._payment_item(pk, sk))
 
     def close_payment(
         self, payment_id: str, status: PaymentStatus, message: str, at: datetime
@@ -472,7 +478,7 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
             },
         )
         if updated is None:
-            updated = self.db.get(pk, sk)
+            updated = self._payment_item(pk, sk)
         return payment_from(updated)
 
     def list_payments(
@@ -819,7 +825,7 @@ def _receivable(
     """The account's balances and its place in the receivables index (GSI2)."""
     by_statement = balances(entries).by_statement
     due = {s.statement_id: s.due_date for s in statements}
-    open_now = {
+    open_now: dict[str, Item] = {
         sid: {"due_date": due[sid].isoformat(), "balance_cents": cents}
         for sid, cents in by_statement.items()
         if cents > 0

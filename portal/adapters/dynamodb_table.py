@@ -68,6 +68,11 @@ def parse_ts(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def parse_required_ts(text: str) -> datetime:
+    """A timestamp every item of its kind has (written by ts())."""
+    return datetime.fromisoformat(text)
+
+
 def parse_day(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 

@@ -23,12 +23,13 @@ def read_practice_details(
     module = env.get_template(PRACTICE_TEMPLATE).make_module(
         {"practice_name": practice_name, "mail_from": mail_from}
     )
+    values = vars(module)  # the names the template sets at its top level
     return PracticeDetails(
         name=practice_name,
-        payee=str(module.payee),
-        mailing_address=tuple(str(part) for part in module.mailing_address),
-        phone=str(module.phone),
-        hours=str(module.hours),
-        email=str(module.email),
-        examples=bool(module.details_are_examples),
+        payee=str(values["payee"]),
+        mailing_address=tuple(str(part) for part in values["mailing_address"]),
+        phone=str(values["phone"]),
+        hours=str(values["hours"]),
+        email=str(values["email"]),
+        examples=bool(values["details_are_examples"]),
     )

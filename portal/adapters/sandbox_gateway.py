@@ -14,6 +14,7 @@ from portal.ports.payments import (
     EventKind,
     GatewayEvent,
     RefundOutcome,
+    WebhookRejected,
 )
 from portal.ports.sandbox import TEST_CARDS, CardDeclined, SandboxSession, UnknownSession
 
@@ -50,6 +51,10 @@ class SandboxGateway:
         """The sandbox keeps no refunds (and sends no refund notifications to ask about)."""
         return []
 
+    def parse_webhook(self, payload: bytes, signature: str | None) -> GatewayEvent | None:
+        """The sandbox sends no notifications: its page applies each outcome itself."""
+        raise WebhookRejected("the sandbox gateway sends no notifications")
+
     def open_session(self, session_id: str) -> SandboxSession:
         try:
             payment_id, amount, description, success, cancel = self._signer.loads(
@@ -64,8 +69,8 @@ class SandboxGateway:
         digits = "".join(ch for ch in card_number if ch.isdigit())
         if digits not in TEST_CARDS:
             raise CardDeclined("This is a test page: use one of the test card numbers shown.")
-        if TEST_CARDS[digits]:
-            raise CardDeclined(TEST_CARDS[digits])
+        if reason := TEST_CARDS[digits]:
+            raise CardDeclined(reason)
         return GatewayEvent(
             kind=EventKind.PAYMENT_SUCCEEDED,
             payment_id=session.payment_id,

@@ -227,7 +227,7 @@ class SqliteStore:
             ]
             return AccountRecords(
                 account=account,
-                statements=tuple(_statement(conn, sid) for sid in ids),
+                statements=tuple(_existing_statement(conn, sid) for sid in ids),
                 entries=tuple(_entries(conn, account_number)),
                 payments=tuple(
                     _payment(r)
@@ -765,6 +765,7 @@ class SqliteStore:
             )
             if cursor.rowcount != 1:
                 return None
+            assert cursor.lastrowid is not None  # the INSERT just added a row
             return _find_escalation(conn, cursor.lastrowid)
 
     def get_escalation(self, escalation_id: int) -> Escalation | None:
@@ -1173,6 +1174,13 @@ def _refresh_receivable(conn: sqlite3.Connection, account_number: str) -> None:
 def _find_payment(conn: sqlite3.Connection, payment_id: str) -> Payment | None:
     row = conn.execute("SELECT * FROM payments WHERE payment_id = ?", (payment_id,)).fetchone()
     return _payment(row) if row else None
+
+
+def _existing_statement(conn: sqlite3.Connection, statement_id: str) -> Statement:
+    statement = _statement(conn, statement_id)
+    if statement is None:
+        raise KeyError(statement_id)
+    return statement
 
 
 def _existing_payment(conn: sqlite3.Connection, payment_id: str) -> Payment:

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import stripe
@@ -25,6 +25,9 @@ from portal.ports.payments import (
     RefundOutcome,
     WebhookRejected,
 )
+
+if TYPE_CHECKING:
+    from stripe.params.checkout import SessionCreateParams
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +211,7 @@ def checkout_idempotency_key(payment_id: str) -> str:
     return f"checkout-{payment_id}"
 
 
-def checkout_params(request: CheckoutRequest) -> dict[str, Any]:
+def checkout_params(request: CheckoutRequest) -> "SessionCreateParams":
     """What Stripe is told about a payment: the amount, a generic line, the portal's opaque
     payment id and where to send the patient back. Nothing else."""
     ids = {"payment_id": request.payment_id}
@@ -377,7 +380,8 @@ def _patient_message(exc: stripe.StripeError) -> str:
 def _log_error(operation: str, exc: stripe.StripeError) -> None:
     """The error's kind and Stripe's request id, never what was sent."""
     body = exc.json_body if isinstance(exc.json_body, dict) else {}
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    found = body.get("error")
+    error = found if isinstance(found, dict) else {}
     log.warning(
         "stripe %s failed: %s type=%s code=%s status=%s request_id=%s",
         operation,

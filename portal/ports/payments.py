@@ -95,3 +95,7 @@ class PaymentGateway(Protocol):
     def list_refunds(self, reference: str) -> list[RefundOutcome]:
         """The refunds made on the payment posted with `reference` that give money back or
         are on their way (not failed or canceled ones). GatewayError when it cannot say."""
+
+    def parse_webhook(self, payload: bytes, signature: str | None) -> GatewayEvent | None:
+        """The event a notification from the gateway reports, None when it is not about a
+        portal payment; WebhookRejected when it is not provably from the gateway."""

@@ -1,7 +1,7 @@
 """The audit trail (HIPAA audit controls): every staff view and change, append-only."""
 
-from portal.bootstrap import Services
 from portal.domain.staff import AuditAction, AuditEntry
+from portal.services.context import Services
 
 
 def audit(

@@ -153,10 +153,10 @@ def _json_constant(name: str) -> NoReturn:
     raise ImportFileError(f"The file is not valid JSON: {name} is not a JSON number.")
 
 
-def _check_json(document: object, surrogates: bool) -> None:
+def _check_json(document: dict, surrogates: bool) -> None:
     """Depth and integers (and, when the text has surrogate escapes, strings) of a parsed
     document, without recursion: it may be deep, and a 5 MB list must not be slow."""
-    stack: list[tuple[object, int]] = [(document, 1)]
+    stack: list[tuple[dict | list, int]] = [(document, 1)]
     while stack:
         value, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
@@ -468,6 +468,7 @@ def _cents(obj: dict, f: Field, where: str, errors: Errors) -> int:
 def _object(obj: dict, f: Field, where: str, errors: Errors) -> dict:
     """The values of an object's fields; placeholders (and its one problem) when it is
     missing or not an object."""
+    assert f.shape is not None, f"{f.name} is an object field without a shape"
     value = obj.get(f.name)
     if value is None:
         errors.append((where + f.name, REQUIRED))
@@ -617,7 +618,9 @@ def import_records(
     summary = ImportSummary(dry_run=dry_run)
     for record in progress(records) if progress else records:
         statement_id, account, statement, errors = check_statement(services, record)
-        if not errors and dry_run:
+        if errors or account is None or statement is None:
+            pass  # the errors say why (without errors, check_statement gives both)
+        elif dry_run:
             stored = services.store.get_statement(statement.statement_id)
             if stored is None:
                 summary.imported += 1
@@ -627,7 +630,7 @@ def import_records(
                 errors = [
                     ("statement_id", "A different statement with this id was imported before.")
                 ]
-        elif not errors:
+        else:
             try:
                 outcome = import_statement(services, account, statement, notify=notify)
             except StatementRejected as exc:

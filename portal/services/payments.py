@@ -268,8 +268,9 @@ def _refunded(services: Services, payment: Payment, event: GatewayEvent, now: da
         return payment
     # The event carries only the charge's running total; each refund is posted by its id
     # (the same refund reported by the staff request that made it posts once).
-    if event.amount_cents > payment.amount_cents:
-        raise _too_much_refunded(payment, event.amount_cents, "the event reports")
+    reported = event.amount_cents or 0
+    if reported > payment.amount_cents:
+        raise _too_much_refunded(payment, reported, "the event reports")
     refunds = services.payments.list_refunds(payment.gateway_reference or event.reference)
     listed = sum(refund.amount_cents for refund in refunds)
     if listed > payment.amount_cents:
@@ -347,7 +348,7 @@ def _dispute_closed(won: bool):
                 "Dispute lost: the card processor took the money back; the payment is reversed."
             )
         for item in services.store.escalations(account_number=payment.account_number):
-            if item.key == key:
+            if item.key == key and item.escalation_id is not None:
                 services.store.resolve_escalation(item.escalation_id, SYSTEM, resolution, now)
         return outcome
 

@@ -250,6 +250,6 @@ def reminder_status(services: Services, view) -> ReminderStatus:
         days_past_due=days,
         current=current,
         next_step=later[0] if later else None,
-        next_on=oldest.due_date + timedelta(days=later[0].day) if later else None,
+        next_on=oldest.due_date + timedelta(days=later[0].day) if oldest and later else None,
         opted_out=view.account.reminders_opted_out_at is not None,
     )

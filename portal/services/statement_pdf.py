@@ -248,8 +248,8 @@ def _line_items(pdf: _StatementPdf, view: AccountView, item: StatementView) -> N
     for shown in item.lines:
         line = shown.item
         if line is None:  # another patient's: the date and what is owed, nothing else
-            cells = ("", "", "", "", "", format_cents(shown.owed_cents))
-            rows.append((_date(shown.service_date), shown.patient_name, *cells))
+            rest = ("", "", "", "", "", format_cents(shown.owed_cents))
+            rows.append((_date(shown.service_date), shown.patient_name, *rest))
             continue
         service = f"{line.code_system} {line.code}: {line.description}"
         if line.diagnosis_codes:

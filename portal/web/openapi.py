@@ -9,6 +9,7 @@ is described exactly (`additionalProperties: false`).
 """
 
 import json
+from typing import Any
 
 from portal.domain.import_format import SHAPES, STATEMENT, Field, Kind, Shape
 from portal.services.imports import MAX_JSON_DEPTH, MAX_JSON_INTEGER
@@ -65,8 +66,11 @@ def _property(f: Field) -> dict:
             "description": f.description + " in whole cents (1234 is $12.34).",
         }
     if f.kind is Kind.OBJECT:
+        assert f.shape is not None, f"{f.name} is an object field without a shape"
         return _ref(f.shape.name)
-    schema = {"type": "array", "items": _ref(f.shape.name) if f.shape else _property(f.item)}
+    assert f.shape is not None or f.item is not None, f"{f.name} is a list of nothing"
+    items = _ref(f.shape.name) if f.shape else _property(f.item) if f.item else {}
+    schema: dict[str, Any] = {"type": "array", "items": items}
     if f.min_items:
         schema["minItems"] = f.min_items
     if f.description:

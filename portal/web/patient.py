@@ -108,8 +108,8 @@ def lookup():
         try:
             number, viewer = find_viewer(
                 services(),
-                form.account_number.data,
-                form.last_name.data,
+                form.account_number.data or "",
+                form.last_name.data or "",
                 form.date_of_birth.data,
                 request.remote_addr or "unknown",
             )
@@ -133,7 +133,7 @@ def lookup():
     elif form.is_submitted():
         status = 422
         if form.date_of_birth.errors and form.date_of_birth.raw_data:
-            form.date_of_birth.errors[:] = ["Enter the date of birth as YYYY-MM-DD."]
+            form.date_of_birth.errors = ["Enter the date of birth as YYYY-MM-DD."]
     return render_template("patient/lookup.html", form=form, error=error), status
 
 
@@ -191,7 +191,7 @@ def create_payment(account_number: str):
     form = PaymentForm()
     if form.validate_on_submit():
         try:
-            checkout = start_payment(services(), account_number, form.amount.data)
+            checkout = start_payment(services(), account_number, form.amount.data or "")
         except InvalidInput as exc:
             form.amount.errors = [exc.message]
         except GatewayError as exc:

@@ -3,7 +3,13 @@
 from flask import Blueprint, abort, redirect, render_template
 
 from portal.domain.aging import practice_date
-from portal.ports.sandbox import TEST_CARDS, CardDeclined, SandboxCheckout, UnknownSession
+from portal.ports.sandbox import (
+    TEST_CARDS,
+    CardDeclined,
+    SandboxCheckout,
+    SandboxSession,
+    UnknownSession,
+)
 from portal.services.errors import PaymentNotFound
 from portal.services.payments import apply_gateway_event
 from portal.web import services
@@ -20,7 +26,7 @@ def _sandbox() -> SandboxCheckout:
     return gateway
 
 
-def _open(session_id: str):
+def _open(session_id: str) -> SandboxSession:
     try:
         return _sandbox().open_session(session_id)
     except UnknownSession:
@@ -39,12 +45,12 @@ def checkout(session_id: str):
     form = CardForm()
     error, status = None, 200
     if form.validate_on_submit():
-        if _expired(form.expiry.data):
+        if _expired(form.expiry.data or ""):
             form.expiry.errors = ["This card has expired."]
             status = 422
         else:
             try:
-                event = _sandbox().charge(checkout_session, form.card_number.data)
+                event = _sandbox().charge(checkout_session, form.card_number.data or "")
             except CardDeclined as exc:
                 error, status = exc.message, 402
             else:

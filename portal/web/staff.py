@@ -68,7 +68,7 @@ def login():
     if form.validate_on_submit():
         try:
             username = check_password_step(
-                services(), form.username.data, form.password.data, address()
+                services(), form.username.data or "", form.password.data or "", address()
             )
         except SignInLocked:
             error, status = LOCKED, 429
@@ -94,7 +94,7 @@ def code():
     error, status = None, 200
     if form.validate_on_submit():
         try:
-            user = check_code_step(services(), username, form.code.data, address())
+            user = check_code_step(services(), username, form.code.data or "", address())
         except SignInLocked:
             error, status = LOCKED, 429
         except SignInFailed:
@@ -132,8 +132,8 @@ def password():
             user = change_password(
                 services(),
                 g.staff.username,
-                form.current_password.data,
-                form.new_password.data,
+                form.current_password.data or "",
+                form.new_password.data or "",
                 address(),
             )
         except SignInLocked:
@@ -190,7 +190,7 @@ def users():
     if form.validate_on_submit():
         try:
             setup = add_staff_user(
-                services(), form.username.data, form.role.data, form.password.data
+                services(), form.username.data or "", form.role.data, form.password.data or ""
             )
         except InvalidInput as exc:
             field_error(form, exc)

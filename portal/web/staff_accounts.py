@@ -2,6 +2,7 @@
 make (payments, reversals, adjustments, notes, escalations). Every view and change is audited."""
 
 import secrets
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -13,7 +14,7 @@ from flask import (
     request,
     url_for,
 )
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs lag 3.3
 
 from portal.domain.errors import InvalidInput
 from portal.domain.money import format_cents
@@ -132,7 +133,8 @@ def _account_page(account_number: str, status: int = 200, **forms):
     def page_url(anchor: str, **numbers: int) -> str:
         """This page with other page numbers (a first page is left out of the address)."""
         pages = {"statements_page": statements.number, "ledger_page": ledger.number, **numbers}
-        args = {name: n for name, n in pages.items() if n > 1}
+        # Any: url_for's keyword-only options would not take a dict of ints.
+        args: dict[str, Any] = {name: n for name, n in pages.items() if n > 1}
         return url_for(
             "staff_accounts.account", account_number=account_number, _anchor=anchor, **args
         )
@@ -231,7 +233,7 @@ def reverse_payment(payment_id: str):
     if form.validate_on_submit():
         try:
             result = reverse_manual_payment(
-                services(), g.staff.username, payment_id, form.reason.data, address()
+                services(), g.staff.username, payment_id, form.reason.data or "", address()
             )
         except InvalidInput as exc:
             flash(exc.message, "error")
@@ -258,7 +260,7 @@ def refund(payment_id: str):
                 services(),
                 g.staff.username,
                 payment_id,
-                form.amount.data,
+                form.amount.data or "",
                 form.request_key.data or secrets.token_hex(16),
                 address(),
             )

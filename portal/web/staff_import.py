@@ -2,6 +2,7 @@
 balances). The same service as `portal import`; one audit entry per upload."""
 
 import io
+from collections.abc import Iterable
 
 from flask import Blueprint, g, render_template, request
 
@@ -46,7 +47,7 @@ def import_file():
         else:
             try:
                 if filename.lower().endswith(".json"):
-                    records = parse_json(data)
+                    records: Iterable[dict] = parse_json(data)
                 else:
                     problem = utf8_problem(io.BytesIO(data))
                     if problem:

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -172,7 +172,9 @@ def test_installed_wheel_serves_pages_and_sends_mail(
     assert "Demo data: 25 accounts" in run([portal, "demo"], cwd=outside, env=env)
     assert "pages ok" in run([python, "-c", CHILD, ROOT, site_packages], cwd=outside, env=env)
 
-    summary = run([portal, "reminders", "--as-of", date.today().isoformat()], cwd=outside, env=env)
+    summary = run(
+        [portal, "reminders", "--as-of", datetime.now(UTC).date().isoformat()], cwd=outside, env=env
+    )
     assert "sent=" in summary and "sent=0 " not in summary, summary
     mails = list((outside / "var" / "outbox").glob("*.eml"))
     assert mails, "no reminder e-mail was written"

@@ -112,4 +112,4 @@ def test_practice_date_accepts_any_aware_datetime():
 
 def test_practice_date_refuses_a_naive_datetime():
     with pytest.raises(ValueError, match="timezone-aware"):
-        practice_date(datetime(2026, 11, 28, 3, 0), NEW_YORK)
+        practice_date(datetime(2026, 11, 28, 3, 0), NEW_YORK)  # noqa: DTZ001 (naive on purpose)

@@ -183,8 +183,11 @@ entry_strategy = st.builds(
     account_number=st.sampled_from(["100234", "200555"]),
     kind=st.sampled_from(list(EntryKind)),
     amount_cents=st.integers(min_value=-10_000_000, max_value=10_000_000),
+    # Hypothesis takes naive bounds; `timezones` makes the values it draws aware.
     posted_at=st.datetimes(
-        min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
+        min_value=datetime(2020, 1, 1),  # noqa: DTZ001
+        max_value=datetime(2030, 1, 1),  # noqa: DTZ001
+        timezones=st.just(UTC),
     ),
     statement_id=st.one_of(st.none(), st.sampled_from(["S-1", "S-2", "S-3"])),
     payment_id=st.one_of(st.none(), st.sampled_from(["pay_1", "pay_2"])),
