@@ -156,7 +156,7 @@ class StaffRecords:
 
     # -- messages ----------------------------------------------------------------------
 
-    def claim_message(
+    def claim(
         self,
         kind: str,
         key: str,
@@ -194,7 +194,7 @@ class StaffRecords:
             is not None
         )
 
-    def mark_message_sent(
+    def complete_claim(
         self,
         kind: str,
         key: str,
@@ -225,11 +225,11 @@ class StaffRecords:
         # but unmarked (done again) or marked but missing from the log.
         self.db.transact([{"Update": mark}, *({"Put": {"Item": r}} for r in records)])
 
-    def message_sent(self, kind: str, key: str) -> bool:
+    def claim_completed(self, kind: str, key: str) -> bool:
         item = self.db.get(_message_pk(kind, key), "MESSAGE")
         return bool(item and item.get("sent_at"))
 
-    def release_message(self, kind: str, key: str) -> None:
+    def release_claim(self, kind: str, key: str) -> None:
         self.db.update(
             _message_pk(kind, key),
             "MESSAGE",
@@ -238,7 +238,7 @@ class StaffRecords:
             ExpressionAttributeValues={":order": _claim_order(kind, key, "")},
         )
 
-    def drop_message(self, kind: str, key: str) -> None:
+    def drop_claim(self, kind: str, key: str) -> None:
         self.db.delete(_message_pk(kind, key), "MESSAGE", condition="attribute_not_exists(sent_at)")
 
     def unfinished_claims(self, before: datetime, limit: int = 500) -> list[Claim]:

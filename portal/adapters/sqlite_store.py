@@ -447,7 +447,7 @@ class SqliteStore:
 
     # -- messages ----------------------------------------------------------------------
 
-    def claim_message(
+    def claim(
         self,
         kind: str,
         key: str,
@@ -474,7 +474,7 @@ class SqliteStore:
             )
             return cursor.rowcount == 1
 
-    def mark_message_sent(
+    def complete_claim(
         self,
         kind: str,
         key: str,
@@ -491,21 +491,21 @@ class SqliteStore:
             if audit is not None:
                 _insert_audit(conn, audit)
 
-    def message_sent(self, kind: str, key: str) -> bool:
+    def claim_completed(self, kind: str, key: str) -> bool:
         with self._read() as conn:
             row = conn.execute(
                 "SELECT sent_at FROM messages WHERE kind = ? AND key = ?", (kind, key)
             ).fetchone()
             return bool(row and row[0])
 
-    def release_message(self, kind: str, key: str) -> None:
+    def release_claim(self, kind: str, key: str) -> None:
         with self._write() as conn:
             conn.execute(
                 "UPDATE messages SET claimed_at = ? WHERE kind = ? AND key = ? AND sent_at IS NULL",
                 (RELEASED, kind, key),
             )
 
-    def drop_message(self, kind: str, key: str) -> None:
+    def drop_claim(self, kind: str, key: str) -> None:
         with self._write() as conn:
             conn.execute(
                 "DELETE FROM messages WHERE kind = ? AND key = ? AND sent_at IS NULL", (kind, key)

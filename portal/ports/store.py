@@ -171,7 +171,7 @@ class Store(Protocol):
 
     def end_web_session(self, session_id: str) -> None: ...
 
-    def claim_message(
+    def claim(
         self,
         kind: str,
         key: str,
@@ -184,7 +184,7 @@ class Store(Protocol):
         (its holder died). `payload` is what is needed to finish the claim (the sweep reads
         it); an empty payload keeps the one the claim had."""
 
-    def mark_message_sent(
+    def complete_claim(
         self,
         kind: str,
         key: str,
@@ -195,14 +195,14 @@ class Store(Protocol):
         """Close the claim; `mail` (its mail-log line) and `audit` (the staff action it
         finishes) are kept in the same write, so a crash keeps both or neither."""
 
-    def message_sent(self, kind: str, key: str) -> bool:
+    def claim_completed(self, kind: str, key: str) -> bool:
         """True once (kind, key) is marked sent (a claim alone is not)."""
 
-    def release_message(self, kind: str, key: str) -> None:
+    def release_claim(self, kind: str, key: str) -> None:
         """Give up an unsent claim (the send failed): it stays unfinished, with its payload,
         and any later claim (or the sweep) takes it over at once."""
 
-    def drop_message(self, kind: str, key: str) -> None:
+    def drop_claim(self, kind: str, key: str) -> None:
         """Close an unsent claim that has nothing left to do (a reminder no longer due): it
         is deleted, so a later claim of the same (kind, key) starts afresh."""
 

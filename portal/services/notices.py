@@ -138,7 +138,7 @@ def send_once(
     whose sender died (never marked sent, older than the stale window) or that was released
     is taken over. `payload` is what the sweep needs to send it if this sender cannot."""
     now = services.clock.now()
-    if not services.store.claim_message(
+    if not services.store.claim(
         claim_kind, claim_key, now, stale_before=stale_before(now), payload=payload
     ):
         return None
@@ -159,10 +159,10 @@ def send_claimed(
     outcome, record = attempt(services, message, account_number)
     if outcome is Delivery.FAILED:
         _log_attempt(services, record)
-        store.release_message(claim_kind, claim_key)
+        store.release_claim(claim_kind, claim_key)
     else:
-        # The log line goes with the mark, in one write (see Store.mark_message_sent).
-        store.mark_message_sent(claim_kind, claim_key, services.clock.now(), mail=record)
+        # The log line goes with the mark, in one write (see Store.complete_claim).
+        store.complete_claim(claim_kind, claim_key, services.clock.now(), mail=record)
     return outcome
 
 

@@ -317,7 +317,7 @@ def _dispute_opened(services: Services, payment: Payment, event: GatewayEvent, n
     key = _dispute_key(payment, event)
     # Claimed by whichever of opened/closed comes first: a late "opened" after the dispute
     # was closed must not mark the payment disputed again.
-    if not services.store.claim_message("dispute", key, now):
+    if not services.store.claim("dispute", key, now):
         return services.store.get_payment(payment.payment_id)
     disputed = services.store.set_dispute(payment.payment_id, True)
     open_escalation(
@@ -329,7 +329,7 @@ def _dispute_opened(services: Services, payment: Payment, event: GatewayEvent, n
         "processor with the statement and receipt.",
         key=key,
     )
-    services.store.mark_message_sent("dispute", key, now)  # a marker: nothing to sweep
+    services.store.complete_claim("dispute", key, now)  # a marker: nothing to sweep
     return disputed
 
 
@@ -337,8 +337,8 @@ def _dispute_closed(won: bool):
     def close(services: Services, payment: Payment, event: GatewayEvent, now: datetime):
         _posted(payment, event)
         key = _dispute_key(payment, event)
-        services.store.claim_message("dispute", key, now)
-        services.store.mark_message_sent("dispute", key, now)
+        services.store.claim("dispute", key, now)
+        services.store.complete_claim("dispute", key, now)
         if won:
             outcome: Payment | PostingResult = services.store.set_dispute(payment.payment_id, False)
             resolution = "Dispute won: the payment stands."

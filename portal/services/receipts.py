@@ -46,7 +46,7 @@ def receipt_unsent(services: Services, payment_id: str) -> bool:
     account = services.store.get_account(payment.account_number)
     if account is None or not account.guarantor.email:
         return False
-    return not services.store.message_sent(RECEIPT_CLAIM, payment_id)
+    return not services.store.claim_completed(RECEIPT_CLAIM, payment_id)
 
 
 def receipt_message(services: Services, payment: Payment) -> OutgoingMessage | None:

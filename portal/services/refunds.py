@@ -58,8 +58,8 @@ def refund_payment(
     now = services.clock.now()
     key = f"refund-{payment_id}-{request_key}"
     payload = claim_payload(payment_id=payment_id, cents=cents, actor=actor, address=address)
-    if not store.claim_message(REFUND_CLAIM, key, now, stale_before(now), payload=payload):
-        if store.message_sent(REFUND_CLAIM, key):
+    if not store.claim(REFUND_CLAIM, key, now, stale_before(now), payload=payload):
+        if store.claim_completed(REFUND_CLAIM, key):
             return PostingResult(payment=payment, posted=False)
         raise InvalidInput(
             "amount",
@@ -71,10 +71,10 @@ def refund_payment(
     except GatewayError as exc:
         # Refused or not confirmed: the person asking is told and decides. If the processor
         # did make it, its notice (or the same request again) posts it by its id.
-        store.drop_message(REFUND_CLAIM, key)
+        store.drop_claim(REFUND_CLAIM, key)
         raise InvalidInput("amount", exc.message) from exc
     except BaseException:
-        store.release_message(REFUND_CLAIM, key)
+        store.release_claim(REFUND_CLAIM, key)
         raise
     result = post_requested_refund(services, key, payment, outcome, actor, address)
     log.info(
@@ -106,7 +106,7 @@ def post_requested_refund(
         # The gateway gave the money back, but the ledger already shows refunds that leave
         # no room for it: a person must reconcile the two.
         _escalate_unposted(services, payment.account_number, outcome.refund_id, exc)
-        store.mark_message_sent(REFUND_CLAIM, key, now)
+        store.complete_claim(REFUND_CLAIM, key, now)
         raise InvalidInput(
             "amount",
             f"The card processor made refund {outcome.refund_id}, but with it the refunds "
@@ -122,7 +122,7 @@ def post_requested_refund(
         f"({outcome.refund_id}){note}",
         address=address,
     )
-    store.mark_message_sent(REFUND_CLAIM, key, now, audit=entry)
+    store.complete_claim(REFUND_CLAIM, key, now, audit=entry)
     return result
 
 
@@ -149,11 +149,11 @@ def finish_refund_request(services: Services, claim: Claim, today: date) -> Fini
         log.warning("sweep: the refund request %s keeps no refund to finish", claim.key)
         return Finish.LEFT
     store, now = services.store, services.clock.now()
-    if not store.claim_message(REFUND_CLAIM, claim.key, now, stale_before(now)):
+    if not store.claim(REFUND_CLAIM, claim.key, now, stale_before(now)):
         return Finish.LEFT  # finished or held since it was listed
     payment = store.get_payment(payment_id)
     if payment is None:
-        store.drop_message(REFUND_CLAIM, claim.key)
+        store.drop_claim(REFUND_CLAIM, claim.key)
         return Finish.DROPPED
     actor, address = str(fields.get("actor") or SYSTEM), str(fields.get("address") or "")
     try:
@@ -162,7 +162,7 @@ def finish_refund_request(services: Services, claim: Claim, today: date) -> Fini
         )
     except GatewayError as exc:
         # Refused now (or the processor is down): a person decides, the claim is closed.
-        store.drop_message(REFUND_CLAIM, claim.key)
+        store.drop_claim(REFUND_CLAIM, claim.key)
         open_escalation(
             services,
             SYSTEM,

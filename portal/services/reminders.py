@@ -175,7 +175,7 @@ def finish_reminder_claim(services: Services, claim: Claim, today: date) -> Fini
     the same statement; otherwise the claim is dropped (with the reason in the log), and
     the daily run decides afresh."""
     store, now = services.store, services.clock.now()
-    if not store.claim_message(claim.kind, claim.key, now, stale_before=stale_before(now)):
+    if not store.claim(claim.kind, claim.key, now, stale_before=stale_before(now)):
         return Finish.LEFT  # another run holds it (or sent it) since it was listed
     fields = payload_fields(claim.payload)
     number = str(fields.get("account_number", ""))
@@ -197,7 +197,7 @@ def finish_reminder_claim(services: Services, claim: Claim, today: date) -> Fini
 
 
 def _drop(services: Services, claim: Claim, reason: str) -> Finish:
-    services.store.drop_message(claim.kind, claim.key)
+    services.store.drop_claim(claim.kind, claim.key)
     log.info("reminders: %s %s dropped: %s", claim.kind, claim.key, reason)
     return Finish.DROPPED
 

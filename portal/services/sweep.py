@@ -146,9 +146,9 @@ def drop_claim(services: Services, claim: Claim, reason: str) -> Finish:
     """Close a claim with nothing left to send, once it is taken over (not from a live
     holder)."""
     now = services.clock.now()
-    if not services.store.claim_message(claim.kind, claim.key, now, stale_before(now)):
+    if not services.store.claim(claim.kind, claim.key, now, stale_before(now)):
         return Finish.LEFT
-    services.store.drop_message(claim.kind, claim.key)
+    services.store.drop_claim(claim.kind, claim.key)
     log.info("sweep: %s %s dropped: %s", claim.kind, claim.key, reason)
     return Finish.DROPPED
 
@@ -156,7 +156,7 @@ def drop_claim(services: Services, claim: Claim, reason: str) -> Finish:
 def _finished(services: Services, claim: Claim, outcome: Delivery | None) -> Finish:
     if outcome is None:
         # Taken by someone else since it was listed (an event finished just before sent it).
-        done = services.store.message_sent(claim.kind, claim.key)
+        done = services.store.claim_completed(claim.kind, claim.key)
         return Finish.DONE if done else Finish.LEFT
     return Finish.LEFT if outcome is Delivery.FAILED else Finish.DONE
 

@@ -49,14 +49,14 @@ def apply_event_once(services: Services, event: GatewayEvent) -> Outcome:
     """Claim the event (taking over a released or stale claim), apply it, mark it done once
     everything it must do is done (its receipt included)."""
     store, now = services.store, services.clock.now()
-    if event.event_id and not store.claim_message(
+    if event.event_id and not store.claim(
         EVENT_CLAIM,
         event.event_id,
         now,
         stale_before=stale_before(now),
         payload=event_payload(event),
     ):
-        if store.message_sent(EVENT_CLAIM, event.event_id):
+        if store.claim_completed(EVENT_CLAIM, event.event_id):
             return Outcome.DUPLICATE
         # Another delivery holds it: if that one dies, this answer makes Stripe try again.
         raise EventInProgress(event.event_id)
@@ -69,12 +69,12 @@ def apply_event_once(services: Services, event: GatewayEvent) -> Outcome:
         outcome = Outcome.IGNORED
     except BaseException:
         if event.event_id:
-            store.release_message(EVENT_CLAIM, event.event_id)
+            store.release_claim(EVENT_CLAIM, event.event_id)
         raise
     else:
         outcome = Outcome.ESCALATED if escalated else Outcome.PROCESSED
     if event.event_id:
-        store.mark_message_sent(EVENT_CLAIM, event.event_id, services.clock.now())
+        store.complete_claim(EVENT_CLAIM, event.event_id, services.clock.now())
     log.info("gateway event %s (%s): %s", event.event_id, event.kind, outcome)
     return outcome
 

@@ -240,7 +240,7 @@ def test_a_refund_the_notice_posts_before_the_request_does_is_posted_once(
 
 def refund_claim_left_by_a_dead_server(services, key: str, cents: int) -> None:
     """What a request leaves when its process dies after claiming (the payload it keeps)."""
-    services.store.claim_message(
+    services.store.claim(
         "refund-request",
         key,
         NOW - timedelta(hours=2),
@@ -296,7 +296,7 @@ def test_a_refund_the_sweep_cannot_make_goes_to_a_person(store, paid, server, st
 def test_a_second_request_while_the_first_is_in_progress_is_told_so(store, paid, server, stub):
     services, app = server(store)
     sue = signed_in(app, services, "sue")
-    services.store.claim_message("refund-request", f"refund-{PAYMENT}-sue-1", NOW)
+    services.store.claim("refund-request", f"refund-{PAYMENT}-sue-1", NOW)
 
     told = refund_by_form(sue, "3.00", "sue-1")
 

@@ -185,7 +185,7 @@ def test_a_mail_outage_mid_run_leaves_the_rest_for_the_next_run(run, outbox, clo
 
 
 def test_a_claim_left_by_a_run_that_died_is_sent_by_a_later_run_once(run, outbox, clock):
-    run.store.claim_message("reminder", "400015:S-400015:reminder-15", MORNING)
+    run.store.claim("reminder", "400015:S-400015:reminder-15", MORNING)
 
     clock.set(MORNING + timedelta(minutes=1))
     same_hour = run_reminders(run, clock.now())

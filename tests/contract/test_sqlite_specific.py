@@ -147,8 +147,8 @@ def test_import_is_all_or_nothing(sqlite_store: SqliteStore, db_path: Path):
 
 
 def test_mark_message_sent_records_when(sqlite_store: SqliteStore, db_path: Path):
-    assert sqlite_store.claim_message("receipt", "pay_1", NOW)
-    sqlite_store.mark_message_sent("receipt", "pay_1", NOW)
+    assert sqlite_store.claim("receipt", "pay_1", NOW)
+    sqlite_store.complete_claim("receipt", "pay_1", NOW)
 
     conn = raw(db_path)
     try:

@@ -494,25 +494,25 @@ def test_clear_lookup_failures_resets_only_that_key(store: Store):
 
 
 def test_claim_message_once_then_never_again(store: Store):
-    assert store.claim_message("receipt", "pay_1", NOW) is True
-    assert store.claim_message("receipt", "pay_1", NOW + timedelta(minutes=1)) is False
+    assert store.claim("receipt", "pay_1", NOW) is True
+    assert store.claim("receipt", "pay_1", NOW + timedelta(minutes=1)) is False
     # Another key or another kind is a different message.
-    assert store.claim_message("receipt", "pay_2", NOW) is True
-    assert store.claim_message("reminder", "pay_1", NOW) is True
+    assert store.claim("receipt", "pay_2", NOW) is True
+    assert store.claim("reminder", "pay_1", NOW) is True
 
-    store.mark_message_sent("receipt", "pay_1", NOW + timedelta(minutes=2))
+    store.complete_claim("receipt", "pay_1", NOW + timedelta(minutes=2))
 
-    assert store.claim_message("receipt", "pay_1", NOW + timedelta(minutes=3)) is False
+    assert store.claim("receipt", "pay_1", NOW + timedelta(minutes=3)) is False
 
 
 def test_a_released_claim_can_be_claimed_again_but_a_sent_message_cannot(store: Store):
-    assert store.claim_message("receipt", "pay_1", NOW) is True
-    store.release_message("receipt", "pay_1")
-    assert store.claim_message("receipt", "pay_1", NOW) is True
+    assert store.claim("receipt", "pay_1", NOW) is True
+    store.release_claim("receipt", "pay_1")
+    assert store.claim("receipt", "pay_1", NOW) is True
 
-    store.mark_message_sent("receipt", "pay_1", NOW)
-    store.release_message("receipt", "pay_1")
-    assert store.claim_message("receipt", "pay_1", NOW) is False
+    store.complete_claim("receipt", "pay_1", NOW)
+    store.release_claim("receipt", "pay_1")
+    assert store.claim("receipt", "pay_1", NOW) is False
 
 
 # -- concurrency -----------------------------------------------------------------------
@@ -598,7 +598,7 @@ def test_concurrent_imports_of_the_same_statement_import_once(store: Store):
 
 
 def test_concurrent_claims_of_one_message_succeed_once(store: Store):
-    claims = run_together([lambda: store.claim_message("receipt", "pay_1", NOW)] * THREADS)
+    claims = run_together([lambda: store.claim("receipt", "pay_1", NOW)] * THREADS)
 
     assert claims.count(True) == 1
     assert claims.count(False) == THREADS - 1
@@ -732,11 +732,11 @@ def test_opting_out_of_reminders_once_and_it_survives_a_new_statement(store: Sto
 
 
 def test_unfinished_claims_are_listed_oldest_first_until_marked_sent(store: Store):
-    store.claim_message("receipt", "pay_old", NOW - timedelta(minutes=30), payload='{"p":1}')
-    store.claim_message("statement", "S-1", NOW - timedelta(minutes=20), payload='{"s":1}')
-    store.claim_message("reminder", "fresh", NOW, payload="{}")
-    store.claim_message("receipt", "pay_done", NOW - timedelta(minutes=40))
-    store.mark_message_sent("receipt", "pay_done", NOW)
+    store.claim("receipt", "pay_old", NOW - timedelta(minutes=30), payload='{"p":1}')
+    store.claim("statement", "S-1", NOW - timedelta(minutes=20), payload='{"s":1}')
+    store.claim("reminder", "fresh", NOW, payload="{}")
+    store.claim("receipt", "pay_done", NOW - timedelta(minutes=40))
+    store.complete_claim("receipt", "pay_done", NOW)
 
     found = store.unfinished_claims(NOW - timedelta(minutes=10))
 
@@ -745,41 +745,41 @@ def test_unfinished_claims_are_listed_oldest_first_until_marked_sent(store: Stor
         ("statement", "S-1", NOW - timedelta(minutes=20), '{"s":1}'),
     ]
     assert [c.key for c in store.unfinished_claims(NOW, limit=1)] == ["pay_old"]
-    store.mark_message_sent("receipt", "pay_old", NOW)
+    store.complete_claim("receipt", "pay_old", NOW)
     assert [c.key for c in store.unfinished_claims(NOW + timedelta(seconds=1))] == ["S-1", "fresh"]
 
 
 def test_a_released_claim_stays_unfinished_with_its_payload_and_is_taken_at_once(store: Store):
-    assert store.claim_message("receipt", "pay_1", NOW, payload='{"payment_id":"pay_1"}')
-    store.release_message("receipt", "pay_1")
+    assert store.claim("receipt", "pay_1", NOW, payload='{"payment_id":"pay_1"}')
+    store.release_claim("receipt", "pay_1")
 
     [released] = store.unfinished_claims(NOW - timedelta(days=1))  # listed whatever its age
     assert (released.kind, released.key, released.claimed_at) == ("receipt", "pay_1", None)
     assert released.payload == '{"payment_id":"pay_1"}'
-    assert not store.message_sent("receipt", "pay_1")
+    assert not store.claim_completed("receipt", "pay_1")
     # Taken over at once, with or without a stale window; an empty payload keeps the old one.
-    assert store.claim_message("receipt", "pay_1", NOW, stale_before=NOW - timedelta(hours=1))
-    assert not store.claim_message("receipt", "pay_1", NOW)
+    assert store.claim("receipt", "pay_1", NOW, stale_before=NOW - timedelta(hours=1))
+    assert not store.claim("receipt", "pay_1", NOW)
     [taken] = store.unfinished_claims(NOW + timedelta(seconds=1))
     assert (taken.claimed_at, taken.payload) == (NOW, '{"payment_id":"pay_1"}')
 
 
 def test_a_dropped_claim_is_gone_and_can_be_claimed_afresh(store: Store):
-    store.claim_message("reminder", "100234:S-1:reminder-15", NOW, payload="{}")
-    store.drop_message("reminder", "100234:S-1:reminder-15")
+    store.claim("reminder", "100234:S-1:reminder-15", NOW, payload="{}")
+    store.drop_claim("reminder", "100234:S-1:reminder-15")
 
     assert store.unfinished_claims(NOW + timedelta(days=1)) == []
-    assert store.claim_message("reminder", "100234:S-1:reminder-15", NOW)
-    store.mark_message_sent("reminder", "100234:S-1:reminder-15", NOW)
-    store.drop_message("reminder", "100234:S-1:reminder-15")  # a sent one is never dropped
-    assert store.message_sent("reminder", "100234:S-1:reminder-15")
+    assert store.claim("reminder", "100234:S-1:reminder-15", NOW)
+    store.complete_claim("reminder", "100234:S-1:reminder-15", NOW)
+    store.drop_claim("reminder", "100234:S-1:reminder-15")  # a sent one is never dropped
+    assert store.claim_completed("reminder", "100234:S-1:reminder-15")
 
 
 def test_unfinished_claims_of_many_keys_are_all_listed(store: Store):
     keys = [f"pay_{n:03d}" for n in range(40)]  # spread over every shard of the listing
     for n, key in enumerate(keys):
-        store.claim_message("receipt", key, NOW - timedelta(hours=1, seconds=n))
-    store.release_message("receipt", keys[5])
+        store.claim("receipt", key, NOW - timedelta(hours=1, seconds=n))
+    store.release_claim("receipt", keys[5])
 
     found = [c.key for c in store.unfinished_claims(NOW)]
 

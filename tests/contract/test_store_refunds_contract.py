@@ -206,21 +206,21 @@ def test_reversing_a_partly_refunded_payment_undoes_only_what_was_kept(store: St
 
 
 def test_a_stale_unsent_claim_can_be_taken_over_but_a_sent_one_cannot(store: Store):
-    assert store.claim_message("gateway-event", "evt_1", NOW)
-    assert not store.claim_message("gateway-event", "evt_1", NOW, stale_before=NOW)
-    assert store.claim_message("gateway-event", "evt_1", LATER, stale_before=LATER)
+    assert store.claim("gateway-event", "evt_1", NOW)
+    assert not store.claim("gateway-event", "evt_1", NOW, stale_before=NOW)
+    assert store.claim("gateway-event", "evt_1", LATER, stale_before=LATER)
 
-    store.mark_message_sent("gateway-event", "evt_1", LATER)
+    store.complete_claim("gateway-event", "evt_1", LATER)
     much_later = LATER + timedelta(days=1)
-    assert not store.claim_message("gateway-event", "evt_1", much_later, stale_before=much_later)
+    assert not store.claim("gateway-event", "evt_1", much_later, stale_before=much_later)
 
 
 def test_message_sent_only_once_marked(store: Store):
-    assert not store.message_sent("gateway-event", "evt_9")
-    store.claim_message("gateway-event", "evt_9", NOW)
-    assert not store.message_sent("gateway-event", "evt_9")
-    store.mark_message_sent("gateway-event", "evt_9", NOW)
-    assert store.message_sent("gateway-event", "evt_9")
+    assert not store.claim_completed("gateway-event", "evt_9")
+    store.claim("gateway-event", "evt_9", NOW)
+    assert not store.claim_completed("gateway-event", "evt_9")
+    store.complete_claim("gateway-event", "evt_9", NOW)
+    assert store.claim_completed("gateway-event", "evt_9")
 
 
 def test_the_mail_log_keeps_each_attempt_newest_first_per_account(store: Store):

@@ -44,7 +44,7 @@ STORE_READS = frozenset(
         "list_payments",
         "lookup_locked_until",
         "mail_log",
-        "message_sent",
+        "claim_completed",
         "notes",
         "open_balances",
         "payment_by_reference",
@@ -59,7 +59,7 @@ STORE_READS = frozenset(
 MAILER_READS: frozenset[str] = frozenset()  # `send` is the mailer's one write
 GATEWAY_READS = frozenset({"parse_webhook", "checkout_outcome", "list_refunds"})
 # For these, the first argument (the claim's kind) goes into the step's label.
-LABELLED_BY_KIND = frozenset({"claim_message", "mark_message_sent", "release_message"})
+LABELLED_BY_KIND = frozenset({"claim", "complete_claim", "release_claim"})
 
 
 @dataclass(frozen=True)

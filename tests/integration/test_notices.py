@@ -387,8 +387,8 @@ def test_a_transient_failure_frees_the_claim(services, outbox, lopez, error):
 
 def test_a_claim_whose_sender_died_is_taken_over(services, outbox, lopez):
     store = services.store
-    assert store.claim_message("reminder", "dead", NOW - timedelta(minutes=11))
-    assert store.claim_message("reminder", "busy", NOW - timedelta(minutes=5))
+    assert store.claim("reminder", "dead", NOW - timedelta(minutes=11))
+    assert store.claim("reminder", "busy", NOW - timedelta(minutes=5))
 
     # Claimed 11 minutes ago and never marked sent: its sender died.
     assert send_once(services, "reminder", "dead", reminder(services), "100234") is Delivery.SENT

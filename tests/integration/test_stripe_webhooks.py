@@ -624,7 +624,7 @@ def test_a_copy_arriving_while_the_first_is_applied_is_asked_to_come_again(
 ):
     envelope = completed(pending)
     # The first delivery claimed the event and is still at work (or died).
-    stripe_services.store.claim_message("gateway-event", envelope["id"], clock.now())
+    stripe_services.store.claim("gateway-event", envelope["id"], clock.now())
 
     assert status_of(deliver(web, envelope)) == (409, "retry")
     assert payment(stripe_services, pending).posted_at is None

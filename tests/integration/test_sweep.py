@@ -73,11 +73,11 @@ def test_a_statement_notice_and_a_reminder_whose_sender_died_are_sent_once(servi
     store = services.store
     # Both senders claimed, then died before sending.
     died = NOW - timedelta(minutes=30)
-    store.claim_message(
+    store.claim(
         "statement", "S-2026-000123", died, payload=claim_payload(statement_id="S-2026-000123")
     )
     key = "100234:S-2026-000100:reminder-15"
-    store.claim_message(
+    store.claim(
         "reminder",
         key,
         died,
@@ -93,7 +93,9 @@ def test_a_statement_notice_and_a_reminder_whose_sender_died_are_sent_once(servi
     assert kinds(outbox) == ["reminder", "statement"]
     assert first.swept + first.sent == 2 and first.unfinished == 0
     assert again.swept == 0 and again.sent == 0
-    assert store.message_sent("statement", "S-2026-000123") and store.message_sent("reminder", key)
+    assert store.claim_completed("statement", "S-2026-000123") and store.claim_completed(
+        "reminder", key
+    )
     assert store.unfinished_claims(NOW + timedelta(days=2)) == []
 
 
@@ -109,13 +111,11 @@ def test_a_reminder_no_longer_due_is_dropped_not_sent(services, clock, outbox):
     services.store.opt_out_of_reminders("100234", NOW - timedelta(hours=1))
     key = "100234:S-2026-000100:reminder-15"
     fields = dict(account_number="100234", statement_id="S-2026-000100", step="reminder-15")
-    services.store.claim_message(
-        "reminder", key, NOW - timedelta(hours=2), payload=claim_payload(**fields)
-    )
+    services.store.claim("reminder", key, NOW - timedelta(hours=2), payload=claim_payload(**fields))
 
     summary = run_reminders(services, NOW)
 
     assert kinds(outbox) == []
     assert (summary.swept, summary.unfinished) == (1, 0)
     assert services.store.unfinished_claims(NOW) == []
-    assert not services.store.message_sent("reminder", key)
+    assert not services.store.claim_completed("reminder", key)
