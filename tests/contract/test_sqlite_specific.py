@@ -146,7 +146,7 @@ def test_import_is_all_or_nothing(sqlite_store: SqliteStore, db_path: Path):
         conn.close()
 
 
-def test_mark_message_sent_records_when(sqlite_store: SqliteStore, db_path: Path):
+def test_complete_claim_records_when(sqlite_store: SqliteStore, db_path: Path):
     assert sqlite_store.claim("receipt", "pay_1", NOW)
     sqlite_store.complete_claim("receipt", "pay_1", NOW)
 

@@ -493,7 +493,7 @@ def test_clear_lookup_failures_resets_only_that_key(store: Store):
 # -- messages --------------------------------------------------------------------------
 
 
-def test_claim_message_once_then_never_again(store: Store):
+def test_a_claim_is_taken_once_then_never_again(store: Store):
     assert store.claim("receipt", "pay_1", NOW) is True
     assert store.claim("receipt", "pay_1", NOW + timedelta(minutes=1)) is False
     # Another key or another kind is a different message.
