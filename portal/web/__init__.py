@@ -9,5 +9,6 @@ from portal.services.context import Services
 IDLE_LIMIT = timedelta(minutes=15)  # patient and staff sessions end after this long idle
 
 
-def services() -> Services:
+def current_services() -> Services:
+    """The services of the app handling the request (built once by the app factory)."""
     return current_app.extensions["portal"]

@@ -18,7 +18,7 @@ from portal.services.api_keys import authenticate
 from portal.services.audit import audit
 from portal.services.errors import NotFound
 from portal.services.imports import ImportFileError, ImportSummary, import_records, parse_json
-from portal.web import services
+from portal.web import current_services
 from portal.web.api_limits import (
     MAX_BODY_BYTES,
     MAX_BODY_MB,
@@ -34,7 +34,7 @@ bp = Blueprint("api", __name__)
 @bp.get("/healthz")
 def healthz():
     try:
-        services().store.ping()
+        current_services().store.ping()
     except StoreError:
         return jsonify(status="unavailable"), 503
     return jsonify(status="ok")
@@ -89,7 +89,9 @@ def key_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-        found = authenticate(services(), key.strip()) if scheme.lower() == "bearer" else None
+        found = (
+            authenticate(current_services(), key.strip()) if scheme.lower() == "bearer" else None
+        )
         if found is None:
             return error(
                 401,
@@ -131,7 +133,7 @@ def statements():
             f"{len(records)}. Nothing was imported.",
         )
     summary = import_records(
-        services(), records, actor(g.api_key), address=request.remote_addr or ""
+        current_services(), records, actor(g.api_key), address=request.remote_addr or ""
     )
     return jsonify(_summary_json(summary))
 
@@ -166,7 +168,7 @@ def _cut(text: str) -> str:
 @bp.get("/api/v1/accounts/<account_number>")
 @key_required
 def account(account_number: str):
-    svc = services()
+    svc = current_services()
     try:
         view = account_view(svc, account_number)
     except NotFound:

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from flask import Flask
 
 from portal.domain.money import cents_to_plain, format_cents
-from portal.web import services
+from portal.web import current_services
 
 
 def format_date(value: date) -> str:
@@ -13,7 +13,7 @@ def format_date(value: date) -> str:
 
 
 def local_time(value: datetime) -> str:
-    local = value.astimezone(services().settings.tz)
+    local = value.astimezone(current_services().settings.tz)
     hour = local.hour % 12 or 12
     return f"{format_date(local)}, {hour}:{local:%M} {local:%p} {local:%Z}"
 

@@ -9,7 +9,7 @@ from flask import Blueprint, render_template, request
 
 from portal.services.errors import NotFound
 from portal.services.notices import opt_out_account, opt_out_of_reminders
-from portal.web import services
+from portal.web import current_services
 
 bp = Blueprint("optout", __name__)
 
@@ -22,12 +22,12 @@ NOT_VALID = (
 @bp.route("/reminders/stop/<token>", methods=["GET", "POST"])
 def stop(token: str):
     if request.method == "GET":
-        account_number = opt_out_account(services(), token)
-        if account_number is None or services().store.get_account(account_number) is None:
+        account_number = opt_out_account(current_services(), token)
+        if account_number is None or current_services().store.get_account(account_number) is None:
             return _not_valid()
         return render_template("patient/optout.html", token=token, stopped=False)
     try:
-        opt_out_of_reminders(services(), token)
+        opt_out_of_reminders(current_services(), token)
     except NotFound:
         return _not_valid()
     return render_template("patient/optout.html", token=token, stopped=True)

@@ -26,7 +26,7 @@ from portal.services.errors import LookupFailed, LookupLocked, NotFound
 from portal.services.lookup import find_viewer
 from portal.services.payments import reconcile_checkout, start_payment
 from portal.services.web_sessions import end_web_session, open_web_session
-from portal.web import IDLE_LIMIT, services
+from portal.web import IDLE_LIMIT, current_services
 from portal.web.forms import LookupForm, PaymentForm
 
 bp = Blueprint("patient", __name__)
@@ -50,7 +50,7 @@ LOOKUP_FIELDS = ("account_number", "last_name", "date_of_birth")
 def end_patient_session() -> None:
     """End the session on the server too, so a copy of the cookie stops working."""
     if "sid" in session:
-        end_web_session(services(), session["sid"])
+        end_web_session(current_services(), session["sid"])
     for key in SESSION_KEYS:
         session.pop(key, None)
 
@@ -60,9 +60,9 @@ def expire_idle_session() -> None:
     """Sessions end after 15 minutes without a request (on the services' clock)."""
     if "account_number" not in session or request.endpoint == "static":
         return
-    now = services().clock.now()
+    now = current_services().clock.now()
     seen = datetime.fromisoformat(session.get("seen_at", "1970-01-01T00:00:00+00:00"))
-    subject = services().store.web_session_subject(session.get("sid", ""), now)
+    subject = current_services().store.web_session_subject(session.get("sid", ""), now)
     viewer = Viewer.from_session(session.get("viewer"))
     # The signed cookie and the server's record must both say who signed in; a session from
     # before the server recorded it names nobody and ends (the person looks up again).
@@ -107,7 +107,7 @@ def lookup():
     if form.validate_on_submit():
         try:
             number, viewer = find_viewer(
-                services(),
+                current_services(),
                 form.account_number.data or "",
                 form.last_name.data or "",
                 form.date_of_birth.data,
@@ -125,10 +125,10 @@ def lookup():
         else:
             session.clear()
             session.permanent = True
-            session["sid"] = open_web_session(services(), viewer.subject(number))
+            session["sid"] = open_web_session(current_services(), viewer.subject(number))
             session["account_number"] = number
             session["viewer"] = viewer.to_session()
-            session["seen_at"] = services().clock.now().isoformat()
+            session["seen_at"] = current_services().clock.now().isoformat()
             return redirect(url_for("patient.account"), code=303)
     elif form.is_submitted():
         status = 422
@@ -144,7 +144,7 @@ def account(account_number: str):
 
 
 def _account_page(account_number: str, form: PaymentForm, status: int = 200):
-    view = account_view(services(), account_number, signed_in_viewer())
+    view = account_view(current_services(), account_number, signed_in_viewer())
     return (
         render_template("patient/account.html", view=view, form=form),
         status,
@@ -154,7 +154,7 @@ def _account_page(account_number: str, form: PaymentForm, status: int = 200):
 @bp.get("/statements/<statement_id>")
 @patient_required
 def statement(account_number: str, statement_id: str):
-    view = account_view(services(), account_number, signed_in_viewer())
+    view = account_view(current_services(), account_number, signed_in_viewer())
     item = next((s for s in view.statements if s.statement.statement_id == statement_id), None)
     if item is None:
         abort(404)
@@ -179,7 +179,9 @@ def statement_pdf(account_number: str, statement_id: str):
     try:
         from portal.services.statement_pdf import render_statement_pdf  # fpdf2 loads on first use
 
-        data = render_statement_pdf(services(), account_number, statement_id, signed_in_viewer())
+        data = render_statement_pdf(
+            current_services(), account_number, statement_id, signed_in_viewer()
+        )
     except NotFound:
         abort(404)
     return pdf_response(data, statement_id)
@@ -191,7 +193,7 @@ def create_payment(account_number: str):
     form = PaymentForm()
     if form.validate_on_submit():
         try:
-            checkout = start_payment(services(), account_number, form.amount.data or "")
+            checkout = start_payment(current_services(), account_number, form.amount.data or "")
         except InvalidInput as exc:
             form.amount.errors = [exc.message]
         except GatewayError as exc:
@@ -204,7 +206,7 @@ def create_payment(account_number: str):
 
 @bp.get("/payments/<payment_id>")
 def payment(payment_id: str):
-    svc = services()
+    svc = current_services()
     found = svc.store.get_payment(payment_id)
     if found is None:
         abort(404)

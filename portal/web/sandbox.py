@@ -12,7 +12,7 @@ from portal.ports.sandbox import (
 )
 from portal.services.errors import PaymentNotFound
 from portal.services.payments import apply_gateway_event
-from portal.web import services
+from portal.web import current_services
 from portal.web.forms import CardForm
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
@@ -20,7 +20,7 @@ bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
 def _sandbox() -> SandboxCheckout:
     """The sandbox's checkout; 404 where the card gateway is a real one."""
-    gateway = services().payments
+    gateway = current_services().payments
     if not isinstance(gateway, SandboxCheckout):
         abort(404)
     return gateway
@@ -36,7 +36,7 @@ def _open(session_id: str) -> SandboxSession:
 @bp.route("/checkout/<session_id>", methods=["GET", "POST"])
 def checkout(session_id: str):
     checkout_session = _open(session_id)
-    svc = services()
+    svc = current_services()
     payment = svc.store.get_payment(checkout_session.payment_id)
     if payment is None:
         abort(404)
@@ -76,11 +76,11 @@ def checkout(session_id: str):
 @bp.post("/checkout/<session_id>/cancel")
 def cancel(session_id: str):
     checkout_session = _open(session_id)
-    apply_gateway_event(services(), _sandbox().cancel(checkout_session))
+    apply_gateway_event(current_services(), _sandbox().cancel(checkout_session))
     return redirect(checkout_session.cancel_url, code=303)
 
 
 def _expired(expiry: str) -> bool:
     month, year = (int(part) for part in expiry.replace(" ", "").split("/"))
-    today = practice_date(services().clock.now(), services().settings.tz)
+    today = practice_date(current_services().clock.now(), current_services().settings.tz)
     return (2000 + year, month) < (today.year, today.month)

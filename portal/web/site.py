@@ -7,7 +7,7 @@ The same templates are built into static files by `portal build-static`
 from flask import Blueprint, render_template, request
 
 from portal.services.static_site import PAGES, AppLinks, Page, page_context
-from portal.web import services
+from portal.web import current_services
 
 bp = Blueprint("site", __name__)
 
@@ -15,7 +15,9 @@ bp = Blueprint("site", __name__)
 def _view(page: Page):
     def view():
         links = AppLinks(request.script_root)
-        return render_template(page.template, **page_context(services().settings, links, page))
+        return render_template(
+            page.template, **page_context(current_services().settings, links, page)
+        )
 
     view.__name__ = page.name
     view.__doc__ = f"The public {page.nav_label.lower()} page."

@@ -29,7 +29,7 @@ from portal.services.staff_auth import (
     sign_out,
 )
 from portal.services.staff_views import dashboard as build_dashboard
-from portal.web import services
+from portal.web import current_services
 from portal.web.forms import (
     PasswordForm,
     StaffCodeForm,
@@ -68,7 +68,7 @@ def login():
     if form.validate_on_submit():
         try:
             username = check_password_step(
-                services(), form.username.data or "", form.password.data or "", address()
+                current_services(), form.username.data or "", form.password.data or "", address()
             )
         except SignInLocked:
             error, status = LOCKED, 429
@@ -94,7 +94,7 @@ def code():
     error, status = None, 200
     if form.validate_on_submit():
         try:
-            user = check_code_step(services(), username, form.code.data or "", address())
+            user = check_code_step(current_services(), username, form.code.data or "", address())
         except SignInLocked:
             error, status = LOCKED, 429
         except SignInFailed:
@@ -116,7 +116,7 @@ def logout():
     if "account_number" in session:
         abort(403)
     if g.staff is not None:
-        sign_out(services(), g.staff.username, address())
+        sign_out(current_services(), g.staff.username, address())
     session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("staff.login"), code=303)
@@ -130,7 +130,7 @@ def password():
     if form.validate_on_submit():
         try:
             user = change_password(
-                services(),
+                current_services(),
                 g.staff.username,
                 form.current_password.data or "",
                 form.new_password.data or "",
@@ -158,9 +158,9 @@ def password():
 @bp.get("/")
 @staff_required()
 def dashboard():
-    board = build_dashboard(services())
+    board = build_dashboard(current_services())
     audit(
-        services(),
+        current_services(),
         g.staff.username,
         AuditAction.VIEW_PAYMENTS,
         subject="dashboard",
@@ -173,9 +173,15 @@ def dashboard():
 @staff_required()
 def search():
     query = request.args.get("q", "").strip()[:100]
-    results = services().store.search_accounts(query) if query else []
+    results = current_services().store.search_accounts(query) if query else []
     if query:
-        audit(services(), g.staff.username, AuditAction.SEARCH, subject=query, address=address())
+        audit(
+            current_services(),
+            g.staff.username,
+            AuditAction.SEARCH,
+            subject=query,
+            address=address(),
+        )
     if len(results) == 1 and results[0].account_number == query:
         return redirect(url_for("staff_accounts.account", account_number=query))
     return render_template("staff/search.html", query=query, results=results)
@@ -190,14 +196,17 @@ def users():
     if form.validate_on_submit():
         try:
             setup = add_staff_user(
-                services(), form.username.data or "", form.role.data, form.password.data or ""
+                current_services(),
+                form.username.data or "",
+                form.role.data,
+                form.password.data or "",
             )
         except InvalidInput as exc:
             field_error(form, exc)
             status = 422
         else:
             audit(
-                services(),
+                current_services(),
                 g.staff.username,
                 AuditAction.ADD_STAFF_USER,
                 subject=f"{setup.user.username} ({setup.user.role})",
@@ -212,6 +221,10 @@ def users():
 
         qr = Markup(segno.make(setup.provisioning_uri).svg_inline(scale=5))
     page = render_template(
-        "staff/users.html", form=form, users=services().store.staff_users(), setup=setup, qr=qr
+        "staff/users.html",
+        form=form,
+        users=current_services().store.staff_users(),
+        setup=setup,
+        qr=qr,
     )
     return page, status

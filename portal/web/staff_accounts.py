@@ -34,7 +34,7 @@ from portal.services.staff_actions import (
     resend_receipt,
     reverse_manual_payment,
 )
-from portal.web import services
+from portal.web import current_services
 from portal.web.forms import (
     AdjustmentForm,
     EscalateForm,
@@ -66,7 +66,7 @@ def account(account_number: str):
 @staff_required()
 def statement_pdf(account_number: str, statement_id: str):
     """The statement's PDF, as the patient gets it; the view is audited."""
-    svc = services()
+    svc = current_services()
     try:
         from portal.services.statement_pdf import render_statement_pdf  # fpdf2 loads on first use
 
@@ -118,7 +118,7 @@ def _page_arg(name: str, errors: list[str]) -> int:
 
 
 def _account_page(account_number: str, status: int = 200, **forms):
-    svc = services()
+    svc = current_services()
     errors: list[str] = []
     statements_page = _page_arg("statements_page", errors)
     ledger_page = _page_arg("ledger_page", errors)
@@ -202,7 +202,7 @@ def post_payment(account_number: str):
         "payment_form",
         ManualPaymentForm(),
         lambda form: post_manual_payment(
-            services(),
+            current_services(),
             g.staff.username,
             account_number,
             form.method.data,
@@ -226,14 +226,14 @@ def _posted(result) -> str:
 @bp.post("/payments/<payment_id>/reverse")
 @staff_required()
 def reverse_payment(payment_id: str):
-    payment = services().store.get_payment(payment_id)
+    payment = current_services().store.get_payment(payment_id)
     if payment is None:
         abort(404)
     form = ReverseForm()
     if form.validate_on_submit():
         try:
             result = reverse_manual_payment(
-                services(), g.staff.username, payment_id, form.reason.data or "", address()
+                current_services(), g.staff.username, payment_id, form.reason.data or "", address()
             )
         except InvalidInput as exc:
             flash(exc.message, "error")
@@ -250,14 +250,14 @@ def reverse_payment(payment_id: str):
 @bp.post("/payments/<payment_id>/refund")
 @staff_required(Role.SUPERVISOR)
 def refund(payment_id: str):
-    payment = services().store.get_payment(payment_id)
+    payment = current_services().store.get_payment(payment_id)
     if payment is None:
         abort(404)
     form = RefundForm()
     if form.validate_on_submit():
         try:
             result = refund_payment(
-                services(),
+                current_services(),
                 g.staff.username,
                 payment_id,
                 form.amount.data or "",
@@ -287,7 +287,7 @@ def note(account_number: str):
         "note_form",
         NoteForm(),
         lambda form: add_note(
-            services(),
+            current_services(),
             g.staff.username,
             account_number,
             form.text.data,
@@ -302,7 +302,9 @@ def note(account_number: str):
 @staff_required(Role.SUPERVISOR)
 def adjustment(account_number: str):
     try:
-        form = _with_statement_choices(AdjustmentForm(), account_view(services(), account_number))
+        form = _with_statement_choices(
+            AdjustmentForm(), account_view(current_services(), account_number)
+        )
     except NotFound:
         abort(404)
     return _from_form(
@@ -310,7 +312,7 @@ def adjustment(account_number: str):
         "adjustment_form",
         form,
         lambda form: post_adjustment(
-            services(),
+            current_services(),
             g.staff.username,
             account_number,
             form.statement_id.data,
@@ -331,11 +333,11 @@ def _adjusted(entry) -> str:
 @bp.post("/payments/<payment_id>/resend")
 @staff_required()
 def resend(payment_id: str):
-    payment = services().store.get_payment(payment_id)
+    payment = current_services().store.get_payment(payment_id)
     if payment is None:
         abort(404)
     try:
-        to = resend_receipt(services(), g.staff.username, payment_id, address())
+        to = resend_receipt(current_services(), g.staff.username, payment_id, address())
     except InvalidInput as exc:
         flash(exc.message, "error")
     else:
@@ -351,7 +353,7 @@ def escalate(account_number: str):
         "escalate_form",
         EscalateForm(),
         lambda form: open_escalation(
-            services(),
+            current_services(),
             g.staff.username,
             account_number,
             EscalationKind(form.kind.data),

@@ -14,7 +14,7 @@ from portal.services.imports import (
     parse_json,
     utf8_problem,
 )
-from portal.web import services
+from portal.web import current_services
 from portal.web.staff_session import address, load_staff_user, staff_required
 
 bp = Blueprint("staff_import", __name__, url_prefix="/staff")
@@ -54,7 +54,7 @@ def import_file():
                         raise ImportFileError(problem)
                     records = iter_csv(io.BytesIO(data))
                 summary = import_records(
-                    services(), records, g.staff.username, dry_run, address=address()
+                    current_services(), records, g.staff.username, dry_run, address=address()
                 )
             except ImportFileError as exc:
                 error = str(exc)

@@ -22,7 +22,7 @@ from portal.services.staff_actions import (
     resolve_escalation,
     update_escalation,
 )
-from portal.web import services
+from portal.web import current_services
 from portal.web.forms import (
     EscalationUpdateForm,
     ResolveForm,
@@ -48,13 +48,13 @@ def escalations():
     if min_age and not (re.fullmatch(r"[0-9]{1,5}", min_age) and int(min_age) <= 36500):
         errors.append("older_than: a number of days, like 7.")
         min_age = ""
-    items = services().store.escalations(
+    items = current_services().store.escalations(
         owner=("" if owner == "unassigned" else owner) if owner else None
     )
     if min_age:
         cutoff = now() - timedelta(days=int(min_age))
         items = [i for i in items if i.opened_at <= cutoff]
-    audit(services(), g.staff.username, AuditAction.VIEW_ESCALATIONS, address=address())
+    audit(current_services(), g.staff.username, AuditAction.VIEW_ESCALATIONS, address=address())
     page = render_template(
         "staff/escalations.html",
         items=items,
@@ -74,7 +74,7 @@ def update_escalation_item(escalation_id: int):
     return _on_item(
         EscalationUpdateForm(),
         lambda form: update_escalation(
-            services(),
+            current_services(),
             g.staff.username,
             escalation_id,
             form.owner.data,
@@ -92,7 +92,7 @@ def resolve(escalation_id: int):
     return _on_item(
         ResolveForm(),
         lambda form: resolve_escalation(
-            services(), g.staff.username, escalation_id, form.resolution.data, address()
+            current_services(), g.staff.username, escalation_id, form.resolution.data, address()
         ),
         done=f"Item #{escalation_id} resolved.",
         incomplete="Say how it was resolved.",

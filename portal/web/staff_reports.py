@@ -22,7 +22,7 @@ from portal.domain.staff import AuditAction, Role
 from portal.services.audit import audit
 from portal.services.reports import aging_report, deposit_report, last_twelve_months
 from portal.services.staff_views import list_payments
-from portal.web import services
+from portal.web import current_services
 from portal.web.charts import bar_chart
 from portal.web.staff_session import (
     FIRST_YEAR,
@@ -52,10 +52,10 @@ def payments():
     status = choice_arg("status", {s.value for s in PaymentStatus}, errors)
     method = choice_arg("method", {"card", *MANUAL_METHODS}, errors)
     found = list_payments(
-        services(), since, until, PaymentStatus(status) if status else None, method
+        current_services(), since, until, PaymentStatus(status) if status else None, method
     )
     audit(
-        services(),
+        current_services(),
         g.staff.username,
         AuditAction.VIEW_PAYMENTS,
         subject=f"{since}..{until} {status or ''} {method or ''}".strip(),
@@ -76,9 +76,11 @@ def payments():
 def audit_log():
     actor = request.args.get("actor", "").strip().lower() or None
     account_number = request.args.get("account", "").strip() or None
-    entries = services().store.audit_entries(account_number=account_number, actor=actor, limit=1000)
+    entries = current_services().store.audit_entries(
+        account_number=account_number, actor=actor, limit=1000
+    )
     audit(
-        services(),
+        current_services(),
         g.staff.username,
         AuditAction.VIEW_AUDIT_LOG,
         account_number,
@@ -114,7 +116,7 @@ def audit_log():
 def aging():
     errors: list[str] = []
     as_of = date_arg("as_of", today(), errors)
-    report = aging_report(services(), as_of)
+    report = aging_report(current_services(), as_of)
     _audit_report(f"aging as of {as_of}")
     if _wants_csv(errors):
         header = ["account_number", "guarantor", *BUCKETS, "total"]
@@ -162,7 +164,7 @@ def _page_arg(errors: list[str]) -> int:
 def monthly():
     errors: list[str] = []
     month = _month_arg(errors)
-    months = last_twelve_months(services(), month)
+    months = last_twelve_months(current_services(), month)
     _audit_report(f"monthly summary {month:%Y-%m}")
     if _wants_csv(errors):
         header = [
@@ -219,7 +221,7 @@ def deposits():
     if since > until:
         errors.append("The start date is after the end date.")
         since = until
-    days = deposit_report(services(), since, until)
+    days = deposit_report(current_services(), since, until)
     _audit_report(f"deposits {since}..{until}")
     methods = ["card", *MANUAL_METHODS]
     if _wants_csv(errors):
@@ -240,7 +242,13 @@ def deposits():
 
 
 def _audit_report(subject: str) -> None:
-    audit(services(), g.staff.username, AuditAction.VIEW_REPORT, subject=subject, address=address())
+    audit(
+        current_services(),
+        g.staff.username,
+        AuditAction.VIEW_REPORT,
+        subject=subject,
+        address=address(),
+    )
 
 
 def _month_arg(errors: list[str]) -> date:

@@ -16,7 +16,7 @@ from flask import (
 from portal.domain.aging import practice_date
 from portal.domain.errors import InvalidInput
 from portal.domain.staff import Role
-from portal.web import IDLE_LIMIT, services
+from portal.web import IDLE_LIMIT, current_services
 
 
 def address() -> str:
@@ -24,7 +24,7 @@ def address() -> str:
 
 
 def now() -> datetime:
-    return services().clock.now()
+    return current_services().clock.now()
 
 
 def time_since(key: str) -> timedelta:
@@ -37,7 +37,7 @@ def load_staff_user() -> None:
     username = session.get("staff_user")
     if not username:
         return
-    user = services().store.get_staff_user(username)
+    user = current_services().store.get_staff_user(username)
     if (
         user is None
         or user.session_epoch != session.get("staff_epoch")
@@ -68,7 +68,7 @@ def staff_required(role: Role = Role.ASSOCIATE):
 
 
 def today() -> date:
-    return practice_date(now(), services().settings.tz)
+    return practice_date(now(), current_services().settings.tz)
 
 
 # Dates a billing report can be about; outside them the calendar arithmetic would overflow.

@@ -5,7 +5,7 @@ from flask import Blueprint, jsonify, request
 from portal.ports.payments import GatewayError, WebhookRejected
 from portal.services.errors import PaymentNotReady
 from portal.services.webhooks import EventInProgress, ReceiptPending, receive_notification
-from portal.web import services
+from portal.web import current_services
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
@@ -14,7 +14,9 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 def stripe():
     try:
         outcome = receive_notification(
-            services(), request.get_data(cache=False), request.headers.get("Stripe-Signature")
+            current_services(),
+            request.get_data(cache=False),
+            request.headers.get("Stripe-Signature"),
         )
     except WebhookRejected as exc:
         return jsonify(error=str(exc)), 400
