@@ -406,7 +406,7 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
         return AccountBook(
             account_number=account_number,
             version=(part.account or {}).get("version", 0),
-            statements=tuple(part.statements),
+            statements=tuple(dataclasses.replace(s, lines=()) for s in part.statements),
             entries=tuple(part.entries),
             payments=dict(part.payments),
             owners=owners,

@@ -636,7 +636,12 @@ class SqliteStore:
             return AccountBook(
                 account_number=account_number,
                 version=row["version"] if row else 0,
-                statements=tuple(_statement_headers(conn, account_number)),
+                statements=tuple(
+                    sorted(
+                        _statement_headers(conn, account_number),
+                        key=lambda s: (s.statement_date, s.statement_id),
+                    )
+                ),
                 entries=tuple(_entries(conn, account_number)),
                 payments={p.payment_id: p for p in map(_payment, payments)},
                 owners={key: owner for key in keys if (owner := _owner(conn, *key))},
