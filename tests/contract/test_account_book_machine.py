@@ -121,6 +121,17 @@ def make_machine(sqlite: SqliteStore, dynamodb: DynamoDbStore):
                 return decision.entries[0]
             return PostingResult(decision.payment, posted=True, entries=decision.entries)
 
+        def oldest_first_split(self, amount: int) -> list[tuple[str | None, int]]:
+            """How a payment should split: the oldest open statement first, then credit."""
+            owed = balances(self.book.entries).by_statement
+            split, left = [], amount
+            for s in self.book.statements:  # oldest first
+                part = min(left, owed.get(s.statement_id, 0))
+                if part > 0:
+                    split.append((s.statement_id, part))
+                    left -= part
+            return split + ([(None, left)] if left > 0 else [])
+
         # -- rules ---------------------------------------------------------------------
 
         @rule(
@@ -185,6 +196,7 @@ def make_machine(sqlite: SqliteStore, dynamodb: DynamoDbStore):
         @rule(payment_id=payments, reference=st.sampled_from(REFERENCES), amount=cents)
         def post_payment(self, payment_id, reference, amount):
             at, ref = self.tick(), self.key(reference)
+            oldest_first = self.oldest_first_split(amount)
             answer = self.everywhere(
                 lambda s: posting.post_payment(s, payment_id, ref, amount, at),
                 lambda: self.decide(self.book.post_payment(payment_id, ref, amount, at)),
@@ -193,6 +205,8 @@ def make_machine(sqlite: SqliteStore, dynamodb: DynamoDbStore):
                 assert payment_id not in self.taken, "a payment posted twice"
                 assert ref not in self.references, "a reference posted twice"
                 self.references[ref] = payment_id
+                paid = [(e.statement_id, -e.amount_cents) for e in answer[2]]
+                assert paid == oldest_first, "not applied oldest statement first"
                 self.taken[payment_id] = amount
                 self.owed -= amount
             elif answer[:2] == ("error", "ReferenceAlreadyPosted"):
