@@ -45,7 +45,7 @@ cents = st.one_of(
     st.integers(min_value=1, max_value=2500),
     st.integers(min_value=-100, max_value=12000),
 )
-small_cents = st.one_of(st.integers(min_value=1, max_value=900), cents)
+small_cents = st.one_of(st.integers(min_value=1, max_value=300), cents)
 
 
 def rows(entries: tuple[LedgerEntry, ...]) -> list[tuple]:
@@ -173,9 +173,11 @@ def make_machine(sqlite: SqliteStore, dynamodb: DynamoDbStore):
             asked=st.integers(min_value=100, max_value=9000),
             reference=st.sampled_from(REFERENCES),
             amount=cents,
+            refund_now=st.one_of(st.none(), small_cents),
         )
-        def pay(self, asked, reference, amount):
-            """A new payment, then its gateway's confirmation (of `amount` taken)."""
+        def pay(self, asked, reference, amount, refund_now):
+            """A new payment, then its gateway's confirmation (of `amount` taken), and
+            maybe a refund on it at once."""
             payment = Payment(
                 payment_id=f"pay_{self.tag}_{next(self.ids)}",
                 account_number=self.account.account_number,
@@ -191,6 +193,8 @@ def make_machine(sqlite: SqliteStore, dynamodb: DynamoDbStore):
                 self.book, payments={**self.book.payments, payment.payment_id: payment}
             )
             self.post_payment(payment.payment_id, reference, amount)
+            if refund_now is not None:
+                self.refund_again(f"re_{next(self.ids)}", payment.payment_id, refund_now)
             return payment.payment_id
 
         @rule(payment_id=payments, reference=st.sampled_from(REFERENCES), amount=cents)
