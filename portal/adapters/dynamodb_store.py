@@ -1,9 +1,9 @@
 """DynamoDbStore: the production Store, one DynamoDB table (design: docs/dynamodb.md).
 
-Every change to an account's money reads the account's partition, computes the new
-ledger entries with the domain's functions, and commits them in one TransactWriteItems
-that is conditional on the account version it read; a lost race is read again and
-recomputed, so no update is lost and nothing is posted twice.
+Every change to an account's money is decided by an AccountBook read from the account's
+partition (`load_book`) and committed in one TransactWriteItems conditional on the account
+version it read (`commit`); the service layer reads again and decides again on a lost
+race, so no update is lost and nothing is posted twice.
 """
 
 import dataclasses
