@@ -78,6 +78,7 @@ from portal.domain.aging import BUCKETS
 from portal.domain.money import format_cents
 from portal.domain.payments import Payment, PaymentStatus
 from portal.ports.store import ImportOutcome
+from portal.services import ledger
 from portal.services.context import Services
 from portal.services.demo import random_statement
 from portal.services.reports import AgingRow, aging_report
@@ -167,7 +168,7 @@ def replay(store: Any, events: list[Event]) -> Counter[str]:
             )
             if not store.create_payment(payment):
                 sys.exit(f"payment {payment_id} exists already")
-            if not store.post_payment(payment_id, f"sbx_{payment_id}", cents, at).posted:
+            if not ledger.post_payment(store, payment_id, f"sbx_{payment_id}", cents, at).posted:
                 sys.exit(f"payment {payment_id} was not posted")
             counts["payments"] += 1
     return counts

@@ -1,16 +1,16 @@
 """DynamoDbStore: the production Store, one DynamoDB table (design: docs/dynamodb.md).
 
-Every change to an account's money reads the account's partition, computes the new
-ledger entries with the domain's functions, and commits them in one TransactWriteItems
-that is conditional on the account version it read; a lost race is read again and
-recomputed, so no update is lost and nothing is posted twice.
+Every change to an account's money is decided by an AccountBook read from the account's
+partition (`load_book`) and committed in one TransactWriteItems conditional on the account
+version it read (`commit`); the service layer reads again and decides again on a lost
+race, so no update is lost and nothing is posted twice.
 """
 
 import dataclasses
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -26,7 +26,6 @@ from portal.adapters.dynamodb_items import (
     name_items,
     payment_from,
     payment_item,
-    payment_keys,
     pending_entries,
     pending_item,
     profile_fields,
@@ -36,36 +35,28 @@ from portal.adapters.dynamodb_items import (
 from portal.adapters.dynamodb_keys import ApiKeyRecords
 from portal.adapters.dynamodb_staff import StaffRecords, released_claim_item
 from portal.adapters.dynamodb_table import MAX_ATTEMPTS, Item, Table, month_of, ts
+from portal.domain.account_book import AccountBook, Change, ClaimedKey, KeyKind
 from portal.domain.accounts import Account
 from portal.domain.ledger import (
     EntryKind,
     LedgerEntry,
-    allocate,
     apply_credit,
-    balance_reduction,
     balances,
-    payment_entries,
-    payment_reversal,
-    refund_entries,
     statement_entries,
 )
 from portal.domain.names import name_key
-from portal.domain.payments import (
-    OPEN_STATUSES,
-    REVERSIBLE_STATUSES,
-    Payment,
-    PaymentStatus,
-    refunded_total,
-)
+from portal.domain.payments import OPEN_STATUSES, Payment, PaymentStatus
 from portal.domain.statements import Statement
 from portal.ports.store import (
+    COMMITTED,
+    STALE,
     AccountRecords,
     Claim,
+    CommitOutcome,
+    CommitResult,
     DueAccount,
     ImportOutcome,
     OpenBalance,
-    PostingResult,
-    ReferenceAlreadyPosted,
     StoreError,
 )
 
@@ -344,105 +335,9 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
             ExpressionAttributeValues={":session": session_id},
         )
 
-    def post_payment(
-        self, payment_id: str, reference: str, amount_cents: int, at: datetime
-    ) -> PostingResult:
-        pk, _ = self._payment_item_key(payment_id)
-        account_number = pk.removeprefix("ACCOUNT#")
-
-        def attempt() -> PostingResult:
-            part = self._partition(account_number)
-            payment = part.payments[payment_id]
-            if payment.posted_at is not None:
-                return PostingResult(payment=payment, posted=False)
-            records = balances(part.entries)
-            allocation = allocate(amount_cents, records.open_statements(part.statements))
-            entries = payment_entries(account_number, payment_id, allocation, at)
-            posted = payment.succeeded(reference, amount_cents, at)
-            claim = {
-                "PK": f"REFERENCE#{reference}",
-                "SK": "REFERENCE",
-                "payment_id": payment_id,
-                "posted_at": ts(at),
-            }
-            actions = [
-                {"Put": {"Item": claim, "ConditionExpression": "attribute_not_exists(PK)"}},
-                _payment_update(
-                    posted,
-                    "SET #status = :status, gateway_reference = :reference,"
-                    " amount_cents = :amount, requested_cents = :requested,"
-                    " posted_at = :posted_at, failure_message = :empty,"
-                    " GSI3PK = :gsi3pk, GSI3SK = :gsi3sk",
-                    "attribute_not_exists(posted_at)",
-                    {
-                        ":reference": reference,
-                        ":amount": amount_cents,
-                        ":requested": posted.asked_cents,
-                        ":posted_at": ts(at),
-                        ":empty": "",
-                        ":gsi3pk": payment_keys(posted)["GSI3PK"],
-                        ":gsi3sk": payment_keys(posted)["GSI3SK"],
-                    },
-                ),
-            ]
-            codes = self._commit(part, entries, at, actions)
-            if codes is None:
-                return PostingResult(payment=posted, posted=True, entries=tuple(entries))
-            if codes[0] == FAILED:
-                owner = self.db.get(f"REFERENCE#{reference}", "REFERENCE")
-                if owner and owner["payment_id"] != payment_id:
-                    raise ReferenceAlreadyPosted(reference, owner["payment_id"])
-            raise _Retry()  # posted meanwhile (or changed): the next read tells
-
-        return self._with_retries(attempt)
-
     def payment_by_reference(self, reference: str) -> Payment | None:
         claim = self.db.get(f"REFERENCE#{reference}", "REFERENCE")
         return self.get_payment(claim["payment_id"]) if claim else None
-
-    def post_refund(
-        self, payment_id: str, refund_id: str, amount_cents: int, at: datetime
-    ) -> PostingResult:
-        pk, _ = self._payment_item_key(payment_id)
-        account_number = pk.removeprefix("ACCOUNT#")
-        claim_key = (f"REFUND#{refund_id}", "REFUND")
-
-        def attempt() -> PostingResult:
-            part = self._partition(account_number)
-            payment = part.payments[payment_id]
-            # Read after the partition: a refund posted between the two reads is seen here,
-            # not mistaken for another refund on top of the total it raised.
-            claim = self.db.get(*claim_key)
-            if claim is not None:
-                if claim["payment_id"] != payment_id:
-                    raise ValueError(
-                        f"Refund {refund_id} is already posted to {claim['payment_id']}."
-                    )
-                return PostingResult(payment=payment, posted=False)
-            total = refunded_total(payment, amount_cents)
-            entries = refund_entries(account_number, payment_id, part.entries, amount_cents, at)
-            refunded = payment.refunded(total)
-            item = {
-                "PK": claim_key[0],
-                "SK": claim_key[1],
-                "payment_id": payment_id,
-                "amount_cents": amount_cents,
-                "posted_at": ts(at),
-            }
-            actions = [
-                {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}},
-                _payment_update(
-                    refunded,
-                    "SET #status = :status, refunded_cents = :total",
-                    "refunded_cents = :before",
-                    {":total": total, ":before": payment.refunded_cents},
-                ),
-            ]
-            if self._commit(part, entries, at, actions) is None:
-                return PostingResult(payment=refunded, posted=True, entries=tuple(entries))
-            raise _Retry()  # posted meanwhile, or the payment changed: the next read tells
-
-        return self._with_retries(attempt)
 
     def set_dispute(self, payment_id: str, disputed: bool) -> Payment:
         before, after = (
@@ -503,56 +398,47 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
                 found.append(payment)
         return sorted(found, key=lambda p: (p.posted_at or p.created_at, p.payment_id))
 
-    def reverse_payment(self, payment_id: str, reason: str, at: datetime) -> PostingResult:
-        pk, _ = self._payment_item_key(payment_id)
-        account_number = pk.removeprefix("ACCOUNT#")
+    # -- an account's book: every money change -----------------------------------------
 
-        def attempt() -> PostingResult:
-            part = self._partition(account_number)
-            payment = part.payments[payment_id]
-            if payment.status is PaymentStatus.REVERSED:
-                return PostingResult(payment=payment, posted=False)
-            if payment.posted_at is None or payment.status not in REVERSIBLE_STATUSES:
-                raise ValueError(
-                    f"Payment {payment_id} is {payment.status}; it cannot be reversed."
-                )
-            entries = payment_reversal(
-                account_number, payment_id, part.entries, part.statements, reason, at
-            )
-            reversed_payment = dataclasses.replace(payment, status=PaymentStatus.REVERSED)
-            action = _payment_update(
-                reversed_payment,
-                "SET #status = :status",
-                "#status = :before",
-                {":before": payment.status.value},
-            )
-            if self._commit(part, entries, at, [action]) is None:
-                return PostingResult(payment=reversed_payment, posted=True, entries=tuple(entries))
-            raise _Retry()
+    def load_book(
+        self, account_number: str, keys: Iterable[tuple[KeyKind, str]] = ()
+    ) -> AccountBook:
+        part = self._partition(account_number)
+        owners = {}
+        for kind, value in keys:  # read after the partition: a key taken meanwhile is seen
+            claim = self.db.get(*_key_item_key(kind, value))
+            if claim is not None:
+                owners[kind, value] = claim["payment_id"]
+        return AccountBook(
+            account_number=account_number,
+            version=(part.account or {}).get("version", 0),
+            statements=tuple(dataclasses.replace(s, lines=()) for s in part.statements),
+            entries=tuple(part.entries),
+            payments=dict(part.payments),
+            owners=owners,
+            stored=part,
+        )
 
-        return self._with_retries(attempt)
-
-    def post_adjustment(
-        self,
-        account_number: str,
-        statement_id: str,
-        kind: EntryKind,
-        amount_cents: int,
-        memo: str,
-        at: datetime,
-    ) -> LedgerEntry:
-        def attempt() -> LedgerEntry:
-            part = self._partition(account_number)
-            if statement_id not in {s.statement_id for s in part.statements}:
-                raise KeyError(statement_id)
-            entry = balance_reduction(
-                part.entries, account_number, statement_id, kind, amount_cents, memo, at
-            )
-            if self._commit(part, [entry], at) is None:
-                return entry
-            raise _Retry()
-
-        return self._with_retries(attempt)
+    def commit(self, change: Change) -> CommitResult:
+        part = change.book.stored
+        if not isinstance(part, Partition):  # a book this store did not read
+            raise ValueError("commit a change decided on a book this store loaded")
+        actions = [_claim_put(claim, change.at) for claim in change.claims]
+        if change.payment is not None:
+            actions.append(_payment_change(change))
+        try:
+            codes = self._commit(part, list(change.entries), change.at, actions)
+        except _Retry:
+            return STALE
+        if codes is None:
+            return COMMITTED
+        for claim, code in zip(change.claims, codes, strict=False):
+            if code == FAILED:
+                owner = self.db.get(*_key_item_key(claim.kind, claim.value))
+                if owner is not None:
+                    key = (claim.kind, claim.value)
+                    return CommitResult(CommitOutcome.TAKEN, key, owner["payment_id"])
+        return STALE
 
     # -- search ------------------------------------------------------------------------
 
@@ -786,6 +672,39 @@ def _payment_update(payment: Payment, expression: str, condition: str, values: I
             "ExpressionAttributeValues": {":status": payment.status.value, **values},
         }
     }
+
+
+def _key_item_key(kind: KeyKind, value: str) -> tuple[str, str]:
+    """Where a unique key's claim lives: REFERENCE#<reference>, REFUND#<refund id>."""
+    name = {KeyKind.REFERENCE: "REFERENCE", KeyKind.REFUND: "REFUND"}[kind]
+    return f"{name}#{value}", name
+
+
+def _claim_put(claim: ClaimedKey, at: datetime) -> Item:
+    pk, sk = _key_item_key(claim.kind, claim.value)
+    item: Item = {"PK": pk, "SK": sk, "payment_id": claim.payment_id, "posted_at": ts(at)}
+    if claim.kind is KeyKind.REFUND:
+        item["amount_cents"] = claim.amount_cents
+    return {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
+
+
+def _payment_change(change: Change) -> Item:
+    """Update the change's payment fields, if the payment is still as the book read it."""
+    before, after = change.payment_before, change.payment
+    assert before is not None and after is not None
+    item = payment_item(after)
+    names = [name for name in change.fields if name != "status"]
+    if "posted_at" in names:
+        names += ["GSI3PK", "GSI3SK"]  # its place in the by-month index moves with it
+    values: Item = {f":{name}": item.get(name) for name in names}
+    values.update({":before": before.status.value, ":refunded": before.refunded_cents})
+    posted = "attribute_exists" if before.posted_at else "attribute_not_exists"
+    return _payment_update(
+        after,
+        "SET " + ", ".join(["#status = :status", *(f"{n} = :{n}" for n in names)]),
+        f"#status = :before AND refunded_cents = :refunded AND {posted}(posted_at)",
+        values,
+    )
 
 
 def _new_entry(entry: LedgerEntry) -> Item:

@@ -230,5 +230,9 @@ MIGRATIONS = (
         account_number TEXT NOT NULL UNIQUE REFERENCES accounts(account_number)
     );
     """,
+    # 6: every money change commits only at the account version it was decided on (issue 14).
+    """
+    ALTER TABLE accounts ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

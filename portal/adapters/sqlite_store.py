@@ -2,34 +2,23 @@
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from portal.adapters.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
+from portal.domain.account_book import AccountBook, Change, KeyKind
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.api_keys import ApiKey
 from portal.domain.ledger import (
     EntryKind,
     LedgerEntry,
-    allocate,
     apply_credit,
-    balance_reduction,
-    balances,
-    payment_entries,
-    payment_reversal,
-    refund_entries,
     statement_entries,
 )
 from portal.domain.names import name_key
-from portal.domain.payments import (
-    OPEN_STATUSES,
-    REVERSIBLE_STATUSES,
-    Payment,
-    PaymentStatus,
-    refunded_total,
-)
+from portal.domain.payments import OPEN_STATUSES, Payment, PaymentStatus
 from portal.domain.staff import (
     AuditAction,
     AuditEntry,
@@ -42,13 +31,15 @@ from portal.domain.staff import (
 )
 from portal.domain.statements import LineItem, Statement
 from portal.ports.store import (
+    COMMITTED,
+    STALE,
     AccountRecords,
     Claim,
+    CommitOutcome,
+    CommitResult,
     DueAccount,
     ImportOutcome,
     OpenBalance,
-    PostingResult,
-    ReferenceAlreadyPosted,
     StoreError,
     StoreNotReady,
 )
@@ -200,6 +191,10 @@ class SqliteStore:
                 at,
             )
             _insert_entries(conn, entries)
+            conn.execute(
+                "UPDATE accounts SET version = version + 1 WHERE account_number = ?",
+                (statement.account_number,),
+            )
             if notice is not None:
                 conn.execute(
                     "INSERT OR IGNORE INTO messages (kind, key, claimed_at, payload)"
@@ -277,38 +272,6 @@ class SqliteStore:
                 (session_id, payment_id),
             )
 
-    def post_payment(
-        self, payment_id: str, reference: str, amount_cents: int, at: datetime
-    ) -> PostingResult:
-        with self._write() as conn:
-            payment = _existing_payment(conn, payment_id)
-            if payment.posted_at is not None:
-                return PostingResult(payment=payment, posted=False)
-            other = conn.execute(
-                "SELECT payment_id FROM payments WHERE gateway_reference = ?", (reference,)
-            ).fetchone()
-            if other is not None:
-                raise ReferenceAlreadyPosted(reference, other["payment_id"])
-            records = balances(_entries(conn, payment.account_number))
-            statements = _statement_headers(conn, payment.account_number)
-            allocation = allocate(amount_cents, records.open_statements(statements))
-            entries = payment_entries(payment.account_number, payment_id, allocation, at)
-            _insert_entries(conn, entries)
-            posted = payment.succeeded(reference, amount_cents, at)
-            conn.execute(
-                "UPDATE payments SET status = ?, gateway_reference = ?, amount_cents = ?,"
-                " requested_cents = ?, posted_at = ?, failure_message = '' WHERE payment_id = ?",
-                (
-                    posted.status.value,
-                    reference,
-                    amount_cents,
-                    posted.requested_cents,
-                    _ts(at),
-                    payment_id,
-                ),
-            )
-            return PostingResult(payment=posted, posted=True, entries=tuple(entries))
-
     def close_payment(
         self, payment_id: str, status: PaymentStatus, message: str, at: datetime
     ) -> Payment:
@@ -328,41 +291,6 @@ class SqliteStore:
                 "SELECT * FROM payments WHERE gateway_reference = ?", (reference,)
             ).fetchone()
             return _payment(row) if row else None
-
-    def post_refund(
-        self, payment_id: str, refund_id: str, amount_cents: int, at: datetime
-    ) -> PostingResult:
-        with self._write() as conn:
-            payment = _existing_payment(conn, payment_id)
-            row = conn.execute(
-                "SELECT payment_id FROM refunds WHERE refund_id = ?", (refund_id,)
-            ).fetchone()
-            if row is not None:
-                if row["payment_id"] != payment_id:
-                    raise ValueError(
-                        f"Refund {refund_id} is already posted to {row['payment_id']}."
-                    )
-                return PostingResult(payment=payment, posted=False)
-            total = refunded_total(payment, amount_cents)
-            entries = refund_entries(
-                payment.account_number,
-                payment_id,
-                _entries(conn, payment.account_number),
-                amount_cents,
-                at,
-            )
-            _insert_entries(conn, entries)
-            conn.execute(
-                "INSERT INTO refunds (refund_id, payment_id, amount_cents, posted_at)"
-                " VALUES (?, ?, ?, ?)",
-                (refund_id, payment_id, amount_cents, _ts(at)),
-            )
-            refunded = payment.refunded(total)
-            conn.execute(
-                "UPDATE payments SET status = ?, refunded_cents = ? WHERE payment_id = ?",
-                (refunded.status.value, refunded.refunded_cents, payment_id),
-            )
-            return PostingResult(payment=refunded, posted=True, entries=tuple(entries))
 
     def set_dispute(self, payment_id: str, disputed: bool) -> Payment:
         before, after = (
@@ -693,57 +621,57 @@ class SqliteStore:
         with self._read() as conn:
             return [_payment(r) for r in conn.execute(sql, params)]
 
-    def reverse_payment(self, payment_id: str, reason: str, at: datetime) -> PostingResult:
-        with self._write() as conn:
-            payment = _existing_payment(conn, payment_id)
-            if payment.status is PaymentStatus.REVERSED:
-                return PostingResult(payment=payment, posted=False)
-            if payment.posted_at is None or payment.status not in REVERSIBLE_STATUSES:
-                raise ValueError(
-                    f"Payment {payment_id} is {payment.status}; it cannot be reversed."
-                )
-            entries = payment_reversal(
-                payment.account_number,
-                payment_id,
-                _entries(conn, payment.account_number),
-                _statement_headers(conn, payment.account_number),
-                reason,
-                at,
-            )
-            _insert_entries(conn, entries)
-            conn.execute(
-                "UPDATE payments SET status = ? WHERE payment_id = ?",
-                (PaymentStatus.REVERSED.value, payment_id),
-            )
-            reversed_payment = _existing_payment(conn, payment_id)
-            return PostingResult(payment=reversed_payment, posted=True, entries=tuple(entries))
+    # -- an account's book: every money change -----------------------------------------
 
-    def post_adjustment(
-        self,
-        account_number: str,
-        statement_id: str,
-        kind: EntryKind,
-        amount_cents: int,
-        memo: str,
-        at: datetime,
-    ) -> LedgerEntry:
-        with self._write() as conn:
-            owner = conn.execute(
-                "SELECT account_number FROM statements WHERE statement_id = ?", (statement_id,)
+    def load_book(
+        self, account_number: str, keys: Iterable[tuple[KeyKind, str]] = ()
+    ) -> AccountBook:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT version FROM accounts WHERE account_number = ?", (account_number,)
             ).fetchone()
-            if owner is None or owner[0] != account_number:
-                raise KeyError(statement_id)
-            entry = balance_reduction(
-                _entries(conn, account_number),
-                account_number,
-                statement_id,
-                kind,
-                amount_cents,
-                memo,
-                at,
+            payments = conn.execute(
+                "SELECT * FROM payments WHERE account_number = ?", (account_number,)
             )
-            _insert_entries(conn, [entry])
-            return entry
+            return AccountBook(
+                account_number=account_number,
+                version=row["version"] if row else 0,
+                statements=tuple(
+                    sorted(
+                        _statement_headers(conn, account_number),
+                        key=lambda s: (s.statement_date, s.statement_id),
+                    )
+                ),
+                entries=tuple(_entries(conn, account_number)),
+                payments={p.payment_id: p for p in map(_payment, payments)},
+                owners={key: owner for key in keys if (owner := _owner(conn, *key))},
+            )
+
+    def commit(self, change: Change) -> CommitResult:
+        with self._write() as conn:
+            bumped = conn.execute(
+                "UPDATE accounts SET version = version + 1"
+                " WHERE account_number = ? AND version = ?",
+                (change.account_number, change.version),
+            )
+            if bumped.rowcount == 0:
+                return STALE
+            for claim in change.claims:
+                owner = _owner(conn, claim.kind, claim.value)
+                if owner is not None:
+                    conn.rollback()
+                    return CommitResult(CommitOutcome.TAKEN, (claim.kind, claim.value), owner)
+                if claim.kind is KeyKind.REFUND:
+                    conn.execute(
+                        "INSERT INTO refunds (refund_id, payment_id, amount_cents, posted_at)"
+                        " VALUES (?, ?, ?, ?)",
+                        (claim.value, claim.payment_id, claim.amount_cents, _ts(change.at)),
+                    )
+            if change.payment is not None and not _update_payment(conn, change):
+                conn.rollback()
+                return STALE
+            _insert_entries(conn, list(change.entries))
+            return COMMITTED
 
     # -- escalation queue ------------------------------------------------------------------
 
@@ -1169,6 +1097,43 @@ def _refresh_receivable(conn: sqlite3.Connection, account_number: str) -> None:
         ") WHERE position = 1",
         (account_number,),
     )
+
+
+def _owner(conn: sqlite3.Connection, kind: KeyKind, value: str) -> str | None:
+    """The payment holding a unique key (a gateway reference, a refund id), if any."""
+    sql = {
+        KeyKind.REFERENCE: "SELECT payment_id FROM payments WHERE gateway_reference = ?",
+        KeyKind.REFUND: "SELECT payment_id FROM refunds WHERE refund_id = ?",
+    }[kind]
+    row = conn.execute(sql, (value,)).fetchone()
+    return row["payment_id"] if row else None
+
+
+def _update_payment(conn: sqlite3.Connection, change: Change) -> bool:
+    """Write the change's payment fields if the payment is still as the book read it."""
+    before, after = change.payment_before, change.payment
+    assert before is not None and after is not None
+    values = [_column(getattr(after, name)) for name in change.fields]
+    cursor = conn.execute(
+        f"UPDATE payments SET {', '.join(f'{name} = ?' for name in change.fields)}"
+        " WHERE payment_id = ? AND status = ? AND refunded_cents = ? AND posted_at IS ?",
+        (
+            *values,
+            after.payment_id,
+            before.status.value,
+            before.refunded_cents,
+            _column(before.posted_at),
+        ),
+    )
+    return cursor.rowcount == 1
+
+
+def _column(value: object) -> object:
+    if isinstance(value, datetime):
+        return _ts(value)
+    if isinstance(value, PaymentStatus):
+        return value.value
+    return value
 
 
 def _find_payment(conn: sqlite3.Connection, payment_id: str) -> Payment | None:

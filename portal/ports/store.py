@@ -1,10 +1,17 @@
 """The Store port: the operations the use cases need, whatever holds the records."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
+from portal.domain.account_book import (  # noqa: F401 (ReferenceAlreadyPosted: its old home)
+    AccountBook,
+    Change,
+    KeyKind,
+    ReferenceAlreadyPosted,
+)
 from portal.domain.accounts import Account
 from portal.domain.api_keys import ApiKey
 from portal.domain.ledger import EntryKind, LedgerEntry
@@ -19,15 +26,6 @@ class StoreError(RuntimeError):
 
 class StoreNotReady(StoreError):
     """The schema is missing or older than the code: run `portal migrate`."""
-
-
-class ReferenceAlreadyPosted(ValueError):
-    """A gateway reference (the money movement) is already posted to another payment."""
-
-    def __init__(self, reference: str, payment_id: str):
-        super().__init__(f"Gateway reference {reference} is already posted to {payment_id}.")
-        self.reference = reference
-        self.payment_id = payment_id
 
 
 class ImportOutcome(StrEnum):
@@ -59,6 +57,23 @@ class PostingResult:
         if self.posted:
             return f"Posted payment {self.payment.payment_id}."
         return f"Payment {self.payment.payment_id} was already posted; nothing changed."
+
+
+class CommitOutcome(StrEnum):
+    COMMITTED = "committed"
+    STALE = "stale"  # the account (or payment) changed since the book was read
+    TAKEN = "taken"  # a unique key of the change belongs to a payment already
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    outcome: CommitOutcome
+    key: tuple[KeyKind, str] | None = None  # when TAKEN: which key, and its owner
+    owner: str | None = None
+
+
+COMMITTED = CommitResult(CommitOutcome.COMMITTED)
+STALE = CommitResult(CommitOutcome.STALE)
 
 
 @dataclass(frozen=True)
@@ -109,6 +124,18 @@ class Store(Protocol):
 
     def get_account(self, account_number: str) -> Account | None: ...
 
+    def load_book(
+        self, account_number: str, keys: Iterable[tuple[KeyKind, str]] = ()
+    ) -> AccountBook:
+        """The account's book at its current version (an empty book at version 0 for an
+        unknown account), with the owners of the unique `keys` asked about that are taken
+        (read after the ledger, so a key taken meanwhile is never missed)."""
+
+    def commit(self, change: Change) -> "CommitResult":
+        """Write the change (entries, the payment's fields, its keys) all or nothing, only
+        if the account is still at `change.version` and the payment as it was read: else
+        STALE; TAKEN (with the owner) when one of its keys belongs to a payment already."""
+
     def account_records(self, account_number: str) -> AccountRecords | None: ...
 
     def get_statement(self, statement_id: str) -> Statement | None: ...
@@ -120,12 +147,6 @@ class Store(Protocol):
 
     def attach_checkout(self, payment_id: str, session_id: str) -> None: ...
 
-    def post_payment(
-        self, payment_id: str, reference: str, amount_cents: int, at: datetime
-    ) -> PostingResult:
-        """Post a gateway-confirmed payment once per reference, oldest statement first.
-        ReferenceAlreadyPosted when the reference is posted to another payment."""
-
     def close_payment(
         self, payment_id: str, status: PaymentStatus, message: str, at: datetime
     ) -> Payment:
@@ -134,15 +155,6 @@ class Store(Protocol):
 
     def payment_by_reference(self, reference: str) -> Payment | None:
         """The payment posted with this gateway reference."""
-
-    def post_refund(
-        self, payment_id: str, refund_id: str, amount_cents: int, at: datetime
-    ) -> PostingResult:
-        """Post the gateway's refund `refund_id` of `amount_cents` on the payment, once per
-        refund id whoever reports it (`posted` False when it was posted already); the
-        payment's refunded cents and status follow. RefundExceedsPayment when the payment's
-        refunds would come to more than it took; ValueError when it was never posted, or the
-        refund id is posted to another payment."""
 
     def set_dispute(self, payment_id: str, disputed: bool) -> Payment:
         """Mark a succeeded payment disputed, or a disputed one succeeded again; any other
@@ -253,22 +265,6 @@ class Store(Protocol):
         method: str | None = None,
     ) -> list[Payment]:
         """Payments posted (or, if never posted, created) in [since, until), oldest first."""
-
-    def reverse_payment(self, payment_id: str, reason: str, at: datetime) -> PostingResult:
-        """Post reversal entries for every entry of a posted (succeeded or disputed) payment,
-        once; `posted` is False when it was reversed before."""
-
-    def post_adjustment(
-        self,
-        account_number: str,
-        statement_id: str,
-        kind: EntryKind,
-        amount_cents: int,
-        memo: str,
-        at: datetime,
-    ) -> LedgerEntry:
-        """Lower a statement's balance by an adjustment or write-off; ValueError when the
-        amount is more than the statement's balance at that moment."""
 
     # -- escalation queue ------------------------------------------------------------------
 

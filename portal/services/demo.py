@@ -14,6 +14,7 @@ from portal.domain.ledger import balances
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.statements import LineItem, Statement
 from portal.ports.store import ImportOutcome
+from portal.services import ledger
 from portal.services.context import Services
 from portal.services.staff_auth import add_staff_user
 from portal.services.statements import import_statement
@@ -327,7 +328,7 @@ def _pay(services: Services, demo: DemoAccount, index: int) -> int:
         created_at=now - timedelta(days=6),
     )
     store.create_payment(payment)
-    result = store.post_payment(
-        payment.payment_id, f"demo-{demo.number}", amount, now - timedelta(days=6)
+    result = ledger.post_payment(
+        store, payment.payment_id, f"demo-{demo.number}", amount, now - timedelta(days=6)
     )
     return int(result.posted)

@@ -28,6 +28,7 @@ from portal.ports.payments import (
     GatewayEvent,
 )
 from portal.ports.store import PostingResult, ReferenceAlreadyPosted
+from portal.services import ledger
 from portal.services.accounts import account_view
 from portal.services.context import Services
 from portal.services.errors import PaymentNotFound, PaymentNotReady, UnpostableEvent
@@ -159,8 +160,8 @@ def _succeeded(services: Services, payment: Payment, event: GatewayEvent, now: d
         if event.currency != LEDGER_CURRENCY:
             return _held_for_currency(services, payment, event, now)
     try:
-        result = services.store.post_payment(
-            payment.payment_id, event.reference, event.amount_cents or 0, now
+        result = ledger.post_payment(
+            services.store, payment.payment_id, event.reference, event.amount_cents or 0, now
         )
     except ReferenceAlreadyPosted as exc:
         raise UnpostableEvent(
@@ -278,8 +279,8 @@ def _refunded(services: Services, payment: Payment, event: GatewayEvent, now: da
     latest: PostingResult | Payment = payment
     for refund in refunds:
         try:
-            latest = services.store.post_refund(
-                payment.payment_id, refund.refund_id, refund.amount_cents, now
+            latest = ledger.post_refund(
+                services.store, payment.payment_id, refund.refund_id, refund.amount_cents, now
             )
         except RefundExceedsPayment as exc:
             raise UnpostableEvent(
@@ -343,7 +344,9 @@ def _dispute_closed(won: bool):
             outcome: Payment | PostingResult = services.store.set_dispute(payment.payment_id, False)
             resolution = "Dispute won: the payment stands."
         else:
-            outcome = services.store.reverse_payment(payment.payment_id, "Card dispute lost", now)
+            outcome = ledger.reverse_payment(
+                services.store, payment.payment_id, "Card dispute lost", now
+            )
             resolution = (
                 "Dispute lost: the card processor took the money back; the payment is reversed."
             )

@@ -9,6 +9,7 @@ from portal.domain.payments import REFUNDABLE_STATUSES, Payment, RefundExceedsPa
 from portal.domain.staff import AuditAction, AuditEntry, EscalationKind
 from portal.ports.payments import GatewayError, RefundOutcome
 from portal.ports.store import Claim, PostingResult
+from portal.services import ledger
 from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
 from portal.services.context import Services
 from portal.services.errors import InvalidInput, NotFound
@@ -101,7 +102,9 @@ def post_requested_refund(
     its audit entry in the same write (so a crash never audits it twice or not at all)."""
     store, now = services.store, services.clock.now()
     try:
-        result = store.post_refund(payment.payment_id, outcome.refund_id, outcome.amount_cents, now)
+        result = ledger.post_refund(
+            store, payment.payment_id, outcome.refund_id, outcome.amount_cents, now
+        )
     except RefundExceedsPayment as exc:
         # The gateway gave the money back, but the ledger already shows refunds that leave
         # no room for it: a person must reconcile the two.

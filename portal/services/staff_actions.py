@@ -21,6 +21,7 @@ from portal.domain.staff import (
     check_promise_date,
 )
 from portal.ports.store import PostingResult
+from portal.services import ledger
 from portal.services.audit import audit
 from portal.services.context import Services
 from portal.services.errors import NotFound
@@ -87,7 +88,9 @@ def post_manual_payment(
                 f"This form already posted {format_cents(existing.amount_cents)} "
                 f"({MANUAL_METHODS[existing.method].lower()}); reload the page to post another.",
             )
-    result = services.store.post_payment(payment_id, f"manual:{payment_id}", amount_cents, now)
+    result = ledger.post_payment(
+        services.store, payment_id, f"manual:{payment_id}", amount_cents, now
+    )
     if result.posted:
         audit(services, actor, AuditAction.POST_PAYMENT, account_number, payment_id, address)
         send_receipt(services, payment_id)
@@ -108,7 +111,7 @@ def reverse_manual_payment(
         raise InvalidInput("reason", "Say why the payment is reversed.")
     if payment.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.REVERSED):
         raise InvalidInput("payment", f"A {payment.status} payment cannot be reversed.")
-    result = services.store.reverse_payment(payment_id, reason[:200], services.clock.now())
+    result = ledger.reverse_payment(services.store, payment_id, reason[:200], services.clock.now())
     if result.posted:
         audit(
             services,
@@ -173,7 +176,8 @@ def post_adjustment(
     if not reason:
         raise InvalidInput("reason", "Give the reason for the adjustment or write-off.")
     try:
-        entry = services.store.post_adjustment(
+        entry = ledger.post_adjustment(
+            services.store,
             account_number,
             statement_id,
             ADJUSTMENT_KINDS[kind],

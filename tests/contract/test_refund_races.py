@@ -17,6 +17,7 @@ from portal.bootstrap import build_services
 from portal.domain.ledger import EntryKind
 from portal.domain.staff import AuditAction, EscalationKind
 from portal.ports.store import Store
+from portal.services import ledger as posting
 from portal.services.claims import claim_payload
 from portal.services.sweep import sweep_claims
 from tests.conftest import NOW
@@ -46,7 +47,7 @@ def paid(store: Store, stub) -> str:
         "livemode": False,
     }
     store.create_payment(dataclasses.replace(pending(PAYMENT, 1000), gateway="stripe"))
-    store.post_payment(PAYMENT, INTENT, 1000, NOW)
+    posting.post_payment(store, PAYMENT, INTENT, 1000, NOW)
     return PAYMENT
 
 

@@ -16,6 +16,7 @@ from portal.domain.staff import Escalation, EscalationKind, Note
 from portal.domain.statements import Statement
 from portal.ports.mail import TransientMailError
 from portal.ports.store import Store
+from portal.services import ledger as posting
 from portal.services.reminders import run_reminders
 from tests.conftest import NOW, line
 
@@ -129,7 +130,7 @@ def test_paid_disputed_promised_and_opted_out_accounts_get_nothing(run, outbox):
     store = run.store
     payment = Payment("pay_paid", "400015", 5000, PaymentStatus.PENDING, "card", "sandbox", NOW)
     store.create_payment(payment)
-    store.post_payment("pay_paid", "ref-paid", 5000, NOW)
+    posting.post_payment(store, "pay_paid", "ref-paid", 5000, NOW)
     store.open_escalation(
         Escalation("dispute:x", "400030", EscalationKind.DISPUTE, "Disputed", NOW, "system")
     )

@@ -12,6 +12,7 @@ from portal.domain.ledger import Balances, EntryKind, balances
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.statements import Statement
 from portal.ports.store import AccountRecords, ImportOutcome, Store
+from portal.services import ledger as posting
 from tests.conftest import NOW, line, lopez_account, statement
 
 ACCOUNT = "100234"
@@ -305,7 +306,7 @@ def test_post_payment_applies_to_the_oldest_statement_first(store: Store):
     store.create_payment(pending("pay_1", 4000))
     at = NOW + timedelta(minutes=3)
 
-    result = store.post_payment("pay_1", "ref-1", 4000, at)
+    result = posting.post_payment(store, "pay_1", "ref-1", 4000, at)
 
     assert result.posted is True
     assert result.payment.payment_id == "pay_1"
@@ -327,11 +328,11 @@ def test_post_payment_applies_to_the_oldest_statement_first(store: Store):
 def test_second_posting_of_the_same_payment_changes_nothing(store: Store):
     seed(store)
     store.create_payment(pending("pay_1", 2500))
-    first = store.post_payment("pay_1", "ref-1", 2500, NOW)
+    first = posting.post_payment(store, "pay_1", "ref-1", 2500, NOW)
     before = records(store)
 
-    again = store.post_payment("pay_1", "ref-1", 2500, NOW + timedelta(minutes=1))
-    other_ref = store.post_payment("pay_1", "ref-2", 9000, NOW + timedelta(minutes=2))
+    again = posting.post_payment(store, "pay_1", "ref-1", 2500, NOW + timedelta(minutes=1))
+    other_ref = posting.post_payment(store, "pay_1", "ref-2", 9000, NOW + timedelta(minutes=2))
 
     assert again.posted is False
     assert other_ref.posted is False
@@ -346,11 +347,11 @@ def test_a_reference_already_used_by_another_payment_is_refused(store: Store):
     seed(store)
     store.create_payment(pending("pay_1", 2500))
     store.create_payment(pending("pay_2", 1000))
-    store.post_payment("pay_1", "ref-shared", 2500, NOW)
+    posting.post_payment(store, "pay_1", "ref-shared", 2500, NOW)
     before = records(store)
 
     with pytest.raises(ValueError):
-        store.post_payment("pay_2", "ref-shared", 1000, NOW + timedelta(minutes=1))
+        posting.post_payment(store, "pay_2", "ref-shared", 1000, NOW + timedelta(minutes=1))
 
     assert records(store) == before
     assert store.get_payment("pay_2") == pending("pay_2", 1000)
@@ -360,7 +361,7 @@ def test_overpayment_becomes_credit_that_a_later_statement_consumes(store: Store
     seed(store)
     store.create_payment(pending("pay_1", DUE + 450))
 
-    result = store.post_payment("pay_1", "ref-1", DUE + 450, NOW)
+    result = posting.post_payment(store, "pay_1", "ref-1", DUE + 450, NOW)
 
     assert result.posted is True
     assert payment_rows(store, "pay_1") == [(OLDER, -3000), (NEWER, -6550), (None, -450)]
@@ -392,7 +393,7 @@ def test_overpayment_becomes_credit_that_a_later_statement_consumes(store: Store
 def test_credit_larger_than_a_new_statement_leaves_the_rest_as_credit(store: Store):
     seed(store)
     store.create_payment(pending("pay_1", DUE + 5000))
-    store.post_payment("pay_1", "ref-1", DUE + 5000, NOW)
+    posting.post_payment(store, "pay_1", "ref-1", DUE + 5000, NOW)
 
     later = statement("S-2026-000200", (3000,), date(2026, 12, 1), date(2026, 12, 31))
     store.import_statement(lopez_account(), later, NOW + timedelta(days=3))
@@ -422,7 +423,7 @@ def test_close_payment_moves_a_pending_payment(store: Store, status: PaymentStat
 def test_close_payment_leaves_a_posted_payment_as_it_is(store: Store):
     seed(store)
     store.create_payment(pending("pay_1", 2500))
-    posted = store.post_payment("pay_1", "ref-1", 2500, NOW).payment
+    posted = posting.post_payment(store, "pay_1", "ref-1", 2500, NOW).payment
     before = records(store)
 
     result = store.close_payment("pay_1", PaymentStatus.CANCELED, "left", NOW)
@@ -526,7 +527,7 @@ def test_concurrent_postings_of_the_same_payment_post_once(store: Store):
 
     results = run_together(
         [
-            lambda: store.post_payment("pay_1", "ref-1", 4000, NOW + timedelta(minutes=1))
+            lambda: posting.post_payment(store, "pay_1", "ref-1", 4000, NOW + timedelta(minutes=1))
             for _ in range(THREADS)
         ]
     )
@@ -550,7 +551,7 @@ def test_concurrent_postings_of_different_payments_lose_no_update(store: Store):
 
     results = run_together(
         [
-            (lambda i=i: store.post_payment(f"pay_{i}", f"ref-{i}", amount, NOW))
+            (lambda i=i: posting.post_payment(store, f"pay_{i}", f"ref-{i}", amount, NOW))
             for i in range(THREADS)
         ]
     )
@@ -573,7 +574,7 @@ def test_concurrent_partial_payments_are_applied_exactly(store: Store):
 
     run_together(
         [
-            (lambda i=i: store.post_payment(f"pay_{i}", f"ref-{i}", amount, NOW))
+            (lambda i=i: posting.post_payment(store, f"pay_{i}", f"ref-{i}", amount, NOW))
             for i in range(THREADS)
         ]
     )
@@ -691,7 +692,7 @@ def test_accounts_due_come_from_the_index_of_what_is_owed(store: Store):
     paid_up = statement("S-2026-000900", (1000,), account_number="100999")
     store.import_statement(other, paid_up, NOW)
     store.create_payment(pending("pay_other", 1000, account_number="100999"))
-    store.post_payment("pay_other", "ref-other", 1000, NOW)
+    posting.post_payment(store, "pay_other", "ref-other", 1000, NOW)
 
     due = store.accounts_due(date(2026, 10, 15))
 
@@ -704,7 +705,7 @@ def test_accounts_due_come_from_the_index_of_what_is_owed(store: Store):
 def test_paying_the_oldest_statement_moves_the_account_to_the_next_due_date(store: Store):
     seed(store)
     store.create_payment(pending("pay_1", 3000))
-    store.post_payment("pay_1", "ref-1", 3000, NOW)
+    posting.post_payment(store, "pay_1", "ref-1", 3000, NOW)
 
     assert store.accounts_due(date(2026, 10, 15)) == []
     (due,) = store.accounts_due(date(2026, 12, 31))

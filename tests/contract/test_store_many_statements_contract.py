@@ -9,6 +9,7 @@ from portal.adapters.dynamodb_store import DynamoDbStore
 from portal.domain.ledger import EntryKind, balances
 from portal.domain.payments import Payment, PaymentStatus
 from portal.ports.store import Store, StoreError
+from portal.services import ledger as posting
 from tests.conftest import NOW, lopez_account
 from tests.many_statements import add_statements, many_statements, owed_on
 
@@ -27,7 +28,7 @@ def test_a_payment_over_many_statements_posts_whole_and_reverses_whole(store: St
     owed = owed_on(statements)
     open_payment(store, owed)
 
-    result = store.post_payment("pay_1", "ch_1", owed, NOW)
+    result = posting.post_payment(store, "pay_1", "ch_1", owed, NOW)
 
     assert result.posted
     records = store.account_records("100234")
@@ -42,9 +43,9 @@ def test_a_payment_over_many_statements_posts_whole_and_reverses_whole(store: St
     assert store.ledger_totals(NOW, NOW + timedelta(hours=1))[EntryKind.PATIENT_PAYMENT] == -owed
     assert store.receivable_at(NOW + DAY) == 0
     assert store.open_balances(NOW + DAY) == []
-    assert not store.post_payment("pay_1", "ch_1", owed, NOW).posted
+    assert not posting.post_payment(store, "pay_1", "ch_1", owed, NOW).posted
 
-    reversed_ = store.reverse_payment("pay_1", "Dispute lost", NOW + DAY)
+    reversed_ = posting.reverse_payment(store, "pay_1", "Dispute lost", NOW + DAY)
 
     assert reversed_.posted
     after = balances(store.account_records("100234").entries)
@@ -62,9 +63,9 @@ def test_a_refund_across_many_statements_posts_whole(store: Store, count):
     add_statements(store, lopez_account(), statements, NOW - DAY)
     owed = owed_on(statements)
     open_payment(store, owed)
-    store.post_payment("pay_1", "ch_1", owed, NOW)
+    posting.post_payment(store, "pay_1", "ch_1", owed, NOW)
 
-    result = store.post_refund("pay_1", "re_many_1", owed, NOW + DAY)
+    result = posting.post_refund(store, "pay_1", "re_many_1", owed, NOW + DAY)
 
     assert result.posted
     after = balances(store.account_records("100234").entries)
@@ -96,7 +97,7 @@ def test_a_crash_between_the_transactions_is_finished_by_the_next_store(moto_end
 
         store.db.transact = first_only
         with pytest.raises(Crash):
-            store.post_payment("pay_1", "ch_1", owed, NOW)
+            posting.post_payment(store, "pay_1", "ch_1", owed, NOW)
 
         later = DynamoDbStore(table)
         account = later.db.get("ACCOUNT#100234", "ACCOUNT")
@@ -111,11 +112,11 @@ def test_a_crash_between_the_transactions_is_finished_by_the_next_store(moto_end
         }
         assert later.ledger_totals(NOW - DAY, NOW + DAY)[EntryKind.PATIENT_PAYMENT] == -owed
         assert later.receivable_at(NOW + timedelta(hours=1)) == 0
-        assert not later.post_payment("pay_1", "ch_1", owed, NOW).posted
+        assert not posting.post_payment(later, "pay_1", "ch_1", owed, NOW).posted
 
         # The account's next change moves the waiting entries to items of their own.
         open_payment(later, 500, "pay_2")
-        assert later.post_payment("pay_2", "ch_2", 500, NOW + DAY).posted
+        assert posting.post_payment(later, "pay_2", "ch_2", 500, NOW + DAY).posted
         account = later.db.get("ACCOUNT#100234", "ACCOUNT")
         assert "pending_entries" not in account and "GSI3PK" not in account
         stored = later.db.count(
@@ -153,7 +154,7 @@ def test_a_failure_while_moving_entries_still_answers_posted(moto_endpoint):
 
         store.db.transact = refuse_after_first
 
-        assert store.post_payment("pay_1", "ch_1", owed, NOW).posted
+        assert posting.post_payment(store, "pay_1", "ch_1", owed, NOW).posted
         assert len(calls) > 1
         assert store.db.get("ACCOUNT#100234", "ACCOUNT")["pending_entries"]
         assert balances(store.account_records("100234").entries).account_balance_cents == 0

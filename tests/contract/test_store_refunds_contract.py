@@ -8,6 +8,7 @@ import pytest
 from portal.domain.ledger import EntryKind
 from portal.domain.payments import PaymentStatus, RefundExceedsPayment
 from portal.ports.store import Store
+from portal.services import ledger as posting
 from tests.conftest import NOW
 from tests.contract.test_store_contract import (
     DUE,
@@ -26,7 +27,7 @@ LATER = NOW + timedelta(hours=1)
 def posted(store: Store, payment_id: str = "pay_1", amount: int = 4000, ref: str = "pi_1"):
     seed(store)
     store.create_payment(pending(payment_id, amount))
-    return store.post_payment(payment_id, ref, amount, NOW).payment
+    return posting.post_payment(store, payment_id, ref, amount, NOW).payment
 
 
 def refunds(store: Store, payment_id: str = "pay_1") -> list[tuple]:
@@ -47,7 +48,7 @@ def test_payment_by_reference_finds_the_posted_payment(store: Store):
 def test_a_partial_refund_reopens_the_newest_statement_the_payment_paid(store: Store):
     posted(store)  # $40.00: $30.00 on OLDER, $10.00 on NEWER
 
-    result = store.post_refund("pay_1", "re_1", 1500, LATER)
+    result = posting.post_refund(store, "pay_1", "re_1", 1500, LATER)
 
     assert result.posted
     assert result.payment.refunded_cents == 1500
@@ -59,10 +60,10 @@ def test_a_partial_refund_reopens_the_newest_statement_the_payment_paid(store: S
 
 def test_the_same_refund_again_posts_nothing(store: Store):
     posted(store)
-    store.post_refund("pay_1", "re_1", 1500, LATER)
+    posting.post_refund(store, "pay_1", "re_1", 1500, LATER)
 
-    again = store.post_refund("pay_1", "re_1", 1500, LATER)
-    restated = store.post_refund("pay_1", "re_1", 1000, LATER)
+    again = posting.post_refund(store, "pay_1", "re_1", 1500, LATER)
+    restated = posting.post_refund(store, "pay_1", "re_1", 1000, LATER)
 
     assert not again.posted and not restated.posted
     assert again.payment.refunded_cents == 1500
@@ -71,24 +72,24 @@ def test_the_same_refund_again_posts_nothing(store: Store):
 
 def test_each_refund_adds_its_own_amount_and_a_full_refund_marks_refunded(store: Store):
     posted(store)
-    store.post_refund("pay_1", "re_1", 1500, LATER)
+    posting.post_refund(store, "pay_1", "re_1", 1500, LATER)
 
-    result = store.post_refund("pay_1", "re_2", 2500, LATER)
+    result = posting.post_refund(store, "pay_1", "re_2", 2500, LATER)
 
     assert result.posted
     assert sum(e.amount_cents for e in result.entries) == 2500
     assert result.payment.status is PaymentStatus.REFUNDED
     assert result.payment.refunded_cents == 4000
     assert totals(store).due_cents == DUE
-    assert not store.post_refund("pay_1", "re_2", 2500, LATER).posted
+    assert not posting.post_refund(store, "pay_1", "re_2", 2500, LATER).posted
 
 
 def test_a_refund_takes_credit_first(store: Store):
     seed(store)
     store.create_payment(pending("pay_1", DUE + 2000))
-    store.post_payment("pay_1", "pi_1", DUE + 2000, NOW)  # $20.00 beyond the balance
+    posting.post_payment(store, "pay_1", "pi_1", DUE + 2000, NOW)  # $20.00 beyond the balance
 
-    store.post_refund("pay_1", "re_1", 2500, LATER)
+    posting.post_refund(store, "pay_1", "re_1", 2500, LATER)
 
     assert refunds(store) == [(None, 2000), (NEWER, 500)]
     now = totals(store)
@@ -100,15 +101,15 @@ def test_a_refund_takes_credit_first(store: Store):
 def test_refunds_beyond_what_the_payment_took_are_refused(store: Store, first: int, then: int):
     posted(store)
     if first:
-        store.post_refund("pay_1", "re_1", first, LATER)
+        posting.post_refund(store, "pay_1", "re_1", first, LATER)
 
     with pytest.raises(RefundExceedsPayment, match="more than"):
-        store.post_refund("pay_1", "re_2", then, LATER)
+        posting.post_refund(store, "pay_1", "re_2", then, LATER)
     assert sum(cents for _, cents in refunds(store)) == first
     assert store.get_payment("pay_1").refunded_cents == first
     # Refused, not recorded: the same refund id is not "already posted" afterwards.
     with pytest.raises(RefundExceedsPayment):
-        store.post_refund("pay_1", "re_2", then, LATER)
+        posting.post_refund(store, "pay_1", "re_2", then, LATER)
 
 
 def test_a_payment_never_posted_cannot_be_refunded(store: Store):
@@ -116,18 +117,18 @@ def test_a_payment_never_posted_cannot_be_refunded(store: Store):
     store.create_payment(pending("pay_1", 4000))
 
     with pytest.raises(ValueError, match="nothing to refund"):
-        store.post_refund("pay_1", "re_1", 1000, LATER)
+        posting.post_refund(store, "pay_1", "re_1", 1000, LATER)
     assert refunds(store) == []
 
 
 def test_a_refund_id_posted_to_one_payment_is_refused_for_another(store: Store):
     posted(store)
     store.create_payment(pending("pay_2", 1000))
-    store.post_payment("pay_2", "pi_2", 1000, NOW)
-    store.post_refund("pay_1", "re_1", 500, LATER)
+    posting.post_payment(store, "pay_2", "pi_2", 1000, NOW)
+    posting.post_refund(store, "pay_1", "re_1", 500, LATER)
 
     with pytest.raises(ValueError, match="already posted to pay_1"):
-        store.post_refund("pay_2", "re_1", 500, LATER)
+        posting.post_refund(store, "pay_2", "re_1", 500, LATER)
     assert refunds(store, "pay_2") == []
     assert store.get_payment("pay_2").refunded_cents == 0
 
@@ -135,7 +136,7 @@ def test_a_refund_id_posted_to_one_payment_is_refused_for_another(store: Store):
 def test_concurrent_reports_of_one_refund_post_it_once(store: Store):
     posted(store)
 
-    run_together([lambda: store.post_refund("pay_1", "re_1", 2500, LATER)] * 8)
+    run_together([lambda: posting.post_refund(store, "pay_1", "re_1", 2500, LATER)] * 8)
 
     assert sum(cents for _, cents in refunds(store)) == 2500
     assert store.get_payment("pay_1").refunded_cents == 2500
@@ -145,7 +146,7 @@ def test_concurrent_different_refunds_each_post_their_own(store: Store):
     posted(store)
 
     results = run_together(
-        [lambda n=n: store.post_refund("pay_1", f"re_{n}", 500, LATER) for n in range(8)]
+        [lambda n=n: posting.post_refund(store, "pay_1", f"re_{n}", 500, LATER) for n in range(8)]
     )
 
     assert all(r.posted for r in results)
@@ -160,7 +161,11 @@ def test_concurrent_refunds_beyond_the_payment_post_only_what_it_took(store: Sto
 
     def refund(n: int) -> str:
         try:
-            return "posted" if store.post_refund("pay_1", f"re_{n}", 1000, LATER).posted else "no"
+            return (
+                "posted"
+                if posting.post_refund(store, "pay_1", f"re_{n}", 1000, LATER).posted
+                else "no"
+            )
         except RefundExceedsPayment:
             return "refused"
 
@@ -186,8 +191,8 @@ def test_a_disputed_payment_can_be_reversed_once(store: Store):
     posted(store)
     store.set_dispute("pay_1", True)
 
-    first = store.reverse_payment("pay_1", "Dispute lost", LATER)
-    second = store.reverse_payment("pay_1", "Dispute lost", LATER)
+    first = posting.reverse_payment(store, "pay_1", "Dispute lost", LATER)
+    second = posting.reverse_payment(store, "pay_1", "Dispute lost", LATER)
 
     assert first.posted and not second.posted
     assert first.payment.status is PaymentStatus.REVERSED
@@ -196,9 +201,9 @@ def test_a_disputed_payment_can_be_reversed_once(store: Store):
 
 def test_reversing_a_partly_refunded_payment_undoes_only_what_was_kept(store: Store):
     posted(store)
-    store.post_refund("pay_1", "re_1", 1500, LATER)
+    posting.post_refund(store, "pay_1", "re_1", 1500, LATER)
 
-    store.reverse_payment("pay_1", "Dispute lost", LATER)
+    posting.reverse_payment(store, "pay_1", "Dispute lost", LATER)
 
     now = totals(store)
     assert now.account_balance_cents == DUE

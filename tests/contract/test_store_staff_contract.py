@@ -15,6 +15,7 @@ from portal.domain.ledger import EntryKind
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.staff import AuditAction, AuditEntry, Note, Role, StaffUser
 from portal.ports.store import ImportOutcome, Store
+from portal.services import ledger as posting
 from tests.conftest import NOW, lopez_account, statement
 from tests.contract.test_store_contract import (
     ACCOUNT,
@@ -77,7 +78,7 @@ def posted_payment(
     store: Store, payment_id: str, amount_cents: int, at: datetime = NOW, **fields
 ) -> Payment:
     store.create_payment(replace(pending(payment_id, amount_cents), **fields))
-    result = store.post_payment(payment_id, f"ref-{payment_id}", amount_cents, at)
+    result = posting.post_payment(store, payment_id, f"ref-{payment_id}", amount_cents, at)
     assert result.posted
     return result.payment
 
@@ -510,10 +511,10 @@ def payments_world(store: Store) -> None:
     store.create_payment(pending("pay_pending_in", 500, NOW - timedelta(hours=2)))
     # Created long before, posted inside the window: counted at posted_at.
     store.create_payment(pending("pay_posted_in", 600, NOW - timedelta(days=5)))
-    store.post_payment("pay_posted_in", "ref-a", 600, NOW - timedelta(hours=1))
+    posting.post_payment(store, "pay_posted_in", "ref-a", 600, NOW - timedelta(hours=1))
     # Created inside, posted after the window: counted at posted_at, so outside.
     store.create_payment(pending("pay_posted_after", 700, NOW - timedelta(hours=3)))
-    store.post_payment("pay_posted_after", "ref-b", 700, UNTIL + timedelta(minutes=1))
+    posting.post_payment(store, "pay_posted_after", "ref-b", 700, UNTIL + timedelta(minutes=1))
     # Created before the window, never posted: outside.
     store.create_payment(pending("pay_old", 800, SINCE - timedelta(microseconds=1)))
     # Exactly at `since`: inside; exactly at `until`: outside.
@@ -533,7 +534,7 @@ def payments_world(store: Store) -> None:
             method_detail="1042",
         )
     )
-    store.post_payment("pay_check_ok", "manual:1", 1200, NOW + timedelta(hours=4))
+    posting.post_payment(store, "pay_check_ok", "manual:1", 1200, NOW + timedelta(hours=4))
 
 
 def ids(payments: list[Payment]) -> list[str]:
@@ -657,7 +658,7 @@ def test_reverse_payment_cancels_its_entries_exactly(store: Store, amount: int):
     assert sum(cents for _, cents in paid) == -amount
     at = NOW + timedelta(hours=2)
 
-    result = store.reverse_payment("pay_1", "Check bounced (NSF)", at)
+    result = posting.reverse_payment(store, "pay_1", "Check bounced (NSF)", at)
 
     assert result.posted is True
     assert result.payment.status is PaymentStatus.REVERSED
@@ -698,7 +699,7 @@ def test_reverse_a_payment_whose_credit_went_to_a_later_statement(store: Store):
     store.import_statement(lopez_account(), later, NOW + timedelta(days=3))
     assert totals(store).by_statement["S-2026-000200"] == 2500  # the $5.00 credit applied
 
-    result = store.reverse_payment("pay_1", "Check bounced", NOW + timedelta(days=4))
+    result = posting.reverse_payment(store, "pay_1", "Check bounced", NOW + timedelta(days=4))
 
     assert result.posted is True
     after = totals(store)
@@ -711,11 +712,11 @@ def test_reverse_a_payment_whose_credit_went_to_a_later_statement(store: Store):
 def test_reverse_payment_twice_posts_once(store: Store):
     seed(store)
     posted_payment(store, "pay_1", 4000)
-    first = store.reverse_payment("pay_1", "Wrong account", NOW + timedelta(hours=1))
+    first = posting.reverse_payment(store, "pay_1", "Wrong account", NOW + timedelta(hours=1))
     assert first.posted is True
     before = records(store)
 
-    second = store.reverse_payment("pay_1", "Again", NOW + timedelta(hours=2))
+    second = posting.reverse_payment(store, "pay_1", "Again", NOW + timedelta(hours=2))
 
     assert second.posted is False
     assert second.entries == ()
@@ -730,7 +731,7 @@ def test_reverse_a_pending_payment_is_refused_and_changes_nothing(store: Store):
     before = records(store)
 
     with pytest.raises(ValueError):
-        store.reverse_payment("pay_1", "Never arrived", NOW)
+        posting.reverse_payment(store, "pay_1", "Never arrived", NOW)
 
     assert store.get_payment("pay_1").status is PaymentStatus.PENDING
     assert records(store) == before
@@ -743,7 +744,7 @@ def test_reverse_a_failed_payment_is_refused_and_changes_nothing(store: Store):
     before = records(store)
 
     with pytest.raises(ValueError):
-        store.reverse_payment("pay_1", "Never arrived", NOW)
+        posting.reverse_payment(store, "pay_1", "Never arrived", NOW)
 
     assert records(store) == before
 
@@ -754,7 +755,7 @@ def test_reverse_payment_leaves_other_payments_alone(store: Store):
     posted_payment(store, "pay_2", 2500)
     pay_2_rows = entries_of(store, "pay_2", EntryKind.PATIENT_PAYMENT)
 
-    store.reverse_payment("pay_1", "Duplicate entry", NOW + timedelta(hours=1))
+    posting.reverse_payment(store, "pay_1", "Duplicate entry", NOW + timedelta(hours=1))
 
     assert store.get_payment("pay_2").status is PaymentStatus.SUCCEEDED
     assert entries_of(store, "pay_2", EntryKind.PATIENT_PAYMENT) == pay_2_rows
@@ -768,7 +769,7 @@ def test_concurrent_reversals_of_one_payment_post_once(store: Store):
     at = NOW + timedelta(hours=1)
 
     results = run_together(
-        [lambda: store.reverse_payment("pay_1", "Bounced", at) for _ in range(THREADS)]
+        [lambda: posting.reverse_payment(store, "pay_1", "Bounced", at) for _ in range(THREADS)]
     )
 
     assert sum(r.posted for r in results) == 1
@@ -836,11 +837,13 @@ def test_sqlite_audit_timestamps_are_stored_in_utc(audited_sqlite: Path):
 def test_a_reversal_that_reopens_a_statement_uses_the_credit_standing_beside_it(store: Store):
     seed(store)  # $30.00 older statement, then $65.50
     store.create_payment(pending("pay_a", DUE))
-    store.post_payment("pay_a", "ref-a", DUE, NOW)  # pays both statements
+    posting.post_payment(store, "pay_a", "ref-a", DUE, NOW)  # pays both statements
     store.create_payment(pending("pay_b", 5000))
-    store.post_payment("pay_b", "ref-b", 5000, NOW + timedelta(minutes=1))  # a $50.00 credit
+    posting.post_payment(
+        store, "pay_b", "ref-b", 5000, NOW + timedelta(minutes=1)
+    )  # a $50.00 credit
 
-    store.reverse_payment("pay_a", "Check bounced", NOW + timedelta(days=1))
+    posting.reverse_payment(store, "pay_a", "Check bounced", NOW + timedelta(days=1))
 
     after = totals(store)
     # $95.50 owed again, $50.00 of it met by the credit: the oldest statement first.
@@ -860,7 +863,7 @@ def test_two_reversals_put_back_only_the_credit_each_statement_still_holds(store
     )
     for n, cents in ((1, 6000), (2, 5000)):
         store.create_payment(pending(f"pay_{n}", cents))
-        store.post_payment(f"pay_{n}", f"ref-{n}", cents, NOW + timedelta(minutes=n))
+        posting.post_payment(store, f"pay_{n}", f"ref-{n}", cents, NOW + timedelta(minutes=n))
     store.import_statement(
         account,
         statement("S-2", (5000,), date(2026, 10, 1), date(2026, 10, 31)),
@@ -872,8 +875,8 @@ def test_two_reversals_put_back_only_the_credit_each_statement_still_holds(store
         NOW + timedelta(minutes=4),
     )
 
-    store.reverse_payment("pay_2", "Check bounced", NOW + timedelta(minutes=5))
-    store.reverse_payment("pay_1", "Check bounced", NOW + timedelta(minutes=6))
+    posting.reverse_payment(store, "pay_2", "Check bounced", NOW + timedelta(minutes=5))
+    posting.reverse_payment(store, "pay_1", "Check bounced", NOW + timedelta(minutes=6))
 
     after = totals(store)
     assert after.by_statement == {"S-1": 1000, "S-2": 5000, "S-3": 3000}

@@ -42,6 +42,7 @@ STORE_READS = frozenset(
         "get_statement",
         "ledger_totals",
         "list_payments",
+        "load_book",
         "lookup_locked_until",
         "mail_log",
         "claim_completed",

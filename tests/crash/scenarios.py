@@ -13,6 +13,7 @@ from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.staff import AuditAction
 from portal.domain.statements import Statement
+from portal.services import ledger as posting
 from portal.services.context import Services
 from portal.services.errors import InvalidInput
 from portal.services.refunds import refund_payment
@@ -152,7 +153,7 @@ class Refund:
         )
         store.create_payment(card_payment(self.number, self.payment_id, self.cents))
         intent = f"pi_{self.payment_id}"
-        store.post_payment(self.payment_id, intent, self.cents, NOW - timedelta(minutes=4))
+        posting.post_payment(store, self.payment_id, intent, self.cents, NOW - timedelta(minutes=4))
         stub.payment_intents[intent] = {
             "id": intent,
             "object": "payment_intent",

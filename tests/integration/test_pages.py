@@ -9,6 +9,7 @@ import pytest
 from portal import create_app
 from portal.bootstrap import build_services
 from portal.domain.payments import Payment, PaymentStatus
+from portal.services import ledger as posting
 from portal.services.statements import import_statement
 from tests.conftest import NOW, lopez_account
 from tests.integration.conftest import balance_due, newer_statement, sign_in
@@ -53,7 +54,7 @@ def test_account_page_lists_payments_made_but_not_unfinished_checkouts(patient, 
                 created_at=NOW - timedelta(days=1, minutes=-minutes),
             )
         )
-    store.post_payment("pay_done", "ref-done", 2500, NOW - timedelta(days=1))
+    posting.post_payment(store, "pay_done", "ref-done", 2500, NOW - timedelta(days=1))
 
     html = text_of(patient.get("/account"))
     history = html.split('id="history-heading"', 1)[1]

@@ -30,6 +30,7 @@ from portal.domain.ledger import balances
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.statements import LineItem, Statement
 from portal.ports.store import ImportOutcome
+from portal.services import ledger as posting
 from portal.services.context import Services
 from portal.services.demo import PROVIDERS, SERVICES
 from portal.services.reports import aging_report, last_twelve_months
@@ -453,7 +454,9 @@ class Simulation:
                 created_at=now - timedelta(seconds=rng.randint(30, 900)),
             )
             assert self.services.store.create_payment(payment)
-            assert self.services.store.post_payment(payment_id, f"sbx_{payment_id}", cents, now)
+            assert posting.post_payment(
+                self.services.store, payment_id, f"sbx_{payment_id}", cents, now
+            )
         self.books.add(self.books.payment_rows(number, payment_id, cents, now))
         if cents > due:
             self.seen["payment beyond the balance"] += 1

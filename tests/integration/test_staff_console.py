@@ -8,6 +8,7 @@ import pytest
 
 from portal.domain.payments import Payment, PaymentStatus, new_payment_id
 from portal.domain.staff import AuditAction
+from portal.services import ledger as posting
 from tests.conftest import csrf_token
 from tests.integration.conftest import (
     eml_files,
@@ -130,7 +131,9 @@ def seed_payment(
     )
     assert services.store.create_payment(payment)
     if status is PaymentStatus.SUCCEEDED:
-        services.store.post_payment(payment.payment_id, f"ref:{payment.payment_id}", cents, at)
+        posting.post_payment(
+            services.store, payment.payment_id, f"ref:{payment.payment_id}", cents, at
+        )
     else:
         services.store.close_payment(payment.payment_id, status, "Card declined", at)
     return payment.payment_id

@@ -8,6 +8,7 @@ from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.statements import Statement
 from portal.ports.mail import TransientMailError
+from portal.services import ledger as posting
 from portal.services.notices import deliver, reminder_message
 from portal.services.statements import import_statement
 from tests.conftest import NOW, line
@@ -53,7 +54,7 @@ def test_the_dashboard_lists_card_payments_in_dispute(client, services):
     store.create_payment(
         Payment("pay_disp", "500030", 1000, PaymentStatus.PENDING, "card", "sandbox", NOW)
     )
-    store.post_payment("pay_disp", "ref-disp", 1000, NOW)
+    posting.post_payment(store, "pay_disp", "ref-disp", 1000, NOW)
     store.set_dispute("pay_disp", True)
 
     page = signed_in(client, services).get("/staff/").get_data(as_text=True)
