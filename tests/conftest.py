@@ -13,6 +13,7 @@ from portal.clock import FixedClock
 from portal.config import Settings
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.statements import LineItem, Statement
+from portal.services import passwords, staff_auth
 from portal.services.context import Services
 from portal.services.statements import import_statement
 
@@ -23,8 +24,24 @@ pytest_plugins = ["tests.stripe_fixtures"]
 hypothesis_settings.register_profile("portal", deadline=None)
 hypothesis_settings.load_profile("portal")
 
+# Staff passwords are hashed with this in tests, not with scrypt (a tenth of a second each,
+# for hundreds of staff users); tests marked real_password_hashing keep scrypt.
+TEST_PASSWORD_METHOD = "pbkdf2:sha256:1000"
+dummy_hash = staff_auth._dummy_hash
+
 # 10:00 in New York on Saturday 2026-11-28.
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    if request.node.get_closest_marker("real_password_hashing") is None:
+        monkeypatch.setattr(passwords, "METHOD", TEST_PASSWORD_METHOD)
+    # The dummy hash an unknown username is checked against is kept for the process: made
+    # again here, with the method of this test (some tests replace the function itself).
+    dummy_hash.cache_clear()
+    yield
+    dummy_hash.cache_clear()
 
 
 @pytest.fixture
