@@ -67,10 +67,11 @@ format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Two workers (this machine has 2 CPUs); tests that share something costly to build (a
-# package, a browser site) stay on one worker through @pytest.mark.xdist_group.
+# Two workers (this machine has 2 CPUs), each test file on one of them: a module's fixtures
+# (the Lambda zip, the wheel, a browser site, a simulated year) are built once. Not
+# --dist loadgroup: with pytest 9.2 it ignores xdist_group (pytest-dev/pytest-xdist#1386).
 PYTEST_WORKERS ?= 2
-PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
 # The full-size scenario runs (@pytest.mark.slow: 200 replayed payments, 300 statements) run
 # in `make test-slow`; `make test` runs a smaller size of each.

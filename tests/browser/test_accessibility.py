@@ -39,9 +39,6 @@ from portal.services.staff_auth import current_code
 from tests.browser.conftest import DESKTOP, PHONE, serving
 from tests.conftest import NOW
 
-# One worker runs this module under xdist: its module-scoped fixtures are built once.
-pytestmark = pytest.mark.xdist_group("test_accessibility")
-
 # The axe-core that axe-playwright-python bundles (4.12.1, pinned in uv.lock).
 AXE_SOURCE = Path(axe_playwright_python.__file__).with_name("axe.min.js").read_text()
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]

@@ -16,9 +16,6 @@ from pathlib import Path
 import pytest
 from cfnlint.decode import cfn_yaml
 
-# One worker runs this module under xdist: its module-scoped fixtures are built once.
-pytestmark = pytest.mark.xdist_group("test_template")
-
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "portal.yaml"
 FILL_SCRIPT = ROOT / "infra" / "fill_zappa_settings.py"

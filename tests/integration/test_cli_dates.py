@@ -11,9 +11,6 @@ from click.testing import CliRunner
 
 from portal.cli import cli
 
-# One worker runs this module under xdist: its module-scoped fixtures are built once.
-pytestmark = pytest.mark.xdist_group("test_cli_dates")
-
 RANGE = "use a date from 1900-01-01 to 9998-12-31"
 
 

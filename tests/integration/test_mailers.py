@@ -39,9 +39,6 @@ from portal.ports.mail import (
 )
 from tests.aws import free_port
 
-# One worker runs this module under xdist: its module-scoped fixtures are built once.
-pytestmark = pytest.mark.xdist_group("test_mailers")
-
 SENDER = "billing@mailers.example.com"
 PATIENT = "maria.lopez@example.org"
 USERNAME = "portal-relay"

@@ -40,9 +40,6 @@ from portal.services.staff_actions import (
 )
 from portal.services.statements import import_statement
 
-# One worker runs this module under xdist: its module-scoped fixtures are built once.
-pytestmark = pytest.mark.xdist_group("test_report_reconciliation")
-
 NY = ZoneInfo("America/New_York")
 START = datetime(2025, 10, 1, tzinfo=UTC)
 LAST_DAY = date(2026, 11, 28)  # the last UTC day events happen on

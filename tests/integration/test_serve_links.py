@@ -18,9 +18,6 @@ import requests
 from tests.conftest import csrf_token
 from tests.integration.conftest import eml_files, read_eml
 
-# One worker runs this module under xdist: its module-scoped fixtures are built once.
-pytestmark = pytest.mark.xdist_group("test_serve_links")
-
 PORTAL = Path(sys.executable).with_name("portal")
 NUNEZ = {"account_number": "100257", "last_name": "Nunez", "date_of_birth": "1971-11-30"}
 

@@ -29,10 +29,6 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-# One worker runs the package tests under xdist: `make package` runs once (two at a time would
-# share .venv-deploy).
-pytestmark = pytest.mark.xdist_group("package")
-
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "dev"
 MAX_ZIP_BYTES = 15_000_000

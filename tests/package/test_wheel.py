@@ -17,10 +17,6 @@ from pathlib import Path
 
 import pytest
 
-# One worker runs the package tests under xdist: the wheel and the Lambda zip are built once,
-# one at a time.
-pytestmark = pytest.mark.xdist_group("package")
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
