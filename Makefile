@@ -76,10 +76,10 @@ PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 # The full-size scenario runs (@pytest.mark.slow: 200 replayed payments, 300 statements) run
 # in `make test-slow`; `make test` runs a smaller size of each.
 test: lint
-	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow"
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow" $(PYTEST_ARGS)
 
 test-slow: install-dev
-	$(BIN)/pytest $(PYTEST_PARALLEL) -m slow
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m slow $(PYTEST_ARGS)
 
 # `zappa package` reads zappa_settings.json, copies the project folder and the *active*
 # virtualenv's site-packages (found through VIRTUAL_ENV) into one zip with its handler.py and
