@@ -1,6 +1,7 @@
 """Shared fixtures: a fixed clock, a real SQLite file, an outbox folder, the app."""
 
 import re
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -31,6 +32,20 @@ dummy_hash = staff_auth._dummy_hash
 
 # 10:00 in New York on Saturday 2026-11-28.
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under xdist, items that share a nodeid run once between them: refuse to start."""
+    if not hasattr(session.config, "workerinput"):
+        return
+    counts = Counter(item.nodeid for item in session.items)
+    shared = sorted(nodeid for nodeid, n in counts.items() if n > 1)
+    if shared:
+        raise pytest.UsageError(
+            "these tests share a nodeid, so an xdist worker would run only one of each: "
+            f"mark them @pytest.mark.serial: {shared}"
+        )
 
 
 @pytest.fixture(autouse=True)
