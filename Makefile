@@ -20,17 +20,20 @@ LAMBDA_ZIP ?= build/lambda.zip
 # moto's DynamoDB on this machine for `make run-dynamodb` (in memory: gone when it stops).
 DYNAMODB_PORT ?= 8001
 
-.PHONY: run-dynamodb uv run install install-dev install-deploy migrate demo test lint format bench package clean
+.PHONY: run-dynamodb uv run install install-dev install-deploy migrate demo test test-slow lint format bench package clean
 
 uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
 		|| $(PYTHON) -m pip install --quiet uv
 
+# Each installed module is compiled once, at install: with PYTHONDONTWRITEBYTECODE set (as on
+# some machines) every process, each test worker among them, would compile moto, boto3 and
+# the rest again. (Not the deployment venv: the Lambda zip stays as Zappa builds it.)
 install: uv
-	$(UV) sync --frozen --no-dev --inexact
+	UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --no-dev --inexact
 
 install-dev: uv
-	$(UV) sync --frozen
+	UV_COMPILE_BYTECODE=1 $(UV) sync --frozen
 
 migrate: install
 	$(BIN)/portal migrate
@@ -64,8 +67,22 @@ format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Two workers (this machine has 2 CPUs), each test file on one of them: a module's fixtures
+# (the Lambda zip, the wheel, a browser site, a simulated year) are built once. Not
+# --dist loadgroup: with pytest 9.2 it ignores xdist_group (pytest-dev/pytest-xdist#1386).
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+
+# The full-size scenario runs (@pytest.mark.slow: 200 replayed payments, 300 statements) run
+# in `make test-slow`; `make test` runs a smaller size of each.
+# @pytest.mark.serial: items xdist cannot tell apart (one nodeid), run in one process.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow and not serial" $(PYTEST_ARGS)
+	$(BIN)/pytest -p no:xdist -m "serial and not slow" $(PYTEST_ARGS)
+
+test-slow: install-dev
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "slow and not serial" $(PYTEST_ARGS)
+	$(BIN)/pytest -p no:xdist -m "slow and serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # `zappa package` reads zappa_settings.json, copies the project folder and the *active*
 # virtualenv's site-packages (found through VIRTUAL_ENV) into one zip with its handler.py and

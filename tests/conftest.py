@@ -1,6 +1,7 @@
 """Shared fixtures: a fixed clock, a real SQLite file, an outbox folder, the app."""
 
 import re
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from portal.clock import FixedClock
 from portal.config import Settings
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.statements import LineItem, Statement
+from portal.services import passwords, staff_auth
 from portal.services.context import Services
 from portal.services.statements import import_statement
 
@@ -23,8 +25,38 @@ pytest_plugins = ["tests.stripe_fixtures"]
 hypothesis_settings.register_profile("portal", deadline=None)
 hypothesis_settings.load_profile("portal")
 
+# Staff passwords are hashed with this in tests, not with scrypt (a tenth of a second each,
+# for hundreds of staff users); tests marked real_password_hashing keep scrypt.
+TEST_PASSWORD_METHOD = "pbkdf2:sha256:1000"
+dummy_hash = staff_auth._dummy_hash
+
 # 10:00 in New York on Saturday 2026-11-28.
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under xdist, items that share a nodeid run once between them: refuse to start."""
+    if not hasattr(session.config, "workerinput"):
+        return
+    counts = Counter(item.nodeid for item in session.items)
+    shared = sorted(nodeid for nodeid, n in counts.items() if n > 1)
+    if shared:
+        raise pytest.UsageError(
+            "these tests share a nodeid, so an xdist worker would run only one of each: "
+            f"mark them @pytest.mark.serial: {shared}"
+        )
+
+
+@pytest.fixture(autouse=True)
+def password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    if request.node.get_closest_marker("real_password_hashing") is None:
+        monkeypatch.setattr(passwords, "METHOD", TEST_PASSWORD_METHOD)
+    # The dummy hash an unknown username is checked against is kept for the process: made
+    # again here, with the method of this test (some tests replace the function itself).
+    dummy_hash.cache_clear()
+    yield
+    dummy_hash.cache_clear()
 
 
 @pytest.fixture

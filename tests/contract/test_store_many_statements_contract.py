@@ -14,6 +14,8 @@ from tests.conftest import NOW, lopez_account
 from tests.many_statements import add_statements, many_statements, owed_on
 
 DAY = timedelta(days=1)
+# 100 statements already take more than one DynamoDB transaction; 300 run in `make test-slow`.
+COUNTS = [100, pytest.param(300, marks=pytest.mark.slow)]
 
 
 def open_payment(store: Store, cents: int, payment_id: str = "pay_1") -> None:
@@ -21,7 +23,7 @@ def open_payment(store: Store, cents: int, payment_id: str = "pay_1") -> None:
     assert store.create_payment(payment)
 
 
-@pytest.mark.parametrize("count", [100, 300])
+@pytest.mark.parametrize("count", COUNTS)
 def test_a_payment_over_many_statements_posts_whole_and_reverses_whole(store: Store, count):
     statements = many_statements("100234", count)
     add_statements(store, lopez_account(), statements, NOW - DAY)
@@ -57,7 +59,7 @@ def test_a_payment_over_many_statements_posts_whole_and_reverses_whole(store: St
     assert store.ledger_totals(NOW, NOW + 2 * DAY)[EntryKind.REVERSAL] == owed
 
 
-@pytest.mark.parametrize("count", [100, 300])
+@pytest.mark.parametrize("count", COUNTS)
 def test_a_refund_across_many_statements_posts_whole(store: Store, count):
     statements = many_statements("100234", count)
     add_statements(store, lopez_account(), statements, NOW - DAY)
@@ -77,12 +79,13 @@ class Crash(BaseException):
     """The process dies between two transactions."""
 
 
-def test_a_crash_between_the_transactions_is_finished_by_the_next_store(moto_endpoint):
+@pytest.mark.parametrize("count", COUNTS)
+def test_a_crash_between_the_transactions_is_finished_by_the_next_store(moto_endpoint, count):
     table = f"contract-{uuid.uuid4().hex[:12]}"
     store = DynamoDbStore(table)
     store.migrate()
     try:
-        statements = many_statements("100234", 300)
+        statements = many_statements("100234", count)
         add_statements(store, lopez_account(), statements, NOW - DAY)
         owed = owed_on(statements)
         open_payment(store, owed)
@@ -105,7 +108,7 @@ def test_a_crash_between_the_transactions_is_finished_by_the_next_store(moto_end
         assert later.get_payment("pay_1").status is PaymentStatus.SUCCEEDED
         records = later.account_records("100234")
         assert balances(records.entries).account_balance_cents == 0
-        assert len([e for e in records.entries if e.payment_id == "pay_1"]) == 300
+        assert len([e for e in records.entries if e.payment_id == "pay_1"]) == count
         # Reports count every entry once, waiting or not.
         assert later.ledger_totals(NOW, NOW + timedelta(hours=1)) == {
             EntryKind.PATIENT_PAYMENT: -owed
@@ -123,7 +126,7 @@ def test_a_crash_between_the_transactions_is_finished_by_the_next_store(moto_end
             KeyConditionExpression="PK = :pk AND begins_with(SK, :ledger)",
             ExpressionAttributeValues={":pk": "ACCOUNT#100234", ":ledger": "LEDGER#"},
         )
-        assert stored == 2 * 300 + 1
+        assert stored == 2 * count + 1
         assert later.ledger_totals(NOW, NOW + timedelta(hours=1)) == {
             EntryKind.PATIENT_PAYMENT: -owed
         }

@@ -432,6 +432,7 @@ def test_staff_sign_in_locks_a_real_and_an_unknown_user_alike(app, alice):
     assert comparable(answers["alice"], "alice") == comparable(answers["mallory"], "mallory")
 
 
+@pytest.mark.real_password_hashing
 def test_an_unknown_username_is_checked_against_a_real_hash(services, monkeypatch):
     make_staff(services, "alice")
     checked: list[str] = []
@@ -489,6 +490,7 @@ def staff_timings(app, services, rounds: int) -> tuple[float, float]:
 LOW, HIGH = 0.5, 2.0
 
 
+@pytest.mark.real_password_hashing
 def test_a_wrong_password_takes_as_long_for_an_unknown_user(app, services, capsys):
     make_staff(services, "alice")  # the real (slow) hash
     known, unknown = staff_timings(app, services, rounds=11)
@@ -498,6 +500,7 @@ def test_a_wrong_password_takes_as_long_for_an_unknown_user(app, services, capsy
     assert LOW <= ratio <= HIGH, (known, unknown)
 
 
+@pytest.mark.real_password_hashing
 def test_the_timing_check_would_see_a_skipped_hash(app, services, monkeypatch, capsys):
     """The control for the test above: with the dummy hash made free (an unknown user not
     hashed at all), the same measurement falls outside the bound."""

@@ -126,6 +126,8 @@ def test_every_operation_documents_its_errors_as_json():
 # -- the fuzzer ------------------------------------------------------------------------------
 
 
+# One item per operation, all with one nodeid (pytest 9.2): an xdist worker would run one.
+@pytest.mark.serial
 @schema.parametrize()
 @FUZZ
 def test_every_generated_request_gets_a_documented_answer(case, app, services, key, known_account):

@@ -32,7 +32,8 @@ from tests.stripe_fixtures import (
     stripe_settings,
 )
 
-COUNTS = [100, 300]
+# 100 statements already take more than one DynamoDB transaction; 300 run in `make test-slow`.
+COUNTS = [100, pytest.param(300, marks=pytest.mark.slow)]
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])

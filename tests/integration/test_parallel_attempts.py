@@ -3,6 +3,8 @@
 import threading
 from datetime import date
 
+import pytest
+
 from portal.services.errors import LookupFailed, LookupLocked
 from portal.services.lookup import find_account
 from portal.services.staff_auth import SignInFailed, SignInLocked, check_password_step
@@ -43,6 +45,8 @@ def test_parallel_wrong_birth_dates_check_at_most_five(services, lopez):
     assert "ok" not in outcomes
 
 
+# scrypt's tenth of a second is the window the guesses race in.
+@pytest.mark.real_password_hashing
 def test_parallel_wrong_staff_passwords_check_at_most_five(services):
     make_staff(services, "alice")
     outcomes = run_together(
