@@ -26,8 +26,7 @@ TASK_ROOT = "/var/task"
 
 # fontTools is there for fpdf2's font subsetting: the modules that embedding the statement
 # fonts (static/fonts) loads, table modules included (fontTools loads them by table tag).
-FONTTOOLS_MODULES = frozenset(
-    """
+FONTTOOLS_TEXT = """
     fontTools cffLib cffLib.CFF2ToCFF cffLib.specializer cffLib.transforms cffLib.width
     colorLib colorLib.builder colorLib.errors colorLib.geometry colorLib.table_builder
     colorLib.unbuilder config designspaceLib designspaceLib.split designspaceLib.statNames
@@ -42,24 +41,24 @@ FONTTOOLS_MODULES = frozenset(
     pens.pointPen pens.recordingPen pens.transformPen pens.ttGlyphPen subset subset.cff
     subset.svg subset.util svgLib svgLib.path svgLib.path.arc svgLib.path.parser
     svgLib.path.shapes ttLib ttLib.beyond64k ttLib.sfnt ttLib.standardGlyphOrder
-    ttLib.tables ttLib.ttCollection ttLib.ttFont ttLib.ttGlyphSet ttLib.ttVisitor unicode unicodedata
-    unicodedata.Blocks unicodedata.Mirrored unicodedata.OTTags unicodedata.ScriptExtensions
+    ttLib.tables ttLib.ttCollection ttLib.ttFont ttLib.ttGlyphSet ttLib.ttVisitor unicode
+    unicodedata unicodedata.Blocks unicodedata.Mirrored unicodedata.OTTags
+    unicodedata.ScriptExtensions
     unicodedata.Scripts varLib varLib.builder varLib.errors varLib.featureVars
     varLib.instancer varLib.instancer.cff varLib.instancer.colr varLib.instancer.featureVars
     varLib.instancer.names varLib.instancer.solver varLib.iup varLib.merger varLib.models
     varLib.multiVarStore varLib.mvar varLib.stat varLib.varStore
-    """.split()
-    + [
-        f"ttLib.tables.{table}"
-        for table in """
+"""
+FONTTOOLS_TABLES = """
         BitmapGlyphMetrics C_F_F_ C_O_L_R_ C_P_A_L_ D_S_I_G_ DefaultTable E_B_D_T_
         E_B_L_C_ G_D_E_F_ G_P_O_S_ G_S_U_B_ H_V_A_R_ M_A_T_H_ O_S_2f_2 S_V_G_ TupleVariation
         V_A_R_C_ V_O_R_G_ V_V_A_R_ _a_n_k_r _b_s_l_n _c_m_a_p _c_v_t _f_p_g_m _f_v_a_r _g_a_s_p
         _g_l_y_f _g_v_a_r _h_d_m_x _h_e_a_d _h_h_e_a _h_m_t_x _k_e_r_n _l_c_a_r _l_o_c_a _m_a_x_p
         _n_a_m_e _o_p_b_d _p_o_s_t _p_r_e_p _p_r_o_p _s_b_i_x _v_m_t_x otBase otConverters otData
         otDataSchema otTables otTraverse sbixGlyph sbixStrike ttProgram
-        """.split()
-    ]
+"""
+FONTTOOLS_MODULES = frozenset(
+    FONTTOOLS_TEXT.split() + [f"ttLib.tables.{table}" for table in FONTTOOLS_TABLES.split()]
 )
 # Stripe: the library and API v1's object classes (a response names the class it needs)
 # stay; of the services (loaded when the client's attribute is first read) only the ones
@@ -151,9 +150,10 @@ def finish(path: Path) -> tuple[int, int, int]:
     """Rewrite the zip in place: (modules compiled, entries left out, bytes after)."""
     compiled = dropped = 0
     partial = path.with_name(path.name + ".partial")
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(
-        partial, "w", zipfile.ZIP_DEFLATED, compresslevel=9
-    ) as target:
+    with (
+        zipfile.ZipFile(path) as source,
+        zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target,
+    ):
         python_files = {n for n in source.namelist() if n.endswith(".py")}
         for info in source.infolist():
             name = info.filename
