@@ -454,6 +454,7 @@ def test_packaged_handler_serves_pages_and_runs_reminders(
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         "TZ": ":UTC",
+        "PYTHONTZPATH": "",  # time zones from the zip's tzdata, not this machine's
         # What Lambda sets, then the stage's aws_environment_variables (the function's
         # configuration), the test table, and boto3 pointed at moto.
         "AWS_LAMBDA_FUNCTION_NAME": function_name,
