@@ -11,7 +11,8 @@ alternate (ABBA) so drift in machine load affects both alike. Three set-ups:
   venv, bytecode:     the same with a warm PYTHONPYCACHEPREFIX (written by a warm-up run);
   lambda zip:         the zip `make package` builds, unpacked, run as Lambda's python3.11
                       runs it: `-B` (it cannot write bytecode), the task root first on
-                      sys.path, then boto3 & co. as the runtime provides them, `-S`.
+                      sys.path, then boto3 & co. compiled as the runtime provides them,
+                      `-S`.
 
     .venv/bin/python bench/cold_start.py [--runs N] [--zip build/lambda.zip] [--profile]
 
@@ -20,6 +21,7 @@ the slowest imports (`-X importtime`, cumulative) of the portal in each set-up.
 """
 
 import argparse
+import compileall
 import importlib
 import os
 import resource
@@ -87,16 +89,32 @@ def zip_setup(tmp: Path, lambda_zip: Path) -> Setup:
     task = tmp / "task"
     with zipfile.ZipFile(lambda_zip) as archive:
         archive.extractall(task)
-    runtime = tmp / "runtime"  # what Lambda's python3.11 provides, from this environment
+    # What Lambda's python3.11 provides (boto3 & co., with their bytecode), copied from
+    # this environment and compiled there (botocore's data linked, not copied).
+    runtime = tmp / "runtime"
     runtime.mkdir()
     for name in RUNTIME_MODULES:
         source = Path(importlib.import_module(name).__file__)
-        source = source.parent if source.name == "__init__.py" else source
-        (runtime / source.name).symlink_to(source)
+        if source.name != "__init__.py":
+            shutil.copy2(source, runtime / source.name)
+            continue
+        target = runtime / source.parent.name
+        shutil.copytree(source.parent, target, ignore=_runtime_ignore(source.parent))
+        if (source.parent / "data").is_dir() and not (target / "data").exists():
+            (target / "data").symlink_to(source.parent / "data")
+    compileall.compile_dir(runtime, quiet=1, workers=1)
     env = base_env(tmp)
     env["PYTHONPATH"] = f"{task}{os.pathsep}{runtime}"  # -S: no site-packages
     env["LAMBDA_TASK_ROOT"] = str(task)
     return Setup("lambda zip", [sys.executable, "-S", "-B"], env, task)
+
+
+def _runtime_ignore(package: Path):
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        skipped = [n for n in names if n == "__pycache__"]
+        return skipped + (["data"] if Path(folder) == package and "data" in names else [])
+
+    return ignore
 
 
 def cpu_seconds(setup: Setup, statement: str) -> float:
