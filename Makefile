@@ -88,6 +88,8 @@ test-slow: install-dev
 # virtualenv's site-packages (found through VIRTUAL_ENV) into one zip with its handler.py and
 # a generated zappa_settings.py (the stage's `exclude` list leaves out the rest). It calls
 # no AWS service and needs no credentials; --json skips its check for a newer Zappa.
+# tools/finish_lambda_zip.py then puts bytecode for the runtime's Python (the deploy venv's)
+# in place of the sources and leaves out what the portal never loads.
 install-deploy: uv
 	UV_PROJECT_ENVIRONMENT=$(DEPLOY_VENV) $(UV) sync --frozen --no-dev --group deploy \
 		--no-install-project --python $(DEPLOY_PYTHON)
@@ -97,7 +99,7 @@ package: install-deploy
 	rm -f $(LAMBDA_ZIP)
 	VIRTUAL_ENV="$(CURDIR)/$(DEPLOY_VENV)" PATH="$(CURDIR)/$(DEPLOY_VENV)/bin:$$PATH" \
 		$(DEPLOY_VENV)/bin/zappa package $(STAGE) --output $(LAMBDA_ZIP) --json --disable_progress
-	@$(DEPLOY_VENV)/bin/python -c 'import os, sys; print(f"lambda zip: {sys.argv[1]} {os.path.getsize(sys.argv[1]) / 1e6:.1f} MB")' $(LAMBDA_ZIP)
+	$(DEPLOY_VENV)/bin/python tools/finish_lambda_zip.py $(LAMBDA_ZIP) --stage $(STAGE)
 
 bench: install-dev
 	$(BIN)/python bench/cold_import.py

@@ -7,9 +7,14 @@ transaction. No Scan.
 
 from datetime import datetime
 
-from boto3.dynamodb.conditions import Key
-
-from portal.adapters.dynamodb_table import Item, Table, parse_required_ts, parse_ts, ts
+from portal.adapters.dynamodb_table import (
+    Item,
+    Table,
+    key_condition,
+    parse_required_ts,
+    parse_ts,
+    ts,
+)
 from portal.domain.api_keys import ApiKey
 
 KEY_SK = "APIKEY"
@@ -52,7 +57,7 @@ class ApiKeyRecords:
         return _api_key(item) if item else None
 
     def api_keys(self) -> list[ApiKey]:
-        found = self.db.query(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq("APIKEYS"))
+        found = self.db.query(IndexName="GSI2", **key_condition("GSI2PK", "APIKEYS"))
         return [_api_key(i) for i in found]
 
     def revoke_api_key(self, name: str, at: datetime) -> bool:

@@ -8,12 +8,11 @@ from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
-
 from portal.adapters.dynamodb_table import (
     Item,
     Table,
     epoch,
+    key_condition,
     parse_day,
     parse_required_ts,
     parse_ts,
@@ -58,8 +57,7 @@ class StaffRecords:
         # (`LOCK` sorts after `FAIL#...`) to drop it here once it is a day stale.
         stale = ts(at - DAY)
         found = self.db.query(
-            KeyConditionExpression=Key("PK").eq(pk)
-            & Key("SK").between(f"FAIL#{max(ts(since), stale)}", "LOCK"),
+            **key_condition("PK", pk, "SK", "between", f"FAIL#{max(ts(since), stale)}", "LOCK"),
             ProjectionExpression="SK, locked_until",
         )
         attempts = 0
@@ -93,7 +91,7 @@ class StaffRecords:
     def forget_lookup_failure(self, key: str, at: datetime) -> None:
         pk = _lookup_pk(key)
         found = self.db.query(
-            KeyConditionExpression=Key("PK").eq(pk) & Key("SK").begins_with(f"FAIL#{ts(at)}#"),
+            **key_condition("PK", pk, "SK", "begins_with", f"FAIL#{ts(at)}#"),
             Limit=1,
         )
         attempt = next(found, None)
@@ -102,7 +100,7 @@ class StaffRecords:
 
     def clear_lookup_failures(self, key: str) -> None:
         attempts = self.db.query(
-            KeyConditionExpression=Key("PK").eq(_lookup_pk(key)) & Key("SK").begins_with("FAIL#"),
+            **key_condition("PK", _lookup_pk(key), "SK", "begins_with", "FAIL#"),
             ProjectionExpression="PK, SK",
         )
         self.db.delete_many([(i["PK"], i["SK"]) for i in attempts])
@@ -137,7 +135,7 @@ class StaffRecords:
 
     def mail_log(self, account_number: str, limit: int = 50) -> list[MailRecord]:
         items = self.db.query(
-            KeyConditionExpression=Key("PK").eq(f"MAIL#{account_number}"),
+            **key_condition("PK", f"MAIL#{account_number}"),
             ScanIndexForward=False,
             Limit=limit,
         )
@@ -246,8 +244,7 @@ class StaffRecords:
         for shard in range(CLAIM_SHARDS):
             items = self.db.query(
                 IndexName="GSI2",
-                KeyConditionExpression=Key("GSI2PK").eq(f"{UNFINISHED}{shard}")
-                & Key("GSI2SK").lt(ts(before)),
+                **key_condition("GSI2PK", f"{UNFINISHED}{shard}", "GSI2SK", "<", ts(before)),
             )
             found += islice(items, limit)
         found.sort(key=lambda i: i["GSI2SK"])
@@ -266,7 +263,7 @@ class StaffRecords:
         return _staff_user(item) if item else None
 
     def staff_users(self) -> list[StaffUser]:
-        found = self.db.query(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq("STAFF"))
+        found = self.db.query(IndexName="GSI2", **key_condition("GSI2PK", "STAFF"))
         return [_staff_user(i) for i in found]
 
     def set_staff_password(self, username: str, password_hash: str) -> StaffUser:
@@ -328,15 +325,16 @@ class StaffRecords:
             return []
         query: dict[str, Any] = {"ScanIndexForward": False}
         if account_number is not None:
-            query["KeyConditionExpression"] = Key("PK").eq(_audit_pk(account_number))
+            query.update(key_condition("PK", _audit_pk(account_number)))
             if actor is not None:
-                query["FilterExpression"] = Attr("actor").eq(actor)
+                query["FilterExpression"] = "actor = :actor"
+                query["ExpressionAttributeValues"][":actor"] = actor
         elif actor is not None:
             query["IndexName"] = "GSI1"
-            query["KeyConditionExpression"] = Key("GSI1PK").eq(f"ACTOR#{actor}")
+            query.update(key_condition("GSI1PK", f"ACTOR#{actor}"))
         else:
             query["IndexName"] = "GSI2"
-            query["KeyConditionExpression"] = Key("GSI2PK").eq("AUDIT")
+            query.update(key_condition("GSI2PK", "AUDIT"))
         if "FilterExpression" not in query:
             # Limit counts items read before filtering, so only an unfiltered page can
             # stop at `limit`; a filtered one reads whole pages until enough match.
@@ -359,7 +357,7 @@ class StaffRecords:
 
     def notes(self, account_number: str) -> list[Note]:
         found = self.db.query(
-            KeyConditionExpression=Key("PK").eq(f"NOTES#{account_number}"),
+            **key_condition("PK", f"NOTES#{account_number}"),
             ScanIndexForward=False,
         )
         return [_note(i) for i in found]
@@ -422,9 +420,7 @@ class StaffRecords:
             index, partition = "GSI2", "QUEUE"
         else:
             index, partition = "GSI3", "ESCALATIONS"
-        found = self.db.query(
-            IndexName=index, KeyConditionExpression=Key(f"{index}PK").eq(partition)
-        )
+        found = self.db.query(IndexName=index, **key_condition(f"{index}PK", partition))
         return [
             e
             for e in map(_escalation, found)

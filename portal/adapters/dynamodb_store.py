@@ -14,9 +14,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-from botocore.exceptions import BotoCoreError, ClientError
-
 from portal.adapters.dynamodb_items import (
     Partition,
     account_from,
@@ -34,7 +31,14 @@ from portal.adapters.dynamodb_items import (
 )
 from portal.adapters.dynamodb_keys import ApiKeyRecords
 from portal.adapters.dynamodb_staff import StaffRecords, released_claim_item
-from portal.adapters.dynamodb_table import MAX_ATTEMPTS, Item, Table, month_of, ts
+from portal.adapters.dynamodb_table import (
+    MAX_ATTEMPTS,
+    Item,
+    Table,
+    key_condition,
+    month_of,
+    ts,
+)
 from portal.domain.account_book import AccountBook, Change, ClaimedKey, KeyKind
 from portal.domain.accounts import Account
 from portal.domain.ledger import (
@@ -94,7 +98,7 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
 
     def _partition(self, account_number: str) -> Partition:
         part = Partition(account_number)
-        for item in self.db.query(KeyConditionExpression=Key("PK").eq(account_pk(account_number))):
+        for item in self.db.query(**key_condition("PK", account_pk(account_number))):
             part.add(item)
         part.statements.sort(key=lambda s: (s.statement_date, s.statement_id))
         part.entries.sort(key=lambda e: e.entry_id or 0)
@@ -166,6 +170,8 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
         if codes is not None and codes[len(actions)] == FAILED:
             raise _Retry()
         if codes is None and later:
+            from botocore.exceptions import BotoCoreError, ClientError  # loaded by the call
+
             try:
                 self._flush(part.account_number, version + 1, later)
             except (StoreError, BotoCoreError, ClientError) as exc:
@@ -387,8 +393,9 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
         for month in _months(since, until):
             for item in self.db.query(
                 IndexName="GSI3",
-                KeyConditionExpression=Key("GSI3PK").eq(f"PAYMENTS#{month}")
-                & Key("GSI3SK").between(ts(since), ts(until)),
+                **key_condition(
+                    "GSI3PK", f"PAYMENTS#{month}", "GSI3SK", "between", ts(since), ts(until)
+                ),
             ):
                 payment = payment_from(item)
                 if status is not None and payment.status is not status:
@@ -457,8 +464,7 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
                 item["account_number"]
                 for item in self.db.query(
                     IndexName="GSI1",
-                    KeyConditionExpression=Key("GSI1PK").eq(f"NAME#{key[:2]}")
-                    & Key("GSI1SK").begins_with(key),
+                    **key_condition("GSI1PK", f"NAME#{key[:2]}", "GSI1SK", "begins_with", key),
                 )
             }
             numbers += sorted(named)[:limit]
@@ -475,8 +481,14 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
         found = []
         for item in self.db.query(
             IndexName="GSI2",
-            KeyConditionExpression=Key("GSI2PK").eq("RECEIVABLE")
-            & Key("GSI2SK").between("OPEN#", f"OPEN#{due_on_or_before.isoformat()}#~"),
+            **key_condition(
+                "GSI2PK",
+                "RECEIVABLE",
+                "GSI2SK",
+                "between",
+                "OPEN#",
+                f"OPEN#{due_on_or_before.isoformat()}#~",
+            ),
         ):
             open_now = item.get("open_statements", {})
             if not open_now:
@@ -555,16 +567,16 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
 
     def open_balances(self, as_of: datetime) -> list[OpenBalance]:
         stamp = ts(as_of)
-        receivable = Key("GSI2PK").eq("RECEIVABLE")
         accounts = [
             *self.db.query(
                 IndexName="GSI2",
-                KeyConditionExpression=receivable & Key("GSI2SK").begins_with("OPEN#"),
+                **key_condition("GSI2PK", "RECEIVABLE", "GSI2SK", "begins_with", "OPEN#"),
             ),
             *self.db.query(
                 IndexName="GSI2",
-                KeyConditionExpression=receivable
-                & Key("GSI2SK").between(f"SETTLED#{stamp}", "SETTLED#~"),
+                **key_condition(
+                    "GSI2PK", "RECEIVABLE", "GSI2SK", "between", f"SETTLED#{stamp}", "SETTLED#~"
+                ),
             ),
         ]
         found = []
@@ -595,8 +607,9 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
         whole = {
             item["SK"]: item
             for item in self.db.query(
-                KeyConditionExpression=Key("PK").eq("LEDGER_TOTALS")
-                & Key("SK").between(month_of(since), month_of(until))
+                **key_condition(
+                    "PK", "LEDGER_TOTALS", "SK", "between", month_of(since), month_of(until)
+                )
             )
         }
         waiting: list[LedgerEntry] | None = None
@@ -616,9 +629,7 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
         month = month_of(at)
         before = sum(
             sum(_kinds(item).values())
-            for item in self.db.query(
-                KeyConditionExpression=Key("PK").eq("LEDGER_TOTALS") & Key("SK").lt(month)
-            )
+            for item in self.db.query(**key_condition("PK", "LEDGER_TOTALS", "SK", "<", month))
         )
         start, _ = _month_bounds(month)
         entries = self._entries_in(month, start, at, self._waiting_entries())
@@ -628,9 +639,7 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
         """Entries still waiting on account items (a large change not yet fully moved)."""
         return [
             entry
-            for item in self.db.query(
-                IndexName="GSI3", KeyConditionExpression=Key("GSI3PK").eq(PENDING)
-            )
+            for item in self.db.query(IndexName="GSI3", **key_condition("GSI3PK", PENDING))
             for entry in pending_entries(item)
         ]
 
@@ -645,8 +654,9 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
                 entry_from,
                 self.db.query(
                     IndexName="GSI3",
-                    KeyConditionExpression=Key("GSI3PK").eq(f"LEDGER#{month}")
-                    & Key("GSI3SK").between(ts(since), ts(until)),
+                    **key_condition(
+                        "GSI3PK", f"LEDGER#{month}", "GSI3SK", "between", ts(since), ts(until)
+                    ),
                 ),
             )
         }

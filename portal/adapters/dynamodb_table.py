@@ -6,6 +6,7 @@ stops here (see docs/dynamodb.md).
 
 import os
 import random
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -89,19 +90,65 @@ def epoch(at: datetime) -> int:
     return int(at.timestamp())
 
 
+def key_condition(
+    partition: str, value: str, sort: str | None = None, op: str = "", *bounds: str
+) -> dict[str, Any]:
+    """Query arguments for a key condition, as plain expression text and values.
+
+    key_condition("PK", pk) is `PK = :pk`; with a sort key, op is "between" (two bounds),
+    "begins_with" (one) or a comparison such as "<" (one). Plain text, so queries need
+    neither boto3.dynamodb.conditions nor what it imports.
+    """
+    expression = f"{partition} = :pk"
+    values = {":pk": value}
+    if sort is not None:
+        names = [f":sk{i}" for i in range(len(bounds))]
+        values.update(zip(names, bounds, strict=True))
+        if op == "between" and len(names) == 2:
+            expression += f" AND {sort} BETWEEN {names[0]} AND {names[1]}"
+        elif op == "begins_with" and len(names) == 1:
+            expression += f" AND begins_with({sort}, {names[0]})"
+        elif op in ("=", "<", "<=", ">", ">=") and len(names) == 1:
+            expression += f" AND {sort} {op} {names[0]}"
+        else:
+            raise ValueError(f"unsupported sort key condition: {op} with {len(bounds)} values")
+    return {"KeyConditionExpression": expression, "ExpressionAttributeValues": values}
+
+
 class Table:
-    """A boto3 Table resource with pagination, transactions and clear errors."""
+    """A boto3 Table resource with pagination, transactions and clear errors.
+
+    boto3 is imported and the resource built on the first call, not at construction: a
+    cold start that serves a page needing no data never pays for them, and a warm one
+    reuses them.
+    """
 
     def __init__(self, name: str, resource: Any = None):
-        if resource is None:
-            import boto3
-
-            resource = boto3.resource("dynamodb")
         self.name = name
-        self.resource = resource
-        self.client = resource.meta.client
-        self.table = resource.Table(name)
+        self._resource = resource
+        self._table: Any = None
+        self._lock = threading.Lock()
         self._ready = False
+
+    @property
+    def resource(self) -> Any:
+        if self._resource is None:
+            with self._lock:
+                if self._resource is None:
+                    import boto3
+
+                    self._resource = boto3.resource("dynamodb")
+        return self._resource
+
+    @property
+    def client(self) -> Any:
+        return self.resource.meta.client
+
+    @property
+    def table(self) -> Any:
+        if self._table is None:
+            self._table = self.resource.Table(self.name)
+        return self._table
 
     # -- schema ------------------------------------------------------------------------
 

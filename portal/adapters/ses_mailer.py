@@ -18,16 +18,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionError,
-    HTTPClientError,
-    ParamValidationError,
-)
-
 from portal.adapters.mail_retries import TryAgain, with_retries
 from portal.ports.mail import OutgoingMessage, PermanentMailError, TransientMailError
 
@@ -101,6 +91,9 @@ class SesMailer:
         if self._client is None:
             with self._lock:
                 if self._client is None:
+                    import boto3
+                    from botocore.config import Config
+
                     self._client = boto3.client(
                         "sesv2",
                         config=Config(
@@ -137,6 +130,14 @@ class SesMailer:
         return message_id
 
     def _call(self, request: dict[str, Any]) -> dict[str, Any]:
+        from botocore.exceptions import (  # imported on the first send, as boto3 is
+            BotoCoreError,
+            ClientError,
+            ConnectionError,
+            HTTPClientError,
+            ParamValidationError,
+        )
+
         try:
             return self.client.send_email(**request)
         except ClientError as error:

@@ -5,16 +5,18 @@ never a name, a code or a date of birth. Every POST carries an idempotency key d
 from what the portal asked for, so a retry (ours or the library's) acts once. The API
 version is pinned here, not taken from the installed library, so upgrading the library
 does not silently change the shape of what Stripe sends back.
+
+The library is imported and the client built on the first call that needs them (then
+reused while the function is warm), so a cold start that serves no payment pays for neither.
 """
 
 import dataclasses
 import json
 import logging
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import stripe
 
 from portal.ports.payments import (
     CheckoutRequest,
@@ -27,6 +29,7 @@ from portal.ports.payments import (
 )
 
 if TYPE_CHECKING:
+    import stripe
     from stripe.params.checkout import SessionCreateParams
 
 log = logging.getLogger(__name__)
@@ -64,17 +67,33 @@ class StripeGateway:
         # The webhook age check is the stripe library's own and reads the system time,
         # which is what Stripe signs with (not the services' clock).
         self._webhook_secret = webhook_secret
-        self._client = stripe.StripeClient(
-            secret_key,
-            stripe_version=API_VERSION,
-            base_addresses={"api": api_base.rstrip("/")},
-            max_network_retries=MAX_NETWORK_RETRIES,
-            http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
-        )
+        self._secret_key = secret_key
+        self._api_base = api_base
+        self._stripe_client: stripe.StripeClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def _client(self) -> "stripe.StripeClient":
+        """The Stripe client, made on first use and kept."""
+        if self._stripe_client is None:
+            with self._lock:
+                if self._stripe_client is None:
+                    import stripe
+
+                    self._stripe_client = stripe.StripeClient(
+                        self._secret_key,
+                        stripe_version=API_VERSION,
+                        base_addresses={"api": self._api_base.rstrip("/")},
+                        max_network_retries=MAX_NETWORK_RETRIES,
+                        http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
+                    )
+        return self._stripe_client
 
     # -- checkout -------------------------------------------------------------------------
 
     def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
+        import stripe
+
         if request.amount_cents <= 0:
             raise ValueError("a checkout needs a positive amount")
         params = checkout_params(request)
@@ -101,6 +120,8 @@ class StripeGateway:
         return CheckoutSession(session["id"], session["url"])
 
     def checkout_outcome(self, session_id: str) -> GatewayEvent | None:
+        import stripe
+
         try:
             session = self._client.v1.checkout.sessions.retrieve(session_id).to_dict()
         except stripe.StripeError as exc:
@@ -113,6 +134,8 @@ class StripeGateway:
     # -- refunds --------------------------------------------------------------------------
 
     def refund(self, payment_id: str, reference: str, amount_cents: int, key: str) -> RefundOutcome:
+        import stripe
+
         if amount_cents <= 0:
             raise GatewayError("The refund amount must be more than zero.")
         try:
@@ -145,6 +168,8 @@ class StripeGateway:
         return RefundOutcome(refund["id"], _cents(refund.get("amount")) or amount_cents, key)
 
     def list_refunds(self, reference: str) -> list[RefundOutcome]:
+        import stripe
+
         try:
             page = self._client.v1.refunds.list(
                 params={"payment_intent": reference, "limit": REFUNDS_PER_PAGE}
@@ -168,6 +193,8 @@ class StripeGateway:
     def parse_webhook(self, payload: bytes, signature: str | None) -> GatewayEvent | None:
         """The event a signed notification reports, None when it is not about a portal
         payment; WebhookRejected when it is not provably from Stripe and recent."""
+        import stripe
+
         if not signature:
             raise WebhookRejected("no Stripe-Signature header")
         try:
@@ -193,6 +220,8 @@ class StripeGateway:
         return dataclasses.replace(event, payment_id=payment_id) if payment_id else None
 
     def _payment_id_of_intent(self, intent_id: str) -> str | None:
+        import stripe
+
         try:
             intent = self._client.v1.payment_intents.retrieve(intent_id).to_dict()
         except stripe.InvalidRequestError as exc:
@@ -366,18 +395,20 @@ def _with_query(url: str, query: str) -> str:
 # -- errors -------------------------------------------------------------------------------
 
 
-def _unavailable(exc: stripe.StripeError) -> bool:
+def _unavailable(exc: "stripe.StripeError") -> bool:
     """Stripe could not be reached or failed on its side (after the library's retries)."""
+    import stripe
+
     if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError):
         return True
     return isinstance(exc, stripe.APIError) or (exc.http_status or 0) >= 500
 
 
-def _patient_message(exc: stripe.StripeError) -> str:
+def _patient_message(exc: "stripe.StripeError") -> str:
     return UNAVAILABLE if _unavailable(exc) else NOT_AVAILABLE
 
 
-def _log_error(operation: str, exc: stripe.StripeError) -> None:
+def _log_error(operation: str, exc: "stripe.StripeError") -> None:
     """The error's kind and Stripe's request id, never what was sent."""
     body = exc.json_body if isinstance(exc.json_body, dict) else {}
     found = body.get("error")

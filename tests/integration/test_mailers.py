@@ -731,6 +731,6 @@ def test_ses_unreachable_endpoint_is_retried_then_transient(moto_endpoint, monke
 
 def test_ses_makes_no_client_until_the_first_send(monkeypatch):
     made = []
-    monkeypatch.setattr("portal.adapters.ses_mailer.boto3.client", lambda *a, **k: made.append(a))
+    monkeypatch.setattr("boto3.client", lambda *a, **k: made.append(a))
     SesMailer(SENDER, configuration_set=CONFIGURATION_SET)
     assert made == []
