@@ -1,7 +1,10 @@
 """SqliteStore: the local default Store, one SQLite file in WAL mode."""
 
 import json
+import os
 import sqlite3
+import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -49,56 +52,147 @@ MAIL_LOG_KEPT = timedelta(days=366)
 RELEASED = ""  # messages.claimed_at of a claim its holder gave up: any claim takes it
 
 
+IDLE_KEPT = 8  # open connections kept between uses; any more in use at once close after
+
+
+class _Connections:
+    """A store's open SQLite connections, kept open: opening one, and above all closing the
+    last one (which checkpoints the WAL and fsyncs), cost more than the transaction itself.
+
+    A thread holds a connection of its own for the length of one transaction and gives it
+    back; a single-threaded process uses one connection throughout. Not one per thread for
+    the thread's life: werkzeug's threaded server starts a thread per request, so that
+    would be a connection opened and closed per request again.
+
+    Never across a fork (SQLite forbids using a parent's connection in the child): the
+    child opens its own and leaves its parent's alone, unclosed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.idle: list[sqlite3.Connection] = []
+        self.generation = 0  # close() starts a new one: what is held then closes on return
+        _EVERY.add(self)
+
+    def open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=15, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 15000")
+        # Each commit is on disk before it returns: an acknowledged payment survives a
+        # power cut (FULL is SQLite's usual default; some builds default WAL to NORMAL).
+        conn.execute("PRAGMA synchronous = FULL")
+        return conn
+
+    @contextmanager
+    def held(self) -> Iterator[sqlite3.Connection]:
+        if self.pid != os.getpid():
+            self.forked()  # a fork that os.register_at_fork did not see
+        pid = self.pid
+        with self.lock:
+            generation = self.generation
+            conn = self.idle.pop() if self.idle else None
+        if conn is None:
+            conn = self.open()
+        try:
+            yield conn
+        finally:
+            self._give_back(conn, pid, generation)
+
+    def _give_back(self, conn: sqlite3.Connection, pid: int, generation: int) -> None:
+        if pid != os.getpid():  # taken in the parent, given back in a forked child
+            _INHERITED.append(conn)
+            return
+        with self.lock:
+            keep = (
+                generation == self.generation
+                and not conn.in_transaction
+                and len(self.idle) < IDLE_KEPT
+            )
+            if keep:
+                self.idle.append(conn)
+        if not keep:
+            conn.close()
+
+    def close(self) -> None:
+        if self.pid != os.getpid():
+            self.forked()
+        with self.lock:
+            idle, self.idle = self.idle, []
+            self.generation += 1
+        for conn in idle:
+            conn.close()
+
+    def forked(self) -> None:
+        """In a child process: the parent's connections stay open and untouched."""
+        _INHERITED.extend(self.idle)
+        self.idle = []
+        self.lock = threading.Lock()  # another thread of the parent may have held it
+        self.pid = os.getpid()
+        self.generation += 1
+
+
+# Every store's connections, to hand the parent's over in a child right after a fork, and the
+# parent's connections a child inherited: referenced for as long as the child runs, so that
+# the child never closes them.
+_EVERY: "weakref.WeakSet[_Connections]" = weakref.WeakSet()
+_INHERITED: list[sqlite3.Connection] = []
+
+
+def _after_fork_in_child() -> None:
+    for connections in list(_EVERY):
+        connections.forked()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class SqliteStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._ready = False
+        self._connections = _Connections(self.path)
+        # Tests and tools build many stores: each one's connections close when it is
+        # collected (or at exit), without waiting for the process to end.
+        self._closer = weakref.finalize(self, self._connections.close)
+
+    def close(self) -> None:
+        """Close the connections now; a later call opens new ones."""
+        self._connections.close()
 
     # -- connections -------------------------------------------------------------------
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=15, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA busy_timeout = 15000")
-        return conn
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         self._check_ready()
-        conn = self._connect()
-        try:
+        with self._connections.held() as conn:
             conn.execute("BEGIN")
-            yield conn
-        finally:
-            conn.rollback()
-            conn.close()
+            try:
+                yield conn
+            finally:
+                conn.rollback()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One use case, one transaction: committed only when the block ends cleanly."""
         self._check_ready()
-        conn = self._connect()
-        try:
+        with self._connections.held() as conn:
             conn.execute("BEGIN IMMEDIATE")
-            yield conn
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            conn.close()
+            try:
+                yield conn
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
 
     def _check_ready(self) -> None:
         if self._ready:
             return
         if not self.path.exists():
             raise StoreNotReady(f"No database at {self.path}: run `portal migrate`.")
-        conn = self._connect()
-        try:
+        with self._connections.held() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-        finally:
-            conn.close()
         if version != SCHEMA_VERSION:
             raise StoreNotReady(
                 f"The database at {self.path} is at schema {version}, the code needs "
@@ -110,8 +204,7 @@ class SqliteStore:
 
     def migrate(self) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = self._connect()
-        try:
+        with self._connections.held() as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -119,10 +212,15 @@ class SqliteStore:
                     f"The database is at schema {version}, newer than this code ({SCHEMA_VERSION})."
                 )
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                conn.executescript(f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {number};")
-                conn.commit()
-        finally:
-            conn.close()
+                try:
+                    conn.executescript(
+                        f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {number};"
+                    )
+                    conn.commit()
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.rollback()
+                    raise
         self._ready = False
         return SCHEMA_VERSION
 
