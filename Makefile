@@ -107,6 +107,7 @@ bench: install-dev
 	$(BIN)/python bench/statement_page.py
 	$(BIN)/python bench/statement_pdf.py
 	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/sqlite_payment.py
 	$(BIN)/python bench/reminders.py
 	$(BIN)/python bench/import_csv.py
 

@@ -119,11 +119,15 @@ def child(folder: Path, pay: bool) -> None:
         client = create_app(services=services).test_client()
         form = {"account_number": ACCOUNT, "last_name": "Reyes", "date_of_birth": BORN.isoformat()}
         answer = client.post("/pay", data={**form, "csrf_token": token(client, "/pay")})
-        expect(answer.status_code == 303 and answer.headers["Location"].endswith("/account"), answer)
+        expect(
+            answer.status_code == 303 and answer.headers["Location"].endswith("/account"), answer
+        )
         csrf = token(client, "/account")
         if pay:
             answer = client.post("/payments", data={"amount": "40.00", "csrf_token": csrf})
-            expect(answer.status_code == 303 and "/pay/cs_test_" in answer.headers["Location"], answer)
+            expect(
+                answer.status_code == 303 and "/pay/cs_test_" in answer.headers["Location"], answer
+            )
             session = stub.complete(answer.headers["Location"].rsplit("/", 1)[1])
             body = json.dumps(event("checkout.session.completed", session)).encode()
             answer = client.post(
@@ -132,7 +136,9 @@ def child(folder: Path, pay: bool) -> None:
                 headers={"Stripe-Signature": sign(body, STRIPE_SECRET)},
                 content_type="application/json",
             )
-            expect(answer.status_code == 200 and answer.get_json() == {"status": "processed"}, answer)
+            expect(
+                answer.status_code == 200 and answer.get_json() == {"status": "processed"}, answer
+            )
             receipts = list((folder / "outbox").glob("*-receipt-*.eml"))
             expect(len(receipts) == 1, f"{len(receipts)} receipts")
         close(services)
@@ -172,7 +178,9 @@ def fsyncs(folder: Path, template: Path, mode: str) -> int:
 
 def fsync_row() -> None:
     if shutil.which("strace") is None:
-        print(f"card payment fsyncs: not measured (no strace on this machine; goal <= {FSYNC_GOAL})")
+        print(
+            f"card payment fsyncs: not measured (no strace on this machine; goal <= {FSYNC_GOAL})"
+        )
         return
     with tempfile.TemporaryDirectory(prefix="portal-bench-card-") as tmp:
         folder = Path(tmp)
