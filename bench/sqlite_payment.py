@@ -14,7 +14,8 @@ Two rows (issue 15), each printed with its goal:
   webhook    p50 of POST /webhooks/stripe (a signed checkout.session.completed for a distinct
              pending payment: posted, receipt to the outbox; bench/webhooks.py's set-up)
              against the p50 of `stripe.Webhook.construct_event` on the same body and
-             header, the two interleaved event by event in this process.
+             header, the two interleaved event by event in this process, with the p50 of
+             one fdatasync in the same folder at the same moments (the disk's share).
 
 --profile also prints, for the webhook alone, the SQLite connections opened, statements and
 commits per event (sqlite3's trace callback on every connection the store opens) and the
@@ -245,6 +246,9 @@ def webhook_row(events: int, warmup: int, profile: bool) -> None:
         client = app.test_client()
         webhook: list[int] = []
         verify: list[int] = []
+        synced: list[int] = []
+        # What the disk asks of each commit, at the same moments: one 4 KB fdatasync.
+        disk = os.open(Path(tmp) / "disk-probe", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
 
         def one(payment_id: str, session_id: str, timed: bool) -> None:
             body = completed_event(payment_id, session_id)
@@ -262,9 +266,14 @@ def webhook_row(events: int, warmup: int, profile: bool) -> None:
             posted = time.perf_counter_ns() - start
             if answer.status_code != 200 or answer.get_json() != {"status": "processed"}:
                 sys.exit(f"webhook answered {answer.status_code}: {answer.get_data(as_text=True)}")
+            os.write(disk, b"\0" * 4096)
+            start = time.perf_counter_ns()
+            os.fdatasync(disk)
+            fdatasync = time.perf_counter_ns() - start
             if timed:
                 verify.append(verified)
                 webhook.append(posted)
+                synced.append(fdatasync)
 
         for i, (payment_id, session_id) in enumerate(pending[: warmup + events]):
             one(payment_id, session_id, timed=i >= warmup)
@@ -275,6 +284,10 @@ def webhook_row(events: int, warmup: int, profile: bool) -> None:
             f" p50 {percentile(verify, 50) / 1e6:.3f} ms: {ratio:.1f}x (goal <= {WEBHOOK_GOAL}x):"
             f" {'met' if ratio <= WEBHOOK_GOAL else 'NOT met'}; n={events}, clock"
             f" {NOW:%Y-%m-%d}"
+        )
+        print(
+            f"one fdatasync of 4 KB in the same folder at the same moments (each commit waits"
+            f" for one): p50 {percentile(synced, 50) / 1e6:.3f} ms"
         )
         if traced is not None:
             rest = pending[warmup + events :]
@@ -295,6 +308,7 @@ def webhook_row(events: int, warmup: int, profile: bool) -> None:
                 pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(18)
                 text = out.getvalue()
                 print(text[text.index("   ncalls") :].rstrip())
+        os.close(disk)
         close(services)
 
 
