@@ -29,7 +29,7 @@ from portal.domain.staff import (
     Role,
     StaffUser,
 )
-from portal.ports.store import Claim
+from portal.ports.store import Claim, ClaimMark
 
 DAY = timedelta(days=1)
 NO_ACCOUNT = "-"
@@ -505,6 +505,27 @@ def released_claim_item(claim: Claim) -> Item:
         "payload": claim.payload,
         "GSI2PK": _claim_shard(claim.kind, claim.key),
         "GSI2SK": _claim_order(claim.kind, claim.key, ""),
+    }
+
+
+def claim_mark_update(mark: ClaimMark, at: datetime) -> Item:
+    """A claim written with a commit (TransactWriteItems Update): marked sent at `at`
+    (a sent_at written before is kept), or held from `at` and listed for the sweep."""
+    values: Item = {":at": ts(at), ":kind": mark.kind, ":key": mark.key, ":payload": mark.payload}
+    expression = "SET claimed_at = :at, #kind = :kind, #key = :key, #payload = :payload"
+    if mark.done:
+        expression += ", sent_at = if_not_exists(sent_at, :at) REMOVE GSI2PK, GSI2SK"
+    else:
+        expression += ", GSI2PK = :shard, GSI2SK = :order"
+        values[":shard"] = _claim_shard(mark.kind, mark.key)
+        values[":order"] = _claim_order(mark.kind, mark.key, ts(at))
+    return {
+        "Update": {
+            "Key": {"PK": _message_pk(mark.kind, mark.key), "SK": "MESSAGE"},
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": {"#kind": "kind", "#key": "key", "#payload": "payload"},
+            "ExpressionAttributeValues": values,
+        }
     }
 
 

@@ -30,7 +30,11 @@ from portal.adapters.dynamodb_items import (
     statement_item,
 )
 from portal.adapters.dynamodb_keys import ApiKeyRecords
-from portal.adapters.dynamodb_staff import StaffRecords, released_claim_item
+from portal.adapters.dynamodb_staff import (
+    StaffRecords,
+    claim_mark_update,
+    released_claim_item,
+)
 from portal.adapters.dynamodb_table import (
     MAX_ATTEMPTS,
     Item,
@@ -56,6 +60,7 @@ from portal.ports.store import (
     STALE,
     AccountRecords,
     Claim,
+    ClaimMark,
     CommitOutcome,
     CommitResult,
     DueAccount,
@@ -423,16 +428,18 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
             entries=tuple(part.entries),
             payments=dict(part.payments),
             owners=owners,
+            account=account_from(part.account) if part.account else None,
             stored=part,
         )
 
-    def commit(self, change: Change) -> CommitResult:
+    def commit(self, change: Change, marks: Sequence[ClaimMark] = ()) -> CommitResult:
         part = change.book.stored
         if not isinstance(part, Partition):  # a book this store did not read
             raise ValueError("commit a change decided on a book this store loaded")
         actions = [_claim_put(claim, change.at) for claim in change.claims]
         if change.payment is not None:
             actions.append(_payment_change(change))
+        actions += [claim_mark_update(mark, change.at) for mark in marks]
         try:
             codes = self._commit(part, list(change.entries), change.at, actions)
         except _Retry:

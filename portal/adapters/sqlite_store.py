@@ -2,7 +2,7 @@
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -35,6 +35,7 @@ from portal.ports.store import (
     STALE,
     AccountRecords,
     Claim,
+    ClaimMark,
     CommitOutcome,
     CommitResult,
     DueAccount,
@@ -645,9 +646,10 @@ class SqliteStore:
                 entries=tuple(_entries(conn, account_number)),
                 payments={p.payment_id: p for p in map(_payment, payments)},
                 owners={key: owner for key in keys if (owner := _owner(conn, *key))},
+                account=_account(conn, account_number) if row else None,
             )
 
-    def commit(self, change: Change) -> CommitResult:
+    def commit(self, change: Change, marks: Sequence[ClaimMark] = ()) -> CommitResult:
         with self._write() as conn:
             bumped = conn.execute(
                 "UPDATE accounts SET version = version + 1"
@@ -671,6 +673,8 @@ class SqliteStore:
                 conn.rollback()
                 return STALE
             _insert_entries(conn, list(change.entries))
+            for mark in marks:
+                _write_mark(conn, mark, change.at)
             return COMMITTED
 
     # -- escalation queue ------------------------------------------------------------------
@@ -1240,6 +1244,17 @@ def _insert_mail(conn: sqlite3.Connection, record: MailRecord) -> None:
             record.detail,
             _ts(record.at),
         ),
+    )
+
+
+def _write_mark(conn: sqlite3.Connection, mark: ClaimMark, at: datetime) -> None:
+    """A claim written with a commit: held from `at`, or marked sent at `at` (a claim sent
+    before is left as it is)."""
+    conn.execute(
+        "INSERT INTO messages (kind, key, claimed_at, payload, sent_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT DO UPDATE SET claimed_at = excluded.claimed_at,"
+        " payload = excluded.payload, sent_at = excluded.sent_at WHERE sent_at IS NULL",
+        (mark.kind, mark.key, _ts(at), mark.payload, _ts(at) if mark.done else None),
     )
 
 

@@ -1,6 +1,6 @@
 """The Store port: the operations the use cases need, whatever holds the records."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -51,6 +51,8 @@ class PostingResult:
     payment: Payment
     posted: bool
     entries: tuple[LedgerEntry, ...] = ()
+    book: AccountBook | None = None  # when posted: the account's book with the posting in it
+    receipt_unsent: bool = False  # posted now, and its receipt could not be sent (yet)
 
     @property
     def message(self) -> str:
@@ -63,6 +65,19 @@ class CommitOutcome(StrEnum):
     COMMITTED = "committed"
     STALE = "stale"  # the account (or payment) changed since the book was read
     TAKEN = "taken"  # a unique key of the change belongs to a payment already
+
+
+@dataclass(frozen=True)
+class ClaimMark:
+    """A message claim written in the same write as a commit. `done`: marked sent by the
+    commit itself (a gateway event whose posting this is); otherwise held by the caller
+    from the commit's time, with its payload (a receipt to send next), so a crash before
+    the caller finishes it leaves it unfinished, for the next attempt or the sweep."""
+
+    kind: str
+    key: str
+    payload: str = ""
+    done: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,13 +143,16 @@ class Store(Protocol):
         self, account_number: str, keys: Iterable[tuple[KeyKind, str]] = ()
     ) -> AccountBook:
         """The account's book at its current version (an empty book at version 0 for an
-        unknown account), with the owners of the unique `keys` asked about that are taken
-        (read after the ledger, so a key taken meanwhile is never missed)."""
+        unknown account), with the account itself and the owners of the unique `keys`
+        asked about that are taken (read after the ledger, so a key taken meanwhile is
+        never missed)."""
 
-    def commit(self, change: Change) -> "CommitResult":
+    def commit(self, change: Change, marks: Sequence["ClaimMark"] = ()) -> "CommitResult":
         """Write the change (entries, the payment's fields, its keys) all or nothing, only
         if the account is still at `change.version` and the payment as it was read: else
-        STALE; TAKEN (with the owner) when one of its keys belongs to a payment already."""
+        STALE; TAKEN (with the owner) when one of its keys belongs to a payment already.
+        `marks`: message claims written in the same write (see ClaimMark); a claim marked
+        sent before is left as it is."""
 
     def account_records(self, account_number: str) -> AccountRecords | None: ...
 
