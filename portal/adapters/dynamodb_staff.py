@@ -510,7 +510,8 @@ def released_claim_item(claim: Claim) -> Item:
 
 def claim_mark_update(mark: ClaimMark, at: datetime) -> Item:
     """A claim written with a commit (TransactWriteItems Update): marked sent at `at`
-    (a sent_at written before is kept), or held from `at` and listed for the sweep."""
+    (a sent_at written before is kept), or held from `at` and listed for the sweep; with
+    `stale_before`, on condition that no other live holder has it."""
     values: Item = {":at": ts(at), ":kind": mark.kind, ":key": mark.key, ":payload": mark.payload}
     expression = "SET claimed_at = :at, #kind = :kind, #key = :key, #payload = :payload"
     if mark.done:
@@ -519,14 +520,19 @@ def claim_mark_update(mark: ClaimMark, at: datetime) -> Item:
         expression += ", GSI2PK = :shard, GSI2SK = :order"
         values[":shard"] = _claim_shard(mark.kind, mark.key)
         values[":order"] = _claim_order(mark.kind, mark.key, ts(at))
-    return {
-        "Update": {
-            "Key": {"PK": _message_pk(mark.kind, mark.key), "SK": "MESSAGE"},
-            "UpdateExpression": expression,
-            "ExpressionAttributeNames": {"#kind": "kind", "#key": "key", "#payload": "payload"},
-            "ExpressionAttributeValues": values,
-        }
+    update: Item = {
+        "Key": {"PK": _message_pk(mark.kind, mark.key), "SK": "MESSAGE"},
+        "UpdateExpression": expression,
+        "ExpressionAttributeNames": {"#kind": "kind", "#key": "key", "#payload": "payload"},
+        "ExpressionAttributeValues": values,
     }
+    if mark.stale_before is not None:
+        update["ConditionExpression"] = (
+            "attribute_not_exists(PK) OR attribute_exists(sent_at)"
+            " OR attribute_not_exists(claimed_at) OR claimed_at < :stale"
+        )
+        values[":stale"] = ts(mark.stale_before)
+    return {"Update": update}
 
 
 def _claim_shard(kind: str, key: str) -> str:

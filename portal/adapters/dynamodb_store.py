@@ -446,6 +446,8 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
             return STALE
         if codes is None:
             return COMMITTED
+        if FAILED in codes[len(actions) - len(marks) : len(actions)]:
+            return CommitResult(CommitOutcome.CLAIMED)
         for claim, code in zip(change.claims, codes, strict=False):
             if code == FAILED:
                 owner = self.db.get(*_key_item_key(claim.kind, claim.value))

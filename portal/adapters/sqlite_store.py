@@ -658,6 +658,9 @@ class SqliteStore:
             )
             if bumped.rowcount == 0:
                 return STALE
+            if any(_held(conn, mark) for mark in marks):
+                conn.rollback()
+                return CommitResult(CommitOutcome.CLAIMED)
             for claim in change.claims:
                 owner = _owner(conn, claim.kind, claim.value)
                 if owner is not None:
@@ -1245,6 +1248,18 @@ def _insert_mail(conn: sqlite3.Connection, record: MailRecord) -> None:
             _ts(record.at),
         ),
     )
+
+
+def _held(conn: sqlite3.Connection, mark: ClaimMark) -> bool:
+    """True when another holder's claim refuses the mark (see ClaimMark.stale_before)."""
+    if mark.stale_before is None:
+        return False
+    row = conn.execute(
+        "SELECT 1 FROM messages WHERE kind = ? AND key = ? AND sent_at IS NULL"
+        " AND claimed_at != ? AND claimed_at >= ?",
+        (mark.kind, mark.key, RELEASED, _ts(mark.stale_before)),
+    ).fetchone()
+    return row is not None
 
 
 def _write_mark(conn: sqlite3.Connection, mark: ClaimMark, at: datetime) -> None:

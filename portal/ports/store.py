@@ -65,6 +65,7 @@ class CommitOutcome(StrEnum):
     COMMITTED = "committed"
     STALE = "stale"  # the account (or payment) changed since the book was read
     TAKEN = "taken"  # a unique key of the change belongs to a payment already
+    CLAIMED = "claimed"  # a claim to be marked done is held by another live holder
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,16 @@ class ClaimMark:
     """A message claim written in the same write as a commit. `done`: marked sent by the
     commit itself (a gateway event whose posting this is); otherwise held by the caller
     from the commit's time, with its payload (a receipt to send next), so a crash before
-    the caller finishes it leaves it unfinished, for the next attempt or the sweep."""
+    the caller finishes it leaves it unfinished, for the next attempt or the sweep.
+    `stale_before`: the mark takes the claim as `Store.claim` would: another holder's
+    claim, unsent, not released and made at or after this, refuses the commit (CLAIMED);
+    None writes it whatever holds it."""
 
     kind: str
     key: str
     payload: str = ""
     done: bool = False
+    stale_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -151,8 +156,8 @@ class Store(Protocol):
         """Write the change (entries, the payment's fields, its keys) all or nothing, only
         if the account is still at `change.version` and the payment as it was read: else
         STALE; TAKEN (with the owner) when one of its keys belongs to a payment already.
-        `marks`: message claims written in the same write (see ClaimMark); a claim marked
-        sent before is left as it is."""
+        `marks`: message claims written in the same write (see ClaimMark): CLAIMED when
+        one is held by another; a claim marked sent before is left as it is."""
 
     def account_records(self, account_number: str) -> AccountRecords | None: ...
 

@@ -10,6 +10,13 @@ from portal.domain.ledger import EntryKind, LedgerEntry
 from portal.ports.store import ClaimMark, CommitOutcome, PostingResult, Store, StoreError
 
 ATTEMPTS = 20
+
+
+class ClaimHeld(Exception):
+    """A claim the change was to mark done is held by another live holder: nothing was
+    written."""
+
+
 Marks = Callable[[AccountBook], Sequence[ClaimMark]]
 
 
@@ -32,6 +39,8 @@ def change_account(
         result = store.commit(decision, marks(book) if marks else ())
         if result.outcome is CommitOutcome.COMMITTED:
             return decision
+        if result.outcome is CommitOutcome.CLAIMED:
+            raise ClaimHeld()
         taken = result.key
         if result.outcome is CommitOutcome.TAKEN and taken is not None and taken not in keys:
             keys += (taken,)  # the next book knows its owner, and answers for it

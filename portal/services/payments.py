@@ -214,8 +214,9 @@ def _succeeded(
         # leaves it unfinished, for the next delivery or the sweep.
         if send_posted_receipt(services, result) is Delivery.FAILED:
             result = dataclasses.replace(result, receipt_unsent=True)
-    else:
-        # Posted before (by another path or delivery): the receipt is claimed once.
+    elif not marks:
+        # Posted before (by another path or delivery): the receipt is claimed once. (With
+        # marks, the caller's claimed path does this: see services/webhooks.py.)
         send_receipt(services, payment.payment_id)
     return result
 

@@ -9,6 +9,7 @@ from portal.ports.store import ClaimMark, PostingResult
 from portal.services.claims import claim_payload, payload_fields, stale_before
 from portal.services.context import Services
 from portal.services.errors import PaymentNotFound, PaymentNotReady, UnpostableEvent
+from portal.services.ledger import ClaimHeld
 from portal.services.payments import apply_gateway_event, apply_or_escalate
 from portal.services.receipts import receipt_unsent, send_receipt
 
@@ -93,11 +94,17 @@ def _post_paid_event(services: Services, event: GatewayEvent) -> Outcome | None:
     it posted nothing now (posted before, not found, not ready, not postable: the claimed
     path answers, applying it again). A retried posting is refused by the account's
     version, so no claim is needed before it."""
-    done = ClaimMark(EVENT_CLAIM, event.event_id, event_payload(event), done=True)
+    now = services.clock.now()
+    done = ClaimMark(
+        EVENT_CLAIM, event.event_id, event_payload(event), done=True, stale_before=stale_before(now)
+    )
     try:
         result = apply_gateway_event(services, event, marks=(done,))
     except (PaymentNotFound, PaymentNotReady, UnpostableEvent):
         return None
+    except ClaimHeld:
+        # Another delivery holds it: if that one dies, this answer makes Stripe try again.
+        raise EventInProgress(event.event_id) from None
     if not isinstance(result, PostingResult) or not result.posted:
         return None
     log.info("gateway event %s (%s): %s", event.event_id, event.kind, Outcome.PROCESSED)
