@@ -28,16 +28,16 @@ Store calls: every call of a Store method (a small counting proxy around the sto
 on both stores) and, on DynamoDB, every API call botocore makes (before-call.dynamodb), with
 the time spent inside them (moto's share).
 
-Sizes: --accounts (2,000, the size of issue 15's row) on SQLite. moto is slow at this:
-every TransactWriteItems copies the whole table and every Query scans it, so each call's
-cost grows with the table (over a second per escalation at 1,000 accounts), and a DynamoDB
-run over 10,000 accounts would take hours. So DynamoDB gets --dynamodb-accounts (500, the
-same 1 in 10 due), printed with the results. Loading it: the first --import-sample accounts
-(50) go in through import_statement, timed; when that rate says the whole population would take more than
-60 s, the rest are written with batch writes (store.db's table, BatchWriteItem) of exactly
-the items import_statement would write (the store's own import run over a table in memory,
-bench/_population.py MemoryStore; its ledger month totals added with one update each), and
-the script says so.
+Sizes: --accounts (2,000, the size of issue 15's row) on SQLite. moto is slow at this: every
+TransactWriteItems copies the whole table and every Query scans it, so each call's cost
+grows with the table (over a second per escalation at 1,000 accounts), and a DynamoDB run
+over 10,000 accounts would take hours. So DynamoDB gets --dynamodb-accounts (500, the same 1
+in 10 due), printed with the results. Loading it: the first --import-sample accounts (50) go
+in through import_statement, timed; when that rate says the whole population would take more
+than 60 s, the rest are written with batch writes (store.db's table, BatchWriteItem) of
+exactly the items import_statement would write (the store's own import run over a table in
+memory, bench/_population.py MemoryStore; its ledger month totals added with one update
+each), and the script says so.
 
     .venv/bin/python bench/reminders.py [--accounts N] [--dynamodb-accounts N]
         [--empty-runs N] [--import-sample N] [--mailer count|outbox]
