@@ -511,6 +511,7 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
                     statement_id,
                     date.fromisoformat(oldest["due_date"]),
                     sum(s["balance_cents"] for s in open_now.values()),
+                    account=account_from(item),
                 )
             )
         return found

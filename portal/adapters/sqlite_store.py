@@ -384,24 +384,8 @@ class SqliteStore:
         stale_before: datetime | None = None,
         payload: str = "",
     ) -> bool:
-        # A released claim has claimed_at '' (RELEASED): any claim takes it over.
         with self._write() as conn:
-            cursor = conn.execute(
-                "INSERT INTO messages (kind, key, claimed_at, payload) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT DO UPDATE SET claimed_at = excluded.claimed_at,"
-                " payload = CASE WHEN excluded.payload = '' THEN payload"
-                " ELSE excluded.payload END"
-                " WHERE sent_at IS NULL AND (claimed_at = ? OR claimed_at < ?)",
-                (
-                    kind,
-                    key,
-                    _ts(at),
-                    payload,
-                    RELEASED,
-                    _ts(stale_before) if stale_before else RELEASED,
-                ),
-            )
-            return cursor.rowcount == 1
+            return _take(conn, Claim(kind, key, None, payload), at, stale_before)
 
     def complete_claim(
         self,
@@ -419,6 +403,23 @@ class SqliteStore:
                 _insert_mail(conn, mail)
             if audit is not None:
                 _insert_audit(conn, audit)
+
+    def claim_many(
+        self, claims: Sequence[Claim], at: datetime, stale_before: datetime
+    ) -> set[tuple[str, str]]:
+        with self._write() as conn:
+            return {(c.kind, c.key) for c in claims if _take(conn, c, at, stale_before)}
+
+    def complete_claims(
+        self, claims: Sequence[tuple[str, str]], at: datetime, mail: Sequence[MailRecord] = ()
+    ) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE messages SET sent_at = ? WHERE kind = ? AND key = ?",
+                [(_ts(at), kind, key) for kind, key in claims],
+            )
+            for record in mail:
+                _insert_mail(conn, record)
 
     def claim_completed(self, kind: str, key: str) -> bool:
         with self._read() as conn:
@@ -801,6 +802,12 @@ class SqliteStore:
             return cursor.rowcount == 1
 
     def opt_out_token(self, account_number: str, new_token: str) -> str:
+        with self._read() as conn:  # given before (every reminder after the first): no write
+            row = conn.execute(
+                "SELECT token FROM opt_out_tokens WHERE account_number = ?", (account_number,)
+            ).fetchone()
+            if row is not None:
+                return row["token"]
         with self._write() as conn:
             if _account(conn, account_number) is None:
                 raise KeyError(account_number)
@@ -1248,6 +1255,29 @@ def _insert_mail(conn: sqlite3.Connection, record: MailRecord) -> None:
             _ts(record.at),
         ),
     )
+
+
+def _take(
+    conn: sqlite3.Connection, claim: Claim, at: datetime, stale_before: datetime | None
+) -> bool:
+    """Claim (kind, key) unless claimed before; a released claim has claimed_at ''
+    (RELEASED): any claim takes it over, and so does one made before `stale_before`."""
+    cursor = conn.execute(
+        "INSERT INTO messages (kind, key, claimed_at, payload) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT DO UPDATE SET claimed_at = excluded.claimed_at,"
+        " payload = CASE WHEN excluded.payload = '' THEN payload"
+        " ELSE excluded.payload END"
+        " WHERE sent_at IS NULL AND (claimed_at = ? OR claimed_at < ?)",
+        (
+            claim.kind,
+            claim.key,
+            _ts(at),
+            claim.payload,
+            RELEASED,
+            _ts(stale_before) if stale_before else RELEASED,
+        ),
+    )
+    return cursor.rowcount == 1
 
 
 def _held(conn: sqlite3.Connection, mark: ClaimMark) -> bool:

@@ -1,7 +1,7 @@
 """The Store port: the operations the use cases need, whatever holds the records."""
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
@@ -115,6 +115,9 @@ class DueAccount:
     statement_id: str  # its oldest open statement (earliest due date)
     due_date: date  # when that statement fell due
     due_cents: int  # everything owed on the account's open statements
+    # The account, when the index hands it over with the row (DynamoDB: the account item
+    # is the index's item); None: read it.
+    account: Account | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,17 @@ class Store(Protocol):
     ) -> None:
         """Close the claim; `mail` (its mail-log line) and `audit` (the staff action it
         finishes) are kept in the same write, so a crash keeps both or neither."""
+
+    def claim_many(
+        self, claims: Sequence["Claim"], at: datetime, stale_before: datetime
+    ) -> set[tuple[str, str]]:
+        """`claim` for each of several (kind, key, payload) in one write, as `claim` with
+        `stale_before` would; the (kind, key) of those claimed now."""
+
+    def complete_claims(
+        self, claims: Sequence[tuple[str, str]], at: datetime, mail: Sequence[MailRecord] = ()
+    ) -> None:
+        """`complete_claim` for several claims, with their mail-log lines, in one write."""
 
     def claim_completed(self, kind: str, key: str) -> bool:
         """True once (kind, key) is marked sent (a claim alone is not)."""

@@ -18,13 +18,19 @@ RECEIPT_CLAIM = "receipt"
 
 def send_receipt(services: Services, payment_id: str) -> bool:
     """Send the receipt unless it was sent (or claimed) before; True when sent now."""
+    return receipt_delivery(services, payment_id) is Delivery.SENT
+
+
+def receipt_delivery(services: Services, payment_id: str) -> Delivery | None:
+    """Send the receipt unless it was sent (or claimed) before: what came of it; None when
+    there is nothing to send or its claim is held (or was sent) by another."""
     store = services.store
     payment = store.get_payment(payment_id)
     if payment is None or payment.posted_at is None:
-        return False
+        return None
     message = receipt_message(services, payment)
     if message is None:
-        return False
+        return None
     # Claimed once per payment; a failed send leaves the claim unfinished for a retry or the
     # daily sweep (the payment is posted whatever happens to its e-mail), a refused address
     # is noted for staff.
@@ -36,7 +42,7 @@ def send_receipt(services: Services, payment_id: str) -> bool:
         payment.account_number,
         payload=claim_payload(payment_id=payment_id),
     )
-    return outcome is Delivery.SENT
+    return outcome
 
 
 def receipt_mark(book: AccountBook, payment_id: str) -> ClaimMark | None:

@@ -10,8 +10,9 @@ from portal.services.claims import claim_payload, payload_fields, stale_before
 from portal.services.context import Services
 from portal.services.errors import PaymentNotFound, PaymentNotReady, UnpostableEvent
 from portal.services.ledger import ClaimHeld
+from portal.services.notices import Delivery
 from portal.services.payments import apply_gateway_event, apply_or_escalate
-from portal.services.receipts import receipt_unsent, send_receipt
+from portal.services.receipts import receipt_delivery, receipt_unsent
 
 log = logging.getLogger(__name__)
 EVENT_CLAIM = "gateway-event"
@@ -115,16 +116,20 @@ def _post_paid_event(services: Services, event: GatewayEvent) -> Outcome | None:
 
 def _send_unsent_receipt(services: Services, event: GatewayEvent) -> bool:
     """For a paid event marked done: its receipt, if still unsent (its sender died, or its
-    send failed), is sent now when its claim can be taken over; True when sent now.
-    ReceiptPending while it cannot (held by a live sender, or the send failed again)."""
+    send failed), is sent now when its claim can be taken over; True when done now.
+    EventInProgress while a live sender holds it (the delivery that posted it is still at
+    work), ReceiptPending when the send failed again."""
     if event.kind is not EventKind.PAYMENT_SUCCEEDED:
         return False
     payment_id = _payment_id(services, event)
     if not payment_id or not receipt_unsent(services, payment_id):
         return False
-    if send_receipt(services, payment_id):
-        return True
-    raise ReceiptPending(payment_id)
+    outcome = receipt_delivery(services, payment_id)
+    if outcome is None:
+        raise EventInProgress(event.event_id)
+    if outcome is Delivery.FAILED:
+        raise ReceiptPending(payment_id)
+    return True
 
 
 def _payment_id(services: Services, event: GatewayEvent) -> str:
