@@ -1,8 +1,10 @@
 """The DynamoDB calls behind the patient's pages: no Scan, and no more than docs/dynamodb.md
 states (a change that adds a call to these pages must update the design first)."""
 
+import dataclasses
 import re
 import uuid
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from portal import create_app
 from portal.bootstrap import build_services
 from portal.config import Settings
+from portal.services.reminders import run_reminders
 from portal.services.statements import import_statement
 from tests.conftest import lopez_account, statement
 from tests.integration.conftest import sign_in
@@ -58,6 +61,7 @@ def dynamo_app(moto_endpoint, tmp_path, clock):
     import_statement(services, account, statement("S-2026-000123", (4550, 2000)))
     app = create_app(services=services)
     app.config["TESTING"] = True
+    app.config["SERVICES_FOR_TEST"] = services
     return app, CallLog(services.store.db.client)
 
 
@@ -132,3 +136,25 @@ def test_a_paid_webhook_event_stays_within_the_design(stripe_dynamo_app):
     assert services.store.claim_completed("receipt", "pay_calls_2")
     assert "Scan" not in calls, calls
     assert len(calls) == documented_path_calls("a paid webhook event"), calls
+
+
+def test_the_reminder_run_stays_within_the_design(dynamo_app, clock):
+    """Two accounts due their first reminder, in one batch: the run's calls, and each due
+    account's, as docs/dynamodb.md states them; an added call fails here."""
+    app, log = dynamo_app
+    services = app.config["SERVICES_FOR_TEST"]
+    due = date(2026, 11, 28) - timedelta(days=15)
+    for number in ("200001", "200002"):
+        account = dataclasses.replace(lopez_account(), account_number=number)
+        owed = statement(f"S-{number}", (3000,), due - timedelta(30), due, number)
+        import_statement(services, account, owed, notify=False)
+
+    summaries = []
+    calls = log.during(lambda: summaries.append(run_reminders(services, clock.now())))
+
+    assert summaries[0].sent == 2, summaries[0]
+    assert "Scan" not in calls, calls
+    per_run = documented_path_calls("the reminder run, per run")
+    per_batch = documented_path_calls("the reminder run, per batch of 25")
+    first = documented_path_calls("the reminder run, per due account, its first opt-out link")
+    assert len(calls) == per_run + per_batch + 2 * first, calls
