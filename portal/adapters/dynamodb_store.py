@@ -542,33 +542,25 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
                 raise KeyError(account_number)
             if account.get("opt_out_token"):
                 return account["opt_out_token"]
-            pointer = {
-                "PK": f"OPTOUT#{new_token}",
-                "SK": "OPTOUT",
-                "account_number": account_number,
-            }
-            # Both written once; the version goes up so a money change racing this one
-            # re-reads the account instead of writing back an item without the token.
-            codes = self.db.transact(
-                [
-                    {"Put": {"Item": pointer, "ConditionExpression": "attribute_not_exists(PK)"}},
-                    {
-                        "Update": {
-                            "Key": key,
-                            "UpdateExpression": "SET opt_out_token = :token ADD #version :one",
-                            "ConditionExpression": "attribute_exists(PK)"
-                            " AND attribute_not_exists(opt_out_token)",
-                            "ExpressionAttributeNames": {"#version": "version"},
-                            "ExpressionAttributeValues": {":token": new_token, ":one": 1},
-                        }
-                    },
-                ]
-            )
+            codes = self.db.transact(_new_token_writes(account_number, new_token))
             if codes is None:
                 return new_token
             if codes[0] == FAILED:  # the new token was another account's: vanishingly unlikely
                 raise StoreError("that opt-out token is taken; try again")
         raise StoreError("the account kept changing while its opt-out token was written")
+
+    def opt_out_tokens(self, new_tokens: dict[str, str]) -> dict[str, str]:
+        items = self.db.get_many([(account_pk(n), "ACCOUNT") for n in new_tokens])
+        found = {i["account_number"]: i.get("opt_out_token", "") for i in items}
+        tokens = {n: t for n, t in found.items() if t}
+        fresh = [n for n, t in found.items() if not t]
+        writes: list[Item] = []
+        for number in fresh:
+            writes += _new_token_writes(number, new_tokens[number])
+        if writes and len(writes) <= TRANSACTION_ITEMS and self.db.transact(writes) is None:
+            return {**tokens, **{n: new_tokens[n] for n in fresh}}
+        # Too many, or one was given a token meanwhile: each on its own.
+        return {**tokens, **{n: self.opt_out_token(n, new_tokens[n]) for n in fresh}}
 
     def account_of_opt_out_token(self, token: str) -> str | None:
         return self._account_of("OPTOUT", token)
@@ -677,6 +669,26 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _new_token_writes(account_number: str, token: str) -> list[Item]:
+    """An account's opt-out token, written once: its pointer and the account item (whose
+    version goes up, so a money change racing this one re-reads the account instead of
+    writing back an item without the token)."""
+    pointer = {"PK": f"OPTOUT#{token}", "SK": "OPTOUT", "account_number": account_number}
+    return [
+        {"Put": {"Item": pointer, "ConditionExpression": "attribute_not_exists(PK)"}},
+        {
+            "Update": {
+                "Key": {"PK": account_pk(account_number), "SK": "ACCOUNT"},
+                "UpdateExpression": "SET opt_out_token = :token ADD #version :one",
+                "ConditionExpression": "attribute_exists(PK)"
+                " AND attribute_not_exists(opt_out_token)",
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": {":token": token, ":one": 1},
+            }
+        },
+    ]
 
 
 def _payment_update(payment: Payment, expression: str, condition: str, values: Item) -> Item:

@@ -823,6 +823,23 @@ class SqliteStore:
                 raise StoreError("that opt-out token is taken; try again")
             return row["token"]
 
+    def opt_out_tokens(self, new_tokens: dict[str, str]) -> dict[str, str]:
+        if not new_tokens:
+            return {}
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO opt_out_tokens (token, account_number) SELECT ?, account_number"
+                " FROM accounts WHERE account_number = ? ON CONFLICT DO NOTHING",
+                [(token, number) for number, token in new_tokens.items()],
+            )
+            marks = ", ".join("?" * len(new_tokens))
+            rows = conn.execute(
+                "SELECT account_number, token FROM opt_out_tokens"
+                f" WHERE account_number IN ({marks})",
+                list(new_tokens),
+            )
+            return {r["account_number"]: r["token"] for r in rows}
+
     def account_of_opt_out_token(self, token: str) -> str | None:
         with self._read() as conn:
             row = conn.execute(

@@ -349,6 +349,10 @@ class Store(Protocol):
         for it from now on (written once, so every e-mail carries the same link). KeyError
         for an unknown account."""
 
+    def opt_out_tokens(self, new_tokens: dict[str, str]) -> dict[str, str]:
+        """`opt_out_token` for several accounts in one write: account number -> its token
+        (the one given before, else the new one); an unknown account is left out."""
+
     def account_of_opt_out_token(self, token: str) -> str | None:
         """The account an opt-out token was given to; None for a token never given."""
 

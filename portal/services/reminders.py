@@ -28,6 +28,7 @@ from portal.services.notices import (
     _log_attempt,
     attempt,
     escalation_message,
+    new_opt_out_token,
     reminder_message,
     send_claimed,
 )
@@ -171,6 +172,14 @@ def _send_batch(
         return
     store, now = services.store, services.clock.now()
     taken = store.claim_many([p.claim for p in batch], now, stale_before(now))
+    # The opt-out links of the batch's reminders, each account's token made once.
+    tokens = store.opt_out_tokens(
+        {
+            p.item.account_number: new_opt_out_token()
+            for p in batch
+            if p.step.stage is not Stage.ESCALATION and (p.claim.kind, p.claim.key) in taken
+        }
+    )
     done: list[tuple[str, str]] = []
     records = []
     try:
@@ -179,7 +188,8 @@ def _send_batch(
             if (claim.kind, claim.key) not in taken:
                 summary.skipped += 1  # claimed before: sent by an earlier run
                 continue
-            outcome = _send_planned(services, planned, today)
+            token = tokens.get(planned.item.account_number)
+            outcome = _send_planned(services, planned, today, token)
             if outcome is None:
                 summary.failed += 1
                 continue
@@ -199,13 +209,13 @@ def _send_batch(
 
 
 def _send_planned(
-    services: Services, planned: Planned, today: date
+    services: Services, planned: Planned, today: date, opt_out_token: str | None
 ) -> tuple[Delivery, MailRecord] | None:
     """Build and send one claimed message; None (its claim released) when it could not be
     built."""
     item, claim = planned.item, planned.claim
     try:
-        message = _step_message(services, planned.account, item, planned.step, today)
+        message = _step_message(services, planned.account, item, planned.step, today, opt_out_token)
     except Exception:
         log.exception("reminders: account %s failed", item.account_number)
         services.store.release_claim(claim.kind, claim.key)
@@ -218,7 +228,12 @@ def reminder_key(account_number: str, statement_id: str, step: Step) -> str:
 
 
 def _step_message(
-    services: Services, account: Account, item: DueAccount, step: Step, today: date
+    services: Services,
+    account: Account,
+    item: DueAccount,
+    step: Step,
+    today: date,
+    opt_out_token: str | None = None,
 ) -> OutgoingMessage:
     """The step's message; for the escalation stage, the item in the staff queue first."""
     days = (today - item.due_date).days
@@ -231,6 +246,7 @@ def _step_message(
             item.due_cents,
             item.due_date,
             days,
+            opt_out_token,
         )
     open_escalation(
         services,
