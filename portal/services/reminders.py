@@ -171,15 +171,25 @@ def _send_batch(
     if not batch:
         return
     store, now = services.store, services.clock.now()
-    taken = store.claim_many([p.claim for p in batch], now, stale_before(now))
-    # The opt-out links of the batch's reminders, each account's token made once.
-    tokens = store.opt_out_tokens(
-        {
-            p.item.account_number: new_opt_out_token()
-            for p in batch
-            if p.step.stage is not Stage.ESCALATION and (p.claim.kind, p.claim.key) in taken
-        }
-    )
+    try:
+        taken = store.claim_many([p.claim for p in batch], now, stale_before(now))
+    except Exception:
+        # The batch's trouble must not stop the other batches (nothing was sent).
+        log.exception("reminders: a batch of %d could not be claimed", len(batch))
+        summary.failed += len(batch)
+        return
+    try:
+        # The opt-out links of the batch's reminders, each account's token made once.
+        tokens = store.opt_out_tokens(
+            {
+                p.item.account_number: new_opt_out_token()
+                for p in batch
+                if p.step.stage is not Stage.ESCALATION and (p.claim.kind, p.claim.key) in taken
+            }
+        )
+    except Exception:
+        log.exception("reminders: opt-out tokens not read; each message reads its own")
+        tokens = {}
     done: list[tuple[str, str]] = []
     records = []
     try:
