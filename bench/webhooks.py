@@ -52,6 +52,7 @@ from _population import (
     percentile,
     store_env,
 )
+from stripe import Webhook
 
 from portal import create_app
 from portal.domain.accounts import Account
@@ -226,6 +227,8 @@ def main(argv: list[str] | None = None) -> None:
 
         # Every DynamoDB call the webhook makes, and the time spent inside it (moto's share).
         api = ApiCounter(built["dynamodb"][1].store.db.client)
+        # Every SQLite statement the webhook runs (COMMIT: a write transaction).
+        sql = SqlCounter(built["sqlite"][1].store)
         # A well-formed event for no payment of the portal's, signed with the wrong secret.
         decoy = completed_event("pay_bench_decoy", "cs_test_bench_decoy")
 
@@ -246,6 +249,9 @@ def main(argv: list[str] | None = None) -> None:
 
         times: dict[str, list[int]] = {target: [] for target in targets}
         per_event: list[int] = []
+        commits: list[int] = []
+        statements: list[int] = []
+        construct: list[int] = []
         in_calls: list[int] = []
         which: Counter[str] = Counter()
         for n in range(args.events):
@@ -253,7 +259,18 @@ def main(argv: list[str] | None = None) -> None:
             shift = n % len(active)
             for target in active[shift:] + active[:shift]:
                 api.reset()
+                sql.reset()
                 times[target].append(run(target, args.warmup + n))
+                if target == "sqlite/processed":
+                    commits.append(sql.commits)
+                    statements.append(len(sql.statements))
+                    # The baseline of the issue's row: the signature check alone, the same
+                    # payload, timed the same way (signed before the clock starts).
+                    body = completed_event(*built["sqlite"][2][args.warmup + n])
+                    header = sign(body, WEBHOOK_SECRET)
+                    start = time.perf_counter_ns()
+                    Webhook.construct_event(body, header, WEBHOOK_SECRET)
+                    construct.append(time.perf_counter_ns() - start)
                 if target == "dynamodb/processed":
                     per_event.append(sum(api.calls.values()))
                     in_calls.append(sum(api.inside.values()))
@@ -296,7 +313,44 @@ def main(argv: list[str] | None = None) -> None:
         "processed events/s, SQLite / DynamoDB (moto over HTTP):"
         f" {rate['sqlite/processed'] / rate['dynamodb/processed']:.1f}x"
     )
+    p50 = {t: percentile(v, 50) for t, v in times.items()}
+    print()
+    print("issue 15's rows (goal in brackets):")
+    print(
+        f"  SQLite write transactions per processed event: {statistics.fmean(commits):g}"
+        f" (<= 2; 5 before), {statistics.fmean(statements):g} statements"
+    )
+    print(
+        f"  DynamoDB calls per processed event: {statistics.fmean(per_event):g} (<= 6; 18 before)"
+    )
+    print(
+        "  the webhook's time on SQLite, p50, / stripe.Webhook.construct_event on the same"
+        f" payload, p50: {p50['sqlite/processed'] / percentile(construct, 50):.0f}x (<= 30x)"
+    )
     print("every payment posted once with one receipt, on both stores")
+
+
+class SqlCounter:
+    """Every statement the SQLite store runs (sqlite3's trace callback on each connection
+    it opens), and how many of them commit."""
+
+    def __init__(self, store) -> None:
+        self.statements: list[str] = []
+        connect = store._connect
+
+        def traced(*args, **kwargs):
+            conn = connect(*args, **kwargs)
+            conn.set_trace_callback(self.statements.append)
+            return conn
+
+        store._connect = traced
+
+    def reset(self) -> None:
+        self.statements = []
+
+    @property
+    def commits(self) -> int:
+        return sum(1 for s in self.statements if s.strip().upper().startswith("COMMIT"))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ staff users, the audit log, notes and the escalation queue (design: docs/dynamod
 import secrets
 import time
 import zlib
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -29,7 +30,7 @@ from portal.domain.staff import (
     Role,
     StaffUser,
 )
-from portal.ports.store import Claim
+from portal.ports.store import Claim, ClaimMark
 
 DAY = timedelta(days=1)
 NO_ACCOUNT = "-"
@@ -162,32 +163,15 @@ class StaffRecords:
         stale_before: datetime | None = None,
         payload: str = "",
     ) -> bool:
-        # Unsent claims are listed in GSI2 (sharded) for the sweep; a released claim has no
-        # claimed_at, so any claim takes it over.
-        free = "attribute_not_exists(PK) OR (attribute_not_exists(sent_at) AND"
-        values: dict[str, Any] = {
-            ":at": ts(at),
-            ":kind": kind,
-            ":key": key,
-            ":shard": _claim_shard(kind, key),
-            ":order": _claim_order(kind, key, ts(at)),
-            ":payload": payload,
-        }
-        if stale_before is None:
-            condition = f"{free} attribute_not_exists(claimed_at))"
-        else:
-            condition = f"{free} (attribute_not_exists(claimed_at) OR claimed_at < :stale))"
-            values[":stale"] = ts(stale_before)
-        keep = ":payload" if payload else "if_not_exists(#payload, :payload)"
+        update = _claim_update(kind, key, at, stale_before, payload)
         return (
             self.db.update(
-                _message_pk(kind, key),
+                update["Key"]["PK"],
                 "MESSAGE",
-                "SET claimed_at = :at, #kind = :kind, #key = :key, GSI2PK = :shard,"
-                f" GSI2SK = :order, #payload = {keep}",
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#kind": "kind", "#key": "key", "#payload": "payload"},
-                ExpressionAttributeValues=values,
+                update["UpdateExpression"],
+                ConditionExpression=update["ConditionExpression"],
+                ExpressionAttributeNames=update["ExpressionAttributeNames"],
+                ExpressionAttributeValues=update["ExpressionAttributeValues"],
             )
             is not None
         )
@@ -200,13 +184,7 @@ class StaffRecords:
         mail: MailRecord | None = None,
         audit: AuditEntry | None = None,
     ) -> None:
-        mark: Item = {
-            "Key": {"PK": _message_pk(kind, key), "SK": "MESSAGE"},
-            # Out of the list of unfinished claims.
-            "UpdateExpression": "SET sent_at = :at REMOVE GSI2PK, GSI2SK",
-            "ConditionExpression": "attribute_exists(PK)",  # no claim, nothing to mark
-            "ExpressionAttributeValues": {":at": ts(at)},
-        }
+        mark = _mark_sent(kind, key, at)
         records = [] if mail is None else [_mail_item(mail)]
         if audit is not None:
             records.append(self._audit_item(audit))
@@ -222,6 +200,30 @@ class StaffRecords:
         # One write: a crash between the records and the mark would leave the work done
         # but unmarked (done again) or marked but missing from the log.
         self.db.transact([{"Update": mark}, *({"Put": {"Item": r}} for r in records)])
+
+    def claim_many(
+        self, claims: Sequence[Claim], at: datetime, stale_before: datetime
+    ) -> set[tuple[str, str]]:
+        updates = [
+            {"Update": _claim_update(c.kind, c.key, at, stale_before, c.payload)} for c in claims
+        ]
+        if claims and len(claims) <= 100 and self.db.transact(updates) is None:
+            return {(c.kind, c.key) for c in claims}
+        # One of them was claimed before (a run the same day): each on its own.
+        return {
+            (c.kind, c.key)
+            for c in claims
+            if self.claim(c.kind, c.key, at, stale_before, c.payload)
+        }
+
+    def complete_claims(
+        self, claims: Sequence[tuple[str, str]], at: datetime, mail: Sequence[MailRecord] = ()
+    ) -> None:
+        writes: list[Item] = [{"Update": {**_mark_sent(kind, key, at)}} for kind, key in claims] + [
+            {"Put": {"Item": _mail_item(record)}} for record in mail
+        ]
+        for start in range(0, len(writes), 100):
+            self.db.transact(writes[start : start + 100])
 
     def claim_completed(self, kind: str, key: str) -> bool:
         item = self.db.get(_message_pk(kind, key), "MESSAGE")
@@ -506,6 +508,74 @@ def released_claim_item(claim: Claim) -> Item:
         "GSI2PK": _claim_shard(claim.kind, claim.key),
         "GSI2SK": _claim_order(claim.kind, claim.key, ""),
     }
+
+
+def _claim_update(
+    kind: str, key: str, at: datetime, stale_before: datetime | None, payload: str
+) -> Item:
+    """The claim's conditional upsert (UpdateItem arguments, as a transaction's Update)."""
+    # Unsent claims are listed in GSI2 (sharded) for the sweep; a released claim has no
+    # claimed_at, so any claim takes it over.
+    free = "attribute_not_exists(PK) OR (attribute_not_exists(sent_at) AND"
+    values: dict[str, Any] = {
+        ":at": ts(at),
+        ":kind": kind,
+        ":key": key,
+        ":shard": _claim_shard(kind, key),
+        ":order": _claim_order(kind, key, ts(at)),
+        ":payload": payload,
+    }
+    if stale_before is None:
+        condition = f"{free} attribute_not_exists(claimed_at))"
+    else:
+        condition = f"{free} (attribute_not_exists(claimed_at) OR claimed_at < :stale))"
+        values[":stale"] = ts(stale_before)
+    keep = ":payload" if payload else "if_not_exists(#payload, :payload)"
+    return {
+        "Key": {"PK": _message_pk(kind, key), "SK": "MESSAGE"},
+        "UpdateExpression": "SET claimed_at = :at, #kind = :kind, #key = :key,"
+        f" GSI2PK = :shard, GSI2SK = :order, #payload = {keep}",
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": {"#kind": "kind", "#key": "key", "#payload": "payload"},
+        "ExpressionAttributeValues": values,
+    }
+
+
+def _mark_sent(kind: str, key: str, at: datetime) -> Item:
+    """Mark a claim sent (an Update): out of the list of unfinished claims."""
+    return {
+        "Key": {"PK": _message_pk(kind, key), "SK": "MESSAGE"},
+        "UpdateExpression": "SET sent_at = :at REMOVE GSI2PK, GSI2SK",
+        "ConditionExpression": "attribute_exists(PK)",  # no claim, nothing to mark
+        "ExpressionAttributeValues": {":at": ts(at)},
+    }
+
+
+def claim_mark_update(mark: ClaimMark, at: datetime) -> Item:
+    """A claim written with a commit (TransactWriteItems Update): marked sent at `at`
+    (a sent_at written before is kept), or held from `at` and listed for the sweep; with
+    `stale_before`, on condition that no other live holder has it."""
+    values: Item = {":at": ts(at), ":kind": mark.kind, ":key": mark.key, ":payload": mark.payload}
+    expression = "SET claimed_at = :at, #kind = :kind, #key = :key, #payload = :payload"
+    if mark.done:
+        expression += ", sent_at = if_not_exists(sent_at, :at) REMOVE GSI2PK, GSI2SK"
+    else:
+        expression += ", GSI2PK = :shard, GSI2SK = :order"
+        values[":shard"] = _claim_shard(mark.kind, mark.key)
+        values[":order"] = _claim_order(mark.kind, mark.key, ts(at))
+    update: Item = {
+        "Key": {"PK": _message_pk(mark.kind, mark.key), "SK": "MESSAGE"},
+        "UpdateExpression": expression,
+        "ExpressionAttributeNames": {"#kind": "kind", "#key": "key", "#payload": "payload"},
+        "ExpressionAttributeValues": values,
+    }
+    if mark.stale_before is not None:
+        update["ConditionExpression"] = (
+            "attribute_not_exists(PK) OR attribute_exists(sent_at)"
+            " OR attribute_not_exists(claimed_at) OR claimed_at < :stale"
+        )
+        values[":stale"] = ts(mark.stale_before)
+    return {"Update": update}
 
 
 def _claim_shard(kind: str, key: str) -> str:

@@ -30,7 +30,11 @@ from portal.adapters.dynamodb_items import (
     statement_item,
 )
 from portal.adapters.dynamodb_keys import ApiKeyRecords
-from portal.adapters.dynamodb_staff import StaffRecords, released_claim_item
+from portal.adapters.dynamodb_staff import (
+    StaffRecords,
+    claim_mark_update,
+    released_claim_item,
+)
 from portal.adapters.dynamodb_table import (
     MAX_ATTEMPTS,
     Item,
@@ -56,6 +60,7 @@ from portal.ports.store import (
     STALE,
     AccountRecords,
     Claim,
+    ClaimMark,
     CommitOutcome,
     CommitResult,
     DueAccount,
@@ -423,22 +428,26 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
             entries=tuple(part.entries),
             payments=dict(part.payments),
             owners=owners,
+            account=account_from(part.account) if part.account else None,
             stored=part,
         )
 
-    def commit(self, change: Change) -> CommitResult:
+    def commit(self, change: Change, marks: Sequence[ClaimMark] = ()) -> CommitResult:
         part = change.book.stored
         if not isinstance(part, Partition):  # a book this store did not read
             raise ValueError("commit a change decided on a book this store loaded")
         actions = [_claim_put(claim, change.at) for claim in change.claims]
         if change.payment is not None:
             actions.append(_payment_change(change))
+        actions += [claim_mark_update(mark, change.at) for mark in marks]
         try:
             codes = self._commit(part, list(change.entries), change.at, actions)
         except _Retry:
             return STALE
         if codes is None:
             return COMMITTED
+        if FAILED in codes[len(actions) - len(marks) : len(actions)]:
+            return CommitResult(CommitOutcome.CLAIMED)
         for claim, code in zip(change.claims, codes, strict=False):
             if code == FAILED:
                 owner = self.db.get(*_key_item_key(claim.kind, claim.value))
@@ -502,6 +511,7 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
                     statement_id,
                     date.fromisoformat(oldest["due_date"]),
                     sum(s["balance_cents"] for s in open_now.values()),
+                    account=account_from(item),
                 )
             )
         return found
@@ -532,33 +542,25 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
                 raise KeyError(account_number)
             if account.get("opt_out_token"):
                 return account["opt_out_token"]
-            pointer = {
-                "PK": f"OPTOUT#{new_token}",
-                "SK": "OPTOUT",
-                "account_number": account_number,
-            }
-            # Both written once; the version goes up so a money change racing this one
-            # re-reads the account instead of writing back an item without the token.
-            codes = self.db.transact(
-                [
-                    {"Put": {"Item": pointer, "ConditionExpression": "attribute_not_exists(PK)"}},
-                    {
-                        "Update": {
-                            "Key": key,
-                            "UpdateExpression": "SET opt_out_token = :token ADD #version :one",
-                            "ConditionExpression": "attribute_exists(PK)"
-                            " AND attribute_not_exists(opt_out_token)",
-                            "ExpressionAttributeNames": {"#version": "version"},
-                            "ExpressionAttributeValues": {":token": new_token, ":one": 1},
-                        }
-                    },
-                ]
-            )
+            codes = self.db.transact(_new_token_writes(account_number, new_token))
             if codes is None:
                 return new_token
             if codes[0] == FAILED:  # the new token was another account's: vanishingly unlikely
                 raise StoreError("that opt-out token is taken; try again")
         raise StoreError("the account kept changing while its opt-out token was written")
+
+    def opt_out_tokens(self, new_tokens: dict[str, str]) -> dict[str, str]:
+        items = self.db.get_many([(account_pk(n), "ACCOUNT") for n in new_tokens])
+        found = {i["account_number"]: i.get("opt_out_token", "") for i in items}
+        tokens = {n: t for n, t in found.items() if t}
+        fresh = [n for n, t in found.items() if not t]
+        writes: list[Item] = []
+        for number in fresh:
+            writes += _new_token_writes(number, new_tokens[number])
+        if writes and len(writes) <= TRANSACTION_ITEMS and self.db.transact(writes) is None:
+            return {**tokens, **{n: new_tokens[n] for n in fresh}}
+        # Too many, or one was given a token meanwhile: each on its own.
+        return {**tokens, **{n: self.opt_out_token(n, new_tokens[n]) for n in fresh}}
 
     def account_of_opt_out_token(self, token: str) -> str | None:
         return self._account_of("OPTOUT", token)
@@ -667,6 +669,26 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _new_token_writes(account_number: str, token: str) -> list[Item]:
+    """An account's opt-out token, written once: its pointer and the account item (whose
+    version goes up, so a money change racing this one re-reads the account instead of
+    writing back an item without the token)."""
+    pointer = {"PK": f"OPTOUT#{token}", "SK": "OPTOUT", "account_number": account_number}
+    return [
+        {"Put": {"Item": pointer, "ConditionExpression": "attribute_not_exists(PK)"}},
+        {
+            "Update": {
+                "Key": {"PK": account_pk(account_number), "SK": "ACCOUNT"},
+                "UpdateExpression": "SET opt_out_token = :token ADD #version :one",
+                "ConditionExpression": "attribute_exists(PK)"
+                " AND attribute_not_exists(opt_out_token)",
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": {":token": token, ":one": 1},
+            }
+        },
+    ]
 
 
 def _payment_update(payment: Payment, expression: str, condition: str, values: Item) -> Item:

@@ -5,7 +5,7 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -38,6 +38,7 @@ from portal.ports.store import (
     STALE,
     AccountRecords,
     Claim,
+    ClaimMark,
     CommitOutcome,
     CommitResult,
     DueAccount,
@@ -481,24 +482,8 @@ class SqliteStore:
         stale_before: datetime | None = None,
         payload: str = "",
     ) -> bool:
-        # A released claim has claimed_at '' (RELEASED): any claim takes it over.
         with self._write() as conn:
-            cursor = conn.execute(
-                "INSERT INTO messages (kind, key, claimed_at, payload) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT DO UPDATE SET claimed_at = excluded.claimed_at,"
-                " payload = CASE WHEN excluded.payload = '' THEN payload"
-                " ELSE excluded.payload END"
-                " WHERE sent_at IS NULL AND (claimed_at = ? OR claimed_at < ?)",
-                (
-                    kind,
-                    key,
-                    _ts(at),
-                    payload,
-                    RELEASED,
-                    _ts(stale_before) if stale_before else RELEASED,
-                ),
-            )
-            return cursor.rowcount == 1
+            return _take(conn, Claim(kind, key, None, payload), at, stale_before)
 
     def complete_claim(
         self,
@@ -516,6 +501,23 @@ class SqliteStore:
                 _insert_mail(conn, mail)
             if audit is not None:
                 _insert_audit(conn, audit)
+
+    def claim_many(
+        self, claims: Sequence[Claim], at: datetime, stale_before: datetime
+    ) -> set[tuple[str, str]]:
+        with self._write() as conn:
+            return {(c.kind, c.key) for c in claims if _take(conn, c, at, stale_before)}
+
+    def complete_claims(
+        self, claims: Sequence[tuple[str, str]], at: datetime, mail: Sequence[MailRecord] = ()
+    ) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE messages SET sent_at = ? WHERE kind = ? AND key = ?",
+                [(_ts(at), kind, key) for kind, key in claims],
+            )
+            for record in mail:
+                _insert_mail(conn, record)
 
     def claim_completed(self, kind: str, key: str) -> bool:
         with self._read() as conn:
@@ -743,9 +745,10 @@ class SqliteStore:
                 entries=tuple(_entries(conn, account_number)),
                 payments={p.payment_id: p for p in map(_payment, payments)},
                 owners={key: owner for key in keys if (owner := _owner(conn, *key))},
+                account=_account(conn, account_number) if row else None,
             )
 
-    def commit(self, change: Change) -> CommitResult:
+    def commit(self, change: Change, marks: Sequence[ClaimMark] = ()) -> CommitResult:
         with self._write() as conn:
             bumped = conn.execute(
                 "UPDATE accounts SET version = version + 1"
@@ -754,6 +757,9 @@ class SqliteStore:
             )
             if bumped.rowcount == 0:
                 return STALE
+            if any(_held(conn, mark) for mark in marks):
+                conn.rollback()
+                return CommitResult(CommitOutcome.CLAIMED)
             for claim in change.claims:
                 owner = _owner(conn, claim.kind, claim.value)
                 if owner is not None:
@@ -769,6 +775,8 @@ class SqliteStore:
                 conn.rollback()
                 return STALE
             _insert_entries(conn, list(change.entries))
+            for mark in marks:
+                _write_mark(conn, mark, change.at)
             return COMMITTED
 
     # -- escalation queue ------------------------------------------------------------------
@@ -892,6 +900,12 @@ class SqliteStore:
             return cursor.rowcount == 1
 
     def opt_out_token(self, account_number: str, new_token: str) -> str:
+        with self._read() as conn:  # given before (every reminder after the first): no write
+            row = conn.execute(
+                "SELECT token FROM opt_out_tokens WHERE account_number = ?", (account_number,)
+            ).fetchone()
+            if row is not None:
+                return row["token"]
         with self._write() as conn:
             if _account(conn, account_number) is None:
                 raise KeyError(account_number)
@@ -906,6 +920,23 @@ class SqliteStore:
             if row is None:  # the new token was another account's: vanishingly unlikely
                 raise StoreError("that opt-out token is taken; try again")
             return row["token"]
+
+    def opt_out_tokens(self, new_tokens: dict[str, str]) -> dict[str, str]:
+        if not new_tokens:
+            return {}
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO opt_out_tokens (token, account_number) SELECT ?, account_number"
+                " FROM accounts WHERE account_number = ? ON CONFLICT DO NOTHING",
+                [(token, number) for number, token in new_tokens.items()],
+            )
+            marks = ", ".join("?" * len(new_tokens))
+            rows = conn.execute(
+                "SELECT account_number, token FROM opt_out_tokens"
+                f" WHERE account_number IN ({marks})",
+                list(new_tokens),
+            )
+            return {r["account_number"]: r["token"] for r in rows}
 
     def account_of_opt_out_token(self, token: str) -> str | None:
         with self._read() as conn:
@@ -1338,6 +1369,52 @@ def _insert_mail(conn: sqlite3.Connection, record: MailRecord) -> None:
             record.detail,
             _ts(record.at),
         ),
+    )
+
+
+def _take(
+    conn: sqlite3.Connection, claim: Claim, at: datetime, stale_before: datetime | None
+) -> bool:
+    """Claim (kind, key) unless claimed before; a released claim has claimed_at ''
+    (RELEASED): any claim takes it over, and so does one made before `stale_before`."""
+    cursor = conn.execute(
+        "INSERT INTO messages (kind, key, claimed_at, payload) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT DO UPDATE SET claimed_at = excluded.claimed_at,"
+        " payload = CASE WHEN excluded.payload = '' THEN payload"
+        " ELSE excluded.payload END"
+        " WHERE sent_at IS NULL AND (claimed_at = ? OR claimed_at < ?)",
+        (
+            claim.kind,
+            claim.key,
+            _ts(at),
+            claim.payload,
+            RELEASED,
+            _ts(stale_before) if stale_before else RELEASED,
+        ),
+    )
+    return cursor.rowcount == 1
+
+
+def _held(conn: sqlite3.Connection, mark: ClaimMark) -> bool:
+    """True when another holder's claim refuses the mark (see ClaimMark.stale_before)."""
+    if mark.stale_before is None:
+        return False
+    row = conn.execute(
+        "SELECT 1 FROM messages WHERE kind = ? AND key = ? AND sent_at IS NULL"
+        " AND claimed_at != ? AND claimed_at >= ?",
+        (mark.kind, mark.key, RELEASED, _ts(mark.stale_before)),
+    ).fetchone()
+    return row is not None
+
+
+def _write_mark(conn: sqlite3.Connection, mark: ClaimMark, at: datetime) -> None:
+    """A claim written with a commit: held from `at`, or marked sent at `at` (a claim sent
+    before is left as it is)."""
+    conn.execute(
+        "INSERT INTO messages (kind, key, claimed_at, payload, sent_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT DO UPDATE SET claimed_at = excluded.claimed_at,"
+        " payload = excluded.payload, sent_at = excluded.sent_at WHERE sent_at IS NULL",
+        (mark.kind, mark.key, _ts(at), mark.payload, _ts(at) if mark.done else None),
     )
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from portal.domain.accounts import Account
 from portal.domain.ledger import (
     EntryKind,
     LedgerEntry,
@@ -102,6 +103,8 @@ class AccountBook:
     # Owners (payment ids) of the unique keys the loader was asked about, and those claimed
     # through this book since; a key not here is free as far as the book knows.
     owners: dict[tuple[KeyKind, str], str] = field(default_factory=dict)
+    # The account's guarantor and patients as read with the book (None: no such account).
+    account: Account | None = field(default=None, compare=False, repr=False)
     # What the store read (e.g. the DynamoDB account item), for its commit; not domain.
     stored: Any = field(default=None, compare=False, repr=False)
 

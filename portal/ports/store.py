@@ -1,7 +1,7 @@
 """The Store port: the operations the use cases need, whatever holds the records."""
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
@@ -51,6 +51,8 @@ class PostingResult:
     payment: Payment
     posted: bool
     entries: tuple[LedgerEntry, ...] = ()
+    book: AccountBook | None = None  # when posted: the account's book with the posting in it
+    receipt_unsent: bool = False  # posted now, and its receipt could not be sent (yet)
 
     @property
     def message(self) -> str:
@@ -63,6 +65,24 @@ class CommitOutcome(StrEnum):
     COMMITTED = "committed"
     STALE = "stale"  # the account (or payment) changed since the book was read
     TAKEN = "taken"  # a unique key of the change belongs to a payment already
+    CLAIMED = "claimed"  # a claim to be marked done is held by another live holder
+
+
+@dataclass(frozen=True)
+class ClaimMark:
+    """A message claim written in the same write as a commit. `done`: marked sent by the
+    commit itself (a gateway event whose posting this is); otherwise held by the caller
+    from the commit's time, with its payload (a receipt to send next), so a crash before
+    the caller finishes it leaves it unfinished, for the next attempt or the sweep.
+    `stale_before`: the mark takes the claim as `Store.claim` would: another holder's
+    claim, unsent, not released and made at or after this, refuses the commit (CLAIMED);
+    None writes it whatever holds it."""
+
+    kind: str
+    key: str
+    payload: str = ""
+    done: bool = False
+    stale_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +115,9 @@ class DueAccount:
     statement_id: str  # its oldest open statement (earliest due date)
     due_date: date  # when that statement fell due
     due_cents: int  # everything owed on the account's open statements
+    # The account, when the index hands it over with the row (DynamoDB: the account item
+    # is the index's item); None: read it.
+    account: Account | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -128,13 +151,16 @@ class Store(Protocol):
         self, account_number: str, keys: Iterable[tuple[KeyKind, str]] = ()
     ) -> AccountBook:
         """The account's book at its current version (an empty book at version 0 for an
-        unknown account), with the owners of the unique `keys` asked about that are taken
-        (read after the ledger, so a key taken meanwhile is never missed)."""
+        unknown account), with the account itself and the owners of the unique `keys`
+        asked about that are taken (read after the ledger, so a key taken meanwhile is
+        never missed)."""
 
-    def commit(self, change: Change) -> "CommitResult":
+    def commit(self, change: Change, marks: Sequence["ClaimMark"] = ()) -> "CommitResult":
         """Write the change (entries, the payment's fields, its keys) all or nothing, only
         if the account is still at `change.version` and the payment as it was read: else
-        STALE; TAKEN (with the owner) when one of its keys belongs to a payment already."""
+        STALE; TAKEN (with the owner) when one of its keys belongs to a payment already.
+        `marks`: message claims written in the same write (see ClaimMark): CLAIMED when
+        one is held by another; a claim marked sent before is left as it is."""
 
     def account_records(self, account_number: str) -> AccountRecords | None: ...
 
@@ -206,6 +232,17 @@ class Store(Protocol):
     ) -> None:
         """Close the claim; `mail` (its mail-log line) and `audit` (the staff action it
         finishes) are kept in the same write, so a crash keeps both or neither."""
+
+    def claim_many(
+        self, claims: Sequence["Claim"], at: datetime, stale_before: datetime
+    ) -> set[tuple[str, str]]:
+        """`claim` for each of several (kind, key, payload) in one write, as `claim` with
+        `stale_before` would; the (kind, key) of those claimed now."""
+
+    def complete_claims(
+        self, claims: Sequence[tuple[str, str]], at: datetime, mail: Sequence[MailRecord] = ()
+    ) -> None:
+        """`complete_claim` for several claims, with their mail-log lines, in one write."""
 
     def claim_completed(self, kind: str, key: str) -> bool:
         """True once (kind, key) is marked sent (a claim alone is not)."""
@@ -311,6 +348,10 @@ class Store(Protocol):
         """The account's opt-out token: the one it was given before, else `new_token`, kept
         for it from now on (written once, so every e-mail carries the same link). KeyError
         for an unknown account."""
+
+    def opt_out_tokens(self, new_tokens: dict[str, str]) -> dict[str, str]:
+        """`opt_out_token` for several accounts in one write: account number -> its token
+        (the one given before, else the new one); an unknown account is left out."""
 
     def account_of_opt_out_token(self, token: str) -> str | None:
         """The account an opt-out token was given to; None for a token never given."""

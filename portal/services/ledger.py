@@ -2,14 +2,22 @@
 read; a lost race (the account changed, or a key was taken meanwhile) is read again and
 decided again, here and nowhere else."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from portal.domain.account_book import AccountBook, AlreadyDone, Change, KeyKind
 from portal.domain.ledger import EntryKind, LedgerEntry
-from portal.ports.store import CommitOutcome, PostingResult, Store, StoreError
+from portal.ports.store import ClaimMark, CommitOutcome, PostingResult, Store, StoreError
 
 ATTEMPTS = 20
+
+
+class ClaimHeld(Exception):
+    """A claim the change was to mark done is held by another live holder: nothing was
+    written."""
+
+
+Marks = Callable[[AccountBook], Sequence[ClaimMark]]
 
 
 def change_account(
@@ -17,17 +25,22 @@ def change_account(
     account_number: str,
     decide: Callable[[AccountBook], Change | AlreadyDone],
     keys: Iterable[tuple[KeyKind, str]] = (),
+    marks: Marks | None = None,
 ) -> Change | AlreadyDone:
     """Decide on the account's current book and commit; what was committed (or the book's
-    answer that nothing is to be done). The book's errors go to the caller unchanged."""
+    answer that nothing is to be done). The book's errors go to the caller unchanged.
+    `marks`: the message claims to write with the change, given the book it is decided on."""
     keys = tuple(keys)
     for _ in range(ATTEMPTS):
-        decision = decide(store.load_book(account_number, keys))
+        book = store.load_book(account_number, keys)
+        decision = decide(book)
         if isinstance(decision, AlreadyDone):
             return decision
-        result = store.commit(decision)
+        result = store.commit(decision, marks(book) if marks else ())
         if result.outcome is CommitOutcome.COMMITTED:
             return decision
+        if result.outcome is CommitOutcome.CLAIMED:
+            raise ClaimHeld()
         taken = result.key
         if result.outcome is CommitOutcome.TAKEN and taken is not None and taken not in keys:
             keys += (taken,)  # the next book knows its owner, and answers for it
@@ -45,20 +58,36 @@ def _posting(decision: Change | AlreadyDone) -> PostingResult:
     if isinstance(decision, AlreadyDone):
         return PostingResult(payment=decision.payment, posted=False)
     assert decision.payment is not None
-    return PostingResult(payment=decision.payment, posted=True, entries=decision.entries)
+    return PostingResult(
+        payment=decision.payment,
+        posted=True,
+        entries=decision.entries,
+        book=decision.book.apply(decision),
+    )
 
 
 def post_payment(
-    store: Store, payment_id: str, reference: str, amount_cents: int, at: datetime
+    store: Store,
+    payment_id: str,
+    reference: str,
+    amount_cents: int,
+    at: datetime,
+    account_number: str | None = None,
+    marks: Marks | None = None,
 ) -> PostingResult:
     """Post a gateway-confirmed payment once per reference, oldest statement first.
-    ReferenceAlreadyPosted when the reference is posted to another payment."""
+    ReferenceAlreadyPosted when the reference is posted to another payment.
+    `account_number`: the payment's, when the caller has read it; `marks`: claims written
+    with the posting (not when it was posted before).
+
+    The reference's owner is not read first: the commit refuses a reference already taken
+    (TAKEN) and the next book knows its owner, so the usual posting saves a read."""
     return _posting(
         change_account(
             store,
-            _account_of(store, payment_id),
+            account_number or _account_of(store, payment_id),
             lambda book: book.post_payment(payment_id, reference, amount_cents, at),
-            [(KeyKind.REFERENCE, reference)],
+            marks=marks,
         )
     )
 

@@ -173,14 +173,19 @@ def _opt_out_serializer(services: Services) -> URLSafeSerializer:
     return URLSafeSerializer(services.settings.secret_key, salt=OPT_OUT_SALT)
 
 
-def opt_out_url(services: Services, account_number: str) -> str:
+def opt_out_url(services: Services, account_number: str, token: str | None = None) -> str:
     """The one-click link that stops reminders; it never expires (old e-mails still work).
 
     The token is random and says nothing about the account: it is made the first time and
     kept with the account, so every reminder carries the same link. KeyError for an unknown
-    account."""
-    token = services.store.opt_out_token(account_number, secrets.token_urlsafe(OPT_OUT_BYTES))
+    account. `token`: the account's, when the caller has it already."""
+    if token is None:
+        token = services.store.opt_out_token(account_number, new_opt_out_token())
     return f"{services.settings.base_url}/reminders/stop/{token}"
+
+
+def new_opt_out_token() -> str:
+    return secrets.token_urlsafe(OPT_OUT_BYTES)
 
 
 def opt_out_account(services: Services, token: str) -> str | None:
@@ -317,6 +322,7 @@ def reminder_message(
     due_cents: int,
     due_date: date,
     days_past_due: int,
+    opt_out_token: str | None = None,
 ) -> OutgoingMessage:
     """A payment reminder or the final notice, with a one-click opt-out (RFC 8058)."""
     if kind not in REMINDER_KINDS:
@@ -327,7 +333,7 @@ def reminder_message(
         subject = f"Reminder: {practice} balance of {amount} past due"
     else:
         subject = f"Final notice: {practice} balance of {amount} past due"
-    stop = opt_out_url(services, account.account_number)
+    stop = opt_out_url(services, account.account_number, opt_out_token)
     return _message(
         services,
         kind,

@@ -6,8 +6,9 @@ handler leaves the same state whatever came before it, and the store makes every
 happen once.
 """
 
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from portal.domain.money import format_cents, parse_amount
@@ -27,12 +28,13 @@ from portal.ports.payments import (
     GatewayError,
     GatewayEvent,
 )
-from portal.ports.store import PostingResult, ReferenceAlreadyPosted
+from portal.ports.store import ClaimMark, PostingResult, ReferenceAlreadyPosted
 from portal.services import ledger
 from portal.services.accounts import account_view
 from portal.services.context import Services
 from portal.services.errors import PaymentNotFound, PaymentNotReady, UnpostableEvent
-from portal.services.receipts import send_receipt
+from portal.services.notices import Delivery
+from portal.services.receipts import receipt_mark, send_posted_receipt, send_receipt
 from portal.services.staff_actions import open_escalation
 
 log = logging.getLogger(__name__)
@@ -98,11 +100,13 @@ def reconcile_checkout(services: Services, payment: Payment, session_id: str) ->
     return services.store.get_payment(payment.payment_id) or payment
 
 
-def apply_or_escalate(services: Services, event: GatewayEvent) -> bool:
+def apply_or_escalate(
+    services: Services, event: GatewayEvent, marks: Sequence[ClaimMark] = ()
+) -> PostingResult | Payment | None:
     """Apply a gateway event; one that can never be applied changes no money and goes to a
-    person instead (once per event). True when it went to a person."""
+    person instead (once per event): None then. `marks` as for apply_gateway_event."""
     try:
-        apply_gateway_event(services, event)
+        return apply_gateway_event(services, event, marks)
     except UnpostableEvent as exc:
         log.warning("gateway event %s (%s) not applied: %s", event.event_id, event.kind, exc)
         _escalate_once(
@@ -114,19 +118,24 @@ def apply_or_escalate(services: Services, event: GatewayEvent) -> bool:
             "for it; check the payment with the card processor.",
             key=f"unpostable:{event.event_id or exc.payment_id + ':' + event.kind}",
         )
-        return True
-    return False
+        return None
 
 
-def apply_gateway_event(services: Services, event: GatewayEvent) -> PostingResult | Payment:
+def apply_gateway_event(
+    services: Services, event: GatewayEvent, marks: Sequence[ClaimMark] = ()
+) -> PostingResult | Payment:
     """Apply one gateway outcome; applying it again changes nothing.
 
     PaymentNotFound: the event names a payment the portal does not have. PaymentNotReady:
     it is about a payment not posted yet (a refund or dispute that overtook the payment).
     UnpostableEvent: it can never be applied as it stands (nothing was changed).
+    `marks`: claims written with a paid event's posting, if it posts now (the event's own).
     """
     payment = _payment_of(services, event)
-    return HANDLERS[event.kind](services, payment, event, services.clock.now())
+    now = services.clock.now()
+    if event.kind is EventKind.PAYMENT_SUCCEEDED:
+        return _succeeded(services, payment, event, now, marks)
+    return HANDLERS[event.kind](services, payment, event, now)
 
 
 def _payment_of(services: Services, event: GatewayEvent) -> Payment:
@@ -147,7 +156,13 @@ def _posted(payment: Payment, event: GatewayEvent) -> Payment:
     return payment
 
 
-def _succeeded(services: Services, payment: Payment, event: GatewayEvent, now: datetime):
+def _succeeded(
+    services: Services,
+    payment: Payment,
+    event: GatewayEvent,
+    now: datetime,
+    marks: Sequence[ClaimMark] = (),
+):
     if payment.posted_at is None:
         if event.amount_cents is None or event.amount_cents <= 0:
             raise UnpostableEvent(
@@ -159,9 +174,20 @@ def _succeeded(services: Services, payment: Payment, event: GatewayEvent, now: d
             )
         if event.currency != LEDGER_CURRENCY:
             return _held_for_currency(services, payment, event, now)
+
+    def claims(book) -> tuple[ClaimMark, ...]:
+        receipt = receipt_mark(book, payment.payment_id)
+        return (*marks, *((receipt,) if receipt else ()))
+
     try:
         result = ledger.post_payment(
-            services.store, payment.payment_id, event.reference, event.amount_cents or 0, now
+            services.store,
+            payment.payment_id,
+            event.reference,
+            event.amount_cents or 0,
+            now,
+            account_number=payment.account_number,
+            marks=claims,
         )
     except ReferenceAlreadyPosted as exc:
         raise UnpostableEvent(
@@ -183,9 +209,15 @@ def _succeeded(services: Services, payment: Payment, event: GatewayEvent, now: d
             f"{format_cents(posted.amount_cents)} is posted. Contact the patient.",
             key=f"payment-mismatch:{posted.payment_id}",
         )
-    # Whichever path posted it, the receipt is claimed once: a crash after posting is
-    # made good by the next delivery of the same outcome.
-    send_receipt(services, payment.payment_id)
+    if result.posted:
+        # Its claim went in with the posting, held by this process: a crash from here
+        # leaves it unfinished, for the next delivery or the sweep.
+        if send_posted_receipt(services, result) is Delivery.FAILED:
+            result = dataclasses.replace(result, receipt_unsent=True)
+    elif not marks:
+        # Posted before (by another path or delivery): the receipt is claimed once. (With
+        # marks, the caller's claimed path does this: see services/webhooks.py.)
+        send_receipt(services, payment.payment_id)
     return result
 
 

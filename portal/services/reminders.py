@@ -18,22 +18,28 @@ from datetime import date, datetime, timedelta
 from portal.domain.accounts import Account
 from portal.domain.aging import practice_date
 from portal.domain.dunning import AccountFacts, Schedule, Skip, Stage, Step, decide
-from portal.domain.staff import EscalationKind
+from portal.domain.staff import EscalationKind, MailRecord
 from portal.ports.mail import OutgoingMessage
 from portal.ports.store import Claim, DueAccount
 from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
 from portal.services.context import Services
 from portal.services.notices import (
     Delivery,
+    _log_attempt,
+    attempt,
     escalation_message,
+    new_opt_out_token,
     reminder_message,
     send_claimed,
-    send_once,
 )
 from portal.services.staff_actions import open_escalation
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"
+# Messages claimed together, and marked together once sent: two writes for the batch. Its
+# claims are held while the batch is sent (each send gives up after 15 s; claims go stale
+# after 10 minutes, portal/services/claims.py).
+BATCH = 25
 
 
 @dataclass
@@ -86,13 +92,21 @@ def run_reminders(
     today = practice_date(as_of, services.settings.tz)
     due = services.store.accounts_due(today - timedelta(days=schedule.first_day))
     summary.due_accounts = len(due)
+    batch: list[Planned] = []
     for item in progress(due) if progress else due:
         try:
-            _remind(services, schedule, item, today, summary)
+            planned = _plan(services, schedule, item, today, summary)
         except Exception:
             # One account's trouble must not stop everyone else's reminders.
             log.exception("reminders: account %s failed", item.account_number)
             summary.failed += 1
+            continue
+        if planned is not None:
+            batch.append(planned)
+        if len(batch) >= BATCH:
+            _send_batch(services, batch, today, summary)
+            batch = []
+    _send_batch(services, batch, today, summary)
     # Then whatever was claimed and never finished (an event, a receipt, a notice, a
     # reminder whose sender died): imported here, as the sweep finishes reminders with this
     # module.
@@ -110,33 +124,113 @@ def run_reminders(
     return summary
 
 
-def _remind(
+@dataclass(frozen=True)
+class Planned:
+    """A due account's step, decided, to be claimed, sent and marked with its batch."""
+
+    item: DueAccount
+    account: Account
+    step: Step
+
+    @property
+    def claim(self) -> Claim:
+        payload = claim_payload(
+            account_number=self.item.account_number,
+            statement_id=self.item.statement_id,
+            step=self.step.name,
+        )
+        key = reminder_key(self.item.account_number, self.item.statement_id, self.step)
+        return Claim(self.step.stage.value, key, None, payload)
+
+
+def _plan(
     services: Services, schedule: Schedule, item: DueAccount, today: date, summary: ReminderSummary
-) -> None:
-    account = services.store.get_account(item.account_number)
+) -> Planned | None:
+    """The account's step today; None when it is skipped (or only counted: a dry run)."""
+    account = item.account or services.store.get_account(item.account_number)
     if account is None:
         summary.skipped += 1
-        return
+        return None
     step = decide(schedule, _facts(services, account, item, today), today)
     if isinstance(step, Skip):
         summary.skipped += 1
-        return
+        return None
     if summary.dry_run:
         summary.escalated += step.stage is Stage.ESCALATION
         summary.sent += step.stage is not Stage.ESCALATION
+        return None
+    return Planned(item, account, step)
+
+
+def _send_batch(
+    services: Services, batch: list[Planned], today: date, summary: ReminderSummary
+) -> None:
+    """Claim the batch's messages in one write, send each claimed one, and mark those sent
+    (or refused for good) with their mail-log lines in one write; a failed send releases
+    its claim for the next run or the sweep. Claimed before (an earlier run): skipped."""
+    if not batch:
         return
-    message = _step_message(services, account, item, step, today)
-    outcome = send_once(
-        services,
-        step.stage.value,
-        reminder_key(item.account_number, item.statement_id, step),
-        message,
-        item.account_number,
-        payload=claim_payload(
-            account_number=item.account_number, statement_id=item.statement_id, step=step.name
-        ),
-    )
-    _count(summary, outcome, "escalated" if step.stage is Stage.ESCALATION else "sent")
+    store, now = services.store, services.clock.now()
+    try:
+        taken = store.claim_many([p.claim for p in batch], now, stale_before(now))
+    except Exception:
+        # The batch's trouble must not stop the other batches (nothing was sent).
+        log.exception("reminders: a batch of %d could not be claimed", len(batch))
+        summary.failed += len(batch)
+        return
+    try:
+        # The opt-out links of the batch's reminders, each account's token made once.
+        tokens = store.opt_out_tokens(
+            {
+                p.item.account_number: new_opt_out_token()
+                for p in batch
+                if p.step.stage is not Stage.ESCALATION and (p.claim.kind, p.claim.key) in taken
+            }
+        )
+    except Exception:
+        log.exception("reminders: opt-out tokens not read; each message reads its own")
+        tokens = {}
+    done: list[tuple[str, str]] = []
+    records = []
+    try:
+        for planned in batch:
+            claim = planned.claim
+            if (claim.kind, claim.key) not in taken:
+                summary.skipped += 1  # claimed before: sent by an earlier run
+                continue
+            token = tokens.get(planned.item.account_number)
+            outcome = _send_planned(services, planned, today, token)
+            if outcome is None:
+                summary.failed += 1
+                continue
+            delivery, record = outcome
+            if delivery is Delivery.FAILED:
+                _log_attempt(services, record)
+                store.release_claim(claim.kind, claim.key)
+            else:
+                done.append((claim.kind, claim.key))
+                records.append(record)
+            stage = "escalated" if planned.step.stage is Stage.ESCALATION else "sent"
+            _count(summary, delivery, stage)
+    finally:
+        # What went out is marked, even when a later one of the batch raised.
+        if done:
+            store.complete_claims(done, services.clock.now(), records)
+
+
+def _send_planned(
+    services: Services, planned: Planned, today: date, opt_out_token: str | None
+) -> tuple[Delivery, MailRecord] | None:
+    """Build and send one claimed message; None (its claim released) when it could not be
+    built."""
+    item, claim = planned.item, planned.claim
+    try:
+        message = _step_message(services, planned.account, item, planned.step, today, opt_out_token)
+    except Exception:
+        log.exception("reminders: account %s failed", item.account_number)
+        services.store.release_claim(claim.kind, claim.key)
+        return None
+    return attempt(services, message, item.account_number)
 
 
 def reminder_key(account_number: str, statement_id: str, step: Step) -> str:
@@ -144,7 +238,12 @@ def reminder_key(account_number: str, statement_id: str, step: Step) -> str:
 
 
 def _step_message(
-    services: Services, account: Account, item: DueAccount, step: Step, today: date
+    services: Services,
+    account: Account,
+    item: DueAccount,
+    step: Step,
+    today: date,
+    opt_out_token: str | None = None,
 ) -> OutgoingMessage:
     """The step's message; for the escalation stage, the item in the staff queue first."""
     days = (today - item.due_date).days
@@ -157,6 +256,7 @@ def _step_message(
             item.due_cents,
             item.due_date,
             days,
+            opt_out_token,
         )
     open_escalation(
         services,

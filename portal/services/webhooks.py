@@ -5,11 +5,14 @@ import logging
 from enum import StrEnum
 
 from portal.ports.payments import EventKind, GatewayEvent
+from portal.ports.store import ClaimMark, PostingResult
 from portal.services.claims import claim_payload, payload_fields, stale_before
 from portal.services.context import Services
-from portal.services.errors import PaymentNotFound
-from portal.services.payments import apply_or_escalate
-from portal.services.receipts import receipt_unsent
+from portal.services.errors import PaymentNotFound, PaymentNotReady, UnpostableEvent
+from portal.services.ledger import ClaimHeld
+from portal.services.notices import Delivery
+from portal.services.payments import apply_gateway_event, apply_or_escalate
+from portal.services.receipts import receipt_delivery, receipt_unsent
 
 log = logging.getLogger(__name__)
 EVENT_CLAIM = "gateway-event"
@@ -46,8 +49,14 @@ def receive_notification(services: Services, payload: bytes, signature: str | No
 
 
 def apply_event_once(services: Services, event: GatewayEvent) -> Outcome:
-    """Claim the event (taking over a released or stale claim), apply it, mark it done once
+    """Apply the event once. A paid event that posts its payment now is marked done by
+    the posting's own write (with its receipt's claim, sent next); any other event is
+    claimed first (taking over a released or stale claim), applied, and marked done once
     everything it must do is done (its receipt included)."""
+    if event.event_id and event.kind is EventKind.PAYMENT_SUCCEEDED:
+        posted = _post_paid_event(services, event)
+        if posted is not None:
+            return posted
     store, now = services.store, services.clock.now()
     if event.event_id and not store.claim(
         EVENT_CLAIM,
@@ -57,11 +66,13 @@ def apply_event_once(services: Services, event: GatewayEvent) -> Outcome:
         payload=event_payload(event),
     ):
         if store.claim_completed(EVENT_CLAIM, event.event_id):
+            if _send_unsent_receipt(services, event):
+                return Outcome.PROCESSED
             return Outcome.DUPLICATE
         # Another delivery holds it: if that one dies, this answer makes Stripe try again.
         raise EventInProgress(event.event_id)
     try:
-        escalated = apply_or_escalate(services, event)
+        escalated = apply_or_escalate(services, event) is None
         if not escalated:
             _check_receipt(services, event)
     except PaymentNotFound:
@@ -79,15 +90,61 @@ def apply_event_once(services: Services, event: GatewayEvent) -> Outcome:
     return outcome
 
 
+def _post_paid_event(services: Services, event: GatewayEvent) -> Outcome | None:
+    """Post a paid event's payment with the event marked done in the same write; None when
+    it posted nothing now (posted before, not found, not ready, not postable: the claimed
+    path answers, applying it again). A retried posting is refused by the account's
+    version, so no claim is needed before it."""
+    now = services.clock.now()
+    done = ClaimMark(
+        EVENT_CLAIM, event.event_id, event_payload(event), done=True, stale_before=stale_before(now)
+    )
+    try:
+        result = apply_gateway_event(services, event, marks=(done,))
+    except (PaymentNotFound, PaymentNotReady, UnpostableEvent):
+        return None
+    except ClaimHeld:
+        # Another delivery holds it: if that one dies, this answer makes Stripe try again.
+        raise EventInProgress(event.event_id) from None
+    if not isinstance(result, PostingResult) or not result.posted:
+        return None
+    log.info("gateway event %s (%s): %s", event.event_id, event.kind, Outcome.PROCESSED)
+    if result.receipt_unsent:
+        raise ReceiptPending(result.payment.payment_id)
+    return Outcome.PROCESSED
+
+
+def _send_unsent_receipt(services: Services, event: GatewayEvent) -> bool:
+    """For a paid event marked done: its receipt, if still unsent (its sender died, or its
+    send failed), is sent now when its claim can be taken over; True when done now.
+    EventInProgress while a live sender holds it (the delivery that posted it is still at
+    work), ReceiptPending when the send failed again."""
+    if event.kind is not EventKind.PAYMENT_SUCCEEDED:
+        return False
+    payment_id = _payment_id(services, event)
+    if not payment_id or not receipt_unsent(services, payment_id):
+        return False
+    outcome = receipt_delivery(services, payment_id)
+    if outcome is None:
+        raise EventInProgress(event.event_id)
+    if outcome is Delivery.FAILED:
+        raise ReceiptPending(payment_id)
+    return True
+
+
+def _payment_id(services: Services, event: GatewayEvent) -> str:
+    if event.payment_id or not event.reference:
+        return event.payment_id
+    found = services.store.payment_by_reference(event.reference)
+    return found.payment_id if found is not None else ""
+
+
 def _check_receipt(services: Services, event: GatewayEvent) -> None:
     """A paid event is done only once its receipt is: otherwise a delivery that died while
     sending it would leave the receipt to nobody."""
     if event.kind is not EventKind.PAYMENT_SUCCEEDED:
         return
-    payment_id = event.payment_id
-    if not payment_id and event.reference:
-        found = services.store.payment_by_reference(event.reference)
-        payment_id = found.payment_id if found is not None else ""
+    payment_id = _payment_id(services, event)
     if payment_id and receipt_unsent(services, payment_id):
         raise ReceiptPending(payment_id)
 

@@ -1,8 +1,10 @@
 """The DynamoDB calls behind the patient's pages: no Scan, and no more than docs/dynamodb.md
 states (a change that adds a call to these pages must update the design first)."""
 
+import dataclasses
 import re
 import uuid
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,9 +12,12 @@ import pytest
 from portal import create_app
 from portal.bootstrap import build_services
 from portal.config import Settings
+from portal.services.reminders import run_reminders
 from portal.services.statements import import_statement
 from tests.conftest import lopez_account, statement
 from tests.integration.conftest import sign_in
+from tests.integration.test_stripe_webhooks import completed, deliver, open_payment
+from tests.stripe_fixtures import WEBHOOK_SECRET
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "dynamodb.md"
 
@@ -56,6 +61,7 @@ def dynamo_app(moto_endpoint, tmp_path, clock):
     import_statement(services, account, statement("S-2026-000123", (4550, 2000)))
     app = create_app(services=services)
     app.config["TESTING"] = True
+    app.config["SERVICES_FOR_TEST"] = services
     return app, CallLog(services.store.db.client)
 
 
@@ -78,3 +84,77 @@ def test_page_calls_stay_within_the_design_and_never_scan(dynamo_app, page, path
     assert shows in responses[0].get_data(as_text=True)
     assert "Scan" not in calls, calls
     assert len(calls) == documented_calls(page), calls
+
+
+def documented_path_calls(path: str) -> int:
+    """The number the design states for a write path, from its 'calls per path' table."""
+    match = re.search(rf"^\| {path} \| (\d+) \|", DOC.read_text(), re.MULTILINE)
+    assert match, f"docs/dynamodb.md states no call count for {path}"
+    return int(match.group(1))
+
+
+@pytest.fixture
+def stripe_dynamo_app(moto_endpoint, tmp_path, clock):
+    settings = Settings.from_env(
+        {
+            "PORTAL_STORE": "dynamodb",
+            "PORTAL_DYNAMODB_TABLE": f"calls-{uuid.uuid4().hex[:12]}",
+            "PORTAL_OUTBOX_DIR": str(tmp_path / "outbox"),
+            "PORTAL_SECRET_KEY": "test-secret-key-0123456789abcdef",
+            "PORTAL_BASE_URL": "http://portal.test",
+            "PORTAL_PAYMENTS": "stripe",
+            "STRIPE_SECRET_KEY": "sk_test_never_called",
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "STRIPE_API_BASE": "http://127.0.0.1:9",  # a webhook needs no API call
+        }
+    )
+    services = build_services(settings, clock=clock)
+    services.store.migrate()
+    import_statement(services, lopez_account(), statement("S-2026-000123", (4550, 2000)))
+    for payment_id in ("pay_calls_1", "pay_calls_2"):
+        open_payment(services, payment_id, 4000)
+    app = create_app(services=services)
+    app.config["TESTING"] = True
+    return app, services, CallLog(services.store.db.client)
+
+
+def test_a_paid_webhook_event_stays_within_the_design(stripe_dynamo_app):
+    """Posting a paid event with its receipt: the calls docs/dynamodb.md states, and one
+    receipt in the mail log; an added call fails here."""
+    app, services, log = stripe_dynamo_app
+    client = app.test_client()
+    deliver(client, completed("pay_calls_1", event_id="evt_calls_warm"))  # clients built
+
+    answers = []
+    calls = log.during(
+        lambda: answers.append(deliver(client, completed("pay_calls_2", event_id="evt_calls")))
+    )
+
+    assert answers[0].status_code == 200, answers[0].get_data(as_text=True)
+    assert answers[0].get_json() == {"status": "processed"}
+    assert services.store.get_payment("pay_calls_2").posted_at is not None
+    assert services.store.claim_completed("receipt", "pay_calls_2")
+    assert "Scan" not in calls, calls
+    assert len(calls) == documented_path_calls("a paid webhook event"), calls
+
+
+def test_the_reminder_run_stays_within_the_design(dynamo_app, clock):
+    """Two accounts due their first reminder, in one batch: the run's calls, and each due
+    account's, as docs/dynamodb.md states them; an added call fails here."""
+    app, log = dynamo_app
+    services = app.config["SERVICES_FOR_TEST"]
+    due = date(2026, 11, 28) - timedelta(days=15)
+    for number in ("200001", "200002"):
+        account = dataclasses.replace(lopez_account(), account_number=number)
+        owed = statement(f"S-{number}", (3000,), due - timedelta(30), due, number)
+        import_statement(services, account, owed, notify=False)
+
+    summaries = []
+    calls = log.during(lambda: summaries.append(run_reminders(services, clock.now())))
+
+    assert summaries[0].sent == 2, summaries[0]
+    assert "Scan" not in calls, calls
+    per_run = documented_path_calls("the reminder run, per run")
+    per_batch = documented_path_calls("the reminder run, per batch of 25")
+    each = documented_path_calls("the reminder run, per due account")
+    assert len(calls) == per_run + per_batch + 2 * each, calls

@@ -103,6 +103,29 @@ class CardWebhook:
         )
 
 
+class CardWebhookPostedBefore(CardWebhook):
+    """The same webhook for a payment posted before it came (the return page asked Stripe
+    first, and died before its receipt): the event takes the claimed path, which sends the
+    receipt once."""
+
+    name = "card_webhook_posted_before"
+    number, payment_id = "510005", "pay_crash_card_before"
+
+    def __init__(self) -> None:
+        self.envelope = event(
+            "checkout.session.completed",
+            session_object(self.payment_id, self.cents),
+            event_id="evt_crash_card_before",
+        )
+
+    def prepare(self, services: Services, stub: StripeStub) -> None:
+        super().prepare(services, stub)
+        reference = self.envelope["data"]["object"]["payment_intent"]
+        posting.post_payment(
+            services.store, self.payment_id, reference, self.cents, NOW - timedelta(minutes=4)
+        )
+
+
 class StatementNotice:
     """Sending: a statement imported with its "your statement is ready" e-mail."""
 
@@ -182,4 +205,7 @@ class Refund:
         )
 
 
-SCENARIOS = {s.name: s for s in (CardWebhook(), StatementNotice(), Reminder(), Refund())}
+SCENARIOS = {
+    s.name: s
+    for s in (CardWebhook(), CardWebhookPostedBefore(), StatementNotice(), Reminder(), Refund())
+}
