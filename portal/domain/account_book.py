@@ -124,11 +124,14 @@ class AccountBook:
         payment = self.payment(payment_id)
         if payment.posted_at is not None:
             return AlreadyDone(payment)
+        # The amount is checked before the reference: a store's book need not know who
+        # holds a reference (the commit's conditional write finds out), so a bad amount
+        # must be refused the same way whichever book decides.
+        open_now = balances(self.entries).open_statements(self.statements)
+        allocation = allocate(amount_cents, open_now)
         owner = self.owners.get((KeyKind.REFERENCE, reference))
         if owner is not None and owner != payment_id:
             raise ReferenceAlreadyPosted(reference, owner)
-        open_now = balances(self.entries).open_statements(self.statements)
-        allocation = allocate(amount_cents, open_now)
         return Change(
             book=self,
             at=at,
