@@ -1,9 +1,10 @@
 """Importing statements in bulk (JSON or CSV): one service for the `portal import` command,
 the staff upload page and `POST /api/v1/statements`.
 
-Every statement is checked, then stored all or nothing through `import_statement`; a bad
-statement is rejected with (field, message) pairs and the others still import. The fields,
-their kinds and limits and the CSV columns are read from the format's table
+Every statement is checked, then stored all or nothing (a batch of them in one write of the
+store, see `import_statements`); a bad statement is rejected with (field, message) pairs
+and the others still import. The fields, their kinds and limits and the CSV columns are
+read from the format's table
 (portal/domain/import_format.py), which the OpenAPI document is made from too. CSV is
 streamed: rows are read one at a time and a statement is handed on as soon as its last row
 is read, so memory does not grow with the size of the file.
@@ -19,7 +20,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import NoReturn
 
@@ -44,7 +45,7 @@ from portal.domain.text import HIDDEN_CHARACTER, has_hidden_characters
 from portal.ports.store import ImportOutcome
 from portal.services.audit import audit
 from portal.services.context import Services
-from portal.services.statements import StatementRejected, import_statement
+from portal.services.statements import CONFLICT, import_statements
 
 Errors = list[tuple[str, str]]
 
@@ -570,15 +571,32 @@ def check_statement(
     services: Services, record: object
 ) -> tuple[str, Account | None, Statement | None, Errors]:
     """(statement id, account, statement, errors): every problem with one record."""
+    statement_id, read, errors = _read_record(record)
+    if read is None:
+        return statement_id, None, None, errors
+    account, statement = _checked(services.store.get_account(read[2].account_number), read, errors)
+    return statement_id, account, statement, errors
+
+
+_Read = tuple[Guarantor, list[Patient], Statement]
+
+
+def _read_record(record: object) -> tuple[str, _Read | None, Errors]:
+    """(statement id, what the record says, errors): the checks that need no store; what it
+    says is None when they found problems."""
     if not isinstance(record, dict):
-        return "", None, None, [("statement", "Each statement must be a JSON object.")]
+        return "", None, [("statement", "Each statement must be a JSON object.")]
     errors: Errors = list(getattr(record, "problems", []))
     raw_id = record.get("statement_id")
     statement_id = raw_id.strip() if isinstance(raw_id, str) else ""
-    guarantor, patients, statement = read_statement(record, errors)
-    if errors:
-        return statement_id, None, None, errors
-    existing = services.store.get_account(statement.account_number)
+    read = read_statement(record, errors)
+    return statement_id, None if errors else read, errors
+
+
+def _checked(existing: Account | None, read: _Read, errors: Errors) -> tuple[Account, Statement]:
+    """The account as it is to be saved with the statement, checked against the account as
+    it stands (`existing`); problems go to `errors`."""
+    guarantor, patients, statement = read
     if existing is not None and not _same_person(existing.guarantor, guarantor):
         errors.append(
             (
@@ -596,10 +614,14 @@ def check_statement(
         reminders_opted_out_at=existing.reminders_opted_out_at if existing else None,
     )
     errors += statement_errors(statement, {p.patient_id for p in account.patients})
-    return statement_id, account, statement, errors
+    return account, statement
 
 
 # -- importing -------------------------------------------------------------------------------
+
+# Statements stored in one write (one SQLite transaction): large enough that the commit is
+# a small part of each statement's cost, small enough that other writers wait briefly.
+IMPORT_BATCH = 200
 
 
 def import_records(
@@ -614,34 +636,23 @@ def import_records(
 ) -> ImportSummary:
     """Check and import each statement on its own (all or nothing per statement); one
     audit entry for the whole call. `dry_run` checks everything and stores nothing.
-    `progress` wraps the records (e.g. in a progress bar) and yields them on."""
+    `progress` wraps the records (e.g. in a progress bar) and yields them on.
+
+    Statements are stored IMPORT_BATCH at a time (see `import_statements`), checked as if
+    one by one: against the accounts as the statements before them in the batch leave them."""
     summary = ImportSummary(dry_run=dry_run)
-    for record in progress(records) if progress else records:
-        statement_id, account, statement, errors = check_statement(services, record)
-        if errors or account is None or statement is None:
-            pass  # the errors say why (without errors, check_statement gives both)
-        elif dry_run:
-            stored = services.store.get_statement(statement.statement_id)
-            if stored is None:
-                summary.imported += 1
-            elif stored.fingerprint() == statement.fingerprint():
-                summary.unchanged += 1
-            else:
-                errors = [
-                    ("statement_id", "A different statement with this id was imported before.")
-                ]
-        else:
-            try:
-                outcome = import_statement(services, account, statement, notify=notify)
-            except StatementRejected as exc:
-                errors = exc.errors
-            else:
-                if outcome is ImportOutcome.IMPORTED:
-                    summary.imported += 1
-                else:
-                    summary.unchanged += 1
-        if errors:
-            summary.rejected.append(Rejection(statement_id, errors))
+    wrapped = progress(records) if progress else records
+    if dry_run:
+        for record in wrapped:
+            _dry_run(services, record, summary)
+    else:
+        batch: list[object] = []
+        for record in wrapped:
+            batch.append(record)
+            if len(batch) == IMPORT_BATCH:
+                _import_batch(services, batch, summary, notify)
+                batch = []
+        _import_batch(services, batch, summary, notify)
     audit(
         services,
         actor,
@@ -650,3 +661,65 @@ def import_records(
         address=address,
     )
     return summary
+
+
+def _dry_run(services: Services, record: object, summary: ImportSummary) -> None:
+    statement_id, account, statement, errors = check_statement(services, record)
+    if errors or account is None or statement is None:
+        pass  # the errors say why (without errors, check_statement gives both)
+    else:
+        stored = services.store.get_statement(statement.statement_id)
+        if stored is None:
+            summary.imported += 1
+        elif stored.fingerprint() == statement.fingerprint():
+            summary.unchanged += 1
+        else:
+            errors = [("statement_id", CONFLICT)]
+    if errors:
+        summary.rejected.append(Rejection(statement_id, errors))
+
+
+def _import_batch(
+    services: Services, records: list[object], summary: ImportSummary, notify: bool
+) -> None:
+    if not records:
+        return
+    reads = [_read_record(record) for record in records]
+    sound = [read for _, read, _ in reads if read is not None]
+    state = services.store.import_state(
+        (s.account_number for _, _, s in sound), (s.statement_id for _, _, s in sound)
+    )
+    # The accounts as the statements before each one leave them: a statement that will be
+    # imported (its id is new) saves its account, one unchanged or in conflict does not.
+    accounts = dict(state.accounts)
+    fingerprints = dict(state.fingerprints)
+    checked: list[tuple[Account, Statement]] = []
+    places: list[int | None] = []  # per record: its index in `checked`, None if rejected
+    for _, read, errors in reads:
+        if read is not None:
+            number = read[2].account_number
+            account, statement = _checked(accounts.get(number), read, errors)
+            if not errors:
+                places.append(len(checked))
+                checked.append((account, statement))
+                if statement.statement_id not in fingerprints:
+                    fingerprints[statement.statement_id] = ""
+                    accounts[number] = _as_stored(account)
+                continue
+        places.append(None)
+    outcomes = import_statements(services, checked, notify=notify)
+    for (statement_id, _, errors), place in zip(reads, places, strict=True):
+        outcome = None if place is None else outcomes[place]
+        if outcome is ImportOutcome.IMPORTED:
+            summary.imported += 1
+        elif outcome is ImportOutcome.UNCHANGED:
+            summary.unchanged += 1
+        elif outcome is ImportOutcome.CONFLICT:
+            summary.rejected.append(Rejection(statement_id, [("statement_id", CONFLICT)]))
+        else:
+            summary.rejected.append(Rejection(statement_id, errors))
+
+
+def _as_stored(account: Account) -> Account:
+    """The account as the store gives it back once saved (patients by id)."""
+    return replace(account, patients=tuple(sorted(account.patients, key=lambda p: p.patient_id)))

@@ -40,6 +40,7 @@ STORE_READS = frozenset(
         "get_payment",
         "get_staff_user",
         "get_statement",
+        "import_state",
         "ledger_totals",
         "list_payments",
         "load_book",
