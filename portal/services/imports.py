@@ -633,12 +633,13 @@ def import_records(
     *,
     notify: bool = True,
     address: str = "",
+    batch_size: int = IMPORT_BATCH,
 ) -> ImportSummary:
     """Check and import each statement on its own (all or nothing per statement); one
     audit entry for the whole call. `dry_run` checks everything and stores nothing.
     `progress` wraps the records (e.g. in a progress bar) and yields them on.
 
-    Statements are stored IMPORT_BATCH at a time (see `import_statements`), checked as if
+    Statements are stored `batch_size` at a time (see `import_statements`), checked as if
     one by one: against the accounts as the statements before them in the batch leave them."""
     summary = ImportSummary(dry_run=dry_run)
     wrapped = progress(records) if progress else records
@@ -649,7 +650,7 @@ def import_records(
         batch: list[object] = []
         for record in wrapped:
             batch.append(record)
-            if len(batch) == IMPORT_BATCH:
+            if len(batch) == batch_size:
                 _import_batch(services, batch, summary, notify)
                 batch = []
         _import_batch(services, batch, summary, notify)

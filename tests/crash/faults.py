@@ -127,7 +127,7 @@ class Faulty:
         if name in LABELLED_BY_KIND and args:
             detail = f"({args[0]})"
         elif name == "send" and args and hasattr(args[0], "kind"):
-            detail = f"({args[0].kind})"
+            detail = f"({args[0].kind} to {args[0].to})"
         return f"{self._component}.{name}{detail}"
 
 
