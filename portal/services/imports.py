@@ -275,18 +275,19 @@ def iter_csv(lines: Iterable[bytes | str]) -> Iterator[CsvStatement]:
     missing = [name for name in CSV_COLUMNS if name not in header]
     if missing:
         raise ImportFileError(f"The CSV has no column {', '.join(missing)} (line 1).")
-    index = {name: header.index(name) for name in CSV_COLUMNS}
+    columns = _Columns.of({name: header.index(name) for name in CSV_COLUMNS}, len(header))
+    id_column = columns.statement_id
     seen = _SeenIds()
     current: CsvStatement | None = None
     for row in reader:
         number = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
-        statement_id = row[index["statement_id"]].strip() if len(row) > 0 else ""
+        statement_id = row[id_column].strip() if id_column < len(row) else ""
         if current is None or statement_id != current["statement_id"]:
             if current is not None:
                 yield current
-            current = _new_csv_statement(row, index)
+            current = _new_csv_statement(row, columns)
             if seen.add(statement_id):
                 current.problems.append(
                     (
@@ -295,60 +296,91 @@ def iter_csv(lines: Iterable[bytes | str]) -> Iterator[CsvStatement]:
                         "after other statements; keep the rows of a statement together.",
                     )
                 )
-        _add_csv_row(current, row, header, index, number)
+        _add_csv_row(current, row, columns, number)
     if current is not None:
         yield current
 
 
-def _cell(row: list[str], index: dict[str, int], name: str) -> str:
-    i = index[name]
-    return row[i].strip() if i < len(row) else ""
+# (field name, column index, a list separated by ";")
+_TextColumns = tuple[tuple[str, int, bool], ...]
 
 
-def _csv_fields(shape: Shape, cell: Callable[[str], str]) -> dict:
-    """The fields of a shape that CSV carries as text (amounts are read on their own), in
-    the JSON shape: diagnosis codes are separated by ";"."""
+def _text_columns(shape: Shape, index: dict[str, int]) -> _TextColumns:
+    """The fields of a shape that CSV carries as text (amounts are read on their own)."""
+    return tuple(
+        (f.name, index[f.csv], f.item is not None)
+        for f in shape.fields
+        if f.csv is not None and f.kind is not Kind.CENTS
+    )
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Where each field is in a row, worked out once from the header."""
+
+    width: int
+    statement_id: int
+    statement: _TextColumns
+    guarantor: _TextColumns
+    patient: _TextColumns
+    line: _TextColumns
+    cents: tuple[tuple[Field, int], ...]
+
+    @classmethod
+    def of(cls, index: dict[str, int], width: int) -> "_Columns":
+        return cls(
+            width,
+            index["statement_id"],
+            _text_columns(STATEMENT, index),
+            _text_columns(GUARANTOR, index),
+            _text_columns(PATIENT, index),
+            _text_columns(LINE_ITEM, index),
+            tuple(
+                (f, index[f.csv])
+                for f in LINE_ITEM.fields
+                if f.kind is Kind.CENTS and f.csv is not None
+            ),
+        )
+
+
+def _csv_fields(row: list[str], columns: _TextColumns) -> dict:
+    """The fields in the JSON shape: diagnosis codes are separated by ";"."""
+    size = len(row)
     values: dict = {}
-    for f in shape.fields:
-        if f.csv is None or f.kind is Kind.CENTS:
-            continue
-        text = cell(f.csv)
-        values[f.name] = [c.strip() for c in text.split(";") if c.strip()] if f.item else text
+    for name, i, listed in columns:
+        text = row[i].strip() if i < size else ""
+        values[name] = [c.strip() for c in text.split(";") if c.strip()] if listed else text
     return values
 
 
-def _new_csv_statement(row: list[str], index: dict[str, int]) -> CsvStatement:
-    def cell(name: str) -> str:
-        return _cell(row, index, name)
-
+def _new_csv_statement(row: list[str], columns: _Columns) -> CsvStatement:
     return CsvStatement(
-        **_csv_fields(STATEMENT, cell),
-        guarantor=_csv_fields(GUARANTOR, cell),
+        **_csv_fields(row, columns.statement),
+        guarantor=_csv_fields(row, columns.guarantor),
         patients=[],
         lines=[],
     )
 
 
-def _add_csv_row(
-    statement: CsvStatement, row: list[str], header: list[str], index: dict[str, int], number: int
-) -> None:
-    def cell(name: str) -> str:
-        return _cell(row, index, name)
+_SAME_ON_EVERY_ROW = ("account_number", "statement_date", "due_date")
 
+
+def _add_csv_row(statement: CsvStatement, row: list[str], columns: _Columns, number: int) -> None:
     where = f"lines[{len(statement['lines'])}]"
-    if len(row) != len(header):
+    if len(row) != columns.width:
         statement.problems.append(
-            (where, f"CSV line {number} has {len(row)} fields; the header has {len(header)}.")
+            (where, f"CSV line {number} has {len(row)} fields; the header has {columns.width}.")
         )
         statement["lines"].append(_BadRow())
         return
-    first = _new_csv_statement(row, index)
-    for key in ("account_number", "statement_date", "due_date", "guarantor"):
+    first = _csv_fields(row, columns.statement)
+    first["guarantor"] = _csv_fields(row, columns.guarantor)
+    for key in (*_SAME_ON_EVERY_ROW, "guarantor"):
         if first[key] != statement[key]:
             statement.problems.append(
                 (key, f"CSV line {number}: {key} differs from the statement's first row.")
             )
-    patient = _csv_fields(PATIENT, cell)
+    patient = _csv_fields(row, columns.patient)
     known = next(
         (p for p in statement["patients"] if p["patient_id"] == patient["patient_id"]), None
     )
@@ -362,11 +394,9 @@ def _add_csv_row(
                 "than on an earlier row.",
             )
         )
-    line: dict = {**_csv_fields(LINE_ITEM, cell), "patient_id": patient["patient_id"]}
-    for f in LINE_ITEM.fields:
-        if f.kind is not Kind.CENTS or f.csv is None:
-            continue
-        text = cell(f.csv)
+    line: dict = {**_csv_fields(row, columns.line), "patient_id": patient["patient_id"]}
+    for f, i in columns.cents:
+        text = row[i].strip()
         problem = _dollars_problem(text, f.maximum)
         if problem:
             statement.problems.append(
@@ -374,7 +404,7 @@ def _add_csv_row(
             )
             line[f.name] = 0
         else:
-            line[f.name] = parse_amount(text, f.csv)
+            line[f.name] = parse_amount(text, f.csv or f.name)
     statement["lines"].append(line)
 
 
