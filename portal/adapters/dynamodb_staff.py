@@ -498,7 +498,9 @@ def _message_pk(kind: str, key: str) -> str:
 
 
 def released_claim_item(claim: Claim) -> Item:
-    """A claim nobody holds yet, listed for the sweep: the first attempt takes it over."""
+    """A claim nobody holds yet, listed for the sweep: the first attempt takes it over. One
+    with `claimed_at` is held from then on, as `claim` leaves it."""
+    held = ts(claim.claimed_at) if claim.claimed_at else ""
     return {
         "PK": _message_pk(claim.kind, claim.key),
         "SK": "MESSAGE",
@@ -506,7 +508,8 @@ def released_claim_item(claim: Claim) -> Item:
         "key": claim.key,
         "payload": claim.payload,
         "GSI2PK": _claim_shard(claim.kind, claim.key),
-        "GSI2SK": _claim_order(claim.kind, claim.key, ""),
+        "GSI2SK": _claim_order(claim.kind, claim.key, held),
+        **({"claimed_at": held} if held else {}),
     }
 
 

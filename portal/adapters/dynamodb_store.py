@@ -65,7 +65,10 @@ from portal.ports.store import (
     CommitResult,
     DueAccount,
     ImportOutcome,
+    ImportResult,
+    ImportState,
     OpenBalance,
+    StatementImport,
     StoreError,
 )
 
@@ -220,21 +223,58 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
     def import_statement(
         self, account: Account, statement: Statement, at: datetime, notice: Claim | None = None
     ) -> ImportOutcome:
+        return self.import_statements([StatementImport(account, statement, notice)], at)[0].outcome
+
+    def import_statements(
+        self, items: Sequence[StatementImport], at: datetime
+    ) -> list[ImportResult]:
+        """One BatchGetItem for the batch's statement pointers and account items, then a
+        TransactWriteItems per statement (its pointer, statement, names, ledger entries,
+        account and notice claim). An account that did not exist is not queried: its
+        transaction requires it still not to (and a pointer still missing), else that
+        statement is read again and decided again."""
+        keys = {(f"STATEMENT#{i.statement.statement_id}", "STATEMENT") for i in items}
+        keys |= {(account_pk(i.statement.account_number), "ACCOUNT") for i in items}
+        found = {(item["PK"], item["SK"]): item for item in self.db.get_many(sorted(keys))}
+        pointers = {
+            pk.removeprefix("STATEMENT#"): item["fingerprint"]
+            for (pk, sk), item in found.items()
+            if sk == "STATEMENT"
+        }
+        existing = {item["account_number"] for (_, sk), item in found.items() if sk == "ACCOUNT"}
+        results = []
+        for item in items:
+            number = item.statement.account_number
+            result = self._import_one(item, at, pointers, number in existing)
+            if result.outcome is ImportOutcome.IMPORTED:
+                pointers[item.statement.statement_id] = item.statement.fingerprint()
+                existing.add(number)
+            results.append(result)
+        return results
+
+    def _import_one(
+        self, item: StatementImport, at: datetime, pointers: dict[str, str], exists: bool
+    ) -> ImportResult:
+        account, statement, notice = item.account, item.statement, item.notice
         fingerprint = statement.fingerprint()
+        attempts = iter(range(MAX_ATTEMPTS))
 
-        def outcome_of_existing() -> ImportOutcome | None:
+        def stored_fingerprint(first: bool) -> str | None:
+            if first:  # the first attempt goes by the batch's read
+                return pointers.get(statement.statement_id)
             pointer = self.db.get(f"STATEMENT#{statement.statement_id}", "STATEMENT")
-            if pointer is None:
-                return None
-            if pointer["fingerprint"] == fingerprint:
-                return ImportOutcome.UNCHANGED
-            return ImportOutcome.CONFLICT
+            return pointer["fingerprint"] if pointer else None
 
-        def attempt() -> ImportOutcome:
-            existing = outcome_of_existing()
-            if existing is not None:
-                return existing
-            part = self._partition(statement.account_number)
+        def attempt() -> ImportResult:
+            first = next(attempts) == 0
+            stored = stored_fingerprint(first)
+            if stored is not None:
+                same = stored == fingerprint
+                return ImportResult(ImportOutcome.UNCHANGED if same else ImportOutcome.CONFLICT)
+            if first and not exists:
+                part = Partition(statement.account_number)  # new: nothing to read
+            else:
+                part = self._partition(statement.account_number)
             header = dataclasses.replace(statement, lines=())
             entries = statement_entries(statement, at)
             entries += apply_credit(
@@ -256,11 +296,30 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
                 # New with the statement (its pointer is new): nothing to overwrite.
                 actions.append({"Put": {"Item": released_claim_item(notice)}})
             codes = self._commit(part, entries, at, actions, account, header)
-            if codes is None:
-                return ImportOutcome.IMPORTED
-            raise _Retry()  # the pointer appeared meanwhile: the next attempt answers
+            if codes is not None:
+                raise _Retry()  # the pointer or the account appeared meanwhile: read again
+            after = balances(part.entries + entries)
+            return ImportResult(
+                ImportOutcome.IMPORTED,
+                after.by_statement.get(statement.statement_id, 0),
+                after.due_cents,
+            )
 
         return self._with_retries(attempt)
+
+    def import_state(
+        self, account_numbers: Iterable[str], statement_ids: Iterable[str]
+    ) -> ImportState:
+        keys = {(account_pk(n), "ACCOUNT") for n in account_numbers}
+        keys |= {(f"STATEMENT#{i}", "STATEMENT") for i in statement_ids}
+        accounts: dict[str, Account] = {}
+        fingerprints: dict[str, str] = {}
+        for item in self.db.get_many(sorted(keys)):
+            if item["SK"] == "ACCOUNT":
+                accounts[item["account_number"]] = account_from(item)
+            else:
+                fingerprints[item["PK"].removeprefix("STATEMENT#")] = item["fingerprint"]
+        return ImportState(accounts, fingerprints)
 
     def get_account(self, account_number: str) -> Account | None:
         item = self.db.get(account_pk(account_number), "ACCOUNT")

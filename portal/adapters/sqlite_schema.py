@@ -234,5 +234,10 @@ MIGRATIONS = (
     """
     ALTER TABLE accounts ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
     """,
+    # 7: an import reads only the account's unapplied money (a credit it would use), not
+    # its whole ledger (issue 15).
+    """
+    CREATE INDEX ledger_unapplied ON ledger_entries(account_number) WHERE statement_id IS NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -43,7 +43,10 @@ from portal.ports.store import (
     CommitResult,
     DueAccount,
     ImportOutcome,
+    ImportResult,
+    ImportState,
     OpenBalance,
+    StatementImport,
     StoreError,
     StoreNotReady,
 )
@@ -237,70 +240,44 @@ class SqliteStore:
     def import_statement(
         self, account: Account, statement: Statement, at: datetime, notice: Claim | None = None
     ) -> ImportOutcome:
-        fingerprint = statement.fingerprint()
+        return self.import_statements([StatementImport(account, statement, notice)], at)[0].outcome
+
+    def import_statements(
+        self, items: Sequence[StatementImport], at: datetime
+    ) -> list[ImportResult]:
+        # One transaction for the batch, a savepoint for each statement: a statement that
+        # fails is rolled back alone and the ones before it are committed.
+        results: list[ImportResult] = []
+        failure: Exception | None = None
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT fingerprint FROM statements WHERE statement_id = ?",
-                (statement.statement_id,),
-            ).fetchone()
-            if row is not None:
-                if row["fingerprint"] == fingerprint:
-                    return ImportOutcome.UNCHANGED
-                return ImportOutcome.CONFLICT
-            _save_account(conn, account, at)
-            conn.execute(
-                "INSERT INTO statements VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    statement.statement_id,
-                    statement.account_number,
-                    statement.statement_date.isoformat(),
-                    statement.due_date.isoformat(),
-                    fingerprint,
-                    _ts(at),
-                ),
-            )
-            conn.executemany(
-                "INSERT INTO statement_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        statement.statement_id,
-                        position,
-                        line.line_id,
-                        line.patient_id,
-                        line.service_date.isoformat(),
-                        line.provider,
-                        line.code_system,
-                        line.code,
-                        line.description,
-                        json.dumps(list(line.diagnosis_codes)),
-                        line.charge_cents,
-                        line.insurance_paid_cents,
-                        line.adjustment_cents,
-                        line.patient_responsibility_cents,
-                    )
-                    for position, line in enumerate(statement.lines)
-                ],
-            )
-            # Money already received beyond the balance goes to the new statement.
-            entries = statement_entries(statement, at)
-            entries += apply_credit(
-                statement.account_number,
-                _entries(conn, statement.account_number) + entries,
-                _statement_headers(conn, statement.account_number),  # the new one included
-                at,
-            )
-            _insert_entries(conn, entries)
-            conn.execute(
-                "UPDATE accounts SET version = version + 1 WHERE account_number = ?",
-                (statement.account_number,),
-            )
-            if notice is not None:
+            for item in items:
+                conn.execute("SAVEPOINT statement")
+                try:
+                    results.append(_import_one(conn, item, at))
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO statement")
+                    conn.execute("RELEASE statement")
+                    failure = exc
+                    break
+                conn.execute("RELEASE statement")
+        if failure is not None:
+            raise failure
+        return results
+
+    def import_state(
+        self, account_numbers: Iterable[str], statement_ids: Iterable[str]
+    ) -> ImportState:
+        numbers, ids = sorted(set(account_numbers)), sorted(set(statement_ids))
+        with self._read() as conn:
+            accounts = _accounts(conn, numbers)
+            fingerprints = dict(
                 conn.execute(
-                    "INSERT OR IGNORE INTO messages (kind, key, claimed_at, payload)"
-                    " VALUES (?, ?, ?, ?)",
-                    (notice.kind, notice.key, RELEASED, notice.payload),
-                )
-            return ImportOutcome.IMPORTED
+                    "SELECT statement_id, fingerprint FROM statements"
+                    f" WHERE statement_id IN ({', '.join('?' * len(ids))})",
+                    ids,
+                ).fetchall()
+            )
+        return ImportState(accounts, fingerprints)
 
     def get_account(self, account_number: str) -> Account | None:
         with self._read() as conn:
@@ -1084,41 +1061,150 @@ def _name_keys(first_name: str, last_name: str) -> tuple[str, str]:
 
 
 def _account(conn: sqlite3.Connection, account_number: str) -> Account | None:
+    return _accounts(conn, [account_number]).get(account_number)
+
+
+def _accounts(conn: sqlite3.Connection, numbers: Sequence[str]) -> dict[str, Account]:
+    marks = ", ".join("?" * len(numbers))
+    patients: dict[str, list[Patient]] = {}
+    for p in conn.execute(
+        f"SELECT * FROM patients WHERE account_number IN ({marks})"
+        " ORDER BY account_number, patient_id",
+        numbers,
+    ):
+        patients.setdefault(p["account_number"], []).append(
+            Patient(
+                patient_id=p["patient_id"],
+                first_name=p["first_name"],
+                last_name=p["last_name"],
+                date_of_birth=date.fromisoformat(p["date_of_birth"]),
+            )
+        )
+    found = {}
+    for row in conn.execute(f"SELECT * FROM accounts WHERE account_number IN ({marks})", numbers):
+        number = row["account_number"]
+        guarantor = Guarantor(
+            first_name=row["first_name"],
+            last_name=row["last_name"],
+            date_of_birth=date.fromisoformat(row["date_of_birth"]),
+            email=row["email"],
+            phone=row["phone"],
+            preferred_language=row["preferred_language"],
+        )
+        found[number] = Account(
+            account_number=number,
+            guarantor=guarantor,
+            patients=tuple(patients.get(number, ())),
+            reminders_opted_out_at=(
+                datetime.fromisoformat(row["reminders_opted_out_at"])
+                if row["reminders_opted_out_at"]
+                else None
+            ),
+        )
+    return found
+
+
+def _import_one(conn: sqlite3.Connection, item: StatementImport, at: datetime) -> ImportResult:
+    account, statement, notice = item.account, item.statement, item.notice
+    fingerprint = statement.fingerprint()
     row = conn.execute(
-        "SELECT * FROM accounts WHERE account_number = ?", (account_number,)
+        "SELECT fingerprint FROM statements WHERE statement_id = ?", (statement.statement_id,)
     ).fetchone()
-    if row is None:
-        return None
-    patients = tuple(
-        Patient(
-            patient_id=p["patient_id"],
-            first_name=p["first_name"],
-            last_name=p["last_name"],
-            date_of_birth=date.fromisoformat(p["date_of_birth"]),
-        )
-        for p in conn.execute(
-            "SELECT * FROM patients WHERE account_number = ? ORDER BY patient_id",
-            (account_number,),
-        )
-    )
-    guarantor = Guarantor(
-        first_name=row["first_name"],
-        last_name=row["last_name"],
-        date_of_birth=date.fromisoformat(row["date_of_birth"]),
-        email=row["email"],
-        phone=row["phone"],
-        preferred_language=row["preferred_language"],
-    )
-    return Account(
-        account_number=account_number,
-        guarantor=guarantor,
-        patients=patients,
-        reminders_opted_out_at=(
-            datetime.fromisoformat(row["reminders_opted_out_at"])
-            if row["reminders_opted_out_at"]
-            else None
+    if row is not None:
+        if row["fingerprint"] == fingerprint:
+            return ImportResult(ImportOutcome.UNCHANGED)
+        return ImportResult(ImportOutcome.CONFLICT)
+    number = statement.account_number
+    _save_account(conn, account, at)
+    conn.execute(
+        "INSERT INTO statements VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            statement.statement_id,
+            number,
+            statement.statement_date.isoformat(),
+            statement.due_date.isoformat(),
+            fingerprint,
+            _ts(at),
         ),
     )
+    conn.executemany(
+        "INSERT INTO statement_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                statement.statement_id,
+                position,
+                line.line_id,
+                line.patient_id,
+                line.service_date.isoformat(),
+                line.provider,
+                line.code_system,
+                line.code,
+                line.description,
+                json.dumps(list(line.diagnosis_codes)),
+                line.charge_cents,
+                line.insurance_paid_cents,
+                line.adjustment_cents,
+                line.patient_responsibility_cents,
+            )
+            for position, line in enumerate(statement.lines)
+        ],
+    )
+    entries = statement_entries(statement, at)
+    # Money already received beyond the balance goes to the new statement. Without such a
+    # credit (the usual case) nothing else of the account is read: the cost of an import
+    # does not grow with the account's history.
+    unapplied = conn.execute(
+        "SELECT COALESCE(SUM(amount_cents), 0) FROM ledger_entries INDEXED BY ledger_unapplied"
+        " WHERE account_number = ? AND statement_id IS NULL",
+        (number,),
+    ).fetchone()[0]
+    if unapplied < 0:
+        entries += apply_credit(
+            number,
+            _entries(conn, number) + entries,
+            _statement_headers(conn, number),  # the new one included
+            at,
+        )
+        _insert_entries(conn, entries)
+        due = conn.execute(
+            "SELECT due_cents FROM receivables WHERE account_number = ?", (number,)
+        ).fetchone()
+        due_cents = due[0] if due else 0
+    else:
+        _insert_entries(conn, entries, refresh=False)
+        due_cents = _add_receivable(conn, statement, sum(e.amount_cents for e in entries))
+    conn.execute("UPDATE accounts SET version = version + 1 WHERE account_number = ?", (number,))
+    if notice is not None:
+        claimed = RELEASED if notice.claimed_at is None else _ts(notice.claimed_at)
+        conn.execute(
+            "INSERT OR IGNORE INTO messages (kind, key, claimed_at, payload) VALUES (?, ?, ?, ?)",
+            (notice.kind, notice.key, claimed, notice.payload),
+        )
+    balance = sum(e.amount_cents for e in entries if e.statement_id == statement.statement_id)
+    return ImportResult(ImportOutcome.IMPORTED, balance, due_cents)
+
+
+def _add_receivable(conn: sqlite3.Connection, statement: Statement, balance: int) -> int:
+    """The index of accounts that owe, kept with a new statement whose entries are all its
+    own (no credit moved): as `_refresh_receivable` would leave it, without reading the
+    account's other statements. Returns what the account now owes."""
+    number = statement.account_number
+    row = conn.execute(
+        "SELECT statement_id, due_date, due_cents FROM receivables WHERE account_number = ?",
+        (number,),
+    ).fetchone()
+    owed = row["due_cents"] if row else 0
+    if balance <= 0:
+        return owed
+    mine = (statement.due_date.isoformat(), statement.statement_id)
+    oldest = mine if row is None else min(mine, (row["due_date"], row["statement_id"]))
+    conn.execute(
+        "INSERT INTO receivables VALUES (?, ?, ?, ?) ON CONFLICT(account_number) DO UPDATE"
+        " SET statement_id = excluded.statement_id, due_date = excluded.due_date,"
+        " due_cents = excluded.due_cents",
+        (number, oldest[1], oldest[0], owed + balance),
+    )
+    return owed + balance
 
 
 def _statement_header(row: sqlite3.Row, lines: tuple[LineItem, ...] = ()) -> Statement:
@@ -1189,7 +1275,9 @@ def _entries(conn: sqlite3.Connection, account_number: str) -> list[LedgerEntry]
     ]
 
 
-def _insert_entries(conn: sqlite3.Connection, entries: list[LedgerEntry]) -> None:
+def _insert_entries(
+    conn: sqlite3.Connection, entries: list[LedgerEntry], refresh: bool = True
+) -> None:
     conn.executemany(
         "INSERT INTO ledger_entries (account_number, kind, amount_cents, posted_at,"
         " statement_id, payment_id, memo) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -1206,6 +1294,8 @@ def _insert_entries(conn: sqlite3.Connection, entries: list[LedgerEntry]) -> Non
             for e in entries
         ],
     )
+    if not refresh:
+        return
     for account_number in {e.account_number for e in entries}:
         _refresh_receivable(conn, account_number)
 

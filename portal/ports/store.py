@@ -35,6 +35,33 @@ class ImportOutcome(StrEnum):
 
 
 @dataclass(frozen=True)
+class StatementImport:
+    """One statement of a batch: the account as it is to be saved with it, the statement,
+    and its notice claim (see `Store.import_statement`)."""
+
+    account: Account
+    statement: Statement
+    notice: "Claim | None" = None
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What importing one statement did; the balances are right after it, when IMPORTED."""
+
+    outcome: ImportOutcome
+    balance_cents: int = 0  # the statement's balance
+    account_due_cents: int = 0  # what the account owes on its open statements
+
+
+@dataclass(frozen=True)
+class ImportState:
+    """What a batch of statements is checked against, read at once."""
+
+    accounts: dict[str, Account]  # the accounts that exist, by number
+    fingerprints: dict[str, str]  # the statements imported already, by id
+
+
+@dataclass(frozen=True)
 class AccountRecords:
     """Everything the account page needs, read together."""
 
@@ -142,8 +169,22 @@ class Store(Protocol):
     ) -> ImportOutcome:
         """Add the statement (and account, patients) with its ledger entries, all or nothing.
 
-        `notice`: a message claim written released in the same write (the statement's
-        "ready" e-mail), so a crash right after the import leaves it to the sweep."""
+        `notice`: a message claim written in the same write (the statement's "ready"
+        e-mail), released, or held from `notice.claimed_at` on, so a crash right after the
+        import leaves it to the sweep."""
+
+    def import_statements(
+        self, items: Sequence[StatementImport], at: datetime
+    ) -> list[ImportResult]:
+        """Each item as `import_statement` does it, in order, in as few writes as the store
+        can: each statement all or nothing on its own. An item that fails with an error
+        leaves nothing of itself; the items before it stay imported, the ones after it are
+        not tried, and the error is raised."""
+
+    def import_state(
+        self, account_numbers: Iterable[str], statement_ids: Iterable[str]
+    ) -> ImportState:
+        """The accounts and imported statements (their fingerprints) among those named."""
 
     def get_account(self, account_number: str) -> Account | None: ...
 

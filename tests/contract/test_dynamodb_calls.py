@@ -1,5 +1,6 @@
-"""The DynamoDB calls behind the patient's pages: no Scan, and no more than docs/dynamodb.md
-states (a change that adds a call to these pages must update the design first)."""
+"""The DynamoDB calls behind the patient's pages and the statement import (with its
+notices): no Scan, and no more than docs/dynamodb.md states (a change that adds a call to
+these must update the design first)."""
 
 import dataclasses
 import re
@@ -12,6 +13,7 @@ import pytest
 from portal import create_app
 from portal.bootstrap import build_services
 from portal.config import Settings
+from portal.services.imports import import_records
 from portal.services.reminders import run_reminders
 from portal.services.statements import import_statement
 from tests.conftest import lopez_account, statement
@@ -158,3 +160,82 @@ def test_the_reminder_run_stays_within_the_design(dynamo_app, clock):
     per_batch = documented_path_calls("the reminder run, per batch of 25")
     each = documented_path_calls("the reminder run, per due account")
     assert len(calls) == per_run + per_batch + 2 * each, calls
+
+
+# -- importing statements with their notices ---------------------------------------------
+
+
+def documented_import_calls(row: str) -> int:
+    """A number from the design's 'Calls of an import' table."""
+    match = re.search(rf"^\| {re.escape(row)} \| (\d+) \|", DOC.read_text(), re.MULTILINE)
+    assert match, f"docs/dynamodb.md states no import call count for {row!r}"
+    return int(match.group(1))
+
+
+def import_record(statement_id: str, account_number: str, last_name: str) -> dict:
+    return {
+        "statement_id": statement_id,
+        "account_number": account_number,
+        "statement_date": "2026-11-01",
+        "due_date": "2026-11-30",
+        "guarantor": {
+            "first_name": "Maria",
+            "last_name": last_name,
+            "date_of_birth": "1984-03-12",
+            "email": f"{account_number}@example.com",
+        },
+        "patients": [
+            {
+                "patient_id": "P1",
+                "first_name": "Ana",
+                "last_name": last_name,
+                "date_of_birth": "2015-06-02",
+            }
+        ],
+        "lines": [
+            {
+                "line_id": "1",
+                "patient_id": "P1",
+                "service_date": "2026-10-14",
+                "provider": "Dr. Chen",
+                "code_system": "CPT",
+                "code": "99213",
+                "description": "Office visit, established patient",
+                "diagnosis_codes": ["J06.9"],
+                "charge_cents": 18500,
+                "insurance_paid_cents": 12000,
+                "adjustment_cents": 3500,
+                "patient_responsibility_cents": 3000,
+            }
+        ],
+    }
+
+
+def test_import_with_notices_makes_the_documented_calls(dynamo_app):
+    """Three statements of new accounts, two more of accounts that exist (one of them
+    imported earlier in the same file), and the whole file again: every call botocore
+    makes, against the design's table."""
+    app, log = dynamo_app
+    services = app.extensions["portal"]
+    new = [import_record(f"S-NEW-{n}", f"70000{n}", "Lopez") for n in range(3)]
+    existing = [
+        import_record("S-OLD-1", "100234", "Lopez"),  # the fixture's account
+        import_record("S-OLD-2", "700000", "Lopez"),  # new in this file, just above
+    ]
+    records = new + existing
+
+    calls = log.during(lambda: import_records(services, records, "calls"))
+
+    per_batch = documented_import_calls("import, per batch (up to 200 statements)")
+    per_new = documented_import_calls("a statement of a new account, with its notice")
+    per_existing = documented_import_calls("a statement of an existing account, with its notice")
+    audit = documented_import_calls("the import's audit entry")
+    assert "Scan" not in calls, calls
+    assert len(calls) == per_batch + 3 * per_new + 2 * per_existing + audit, calls
+    sent = [c for c in calls if c == "TransactWriteItems"]
+    assert len(sent) == 2 * len(records), calls  # each statement and its notice marked sent
+
+    again = log.during(lambda: import_records(services, records, "calls"))
+
+    unchanged = documented_import_calls("the same statements again")
+    assert len(again) == per_batch + len(records) * unchanged + audit, again

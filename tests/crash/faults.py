@@ -40,6 +40,7 @@ STORE_READS = frozenset(
         "get_payment",
         "get_staff_user",
         "get_statement",
+        "import_state",
         "ledger_totals",
         "list_payments",
         "load_book",
@@ -126,7 +127,7 @@ class Faulty:
         if name in LABELLED_BY_KIND and args:
             detail = f"({args[0]})"
         elif name == "send" and args and hasattr(args[0], "kind"):
-            detail = f"({args[0].kind})"
+            detail = f"({args[0].kind} to {args[0].to})"
         return f"{self._component}.{name}{detail}"
 
 

@@ -6,6 +6,7 @@ run (unless reminding is the point), so that run adds no message of its own.
 
 import json
 from collections import Counter
+from dataclasses import asdict, replace
 from datetime import date, timedelta
 
 from portal import create_app
@@ -16,6 +17,7 @@ from portal.domain.statements import Statement
 from portal.services import ledger as posting
 from portal.services.context import Services
 from portal.services.errors import InvalidInput
+from portal.services.imports import import_records
 from portal.services.refunds import refund_payment
 from portal.services.reminders import run_reminders
 from portal.services.statements import import_statement
@@ -143,6 +145,69 @@ class StatementNotice:
         return Expected(self.number, sum(OWED), messages=Counter({("statement", EMAIL): 1}))
 
 
+class ImportBatch:
+    """Importing a file: four statements of one account in two batches (one transaction
+    each on SQLite), each with its "ready" e-mail; a fifth reuses the id of a statement
+    imported before with other content and is rejected alone."""
+
+    name = "import_batch"
+    number = "510005"
+    owed = ((1000,), (2000, 500), (3000,), (700,))
+
+    def record(self, n: int, owed: tuple[int, ...], email: str) -> dict:
+        st = statement(self.number, NOT_DUE - timedelta(days=n), owed)
+        return {
+            "statement_id": f"S-{self.number}-{n}",
+            "account_number": self.number,
+            "statement_date": st.statement_date.isoformat(),
+            "due_date": st.due_date.isoformat(),
+            "guarantor": {
+                "first_name": "Pat",
+                "last_name": "Crash",
+                "date_of_birth": "1980-01-01",
+                "email": email,
+            },
+            "patients": [
+                {
+                    "patient_id": "P1",
+                    "first_name": "Sam",
+                    "last_name": "Crash",
+                    "date_of_birth": "2015-06-02",
+                }
+            ],
+            "lines": [
+                {
+                    **asdict(line),
+                    "service_date": line.service_date.isoformat(),
+                    "diagnosis_codes": list(line.diagnosis_codes),
+                }
+                for line in st.lines
+            ],
+        }
+
+    def prepare(self, services: Services, stub: StripeStub) -> None:
+        services.store.import_statement(
+            account(self.number),
+            replace(statement(self.number, NOT_DUE), statement_id=f"S-{self.number}-9"),
+            NOW - timedelta(days=2),
+        )
+
+    def deliver(self, services: Services) -> bool:
+        records = [self.record(n, owed, EMAIL) for n, owed in enumerate(self.owed)]
+        records.insert(2, self.record(9, (1,), EMAIL))  # the id of the one imported before
+        summary = import_records(services, records, "crash", batch_size=3)
+        assert summary.imported + summary.unchanged == len(self.owed), summary.line
+        assert [r.statement_id for r in summary.rejected] == [f"S-{self.number}-9"]
+        return False
+
+    def expected(self) -> Expected:
+        return Expected(
+            self.number,
+            sum(OWED) + sum(sum(o) for o in self.owed),
+            messages=Counter({("statement", EMAIL): len(self.owed)}),
+        )
+
+
 class Reminder:
     """Sending: the daily run on the day a statement's first reminder is due."""
 
@@ -207,5 +272,12 @@ class Refund:
 
 SCENARIOS = {
     s.name: s
-    for s in (CardWebhook(), CardWebhookPostedBefore(), StatementNotice(), Reminder(), Refund())
+    for s in (
+        CardWebhook(),
+        CardWebhookPostedBefore(),
+        StatementNotice(),
+        ImportBatch(),
+        Reminder(),
+        Refund(),
+    )
 }
