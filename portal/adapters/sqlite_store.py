@@ -40,6 +40,7 @@ from portal.ports.store import (
     DueAccount,
     ImportOutcome,
     OpenBalance,
+    PatientPage,
     StoreError,
     StoreNotReady,
 )
@@ -224,15 +225,38 @@ class SqliteStore:
                 account=account,
                 statements=tuple(_existing_statement(conn, sid) for sid in ids),
                 entries=tuple(_entries(conn, account_number)),
-                payments=tuple(
-                    _payment(r)
+                payments=tuple(_payments(conn, account_number)),
+            )
+
+    def patient_page(
+        self, session_id: str, now: datetime, account_number: str, statement_id: str | None = None
+    ) -> PatientPage:
+        with self._read() as conn:
+            subject = _web_session_subject(conn, session_id, now)
+            account = _account(conn, account_number) if subject is not None else None
+            if account is None:
+                return PatientPage(subject, None)
+            if statement_id is None:
+                statements = [
+                    _statement_header(r)
                     for r in conn.execute(
-                        "SELECT * FROM payments WHERE account_number = ? "
-                        "ORDER BY created_at, payment_id",
+                        "SELECT * FROM statements WHERE account_number = ? "
+                        "ORDER BY statement_date, statement_id",
                         (account_number,),
                     )
-                ),
+                ]
+                payments = _payments(conn, account_number)
+            else:
+                shown = _statement(conn, statement_id)
+                statements = [shown] if shown and shown.account_number == account_number else []
+                payments = []
+            records = AccountRecords(
+                account=account,
+                statements=tuple(statements),
+                entries=tuple(_entries(conn, account_number)),
+                payments=tuple(payments),
             )
+            return PatientPage(subject, records)
 
     def get_statement(self, statement_id: str) -> Statement | None:
         with self._read() as conn:
@@ -363,11 +387,7 @@ class SqliteStore:
 
     def web_session_subject(self, session_id: str, now: datetime) -> str | None:
         with self._read() as conn:
-            row = conn.execute(
-                "SELECT subject FROM web_sessions WHERE session_id = ? AND opened_at >= ?",
-                (session_id, _ts(now - SESSION_LIFETIME)),
-            ).fetchone()
-            return row[0] if row else None
+            return _web_session_subject(conn, session_id, now)
 
     def end_web_session(self, session_id: str) -> None:
         with self._write() as conn:
@@ -1058,6 +1078,24 @@ def _entries(conn: sqlite3.Connection, account_number: str) -> list[LedgerEntry]
             (account_number,),
         )
     ]
+
+
+def _payments(conn: sqlite3.Connection, account_number: str) -> list[Payment]:
+    return [
+        _payment(r)
+        for r in conn.execute(
+            "SELECT * FROM payments WHERE account_number = ? ORDER BY created_at, payment_id",
+            (account_number,),
+        )
+    ]
+
+
+def _web_session_subject(conn: sqlite3.Connection, session_id: str, now: datetime) -> str | None:
+    row = conn.execute(
+        "SELECT subject FROM web_sessions WHERE session_id = ? AND opened_at >= ?",
+        (session_id, _ts(now - SESSION_LIFETIME)),
+    ).fetchone()
+    return row[0] if row else None
 
 
 def _insert_entries(conn: sqlite3.Connection, entries: list[LedgerEntry]) -> None:
