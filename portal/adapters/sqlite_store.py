@@ -2,7 +2,7 @@
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -232,10 +232,21 @@ class SqliteStore:
         self, session_id: str, now: datetime, account_number: str, statement_id: str | None = None
     ) -> PatientPage:
         with self._read() as conn:
-            subject = _web_session_subject(conn, session_id, now)
-            account = _account(conn, account_number) if subject is not None else None
-            if account is None:
-                return PatientPage(subject, None)
+            # The session, the account and its patients in one statement.
+            row = conn.execute(
+                "SELECT w.subject, a.*, (SELECT json_group_array(json_object("
+                "  'patient_id', p.patient_id, 'first_name', p.first_name,"
+                "  'last_name', p.last_name, 'date_of_birth', p.date_of_birth))"
+                "  FROM patients p WHERE p.account_number = a.account_number) AS patients"
+                " FROM web_sessions w LEFT JOIN accounts a ON a.account_number = ?"
+                " WHERE w.session_id = ? AND w.opened_at >= ?",
+                (account_number, session_id, _ts(now - SESSION_LIFETIME)),
+            ).fetchone()
+            if row is None:
+                return PatientPage(None, None)
+            if row["account_number"] is None:
+                return PatientPage(row["subject"], None)
+            patients = sorted(json.loads(row["patients"]), key=lambda p: p["patient_id"])
             if statement_id is None:
                 statements = [
                     _statement_header(r)
@@ -247,16 +258,15 @@ class SqliteStore:
                 ]
                 payments = _payments(conn, account_number)
             else:
-                shown = _statement(conn, statement_id)
-                statements = [shown] if shown and shown.account_number == account_number else []
+                statements = _shown_statement(conn, account_number, statement_id)
                 payments = []
             records = AccountRecords(
-                account=account,
+                account=_account_of(row, patients),
                 statements=tuple(statements),
                 entries=tuple(_entries(conn, account_number)),
                 payments=tuple(payments),
             )
-            return PatientPage(subject, records)
+            return PatientPage(row["subject"], records)
 
     def get_statement(self, statement_id: str) -> Statement | None:
         with self._read() as conn:
@@ -387,7 +397,11 @@ class SqliteStore:
 
     def web_session_subject(self, session_id: str, now: datetime) -> str | None:
         with self._read() as conn:
-            return _web_session_subject(conn, session_id, now)
+            row = conn.execute(
+                "SELECT subject FROM web_sessions WHERE session_id = ? AND opened_at >= ?",
+                (session_id, _ts(now - SESSION_LIFETIME)),
+            ).fetchone()
+            return row[0] if row else None
 
     def end_web_session(self, session_id: str) -> None:
         with self._write() as conn:
@@ -980,18 +994,15 @@ def _account(conn: sqlite3.Connection, account_number: str) -> Account | None:
     ).fetchone()
     if row is None:
         return None
-    patients = tuple(
-        Patient(
-            patient_id=p["patient_id"],
-            first_name=p["first_name"],
-            last_name=p["last_name"],
-            date_of_birth=date.fromisoformat(p["date_of_birth"]),
-        )
-        for p in conn.execute(
-            "SELECT * FROM patients WHERE account_number = ? ORDER BY patient_id",
-            (account_number,),
-        )
+    patients = conn.execute(
+        "SELECT * FROM patients WHERE account_number = ? ORDER BY patient_id",
+        (account_number,),
     )
+    return _account_of(row, patients)
+
+
+def _account_of(row: sqlite3.Row, patients: Iterable[Mapping[str, str]]) -> Account:
+    """The account of an accounts row, with its patients' rows (in patient id order)."""
     guarantor = Guarantor(
         first_name=row["first_name"],
         last_name=row["last_name"],
@@ -1001,9 +1012,17 @@ def _account(conn: sqlite3.Connection, account_number: str) -> Account | None:
         preferred_language=row["preferred_language"],
     )
     return Account(
-        account_number=account_number,
+        account_number=row["account_number"],
         guarantor=guarantor,
-        patients=patients,
+        patients=tuple(
+            Patient(
+                patient_id=p["patient_id"],
+                first_name=p["first_name"],
+                last_name=p["last_name"],
+                date_of_birth=date.fromisoformat(p["date_of_birth"]),
+            )
+            for p in patients
+        ),
         reminders_opted_out_at=(
             datetime.fromisoformat(row["reminders_opted_out_at"])
             if row["reminders_opted_out_at"]
@@ -1039,26 +1058,55 @@ def _statement(conn: sqlite3.Connection, statement_id: str) -> Statement | None:
     if row is None:
         return None
     lines = tuple(
-        LineItem(
-            line_id=r["line_id"],
-            patient_id=r["patient_id"],
-            service_date=date.fromisoformat(r["service_date"]),
-            provider=r["provider"],
-            code_system=r["code_system"],
-            code=r["code"],
-            description=r["description"],
-            diagnosis_codes=tuple(json.loads(r["diagnosis_codes"])),
-            charge_cents=r["charge_cents"],
-            insurance_paid_cents=r["insurance_paid_cents"],
-            adjustment_cents=r["adjustment_cents"],
-            patient_responsibility_cents=r["patient_responsibility_cents"],
-        )
+        _line(r)
         for r in conn.execute(
             "SELECT * FROM statement_lines WHERE statement_id = ? ORDER BY position",
             (statement_id,),
         )
     )
     return _statement_header(row, lines)
+
+
+def _shown_statement(
+    conn: sqlite3.Connection, account_number: str, statement_id: str
+) -> list[Statement]:
+    """The account's statement with its lines, in one statement; none when it is not the
+    account's."""
+    rows = conn.execute(
+        "SELECT s.account_number, s.statement_date, s.due_date, l.* FROM statements s"
+        " LEFT JOIN statement_lines l ON l.statement_id = s.statement_id"
+        " WHERE s.statement_id = ? AND s.account_number = ? ORDER BY l.position",
+        (statement_id, account_number),
+    ).fetchall()
+    if not rows:
+        return []
+    lines = tuple(_line(r) for r in rows if r["line_id"] is not None)
+    return [
+        Statement(
+            statement_id=statement_id,
+            account_number=account_number,
+            statement_date=date.fromisoformat(rows[0]["statement_date"]),
+            due_date=date.fromisoformat(rows[0]["due_date"]),
+            lines=lines,
+        )
+    ]
+
+
+def _line(r: sqlite3.Row) -> LineItem:
+    return LineItem(
+        line_id=r["line_id"],
+        patient_id=r["patient_id"],
+        service_date=date.fromisoformat(r["service_date"]),
+        provider=r["provider"],
+        code_system=r["code_system"],
+        code=r["code"],
+        description=r["description"],
+        diagnosis_codes=tuple(json.loads(r["diagnosis_codes"])),
+        charge_cents=r["charge_cents"],
+        insurance_paid_cents=r["insurance_paid_cents"],
+        adjustment_cents=r["adjustment_cents"],
+        patient_responsibility_cents=r["patient_responsibility_cents"],
+    )
 
 
 def _entries(conn: sqlite3.Connection, account_number: str) -> list[LedgerEntry]:
@@ -1088,14 +1136,6 @@ def _payments(conn: sqlite3.Connection, account_number: str) -> list[Payment]:
             (account_number,),
         )
     ]
-
-
-def _web_session_subject(conn: sqlite3.Connection, session_id: str, now: datetime) -> str | None:
-    row = conn.execute(
-        "SELECT subject FROM web_sessions WHERE session_id = ? AND opened_at >= ?",
-        (session_id, _ts(now - SESSION_LIFETIME)),
-    ).fetchone()
-    return row[0] if row else None
 
 
 def _insert_entries(conn: sqlite3.Connection, entries: list[LedgerEntry]) -> None:

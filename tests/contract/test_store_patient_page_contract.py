@@ -30,6 +30,7 @@ def signed_in(store: Store) -> None:
     store.create_payment(pending("pay_posted", 4000, NOW + timedelta(minutes=1)))
     posting.post_payment(store, "pay_posted", "ref-1", 4000, NOW + timedelta(minutes=2))
     store.create_payment(pending("pay_open", 1500, NOW + timedelta(minutes=3)))
+    assert store.opt_out_of_reminders(ACCOUNT, NOW)  # a field of the account read with it
     store.open_web_session(SID, SUBJECT, NOW)
 
 
@@ -54,6 +55,8 @@ def test_the_account_page_reads_the_session_and_every_statement_without_lines(st
     assert page.subject == SUBJECT
     assert page.records is not None
     assert page.records.account == full.account
+    assert page.records.account.reminders_opted_out_at == NOW
+    assert [p.patient_id for p in page.records.account.patients] == ["P1", "P2"]
     # Oldest first, as account_records, but only what the account page shows of each.
     assert [s.statement_id for s in page.records.statements] == [
         "S-2026-000050",
