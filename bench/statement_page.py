@@ -1,4 +1,4 @@
-"""Render time of a patient's statement page on SQLite and on DynamoDB, against a bare Flask route.
+"""The patient's pages (statement and account) on SQLite and DynamoDB, against two baselines.
 
 Builds each store the way the tests do (Settings.from_env, build_services, store.migrate):
 SQLite as a file in a temporary folder, DynamoDB as a fresh table in moto's server, which
@@ -7,14 +7,22 @@ imports the same account (Lopez, 100234: three statements of three or four line 
 two patients) with portal.services.statements.import_statement at a fixed clock, signs the
 guarantor in through Quick Pay (POST /pay with the form's CSRF token), and then times, in
 this process, with the Flask test client:
-  GET /statements/<id>   on the SQLite app and on the DynamoDB app (--requests each, 300)
-  GET /ping              a one-line Flask app returning "ok": the baseline (--requests, 300)
-Each is warmed up first (--warmup unrecorded requests each, 20). The recorded requests go in
-rounds of one of each, the order rotating per round, so drift in machine load affects all
-three alike. Each time runs from the request to the whole body being read.
+  GET /statements/<id>   the statement page, on the SQLite app and on the DynamoDB app
+  GET /account           the account page, on both
+  GET /ping              a one-line Flask app returning "ok": the first baseline
+  GET /rows              a bare Flask app rendering a Jinja page of 25 table rows (no
+                         session, no store): the second baseline
+--requests each (300), after --warmup unrecorded requests each (20). The recorded requests
+go in rounds of one of each, the order rotating per round, so drift in machine load affects
+all alike. Each time runs from the request to the whole body being read. Issue 15's goal:
+each SQLite page's p50 at most 4x the Flask route's and at most 2x the Jinja page's.
 For DynamoDB it also counts the calls botocore makes per page (before-call.dynamodb).
 
-    .venv/bin/python bench/statement_page.py [--requests N] [--warmup N]
+--profile N instead runs N requests of each SQLite page under cProfile and prints the top
+lines (by own time), with the SQL statements and connections one request of each makes
+(sqlite3's trace callback).
+
+    .venv/bin/python bench/statement_page.py [--requests N] [--warmup N] [--profile N]
 """
 
 import argparse
@@ -30,7 +38,8 @@ from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, render_template
+from jinja2 import DictLoader
 
 from portal import create_app
 from portal.bootstrap import build_services
@@ -48,11 +57,12 @@ QUICK_PAY = {"account_number": "100234", "last_name": "Lopez", "date_of_birth": 
 TIMED_STATEMENT = "S-2026-000123"  # the newest, four line items
 SHOWS = "Office visit, established patient, moderate complexity"
 HEADER = """\
-Statement page render time, in-process (Flask test client, a signed-in patient), against a
-bare Flask route measured in the same run and process. GET /statements/<id> on the SQLite
-store (a temporary file) and on the DynamoDB store (moto's server on 127.0.0.1 over HTTP,
-so the DynamoDB figures are moto's, not AWS's); GET /ping on a one-line Flask app is the
-baseline. Times run from the request to the whole body read; requests rotate per round."""
+The patient's statement and account pages, in-process (Flask test client, a signed-in
+patient), against two baselines measured in the same run and process: GET /ping on a
+one-line Flask app ("hello") and GET /rows, a bare Flask app rendering a Jinja page of 25
+rows ("Jinja"). The pages on the SQLite store (a temporary file) and on the DynamoDB store
+(moto's server on 127.0.0.1 over HTTP, so the DynamoDB figures are moto's, not AWS's).
+Times run from the request to the whole body read; requests rotate per round."""
 
 # (patient, service date, provider, code, description, diagnosis codes,
 #  charge, insurance paid, adjustment) in cents; the patient owes the rest.
@@ -151,6 +161,48 @@ def sign_in(client, store: str) -> None:
         sys.exit(f"{store}: sign-in answered {response.status_code}")
 
 
+ROWS_PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{{ title }}</title></head>
+<body>
+<main>
+<h1>{{ title }}</h1>
+<table>
+  <thead><tr><th>Date</th><th>Description</th><th>Code</th><th>Amount</th></tr></thead>
+  <tbody>
+  {% for row in rows %}
+  <tr><td>{{ row.date }}</td><td>{{ row.description }}</td>
+    <td>{{ row.code }}</td><td>{{ row.amount }}</td></tr>
+  {% endfor %}
+  </tbody>
+</table>
+</main>
+</body>
+</html>
+"""
+
+
+def baseline_apps() -> tuple[Flask, Flask]:
+    """A one-line Flask route, and a bare Flask app rendering a Jinja page of 25 rows
+    (autoescaped values; no session, no store, no form)."""
+    ping = Flask("bench_ping")
+    ping.get("/ping")(lambda: "ok")
+
+    rows_app = Flask("bench_rows")
+    rows_app.jinja_loader = DictLoader({"rows.html": ROWS_PAGE})
+    rows = [
+        {
+            "date": f"Oct {n + 1}, 2026",
+            "description": f"Office visit & follow-up <{n}>",
+            "code": f"992{n:02d}",
+            "amount": f"${n * 37 + 12}.50",
+        }
+        for n in range(25)
+    ]
+    rows_app.get("/rows")(lambda: render_template("rows.html", title="Rows", rows=rows))
+    return ping, rows_app
+
+
 def timed_get(client, path: str, shows: str) -> tuple[int, int]:
     """(nanoseconds, body bytes) for one GET, the body read whole."""
     start = time.perf_counter_ns()
@@ -168,13 +220,78 @@ def percentile(values: list[int], p: float) -> int:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
+PAGES = {
+    "statement": (f"/statements/{TIMED_STATEMENT}", SHOWS),
+    "account": ("/account", TIMED_STATEMENT),
+}
+GOAL_HELLO, GOAL_JINJA = 4.0, 2.0
+
+
+def profile(requests: int) -> None:
+    """cProfile of the SQLite pages, and the statements one request of each runs."""
+    import cProfile
+    import io
+    import pstats
+    import sqlite3
+
+    with tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp:
+        folder = Path(tmp)
+        app, _ = build_app(
+            {
+                "PORTAL_OUTBOX_DIR": str(folder / "outbox"),
+                "PORTAL_SECRET_KEY": SECRET,
+                "PORTAL_BASE_URL": "http://portal.test",
+                "PORTAL_SQLITE_PATH": str(folder / "portal.sqlite3"),
+            }
+        )
+        client = app.test_client()
+        sign_in(client, "sqlite")
+        statements: list[str] = []
+        connections: list[sqlite3.Connection] = []
+        connect = sqlite3.connect
+
+        def traced_connect(*args, **kwargs):
+            conn = connect(*args, **kwargs)
+            conn.set_trace_callback(statements.append)
+            connections.append(conn)
+            return conn
+
+        sqlite3.connect = traced_connect  # the store connects through the module's function
+        for name, (path, shows) in PAGES.items():
+            timed_get(client, path, shows)  # a connection held from before is traced too
+            statements.clear()
+            connections.clear()
+            timed_get(client, path, shows)
+            print(f"\n{name} page, one request: {len(connections)} connections opened,")
+            print(f"{len(statements)} statements:")
+            for text in statements:
+                print("   ", " ".join(text.split())[:150])
+        sqlite3.connect = connect
+        for name, (path, shows) in PAGES.items():
+            for _ in range(20):
+                timed_get(client, path, shows)
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(requests):
+                timed_get(client, path, shows)
+            profiler.disable()
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
+            print(f"\n{name} page, {requests} requests under cProfile, by own time:")
+            print("\n".join(line for line in out.getvalue().splitlines()[2:] if line.strip()))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300, help="timed requests each (300)")
     parser.add_argument("--warmup", type=int, default=20, help="unrecorded requests each (20)")
+    parser.add_argument("--profile", type=int, default=0, help="profile N requests instead")
     args = parser.parse_args(argv)
-    if args.requests < 1 or args.warmup < 0:
-        parser.error("--requests must be at least 1 and --warmup at least 0")
+    if args.requests < 1 or args.warmup < 0 or args.profile < 0:
+        parser.error("--requests must be at least 1, --warmup and --profile at least 0")
+    if args.profile:
+        profile(args.profile)
+        return
 
     sys.path.insert(0, str(ROOT))  # tests/ is not installed; its moto helper is reused
     try:
@@ -190,9 +307,7 @@ def main(argv: list[str] | None = None) -> None:
         f" statement {TIMED_STATEMENT} of account 100234; fixed clock {NOW:%Y-%m-%d %H:%M} UTC"
     )
 
-    ping = Flask("bench_ping")
-    ping.get("/ping")(lambda: "ok")
-
+    ping, rows_app = baseline_apps()
     with (
         tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp,
         moto_server() as endpoint,
@@ -217,58 +332,77 @@ def main(argv: list[str] | None = None) -> None:
             "before-call.dynamodb", lambda model, **kwargs: calls.append(model.name)
         )
 
-        page = f"/statements/{TIMED_STATEMENT}"
-        clients = {"ping": ping.test_client()}
-        for name, app in (("sqlite", sqlite_app), ("dynamodb", dynamo_app)):
-            clients[name] = app.test_client()
-            sign_in(clients[name], name)
-        targets = {
-            "ping": ("/ping", "ok"),
-            "sqlite": (page, SHOWS),
-            "dynamodb": (page, SHOWS),
-        }
+        clients = {"ping": ping.test_client(), "rows": rows_app.test_client()}
+        targets = {"ping": ("ping", "/ping", "ok"), "rows": ("rows", "/rows", "<td>99224</td>")}
+        for store, app in (("sqlite", sqlite_app), ("dynamodb", dynamo_app)):
+            clients[store] = app.test_client()
+            sign_in(clients[store], store)
+            for page, (path, shows) in PAGES.items():
+                targets[f"{store} {page}"] = (store, path, shows)
         names = list(targets)
+
+        def get(name: str) -> tuple[int, int]:
+            client, path, shows = targets[name]
+            return timed_get(clients[client], path, shows)
+
         sizes = {}
         for name in names:
             for _ in range(args.warmup):
-                timed_get(clients[name], *targets[name])
-            sizes[name] = timed_get(clients[name], *targets[name])[1]
+                get(name)
+            sizes[name] = get(name)[1]
 
         times: dict[str, list[int]] = {name: [] for name in names}
-        per_page: list[int] = []
-        which: Counter[str] = Counter()
+        per_page: dict[str, list[int]] = {page: [] for page in PAGES}
+        which: dict[str, Counter[str]] = {page: Counter() for page in PAGES}
         for i in range(args.requests):
-            for name in names[i % 3 :] + names[: i % 3]:
+            turn = i % len(names)
+            for name in names[turn:] + names[:turn]:
                 calls.clear()
-                times[name].append(timed_get(clients[name], *targets[name])[0])
-                if name == "dynamodb":
-                    per_page.append(len(calls))
-                    which.update(calls)
+                times[name].append(get(name)[0])
+                if name.startswith("dynamodb "):
+                    page = name.removeprefix("dynamodb ")
+                    per_page[page].append(len(calls))
+                    which[page].update(calls)
 
     print()
-    header = f"{'request':<34} {'p50 ms':>8} {'p99 ms':>8} {'p50/base':>9} {'p99/base':>9}"
-    print(f"{header} {'KiB':>6}")
-    base50, base99 = percentile(times["ping"], 50), percentile(times["ping"], 99)
+    print(
+        f"{'request':<36} {'p50 ms':>7} {'p99 ms':>7} {'p50/hello':>9} {'p50/Jinja':>9}"
+        f" {'p99/hello':>9} {'KiB':>5}"
+    )
+    hello50, hello99 = percentile(times["ping"], 50), percentile(times["ping"], 99)
+    jinja50 = percentile(times["rows"], 50)
     labels = {
         "ping": "baseline: GET /ping (bare Flask)",
-        "sqlite": "SQLite: GET /statements/<id>",
-        "dynamodb": "DynamoDB: GET /statements/<id>",
+        "rows": "baseline: GET /rows (Jinja, 25 rows)",
+        "sqlite statement": "SQLite: GET /statements/<id>",
+        "sqlite account": "SQLite: GET /account",
+        "dynamodb statement": "DynamoDB: GET /statements/<id>",
+        "dynamodb account": "DynamoDB: GET /account",
     }
-    for name in names:
+    for name in sorted(names, key=list(labels).index):
         p50, p99 = percentile(times[name], 50), percentile(times[name], 99)
         print(
-            f"{labels[name]:<34} {p50 / 1e6:>8.3f} {p99 / 1e6:>8.3f}"
-            f" {p50 / base50:>8.1f}x {p99 / base99:>8.1f}x {sizes[name] / 1024:>6.1f}"
+            f"{labels[name]:<36} {p50 / 1e6:>7.3f} {p99 / 1e6:>7.3f} {p50 / hello50:>8.1f}x"
+            f" {p50 / jinja50:>8.1f}x {p99 / hello99:>8.1f}x {sizes[name] / 1024:>5.1f}"
         )
-    spread = f"{min(per_page)}-{max(per_page)}" if min(per_page) != max(per_page) else ""
-    mix = ", ".join(f"{op} {n / len(per_page):g}" for op, n in sorted(which.items()))
     print()
-    print(
-        f"DynamoDB calls per statement page: {statistics.fmean(per_page):g}"
-        f"{f' (range {spread})' if spread else ''}: {mix}"
-    )
-    sqlite50, dynamo50 = percentile(times["sqlite"], 50), percentile(times["dynamodb"], 50)
-    print(f"DynamoDB (moto over HTTP) / SQLite p50: {dynamo50 / sqlite50:.1f}x")
+    for page in PAGES:
+        p50 = percentile(times[f"sqlite {page}"], 50)
+        met = p50 / hello50 <= GOAL_HELLO and p50 / jinja50 <= GOAL_JINJA
+        print(
+            f"issue 15, SQLite {page} page p50: {p50 / hello50:.1f}x hello (goal <="
+            f" {GOAL_HELLO:g}x), {p50 / jinja50:.1f}x Jinja (goal <= {GOAL_JINJA:g}x):"
+            f" {'met' if met else 'NOT met'}"
+        )
+    for page in PAGES:
+        counts = per_page[page]
+        spread = f" (range {min(counts)}-{max(counts)})" if min(counts) != max(counts) else ""
+        mix = ", ".join(f"{op} {n / len(counts):g}" for op, n in sorted(which[page].items()))
+        print(f"DynamoDB calls per {page} page: {statistics.fmean(counts):g}{spread}: {mix}")
+    for page in PAGES:
+        sqlite50 = percentile(times[f"sqlite {page}"], 50)
+        dynamo50 = percentile(times[f"dynamodb {page}"], 50)
+        print(f"DynamoDB (moto over HTTP) / SQLite p50, {page} page: {dynamo50 / sqlite50:.1f}x")
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ from portal.ports.store import (
     ImportResult,
     ImportState,
     OpenBalance,
+    PatientPage,
     StatementImport,
     StoreError,
 )
@@ -337,6 +338,43 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
                 sorted(part.payments.values(), key=lambda p: (p.created_at, p.payment_id))
             ),
         )
+
+    def patient_page(
+        self, session_id: str, now: datetime, account_number: str, statement_id: str | None = None
+    ) -> PatientPage:
+        subject = self.web_session_subject(session_id, now)
+        if subject is None:
+            return PatientPage(None, None)
+        query = key_condition("PK", account_pk(account_number))
+        if statement_id is not None:
+            # The other statements (their lines) and the payments stay on the server.
+            query["FilterExpression"] = (
+                "NOT (begins_with(SK, :statements) OR begins_with(SK, :payments)) OR SK = :shown"
+            )
+            query["ExpressionAttributeValues"].update(
+                {
+                    ":statements": "STATEMENT#",
+                    ":payments": "PAYMENT#",
+                    ":shown": f"STATEMENT#{statement_id}",
+                }
+            )
+        part = Partition(account_number)
+        for item in self.db.query(**query):
+            part.add(item)
+        if part.account is None:
+            return PatientPage(subject, None)
+        statements = sorted(part.statements, key=lambda s: (s.statement_date, s.statement_id))
+        records = AccountRecords(
+            account=account_from(part.account),
+            statements=tuple(
+                dataclasses.replace(s, lines=()) if statement_id is None else s for s in statements
+            ),
+            entries=tuple(sorted(part.entries, key=lambda e: e.entry_id or 0)),
+            payments=tuple(
+                sorted(part.payments.values(), key=lambda p: (p.created_at, p.payment_id))
+            ),
+        )
+        return PatientPage(subject, records)
 
     def get_statement(self, statement_id: str) -> Statement | None:
         account_number = self._account_of("STATEMENT", statement_id)

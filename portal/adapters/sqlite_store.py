@@ -5,7 +5,7 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -46,6 +46,7 @@ from portal.ports.store import (
     ImportResult,
     ImportState,
     OpenBalance,
+    PatientPage,
     StatementImport,
     StoreError,
     StoreNotReady,
@@ -300,15 +301,48 @@ class SqliteStore:
                 account=account,
                 statements=tuple(_existing_statement(conn, sid) for sid in ids),
                 entries=tuple(_entries(conn, account_number)),
-                payments=tuple(
-                    _payment(r)
+                payments=tuple(_payments(conn, account_number)),
+            )
+
+    def patient_page(
+        self, session_id: str, now: datetime, account_number: str, statement_id: str | None = None
+    ) -> PatientPage:
+        with self._read() as conn:
+            # The session, the account and its patients in one statement.
+            row = conn.execute(
+                "SELECT w.subject, a.*, (SELECT json_group_array(json_object("
+                "  'patient_id', p.patient_id, 'first_name', p.first_name,"
+                "  'last_name', p.last_name, 'date_of_birth', p.date_of_birth))"
+                "  FROM patients p WHERE p.account_number = a.account_number) AS patients"
+                " FROM web_sessions w LEFT JOIN accounts a ON a.account_number = ?"
+                " WHERE w.session_id = ? AND w.opened_at >= ?",
+                (account_number, session_id, _ts(now - SESSION_LIFETIME)),
+            ).fetchone()
+            if row is None:
+                return PatientPage(None, None)
+            if row["account_number"] is None:
+                return PatientPage(row["subject"], None)
+            patients = sorted(json.loads(row["patients"]), key=lambda p: p["patient_id"])
+            if statement_id is None:
+                statements = [
+                    _statement_header(r)
                     for r in conn.execute(
-                        "SELECT * FROM payments WHERE account_number = ? "
-                        "ORDER BY created_at, payment_id",
+                        "SELECT * FROM statements WHERE account_number = ? "
+                        "ORDER BY statement_date, statement_id",
                         (account_number,),
                     )
-                ),
+                ]
+                payments = _payments(conn, account_number)
+            else:
+                statements = _shown_statement(conn, account_number, statement_id)
+                payments = []
+            records = AccountRecords(
+                account=_account_of(row, patients),
+                statements=tuple(statements),
+                entries=tuple(_entries(conn, account_number)),
+                payments=tuple(payments),
             )
+            return PatientPage(row["subject"], records)
 
     def get_statement(self, statement_id: str) -> Statement | None:
         with self._read() as conn:
@@ -1066,42 +1100,49 @@ def _account(conn: sqlite3.Connection, account_number: str) -> Account | None:
 
 def _accounts(conn: sqlite3.Connection, numbers: Sequence[str]) -> dict[str, Account]:
     marks = ", ".join("?" * len(numbers))
-    patients: dict[str, list[Patient]] = {}
+    patients: dict[str, list[Mapping[str, str]]] = {}
     for p in conn.execute(
         f"SELECT * FROM patients WHERE account_number IN ({marks})"
         " ORDER BY account_number, patient_id",
         numbers,
     ):
-        patients.setdefault(p["account_number"], []).append(
+        patients.setdefault(p["account_number"], []).append(p)
+    return {
+        row["account_number"]: _account_of(row, patients.get(row["account_number"], ()))
+        for row in conn.execute(
+            f"SELECT * FROM accounts WHERE account_number IN ({marks})", numbers
+        )
+    }
+
+
+def _account_of(row: sqlite3.Row, patients: Iterable[Mapping[str, str]]) -> Account:
+    """The account of an accounts row, with its patients' rows (in patient id order)."""
+    guarantor = Guarantor(
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        date_of_birth=date.fromisoformat(row["date_of_birth"]),
+        email=row["email"],
+        phone=row["phone"],
+        preferred_language=row["preferred_language"],
+    )
+    return Account(
+        account_number=row["account_number"],
+        guarantor=guarantor,
+        patients=tuple(
             Patient(
                 patient_id=p["patient_id"],
                 first_name=p["first_name"],
                 last_name=p["last_name"],
                 date_of_birth=date.fromisoformat(p["date_of_birth"]),
             )
-        )
-    found = {}
-    for row in conn.execute(f"SELECT * FROM accounts WHERE account_number IN ({marks})", numbers):
-        number = row["account_number"]
-        guarantor = Guarantor(
-            first_name=row["first_name"],
-            last_name=row["last_name"],
-            date_of_birth=date.fromisoformat(row["date_of_birth"]),
-            email=row["email"],
-            phone=row["phone"],
-            preferred_language=row["preferred_language"],
-        )
-        found[number] = Account(
-            account_number=number,
-            guarantor=guarantor,
-            patients=tuple(patients.get(number, ())),
-            reminders_opted_out_at=(
-                datetime.fromisoformat(row["reminders_opted_out_at"])
-                if row["reminders_opted_out_at"]
-                else None
-            ),
-        )
-    return found
+            for p in patients
+        ),
+        reminders_opted_out_at=(
+            datetime.fromisoformat(row["reminders_opted_out_at"])
+            if row["reminders_opted_out_at"]
+            else None
+        ),
+    )
 
 
 def _import_one(conn: sqlite3.Connection, item: StatementImport, at: datetime) -> ImportResult:
@@ -1234,26 +1275,55 @@ def _statement(conn: sqlite3.Connection, statement_id: str) -> Statement | None:
     if row is None:
         return None
     lines = tuple(
-        LineItem(
-            line_id=r["line_id"],
-            patient_id=r["patient_id"],
-            service_date=date.fromisoformat(r["service_date"]),
-            provider=r["provider"],
-            code_system=r["code_system"],
-            code=r["code"],
-            description=r["description"],
-            diagnosis_codes=tuple(json.loads(r["diagnosis_codes"])),
-            charge_cents=r["charge_cents"],
-            insurance_paid_cents=r["insurance_paid_cents"],
-            adjustment_cents=r["adjustment_cents"],
-            patient_responsibility_cents=r["patient_responsibility_cents"],
-        )
+        _line(r)
         for r in conn.execute(
             "SELECT * FROM statement_lines WHERE statement_id = ? ORDER BY position",
             (statement_id,),
         )
     )
     return _statement_header(row, lines)
+
+
+def _shown_statement(
+    conn: sqlite3.Connection, account_number: str, statement_id: str
+) -> list[Statement]:
+    """The account's statement with its lines, in one statement; none when it is not the
+    account's."""
+    rows = conn.execute(
+        "SELECT s.account_number, s.statement_date, s.due_date, l.* FROM statements s"
+        " LEFT JOIN statement_lines l ON l.statement_id = s.statement_id"
+        " WHERE s.statement_id = ? AND s.account_number = ? ORDER BY l.position",
+        (statement_id, account_number),
+    ).fetchall()
+    if not rows:
+        return []
+    lines = tuple(_line(r) for r in rows if r["line_id"] is not None)
+    return [
+        Statement(
+            statement_id=statement_id,
+            account_number=account_number,
+            statement_date=date.fromisoformat(rows[0]["statement_date"]),
+            due_date=date.fromisoformat(rows[0]["due_date"]),
+            lines=lines,
+        )
+    ]
+
+
+def _line(r: sqlite3.Row) -> LineItem:
+    return LineItem(
+        line_id=r["line_id"],
+        patient_id=r["patient_id"],
+        service_date=date.fromisoformat(r["service_date"]),
+        provider=r["provider"],
+        code_system=r["code_system"],
+        code=r["code"],
+        description=r["description"],
+        diagnosis_codes=tuple(json.loads(r["diagnosis_codes"])),
+        charge_cents=r["charge_cents"],
+        insurance_paid_cents=r["insurance_paid_cents"],
+        adjustment_cents=r["adjustment_cents"],
+        patient_responsibility_cents=r["patient_responsibility_cents"],
+    )
 
 
 def _entries(conn: sqlite3.Connection, account_number: str) -> list[LedgerEntry]:
@@ -1270,6 +1340,16 @@ def _entries(conn: sqlite3.Connection, account_number: str) -> list[LedgerEntry]
         )
         for r in conn.execute(
             "SELECT * FROM ledger_entries WHERE account_number = ? ORDER BY entry_id",
+            (account_number,),
+        )
+    ]
+
+
+def _payments(conn: sqlite3.Connection, account_number: str) -> list[Payment]:
+    return [
+        _payment(r)
+        for r in conn.execute(
+            "SELECT * FROM payments WHERE account_number = ? ORDER BY created_at, payment_id",
             (account_number,),
         )
     ]

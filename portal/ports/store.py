@@ -72,6 +72,15 @@ class AccountRecords:
 
 
 @dataclass(frozen=True)
+class PatientPage:
+    """What a signed-in patient's page reads, in one read: whom the browser session is for,
+    and the account's records as that page shows them (see Store.patient_page)."""
+
+    subject: str | None  # as web_session_subject: None once the session ended or expired
+    records: AccountRecords | None  # None for an unknown account, or when subject is None
+
+
+@dataclass(frozen=True)
 class PostingResult:
     """What posting a gateway payment did: `posted` is False when it was already posted."""
 
@@ -204,6 +213,15 @@ class Store(Protocol):
         one is held by another; a claim marked sent before is left as it is."""
 
     def account_records(self, account_number: str) -> AccountRecords | None: ...
+
+    def patient_page(
+        self, session_id: str, now: datetime, account_number: str, statement_id: str | None = None
+    ) -> PatientPage:
+        """In one read: whom the browser session is for (as web_session_subject) and, while
+        it lasts, the account's records as its page shows them. The account page (no
+        `statement_id`): every statement without its lines, the ledger and the payments. A
+        statement page: only that statement, with its lines (none when it is not the
+        account's), and the ledger, without payments."""
 
     def get_statement(self, statement_id: str) -> Statement | None: ...
 

@@ -96,6 +96,26 @@ def account_view(
     return view_of(records, today, viewer or Viewer.guarantor())
 
 
+def patient_page(
+    services: Services,
+    account_number: str,
+    session_id: str,
+    viewer: Viewer,
+    statement_id: str | None = None,
+) -> tuple[str | None, AccountView | None]:
+    """A signed-in patient's page in one store read (Store.patient_page): whom the browser
+    session is for (None once it ended), and while it lasts the account as `viewer` may see
+    it, with every statement (without lines) and the payments for the account page, or
+    only the statement shown for a statement page (None for an unknown account). The
+    caller checks the session's subject before showing anything."""
+    now = services.clock.now()
+    page = services.store.patient_page(session_id, now, account_number, statement_id)
+    if page.records is None:
+        return page.subject, None
+    today = practice_date(now, services.settings.tz)
+    return page.subject, view_of(page.records, today, viewer)
+
+
 def view_of(records: AccountRecords, today: date, viewer: Viewer | None = None) -> AccountView:
     """The account's view. For a patient viewer, nothing of another patient is left in it
     (name, date of birth, provider, code, description, diagnosis codes) but the dates of

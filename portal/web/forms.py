@@ -1,6 +1,10 @@
-"""Flask-WTF forms: every form carries a CSRF token."""
+"""Forms: Flask-WTF forms, and a plain one where a form library costs more than it gives.
+Every form carries a CSRF token (CSRFProtect checks it on every POST before any view)."""
+
+from dataclasses import dataclass
 
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
 from wtforms import (
     DateField,
     HiddenField,
@@ -37,14 +41,27 @@ class LookupForm(FlaskForm):
     )
 
 
-class PaymentForm(FlaskForm):
-    amount = StringField(
-        "Amount",
-        validators=[
-            InputRequired("Enter an amount, for example 25.00."),
-            Length(max=20, message="Enter the amount in dollars and cents, for example 25.00."),
-        ],
-    )
+AMOUNT_MAX_LENGTH = 20
+
+
+@dataclass
+class AmountForm:
+    """The patient's payment amount (POST /payments), on the account and statement pages as
+    plain HTML (templates/_macros.html, amount_field): building and rendering a Flask-WTF
+    form cost those pages more than the whole store read. The amount itself is checked by
+    the payment service."""
+
+    amount: str = ""
+    error: str | None = None
+
+    @classmethod
+    def from_form(cls, form: MultiDict[str, str]) -> "AmountForm":
+        amount = form.get("amount", "")
+        if not amount:
+            return cls(amount, "Enter an amount, for example 25.00.")
+        if len(amount) > AMOUNT_MAX_LENGTH:
+            return cls(amount, "Enter the amount in dollars and cents, for example 25.00.")
+        return cls(amount)
 
 
 class CardForm(FlaskForm):

@@ -21,13 +21,13 @@ from portal.domain.errors import InvalidInput
 from portal.domain.payments import PaymentStatus
 from portal.domain.viewers import Viewer
 from portal.ports.payments import GatewayError
-from portal.services.accounts import account_view
+from portal.services.accounts import AccountView, account_view, patient_page
 from portal.services.errors import LookupFailed, LookupLocked, NotFound
 from portal.services.lookup import find_viewer
 from portal.services.payments import reconcile_checkout, start_payment
 from portal.services.web_sessions import end_web_session, open_web_session
 from portal.web import IDLE_LIMIT, current_services
-from portal.web.forms import LookupForm, PaymentForm
+from portal.web.forms import AmountForm, LookupForm
 
 bp = Blueprint("patient", __name__)
 
@@ -55,25 +55,40 @@ def end_patient_session() -> None:
         session.pop(key, None)
 
 
+# Pages that read the browser session together with the account they show (one store
+# read): their views check the session themselves (keep_patient_session).
+SESSION_READ_BY_VIEW = frozenset({"patient.account", "patient.statement"})
+
+
 @bp.before_app_request
 def expire_idle_session() -> None:
     """Sessions end after 15 minutes without a request (on the services' clock)."""
     if "account_number" not in session or request.endpoint == "static":
         return
+    if request.endpoint in SESSION_READ_BY_VIEW and request.method in ("GET", "HEAD"):
+        return
     now = current_services().clock.now()
+    keep_patient_session(
+        current_services().store.web_session_subject(session.get("sid", ""), now), now
+    )
+
+
+def keep_patient_session(subject: str | None, now: datetime) -> bool:
+    """True when the signed-in session goes on (whom the server's record of it is for is
+    `subject`); else it is ended here and False."""
     seen = datetime.fromisoformat(session.get("seen_at", "1970-01-01T00:00:00+00:00"))
-    subject = current_services().store.web_session_subject(session.get("sid", ""), now)
     viewer = Viewer.from_session(session.get("viewer"))
     # The signed cookie and the server's record must both say who signed in; a session from
     # before the server recorded it names nobody and ends (the person looks up again).
     if viewer is None or subject != viewer.subject(session["account_number"]):
         end_patient_session()
-        return
+        return False
     if now - seen > IDLE_LIMIT:
         end_patient_session()
         flash("For your privacy, your session ended after 15 minutes without activity.", "info")
-        return
+        return False
     session["seen_at"] = now.isoformat()
+    return True
 
 
 def patient_required(view):
@@ -137,28 +152,49 @@ def lookup():
     return render_template("patient/lookup.html", form=form, error=error), status
 
 
+def signed_in_page(account_number: str, statement_id: str | None = None) -> AccountView | None:
+    """The account as the signed-in person may see it on their page, read with the browser
+    session in one store read; None when the session has ended (the view sends the person
+    to Quick Pay, as patient_required does)."""
+    viewer = Viewer.from_session(session.get("viewer"))
+    now = current_services().clock.now()
+    if viewer is None:  # names nobody: ends without a read
+        keep_patient_session(None, now)
+        return None
+    subject, view = patient_page(
+        current_services(), account_number, session.get("sid", ""), viewer, statement_id
+    )
+    if not keep_patient_session(subject, now):
+        return None
+    if view is None:
+        raise NotFound(account_number)
+    return view
+
+
 @bp.get("/account")
 @patient_required
 def account(account_number: str):
-    return _account_page(account_number, PaymentForm())
+    view = signed_in_page(account_number)
+    if view is None:
+        return redirect(url_for("patient.lookup"))
+    return render_template("patient/account.html", view=view, form=AmountForm())
 
 
-def _account_page(account_number: str, form: PaymentForm, status: int = 200):
+def _account_page(account_number: str, form: AmountForm, status: int):
     view = account_view(current_services(), account_number, signed_in_viewer())
-    return (
-        render_template("patient/account.html", view=view, form=form),
-        status,
-    )
+    return render_template("patient/account.html", view=view, form=form), status
 
 
 @bp.get("/statements/<statement_id>")
 @patient_required
 def statement(account_number: str, statement_id: str):
-    view = account_view(current_services(), account_number, signed_in_viewer())
+    view = signed_in_page(account_number, statement_id)
+    if view is None:
+        return redirect(url_for("patient.lookup"))
     item = next((s for s in view.statements if s.statement.statement_id == statement_id), None)
     if item is None:
         abort(404)
-    return render_template("patient/statement.html", view=view, item=item, form=PaymentForm())
+    return render_template("patient/statement.html", view=view, item=item, form=AmountForm())
 
 
 def pdf_response(data: bytes, statement_id: str) -> Response:
@@ -190,14 +226,14 @@ def statement_pdf(account_number: str, statement_id: str):
 @bp.post("/payments")
 @patient_required
 def create_payment(account_number: str):
-    form = PaymentForm()
-    if form.validate_on_submit():
+    form = AmountForm.from_form(request.form)
+    if form.error is None:
         try:
-            checkout = start_payment(current_services(), account_number, form.amount.data or "")
+            checkout = start_payment(current_services(), account_number, form.amount)
         except InvalidInput as exc:
-            form.amount.errors = [exc.message]
+            form.error = exc.message
         except GatewayError as exc:
-            form.amount.errors = [exc.message]
+            form.error = exc.message
             return _account_page(account_number, form, status=502)
         else:
             return redirect(checkout.url, code=303)
