@@ -19,25 +19,25 @@ if TYPE_CHECKING:
 COUNTS = ("sent", "skipped", "failed", "escalated")
 SWEEP_COUNTS = ("swept", "unfinished")  # in the log line only: the return value is COUNTS
 
-_services: "Services | None" = None
+_container: "Services | None" = None
 
 
-def services() -> "Services":
+def container_services() -> "Services":
     """The services of this container, built on first use (no I/O at import time)."""
-    global _services
-    if _services is None:
+    global _container
+    if _container is None:
         from portal.bootstrap import build_services
         from portal.config import Settings
 
-        _services = build_services(Settings.from_env())
-    return _services
+        _container = build_services(Settings.from_env())
+    return _container
 
 
 def handler(event: Mapping[str, Any] | None = None, context: Any = None) -> dict[str, int]:
     """Run the reminder schedule as of now; returns {"sent", "skipped", "failed", "escalated"}."""
     from portal.services.reminders import run_reminders
 
-    current = services()
+    current = container_services()
     summary = run_reminders(current, as_of=current.clock.now())
     counts = summary_counts(summary)
     logged = {"job": "reminders", **counts, **sweep_counts(summary)}

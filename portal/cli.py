@@ -22,7 +22,7 @@ def _settings(default_base_url: str = DEFAULT_BASE_URL) -> Settings:
         sys.exit(2)
 
 
-def _services(default_base_url: str = DEFAULT_BASE_URL) -> Services:
+def command_services(default_base_url: str = DEFAULT_BASE_URL) -> Services:
     if has_app_context():
         return current_app.extensions["portal"]
     try:
@@ -72,7 +72,7 @@ def serve(host: str, port: int) -> None:
     from portal import create_app
 
     served = served_base_url(host, port)
-    app = current_app if has_app_context() else create_app(services=_services(served))
+    app = current_app if has_app_context() else create_app(services=command_services(served))
     click.echo(f"Patient billing portal on {served}/pay  (Ctrl+C to stop)")
     base_url = app.extensions["portal"].settings.base_url
     if base_url != served:
@@ -82,7 +82,7 @@ def serve(host: str, port: int) -> None:
 
 @cli.command(help="Create or upgrade the store's schema.")
 def migrate() -> None:
-    version = _services().store.migrate()
+    version = command_services().store.migrate()
     click.echo(f"Store ready at schema version {version}.")
 
 
@@ -91,7 +91,7 @@ def demo() -> None:
     from portal.services.demo import NotLocal, load_demo
 
     try:
-        summary = load_demo(_services())
+        summary = load_demo(command_services())
     except NotLocal as exc:
         click.echo(f"portal: {exc}", err=True)
         sys.exit(2)
@@ -128,7 +128,7 @@ def reminders(as_of, dry_run: bool) -> None:
     from portal.domain.aging import practice_midnight
     from portal.services.reminders import run_reminders
 
-    services = _services()
+    services = command_services()
     if as_of is None:
         at = services.clock.now()
     else:
@@ -175,7 +175,7 @@ def import_(file: Path, dry_run: bool) -> None:
     if kind not in (".json", ".csv"):
         click.echo(f"portal: {file}: give a .json or .csv file.", err=True)
         sys.exit(2)
-    services = _services()
+    services = command_services()
     tty = sys.stdout.isatty()
     try:
         if kind == ".json":
@@ -291,7 +291,7 @@ def staff_add(username: str, role: str, password_stdin: bool) -> None:
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        setup = add_staff_user(_services(), username, role, password)
+        setup = add_staff_user(command_services(), username, role, password)
     except InvalidInput as exc:
         click.echo(f"portal: {exc.field}: {exc.message}", err=True)
         sys.exit(1)
@@ -305,7 +305,7 @@ def staff_add(username: str, role: str, password_stdin: bool) -> None:
 def staff_code(username: str) -> None:
     from portal.services.staff_auth import current_code
 
-    services = _services()
+    services = command_services()
     if services.settings.store != "sqlite":
         click.echo("portal: staff code is only for the local SQLite store.", err=True)
         sys.exit(1)
@@ -337,7 +337,7 @@ def api_keys_create(name: str) -> None:
     from portal.services.api_keys import create_api_key
 
     try:
-        created = create_api_key(_services(), name, actor="cli")
+        created = create_api_key(command_services(), name, actor="cli")
     except InvalidInput as exc:
         click.echo(f"portal: {exc.field}: {exc.message}", err=True)
         sys.exit(1)
@@ -347,7 +347,7 @@ def api_keys_create(name: str) -> None:
 
 @api_keys.command("list", help="List the API keys (names and last four characters).")
 def api_keys_list() -> None:
-    for key in _services().store.api_keys():
+    for key in command_services().store.api_keys():
         state = "active" if key.revoked_at is None else f"revoked {key.revoked_at.isoformat()}"
         click.echo(f"{key.name}\tpbp_...{key.last_four}\t{key.created_at.isoformat()}\t{state}")
 
@@ -357,7 +357,7 @@ def api_keys_list() -> None:
 def api_keys_revoke(name: str) -> None:
     from portal.services.api_keys import revoke_api_key
 
-    if not revoke_api_key(_services(), name, actor="cli"):
+    if not revoke_api_key(command_services(), name, actor="cli"):
         click.echo(f"portal: no active API key {name!r}.", err=True)
         sys.exit(1)
     click.echo(f"Revoked API key {name}.")

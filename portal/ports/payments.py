@@ -75,7 +75,9 @@ class RefundOutcome:
     request: str = ""  # the portal's request key it was made for ("" when made elsewhere)
 
 
-class PaymentGateway(Protocol):
+class Checkouts(Protocol):
+    """The hosted checkout where the patient pays by card."""
+
     name: str
 
     def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
@@ -87,6 +89,10 @@ class PaymentGateway(Protocol):
         """What the checkout has come to (the return page asks, in case the notification is
         late); None while it is still open."""
 
+
+class Refunds(Protocol):
+    """Money given back on a posted card payment."""
+
     def refund(self, payment_id: str, reference: str, amount_cents: int, key: str) -> RefundOutcome:
         """Give back `amount_cents` of a posted payment (`reference` is what it was posted
         with); `key` makes a retry of the same request refund once. GatewayError when the
@@ -96,6 +102,15 @@ class PaymentGateway(Protocol):
         """The refunds made on the payment posted with `reference` that give money back or
         are on their way (not failed or canceled ones). GatewayError when it cannot say."""
 
+
+class WebhookSource(Protocol):
+    """The gateway's signed notifications of what happened to a payment."""
+
     def parse_webhook(self, payload: bytes, signature: str | None) -> GatewayEvent | None:
         """The event a notification from the gateway reports, None when it is not about a
         portal payment; WebhookRejected when it is not provably from the gateway."""
+
+
+class PaymentGateway(Checkouts, Refunds, WebhookSource, Protocol):
+    """One card processor in all three roles (Stripe, or the sandbox, whose own checkout
+    page is the SandboxCheckout port)."""

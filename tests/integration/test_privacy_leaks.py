@@ -851,7 +851,7 @@ def test_nothing_that_leaves_the_portal_carries_codes_descriptions_or_dates_of_b
     # -- the reminder job: today (the scheduled function), then 15, 30, 60, 90 days on ---------
     import functions.reminders
 
-    monkeypatch.setattr(functions.reminders, "_services", stripe_services)
+    monkeypatch.setattr(functions.reminders, "_container", stripe_services)
     counts = functions.reminders.handler({}, None)
     assert counts["sent"] >= 3 and counts["escalated"] >= 1, counts
     result = run_cli(env, "reminders", "--as-of", (TODAY + timedelta(15)).isoformat(), "--dry-run")

@@ -35,7 +35,7 @@ def lambda_env(tmp_path: Path, monkeypatch) -> dict[str, str]:
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(functions.reminders, "_services", None)
+    monkeypatch.setattr(functions.reminders, "_container", None)
     return values
 
 
@@ -111,7 +111,7 @@ def test_each_run_prints_one_json_line_for_the_job(builds, due_accounts, capsys)
 
 def test_a_new_container_builds_its_own_services(builds, due_accounts, monkeypatch):
     functions.reminders.handler({}, None)
-    monkeypatch.setattr(functions.reminders, "_services", None)  # a cold start
+    monkeypatch.setattr(functions.reminders, "_container", None)  # a cold start
     functions.reminders.handler({}, None)
 
     assert len(builds) == 2
