@@ -30,8 +30,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from portal.adapters.dynamodb_store import DynamoDbStore
-from portal.adapters.dynamodb_table import Item, Table
+from portal.adapters.dynamodb.store import DynamoDbStore
+from portal.adapters.dynamodb.table import Item, Table
 from portal.bootstrap import build_services
 from portal.clock import FixedClock
 from portal.config import Settings
@@ -133,7 +133,7 @@ _ACTIONS = ("SET", "ADD", "REMOVE", "DELETE")
 
 
 class MemoryTable:
-    """Stands in for DynamoDbStore.db (portal/adapters/dynamodb_table.Table): items kept in
+    """Stands in for DynamoDbStore.db (portal/adapters/dynamodb/table.Table): items kept in
     memory, with what the store's writes use of the real table. get; query on the partition
     key (no index); update and transact (Put, Update with one SET or ADD clause, Delete,
     ConditionCheck), each condition attribute_exists(a), attribute_not_exists(a) or

@@ -71,13 +71,13 @@ from _population import (
 )
 
 from portal import create_app
-from portal.adapters.dynamodb_store import DynamoDbStore
-from portal.adapters.dynamodb_table import Item, Table, plain
+from portal.adapters.dynamodb.store import DynamoDbStore
+from portal.adapters.dynamodb.table import Item, Table, plain
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.aging import BUCKETS
 from portal.domain.money import format_cents
 from portal.domain.payments import Payment, PaymentStatus
-from portal.ports.store import ImportOutcome
+from portal.ports.ledger import ImportOutcome
 from portal.services import ledger
 from portal.services.context import Services
 from portal.services.demo import random_statement

@@ -42,10 +42,10 @@ def site_renderer() -> SiteRenderer:
 
 def _store(settings: Settings) -> Store:
     if settings.store == "sqlite":
-        from portal.adapters.sqlite_store import SqliteStore
+        from portal.adapters.sqlite.store import SqliteStore
 
         return SqliteStore(settings.sqlite_path)
-    from portal.adapters.dynamodb_store import DynamoDbStore
+    from portal.adapters.dynamodb.store import DynamoDbStore
 
     return DynamoDbStore(settings.dynamodb_table)
 

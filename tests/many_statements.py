@@ -9,12 +9,13 @@ the imports would leave.
 
 from datetime import date, datetime, timedelta
 
-from portal.adapters.dynamodb_items import name_items, profile_fields, statement_item
-from portal.adapters.dynamodb_store import DynamoDbStore
+from portal.adapters.dynamodb.items import name_items, profile_fields, statement_item
+from portal.adapters.dynamodb.store import DynamoDbStore
 from portal.domain.accounts import Account
 from portal.domain.ledger import statement_entries
 from portal.domain.statements import Statement
-from portal.ports.store import ImportOutcome, Store
+from portal.ports.ledger import ImportOutcome
+from portal.ports.store import Store
 from tests.conftest import line
 
 FIRST_DATE = date(2024, 1, 1)

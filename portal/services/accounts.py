@@ -10,7 +10,7 @@ from portal.domain.ledger import Balances, EntryKind, LedgerEntry, balances
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.statements import LineItem, Statement
 from portal.domain.viewers import GUARANTOR, OTHER_PATIENT, Viewer
-from portal.ports.store import AccountRecords
+from portal.ports.ledger import AccountRecords
 from portal.services.context import Services
 from portal.services.errors import NotFound
 

@@ -13,7 +13,7 @@ from portal.domain.aging import practice_date
 from portal.domain.ledger import balances
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.statements import LineItem, Statement
-from portal.ports.store import ImportOutcome
+from portal.ports.ledger import ImportOutcome
 from portal.services import ledger
 from portal.services.context import Services
 from portal.services.staff_auth import add_staff_user

@@ -42,7 +42,7 @@ from portal.domain.names import name_key
 from portal.domain.staff import AuditAction
 from portal.domain.statements import LineItem, Statement, statement_errors
 from portal.domain.text import HIDDEN_CHARACTER, has_hidden_characters
-from portal.ports.store import ImportOutcome
+from portal.ports.ledger import ImportOutcome
 from portal.services.audit import audit
 from portal.services.context import Services
 from portal.services.statements import CONFLICT, import_statements

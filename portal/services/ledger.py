@@ -7,7 +7,9 @@ from datetime import datetime
 
 from portal.domain.account_book import AccountBook, AlreadyDone, Change, KeyKind
 from portal.domain.ledger import EntryKind, LedgerEntry
-from portal.ports.store import ClaimMark, CommitOutcome, PostingResult, Store, StoreError
+from portal.ports.claims import ClaimMark
+from portal.ports.ledger import CommitOutcome, PostingResult
+from portal.ports.store import Store, StoreError
 
 ATTEMPTS = 20
 

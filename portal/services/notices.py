@@ -17,8 +17,8 @@ from portal.domain.accounts import Account
 from portal.domain.money import format_cents
 from portal.domain.staff import MailRecord, Note
 from portal.domain.statements import Statement
+from portal.ports.claims import Claim
 from portal.ports.mail import OutgoingMessage, PermanentMailError, TransientMailError
-from portal.ports.store import Claim
 from portal.services.accounts import account_view
 from portal.services.claims import claim_payload, stale_before
 from portal.services.context import Services

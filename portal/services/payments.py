@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from portal.domain.account_book import ReferenceAlreadyPosted
 from portal.domain.money import format_cents, parse_amount
 from portal.domain.payments import (
     OPEN_STATUSES,
@@ -21,6 +22,8 @@ from portal.domain.payments import (
     new_payment_id,
 )
 from portal.domain.staff import EscalationKind
+from portal.ports.claims import ClaimMark
+from portal.ports.ledger import PostingResult
 from portal.ports.payments import (
     CheckoutRequest,
     CheckoutSession,
@@ -28,7 +31,6 @@ from portal.ports.payments import (
     GatewayError,
     GatewayEvent,
 )
-from portal.ports.store import ClaimMark, PostingResult, ReferenceAlreadyPosted
 from portal.services import ledger
 from portal.services.accounts import account_view
 from portal.services.context import Services

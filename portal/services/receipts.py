@@ -5,8 +5,9 @@ import logging
 from portal.domain.account_book import AccountBook
 from portal.domain.aging import practice_date
 from portal.domain.payments import Payment
+from portal.ports.claims import ClaimMark
+from portal.ports.ledger import AccountRecords, PostingResult
 from portal.ports.mail import OutgoingMessage
-from portal.ports.store import AccountRecords, ClaimMark, PostingResult
 from portal.services.accounts import AccountView, account_view, view_of
 from portal.services.claims import claim_payload
 from portal.services.context import Services

@@ -7,8 +7,9 @@ from datetime import date
 from portal.domain.money import format_cents, parse_amount
 from portal.domain.payments import REFUNDABLE_STATUSES, Payment, RefundExceedsPayment
 from portal.domain.staff import AuditAction, AuditEntry, EscalationKind
+from portal.ports.claims import Claim
+from portal.ports.ledger import PostingResult
 from portal.ports.payments import GatewayError, RefundOutcome
-from portal.ports.store import Claim, PostingResult
 from portal.services import ledger
 from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
 from portal.services.context import Services

@@ -19,8 +19,9 @@ from portal.domain.accounts import Account
 from portal.domain.aging import practice_date
 from portal.domain.dunning import AccountFacts, Schedule, Skip, Stage, Step, decide
 from portal.domain.staff import EscalationKind, MailRecord
+from portal.ports.claims import Claim
 from portal.ports.mail import OutgoingMessage
-from portal.ports.store import Claim, DueAccount
+from portal.ports.reminders import DueAccount
 from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
 from portal.services.context import Services
 from portal.services.notices import (

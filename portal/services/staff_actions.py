@@ -20,7 +20,7 @@ from portal.domain.staff import (
     Note,
     check_promise_date,
 )
-from portal.ports.store import PostingResult
+from portal.ports.ledger import PostingResult
 from portal.services import ledger
 from portal.services.audit import audit
 from portal.services.context import Services

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from portal.domain.aging import practice_date, practice_midnight
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.staff import Escalation
-from portal.ports.store import DueAccount
+from portal.ports.reminders import DueAccount
 from portal.services.context import Services
 
 

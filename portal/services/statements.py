@@ -7,7 +7,8 @@ from datetime import datetime
 
 from portal.domain.accounts import Account
 from portal.domain.statements import Statement, statement_errors
-from portal.ports.store import Claim, ImportOutcome, ImportResult, StatementImport
+from portal.ports.claims import Claim
+from portal.ports.ledger import ImportOutcome, ImportResult, StatementImport
 from portal.services.context import Services
 from portal.services.notices import (
     STATEMENT_CLAIM,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from portal.domain.dunning import Stage
-from portal.ports.store import Claim
+from portal.ports.claims import Claim
 from portal.services.claims import Finish, payload_fields, stale_before
 from portal.services.context import Services
 from portal.services.errors import PaymentNotReady

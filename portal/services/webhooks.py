@@ -4,8 +4,9 @@ import dataclasses
 import logging
 from enum import StrEnum
 
+from portal.ports.claims import ClaimMark
+from portal.ports.ledger import PostingResult
 from portal.ports.payments import EventKind, GatewayEvent
-from portal.ports.store import ClaimMark, PostingResult
 from portal.services.claims import claim_payload, payload_fields, stale_before
 from portal.services.context import Services
 from portal.services.errors import PaymentNotFound, PaymentNotReady, UnpostableEvent

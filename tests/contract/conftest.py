@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from portal.adapters.dynamodb_store import DynamoDbStore
-from portal.adapters.sqlite_store import SqliteStore
+from portal.adapters.dynamodb.store import DynamoDbStore
+from portal.adapters.sqlite.store import SqliteStore
 from portal.ports.store import Store
 
 

@@ -22,13 +22,13 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from portal.adapters.dynamodb_store import DynamoDbStore
-from portal.adapters.sqlite_store import SqliteStore
+from portal.adapters.dynamodb.store import DynamoDbStore
+from portal.adapters.sqlite.store import SqliteStore
 from portal.domain.account_book import AccountBook, AlreadyDone
 from portal.domain.accounts import Account, Guarantor
 from portal.domain.ledger import EntryKind, LedgerEntry, apply_credit, balances, statement_entries
 from portal.domain.payments import Payment, PaymentStatus
-from portal.ports.store import ImportOutcome, PostingResult
+from portal.ports.ledger import ImportOutcome, PostingResult
 from portal.services import ledger as posting
 from tests.conftest import NOW, statement
 

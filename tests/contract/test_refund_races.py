@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 
 from portal import create_app
-from portal.adapters.dynamodb_store import DynamoDbStore
-from portal.adapters.sqlite_store import SqliteStore
+from portal.adapters.dynamodb.store import DynamoDbStore
+from portal.adapters.sqlite.store import SqliteStore
 from portal.bootstrap import build_services
 from portal.domain.ledger import EntryKind
 from portal.domain.staff import AuditAction, EscalationKind

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from portal import create_app
-from portal.adapters import sqlite_store
-from portal.adapters.sqlite_store import SqliteStore
+from portal.adapters.sqlite import database as sqlite_database
+from portal.adapters.sqlite.store import SqliteStore
 from portal.bootstrap import build_services
 from portal.config import Settings
 from portal.ports.store import StoreNotReady
@@ -77,7 +77,7 @@ def test_a_thread_per_request_reuses_the_same_connection(store, path):
 
 
 def test_threads_at_once_each_hold_their_own_and_few_are_kept(store, path):
-    threads = 2 * sqlite_store.IDLE_KEPT
+    threads = 2 * sqlite_database.IDLE_KEPT
     claimed = []
 
     def burst(round: int) -> int:
@@ -93,7 +93,7 @@ def test_threads_at_once_each_hold_their_own_and_few_are_kept(store, path):
             thread.start()
         for thread in running:
             thread.join()
-        assert len(store._connections.idle) <= sqlite_store.IDLE_KEPT
+        assert len(store._connections.idle) <= sqlite_database.IDLE_KEPT
         return open_files(path)
 
     first = burst(1)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from portal.adapters.sqlite_store import SCHEMA_VERSION, SqliteStore
+from portal.adapters.sqlite.schema import SCHEMA_VERSION
+from portal.adapters.sqlite.store import SqliteStore
 from portal.domain.statements import Statement
 from portal.ports.store import StoreError, StoreNotReady
 from tests.conftest import NOW, line, lopez_account, statement
@@ -162,7 +163,7 @@ def test_complete_claim_records_when(sqlite_store: SqliteStore, db_path: Path):
 
 
 def test_upgrading_from_schema_1_fills_the_index_of_accounts_that_owe(tmp_path: Path):
-    from portal.adapters.sqlite_schema import MIGRATIONS
+    from portal.adapters.sqlite.schema import MIGRATIONS
 
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)

@@ -11,10 +11,12 @@ from datetime import date, timedelta
 import pytest
 
 from portal import create_app
-from portal.adapters import dynamodb_store, sqlite_store
-from portal.adapters.dynamodb_items import entry_item, statement_item
-from portal.adapters.dynamodb_store import DynamoDbStore
-from portal.adapters.sqlite_store import SqliteStore
+from portal.adapters.dynamodb import ledger as dynamodb_ledger
+from portal.adapters.dynamodb.items import entry_item, statement_item
+from portal.adapters.dynamodb.store import DynamoDbStore
+from portal.adapters.sqlite import ledger as sqlite_ledger
+from portal.adapters.sqlite import records as sqlite_records
+from portal.adapters.sqlite.store import SqliteStore
 from portal.bootstrap import build_services
 from portal.domain.ledger import statement_entries
 from portal.domain.money import format_cents
@@ -73,7 +75,7 @@ def bulk_dynamodb(store: DynamoDbStore, statements: list[Statement]) -> None:
     account.update(
         version=account["version"] + 1,
         ledger_seq=first - 1 + len(entries),
-        **dynamodb_store._receivable(account, ACCOUNT, part.entries + entries, headers, NOW),
+        **dynamodb_ledger._receivable(account, ACCOUNT, part.entries + entries, headers, NOW),
     )
     assert store.db.put(account)
 
@@ -89,7 +91,7 @@ def bulk_sqlite(store: SqliteStore, statements: list[Statement]) -> None:
                     s.statement_date.isoformat(),
                     s.due_date.isoformat(),
                     s.fingerprint(),
-                    sqlite_store._ts(NOW),
+                    sqlite_records._ts(NOW),
                 )
                 for s in statements
             ],
@@ -117,7 +119,7 @@ def bulk_sqlite(store: SqliteStore, statements: list[Statement]) -> None:
                 for position, ln in enumerate(s.lines)
             ],
         )
-        sqlite_store._insert_entries(
+        sqlite_ledger._insert_entries(
             conn, [e for s in statements for e in statement_entries(s, NOW)]
         )
 

@@ -11,7 +11,8 @@ from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.ledger import Balances, EntryKind, balances
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.statements import Statement
-from portal.ports.store import AccountRecords, ImportOutcome, Store
+from portal.ports.ledger import AccountRecords, ImportOutcome
+from portal.ports.store import Store
 from portal.services import ledger as posting
 from tests.conftest import NOW, line, lopez_account, statement
 

@@ -5,10 +5,12 @@ from dataclasses import replace
 
 import pytest
 
-from portal.adapters import dynamodb_store, sqlite_store
+from portal.adapters.dynamodb import ledger as dynamodb_ledger
+from portal.adapters.sqlite import ledger as sqlite_ledger
 from portal.domain import ledger
 from portal.domain.payments import Payment, PaymentStatus
-from portal.ports.store import ImportOutcome, ImportResult, StatementImport, Store
+from portal.ports.ledger import ImportOutcome, ImportResult, StatementImport
+from portal.ports.store import Store
 from portal.services import ledger as posting
 from tests.conftest import NOW, lopez_account, statement
 
@@ -63,8 +65,8 @@ def test_a_statement_that_fails_leaves_nothing_and_those_before_it_stay(
             raise RuntimeError("the disk is full")
         return ledger.statement_entries(st, at)
 
-    monkeypatch.setattr(sqlite_store, "statement_entries", entries)
-    monkeypatch.setattr(dynamodb_store, "statement_entries", entries)
+    monkeypatch.setattr(sqlite_ledger, "statement_entries", entries)
+    monkeypatch.setattr(dynamodb_ledger, "statement_entries", entries)
     account = lopez_account()
     other = replace(lopez_account(), account_number="100235")
     batch = [

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from portal.adapters.dynamodb_store import DynamoDbStore
+from portal.adapters.dynamodb.store import DynamoDbStore
 from portal.domain.ledger import EntryKind, balances
 from portal.domain.payments import Payment, PaymentStatus
 from portal.ports.store import Store, StoreError

@@ -6,7 +6,8 @@ from datetime import date, timedelta
 
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.statements import Statement
-from portal.ports.store import ImportOutcome, PatientPage, Store
+from portal.ports.ledger import ImportOutcome, PatientPage
+from portal.ports.store import Store
 from portal.services import ledger as posting
 from tests.conftest import NOW, line, lopez_account, statement
 from tests.contract.test_store_contract import (

@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from portal.adapters.sqlite_store import SqliteStore
+from portal.adapters.sqlite.store import SqliteStore
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.ledger import EntryKind
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.staff import AuditAction, AuditEntry, Note, Role, StaffUser
-from portal.ports.store import ImportOutcome, Store
+from portal.ports.ledger import ImportOutcome
+from portal.ports.store import Store
 from portal.services import ledger as posting
 from tests.conftest import NOW, lopez_account, statement
 from tests.contract.test_store_contract import (

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from portal.adapters.dynamodb_store import DynamoDbStore
+from portal.adapters.dynamodb.store import DynamoDbStore
 from portal.adapters.sandbox_gateway import SandboxGateway
-from portal.adapters.sqlite_store import SqliteStore
+from portal.adapters.sqlite.store import SqliteStore
 from portal.adapters.stripe_gateway import StripeGateway
 from portal.ports.mail import Mailer
 from portal.ports.store import Store

@@ -7,7 +7,7 @@ import pyotp
 
 from portal.domain.ledger import EntryKind, balances
 from portal.domain.staff import AuditEntry, StaffUser
-from portal.ports.store import AccountRecords
+from portal.ports.ledger import AccountRecords
 from portal.services.staff_auth import add_staff_user
 from tests.integration.conftest import path_of, token_from
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from portal.adapters.sqlite_store import SqliteStore
+from portal.adapters.sqlite.store import SqliteStore
 from portal.cli import cli
 from portal.domain.api_keys import KEY_PREFIX, hash_key
 from portal.domain.staff import AuditAction

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from portal.adapters.sqlite_schema import SCHEMA_VERSION
+from portal.adapters.sqlite.schema import SCHEMA_VERSION
 from portal.cli import cli
 from portal.domain.aging import BUCKETS, aging
 from portal.services.accounts import account_view

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from itsdangerous import URLSafeSerializer
 
+from portal.ports.ledger import ImportOutcome
 from portal.ports.mail import KIND_HEADER, PermanentMailError, TransientMailError
-from portal.ports.store import ImportOutcome
 from portal.services.notices import (
     OPT_OUT_SALT,
     Delivery,

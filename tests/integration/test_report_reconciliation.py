@@ -29,7 +29,7 @@ from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.ledger import balances
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.statements import LineItem, Statement
-from portal.ports.store import ImportOutcome
+from portal.ports.ledger import ImportOutcome
 from portal.services import ledger as posting
 from portal.services.context import Services
 from portal.services.demo import PROVIDERS, SERVICES

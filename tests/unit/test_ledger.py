@@ -257,7 +257,7 @@ def line_items(draw, line_id: str) -> LineItem:
 
 
 class Books:
-    """A guarantor account driven the way portal/adapters/sqlite_store.py drives it."""
+    """A guarantor account driven the way portal/adapters/sqlite/ledger.py drives it."""
 
     def __init__(self) -> None:
         self.statements: list[Statement] = []

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from portal.adapters.dynamodb_table import Item, month_of, parse_ts, seq, ts
+from portal.adapters.dynamodb.table import Item, month_of, parse_ts, seq, ts
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.ledger import EntryKind, LedgerEntry
 from portal.domain.names import name_key

@@ -1,24 +1,19 @@
-"""DynamoDbStore: the production Store, one DynamoDB table (design: docs/dynamodb.md).
-
-Every change to an account's money is decided by an AccountBook read from the account's
-partition (`load_book`) and committed in one TransactWriteItems conditional on the account
-version it read (`commit`); the service layer reads again and decides again on a lost
-race, so no update is lost and nothing is posted twice.
-"""
+"""The DynamoDB store's ledger port: accounts, statements, payments, entries; books loaded
+and changes committed."""
 
 import dataclasses
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
-from portal.adapters.dynamodb_items import (
+from portal.adapters.dynamodb.access import session_subject
+from portal.adapters.dynamodb.database import DynamoDbTable
+from portal.adapters.dynamodb.items import (
     Partition,
     account_from,
     account_pk,
-    entry_from,
     entry_item,
     name_items,
     payment_from,
@@ -29,103 +24,52 @@ from portal.adapters.dynamodb_items import (
     statement_from,
     statement_item,
 )
-from portal.adapters.dynamodb_keys import ApiKeyRecords
-from portal.adapters.dynamodb_staff import (
-    StaffRecords,
-    claim_mark_update,
-    released_claim_item,
+from portal.adapters.dynamodb.records import (
+    FAILED,
+    PENDING,
+    TRANSACTION_ITEMS,
+    _claim_order,
+    _claim_shard,
+    _message_pk,
+    _months,
+    _Retry,
 )
-from portal.adapters.dynamodb_table import (
+from portal.adapters.dynamodb.table import (
     MAX_ATTEMPTS,
     Item,
-    Table,
     key_condition,
     month_of,
     ts,
 )
 from portal.domain.account_book import AccountBook, Change, ClaimedKey, KeyKind
 from portal.domain.accounts import Account
-from portal.domain.ledger import (
-    EntryKind,
-    LedgerEntry,
-    apply_credit,
-    balances,
-    statement_entries,
-)
+from portal.domain.ledger import LedgerEntry, apply_credit, balances, statement_entries
 from portal.domain.names import name_key
 from portal.domain.payments import OPEN_STATUSES, Payment, PaymentStatus
 from portal.domain.statements import Statement
-from portal.ports.store import (
+from portal.ports.claims import Claim, ClaimMark
+from portal.ports.ledger import (
     COMMITTED,
     STALE,
     AccountRecords,
-    Claim,
-    ClaimMark,
     CommitOutcome,
     CommitResult,
-    DueAccount,
     ImportOutcome,
     ImportResult,
     ImportState,
-    OpenBalance,
     PatientPage,
     StatementImport,
-    StoreError,
 )
+from portal.ports.store import StoreError
 
-SCHEMA_VERSION = 1
-FAILED = "ConditionalCheckFailed"
-TRANSACTION_ITEMS = 100
 # An item holds 400 KB; the account item (with any entries waiting on it) stays well below.
 MAX_ACCOUNT_ITEM_BYTES = 300_000
-PENDING = "LEDGER_PENDING"  # GSI3PK of an account item while entries wait on it
 
 log = logging.getLogger(__name__)
 
 
-class _Retry(Exception):
-    """Another writer changed the account first: read it again and recompute."""
-
-
-class DynamoDbStore(StaffRecords, ApiKeyRecords):
-    def __init__(self, table_name: str, resource: Any = None):
-        self.db = Table(table_name, resource)
-
-    def migrate(self) -> int:
-        self.db.create_if_local()
-        return SCHEMA_VERSION
-
-    def ping(self) -> None:
-        try:
-            self.db.check_ready()
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise StoreError(f"DynamoDB table {self.db.name} does not answer: {exc}") from exc
-
-    # -- reading an account's partition ------------------------------------------------
-
-    def _partition(self, account_number: str) -> Partition:
-        part = Partition(account_number)
-        for item in self.db.query(**key_condition("PK", account_pk(account_number))):
-            part.add(item)
-        part.statements.sort(key=lambda s: (s.statement_date, s.statement_id))
-        part.entries.sort(key=lambda e: e.entry_id or 0)
-        return part
-
-    def _account_of(self, kind: str, key: str) -> str | None:
-        pointer = self.db.get(f"{kind}#{key}", kind)
-        return pointer["account_number"] if pointer else None
-
-    # -- the one way money changes -----------------------------------------------------
-
-    def _with_retries(self, attempt: Callable[[], Any]) -> Any:
-        for _ in range(MAX_ATTEMPTS):
-            try:
-                return attempt()
-            except _Retry:
-                continue
-        raise StoreError("the account kept changing while it was being written; try again")
+class DynamoDbLedger(DynamoDbTable):
+    """The Ledger port on DynamoDB."""
 
     def _commit(
         self,
@@ -218,8 +162,6 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
             current = self.db.get(key["PK"], key["SK"]) or {}
             version, pending = current.get("version", 0), pending_entries(current)
         raise StoreError(f"account {account_number} kept changing while its entries were moved")
-
-    # -- accounts and statements -------------------------------------------------------
 
     def import_statement(
         self, account: Account, statement: Statement, at: datetime, notice: Claim | None = None
@@ -342,7 +284,7 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
     def patient_page(
         self, session_id: str, now: datetime, account_number: str, statement_id: str | None = None
     ) -> PatientPage:
-        subject = self.web_session_subject(session_id, now)
+        subject = session_subject(self.db, session_id, now)
         if subject is None:
             return PatientPage(None, None)
         query = key_condition("PK", account_pk(account_number))
@@ -382,8 +324,6 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
             return None
         item = self.db.get(account_pk(account_number), f"STATEMENT#{statement_id}")
         return statement_from(item) if item else None
-
-    # -- payments ----------------------------------------------------------------------
 
     def create_payment(self, payment: Payment) -> bool:
         pointer = {
@@ -507,8 +447,6 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
                 found.append(payment)
         return sorted(found, key=lambda p: (p.posted_at or p.created_at, p.payment_id))
 
-    # -- an account's book: every money change -----------------------------------------
-
     def load_book(
         self, account_number: str, keys: Iterable[tuple[KeyKind, str]] = ()
     ) -> AccountBook:
@@ -553,8 +491,6 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
                     return CommitResult(CommitOutcome.TAKEN, key, owner["payment_id"])
         return STALE
 
-    # -- search ------------------------------------------------------------------------
-
     def search_accounts(self, query: str, limit: int = 25) -> list[Account]:
         text = query.strip()
         key = name_key(text)
@@ -580,212 +516,6 @@ class DynamoDbStore(StaffRecords, ApiKeyRecords):
             for i in self.db.get_many([(account_pk(n), "ACCOUNT") for n in unique])
         }
         return [account_from(items[n]) for n in unique if n in items]
-
-    # -- reminders ---------------------------------------------------------------------
-
-    def accounts_due(self, due_on_or_before: date) -> list[DueAccount]:
-        found = []
-        for item in self.db.query(
-            IndexName="GSI2",
-            **key_condition(
-                "GSI2PK",
-                "RECEIVABLE",
-                "GSI2SK",
-                "between",
-                "OPEN#",
-                f"OPEN#{due_on_or_before.isoformat()}#~",
-            ),
-        ):
-            open_now = item.get("open_statements", {})
-            if not open_now:
-                continue
-            statement_id, oldest = min(
-                open_now.items(), key=lambda pair: (pair[1]["due_date"], pair[0])
-            )
-            found.append(
-                DueAccount(
-                    item["account_number"],
-                    statement_id,
-                    date.fromisoformat(oldest["due_date"]),
-                    sum(s["balance_cents"] for s in open_now.values()),
-                    account=account_from(item),
-                )
-            )
-        return found
-
-    def opt_out_of_reminders(self, account_number: str, at: datetime) -> bool:
-        # The version goes up too: a money change racing this one re-reads the account
-        # instead of writing back an item without the opt-out.
-        updated = self.db.update(
-            account_pk(account_number),
-            "ACCOUNT",
-            "SET reminders_opted_out_at = :at ADD #version :one",
-            ConditionExpression="attribute_exists(PK)"
-            " AND attribute_not_exists(reminders_opted_out_at)",
-            ExpressionAttributeNames={"#version": "version"},
-            ExpressionAttributeValues={":at": ts(at), ":one": 1},
-        )
-        if updated is not None:
-            return True
-        if self.db.get(account_pk(account_number), "ACCOUNT") is None:
-            raise KeyError(account_number)
-        return False
-
-    def opt_out_token(self, account_number: str, new_token: str) -> str:
-        key = {"PK": account_pk(account_number), "SK": "ACCOUNT"}
-        for _ in range(2):
-            account = self.db.get(key["PK"], key["SK"])
-            if account is None:
-                raise KeyError(account_number)
-            if account.get("opt_out_token"):
-                return account["opt_out_token"]
-            codes = self.db.transact(_new_token_writes(account_number, new_token))
-            if codes is None:
-                return new_token
-            if codes[0] == FAILED:  # the new token was another account's: vanishingly unlikely
-                raise StoreError("that opt-out token is taken; try again")
-        raise StoreError("the account kept changing while its opt-out token was written")
-
-    def opt_out_tokens(self, new_tokens: dict[str, str]) -> dict[str, str]:
-        items = self.db.get_many([(account_pk(n), "ACCOUNT") for n in new_tokens])
-        found = {i["account_number"]: i.get("opt_out_token", "") for i in items}
-        tokens = {n: t for n, t in found.items() if t}
-        fresh = [n for n, t in found.items() if not t]
-        writes: list[Item] = []
-        for number in fresh:
-            writes += _new_token_writes(number, new_tokens[number])
-        if writes and len(writes) <= TRANSACTION_ITEMS and self.db.transact(writes) is None:
-            return {**tokens, **{n: new_tokens[n] for n in fresh}}
-        # Too many, or one was given a token meanwhile: each on its own.
-        return {**tokens, **{n: self.opt_out_token(n, new_tokens[n]) for n in fresh}}
-
-    def account_of_opt_out_token(self, token: str) -> str | None:
-        return self._account_of("OPTOUT", token)
-
-    # -- reports -----------------------------------------------------------------------
-
-    def open_balances(self, as_of: datetime) -> list[OpenBalance]:
-        stamp = ts(as_of)
-        accounts = [
-            *self.db.query(
-                IndexName="GSI2",
-                **key_condition("GSI2PK", "RECEIVABLE", "GSI2SK", "begins_with", "OPEN#"),
-            ),
-            *self.db.query(
-                IndexName="GSI2",
-                **key_condition(
-                    "GSI2PK", "RECEIVABLE", "GSI2SK", "between", f"SETTLED#{stamp}", "SETTLED#~"
-                ),
-            ),
-        ]
-        found = []
-        for item in accounts:
-            name = f"{item['first_name']} {item['last_name']}"
-            number = item["account_number"]
-            if item.get("last_entry_at", "") < stamp:
-                open_now = item.get("open_statements", {})
-                found += [
-                    OpenBalance(
-                        number, name, sid, date.fromisoformat(s["due_date"]), s["balance_cents"]
-                    )
-                    for sid, s in open_now.items()
-                ]
-                continue
-            # Entries came after `as_of`: work the balances out as they stood then.
-            part = self._partition(number)
-            then = balances(e for e in part.entries if e.posted_at < as_of).by_statement
-            found += [
-                OpenBalance(number, name, s.statement_id, s.due_date, then[s.statement_id])
-                for s in part.statements
-                if then.get(s.statement_id, 0) > 0
-            ]
-        return sorted(found, key=lambda b: (b.account_number, b.due_date, b.statement_id))
-
-    def ledger_totals(self, since: datetime, until: datetime) -> dict[EntryKind, int]:
-        totals: dict[EntryKind, int] = defaultdict(int)
-        whole = {
-            item["SK"]: item
-            for item in self.db.query(
-                **key_condition(
-                    "PK", "LEDGER_TOTALS", "SK", "between", month_of(since), month_of(until)
-                )
-            )
-        }
-        waiting: list[LedgerEntry] | None = None
-        for month in _months(since, until):
-            start, end = _month_bounds(month)
-            if since <= start and end <= until:
-                for kind, cents in _kinds(whole.get(month, {})).items():
-                    totals[kind] += cents
-            else:
-                if waiting is None:
-                    waiting = self._waiting_entries()
-                for entry in self._entries_in(month, max(since, start), min(until, end), waiting):
-                    totals[entry.kind] += entry.amount_cents
-        return dict(totals)
-
-    def receivable_at(self, at: datetime) -> int:
-        month = month_of(at)
-        before = sum(
-            sum(_kinds(item).values())
-            for item in self.db.query(**key_condition("PK", "LEDGER_TOTALS", "SK", "<", month))
-        )
-        start, _ = _month_bounds(month)
-        entries = self._entries_in(month, start, at, self._waiting_entries())
-        return before + sum(e.amount_cents for e in entries)
-
-    def _waiting_entries(self) -> list[LedgerEntry]:
-        """Entries still waiting on account items (a large change not yet fully moved)."""
-        return [
-            entry
-            for item in self.db.query(IndexName="GSI3", **key_condition("GSI3PK", PENDING))
-            for entry in pending_entries(item)
-        ]
-
-    def _entries_in(
-        self, month: str, since: datetime, until: datetime, waiting: list[LedgerEntry]
-    ) -> list[LedgerEntry]:
-        """Entries posted in [since, until), all within one UTC month: their items from
-        GSI3, and those still waiting on an account item (each entry counted once)."""
-        found = {
-            (e.account_number, e.entry_id): e
-            for e in map(
-                entry_from,
-                self.db.query(
-                    IndexName="GSI3",
-                    **key_condition(
-                        "GSI3PK", f"LEDGER#{month}", "GSI3SK", "between", ts(since), ts(until)
-                    ),
-                ),
-            )
-        }
-        for entry in waiting:
-            if since <= entry.posted_at < until:
-                found.setdefault((entry.account_number, entry.entry_id), entry)
-        return list(found.values())
-
-
-# -- helpers -------------------------------------------------------------------------------
-
-
-def _new_token_writes(account_number: str, token: str) -> list[Item]:
-    """An account's opt-out token, written once: its pointer and the account item (whose
-    version goes up, so a money change racing this one re-reads the account instead of
-    writing back an item without the token)."""
-    pointer = {"PK": f"OPTOUT#{token}", "SK": "OPTOUT", "account_number": account_number}
-    return [
-        {"Put": {"Item": pointer, "ConditionExpression": "attribute_not_exists(PK)"}},
-        {
-            "Update": {
-                "Key": {"PK": account_pk(account_number), "SK": "ACCOUNT"},
-                "UpdateExpression": "SET opt_out_token = :token ADD #version :one",
-                "ConditionExpression": "attribute_exists(PK)"
-                " AND attribute_not_exists(opt_out_token)",
-                "ExpressionAttributeNames": {"#version": "version"},
-                "ExpressionAttributeValues": {":token": token, ":one": 1},
-            }
-        },
-    ]
 
 
 def _payment_update(payment: Payment, expression: str, condition: str, values: Item) -> Item:
@@ -913,25 +643,44 @@ def _month_totals(entries: list[LedgerEntry]) -> list[Item]:
     ]
 
 
-def _kinds(item: Item) -> dict[EntryKind, int]:
-    values = {kind.value for kind in EntryKind}
-    return {EntryKind(k): v for k, v in item.items() if k in values}
+def released_claim_item(claim: Claim) -> Item:
+    """A claim nobody holds yet, listed for the sweep: the first attempt takes it over. One
+    with `claimed_at` is held from then on, as `claim` leaves it."""
+    held = ts(claim.claimed_at) if claim.claimed_at else ""
+    return {
+        "PK": _message_pk(claim.kind, claim.key),
+        "SK": "MESSAGE",
+        "kind": claim.kind,
+        "key": claim.key,
+        "payload": claim.payload,
+        "GSI2PK": _claim_shard(claim.kind, claim.key),
+        "GSI2SK": _claim_order(claim.kind, claim.key, held),
+        **({"claimed_at": held} if held else {}),
+    }
 
 
-def _months(since: datetime, until: datetime) -> list[str]:
-    """The UTC months that [since, until) touches."""
-    months = []
-    month = month_of(since)
-    last = month_of(until - timedelta(microseconds=1))
-    while month <= last:
-        months.append(month)
-        year, number = int(month[:4]), int(month[5:])
-        month = f"{year + number // 12}-{number % 12 + 1:02d}"
-    return months
-
-
-def _month_bounds(month: str) -> tuple[datetime, datetime]:
-    year, number = int(month[:4]), int(month[5:])
-    start = datetime(year, number, 1, tzinfo=UTC)
-    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
-    return start, end
+def claim_mark_update(mark: ClaimMark, at: datetime) -> Item:
+    """A claim written with a commit (TransactWriteItems Update): marked sent at `at`
+    (a sent_at written before is kept), or held from `at` and listed for the sweep; with
+    `stale_before`, on condition that no other live holder has it."""
+    values: Item = {":at": ts(at), ":kind": mark.kind, ":key": mark.key, ":payload": mark.payload}
+    expression = "SET claimed_at = :at, #kind = :kind, #key = :key, #payload = :payload"
+    if mark.done:
+        expression += ", sent_at = if_not_exists(sent_at, :at) REMOVE GSI2PK, GSI2SK"
+    else:
+        expression += ", GSI2PK = :shard, GSI2SK = :order"
+        values[":shard"] = _claim_shard(mark.kind, mark.key)
+        values[":order"] = _claim_order(mark.kind, mark.key, ts(at))
+    update: Item = {
+        "Key": {"PK": _message_pk(mark.kind, mark.key), "SK": "MESSAGE"},
+        "UpdateExpression": expression,
+        "ExpressionAttributeNames": {"#kind": "kind", "#key": "key", "#payload": "payload"},
+        "ExpressionAttributeValues": values,
+    }
+    if mark.stale_before is not None:
+        update["ConditionExpression"] = (
+            "attribute_not_exists(PK) OR attribute_exists(sent_at)"
+            " OR attribute_not_exists(claimed_at) OR claimed_at < :stale"
+        )
+        values[":stale"] = ts(mark.stale_before)
+    return {"Update": update}

@@ -1,15 +1,10 @@
-"""The API-key side of DynamoDbStore (design: docs/dynamodb.md).
-
-A key is one item found by its hash (`APIKEY#<hash>`), listed through GSI2 `APIKEYS`, plus
-an item per name (`APIKEYNAME#<name>`) that keeps names unique; both are written in one
-transaction. No Scan.
-"""
+"""The DynamoDB store's api keys port: keys for the statement import API."""
 
 from datetime import datetime
 
-from portal.adapters.dynamodb_table import (
+from portal.adapters.dynamodb.database import DynamoDbTable
+from portal.adapters.dynamodb.table import (
     Item,
-    Table,
     key_condition,
     parse_required_ts,
     parse_ts,
@@ -18,13 +13,12 @@ from portal.adapters.dynamodb_table import (
 from portal.domain.api_keys import ApiKey
 
 KEY_SK = "APIKEY"
+
 NAME_SK = "APIKEYNAME"
 
 
-class ApiKeyRecords:
-    """Store operations for API keys; DynamoDbStore mixes them in and provides `db`."""
-
-    db: Table
+class DynamoDbApiKeys(DynamoDbTable):
+    """The ApiKeys port on DynamoDB."""
 
     def create_api_key(self, key: ApiKey) -> bool:
         item: Item = {

@@ -1,0 +1,27 @@
+"""DynamoDbStore: the production Store, one DynamoDB table (design: docs/dynamodb.md).
+
+Every change to an account's money is decided by an AccountBook read from the account's
+partition (`load_book`) and committed in one TransactWriteItems conditional on the account
+version it read (`commit`); the service layer reads again and decides again on a lost
+race, so no update is lost and nothing is posted twice."""
+
+from portal.adapters.dynamodb.access import DynamoDbAccess
+from portal.adapters.dynamodb.api_keys import DynamoDbApiKeys
+from portal.adapters.dynamodb.claims import DynamoDbClaims
+from portal.adapters.dynamodb.ledger import DynamoDbLedger
+from portal.adapters.dynamodb.reminders import DynamoDbReminders
+from portal.adapters.dynamodb.reports import DynamoDbReports
+from portal.adapters.dynamodb.staff import DynamoDbStaff
+
+
+class DynamoDbStore(
+    DynamoDbLedger,
+    DynamoDbClaims,
+    DynamoDbAccess,
+    DynamoDbStaff,
+    DynamoDbReminders,
+    DynamoDbReports,
+    DynamoDbApiKeys,
+):
+    """The DynamoDB Store: one class per port (ledger, claims, access, staff, reminders,
+    reports, API keys) over one shared DynamoDbTable."""

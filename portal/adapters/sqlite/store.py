@@ -1,0 +1,22 @@
+"""SqliteStore: the local default Store, one SQLite file in WAL mode."""
+
+from portal.adapters.sqlite.access import SqliteAccess
+from portal.adapters.sqlite.api_keys import SqliteApiKeys
+from portal.adapters.sqlite.claims import SqliteClaims
+from portal.adapters.sqlite.ledger import SqliteLedger
+from portal.adapters.sqlite.reminders import SqliteReminders
+from portal.adapters.sqlite.reports import SqliteReports
+from portal.adapters.sqlite.staff import SqliteStaff
+
+
+class SqliteStore(
+    SqliteLedger,
+    SqliteClaims,
+    SqliteAccess,
+    SqliteStaff,
+    SqliteReminders,
+    SqliteReports,
+    SqliteApiKeys,
+):
+    """The SQLite Store: one class per port (ledger, claims, access, staff, reminders,
+    reports, API keys) over one shared SqliteDatabase."""
