@@ -134,10 +134,10 @@ _ACTIONS = ("SET", "ADD", "REMOVE", "DELETE")
 
 class MemoryTable:
     """Stands in for DynamoDbStore.db (portal/adapters/dynamodb/table.Table): items kept in
-    memory, with what the store's writes use of the real table. get; query on the partition
-    key (no index); update and transact (Put, Update with one SET or ADD clause, Delete,
-    ConditionCheck), each condition attribute_exists(a), attribute_not_exists(a) or
-    a = :v checked first, and nothing written unless every one holds."""
+    memory, with what the store's writes use of the real table. get, get_many; query on the
+    partition key (no index); update and transact (Put, Update with one SET or ADD clause, Delete,
+    ConditionCheck), each condition clauses joined by AND of attribute_exists(a),
+    attribute_not_exists(a) or a = :v, checked first, and nothing written unless every one holds."""
 
     name = "memory"
 
@@ -153,12 +153,16 @@ class MemoryTable:
     def get(self, pk: str, sk: str) -> Item | None:
         return copy.deepcopy(self._item({"PK": pk, "SK": sk}))
 
+    def get_many(self, keys: list[tuple[str, str]]) -> list[Item]:
+        found = (self._item({"PK": pk, "SK": sk}) for pk, sk in dict.fromkeys(keys))
+        return [copy.deepcopy(item) for item in found if item is not None]
+
     def query(self, **kwargs: Any) -> Iterator[Item]:
-        condition = kwargs.pop("KeyConditionExpression").get_expression()
-        key, pk = condition["values"]
-        if condition["operator"] != "=" or key.name != "PK" or kwargs:
-            raise NotImplementedError(f"MemoryTable queries a partition only, not {kwargs}")
-        part = self._partitions.get(pk, {})
+        condition = kwargs.pop("KeyConditionExpression")
+        values = kwargs.pop("ExpressionAttributeValues")
+        if condition != "PK = :pk" or kwargs:
+            raise NotImplementedError(f"MemoryTable queries a partition only, not {condition}")
+        part = self._partitions.get(values[":pk"], {})
         return iter([copy.deepcopy(part[sk]) for sk in sorted(part)])
 
     def update(self, pk: str, sk: str, expression: str, **kwargs: Any) -> Item | None:
@@ -197,9 +201,13 @@ def _holds(item: Item | None, body: Item) -> bool:
     condition = body.get("ConditionExpression")
     if not condition:
         return True
-    match = _CONDITION.fullmatch(condition)
+    return all(_clause_holds(item, body, clause) for clause in condition.split(" AND "))
+
+
+def _clause_holds(item: Item | None, body: Item, clause: str) -> bool:
+    match = _CONDITION.fullmatch(clause.strip())
     if match is None:
-        raise NotImplementedError(f"MemoryTable cannot check {condition!r}")
+        raise NotImplementedError(f"MemoryTable cannot check {clause!r}")
     negated, attribute, name, value = match.groups()
     if attribute:
         exists = item is not None and attribute in item
