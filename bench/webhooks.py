@@ -332,18 +332,20 @@ def main(argv: list[str] | None = None) -> None:
 
 class SqlCounter:
     """Every statement the SQLite store runs (sqlite3's trace callback on each connection
-    it opens), and how many of them commit."""
+    its pool opens from now on), and how many of them commit."""
 
     def __init__(self, store) -> None:
         self.statements: list[str] = []
-        connect = store._connect
+        pool = store._connections
+        pool.close()  # the connections open so far are not traced: opened again below
+        open_connection = pool.open
 
-        def traced(*args, **kwargs):
-            conn = connect(*args, **kwargs)
-            conn.set_trace_callback(self.statements.append)
+        def traced():
+            conn = open_connection()
+            conn.set_trace_callback(lambda sql: self.statements.append(sql))
             return conn
 
-        store._connect = traced
+        pool.open = traced
 
     def reset(self) -> None:
         self.statements = []
