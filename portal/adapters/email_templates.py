@@ -15,6 +15,9 @@ class EmailRenderer:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            # The templates ship with the package: not looked at on disk again for each
+            # message (a reminder run renders hundreds).
+            auto_reload=False,
         )
         self._env.filters["money"] = format_cents
 
