@@ -103,6 +103,7 @@ package: install-deploy
 
 bench: install-dev
 	$(BIN)/python bench/cold_import.py
+	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/aging_report.py
 	$(BIN)/python bench/statement_page.py
 	$(BIN)/python bench/statement_pdf.py
