@@ -37,7 +37,6 @@ from portal.domain.import_format import (
     Shape,
     csv_columns,
 )
-from portal.domain.money import parse_amount
 from portal.domain.names import name_key
 from portal.domain.staff import AuditAction
 from portal.domain.statements import LineItem, Statement, statement_errors
@@ -107,6 +106,7 @@ class CsvStatement(dict):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.problems: Errors = []
+        self.first_cells: list[str] | None = None  # its own cells on its first row
 
 
 class _BadRow(dict):
@@ -325,14 +325,17 @@ class _Columns:
     patient: _TextColumns
     line: _TextColumns
     cents: tuple[tuple[Field, int], ...]
+    same_on_every_row: tuple[int, ...]  # the statement's and the guarantor's columns
 
     @classmethod
     def of(cls, index: dict[str, int], width: int) -> "_Columns":
+        statement = _text_columns(STATEMENT, index)
+        guarantor = _text_columns(GUARANTOR, index)
         return cls(
             width,
             index["statement_id"],
-            _text_columns(STATEMENT, index),
-            _text_columns(GUARANTOR, index),
+            statement,
+            guarantor,
             _text_columns(PATIENT, index),
             _text_columns(LINE_ITEM, index),
             tuple(
@@ -340,6 +343,7 @@ class _Columns:
                 for f in LINE_ITEM.fields
                 if f.kind is Kind.CENTS and f.csv is not None
             ),
+            tuple(i for _, i, _ in statement + guarantor),
         )
 
 
@@ -354,12 +358,15 @@ def _csv_fields(row: list[str], columns: _TextColumns) -> dict:
 
 
 def _new_csv_statement(row: list[str], columns: _Columns) -> CsvStatement:
-    return CsvStatement(
+    statement = CsvStatement(
         **_csv_fields(row, columns.statement),
         guarantor=_csv_fields(row, columns.guarantor),
         patients=[],
         lines=[],
     )
+    if len(row) == columns.width:
+        statement.first_cells = [row[i] for i in columns.same_on_every_row]
+    return statement
 
 
 _SAME_ON_EVERY_ROW = ("account_number", "statement_date", "due_date")
@@ -373,13 +380,16 @@ def _add_csv_row(statement: CsvStatement, row: list[str], columns: _Columns, num
         )
         statement["lines"].append(_BadRow())
         return
-    first = _csv_fields(row, columns.statement)
-    first["guarantor"] = _csv_fields(row, columns.guarantor)
-    for key in (*_SAME_ON_EVERY_ROW, "guarantor"):
-        if first[key] != statement[key]:
-            statement.problems.append(
-                (key, f"CSV line {number}: {key} differs from the statement's first row.")
-            )
+    # The statement's and guarantor's cells, as on its first row: compared as they are
+    # (the usual case, exactly the same), and read again only when they differ.
+    if [row[i] for i in columns.same_on_every_row] != statement.first_cells:
+        first = _csv_fields(row, columns.statement)
+        first["guarantor"] = _csv_fields(row, columns.guarantor)
+        for key in (*_SAME_ON_EVERY_ROW, "guarantor"):
+            if first[key] != statement[key]:
+                statement.problems.append(
+                    (key, f"CSV line {number}: {key} differs from the statement's first row.")
+                )
     patient = _csv_fields(row, columns.patient)
     known = next(
         (p for p in statement["patients"] if p["patient_id"] == patient["patient_id"]), None
@@ -404,7 +414,7 @@ def _add_csv_row(statement: CsvStatement, row: list[str], columns: _Columns, num
             )
             line[f.name] = 0
         else:
-            line[f.name] = parse_amount(text, f.csv or f.name)
+            line[f.name] = int(text.replace(".", ""))  # digits, a point, two digits: cents
     statement["lines"].append(line)
 
 

@@ -1,8 +1,11 @@
 """Matching a typed last name and birth date against an account."""
 
+import unicodedata
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from portal.domain.accounts import Account, Guarantor
 from portal.domain.names import name_key
@@ -73,3 +76,10 @@ def test_display_names():
     account = lopez_account()
     assert account.patients[1].display_name == "José Núñez-Lopez"
     assert account.guarantor.display_name == "Maria Lopez"
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)) | st.text())
+def test_name_key_of_plain_ascii_is_the_decomposed_key(name):
+    """The ASCII shortcut answers as decomposing, case-folding and keeping letters does."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    assert name_key(name) == "".join(ch for ch in decomposed.casefold() if ch.isalnum())
