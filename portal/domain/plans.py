@@ -1,0 +1,170 @@
+"""Payment plans: what the practice offers for a balance, and the schedule of installments.
+
+Installments are interest-free and add up to the plan's amount exactly: every installment
+is the amount divided by the number of months, rounded down to the cent, and the cents left
+over go to the last one. Each falls on the chosen day of the month, or on the month's last
+day when the month is shorter (a plan on the 31st pays on February 28th or 29th). Dates are
+days on the practice's calendar; which instant a day starts is the charge run's concern.
+"""
+
+from calendar import monthrange
+from dataclasses import dataclass
+from datetime import date
+
+from portal.domain.errors import InvalidInput
+from portal.domain.money import format_cents
+
+MAX_DAY_OF_MONTH = 31
+
+
+@dataclass(frozen=True)
+class PlanTier:
+    """Plans up to `max_months` long for balances below `below_cents` (None: any balance)."""
+
+    below_cents: int | None
+    max_months: int
+
+
+@dataclass(frozen=True)
+class PlanPolicy:
+    """What the practice offers: the smallest balance a plan can carry, the smallest
+    installment, and the longest plan for each balance tier (tiers in increasing order,
+    the last for any balance)."""
+
+    min_balance_cents: int = 10_000
+    min_installment_cents: int = 2_500
+    tiers: tuple[PlanTier, ...] = (
+        PlanTier(50_000, 6),
+        PlanTier(200_000, 12),
+        PlanTier(None, 24),
+    )
+
+    def __post_init__(self) -> None:
+        if self.min_installment_cents < 100:
+            raise ValueError("the smallest installment is at least $1.00")
+        if self.min_balance_cents < 2 * self.min_installment_cents:
+            raise ValueError("a plan's smallest balance must allow two installments")
+        if not self.tiers or self.tiers[-1].below_cents is not None:
+            raise ValueError("the last tier must be for any balance")
+        bounds = [t.below_cents for t in self.tiers[:-1]]
+        limits = [b for b in bounds if b is not None]
+        if len(limits) != len(bounds) or limits != sorted(set(limits)):
+            raise ValueError("tiers go by increasing balance")
+        if any(t.max_months < 2 for t in self.tiers):
+            raise ValueError("a plan has at least two installments")
+
+    def longest(self, balance_cents: int) -> int:
+        """The most months a plan for this balance may run, by tier and by the smallest
+        installment; below 2 when no plan is offered."""
+        if balance_cents < self.min_balance_cents:
+            return 0
+        tier = next(t for t in self.tiers if t.below_cents is None or balance_cents < t.below_cents)
+        return min(tier.max_months, balance_cents // self.min_installment_cents)
+
+    def check_months(self, balance_cents: int, months: int) -> None:
+        """InvalidInput naming what is wrong when a plan of `months` is not offered."""
+        if balance_cents < self.min_balance_cents:
+            raise InvalidInput(
+                "balance",
+                f"A plan is offered for balances of {format_cents(self.min_balance_cents)}"
+                " or more.",
+            )
+        longest = self.longest(balance_cents)
+        if not 2 <= months <= longest:
+            raise InvalidInput(
+                "months",
+                f"Choose from 2 to {longest} months for a balance of "
+                f"{format_cents(balance_cents)}.",
+            )
+
+    def months_for_installment(self, balance_cents: int, installment_cents: int) -> int:
+        """The months a plan takes when the patient names a monthly amount: the fewest whose
+        installments are no larger than it (the last may be larger by the leftover cents).
+        InvalidInput when that plan is not offered."""
+        if installment_cents < self.min_installment_cents:
+            raise InvalidInput(
+                "installment",
+                f"The smallest monthly amount is {format_cents(self.min_installment_cents)}.",
+            )
+        months = -(-balance_cents // installment_cents)
+        if months < 2:
+            raise InvalidInput(
+                "installment", "That pays the whole balance at once: pay it now instead."
+            )
+        if months > self.longest(balance_cents):
+            self.check_months(balance_cents, months)  # says why, with the longest offered
+        return months
+
+
+@dataclass(frozen=True)
+class Installment:
+    number: int  # 1 for the first
+    due_on: date
+    amount_cents: int
+
+
+def split(amount_cents: int, months: int) -> tuple[int, ...]:
+    """`months` installments adding up to `amount_cents`; the leftover cents go last."""
+    if months < 1 or amount_cents < months:
+        raise ValueError(f"cannot split {amount_cents} cents into {months} installments")
+    each, left = divmod(amount_cents, months)
+    return (each,) * (months - 1) + (each + left,)
+
+
+def on_day(year: int, month: int, day: int) -> date:
+    """The `day` of the month, or the month's last day when it is shorter."""
+    return date(year, month, min(day, monthrange(year, month)[1]))
+
+
+def month_after(when: date, months: int, day: int) -> date:
+    """The `day` of the month `months` after `when`'s month."""
+    index = when.year * 12 + when.month - 1 + months
+    return on_day(index // 12, index % 12 + 1, day)
+
+
+def first_due(start: date, day: int) -> date:
+    """The first date on the chosen day of the month that is on or after `start`."""
+    check_day(day)
+    this_month = on_day(start.year, start.month, day)
+    return this_month if this_month >= start else month_after(start, 1, day)
+
+
+def check_day(day: int) -> None:
+    if not 1 <= day <= MAX_DAY_OF_MONTH:
+        raise InvalidInput("day", f"Choose a day of the month from 1 to {MAX_DAY_OF_MONTH}.")
+
+
+def schedule(amount_cents: int, months: int, day: int, start: date) -> tuple[Installment, ...]:
+    """The installments of a plan of `amount_cents` over `months`, on `day` of each month,
+    the first on or after `start`."""
+    first = first_due(start, day)
+    return tuple(
+        Installment(n + 1, month_after(first, n, day), cents)
+        for n, cents in enumerate(split(amount_cents, months))
+    )
+
+
+def respread(
+    remaining: tuple[Installment, ...], balance_cents: int, day: int
+) -> tuple[Installment, ...]:
+    """The rest of a plan after its balance changed (an insurance adjustment, a statement
+    added), from its next installment on.
+
+    A lower balance shortens the plan: as few of the same dates as installments no larger
+    than the next one need (each as large but for the leftover cents on the last). A higher
+    one keeps the dates and raises the installments (the patient agrees again first).
+    Numbers go on from the next installment's; nothing is left when nothing is owed."""
+    if not remaining:
+        raise ValueError("no installments left to re-spread")
+    if balance_cents <= 0:
+        return ()
+    owed = sum(i.amount_cents for i in remaining)
+    months = len(remaining)
+    if balance_cents < owed:
+        months = min(months, -(-balance_cents // remaining[0].amount_cents))
+    months = min(months, balance_cents)  # at least a cent each
+    first = remaining[0]
+    return tuple(
+        Installment(first.number + n, month_after(first.due_on, n, day), cents)
+        for n, cents in enumerate(split(balance_cents, months))
+    )
