@@ -3,14 +3,15 @@
 import os
 import secrets
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from portal.domain.errors import InvalidInput
 from portal.domain.money import parse_amount
+from portal.domain.plans import PlanPolicy, PlanTier
 
 
 class ConfigError(Exception):
@@ -62,6 +63,7 @@ class Settings:
     escalation_day: int = 90
     reminder_minimum_cents: int = 500
     reminder_send_hour: int = 8
+    plan_policy: PlanPolicy = field(default_factory=PlanPolicy)
     secret_key: str = ""
     base_url: str = DEFAULT_BASE_URL
     timezone: str = "America/New_York"
@@ -195,6 +197,8 @@ class Settings:
             problems.append(f"PORTAL_REMINDER_SEND_HOUR: must be an hour 0-23, not {hour_text!r}.")
             hour_text = "8"
 
+        plan_policy = _plan_policy(get, problems)
+
         secret_key = get("PORTAL_SECRET_KEY")
         if not secret_key and in_lambda:
             problems.append("PORTAL_SECRET_KEY: required inside AWS Lambda.")
@@ -229,12 +233,60 @@ class Settings:
             escalation_day=escalation_day,
             reminder_minimum_cents=minimum_cents,
             reminder_send_hour=int(hour_text),
+            plan_policy=plan_policy,
             secret_key=secret_key or local_secret_key(Path(sqlite_path).parent),
             base_url=get("PORTAL_BASE_URL", default_base_url).rstrip("/"),
             timezone=timezone,
             practice_name=get("PORTAL_PRACTICE_NAME", "Demo Family Practice"),
             in_lambda=in_lambda,
         )
+
+
+PLAN_TIERS = "PORTAL_PLAN_MAX_MONTHS"
+PLAN_TIERS_SHAPE = (
+    "must be tiers like 500.00:6,2000.00:12,24 (up to 6 months for balances under $500.00, "
+    "12 under $2,000.00, 24 for any other)"
+)
+
+
+def _plan_policy(get: Callable[[str, str], str], problems: list[str]) -> PlanPolicy:
+    """The payment plans offered, from PORTAL_PLAN_*; the defaults when one is unreadable
+    (and the problem listed)."""
+    amounts = {}
+    for name, default in (
+        ("PORTAL_PLAN_MIN_BALANCE", "100.00"),
+        ("PORTAL_PLAN_MIN_INSTALLMENT", "25.00"),
+    ):
+        try:
+            amounts[name] = parse_amount(get(name, default))
+        except InvalidInput as exc:
+            problems.append(f"{name}: {exc.message}")
+            amounts[name] = parse_amount(default)
+    text = get(PLAN_TIERS, "500.00:6,2000.00:12,24")
+    tiers: list[PlanTier] = []
+    for part in (p.strip() for p in text.split(",")):
+        below, _, months = part.rpartition(":")
+        if not (months.isascii() and months.isdigit() and 2 <= int(months) <= 120):
+            problems.append(f"{PLAN_TIERS}: {PLAN_TIERS_SHAPE}; months 2-120, not {text!r}.")
+            return PlanPolicy()
+        try:
+            tiers.append(PlanTier(parse_amount(below) if below else None, int(months)))
+        except InvalidInput as exc:
+            problems.append(f"{PLAN_TIERS}: {exc.message} ({text!r})")
+            return PlanPolicy()
+    try:
+        return PlanPolicy(
+            min_balance_cents=amounts["PORTAL_PLAN_MIN_BALANCE"],
+            min_installment_cents=amounts["PORTAL_PLAN_MIN_INSTALLMENT"],
+            tiers=tuple(tiers),
+        )
+    except InvalidInput as exc:
+        setting = {
+            "min_balance": "PORTAL_PLAN_MIN_BALANCE",
+            "min_installment": "PORTAL_PLAN_MIN_INSTALLMENT",
+        }.get(exc.field, PLAN_TIERS)
+        problems.append(f"{setting}: {exc.message}")
+        return PlanPolicy()
 
 
 def local_secret_key(folder: Path) -> str:

@@ -40,18 +40,21 @@ class PlanPolicy:
     )
 
     def __post_init__(self) -> None:
+        """InvalidInput naming the part of the policy that makes no sense."""
         if self.min_installment_cents < 100:
-            raise ValueError("the smallest installment is at least $1.00")
+            raise InvalidInput("min_installment", "The smallest installment is at least $1.00.")
         if self.min_balance_cents < 2 * self.min_installment_cents:
-            raise ValueError("a plan's smallest balance must allow two installments")
+            raise InvalidInput(
+                "min_balance", "The smallest balance on a plan must allow two installments."
+            )
         if not self.tiers or self.tiers[-1].below_cents is not None:
-            raise ValueError("the last tier must be for any balance")
+            raise InvalidInput("tiers", "The last tier must be for any balance.")
         bounds = [t.below_cents for t in self.tiers[:-1]]
         limits = [b for b in bounds if b is not None]
         if len(limits) != len(bounds) or limits != sorted(set(limits)):
-            raise ValueError("tiers go by increasing balance")
+            raise InvalidInput("tiers", "Tiers go by increasing balance.")
         if any(t.max_months < 2 for t in self.tiers):
-            raise ValueError("a plan has at least two installments")
+            raise InvalidInput("tiers", "A plan has at least two installments.")
 
     def longest(self, balance_cents: int) -> int:
         """The most months a plan for this balance may run, by tier and by the smallest

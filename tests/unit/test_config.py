@@ -284,3 +284,49 @@ def test_an_empty_secret_key_file_does_not_give_an_empty_key(tmp_path):
     (folder / "secret_key").write_text("")
     s = Settings.from_env(env(tmp_path))
     assert len(s.secret_key) >= 16
+
+
+def test_payment_plans_default_to_the_documented_policy(tmp_path):
+    policy = Settings.from_env(env(tmp_path)).plan_policy
+    assert (policy.min_balance_cents, policy.min_installment_cents) == (10_000, 2_500)
+    assert [(t.below_cents, t.max_months) for t in policy.tiers] == [
+        (50_000, 6),
+        (200_000, 12),
+        (None, 24),
+    ]
+
+
+def test_payment_plan_tiers_are_read_from_dollars_and_months(tmp_path):
+    policy = Settings.from_env(
+        env(
+            tmp_path,
+            PORTAL_PLAN_MIN_BALANCE="250",
+            PORTAL_PLAN_MIN_INSTALLMENT="50.00",
+            PORTAL_PLAN_MAX_MONTHS=" 1000.00:12 , 36 ",
+        )
+    ).plan_policy
+    assert (policy.min_balance_cents, policy.min_installment_cents) == (25_000, 5_000)
+    assert [(t.below_cents, t.max_months) for t in policy.tiers] == [(100_000, 12), (None, 36)]
+    assert policy.longest(99_999) == 12 and policy.longest(100_000) == 20  # $50 each
+    assert policy.longest(500_000) == 36
+
+
+@pytest.mark.parametrize(
+    ("values", "line"),
+    [
+        ({"PORTAL_PLAN_MAX_MONTHS": "500:6,x"}, "PORTAL_PLAN_MAX_MONTHS: must be tiers like"),
+        ({"PORTAL_PLAN_MAX_MONTHS": "500:1,24"}, "PORTAL_PLAN_MAX_MONTHS: must be tiers like"),
+        ({"PORTAL_PLAN_MAX_MONTHS": "500.00:6"}, "PORTAL_PLAN_MAX_MONTHS: The last tier"),
+        ({"PORTAL_PLAN_MAX_MONTHS": "2000:6,500:12,24"}, "PORTAL_PLAN_MAX_MONTHS: Tiers go"),
+        ({"PORTAL_PLAN_MAX_MONTHS": "-5:6,24"}, "PORTAL_PLAN_MAX_MONTHS: The amount cannot"),
+        ({"PORTAL_PLAN_MIN_INSTALLMENT": "abc"}, "PORTAL_PLAN_MIN_INSTALLMENT: Enter the amount"),
+        ({"PORTAL_PLAN_MIN_BALANCE": "30.00"}, "PORTAL_PLAN_MIN_BALANCE: The smallest balance"),
+        (
+            {"PORTAL_PLAN_MIN_INSTALLMENT": "0.50", "PORTAL_PLAN_MIN_BALANCE": "1.00"},
+            "PORTAL_PLAN_MIN_INSTALLMENT: The smallest installment is at least $1.00.",
+        ),
+    ],
+)
+def test_a_payment_plan_policy_that_makes_no_sense_is_one_line_naming_it(tmp_path, values, line):
+    (only,) = problems(env(tmp_path, **values))
+    assert only.startswith(line), only
