@@ -1,6 +1,6 @@
 """StripeGateway: Stripe Checkout for card payments (the only module that imports `stripe`).
 
-Stripe sees an opaque payment id and a generic line ("Payment toward statement S-..."),
+Stripe sees an opaque payment id and a generic line ("Payment toward statements S-..., S-..."),
 never a name, a code or a date of birth. Every POST carries an idempotency key derived
 from what the portal asked for, so a retry (ours or the library's) acts once. The API
 version is pinned here, not taken from the installed library, so upgrading the library

@@ -1,6 +1,7 @@
 """Patient payments: their states and the limits on what a patient may pay."""
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -120,3 +121,18 @@ def refunded_total(payment: Payment, amount_cents: int) -> int:
     if total > payment.amount_cents:
         raise RefundExceedsPayment(payment.payment_id, payment.amount_cents, total)
     return total
+
+
+# A checkout's line names the statements a payment pays, up to this many.
+NAMED_STATEMENTS = 3
+
+
+def checkout_line(statement_ids: Sequence[str]) -> str:
+    """The line the processor shows for a payment: the statements it pays, oldest first (as
+    the payment is applied), or "account balance" when there are many. Statement numbers
+    only: never what the care was."""
+    if not statement_ids or len(statement_ids) > NAMED_STATEMENTS:
+        return "Payment toward account balance"
+    if len(statement_ids) == 1:
+        return f"Payment toward statement {statement_ids[0]}"
+    return f"Payment toward statements {', '.join(statement_ids)}"

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from portal.domain.account_book import ReferenceAlreadyPosted
+from portal.domain.ledger import OpenStatement, allocate
 from portal.domain.money import format_cents, parse_amount
 from portal.domain.payments import (
     OPEN_STATUSES,
@@ -19,6 +20,7 @@ from portal.domain.payments import (
     PaymentStatus,
     RefundExceedsPayment,
     check_payment_amount,
+    checkout_line,
     new_payment_id,
 )
 from portal.domain.staff import EscalationKind
@@ -60,14 +62,20 @@ def start_payment(services: Services, account_number: str, amount_text: str) -> 
         requested_cents=amount_cents,
     )
     services.store.create_payment(payment)
-    oldest = view.open_statements[0].statement.statement_id
+    paid = allocate(
+        amount_cents,
+        (
+            OpenStatement(s.statement.statement_id, s.statement.statement_date, s.balance_cents)
+            for s in view.open_statements
+        ),
+    )
     base = services.settings.base_url
     try:
         checkout = services.payments.create_checkout(
             CheckoutRequest(
                 payment_id=payment.payment_id,
                 amount_cents=amount_cents,
-                description=f"Payment toward statement {oldest}",
+                description=checkout_line([statement_id for statement_id, _ in paid.applied]),
                 success_url=f"{base}/payments/{payment.payment_id}",
                 cancel_url=f"{base}/payments/{payment.payment_id}?canceled=1",
             )

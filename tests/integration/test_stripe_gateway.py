@@ -249,10 +249,22 @@ def test_paying_through_the_portal_tells_stripe_nothing_about_the_patient(
     [sent] = sessions_posted(stub)
     assert checkout.url == stub.sessions[checkout.session_id]["url"]
     assert sent.params["line_items[0][price_data][unit_amount]"] == "4550"
-    assert sent.params["line_items[0][price_data][product_data][name]"].startswith(
-        "Payment toward statement S-2026-"
+    # $45.50 pays the older statement's $30.00 and $15.50 of the newer one: both named.
+    assert sent.params["line_items[0][price_data][product_data][name]"] == (
+        "Payment toward statements S-2026-000100, S-2026-000123"
     )
     assert_no_phi(stub)
+
+
+def test_the_checkout_line_names_only_the_statements_the_amount_pays(
+    services, lopez, gateway, stub
+):
+    start_payment(replace(services, payments=gateway), "100234", "20.00")
+
+    [sent] = sessions_posted(stub)
+    assert sent.params["line_items[0][price_data][product_data][name]"] == (
+        "Payment toward statement S-2026-000100"
+    )
 
 
 # -- errors ---------------------------------------------------------------------------------

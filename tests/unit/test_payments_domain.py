@@ -12,6 +12,7 @@ from portal.domain.payments import (
     Payment,
     PaymentStatus,
     check_payment_amount,
+    checkout_line,
     new_payment_id,
 )
 
@@ -95,3 +96,11 @@ def test_succeeded_records_the_gateway_outcome():
     assert (done.gateway_reference, done.amount_cents, done.posted_at) == ("ch_123", 4500, posted)
     assert done.failure_message == ""
     assert pending.status == PaymentStatus.PENDING  # the original is unchanged
+
+
+def test_the_checkout_line_names_up_to_three_statements_then_the_account_balance():
+    assert checkout_line(["S-1"]) == "Payment toward statement S-1"
+    assert checkout_line(["S-1", "S-2"]) == "Payment toward statements S-1, S-2"
+    assert checkout_line(["S-1", "S-2", "S-3"]) == "Payment toward statements S-1, S-2, S-3"
+    assert checkout_line(["S-1", "S-2", "S-3", "S-4"]) == "Payment toward account balance"
+    assert checkout_line([]) == "Payment toward account balance"  # a credit, nothing open
