@@ -9,6 +9,7 @@ from portal.domain.aging import bucket, days_past_due, practice_date
 from portal.domain.ledger import Balances, EntryKind, LedgerEntry, balances
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.statements import LineItem, Statement
+from portal.domain.timeline import MoneyEvent, money_timeline
 from portal.domain.viewers import GUARANTOR, OTHER_PATIENT, Viewer
 from portal.ports.ledger import AccountRecords
 from portal.services.context import Services
@@ -70,6 +71,11 @@ class AccountView:
     @property
     def paid_statements(self) -> tuple[StatementView, ...]:
         return tuple(s for s in self.statements if s.balance_cents <= 0)
+
+    @property
+    def timeline(self) -> tuple[MoneyEvent, ...]:
+        """Every money event of the account in plain words, newest first."""
+        return money_timeline(self.entries)
 
     @property
     def payment_history(self) -> tuple[Payment, ...]:
