@@ -63,3 +63,37 @@ def test_an_account_with_no_money_events_says_nothing_yet(services, client, lope
     html = client.get("/account").get_data(as_text=True)
     assert 'id="activity-heading">Account activity<' in html
     assert len(activity(client)) == 2  # the two statements
+
+
+def test_a_refunded_payments_page_tells_what_happened_to_it(services, client, lopez, clock):
+    now = clock.now()
+    payment = Payment("pay_t2", "100234", 2000, PaymentStatus.PENDING, "card", "sandbox", now)
+    services.store.create_payment(payment)
+    ledger.post_payment(services.store, "pay_t2", "ref-t2", 2000, now)
+    ledger.post_refund(services.store, "pay_t2", "re-t2", 500, now + timedelta(hours=1))
+    ledger.post_refund(services.store, "pay_t2", "re-t3", 1500, now + timedelta(hours=2))
+    sign_in(client)
+
+    html = client.get("/payments/pay_t2").get_data(as_text=True)
+
+    told = re.findall(
+        r"<li>[^<]*: ([^<]+)</li>", html[html.index('data-testid="payment-events"') :]
+    )
+    assert told == [
+        "Payment of $20.00 received",
+        "Refund of $5.00 (part of your $20.00 payment), back to how you paid",
+        "Refund of $15.00 (part of your $20.00 payment), back to how you paid",
+    ]
+
+
+def test_a_payment_page_seen_without_signing_in_shows_no_history(services, client, lopez, clock):
+    now = clock.now()
+    payment = Payment("pay_t3", "100234", 2000, PaymentStatus.PENDING, "card", "sandbox", now)
+    services.store.create_payment(payment)
+    ledger.post_payment(services.store, "pay_t3", "ref-t3", 2000, now)
+    ledger.post_refund(services.store, "pay_t3", "re-t4", 500, now + timedelta(hours=1))
+
+    html = client.get("/payments/pay_t3").get_data(as_text=True)
+
+    assert 'data-testid="payment-events"' not in html
+    assert "Refund of" not in html
