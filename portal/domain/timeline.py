@@ -50,7 +50,13 @@ def money_timeline(entries: Iterable[LedgerEntry]) -> tuple[MoneyEvent, ...]:
         if e.kind is EntryKind.TRANSFER and e.posted_at in money_moved:
             continue
         groups.setdefault(_group_of(e, imported), []).append(e)
-    events = [_event(key, group, paid) for key, group in groups.items()]
+    refunded: dict[str, int] = {}  # by payment, so far (groups are in ledger order)
+    events = []
+    for key, group in groups.items():
+        events.append(_event(key, group, paid, refunded))
+        if key[0] == EntryKind.REFUND.value and group[0].payment_id:
+            pid = group[0].payment_id
+            refunded[pid] = refunded.get(pid, 0) + sum(e.amount_cents for e in group)
     # Newest first; of events at the same moment, the one written later first.
     order = sorted(range(len(events)), key=lambda i: (events[i].at, i), reverse=True)
     return tuple(events[i] for i in order)
@@ -77,7 +83,9 @@ def _group_of(e: LedgerEntry, imported: set) -> tuple:
     return (e.kind.value, e.statement_id, e.posted_at, e.entry_id)
 
 
-def _event(key: tuple, group: list[LedgerEntry], paid: dict[str, int]) -> MoneyEvent:
+def _event(
+    key: tuple, group: list[LedgerEntry], paid: dict[str, int], refunded: dict[str, int]
+) -> MoneyEvent:
     first = group[0]
     change = sum(e.amount_cents for e in group)
     statement_id, payment_id = first.statement_id, first.payment_id
@@ -92,14 +100,23 @@ def _event(key: tuple, group: list[LedgerEntry], paid: dict[str, int]) -> MoneyE
         kind, words = PAYMENT, f"Payment of {amount} received"
         statement_id = None
     elif kind == EntryKind.REFUND.value:
-        whole = payment_id is not None and abs(change) >= paid.get(payment_id, 0) > 0
-        of = f" of your {format_cents(paid[payment_id])} payment" if payment_id in paid else ""
+        total = paid.get(payment_id or "", 0)
+        before = refunded.get(payment_id or "", 0)
         kind = REFUND
-        words = (
-            f"Refund of {amount}: the whole payment, back to how you paid"
-            if whole
-            else f"Refund of {amount}{' (part' + of + ')' if of else ''}, back to how you paid"
-        )
+        if total and before == 0 and change >= total:
+            words = f"Refund of {amount}: the whole payment, back to how you paid"
+        elif total and before + change >= total:
+            words = (
+                f"Refund of {amount}: the rest of your {format_cents(total)} payment, "
+                "back to how you paid"
+            )
+        elif total:
+            words = (
+                f"Refund of {amount} (part of your {format_cents(total)} payment), "
+                "back to how you paid"
+            )
+        else:
+            words = f"Refund of {amount}, back to how you paid"
         statement_id = None
     elif kind == EntryKind.REVERSAL.value:
         kind = REVERSAL

@@ -76,13 +76,11 @@ def test_a_refunded_payments_page_tells_what_happened_to_it(services, client, lo
 
     html = client.get("/payments/pay_t2").get_data(as_text=True)
 
-    told = re.findall(
-        r"<li>[^<]*: ([^<]+)</li>", html[html.index('data-testid="payment-events"') :]
-    )
+    told = re.findall(r"<li>([^<]+) <span", html[html.index('data-testid="payment-events"') :])
     assert told == [
         "Payment of $20.00 received",
         "Refund of $5.00 (part of your $20.00 payment), back to how you paid",
-        "Refund of $15.00 (part of your $20.00 payment), back to how you paid",
+        "Refund of $15.00: the rest of your $20.00 payment, back to how you paid",
     ]
 
 
