@@ -1,4 +1,5 @@
-"""Payment plans: what the practice offers for a balance, and the schedule of installments.
+"""Payment plans: what the practice offers for a balance, the schedule of installments,
+and which tries the daily charge run makes.
 
 Installments are interest-free and add up to the plan's amount exactly: every installment
 is the amount divided by the number of months, rounded down to the cent, and the cents left
@@ -8,8 +9,10 @@ days on the practice's calendar; which instant a day starts is the charge run's 
 """
 
 from calendar import monthrange
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from enum import StrEnum
 
 from portal.domain.errors import InvalidInput
 from portal.domain.money import format_cents
@@ -171,3 +174,113 @@ def respread(
         Installment(first.number + n, month_after(first.due_on, n, day), cents)
         for n, cents in enumerate(split(balance_cents, months))
     )
+
+
+# -- charging: which installment is tried when, and what the plan's state is -------------
+
+# Tries of an installment after a soft decline: on its due day, then 3 and 7 days later.
+TRY_DAYS = (0, 3, 7)
+# Missed installments after which a plan defaults.
+MISSED_TO_DEFAULT = 2
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    PROCESSING = "processing"  # a bank debit, until the processor says how it ended
+    SOFT_DECLINE = "soft-decline"  # may work later (insufficient funds, try again)
+    HARD_DECLINE = "hard-decline"  # will not work (closed account, stolen card)
+    NEEDS_AUTHENTICATION = "needs-authentication"  # the patient pays it on the hosted page
+
+
+class PlanStatus(StrEnum):
+    CURRENT = "current"
+    PAST_DUE = "past-due"
+    DEFAULTED = "defaulted"
+    PAID_OFF = "paid-off"
+    CANCELED = "canceled"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    installment: int  # its number
+    number: int  # 1 for the first try
+    on: date  # the practice day it was made
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class ChargeDue:
+    installment: Installment
+    attempt: int  # the try's number: with the plan, the processor's idempotency key
+
+    def idempotency_key(self, plan_id: str) -> str:
+        return f"plan-{plan_id}-{self.installment.number}-{self.attempt}"
+
+
+def _tries(attempts: Iterable[Attempt], number: int) -> list[Attempt]:
+    return sorted((a for a in attempts if a.installment == number), key=lambda a: a.number)
+
+
+def is_paid(installment: Installment, attempts: Iterable[Attempt]) -> bool:
+    return any(a.outcome is Outcome.SUCCEEDED for a in _tries(attempts, installment.number))
+
+
+def is_missed(installment: Installment, attempts: Iterable[Attempt], today: date) -> bool:
+    """Missed for good: every try declined, a hard decline, or a charge the patient had to
+    authenticate and did not pay within the last try's days."""
+    tries = _tries(attempts, installment.number)
+    if any(a.outcome in (Outcome.SUCCEEDED, Outcome.PROCESSING) for a in tries[-1:]):
+        return False
+    if any(a.outcome is Outcome.HARD_DECLINE for a in tries):
+        return True
+    if any(a.outcome is Outcome.NEEDS_AUTHENTICATION for a in tries):
+        return (today - installment.due_on).days > TRY_DAYS[-1]
+    return len(tries) >= len(TRY_DAYS) and all(a.outcome is Outcome.SOFT_DECLINE for a in tries)
+
+
+def charges_due(
+    installments: Iterable[Installment], attempts: Iterable[Attempt], today: date
+) -> list[ChargeDue]:
+    """The tries to make today: each installment's next try once its day has come (a day
+    the run did not run is made up once, late), none for one paid, in processing, missed,
+    or waiting for the patient to authenticate."""
+    attempts = list(attempts)
+    due = []
+    for installment in installments:
+        tries = _tries(attempts, installment.number)
+        if len(tries) >= len(TRY_DAYS) or is_missed(installment, attempts, today):
+            continue
+        if any(a.outcome is not Outcome.SOFT_DECLINE for a in tries):
+            continue  # paid, processing, or the patient's to authenticate
+        if today >= installment.due_on + timedelta(days=TRY_DAYS[len(tries)]) and not any(
+            a.on == today for a in tries
+        ):
+            due.append(ChargeDue(installment, len(tries) + 1))
+    return due
+
+
+def plan_status(
+    installments: Iterable[Installment],
+    attempts: Iterable[Attempt],
+    today: date,
+    canceled: bool = False,
+) -> PlanStatus:
+    """Current while no installment is behind; past due while one is being tried again,
+    waits for the patient, or was missed; defaulted after two missed."""
+    installments, attempts = list(installments), list(attempts)
+    if canceled:
+        return PlanStatus.CANCELED
+    if all(is_paid(i, attempts) for i in installments):
+        return PlanStatus.PAID_OFF
+    missed = sum(is_missed(i, attempts, today) for i in installments)
+    if missed >= MISSED_TO_DEFAULT:
+        return PlanStatus.DEFAULTED
+    behind = any(
+        not is_paid(i, attempts)
+        and (
+            is_missed(i, attempts, today)
+            or any(a.outcome is not Outcome.PROCESSING for a in _tries(attempts, i.number))
+        )
+        for i in installments
+    )
+    return PlanStatus.PAST_DUE if behind else PlanStatus.CURRENT

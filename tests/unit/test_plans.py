@@ -1,5 +1,6 @@
 """Payment plan arithmetic: offers by policy, installments to the cent, dates in every month."""
 
+import itertools
 from calendar import monthrange
 from datetime import date, timedelta
 
@@ -9,9 +10,18 @@ from hypothesis import strategies as st
 
 from portal.domain.errors import InvalidInput
 from portal.domain.plans import (
+    TRY_DAYS,
+    Attempt,
+    ChargeDue,
+    Outcome,
     PlanPolicy,
+    PlanStatus,
     PlanTier,
+    charges_due,
     first_due,
+    is_missed,
+    is_paid,
+    plan_status,
     respread,
     schedule,
     split,
@@ -180,3 +190,107 @@ def test_an_insurance_adjustment_shortens_the_plan():
     assert [i.amount_cents for i in again] == [10_000] * 7
     assert [i.number for i in again] == list(range(3, 10))
     assert again[-1].due_on == date(2027, 9, 1)
+
+
+# -- the charge run's decisions -----------------------------------------------------------
+
+PLAN = schedule(60_000, 6, 15, date(2027, 1, 1))  # $100 on the 15th, January to June
+
+
+def run_daily(outcome_of, days: int, skipped=frozenset()):
+    """The charge run every day from the plan's start (but on `skipped` days), each try
+    answered by outcome_of(installment number, try number); the tries made."""
+    attempts: list[Attempt] = []
+    today = date(2027, 1, 1)
+    for _ in range(days):
+        if today not in skipped:
+            for due in charges_due(PLAN, attempts, today):
+                number = due.installment.number
+                attempts.append(
+                    Attempt(number, due.attempt, today, outcome_of(number, due.attempt))
+                )
+        today += timedelta(days=1)
+    return attempts
+
+
+def test_a_plan_that_is_always_paid_is_charged_once_each_due_day_then_paid_off():
+    attempts = run_daily(lambda n, t: Outcome.SUCCEEDED, 200)
+    assert [(a.installment, a.number, a.on) for a in attempts] == [
+        (i.number, 1, i.due_on) for i in PLAN
+    ]
+    assert plan_status(PLAN, attempts[:3], date(2027, 3, 20)) is PlanStatus.CURRENT
+    assert plan_status(PLAN, attempts, date(2027, 7, 1)) is PlanStatus.PAID_OFF
+
+
+def test_a_soft_decline_is_tried_again_3_and_7_days_later_then_missed():
+    attempts = run_daily(lambda n, t: Outcome.SOFT_DECLINE if n == 1 else Outcome.SUCCEEDED, 40)
+    first = [a for a in attempts if a.installment == 1]
+    assert [a.on for a in first] == [date(2027, 1, 15), date(2027, 1, 18), date(2027, 1, 22)]
+    assert plan_status(PLAN, attempts, date(2027, 1, 16)) is PlanStatus.PAST_DUE
+    assert is_missed(PLAN[0], attempts, date(2027, 1, 23))
+    assert plan_status(PLAN, attempts, date(2027, 2, 20)) is PlanStatus.PAST_DUE  # one missed
+
+
+def test_two_missed_installments_default_the_plan():
+    attempts = run_daily(lambda n, t: Outcome.SOFT_DECLINE if n <= 2 else Outcome.SUCCEEDED, 60)
+    assert plan_status(PLAN, attempts, date(2027, 2, 23)) is PlanStatus.DEFAULTED
+
+
+def test_a_hard_decline_is_not_tried_again():
+    attempts = run_daily(lambda n, t: Outcome.HARD_DECLINE if n == 1 else Outcome.SUCCEEDED, 40)
+    assert [(a.installment, a.number) for a in attempts if a.installment == 1] == [(1, 1)]
+    assert is_missed(PLAN[0], attempts, date(2027, 1, 15))
+
+
+def test_a_charge_needing_authentication_waits_for_the_patient_then_is_missed():
+    attempts = run_daily(
+        lambda n, t: Outcome.NEEDS_AUTHENTICATION if n == 1 else Outcome.SUCCEEDED, 40
+    )
+    assert [(a.installment, a.number) for a in attempts if a.installment == 1] == [(1, 1)]
+    assert not is_missed(PLAN[0], attempts, date(2027, 1, 22))
+    assert is_missed(PLAN[0], attempts, date(2027, 1, 23))
+    paid = [*attempts, Attempt(1, 2, date(2027, 1, 20), Outcome.SUCCEEDED)]  # via the link
+    assert not is_missed(PLAN[0], paid, date(2027, 2, 1)) and is_paid(PLAN[0], paid)
+
+
+def test_a_day_the_run_did_not_run_is_made_up_once_late():
+    skipped = {date(2027, 1, 15) + timedelta(days=d) for d in range(5)}
+    attempts = run_daily(lambda n, t: Outcome.SUCCEEDED, 40, skipped)
+    assert [(a.installment, a.number, a.on) for a in attempts if a.installment == 1] == [
+        (1, 1, date(2027, 1, 20))
+    ]
+
+
+def test_a_second_run_the_same_day_makes_no_try():
+    today = PLAN[0].due_on
+    [due] = charges_due(PLAN, [], today)
+    made = [Attempt(1, due.attempt, today, Outcome.SOFT_DECLINE)]
+    assert charges_due(PLAN, made, today) == []
+    assert due.idempotency_key("pl_1") == "plan-pl_1-1-1"
+
+
+@given(
+    outcomes=st.lists(st.sampled_from(list(Outcome)), min_size=1, max_size=40),
+    skipped=st.sets(st.integers(0, 200), max_size=60),
+)
+def test_the_charge_run_never_tries_too_often(outcomes, skipped):
+    """Over any outcomes and any days the run did not run: at most three tries an
+    installment, numbered from 1, never two on one day, none after it was paid or while
+    a try is processing, a distinct processor key each, and a default only after two
+    installments were missed."""
+    answers = itertools.cycle(outcomes)
+    days = {date(2027, 1, 1) + timedelta(days=d) for d in skipped}
+    attempts = run_daily(lambda n, t: next(answers), 220, days)
+    keys = [ChargeDue(PLAN[a.installment - 1], a.number).idempotency_key("p") for a in attempts]
+    assert len(keys) == len(set(keys))
+    for installment in PLAN:
+        tries = [a for a in attempts if a.installment == installment.number]
+        assert [a.number for a in tries] == list(range(1, len(tries) + 1))
+        assert len(tries) <= len(TRY_DAYS)
+        assert len({a.on for a in tries}) == len(tries)
+        assert all(a.on >= installment.due_on for a in tries)
+        ended = [i for i, a in enumerate(tries) if a.outcome is not Outcome.SOFT_DECLINE]
+        assert not ended or ended[0] == len(tries) - 1  # nothing after a non-decline
+    end = date(2027, 8, 10)
+    missed = sum(is_missed(i, attempts, end) for i in PLAN)
+    assert (plan_status(PLAN, attempts, end) is PlanStatus.DEFAULTED) == (missed >= 2)
