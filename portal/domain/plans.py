@@ -270,17 +270,15 @@ def plan_status(
     installments, attempts = list(installments), list(attempts)
     if canceled:
         return PlanStatus.CANCELED
-    if all(is_paid(i, attempts) for i in installments):
+    unpaid = [i for i in installments if not is_paid(i, attempts)]
+    if not unpaid:
         return PlanStatus.PAID_OFF
-    missed = sum(is_missed(i, attempts, today) for i in installments)
-    if missed >= MISSED_TO_DEFAULT:
+    missed = [i for i in unpaid if is_missed(i, attempts, today)]
+    if len(missed) >= MISSED_TO_DEFAULT:
         return PlanStatus.DEFAULTED
-    behind = any(
-        not is_paid(i, attempts)
-        and (
-            is_missed(i, attempts, today)
-            or any(a.outcome is not Outcome.PROCESSING for a in _tries(attempts, i.number))
-        )
-        for i in installments
+    # Behind: a missed installment, or one whose try failed (retried, or the patient's to
+    # authenticate); a bank debit still processing is not.
+    tried_and_failed = any(
+        a.outcome is not Outcome.PROCESSING for i in unpaid for a in _tries(attempts, i.number)
     )
-    return PlanStatus.PAST_DUE if behind else PlanStatus.CURRENT
+    return PlanStatus.PAST_DUE if missed or tried_and_failed else PlanStatus.CURRENT

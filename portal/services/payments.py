@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from portal.domain.account_book import ReferenceAlreadyPosted
-from portal.domain.ledger import OpenStatement, allocate
+from portal.domain.ledger import allocate
 from portal.domain.money import format_cents, parse_amount
 from portal.domain.payments import (
     OPEN_STATUSES,
@@ -62,13 +62,8 @@ def start_payment(services: Services, account_number: str, amount_text: str) -> 
         requested_cents=amount_cents,
     )
     services.store.create_payment(payment)
-    paid = allocate(
-        amount_cents,
-        (
-            OpenStatement(s.statement.statement_id, s.statement.statement_date, s.balance_cents)
-            for s in view.open_statements
-        ),
-    )
+    open_now = view.balances.open_statements([s.statement for s in view.statements])
+    paid = allocate(amount_cents, open_now)
     base = services.settings.base_url
     try:
         checkout = services.payments.create_checkout(
