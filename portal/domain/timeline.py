@@ -22,6 +22,7 @@ ADJUSTMENT = "adjustment"
 WRITE_OFF = "write-off"
 INSURANCE = "insurance"
 CREDIT_APPLIED = "credit-applied"
+CHARGE = "charge"  # a charge on its own: shown as an adjustment
 
 
 _MOVES_CREDIT_ITSELF = frozenset({EntryKind.PATIENT_PAYMENT, EntryKind.REFUND, EntryKind.REVERSAL})
@@ -52,9 +53,9 @@ def money_timeline(entries: Iterable[LedgerEntry]) -> tuple[MoneyEvent, ...]:
         groups.setdefault(_group_of(e, imported), []).append(e)
     refunded: dict[str, int] = {}  # by payment, so far (groups are in ledger order)
     events = []
-    for key, group in groups.items():
-        events.append(_event(key, group, paid, refunded))
-        if key[0] == EntryKind.REFUND.value and group[0].payment_id:
+    for (kind, *_), group in groups.items():
+        events.append(_event(kind, group, paid, refunded))
+        if kind == REFUND and group[0].payment_id:
             pid = group[0].payment_id
             refunded[pid] = refunded.get(pid, 0) + sum(e.amount_cents for e in group)
     # Newest first; of events at the same moment, the one written later first.
@@ -70,71 +71,65 @@ def _payment_totals(entries: list[LedgerEntry]) -> dict[str, int]:
     return totals
 
 
+# The event each kind of entry makes when it stands on its own.
+_EVENT_OF = {
+    EntryKind.PATIENT_PAYMENT: PAYMENT,
+    EntryKind.REFUND: REFUND,
+    EntryKind.REVERSAL: REVERSAL,
+    EntryKind.WRITE_OFF: WRITE_OFF,
+    EntryKind.ADJUSTMENT: ADJUSTMENT,
+    EntryKind.INSURANCE_PAYMENT: INSURANCE,
+    EntryKind.CHARGE: CHARGE,
+    EntryKind.TRANSFER: CREDIT_APPLIED,
+}
+
+
 def _group_of(e: LedgerEntry, imported: set) -> tuple:
-    """Entries written together for one reason make one event."""
+    """Entries written together for one reason make one event: (its kind, what ties them)."""
     if e.kind in (EntryKind.CHARGE, EntryKind.INSURANCE_PAYMENT, EntryKind.ADJUSTMENT) and (
         (e.statement_id, e.posted_at) in imported
     ):
         return (STATEMENT, e.statement_id, e.posted_at)
-    if e.kind is EntryKind.TRANSFER:
-        return (CREDIT_APPLIED, e.posted_at)
+    kind = _EVENT_OF[e.kind]
+    if kind == CREDIT_APPLIED:
+        return (kind, e.posted_at)
     if e.payment_id is not None:
-        return (e.kind.value, e.payment_id, e.posted_at)
-    return (e.kind.value, e.statement_id, e.posted_at, e.entry_id)
+        return (kind, e.payment_id, e.posted_at)
+    return (kind, e.statement_id, e.posted_at, e.entry_id)
 
 
 def _event(
-    key: tuple, group: list[LedgerEntry], paid: dict[str, int], refunded: dict[str, int]
+    kind: str, group: list[LedgerEntry], paid: dict[str, int], refunded: dict[str, int]
 ) -> MoneyEvent:
     first = group[0]
     change = sum(e.amount_cents for e in group)
-    statement_id, payment_id = first.statement_id, first.payment_id
-    kind = key[0]
+    payment_id = first.payment_id
+    # A payment's entries may span statements: its events name none.
+    statement_id = None if payment_id else first.statement_id
     amount = format_cents(abs(change))
     on = f" (statement {statement_id})" if statement_id else ""
     if kind == STATEMENT:
-        words = f"Statement {statement_id}: {amount} for you to pay after insurance"
-        if change <= 0:
-            words = f"Statement {statement_id}: nothing for you to pay after insurance"
-    elif kind == EntryKind.PATIENT_PAYMENT.value:
-        kind, words = PAYMENT, f"Payment of {amount} received"
-        statement_id = None
-    elif kind == EntryKind.REFUND.value:
+        owed = f"{amount} for you to pay" if change > 0 else "nothing for you to pay"
+        words = f"Statement {statement_id}: {owed} after insurance"
+    elif kind == PAYMENT:
+        words = f"Payment of {amount} received"
+    elif kind == REFUND:
         total = paid.get(payment_id or "", 0)
-        before = refunded.get(payment_id or "", 0)
-        kind = REFUND
-        if total and before == 0 and change >= total:
-            words = f"Refund of {amount}: the whole payment, back to how you paid"
-        elif total and before + change >= total:
-            words = (
-                f"Refund of {amount}: the rest of your {format_cents(total)} payment, "
-                "back to how you paid"
-            )
-        elif total:
-            words = (
-                f"Refund of {amount} (part of your {format_cents(total)} payment), "
-                "back to how you paid"
-            )
-        else:
-            words = f"Refund of {amount}, back to how you paid"
-        statement_id = None
-    elif kind == EntryKind.REVERSAL.value:
-        kind = REVERSAL
-        if payment_id is not None:
-            words = (
-                f"Payment of {amount} reversed: it was taken back by the card company or "
-                "bank, so it no longer counts toward your balance"
-            )
-        else:
-            words = f"Correction reversed: {amount}{on}"
-        statement_id = None if payment_id else statement_id
-    elif kind == EntryKind.WRITE_OFF.value:
-        kind, words = WRITE_OFF, f"{amount} written off{on}: you no longer owe it"
-    elif kind == EntryKind.ADJUSTMENT.value:
+        words = _refund_words(amount, change, total, refunded.get(payment_id or "", 0))
+    elif kind == REVERSAL and payment_id is not None:
+        words = (
+            f"Payment of {amount} reversed: it was taken back by the card company or "
+            "bank, so it no longer counts toward your balance"
+        )
+    elif kind == REVERSAL:
+        words = f"Correction reversed: {amount}{on}"
+    elif kind == WRITE_OFF:
+        words = f"{amount} written off{on}: you no longer owe it"
+    elif kind == ADJUSTMENT:
         direction = "lowered" if change < 0 else "raised"
-        kind, words = ADJUSTMENT, f"Adjustment {direction} your balance by {amount}{on}"
-    elif kind == EntryKind.INSURANCE_PAYMENT.value:
-        kind, words = INSURANCE, f"Insurance paid {amount}{on}"
+        words = f"Adjustment {direction} your balance by {amount}{on}"
+    elif kind == INSURANCE:
+        words = f"Insurance paid {amount}{on}"
     elif kind == CREDIT_APPLIED:
         moved = sum(-e.amount_cents for e in group if e.statement_id is not None)
         to = sorted({e.statement_id for e in group if e.statement_id is not None})
@@ -148,3 +143,15 @@ def _event(
     else:  # a charge on its own (not from a statement import)
         kind, words = ADJUSTMENT, f"Charge of {amount}{on}"
     return MoneyEvent(first.posted_at, kind, words, change, statement_id, payment_id)
+
+
+def _refund_words(amount: str, cents: int, total: int, before: int) -> str:
+    """A refund of `cents` on a payment of `total` of which `before` was refunded already."""
+    back = "back to how you paid"
+    if not total:
+        return f"Refund of {amount}, {back}"
+    if before == 0 and cents >= total:
+        return f"Refund of {amount}: the whole payment, {back}"
+    if before + cents >= total:
+        return f"Refund of {amount}: the rest of your {format_cents(total)} payment, {back}"
+    return f"Refund of {amount} (part of your {format_cents(total)} payment), {back}"
