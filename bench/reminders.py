@@ -40,11 +40,13 @@ memory, bench/_population.py MemoryStore; its ledger month totals added with one
 each), and the script says so.
 
     .venv/bin/python bench/reminders.py [--accounts N] [--dynamodb-accounts N]
-        [--empty-runs N] [--import-sample N] [--mailer count|outbox]
+        [--empty-runs N] [--import-sample N] [--mailer count|outbox] [--profile N]
 """
 
 import argparse
+import cProfile
 import dataclasses
+import pstats
 import sys
 import time
 from collections import Counter
@@ -269,7 +271,14 @@ def bench_store(
     # The issue's baseline: `portal reminders --dry-run` of the same run (every due account
     # read and decided, nothing claimed, sent or written), the median of --empty-runs.
     dries = [timed_run(services, NOW, api, dry_run=True) for _ in range(args.empty_runs)]
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler:
+        profiler.enable()
     due = timed_run(services, NOW, api)
+    if profiler:
+        profiler.disable()
+        print(f"{name}: the due run's profile (cumulative, top {args.profile}):")
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
 
     want = planned(services, plan)
     due_total = sum(days is not None for _, _, days in plan)
@@ -315,6 +324,9 @@ def main(argv: list[str] | None = None) -> None:
         help="DynamoDB accounts imported with import_statement before deciding (50)",
     )
     parser.add_argument("--mailer", choices=sorted(MAILERS), default="count")
+    parser.add_argument(
+        "--profile", type=int, default=0, help="print the due run's top N profile lines"
+    )
     args = parser.parse_args(argv)
     if args.accounts < DUE_EVERY or args.empty_runs < 1 or args.import_sample < 1:
         parser.error("--accounts must be at least 10, --empty-runs and --import-sample 1")

@@ -11,7 +11,7 @@ days on the practice's calendar; which instant a day starts is the charge run's 
 from calendar import monthrange
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from portal.domain.errors import InvalidInput
@@ -206,6 +206,9 @@ class Attempt:
     number: int  # 1 for the first try
     on: date  # the practice day it was made
     outcome: Outcome
+    payment_id: str = ""  # the portal payment the try was made as
+    reference: str = ""  # the processor's id of the charge ("" when none was made)
+    message: str = ""  # the processor's reason, fit to show the patient and staff
 
 
 @dataclass(frozen=True)
@@ -282,3 +285,74 @@ def plan_status(
         a.outcome is not Outcome.PROCESSING for i in unpaid for a in _tries(attempts, i.number)
     )
     return PlanStatus.PAST_DUE if missed or tried_and_failed else PlanStatus.CURRENT
+
+
+# -- the plan as stored ------------------------------------------------------------------
+
+
+class PlanKind(StrEnum):
+    INSTALLMENTS = "installments"  # a balance paid over months
+    AUTOPAY = "autopay"  # each new statement paid in full on its due date
+
+
+@dataclass(frozen=True)
+class SavedMethod:
+    """A card or US bank account the processor keeps for off-session charges. The portal
+    keeps only the processor's ids and what may be shown: the brand and the last four."""
+
+    method_id: str  # the processor's payment method (pm_...)
+    customer_id: str  # the processor's customer, which carries nothing about the patient
+    kind: str  # "card" | "us_bank_account"
+    brand: str  # "visa", "mastercard", ... or the bank's name for an account
+    last4: str
+
+    @property
+    def label(self) -> str:
+        name = "Bank account" if self.kind == "us_bank_account" else self.brand.title()
+        return f"{name} ending in {self.last4}"
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """One authorization the patient gave: which text (its version and the SHA-256 of the
+    exact words shown), when, and from which address."""
+
+    version: str
+    accepted_at: datetime  # UTC
+    address: str  # the patient's IP address
+    digest: str  # hex SHA-256 of the text agreed to
+    installments: tuple[Installment, ...] = ()  # the schedule agreed to (autopay: none)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A payment plan or an autopay, with every try the charge run made.
+
+    `version` is the store's: a change is written only over the version it was read at.
+    `next_on` is the practice day the charge run next looks at the plan (a charge, a retry,
+    a notice); None when nothing more is to be done (canceled, paid off, defaulted)."""
+
+    plan_id: str
+    account_number: str
+    kind: PlanKind
+    day: int  # the day of the month installments fall on (autopay: unused, 0)
+    created_at: datetime  # UTC
+    installments: tuple[Installment, ...] = ()
+    agreements: tuple[Agreement, ...] = ()  # every authorization, oldest first
+    method: SavedMethod | None = None  # None until the processor's page saved one
+    attempts: tuple[Attempt, ...] = ()
+    skipped: tuple[int, ...] = ()  # installment numbers a supervisor skipped
+    statement_ids: tuple[str, ...] = ()  # the statements the plan pays
+    canceled_at: datetime | None = None
+    cancel_reason: str = ""
+    defaulted_at: datetime | None = None
+    next_on: date | None = None
+    version: int = 0
+
+    @property
+    def amount_cents(self) -> int:
+        return sum(i.amount_cents for i in self.installments)
+
+    @property
+    def active(self) -> bool:
+        return self.canceled_at is None and self.defaulted_at is None
