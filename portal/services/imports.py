@@ -44,7 +44,7 @@ from portal.domain.text import HIDDEN_CHARACTER, has_hidden_characters
 from portal.ports.ledger import ImportOutcome
 from portal.services.audit import audit
 from portal.services.context import Services
-from portal.services.statements import CONFLICT, import_statements
+from portal.services.statements import CONFLICT, Notice, send_notices, store_statements
 
 Errors = list[tuple[str, str]]
 
@@ -86,6 +86,8 @@ class ImportSummary:
     unchanged: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     dry_run: bool = False
+    # The notices of the statements imported, until they are sent (see import_records).
+    notices: list[Notice] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def line(self) -> str:
@@ -687,13 +689,17 @@ def import_records(
     notify: bool = True,
     address: str = "",
     batch_size: int = IMPORT_BATCH,
+    send: bool = True,
 ) -> ImportSummary:
     """Check and import each statement on its own (all or nothing per statement); one
     audit entry for the whole call. `dry_run` checks everything and stores nothing.
     `progress` wraps the records (e.g. in a progress bar) and yields them on.
 
     Statements are stored `batch_size` at a time (see `import_statements`), checked as if
-    one by one: against the accounts as the statements before them in the batch leave them."""
+    one by one: against the accounts as the statements before them in the batch leave them.
+    Their notices (`notify`) are claimed with them and sent once every statement is
+    stored, so no write of the import waits on the mail server; `send=False` leaves them
+    in `summary.notices` for the caller to send (`send_notices`), or for the sweep."""
     summary = ImportSummary(dry_run=dry_run)
     wrapped = progress(records) if progress else records
     if dry_run:
@@ -714,6 +720,9 @@ def import_records(
         subject=("dry run: " if dry_run else "") + summary.line,
         address=address,
     )
+    if send:
+        send_notices(services, summary.notices)
+        summary.notices = []
     return summary
 
 
@@ -761,7 +770,8 @@ def _import_batch(
                     accounts[number] = _as_stored(account)
                 continue
         places.append(None)
-    outcomes = import_statements(services, checked, notify=notify)
+    outcomes, notices = store_statements(services, checked, notify=notify)
+    summary.notices += notices
     for (statement_id, _, errors), place in zip(reads, places, strict=True):
         outcome = None if place is None else outcomes[place]
         if outcome is ImportOutcome.IMPORTED:

@@ -2,13 +2,12 @@
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass
 
 from portal.domain.accounts import Account
 from portal.domain.statements import Statement, statement_errors
-from portal.ports.claims import Claim
 from portal.ports.ledger import ImportOutcome, ImportResult, StatementImport
+from portal.services.claims import stale_before
 from portal.services.context import Services
 from portal.services.notices import (
     STATEMENT_CLAIM,
@@ -52,35 +51,76 @@ def import_statements(
     """Store checked statements (each for its own account, as `import_statement` checks)
     in one write of the store, each all or nothing on its own; the outcome of each, in
     order (CONFLICT for the caller to report). Then each newly imported statement is
-    announced, as `import_statement` does.
+    announced, as `import_statement` does."""
+    outcomes, notices = store_statements(services, checked, notify=notify)
+    send_notices(services, notices)
+    return outcomes
 
-    The notice's claim is written with the statement, held by this import: no other
-    sender takes it before it goes stale, and a crash before the e-mail leaves it to the
-    sweep. Each e-mail is marked sent right after it goes, so a crash repeats at most the
-    one being sent."""
+
+@dataclass(frozen=True)
+class Notice:
+    """A newly imported statement whose notice is to be sent, with the balances the import
+    left (so sending reads nothing again)."""
+
+    item: StatementImport
+    result: ImportResult
+
+
+def store_statements(
+    services: Services, checked: Sequence[tuple[Account, Statement]], *, notify: bool = True
+) -> tuple[list[ImportOutcome], list[Notice]]:
+    """`import_statements` without the sending: the outcomes, and the notices to send.
+
+    Each notice's claim is written with its statement, released: whoever takes it first
+    sends it (`send_notices` right after, or the sweep when this process dies first)."""
     now = services.clock.now()
     items = [
-        StatementImport(account, statement, _held(account, statement, notify, now))
+        StatementImport(account, statement, statement_notice_claim(account, statement))
+        if notify
+        else StatementImport(account, statement)
         for account, statement in checked
     ]
     results = services.store.import_statements(items, now) if items else []
-    if notify:
-        for item, result in zip(items, results, strict=True):
-            if result.outcome is ImportOutcome.IMPORTED:
-                _announce(services, item, result)
-    return [r.outcome for r in results]
+    notices = [
+        Notice(item, result)
+        for item, result in zip(items, results, strict=True)
+        if result.outcome is ImportOutcome.IMPORTED
+    ]
+    return [r.outcome for r in results], notices
 
 
-def _held(account: Account, statement: Statement, notify: bool, now: datetime) -> Claim | None:
-    claim = statement_notice_claim(account, statement) if notify else None
-    return None if claim is None else replace(claim, claimed_at=now)
+# Notice claims taken in one write; each is marked sent (with its mail-log line) right after
+# it goes, so a crash repeats at most the one being sent.
+NOTICE_BATCH = 25
+
+
+def send_notices(services: Services, notices: Sequence[Notice]) -> None:
+    """Send the notices of statements just imported, each once: one the sweep (or another
+    sender) took first is left to it."""
+    store = services.store
+    for start in range(0, len(notices), NOTICE_BATCH):
+        batch = notices[start : start + NOTICE_BATCH]
+        for notice in batch:
+            if notice.item.notice is None:
+                number = notice.item.account.account_number
+                log.info("account %s: no e-mail address, no statement notice", number)
+        claims = [n.item.notice for n in batch if n.item.notice is not None]
+        if not claims:
+            continue
+        now = services.clock.now()
+        try:
+            taken = store.claim_many(claims, now, stale_before(now))
+        except Exception:
+            log.exception("%d statement notices not claimed: the sweep sends them", len(claims))
+            continue
+        for notice in batch:
+            claim = notice.item.notice
+            if claim is not None and (claim.kind, claim.key) in taken:
+                _announce(services, notice.item, notice.result)
 
 
 def _announce(services: Services, item: StatementImport, result: ImportResult) -> None:
     account, statement = item.account, item.statement
-    if item.notice is None:
-        log.info("account %s: no e-mail address, no statement notice", account.account_number)
-        return
     try:
         message = statement_notice(
             services,
@@ -90,6 +130,12 @@ def _announce(services: Services, item: StatementImport, result: ImportResult) -
             account_due_cents=result.account_due_cents,
         )
         assert message is not None  # a notice claim is made only for an address
+    except Exception:
+        # Given up at once: the sweep (or a later sender) takes it over.
+        log.exception("statement %s: the notice could not be written", statement.statement_id)
+        services.store.release_claim(STATEMENT_CLAIM, statement.statement_id)
+        return
+    try:
         send_claimed(
             services, STATEMENT_CLAIM, statement.statement_id, message, account.account_number
         )

@@ -230,10 +230,12 @@ def test_import_with_notices_makes_the_documented_calls(dynamo_app):
     per_new = documented_import_calls("a statement of a new account, with its notice")
     per_existing = documented_import_calls("a statement of an existing account, with its notice")
     audit = documented_import_calls("the import's audit entry")
+    taken = documented_import_calls("the import's notices, per 25")
     assert "Scan" not in calls, calls
-    assert len(calls) == per_batch + 3 * per_new + 2 * per_existing + audit, calls
+    assert len(calls) == per_batch + 3 * per_new + 2 * per_existing + audit + taken, calls
     sent = [c for c in calls if c == "TransactWriteItems"]
-    assert len(sent) == 2 * len(records), calls  # each statement and its notice marked sent
+    # each statement, its notice marked sent, and the notices' claims taken
+    assert len(sent) == 2 * len(records) + 1, calls
 
     again = log.during(lambda: import_records(services, records, "calls"))
 

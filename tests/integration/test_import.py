@@ -6,6 +6,7 @@ import copy
 import csv
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from portal.services.imports import (
     iter_csv,
     parse_json,
 )
+from tests.integration.conftest import eml_files, read_eml
 from tests.integration.staff_helpers import make_staff, staff_sign_in
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -890,3 +892,54 @@ def test_an_associate_cannot_open_the_upload_page(client, services):
     staff_sign_in(client, services, "alice")
     assert client.get("/staff/import").status_code == 403
     assert "/staff/import" not in client.get("/staff/").get_data(as_text=True)
+
+
+# -- statement notices: sent once every statement is stored ----------------------------------
+
+
+def numbered(n: int) -> dict:
+    record = copy.deepcopy(good())
+    record["statement_id"] = f"S-2026-0050{n:02d}"
+    record["account_number"] = f"2005{n:02d}"
+    record["guarantor"]["email"] = f"g{n}@example.com"
+    return record
+
+
+def test_notices_go_once_every_statement_of_the_import_is_stored(services):
+    """No write of the import waits on the mail server: with two statements a transaction,
+    every statement is stored before the first notice goes."""
+    records = [numbered(n) for n in range(5)]
+    stored_at_send = []
+    real = services.mailer
+
+    class Watching:
+        def send(self, message):
+            stored_at_send.append(
+                [services.store.get_statement(r["statement_id"]) is not None for r in records]
+            )
+            return real.send(message)
+
+    watched = replace(services, mailer=Watching())
+    summary = import_records(watched, records, "test", batch_size=2)
+    assert summary.imported == 5 and not summary.notices
+    assert stored_at_send == [[True] * 5] * 5
+
+
+def test_notices_left_unsent_are_the_sweeps_at_once_and_sent_once(services, outbox):
+    """An import that stops after storing (here: told not to send) leaves each notice's
+    claim released, not held: the sweep at the same instant sends each one, once, and a
+    sender that comes after it sends nothing."""
+    from portal.services.statements import send_notices
+    from portal.services.sweep import sweep_claims
+
+    summary = import_records(services, [numbered(n) for n in range(3)], "test", send=False)
+    assert len(summary.notices) == 3 and not eml_files(outbox)
+    swept = sweep_claims(services, services.clock.now().date())
+    assert swept.done == 3
+    assert sorted(read_eml(p)["To"] for p in eml_files(outbox)) == [
+        "g0@example.com",
+        "g1@example.com",
+        "g2@example.com",
+    ]
+    send_notices(services, summary.notices)
+    assert len(eml_files(outbox)) == 3
