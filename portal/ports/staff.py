@@ -36,8 +36,11 @@ class Staff(Protocol):
     def notes(self, account_number: str) -> list[Note]:
         """Newest first."""
 
-    def open_escalation(self, item: Escalation) -> Escalation | None:
-        """Open the item; None (and nothing changed) when one with its key is still open."""
+    def open_escalation(
+        self, item: Escalation, audit: AuditEntry | None = None
+    ) -> Escalation | None:
+        """Open the item, with the audit entry of its opening in the same write; None (and
+        nothing changed, nothing audited) when one with its key is still open."""
 
     def get_escalation(self, escalation_id: int) -> Escalation | None: ...
 

@@ -15,6 +15,7 @@ from portal.domain.money import format_cents, parse_amount
 from portal.domain.payments import MANUAL_METHODS, Payment, PaymentStatus
 from portal.domain.staff import (
     AuditAction,
+    AuditEntry,
     Escalation,
     EscalationKind,
     Note,
@@ -229,19 +230,18 @@ def open_escalation(
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("reason", "Say what needs a supervisor's attention.")
-    item = services.store.open_escalation(
+    now = services.clock.now()
+    return services.store.open_escalation(
         Escalation(
             key=key or _escalation_key(kind, account_number),
             account_number=account_number,
             kind=kind,
             reason=reason[:500],
-            opened_at=services.clock.now(),
+            opened_at=now,
             opened_by=actor,
-        )
+        ),
+        AuditEntry(now, actor, AuditAction.OPEN_ESCALATION, account_number, kind.value, address),
     )
-    if item is not None:
-        audit(services, actor, AuditAction.OPEN_ESCALATION, account_number, kind.value, address)
-    return item
 
 
 def _escalation_key(kind: EscalationKind, account_number: str) -> str:

@@ -882,3 +882,23 @@ def test_two_reversals_put_back_only_the_credit_each_statement_still_holds(store
     after = totals(store)
     assert after.by_statement == {"S-1": 1000, "S-2": 5000, "S-3": 3000}
     assert after.unapplied_cents == 0
+
+
+def test_an_escalation_opens_with_its_audit_entry_in_one_write(store: Store):
+    """The audit entry of an opening is written with it; a second opening of the same
+    matter (its key still open) changes nothing and audits nothing."""
+    from portal.domain.staff import Escalation, EscalationKind
+
+    store.import_statement(lopez_account(), statement(), NOW)
+    item = Escalation("dispute:100234", "100234", EscalationKind.DISPUTE, "Disputed", NOW, "sam")
+    entry = AuditEntry(NOW, "sam", AuditAction.OPEN_ESCALATION, "100234", "dispute", "10.0.0.1")
+
+    opened = store.open_escalation(item, entry)
+    again = store.open_escalation(replace(item, reason="Again"), entry)
+
+    assert opened is not None and again is None
+    audited = store.audit_entries(account_number="100234")
+    assert [(e.action, e.actor, e.subject, e.address) for e in audited] == [
+        (AuditAction.OPEN_ESCALATION, "sam", "dispute", "10.0.0.1")
+    ]
+    assert [e.reason for e in store.escalations(account_number="100234")] == ["Disputed"]

@@ -139,7 +139,9 @@ class DynamoDbStaff(DynamoDbTable):
         )
         return [_note(i) for i in found]
 
-    def open_escalation(self, item: Escalation) -> Escalation | None:
+    def open_escalation(
+        self, item: Escalation, audit: AuditEntry | None = None
+    ) -> Escalation | None:
         escalation_id = self.db.next_number("escalation")
         order = f"{ts(item.opened_at)}#{seq(escalation_id)}"  # oldest first, then by id
         stored = {
@@ -173,6 +175,7 @@ class DynamoDbStaff(DynamoDbTable):
                         "ConditionExpression": "attribute_not_exists(PK)",
                     }
                 },
+                *([{"Put": {"Item": self._audit_item(audit)}}] if audit else []),
             ]
         )
         if refused:

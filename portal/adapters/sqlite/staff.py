@@ -140,7 +140,9 @@ class SqliteStaff(SqliteDatabase):
                 )
             ]
 
-    def open_escalation(self, item: Escalation) -> Escalation | None:
+    def open_escalation(
+        self, item: Escalation, audit: AuditEntry | None = None
+    ) -> Escalation | None:
         with self._write() as conn:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO escalations (key, account_number, kind, reason,"
@@ -159,6 +161,8 @@ class SqliteStaff(SqliteDatabase):
             if cursor.rowcount != 1:
                 return None
             assert cursor.lastrowid is not None  # the INSERT just added a row
+            if audit is not None:
+                _insert_audit(conn, audit)
             return _find_escalation(conn, cursor.lastrowid)
 
     def get_escalation(self, escalation_id: int) -> Escalation | None:
