@@ -67,6 +67,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.config.update(
         SECRET_KEY=settings.secret_key,
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=15),
+        # The cookie is set when the session changes (its last-seen time: once a minute,
+        # portal/web/__init__.py), not on every request.
+        SESSION_REFRESH_EACH_REQUEST=False,
         SESSION_COOKIE_NAME=SECURE_SESSION_COOKIE if settings.secure_cookies else SESSION_COOKIE,
         SESSION_COOKIE_PATH="/",
         SESSION_COOKIE_DOMAIN=None,

@@ -26,7 +26,7 @@ from portal.services.errors import LookupFailed, LookupLocked, NotFound
 from portal.services.lookup import find_viewer
 from portal.services.payments import reconcile_checkout, start_payment
 from portal.services.web_sessions import end_web_session, open_web_session
-from portal.web import IDLE_LIMIT, current_services
+from portal.web import IDLE_LIMIT, current_services, seen_again
 from portal.web.forms import AmountForm, LookupForm
 
 bp = Blueprint("patient", __name__)
@@ -87,7 +87,8 @@ def keep_patient_session(subject: str | None, now: datetime) -> bool:
         end_patient_session()
         flash("For your privacy, your session ended after 15 minutes without activity.", "info")
         return False
-    session["seen_at"] = now.isoformat()
+    if seen_again(seen, now):
+        session["seen_at"] = now.isoformat()
     return True
 
 

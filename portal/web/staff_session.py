@@ -16,7 +16,7 @@ from flask import (
 from portal.domain.aging import practice_date
 from portal.domain.errors import InvalidInput
 from portal.domain.staff import Role
-from portal.web import IDLE_LIMIT, current_services
+from portal.web import IDLE_LIMIT, SEEN_EVERY, current_services
 
 
 def address() -> str:
@@ -46,7 +46,8 @@ def load_staff_user() -> None:
         session.clear()
         flash("Your staff session ended. Please sign in again.", "info")
         return
-    session["staff_seen_at"] = now().isoformat()
+    if time_since("staff_seen_at") >= SEEN_EVERY:
+        session["staff_seen_at"] = now().isoformat()
     g.staff = user
 
 

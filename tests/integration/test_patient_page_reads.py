@@ -124,3 +124,23 @@ def test_signing_in_again_after_idle_shows_the_pages(client, lopez, clock):
 
     for path in PAGES:
         assert client.get(path).status_code == 200
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_the_cookie_is_set_again_only_when_its_last_seen_time_is_a_minute_old(patient, clock, path):
+    """Requests within a minute of the last-seen time leave the signed cookie as it is;
+    a session in use every 50 seconds goes on past 15 minutes; idle time counts from the
+    last time written, so a session ends at most a minute early, never late."""
+    patient.get(path)  # the first page's forms put the CSRF secret in the session
+    assert "Set-Cookie" not in patient.get(path).headers
+    clock.advance(seconds=59)
+    assert "Set-Cookie" not in patient.get(path).headers
+    clock.advance(seconds=1)
+    assert "Set-Cookie" in patient.get(path).headers  # written: a minute after sign-in
+
+    for _ in range(24):  # 20 minutes of a request every 50 seconds
+        clock.advance(seconds=50)
+        assert patient.get(path).status_code == 200
+
+    clock.advance(minutes=15, seconds=1)
+    assert patient.get(path).status_code == 302

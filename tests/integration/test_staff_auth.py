@@ -681,3 +681,13 @@ def test_one_address_is_locked_after_ten_failures_whatever_the_usernames(
 
     services.clock.advance(minutes=16)
     staff_sign_in(client, services)
+
+
+def test_the_staff_cookie_is_set_again_only_once_a_minute(client, services, alice):
+    staff_sign_in(client, services)
+    client.get("/staff/")  # the first page's forms put the CSRF secret in the session
+    assert "Set-Cookie" not in client.get("/staff/").headers
+    services.clock.advance(seconds=60)
+    assert "Set-Cookie" in client.get("/staff/").headers
+    services.clock.advance(seconds=30)
+    assert "Set-Cookie" not in client.get("/staff/").headers
