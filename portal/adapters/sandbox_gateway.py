@@ -12,11 +12,13 @@ charge).
 
 import hashlib
 from typing import Any
+from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from portal.domain.plans import Outcome, SavedMethod
 from portal.ports.payments import (
+    SESSION_PLACEHOLDER,
     ChargeResult,
     CheckoutRequest,
     CheckoutSession,
@@ -153,8 +155,11 @@ class SandboxGateway:
 
     def create_setup(self, request: SetupRequest) -> SetupSession:
         customer_id = request.customer_id or _customer_for(request.purpose_id)
+        success = request.success_url
+        if SESSION_PLACEHOLDER not in success:  # as Stripe's gateway asks for it
+            success += f"{'&' if urlsplit(success).query else '?'}session_id={SESSION_PLACEHOLDER}"
         token = self._setups.dumps(
-            ["open", request.purpose_id, request.success_url, request.cancel_url, customer_id]
+            ["open", request.purpose_id, success, request.cancel_url, customer_id]
         )
         session_id = SETUP_PREFIX + token
         return SetupSession(session_id, f"{self._base_url}/sandbox/setup/{session_id}")

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from portal.domain.plans import Outcome, SavedMethod
 from portal.ports.payments import (
+    SESSION_PLACEHOLDER,
     ChargeResult,
     CheckoutRequest,
     CheckoutSession,
@@ -458,9 +459,17 @@ def setup_params(request: SetupRequest, customer_id: str) -> "SessionCreateParam
         "payment_method_options": {"us_bank_account": {"verification_method": "instant"}},
         "metadata": {"plan_id": request.purpose_id},
         "setup_intent_data": {"metadata": {"plan_id": request.purpose_id}},
-        "success_url": request.success_url,
+        "success_url": setup_success_url(request.success_url),
         "cancel_url": request.cancel_url,
     }
+
+
+def setup_success_url(url: str) -> str:
+    """Where Stripe sends the patient back, with the session's id: in the caller's
+    `{CHECKOUT_SESSION_ID}`, or in `session_id` when the caller left none."""
+    return (
+        url if SESSION_PLACEHOLDER in url else _with_query(url, f"session_id={SESSION_PLACEHOLDER}")
+    )
 
 
 def off_session_params(charge: OffSessionCharge) -> "PaymentIntentCreateParams":

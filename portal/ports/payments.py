@@ -114,11 +114,16 @@ class WebhookSource(Protocol):
         portal payment; WebhookRejected when it is not provably from the gateway."""
 
 
+# Where a hosted page's return address takes the session's id.
+SESSION_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
+
+
 @dataclass(frozen=True)
 class SetupRequest:
     """A hosted page where the patient saves a card or US bank account for later charges.
 
-    `{CHECKOUT_SESSION_ID}` in `success_url` is replaced by the session's id on the way back.
+    `{CHECKOUT_SESSION_ID}` in `success_url` is replaced by the session's id on the way back
+    (without one, the id comes back as the `session_id` query parameter).
     `customer_id`: the processor's customer to save it for (when the method is changed);
     None makes a new one, which carries nothing about the patient."""
 

@@ -4,6 +4,7 @@ that saves a payment method (local default only)."""
 from flask import Blueprint, abort, redirect, render_template, request
 
 from portal.domain.aging import practice_date
+from portal.ports.payments import SESSION_PLACEHOLDER
 from portal.ports.sandbox import (
     TEST_CARDS,
     TEST_ROUTING_NUMBER,
@@ -128,9 +129,7 @@ def setup(session_id: str):
             error = "Choose a card or a bank account to save."
         status = 422
     if completed is not None:
-        return redirect(
-            setup_session.success_url.replace("{CHECKOUT_SESSION_ID}", completed), code=303
-        )
+        return redirect(setup_session.success_url.replace(SESSION_PLACEHOLDER, completed), code=303)
     return (
         render_template(
             "sandbox/setup.html",

@@ -427,3 +427,16 @@ def test_the_cards_that_fail_off_session_pay_at_the_checkout(patient, services, 
     assert paid.status_code == 303
     payment_id = path_of(paid.headers["Location"]).rsplit("/", 1)[1]
     assert services.store.get_payment(payment_id).status is PaymentStatus.SUCCEEDED
+
+
+def test_a_success_url_without_the_placeholder_gets_the_session_id(client, services):
+    session = services.payments.create_setup(SetupRequest(PLAN, f"{BACK}?step=2", BACK))
+    page = urlsplit(session.url).path
+
+    response = client.post(page, data=card_form(client, page, "4242424242424242"))
+
+    assert response.status_code == 303
+    location = response.headers["Location"]
+    assert location.startswith(f"{BACK}?step=2&session_id=cs_sbx_setup_")
+    [session_id] = parse_qs(urlsplit(location).query)["session_id"]
+    assert services.payments.setup_outcome(session_id, PLAN).last4 == "4242"
