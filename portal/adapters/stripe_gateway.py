@@ -144,6 +144,7 @@ HARD_DECLINES = frozenset(
     }
 )
 # Failures of a bank debit, in words for the patient.
+DEBIT_RETURNED = "Your bank returned the payment."
 DEBIT_FAILURES = {
     "insufficient_funds": "Your bank returned the payment: the account did not have enough money.",
     "account_closed": "Your bank returned the payment: the account is closed.",
@@ -552,9 +553,9 @@ def decline_of(code: Any, decline_code: Any, message: Any, bank: bool) -> tuple[
     codes = {c for c in (code, decline_code) if isinstance(c, str)}
     if "authentication_required" in codes:
         return Outcome.NEEDS_AUTHENTICATION, AUTHENTICATION_MESSAGE
-    returned = next((DEBIT_FAILURES[c] for c in sorted(codes) if c in DEBIT_FAILURES), None)
-    if bank and returned:
-        text = returned
+    if bank:  # Stripe's words for a returned debit are for the merchant, not the patient
+        text = next((DEBIT_FAILURES[c] for c in sorted(codes) if c in DEBIT_FAILURES), None)
+        text = text or DEBIT_RETURNED
     elif isinstance(message, str) and message:
         text = message
     else:

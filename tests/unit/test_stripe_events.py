@@ -3,11 +3,15 @@
 import pytest
 
 from portal.adapters.stripe_gateway import (
+    AUTHENTICATION_MESSAGE,
+    HARD_DECLINED_MESSAGE,
     checkout_idempotency_key,
     checkout_params,
+    decline_of,
     event_from,
     outcome_from_session,
 )
+from portal.domain.plans import Outcome
 from portal.ports.payments import CheckoutRequest, EventKind, GatewayEvent
 from tests.stripe_stub import event
 
@@ -402,3 +406,58 @@ def test_a_checkout_payments_failed_charge_is_not_acted_on():
     failed = charge(status="failed", failure_code="card_declined", amount_refunded=0)
 
     assert event_from(event("charge.failed", failed)) is None
+
+
+@pytest.mark.parametrize(
+    ("codes", "bank", "expected"),
+    [
+        (
+            ("card_declined", "generic_decline", "Your card was declined."),
+            False,
+            (Outcome.SOFT_DECLINE, "Your card was declined."),
+        ),
+        (
+            ("card_declined", "insufficient_funds", "Your card has insufficient funds."),
+            False,
+            (Outcome.SOFT_DECLINE, "Your card has insufficient funds."),
+        ),
+        (
+            ("card_declined", "pickup_card", "Your card was declined."),
+            False,
+            (
+                Outcome.HARD_DECLINE,
+                HARD_DECLINED_MESSAGE,
+            ),
+        ),
+        (
+            ("expired_card", None, "Your card has expired."),
+            False,
+            (Outcome.HARD_DECLINE, "Your card has expired."),
+        ),
+        (
+            ("card_declined", "authentication_required", "Your card was declined."),
+            False,
+            (
+                Outcome.NEEDS_AUTHENTICATION,
+                AUTHENTICATION_MESSAGE,
+            ),
+        ),
+        (("card_declined", None, None), False, (Outcome.SOFT_DECLINE, "Your card was declined.")),
+        # Stripe's words for a returned debit speak of "the customer": the patient gets theirs.
+        (
+            ("bank_account_restricted", None, "The customer's bank account is restricted."),
+            True,
+            (Outcome.HARD_DECLINE, "Your bank returned the payment."),
+        ),
+        (
+            ("insufficient_funds", None, "The customer's account has insufficient funds."),
+            True,
+            (
+                Outcome.SOFT_DECLINE,
+                "Your bank returned the payment: the account did not have enough money.",
+            ),
+        ),
+    ],
+)
+def test_a_decline_is_soft_hard_or_the_patients_to_confirm(codes, bank, expected):
+    assert decline_of(*codes, bank=bank) == expected
