@@ -136,7 +136,6 @@ def setup(session_id: str):
             setup=setup_session,
             card=card,
             bank=bank,
-            chosen=chosen,
             error=error,
             routing_number=TEST_ROUTING_NUMBER,
         ),
