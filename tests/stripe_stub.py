@@ -3,7 +3,11 @@
 `with stripe_stub() as stub:` serves on a free port of 127.0.0.1 and answers the calls
 StripeGateway makes the way Stripe does (form-encoded requests, JSON objects and errors,
 idempotency keys): Checkout Sessions, refunds (made and listed), and a fake hosted checkout
-page at `<base>/pay/<session id>`. Every request is recorded in `stub.requests`.
+page at `<base>/pay/<session id>`; for saved methods, Customers, setup-mode Checkout
+Sessions with a fake hosted setup page at `<base>/setup/<session id>`, SetupIntents,
+PaymentMethods (Stripe's test cards and test US bank account) and PaymentIntents confirmed
+off-session, which behave as Stripe's test cards do. Every request is recorded in
+`stub.requests`.
 
 Also here: `sign()` makes a `Stripe-Signature` header exactly as Stripe does, and `event()`
 an event envelope like Stripe's, for webhook tests.
@@ -30,6 +34,35 @@ from portal.adapters.stripe_gateway import API_VERSION
 
 SESSION_LIFETIME_SECONDS = 24 * 3600
 MINIMUM_AMOUNT_CENTS = 50  # Stripe's smallest USD charge
+
+# Stripe's test cards as saved on a setup page: what an off-session charge of each does
+# (None: declined when saved).
+SETUP_CARDS = {
+    "4242424242424242": "succeeds",
+    "4000002500003155": "authenticate",
+    "4000000000000341": "declines",
+    "4000000000000002": None,
+}
+TEST_ROUTING_NUMBER = "110000000"
+# Stripe's test US bank accounts: how a debit from each settles (None: it goes through).
+TEST_BANK_ACCOUNTS = {
+    "000123456789": None,
+    "000222222227": "insufficient_funds",
+    "000111111113": "account_closed",
+}
+DEBIT_FAILURE_MESSAGES = {
+    "insufficient_funds": "The customer's account has insufficient funds to cover this payment.",
+    "account_closed": "The customer's bank account has been closed.",
+}
+# Off-session card declines as Stripe answers them: (code, decline_code, message).
+CARD_DECLINES = {
+    "authenticate": (
+        "authentication_required",
+        "authentication_required",
+        "Your card was declined. This transaction requires authentication.",
+    ),
+    "declines": ("card_declined", "generic_decline", "Your card was declined."),
+}
 
 
 def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
@@ -82,10 +115,12 @@ class _Failure:
 class _ApiError(Exception):
     """An error answer: Stripe's status and body."""
 
-    def __init__(self, status: int, error_type: str, code: str | None, message: str, param=None):
+    def __init__(
+        self, status: int, error_type: str, code: str | None, message: str, param=None, **extra
+    ):
         super().__init__(message)
         self.status = status
-        self.body = {"error": {"type": error_type, "code": code, "message": message}}
+        self.body = {"error": {"type": error_type, "code": code, "message": message, **extra}}
         if param:
             self.body["error"]["param"] = param
 
@@ -100,6 +135,9 @@ class StripeStub:
     sessions: dict[str, dict] = field(default_factory=dict)
     payment_intents: dict[str, dict] = field(default_factory=dict)
     refunds: dict[str, dict] = field(default_factory=dict)
+    customers: dict[str, dict] = field(default_factory=dict)
+    setup_intents: dict[str, dict] = field(default_factory=dict)
+    payment_methods: dict[str, dict] = field(default_factory=dict)
     webhook_deliveries: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -107,6 +145,9 @@ class StripeStub:
         self._failures: list[_Failure] = []
         self._idempotent: dict[str, tuple[tuple, int, dict]] = {}
         self._pi_metadata: dict[str, dict] = {}
+        # A saved method's behaviour on off-session charges, and a decline set by a test.
+        self._behaviours: dict[str, str | None] = {}
+        self._declines: dict[str, tuple[str, str | None, str]] = {}
 
     # -- controls -------------------------------------------------------------------------
 
@@ -163,6 +204,13 @@ class StripeStub:
         with self._lock:
             intent = self.payment_intents[payment_intent]
             refunded = intent.get("amount_refunded", 0)
+            error = intent.get("last_payment_error") or {}
+            method = self.payment_methods.get(intent.get("payment_method") or "")
+            failed = {
+                "status": "failed",
+                "failure_code": error.get("decline_code") or error.get("code"),
+                "failure_message": error.get("message"),
+            }
             return {
                 "id": intent["latest_charge"],
                 "object": "charge",
@@ -176,6 +224,8 @@ class StripeStub:
                 "refunded": refunded >= intent["amount"],
                 "status": "succeeded" if intent["status"] == "succeeded" else "pending",
                 "livemode": False,
+                **({"payment_method_details": {"type": method["type"]}} if method else {}),
+                **(failed if error else {}),
             }
 
     def add_refund(self, payment_intent: str, amount_cents: int, status: str = "succeeded") -> dict:
@@ -197,6 +247,89 @@ class StripeStub:
             self._record_refund(refund)
             return dict(refund)
 
+    def complete_setup(
+        self, session_id: str, card: str | None = None, bank_account: str | None = None
+    ) -> dict:
+        """The patient saved a test card or test bank account on the setup page: a
+        PaymentMethod attached to the session's Customer, its SetupIntent succeeded.
+        ValueError when the page would refuse it (the session stays open)."""
+        with self._lock:
+            session = self.sessions[session_id]
+            if session["status"] != "open" or session["mode"] != "setup":
+                raise ValueError(f"{session_id} is not an open setup session")
+            method_id = _new_id("pm_test_")
+            if card is not None:
+                digits = "".join(ch for ch in card if ch.isdigit())
+                if SETUP_CARDS.get(digits) is None:
+                    raise ValueError("Your card was declined.")
+                details = {
+                    "brand": "visa",
+                    "last4": digits[-4:],
+                    "exp_month": 12,
+                    "exp_year": 2030,
+                    "funding": "credit",
+                    "country": "US",
+                }
+                method = {"type": "card", "card": details}
+                self._behaviours[method_id] = SETUP_CARDS[digits]
+            elif bank_account in TEST_BANK_ACCOUNTS:
+                details = {
+                    "account_holder_type": "individual",
+                    "account_type": "checking",
+                    "bank_name": "STRIPE TEST BANK",
+                    "last4": bank_account[-4:],
+                    "routing_number": TEST_ROUTING_NUMBER,
+                }
+                method = {"type": "us_bank_account", "us_bank_account": details}
+                self._behaviours[method_id] = TEST_BANK_ACCOUNTS[bank_account]
+            else:
+                raise ValueError("Use a test card or the test bank account.")
+            self.payment_methods[method_id] = {
+                "id": method_id,
+                "object": "payment_method",
+                "billing_details": {"address": None, "email": None, "name": None, "phone": None},
+                "created": int(time.time()),
+                "customer": session["customer"],
+                "livemode": False,
+                "metadata": {},
+                **method,
+            }
+            self.setup_intents[session["setup_intent"]].update(
+                status="succeeded", payment_method=method_id
+            )
+            session.update(status="complete", url=None)
+            return dict(session)
+
+    def decline_charges(
+        self, payment_method: str, decline_code: str, code: str = "card_declined"
+    ) -> None:
+        """Every later off-session charge of the method is declined with these codes."""
+        with self._lock:
+            self._declines[payment_method] = (code, decline_code, "Your card was declined.")
+
+    def settle(self, payment_intent: str) -> dict:
+        """A bank debit that was processing settles as its test account does: succeeded,
+        or failed with the account's failure code."""
+        with self._lock:
+            intent = self.payment_intents[payment_intent]
+            if intent["status"] != "processing":
+                raise ValueError(f"{payment_intent} is {intent['status']}, not processing")
+            failure = self._behaviours.get(intent["payment_method"])
+            if failure is None:
+                intent.update(status="succeeded", amount_received=intent["amount"])
+            else:
+                method = self.payment_methods[intent["payment_method"]]
+                intent.update(
+                    status="requires_payment_method",
+                    last_payment_error={
+                        "type": "invalid_request_error",
+                        "code": failure,
+                        "message": DEBIT_FAILURE_MESSAGES[failure],
+                        "payment_method": dict(method),
+                    },
+                )
+            return dict(intent)
+
     def api_requests(self, path_prefix: str = "/v1/") -> list[Recorded]:
         return [r for r in self.requests if r.path.startswith(path_prefix)]
 
@@ -213,6 +346,8 @@ class StripeStub:
             self.requests.append(recorded)
         if parts.path.startswith("/pay/"):
             return self._hosted_page(method, parts.path.removeprefix("/pay/"))
+        if parts.path.startswith("/setup/"):
+            return self._setup_page(method, parts.path.removeprefix("/setup/"), params)
         with self._lock:
             try:
                 status, payload, extra = self._api(recorded)
@@ -245,7 +380,14 @@ class StripeStub:
                     "meant to execute a different request.",
                 )
             return status, payload, {"Idempotent-Replayed": "true"}
-        status, payload = self._route(request)
+        try:
+            status, payload = self._route(request)
+        except _ApiError as exc:
+            # Stripe keeps the result of a request that ran, a card declined included; one
+            # refused before it ran (a bad parameter) is not kept.
+            if request.method == "POST" and key and exc.status == 402:
+                self._idempotent[key] = (fingerprint, exc.status, exc.body)
+            raise
         if request.method == "POST" and key:
             self._idempotent[key] = (fingerprint, status, payload)
         return status, payload, {}
@@ -254,9 +396,24 @@ class StripeStub:
         path, method = request.path.rstrip("/"), request.method
         pieces = path.split("/")[2:]  # after "/v1"
         if method == "POST" and pieces == ["checkout", "sessions"]:
+            if any(name.startswith("payment_method_types") for name in request.params):
+                raise _unknown("payment_method_types")
+            if request.params.get("mode") == "setup":
+                return 200, self._create_setup_session(request.params)
             return 200, self._create_session(request.params)
         if method == "GET" and len(pieces) == 3 and pieces[:2] == ["checkout", "sessions"]:
-            return 200, dict(self._session(pieces[2]))
+            return 200, self._expanded(self._session(pieces[2]), request.params)
+        if method == "POST" and pieces == ["customers"]:
+            return 200, self._create_customer(request.params)
+        if method == "GET" and len(pieces) == 2 and pieces[0] == "customers":
+            return 200, dict(self._object(self.customers, pieces[1], "customer"))
+        if method == "GET" and len(pieces) == 2 and pieces[0] == "setup_intents":
+            found = self._object(self.setup_intents, pieces[1], "setupintent")
+            return 200, self._expanded(found, request.params)
+        if method == "GET" and len(pieces) == 2 and pieces[0] == "payment_methods":
+            return 200, dict(self._object(self.payment_methods, pieces[1], "PaymentMethod"))
+        if method == "POST" and pieces == ["payment_intents"]:
+            return 200, self._create_payment_intent(request.params)
         if method == "POST" and len(pieces) == 4 and pieces[3] == "expire":
             session = self._session(pieces[2])
             if session["status"] != "open":
@@ -336,6 +493,214 @@ class StripeStub:
         self.sessions[session_id] = session
         self._pi_metadata[session_id] = _nested(params, "payment_intent_data[metadata]")
         return dict(session)
+
+    def _create_customer(self, params: dict[str, str]) -> dict:
+        customer = {
+            "id": _new_id("cus_test_"),
+            "object": "customer",
+            "created": int(time.time()),
+            "description": params.get("description"),
+            "email": params.get("email"),
+            "livemode": False,
+            "metadata": _nested(params, "metadata"),
+            "name": params.get("name"),
+            "phone": params.get("phone"),
+        }
+        self.customers[customer["id"]] = customer
+        return dict(customer)
+
+    def _create_setup_session(self, params: dict[str, str]) -> dict:
+        """Checkout in setup mode: its SetupIntent is made with it."""
+        if not params.get("success_url"):
+            raise _missing("success_url")
+        allowed = _listed(params, "allowed_payment_method_types")
+        if not allowed and not params.get("currency"):
+            raise _missing("currency")
+        if any(name.startswith("line_items") for name in params):
+            raise _ApiError(
+                400,
+                "invalid_request_error",
+                "parameter_invalid",
+                "You can not pass `line_items` in `setup` mode.",
+                "line_items",
+            )
+        customer = params.get("customer")
+        if customer:
+            self._object(self.customers, customer, "customer")
+        session_id = _new_id("cs_test_", 24)
+        intent_id = _new_id("seti_test_")
+        self.setup_intents[intent_id] = {
+            "id": intent_id,
+            "object": "setup_intent",
+            "customer": customer,
+            "livemode": False,
+            "metadata": _nested(params, "setup_intent_data[metadata]"),
+            "payment_method": None,
+            "payment_method_types": allowed or ["card"],
+            "status": "requires_payment_method",
+            "usage": "off_session",
+        }
+        now = int(time.time())
+        session = {
+            "id": session_id,
+            "object": "checkout.session",
+            "amount_subtotal": None,
+            "amount_total": None,
+            "cancel_url": params.get("cancel_url"),
+            "client_reference_id": params.get("client_reference_id"),
+            "created": now,
+            "currency": params.get("currency"),
+            "customer": customer,
+            "expires_at": now + SESSION_LIFETIME_SECONDS,
+            "livemode": False,
+            "metadata": _nested(params, "metadata"),
+            "mode": "setup",
+            "payment_intent": None,
+            "payment_method_types": allowed or ["card"],
+            "payment_status": "no_payment_required",
+            "setup_intent": intent_id,
+            "status": "open",
+            "success_url": params["success_url"],
+            "url": f"{self.base}/setup/{session_id}",
+        }
+        self.sessions[session_id] = session
+        return dict(session)
+
+    def _create_payment_intent(self, params: dict[str, str]) -> dict:
+        if any(name.startswith("payment_method_types") for name in params):
+            raise _ApiError(
+                400,
+                "invalid_request_error",
+                "payment_method_types_no_longer_supported",
+                "payment_method_types is no longer supported on this API version; use "
+                "allowed_payment_method_types or dynamic payment methods.",
+                "payment_method_types",
+            )
+        for name in ("amount", "currency"):
+            if not params.get(name):
+                raise _missing(name)
+        amount = _integer(params, "amount")
+        if amount < MINIMUM_AMOUNT_CENTS:
+            raise _ApiError(
+                400,
+                "invalid_request_error",
+                "amount_too_small",
+                "Amount must be at least $0.50 usd",
+                "amount",
+            )
+        if params["currency"] != "usd":
+            raise _ApiError(
+                400, "invalid_request_error", "parameter_invalid", "The stub knows usd."
+            )
+        if params.get("confirm") != "true" or params.get("off_session") != "true":
+            raise _ApiError(
+                400,
+                "invalid_request_error",
+                "parameter_invalid",
+                "The stub knows PaymentIntents confirmed off-session.",
+            )
+        method_id = params.get("payment_method") or ""
+        if not method_id:
+            raise _missing("payment_method")
+        if method_id not in self.payment_methods:
+            raise _ApiError(
+                400,
+                "invalid_request_error",
+                "resource_missing",
+                f"No such PaymentMethod: '{method_id}'",
+                "payment_method",
+            )
+        method = self.payment_methods[method_id]
+        if params.get("customer") != method["customer"]:
+            raise _ApiError(
+                400,
+                "invalid_request_error",
+                None,
+                "The provided PaymentMethod does not belong to the provided Customer.",
+                "payment_method",
+            )
+        allowed = _listed(params, "allowed_payment_method_types")
+        if allowed and method["type"] not in allowed:
+            raise _ApiError(
+                400,
+                "invalid_request_error",
+                "payment_intent_incompatible_payment_method",
+                f"The PaymentMethod provided ({method['type']}) is not allowed for this "
+                "PaymentIntent.",
+                "payment_method",
+            )
+        intent_id = _new_id("pi_test_")
+        intent = {
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": amount,
+            "amount_received": 0,
+            "created": int(time.time()),
+            "currency": "usd",
+            "customer": method["customer"],
+            "description": params.get("description"),
+            "last_payment_error": None,
+            "latest_charge": _new_id("ch_test_"),
+            "livemode": False,
+            "metadata": _nested(params, "metadata"),
+            "payment_method": method_id,
+            "payment_method_types": allowed or [method["type"]],
+            "status": "processing",
+        }
+        self.payment_intents[intent_id] = intent
+        if method["type"] == "us_bank_account":
+            return dict(intent)
+        behaviour = self._behaviours.get(method_id)
+        decline = self._declines.get(method_id) or CARD_DECLINES.get(behaviour or "")
+        if decline is None:
+            intent.update(status="succeeded", amount_received=amount)
+            return dict(intent)
+        code, decline_code, message = decline
+        error = {
+            "type": "card_error",
+            "code": code,
+            "decline_code": decline_code,
+            "message": message,
+            "payment_method": dict(method),
+        }
+        intent.update(status="requires_payment_method", last_payment_error=error)
+        raise _ApiError(
+            402,
+            "card_error",
+            code,
+            message,
+            decline_code=decline_code,
+            payment_intent=dict(intent),
+            payment_method=dict(method),
+        )
+
+    def _expanded(self, obj: dict, params: dict[str, str]) -> dict:
+        """A copy of the object with the `expand[]` paths replaced by their objects."""
+        found = dict(obj)
+        for path in _listed(params, "expand"):
+            here = found
+            for name in path.split("."):
+                value = here.get(name)
+                if isinstance(value, str):
+                    value = dict(self._by_id(value))
+                    here[name] = value
+                if not isinstance(value, dict):
+                    break
+                here = value
+        return found
+
+    def _by_id(self, object_id: str) -> dict:
+        for prefix, objects in (
+            ("seti_", self.setup_intents),
+            ("pm_", self.payment_methods),
+            ("pi_", self.payment_intents),
+            ("cus_", self.customers),
+        ):
+            if object_id.startswith(prefix) and object_id in objects:
+                return objects[object_id]
+        raise _ApiError(
+            404, "invalid_request_error", "resource_missing", f"No such object: '{object_id}'"
+        )
 
     def _create_refund(self, params: dict[str, str]) -> dict:
         intent_id = params.get("payment_intent")
@@ -472,6 +837,39 @@ class StripeStub:
         location = paid["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id)
         return 303, {"Location": location}, b""
 
+    # -- the fake hosted setup page -------------------------------------------------------
+
+    def _setup_page(self, method: str, session_id: str, form: dict[str, str]):
+        """GET: a form for a test card or the test bank account; POST `card=...` or
+        `routing_number=...&account_number=...`: saved, and back to the success URL."""
+        with self._lock:
+            session = dict(self.sessions.get(session_id) or {})
+        if not session or session.get("mode") != "setup":
+            return 404, {}, _page("Not found", "<p>There is no such setup page.</p>")
+        if session["status"] != "open":
+            return 410, {}, _page("Setup closed", "<p>This page is no longer open.</p>")
+        form_html = (
+            '<form method="post"><label>Card number <input name="card"></label>'
+            '<button type="submit">Save card</button></form>'
+            '<form method="post"><label>Routing number <input name="routing_number"></label>'
+            '<label>Account number <input name="account_number"></label>'
+            '<button type="submit">Save bank account</button></form>'
+        )
+        if method != "POST":
+            return 200, {}, _page("Stripe test setup", form_html)
+        try:
+            if "card" in form:
+                self.complete_setup(session_id, card=form["card"])
+            elif form.get("routing_number") == TEST_ROUTING_NUMBER:
+                self.complete_setup(session_id, bank_account=form.get("account_number", ""))
+            else:
+                raise ValueError("Use the test routing number.")
+        except ValueError as exc:
+            error = f'<p role="alert">{html.escape(str(exc))}</p>'
+            return 402, {}, _page("Stripe test setup", error + form_html)
+        location = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id)
+        return 303, {"Location": location}, b""
+
     def _deliver(self, envelope: dict) -> None:
         payload = json.dumps(envelope).encode()
         request = urllib.request.Request(
@@ -565,6 +963,25 @@ def _integer(params: dict[str, str], name: str) -> int:
             400, "invalid_request_error", "parameter_invalid_integer", "Invalid integer", name
         )
     return int(value)
+
+
+def _listed(params: dict[str, str], name: str) -> list[str]:
+    """`expand[0]=a&expand[1]=b` -> ["a", "b"] for name "expand"."""
+    values, index = [], 0
+    while f"{name}[{index}]" in params:
+        values.append(params[f"{name}[{index}]"])
+        index += 1
+    return values
+
+
+def _unknown(name: str) -> _ApiError:
+    return _ApiError(
+        400,
+        "invalid_request_error",
+        "parameter_unknown",
+        f"Received unknown parameter: {name}",
+        name,
+    )
 
 
 def _missing(name: str) -> _ApiError:

@@ -1,8 +1,11 @@
-"""StripeGateway: Stripe Checkout for card payments (the only module that imports `stripe`).
+"""StripeGateway: Stripe Checkout for card payments, and payment methods saved on Checkout's
+setup page and charged off-session (the only module that imports `stripe`).
 
 Stripe sees an opaque payment id and a generic line ("Payment toward statements S-..., S-..."),
-never a name, a code or a date of birth. Every POST carries an idempotency key derived
-from what the portal asked for, so a retry (ours or the library's) acts once. The API
+never a name, a code or a date of birth; a Customer made for a saved method carries only
+the plan's opaque id. Every POST carries an idempotency key derived from what the portal
+asked for, so a retry (ours or the library's) acts once (a setup page, which charges
+nothing, is opened anew each time it is asked for). The API
 version is pinned here, not taken from the installed library, so upgrading the library
 does not silently change the shape of what Stripe sends back.
 
@@ -13,23 +16,31 @@ reused while the function is warm), so a cold start that serves no payment pays 
 import dataclasses
 import json
 import logging
+import secrets
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from portal.domain.plans import Outcome, SavedMethod
 from portal.ports.payments import (
+    SESSION_PLACEHOLDER,
+    ChargeResult,
     CheckoutRequest,
     CheckoutSession,
     EventKind,
     GatewayError,
     GatewayEvent,
+    OffSessionCharge,
     RefundOutcome,
+    SetupRequest,
+    SetupSession,
     WebhookRejected,
 )
 
 if TYPE_CHECKING:
     import stripe
+    from stripe.params import PaymentIntentCreateParams
     from stripe.params.checkout import SessionCreateParams
 
 log = logging.getLogger(__name__)
@@ -58,6 +69,88 @@ CHECKOUT_CLOSED = (
 )
 FAILED_MESSAGE = "Your bank did not complete the payment, so nothing was taken."
 EXPIRED_MESSAGE = "The checkout closed before the payment was made; nothing was charged."
+
+# -- saved methods
+# The methods a plan may save: both are charged without sending the patient anywhere.
+SAVED_METHOD_TYPES = ("card", "us_bank_account")
+# Marks the PaymentIntents the portal confirms off-session, whose own events report their
+# outcome (a Checkout payment's outcome comes from its session's events instead).
+OFF_SESSION_MARK = "portal_off_session"
+SETUP_UNAVAILABLE = (
+    "The card processor is not answering, so nothing was saved. Please try again in a few minutes."
+)
+SETUP_NOT_AVAILABLE = (
+    "Saving a payment method is not available right now. Please try again later or call "
+    "the billing office."
+)
+SETUP_NOT_FOUND = "We could not find this page for saving a payment method; please start again."
+SETUP_OTHER_PURPOSE = "This payment method was saved for another plan; please start again."
+SETUP_EXPIRED = (
+    "The page for saving a payment method closed before one was saved; nothing was saved. "
+    "Please start again."
+)
+SETUP_UNVERIFIED = (
+    "Your bank account is not verified yet, so it cannot be used. Please start again and "
+    "choose another payment method, or verify the account first."
+)
+SETUP_UNUSABLE = (
+    "That kind of payment method cannot be used here; please choose a card or bank account."
+)
+CHARGE_UNAVAILABLE = "The card processor is not answering; the charge is not confirmed."
+CHARGE_REFUSED = "The card processor refused the charge"
+CHARGE_NOT_FOUND = "The card processor has no charge with this reference."
+PROCESSING_MESSAGE = (
+    "The payment from your bank account is on its way; it takes a few business days."
+)
+AUTHENTICATION_MESSAGE = (
+    "Your bank asks you to confirm this payment yourself, so nothing was charged. "
+    "Please pay it on the portal."
+)
+DECLINED_MESSAGE = "Your card was declined."
+HARD_DECLINED_MESSAGE = (
+    "Your payment method was declined and cannot be charged again; please choose another."
+)
+# Decline codes (cards) and failure codes (bank debits) that will not work on a later try.
+HARD_DECLINES = frozenset(
+    {
+        "lost_card",
+        "stolen_card",
+        "pickup_card",
+        "expired_card",
+        "incorrect_number",
+        "invalid_number",
+        "invalid_account",
+        "card_not_supported",
+        "restricted_card",
+        "fraudulent",
+        "merchant_blacklist",
+        "do_not_try_again",
+        "do_not_honor_no_retry",
+        "revocation_of_all_authorizations",
+        "revocation_of_authorization",
+        "stop_payment_order",
+        "transaction_not_allowed",
+        "currency_not_supported",
+        "new_account_information_available",
+        "security_violation",
+        # ACH returns
+        "account_closed",
+        "no_account",
+        "invalid_account_number",
+        "bank_account_restricted",
+        "bank_account_frozen",
+        "debit_not_authorized",
+        "bank_account_unusable",
+    }
+)
+# Failures of a bank debit, in words for the patient.
+DEBIT_RETURNED = "Your bank returned the payment."
+DEBIT_FAILURES = {
+    "insufficient_funds": "Your bank returned the payment: the account did not have enough money.",
+    "account_closed": "Your bank returned the payment: the account is closed.",
+    "no_account": "Your bank returned the payment: the account was not found.",
+    "debit_not_authorized": "Your bank returned the payment as not authorized.",
+}
 
 
 class StripeGateway:
@@ -232,6 +325,97 @@ class StripeGateway:
             raise GatewayError("The card processor is not answering.") from exc
         return (intent.get("metadata") or {}).get("payment_id") or None
 
+    # -- saved methods --------------------------------------------------------------------
+
+    def create_setup(self, request: SetupRequest) -> SetupSession:
+        """Checkout in setup mode for a Customer that carries only the plan's id."""
+        import stripe
+
+        try:
+            customer_id = request.customer_id or self._new_customer(request.purpose_id)
+            session = self._client.v1.checkout.sessions.create(
+                params=setup_params(request, customer_id),
+                options={"idempotency_key": f"setup-{request.purpose_id}-{secrets.token_hex(8)}"},
+            ).to_dict()
+        except stripe.StripeError as exc:
+            _log_error("create setup", exc)
+            raise GatewayError(
+                SETUP_UNAVAILABLE if _unavailable(exc) else SETUP_NOT_AVAILABLE
+            ) from None
+        if session.get("status") != "open" or not session.get("url"):
+            log.warning("stripe setup %s is %s, not open", session["id"], session.get("status"))
+            raise GatewayError(SETUP_NOT_AVAILABLE)
+        return SetupSession(session["id"], session["url"])
+
+    def _new_customer(self, purpose_id: str) -> str:
+        customer = self._client.v1.customers.create(
+            params={"metadata": {"portal_plan": purpose_id}},
+            options={"idempotency_key": f"customer-{purpose_id}"},
+        )
+        return str(customer.id)
+
+    def setup_outcome(self, session_id: str, purpose_id: str | None = None) -> SavedMethod | None:
+        import stripe
+
+        try:
+            session = self._client.v1.checkout.sessions.retrieve(
+                session_id, params={"expand": ["setup_intent.payment_method"]}
+            ).to_dict()
+        except stripe.StripeError as exc:
+            _log_error("retrieve setup", exc)
+            if isinstance(exc, stripe.InvalidRequestError) and exc.http_status == 404:
+                raise GatewayError(SETUP_NOT_FOUND) from None
+            raise GatewayError(
+                SETUP_UNAVAILABLE if _unavailable(exc) else SETUP_NOT_AVAILABLE
+            ) from None
+        return method_from_session(session, purpose_id)
+
+    def charge_saved(self, charge: OffSessionCharge) -> ChargeResult:
+        import stripe
+
+        if charge.amount_cents <= 0:
+            raise ValueError("a charge needs a positive amount")
+        try:
+            intent = self._client.v1.payment_intents.create(
+                params=off_session_params(charge), options={"idempotency_key": charge.key}
+            ).to_dict()
+        except stripe.CardError as exc:
+            # Declined (or the bank wants the patient): Stripe made the PaymentIntent, and
+            # the error carries it.
+            found = exc.error.payment_intent if exc.error else None
+            reference = str(found.id) if found is not None else ""
+            outcome, message = decline_of(
+                exc.code, _decline_code(exc), exc.user_message, charge.method.kind != "card"
+            )
+            log.info(
+                "stripe off-session charge %s declined: code=%s decline_code=%s",
+                reference,
+                exc.code,
+                _decline_code(exc),
+            )
+            return ChargeResult(outcome, reference, charge.amount_cents, message)
+        except stripe.StripeError as exc:
+            _log_error("charge saved method", exc)
+            if _unavailable(exc):
+                raise GatewayError(CHARGE_UNAVAILABLE) from None
+            detail = exc.user_message or type(exc).__name__
+            raise GatewayError(f"{CHARGE_REFUSED}: {detail}") from None
+        return result_of_intent(intent)
+
+    def charge_status(self, reference: str) -> ChargeResult:
+        import stripe
+
+        try:
+            intent = self._client.v1.payment_intents.retrieve(reference).to_dict()
+        except stripe.StripeError as exc:
+            _log_error("retrieve charge", exc)
+            if isinstance(exc, stripe.InvalidRequestError) and exc.http_status == 404:
+                raise GatewayError(CHARGE_NOT_FOUND) from None
+            raise GatewayError(
+                CHARGE_UNAVAILABLE if _unavailable(exc) else f"{CHARGE_REFUSED}."
+            ) from None
+        return result_of_intent(intent)
+
 
 # -- translation (pure functions) ---------------------------------------------------------
 
@@ -264,6 +448,136 @@ def checkout_params(request: CheckoutRequest) -> "SessionCreateParams":
     }
 
 
+def setup_params(request: SetupRequest, customer_id: str) -> "SessionCreateParams":
+    """Checkout in setup mode: the Customer, the plan's opaque id, where to send the patient
+    back. A bank account must be verified on the page (instantly, through the patient's
+    bank), so a completed page has saved a method that can be charged."""
+    return {
+        "mode": "setup",
+        "customer": customer_id,
+        "currency": "usd",
+        "allowed_payment_method_types": list(SAVED_METHOD_TYPES),
+        "payment_method_options": {"us_bank_account": {"verification_method": "instant"}},
+        "metadata": {"plan_id": request.purpose_id},
+        "setup_intent_data": {"metadata": {"plan_id": request.purpose_id}},
+        "success_url": setup_success_url(request.success_url),
+        "cancel_url": request.cancel_url,
+    }
+
+
+def setup_success_url(url: str) -> str:
+    """Where Stripe sends the patient back, with the session's id: in the caller's
+    `{CHECKOUT_SESSION_ID}`, or in `session_id` when the caller left none."""
+    return (
+        url if SESSION_PLACEHOLDER in url else _with_query(url, f"session_id={SESSION_PLACEHOLDER}")
+    )
+
+
+def off_session_params(charge: OffSessionCharge) -> "PaymentIntentCreateParams":
+    """A PaymentIntent confirmed at once with the patient away: the amount, a generic line,
+    the portal's opaque payment id, the saved method and its Customer. Nothing else."""
+    return {
+        "amount": charge.amount_cents,
+        "currency": "usd",
+        "customer": charge.method.customer_id,
+        "payment_method": charge.method.method_id,
+        "allowed_payment_method_types": [charge.method.kind],
+        "off_session": True,
+        "confirm": True,
+        "description": charge.description,
+        "metadata": {"payment_id": charge.payment_id, OFF_SESSION_MARK: "true"},
+    }
+
+
+def method_from_session(
+    session: Mapping[str, Any], purpose_id: str | None = None
+) -> SavedMethod | None:
+    """The method a retrieved setup-mode Checkout Session saved (its SetupIntent and
+    PaymentMethod expanded); None while it is open; GatewayError otherwise."""
+    plan_id = _metadata(session).get("plan_id")
+    if session.get("mode") != "setup" or not plan_id:
+        raise GatewayError(SETUP_NOT_FOUND)
+    if purpose_id is not None and plan_id != purpose_id:
+        raise GatewayError(SETUP_OTHER_PURPOSE)
+    status = session.get("status")
+    if status == "open":
+        return None
+    if status != "complete":
+        raise GatewayError(SETUP_EXPIRED)
+    intent = session.get("setup_intent")
+    intent = intent if isinstance(intent, Mapping) else {}
+    if intent.get("status") != "succeeded":
+        log.warning("stripe setup %s completed with its intent %s", session.get("id"), intent)
+        raise GatewayError(SETUP_UNVERIFIED)
+    method = intent.get("payment_method")
+    method = method if isinstance(method, Mapping) else {}
+    kind = method.get("type")
+    details = method.get(kind) if isinstance(kind, str) else None
+    customer = _id_of(session.get("customer")) or _id_of(intent.get("customer"))
+    if kind not in SAVED_METHOD_TYPES or not isinstance(details, Mapping) or not customer:
+        raise GatewayError(SETUP_UNUSABLE)
+    brand = details.get("brand") if kind == "card" else details.get("bank_name")
+    return SavedMethod(
+        method_id=str(method.get("id") or ""),
+        customer_id=customer,
+        kind=str(kind),
+        brand=str(brand or ""),
+        last4=str(details.get("last4") or ""),
+    )
+
+
+def result_of_intent(intent: Mapping[str, Any]) -> ChargeResult:
+    """What an off-session PaymentIntent has come to."""
+    status = intent.get("status")
+    reference = str(intent.get("id") or "")
+    amount = _cents(intent.get("amount"))
+    if status == "succeeded":
+        return ChargeResult(
+            Outcome.SUCCEEDED, reference, _cents(intent.get("amount_received")) or amount
+        )
+    if status == "processing":
+        return ChargeResult(Outcome.PROCESSING, reference, amount, PROCESSING_MESSAGE)
+    if status == "requires_action":
+        return ChargeResult(Outcome.NEEDS_AUTHENTICATION, reference, amount, AUTHENTICATION_MESSAGE)
+    error = intent.get("last_payment_error")
+    error = error if isinstance(error, Mapping) else {}
+    outcome, message = decline_of(
+        error.get("code"), error.get("decline_code"), error.get("message"), _paid_by_bank(intent)
+    )
+    return ChargeResult(outcome, reference, amount, message)
+
+
+def decline_of(code: Any, decline_code: Any, message: Any, bank: bool) -> tuple[Outcome, str]:
+    """A decline's outcome and the patient's message, from Stripe's codes (a card's decline
+    code, or a bank debit's failure code) and Stripe's own message for the customer."""
+    codes = {c for c in (code, decline_code) if isinstance(c, str)}
+    if "authentication_required" in codes:
+        return Outcome.NEEDS_AUTHENTICATION, AUTHENTICATION_MESSAGE
+    if bank:  # Stripe's words for a returned debit are for the merchant, not the patient
+        text = next((DEBIT_FAILURES[c] for c in sorted(codes) if c in DEBIT_FAILURES), None)
+        text = text or DEBIT_RETURNED
+    elif isinstance(message, str) and message:
+        text = message
+    else:
+        text = DECLINED_MESSAGE
+    if codes & HARD_DECLINES:
+        return Outcome.HARD_DECLINE, HARD_DECLINED_MESSAGE if text == DECLINED_MESSAGE else text
+    return Outcome.SOFT_DECLINE, text
+
+
+def _paid_by_bank(obj: Mapping[str, Any]) -> bool:
+    """Whether a PaymentIntent or Charge is a bank debit (its failures are bank returns)."""
+    error = obj.get("last_payment_error")
+    method = error.get("payment_method") if isinstance(error, Mapping) else None
+    details = obj.get("payment_method_details")
+    types = obj.get("payment_method_types")
+    return (
+        (isinstance(method, Mapping) and method.get("type") == "us_bank_account")
+        or (isinstance(details, Mapping) and details.get("type") == "us_bank_account")
+        or types == ["us_bank_account"]
+    )
+
+
 def event_from(event: Mapping[str, Any]) -> GatewayEvent | None:
     """A Stripe event (the parsed webhook body) as a GatewayEvent; None for an event the
     portal does not act on or that is not about one of its payments."""
@@ -279,7 +593,71 @@ def event_from(event: Mapping[str, Any]) -> GatewayEvent | None:
         return _refund_event(obj, event_id)
     if kind in ("charge.dispute.created", "charge.dispute.closed"):
         return _dispute_event(kind.removeprefix("charge.dispute."), obj, event_id)
+    if kind in INTENT_EVENTS:
+        return _intent_event(INTENT_EVENTS[kind], obj, event_id)
+    if kind == "charge.failed":
+        return _charge_failed_event(obj, event_id)
     return None
+
+
+# An off-session PaymentIntent's events (a Checkout payment's own are not acted on: its
+# session's events report it).
+INTENT_EVENTS = {
+    "payment_intent.succeeded": EventKind.PAYMENT_SUCCEEDED,
+    "payment_intent.processing": EventKind.PAYMENT_PROCESSING,
+    "payment_intent.payment_failed": EventKind.PAYMENT_FAILED,
+}
+
+
+def _off_session_payment(obj: Mapping[str, Any]) -> str:
+    """The portal's payment id of an off-session charge the portal made; "" otherwise."""
+    metadata = _metadata(obj)
+    payment_id = metadata.get("payment_id")
+    if metadata.get(OFF_SESSION_MARK) != "true" or not isinstance(payment_id, str):
+        return ""
+    return payment_id
+
+
+def _intent_event(kind: EventKind, intent: Mapping[str, Any], event_id: str) -> GatewayEvent | None:
+    payment_id = _off_session_payment(intent)
+    reference = _id_of(intent.get("id"))
+    if not payment_id or not reference:
+        return None
+    result = result_of_intent(intent)
+    if kind is EventKind.PAYMENT_SUCCEEDED:
+        amount = _cents_or_none(intent.get("amount_received"))
+    else:
+        amount = _cents_or_none(intent.get("amount"))
+    return GatewayEvent(
+        kind=kind,
+        payment_id=payment_id,
+        reference=reference,
+        amount_cents=amount,
+        message=result.message if kind is EventKind.PAYMENT_FAILED else "",
+        event_id=event_id,
+        currency=_currency(intent.get("currency")),
+    )
+
+
+def _charge_failed_event(charge: Mapping[str, Any], event_id: str) -> GatewayEvent | None:
+    """A charge of an off-session payment that failed: a card declined, or a bank debit
+    returned (even after its PaymentIntent had succeeded)."""
+    payment_id = _off_session_payment(charge)
+    reference = _id_of(charge.get("payment_intent"))
+    if not payment_id or not reference:
+        return None
+    _, message = decline_of(
+        charge.get("failure_code"), None, charge.get("failure_message"), _paid_by_bank(charge)
+    )
+    return GatewayEvent(
+        kind=EventKind.PAYMENT_FAILED,
+        payment_id=payment_id,
+        reference=reference,
+        amount_cents=_cents_or_none(charge.get("amount")),
+        message=message,
+        event_id=event_id,
+        currency=_currency(charge.get("currency")),
+    )
 
 
 def outcome_from_session(session: Mapping[str, Any]) -> GatewayEvent | None:
@@ -406,6 +784,10 @@ def _unavailable(exc: "stripe.StripeError") -> bool:
 
 def _patient_message(exc: "stripe.StripeError") -> str:
     return UNAVAILABLE if _unavailable(exc) else NOT_AVAILABLE
+
+
+def _decline_code(exc: "stripe.StripeError") -> str | None:
+    return exc.error.decline_code if exc.error else None
 
 
 def _log_error(operation: str, exc: "stripe.StripeError") -> None:

@@ -1,8 +1,11 @@
-"""The PaymentGateway port: a hosted checkout page, and the events that report its outcome."""
+"""The PaymentGateway port: a hosted checkout page, and the events that report its outcome;
+payment methods saved on a hosted page and charged later, with the patient away."""
 
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
+
+from portal.domain.plans import Outcome, SavedMethod
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,78 @@ class WebhookSource(Protocol):
         portal payment; WebhookRejected when it is not provably from the gateway."""
 
 
-class PaymentGateway(Checkouts, Refunds, WebhookSource, Protocol):
-    """One card processor in all three roles (Stripe, or the sandbox, whose own checkout
-    page is the SandboxCheckout port)."""
+# Where a hosted page's return address takes the session's id.
+SESSION_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
+
+
+@dataclass(frozen=True)
+class SetupRequest:
+    """A hosted page where the patient saves a card or US bank account for later charges.
+
+    `{CHECKOUT_SESSION_ID}` in `success_url` is replaced by the session's id on the way back
+    (without one, the id comes back as the `session_id` query parameter).
+    `customer_id`: the processor's customer to save it for (when the method is changed);
+    None makes a new one, which carries nothing about the patient."""
+
+    purpose_id: str  # the plan's id
+    success_url: str
+    cancel_url: str
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SetupSession:
+    session_id: str
+    url: str
+
+
+@dataclass(frozen=True)
+class OffSessionCharge:
+    """A charge of a saved method with the patient away. `key` is the processor's
+    idempotency key: the same key twice is the same charge, never two."""
+
+    payment_id: str
+    method: SavedMethod
+    amount_cents: int
+    description: str  # generic, e.g. "Payment plan installment 2 of 6": never PHI
+    key: str
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    """What a charge came to. `reference` is the processor's id of the charge (posting is
+    idempotent on it); `message` is fit to show the patient (no card details beyond the
+    brand and last four)."""
+
+    outcome: Outcome
+    reference: str
+    amount_cents: int
+    message: str = ""
+
+
+class SavedMethods(Protocol):
+    """Cards and bank accounts saved on the processor's page and charged off-session."""
+
+    def create_setup(self, request: SetupRequest) -> SetupSession:
+        """Open a hosted page where the patient saves a method; the patient is sent to
+        `url`. GatewayError when the processor cannot open one."""
+
+    def setup_outcome(self, session_id: str, purpose_id: str | None = None) -> SavedMethod | None:
+        """The method a completed setup session saved; None while it is still open.
+        GatewayError (a message fit to show) when it was canceled or expired, saved
+        nothing usable, is not one of ours, or (given `purpose_id`) was opened for
+        another purpose."""
+
+    def charge_saved(self, charge: OffSessionCharge) -> ChargeResult:
+        """Charge a saved method off-session. Declines are outcomes, never errors;
+        GatewayError only when the processor cannot be reached or fails, and then a retry
+        with the same key is safe."""
+
+    def charge_status(self, reference: str) -> ChargeResult:
+        """What a charge has come to since (a bank debit that was PROCESSING).
+        GatewayError when the processor cannot say."""
+
+
+class PaymentGateway(Checkouts, Refunds, WebhookSource, SavedMethods, Protocol):
+    """One card processor in every role (Stripe, or the sandbox, whose own checkout and
+    setup pages are the SandboxCheckout and SandboxSetup ports)."""

@@ -88,6 +88,25 @@ class CardForm(FlaskForm):
     )
 
 
+class BankAccountForm(FlaskForm):
+    """A US bank account on the sandbox's setup page (the processor's page in production)."""
+
+    routing_number = StringField(
+        "Routing number",
+        validators=[
+            InputRequired("Enter the routing number."),
+            Regexp(r"^ *[0-9]{9} *$", message="The routing number is 9 digits."),
+        ],
+    )
+    account_number = StringField(
+        "Account number",
+        validators=[
+            InputRequired("Enter the account number."),
+            Regexp(r"^ *[0-9]{4,17} *$", message="The account number is 4 to 17 digits."),
+        ],
+    )
+
+
 class StaffLoginForm(FlaskForm):
     username = StringField(
         "Username", validators=[InputRequired("Enter your username."), Length(max=32)]

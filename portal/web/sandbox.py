@@ -1,19 +1,24 @@
-"""The sandbox gateway's stand-in for a hosted checkout page (local default only)."""
+"""The sandbox gateway's stand-ins for a hosted checkout page and for the processor's page
+that saves a payment method (local default only)."""
 
-from flask import Blueprint, abort, redirect, render_template
+from flask import Blueprint, abort, redirect, render_template, request
 
 from portal.domain.aging import practice_date
+from portal.ports.payments import SESSION_PLACEHOLDER
 from portal.ports.sandbox import (
     TEST_CARDS,
+    TEST_ROUTING_NUMBER,
     CardDeclined,
     SandboxCheckout,
     SandboxSession,
+    SandboxSetup,
+    SandboxSetupSession,
     UnknownSession,
 )
 from portal.services.errors import PaymentNotFound
 from portal.services.payments import apply_gateway_event
 from portal.web import current_services
-from portal.web.forms import CardForm
+from portal.web.forms import BankAccountForm, CardForm
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
@@ -78,6 +83,64 @@ def cancel(session_id: str):
     checkout_session = _open(session_id)
     apply_gateway_event(current_services(), _sandbox().cancel(checkout_session))
     return redirect(checkout_session.cancel_url, code=303)
+
+
+def _setup_page() -> SandboxSetup:
+    gateway = current_services().payments
+    if not isinstance(gateway, SandboxSetup):
+        abort(404)
+    return gateway
+
+
+def _open_setup(session_id: str) -> SandboxSetupSession:
+    try:
+        return _setup_page().open_setup(session_id)
+    except UnknownSession:
+        abort(404)
+
+
+@bp.route("/setup/<session_id>", methods=["GET", "POST"])
+def setup(session_id: str):
+    """Save a test card or the test bank account for later charges; back to the portal
+    with the completed session's id in place of {CHECKOUT_SESSION_ID}."""
+    setup_session = _open_setup(session_id)
+    card, bank = CardForm(), BankAccountForm()
+    chosen = request.form.get("method") if request.method == "POST" else None
+    error, status = None, 200
+    completed = None
+    if chosen == "card" and card.validate_on_submit():
+        if _expired(card.expiry.data or ""):
+            card.expiry.errors = ["This card has expired."]
+            status = 422
+        else:
+            try:
+                completed = _setup_page().save_card(setup_session, card.card_number.data or "")
+            except CardDeclined as exc:
+                error, status = exc.message, 402
+    elif chosen == "bank_account" and bank.validate_on_submit():
+        try:
+            completed = _setup_page().save_bank_account(
+                setup_session, bank.routing_number.data or "", bank.account_number.data or ""
+            )
+        except CardDeclined as exc:
+            error, status = exc.message, 402
+    elif request.method == "POST":
+        if chosen not in ("card", "bank_account"):
+            error = "Choose a card or a bank account to save."
+        status = 422
+    if completed is not None:
+        return redirect(setup_session.success_url.replace(SESSION_PLACEHOLDER, completed), code=303)
+    return (
+        render_template(
+            "sandbox/setup.html",
+            setup=setup_session,
+            card=card,
+            bank=bank,
+            error=error,
+            routing_number=TEST_ROUTING_NUMBER,
+        ),
+        status,
+    )
 
 
 def _expired(expiry: str) -> bool:

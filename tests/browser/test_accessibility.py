@@ -28,7 +28,7 @@ from portal.bootstrap import build_services
 from portal.clock import FixedClock
 from portal.config import Settings
 from portal.domain.staff import EscalationKind
-from portal.ports.payments import EventKind, GatewayEvent
+from portal.ports.payments import EventKind, GatewayEvent, SetupRequest
 from portal.services.api_keys import create_api_key
 from portal.services.context import Services
 from portal.services.demo import load_demo
@@ -142,6 +142,7 @@ class Site:
     checkout_path: str  # that open checkout
     failed_path: str  # another account's failed payment (seen without its session)
     optout_path: str
+    setup_path: str  # the sandbox's page that saves a payment method for a plan
 
 
 def _free_port() -> int:
@@ -206,6 +207,15 @@ def site(tmp_path_factory) -> Iterator[Site]:
             failed_path=f"/payments/{failed_session.payment_id}",
             checkout_path=_path(pending.url),
             optout_path=_path(opt_out_url(services, number)),
+            setup_path=_path(
+                services.payments.create_setup(
+                    SetupRequest(
+                        "plan_a11y",
+                        f"{settings.base_url}/account?session_id={{CHECKOUT_SESSION_ID}}",
+                        f"{settings.base_url}/account",
+                    )
+                ).url
+            ),
         )
 
 
@@ -366,6 +376,30 @@ def checkout_declined(page: Page, site: Site, viewport: str) -> None:
     expect(page.get_by_role("alert")).to_contain_text("declined")
 
 
+def fits(page: Page, viewport: str) -> None:
+    if viewport == "375":
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"the page is {width}px wide at {PHONE['width']}px"
+
+
+def setup_page(page: Page, site: Site, viewport: str) -> None:
+    page.goto(site.setup_path)
+    heading(page, "Save a payment method")
+    fits(page, viewport)
+
+
+def setup_declined(page: Page, site: Site, viewport: str) -> None:
+    page.goto(site.setup_path)
+    page.get_by_label("Card number").fill(DECLINED_CARD)
+    page.get_by_label("Expiry (MM/YY)").fill("12/30")
+    page.get_by_label("CVC", exact=True).fill("123")
+    page.get_by_role("button", name="Save card").click()
+    expect(page.get_by_role("alert")).to_contain_text("declined")
+    page.get_by_role("button", name="Save bank account").click()
+    expect(page.get_by_role("alert").filter(has_text="There is a problem")).to_be_visible()
+    fits(page, viewport)
+
+
 def optout_done(page: Page, site: Site, viewport: str) -> None:
     page.goto(site.optout_path)
     page.get_by_role("button", name="Stop payment reminders").click()
@@ -449,6 +483,8 @@ PAGES: dict[str, tuple[str, Callable]] = {
     "amount-invalid": ("patient", amount_invalid),
     "checkout": ("patient", checkout),
     "checkout-declined": ("patient", checkout_declined),
+    "sandbox-setup": ("patient", setup_page),
+    "sandbox-setup-invalid": ("patient", setup_declined),
     "payment-pending": ("patient", goto("{pending}", "Waiting for your payment to be confirmed")),
     "receipt": ("patient", goto("{receipt}", "Thank you, your payment was received")),
     "payment-failed": ("anon", goto("{failed}", "Your payment did not go through")),

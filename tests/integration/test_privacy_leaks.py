@@ -54,6 +54,7 @@ from portal import create_app
 from portal.cli import cli
 from portal.config import Settings
 from portal.domain.payments import PaymentStatus
+from portal.ports.payments import OffSessionCharge, SetupRequest
 from portal.services.api_keys import create_api_key
 from portal.services.imports import CSV_COLUMNS
 from portal.services.refunds import refund_payment
@@ -812,6 +813,45 @@ def test_nothing_that_leaves_the_portal_carries_codes_descriptions_or_dates_of_b
     refund_payment(services, "sofia", sandbox_paid, "3.00", "sandbox-refund-1")
     assert services.store.get_payment(sandbox_paid).refunded_cents == 300
 
+    # -- saved payment methods (a plan's card or bank account, charged off-session) ------------
+    # Through Stripe: the setup page's Customer carries only the plan's id; a card and a
+    # bank account saved; each charged; the bank debit asked about again.
+    base = stripe_services.settings.base_url
+    for number, (card_number, account) in enumerate(
+        (("4000000000000341", None), (None, "000123456789")), start=1
+    ):
+        back = f"{base}/plans/plan_privacy_{number}"
+        setup = stripe_services.payments.create_setup(
+            SetupRequest(f"plan_privacy_{number}", back + "?session_id={CHECKOUT_SESSION_ID}", back)
+        )
+        stub.complete_setup(setup.session_id, card=card_number, bank_account=account)
+        method = stripe_services.payments.setup_outcome(setup.session_id)
+        charged = stripe_services.payments.charge_saved(
+            OffSessionCharge(
+                f"pay_privacy_{number}",
+                method,
+                2500,
+                "Payment plan installment 1 of 3",
+                f"plan-privacy_{number}-1-1",
+            )
+        )
+        stripe_services.payments.charge_status(charged.reference)
+    # Through the sandbox's setup page.
+    setup = services.payments.create_setup(
+        SetupRequest("plan_privacy_3", f"{base}/plans/plan_privacy_3", f"{base}/plans")
+    )
+    page = path_of(setup.url)
+    saved = sandbox.post(
+        page,
+        data={
+            "method": "card",
+            "card_number": GOOD_CARD,
+            **card,
+            "csrf_token": token_from(sandbox, page),
+        },
+    )
+    assert saved.status_code == 303
+
     # -- the staff console: what associates and supervisors do ---------------------------------
     actions = [
         ("/staff/accounts/310001/notes", {"text": "Called the guarantor; paying by check."}),
@@ -948,6 +988,7 @@ def assert_capture_is_real(items: list[Item], parsed: dict, stub, collector, por
     assert calls["POST /v1/refunds"] >= 1, calls
     assert calls["GET /v1/checkout/sessions/<id>"] >= 1, calls
     assert calls["GET /v1/payment_intents/<id>"] >= 1, calls
+    assert calls["POST /v1/customers"] >= 2 and calls["POST /v1/payment_intents"] >= 2, calls
     assert calls["GET /pay/<id>"] >= 4, calls
     assert all(r.headers.get("Idempotency-Key") for r in stub.requests if r.method == "POST")
     loggers = Counter(name for name, _ in collector.lines)

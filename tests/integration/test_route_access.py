@@ -24,7 +24,7 @@ from werkzeug.security import generate_password_hash
 
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.staff import EscalationKind, Role
-from portal.ports.payments import EventKind, GatewayEvent
+from portal.ports.payments import EventKind, GatewayEvent, SetupRequest
 from portal.services.api_keys import create_api_key, revoke_api_key
 from portal.services.notices import opt_out_url
 from portal.services.payments import apply_gateway_event, start_payment
@@ -304,6 +304,33 @@ TABLE = [
         changes=True,
         config="sandbox",
     ),
+    # The sandbox's stand-in for the page that saves a payment method: stateless, its
+    # signed session id is the key.
+    Route(
+        "GET", "/sandbox/setup/<session_id>", "/sandbox/setup/{setup}", everyone(), config="sandbox"
+    ),
+    Route(
+        "GET",
+        "/sandbox/setup/<session_id>",
+        "/sandbox/setup/cs_sbx_setup_unknown",
+        everyone(NOT_FOUND),
+        config="sandbox",
+        variant="unknown",
+    ),
+    Route(
+        "POST",
+        "/sandbox/setup/<session_id>",
+        "/sandbox/setup/{setup}",
+        everyone(see_other(r"/plans/plan_route_test/method\?session_id=cs_sbx_setup_[\w.\-]+")),
+        form=lambda w: {
+            "method": "card",
+            "card_number": GOOD_CARD,
+            "expiry": "12/30",
+            "cvc": "123",
+        },
+        csrf_actor="patient",
+        config="sandbox",
+    ),
     # Stripe's notifications: the signature on the raw body is the authority.
     Route(
         "POST",
@@ -574,6 +601,10 @@ def world(request, config, lopez, smith) -> World:
     if config == "sandbox":
         w.ids["checkout"] = start_payment(services, "100234", "10.00").session_id
         w.ids["checkout_cancel"] = start_payment(services, "100234", "11.00").session_id
+        back = f"{services.settings.base_url}/plans/plan_route_test/method"
+        w.ids["setup"] = services.payments.create_setup(
+            SetupRequest("plan_route_test", back + "?session_id={CHECKOUT_SESSION_ID}", back)
+        ).session_id
     for name in ("escalation", "escalation_to_resolve"):
         item = open_escalation(
             services, "setup", "100234", EscalationKind.OTHER, "Route test", key=name

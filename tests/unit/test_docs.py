@@ -22,6 +22,11 @@ STRIPE_EVENTS = (
     "charge.refunded",
     "charge.dispute.created",
     "charge.dispute.closed",
+    # A saved method's off-session charges (payment plans and autopay).
+    "payment_intent.succeeded",
+    "payment_intent.processing",
+    "payment_intent.payment_failed",
+    "charge.failed",
 )
 
 

@@ -3,11 +3,15 @@
 import pytest
 
 from portal.adapters.stripe_gateway import (
+    AUTHENTICATION_MESSAGE,
+    HARD_DECLINED_MESSAGE,
     checkout_idempotency_key,
     checkout_params,
+    decline_of,
     event_from,
     outcome_from_session,
 )
+from portal.domain.plans import Outcome
 from portal.ports.payments import CheckoutRequest, EventKind, GatewayEvent
 from tests.stripe_stub import event
 
@@ -299,3 +303,161 @@ def test_checkout_parameters_carry_only_the_amount_line_and_payment_id():
     ]
     assert params["success_url"].endswith("/payments/x?session_id={CHECKOUT_SESSION_ID}")
     assert checkout_idempotency_key(PID) == checkout_idempotency_key(PID) == f"checkout-{PID}"
+
+
+# -- off-session PaymentIntents (a saved method charged with the patient away) -------------
+
+OFF_SESSION = {"payment_id": PID, "portal_off_session": "true"}
+
+
+def intent(**overrides) -> dict:
+    """An off-session PaymentIntent as Stripe sends it in payment_intent.* events."""
+    values = {
+        "id": "pi_test_off",
+        "object": "payment_intent",
+        "amount": 2500,
+        "amount_received": 0,
+        "currency": "usd",
+        "customer": "cus_test_1",
+        "last_payment_error": None,
+        "metadata": dict(OFF_SESSION),
+        "payment_method": "pm_test_1",
+        "payment_method_types": ["card"],
+        "status": "processing",
+    }
+    values.update(overrides)
+    return values
+
+
+@pytest.mark.parametrize(
+    ("type", "obj", "kind", "amount", "message"),
+    [
+        (
+            "payment_intent.succeeded",
+            intent(status="succeeded", amount_received=2500),
+            EventKind.PAYMENT_SUCCEEDED,
+            2500,
+            "",
+        ),
+        ("payment_intent.processing", intent(), EventKind.PAYMENT_PROCESSING, 2500, ""),
+        (
+            "payment_intent.payment_failed",
+            intent(
+                status="requires_payment_method",
+                last_payment_error={
+                    "type": "card_error",
+                    "code": "card_declined",
+                    "decline_code": "insufficient_funds",
+                    "message": "Your card has insufficient funds.",
+                },
+            ),
+            EventKind.PAYMENT_FAILED,
+            2500,
+            "Your card has insufficient funds.",
+        ),
+        (
+            "charge.failed",
+            charge(
+                amount=2500,
+                status="failed",
+                paid=False,
+                metadata=dict(OFF_SESSION),
+                payment_intent="pi_test_off",
+                failure_code="account_closed",
+                failure_message="The customer's bank account has been closed.",
+                payment_method_details={"type": "us_bank_account"},
+            ),
+            EventKind.PAYMENT_FAILED,
+            2500,
+            "Your bank returned the payment: the account is closed.",
+        ),
+    ],
+)
+def test_an_off_session_intents_events_are_its_payments(type, obj, kind, amount, message):
+    assert event_from(event(type, obj, "evt_off")) == GatewayEvent(
+        kind=kind,
+        payment_id=PID,
+        reference="pi_test_off",
+        amount_cents=amount,
+        message=message,
+        event_id="evt_off",
+    )
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"payment_id": PID},  # a Checkout payment's own PaymentIntent
+        {"portal_off_session": "true"},  # no payment id
+        {"payment_id": PID, "portal_off_session": "false"},
+        {},
+    ],
+)
+@pytest.mark.parametrize(
+    "type",
+    ["payment_intent.succeeded", "payment_intent.processing", "payment_intent.payment_failed"],
+)
+def test_other_intents_events_are_not_acted_on(type, metadata):
+    assert event_from(event(type, intent(metadata=metadata))) is None
+
+
+def test_a_checkout_payments_failed_charge_is_not_acted_on():
+    """A declined attempt on the Checkout page: the patient may try another card there."""
+    failed = charge(status="failed", failure_code="card_declined", amount_refunded=0)
+
+    assert event_from(event("charge.failed", failed)) is None
+
+
+@pytest.mark.parametrize(
+    ("codes", "bank", "expected"),
+    [
+        (
+            ("card_declined", "generic_decline", "Your card was declined."),
+            False,
+            (Outcome.SOFT_DECLINE, "Your card was declined."),
+        ),
+        (
+            ("card_declined", "insufficient_funds", "Your card has insufficient funds."),
+            False,
+            (Outcome.SOFT_DECLINE, "Your card has insufficient funds."),
+        ),
+        (
+            ("card_declined", "pickup_card", "Your card was declined."),
+            False,
+            (
+                Outcome.HARD_DECLINE,
+                HARD_DECLINED_MESSAGE,
+            ),
+        ),
+        (
+            ("expired_card", None, "Your card has expired."),
+            False,
+            (Outcome.HARD_DECLINE, "Your card has expired."),
+        ),
+        (
+            ("card_declined", "authentication_required", "Your card was declined."),
+            False,
+            (
+                Outcome.NEEDS_AUTHENTICATION,
+                AUTHENTICATION_MESSAGE,
+            ),
+        ),
+        (("card_declined", None, None), False, (Outcome.SOFT_DECLINE, "Your card was declined.")),
+        # Stripe's words for a returned debit speak of "the customer": the patient gets theirs.
+        (
+            ("bank_account_restricted", None, "The customer's bank account is restricted."),
+            True,
+            (Outcome.HARD_DECLINE, "Your bank returned the payment."),
+        ),
+        (
+            ("insufficient_funds", None, "The customer's account has insufficient funds."),
+            True,
+            (
+                Outcome.SOFT_DECLINE,
+                "Your bank returned the payment: the account did not have enough money.",
+            ),
+        ),
+    ],
+)
+def test_a_decline_is_soft_hard_or_the_patients_to_confirm(codes, bank, expected):
+    assert decline_of(*codes, bank=bank) == expected
