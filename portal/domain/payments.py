@@ -10,6 +10,7 @@ from portal.domain.errors import InvalidInput
 from portal.domain.money import format_cents
 
 MINIMUM_PAYMENT_CENTS = 100
+PLAN_CHARGE_PREFIX = "pay_plan_"
 
 
 class PaymentStatus(StrEnum):
@@ -51,6 +52,11 @@ class Payment:
     # What the portal asked the card for; the gateway may report another amount taken, which
     # is posted as taken. None on payments from before it was kept: the same as the amount.
     requested_cents: int | None = None
+
+    @property
+    def is_plan_charge(self) -> bool:
+        """A payment plan's try, charged on the saved method (portal/services/plan_charges)."""
+        return self.payment_id.startswith(PLAN_CHARGE_PREFIX)
 
     @property
     def asked_cents(self) -> int:

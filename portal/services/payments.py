@@ -16,6 +16,7 @@ from portal.domain.ledger import allocate
 from portal.domain.money import format_cents, parse_amount
 from portal.domain.payments import (
     OPEN_STATUSES,
+    REVERSIBLE_STATUSES,
     Payment,
     PaymentStatus,
     RefundExceedsPayment,
@@ -273,10 +274,39 @@ def _escalate_once(
     open_escalation(services, SYSTEM, account_number, kind, reason, key=key)
 
 
+def _failed(services: Services, payment: Payment, event: GatewayEvent, now: datetime):
+    """A failure of a payment still open closes it; a bank debit that fails after it was
+    posted (returned by the bank days later) is reversed with entries, never edited, and
+    goes to staff; the patient sees the reversal and its reason on the account."""
+    returned = (
+        payment.status in REVERSIBLE_STATUSES
+        and payment.method == "us_bank_account"
+        and event.reference == payment.gateway_reference
+    )
+    if not returned:
+        return _closed(PaymentStatus.FAILED)(services, payment, event, now)
+    reason = f"Bank payment returned: {event.message or 'the bank did not pay it'}"
+    reversed_ = ledger.reverse_payment(services.store, payment.payment_id, reason, now)
+    _escalate_once(
+        services,
+        payment.account_number,
+        EscalationKind.FAILED_PAYMENT,
+        f"Bank payment {payment.payment_id} was returned after it was posted; it is reversed."
+        f" {event.message}".strip(),
+        key=f"returned:{payment.payment_id}",
+    )
+    return reversed_
+
+
 def _closed(status: PaymentStatus):
     def close(services: Services, payment: Payment, event: GatewayEvent, now: datetime):
         closed = services.store.close_payment(payment.payment_id, status, event.message, now)
-        if closed.status is PaymentStatus.FAILED and payment.status in OPEN_STATUSES:
+        # A plan's try that failed is the plan's to retry, and to escalate on default.
+        if (
+            closed.status is PaymentStatus.FAILED
+            and payment.status in OPEN_STATUSES
+            and not payment.is_plan_charge
+        ):
             open_escalation(
                 services,
                 SYSTEM,
@@ -399,7 +429,7 @@ Handler = Callable[[Services, Payment, GatewayEvent, datetime], PostingResult | 
 HANDLERS: dict[EventKind, Handler] = {
     EventKind.PAYMENT_SUCCEEDED: _succeeded,
     EventKind.PAYMENT_PROCESSING: _closed(PaymentStatus.PROCESSING),
-    EventKind.PAYMENT_FAILED: _closed(PaymentStatus.FAILED),
+    EventKind.PAYMENT_FAILED: _failed,
     EventKind.CHECKOUT_CANCELED: _closed(PaymentStatus.CANCELED),
     EventKind.REFUNDED: _refunded,
     EventKind.DISPUTE_OPENED: _dispute_opened,

@@ -647,3 +647,63 @@ def test_a_refund_reported_after_a_lost_dispute_goes_to_a_person(
     assert entries_of(stripe_services, EntryKind.REFUND, pending) == []
     [item] = escalations(stripe_services, EscalationKind.OTHER)
     assert "already reversed" in item.reason
+
+
+# -- a bank debit returned after it was posted ------------------------------------------------
+
+
+def off_session_intent(payment_id: str, cents: int, status: str) -> dict:
+    return {
+        "id": f"pi_{payment_id}",
+        "object": "payment_intent",
+        "amount": cents,
+        "amount_received": cents if status == "succeeded" else 0,
+        "currency": "usd",
+        "status": status,
+        "payment_method_types": ["us_bank_account"],
+        "metadata": {"payment_id": payment_id, "portal_off_session": "true"},
+    }
+
+
+def test_a_bank_debit_returned_after_it_was_posted_is_reversed_with_entries(
+    web, stripe_services, outbox
+):
+    """Posted when the bank debit succeeded; days later the bank returns it: the posting is
+    reversed by new entries (never edited), staff get a queue item, the balance owes again,
+    and the same return delivered again changes nothing."""
+    services, payment_id = stripe_services, "pay_plan_returned0001"
+    debit = Payment(
+        payment_id, "100234", 4000, PaymentStatus.PENDING, "us_bank_account", "stripe", NOW
+    )
+    assert services.store.create_payment(debit)
+    before = due(services)
+    paid = event("payment_intent.succeeded", off_session_intent(payment_id, 4000, "succeeded"))
+    assert status_of(deliver(web, paid)) == (200, "processed")
+    assert due(services) == before - 4000
+
+    returned = event(
+        "charge.failed",
+        {
+            **charge_object(payment_id, 4000, 0),
+            "metadata": {"payment_id": payment_id, "portal_off_session": "true"},
+            "status": "failed",
+            "failure_code": "insufficient_funds",
+            "payment_method_details": {"type": "us_bank_account"},
+        },
+    )
+    assert status_of(deliver(web, returned)) == (200, "processed")
+
+    assert services_payment_status(services, payment_id) is PaymentStatus.REVERSED
+    assert sum(entries_of(services, EntryKind.PATIENT_PAYMENT, payment_id)) == -4000
+    assert sum(entries_of(services, EntryKind.REVERSAL, payment_id)) == 4000
+    assert due(services) == before
+    [item] = escalations(services, EscalationKind.FAILED_PAYMENT)
+    assert item.key == f"returned:{payment_id}" and "returned" in item.reason
+    again = snapshot(services, outbox)
+    redelivered = {**returned, "id": "evt_test_returned_again"}
+    assert deliver(web, redelivered).status_code == 200
+    assert snapshot(services, outbox) == again
+
+
+def services_payment_status(services, payment_id: str) -> PaymentStatus:
+    return payment(services, payment_id).status
