@@ -1,5 +1,5 @@
 """The Store port: every role a store keeps (ledger, claims, access, staff, reminders,
-reports, API keys), in one object, SQLite or DynamoDB."""
+reports, API keys, payment plans), in one object, SQLite or DynamoDB."""
 
 from typing import Protocol
 
@@ -7,6 +7,7 @@ from portal.ports.access import Access
 from portal.ports.api_keys import ApiKeys
 from portal.ports.claims import Claims
 from portal.ports.ledger import Ledger
+from portal.ports.plans import Plans
 from portal.ports.reminders import Reminders
 from portal.ports.reports import Reports
 from portal.ports.staff import Staff
@@ -20,7 +21,7 @@ class StoreNotReady(StoreError):
     """The schema is missing or older than the code: run `portal migrate`."""
 
 
-class Store(Ledger, Claims, Access, Staff, Reminders, Reports, ApiKeys, Protocol):
+class Store(Ledger, Claims, Access, Staff, Reminders, Reports, ApiKeys, Plans, Protocol):
     """Every role at once, as bootstrap builds it."""
 
     def migrate(self) -> int:

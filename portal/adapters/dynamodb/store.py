@@ -9,6 +9,7 @@ from portal.adapters.dynamodb.access import DynamoDbAccess
 from portal.adapters.dynamodb.api_keys import DynamoDbApiKeys
 from portal.adapters.dynamodb.claims import DynamoDbClaims
 from portal.adapters.dynamodb.ledger import DynamoDbLedger
+from portal.adapters.dynamodb.plans import DynamoDbPlans
 from portal.adapters.dynamodb.reminders import DynamoDbReminders
 from portal.adapters.dynamodb.reports import DynamoDbReports
 from portal.adapters.dynamodb.staff import DynamoDbStaff
@@ -22,6 +23,7 @@ class DynamoDbStore(
     DynamoDbReminders,
     DynamoDbReports,
     DynamoDbApiKeys,
+    DynamoDbPlans,
 ):
     """The DynamoDB Store: one class per port (ledger, claims, access, staff, reminders,
-    reports, API keys) over one shared DynamoDbTable."""
+    reports, API keys, plans) over one shared DynamoDbTable."""

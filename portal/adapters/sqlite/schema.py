@@ -239,5 +239,21 @@ MIGRATIONS = (
     """
     CREATE INDEX ledger_unapplied ON ledger_entries(account_number) WHERE statement_id IS NULL;
     """,
+    # 8: payment plans and autopays (issue 16), each kept whole as JSON (`body`, the shape
+    # of portal/adapters/plan_records.py) beside the columns it is found by; the charge
+    # run's work list reads an index of the plans with a next day only.
+    """
+    CREATE TABLE plans (
+        plan_id TEXT PRIMARY KEY,
+        account_number TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        next_on TEXT,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX plans_by_account ON plans(account_number, created_at, plan_id);
+    CREATE INDEX plans_by_age ON plans(created_at, plan_id);
+    CREATE INDEX plans_due ON plans(next_on, plan_id) WHERE next_on IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
