@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         filters,
         optout,
         patient,
+        plans,
         site,
         staff,
         staff_accounts,
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for module in (
         site,
         patient,
+        plans,
         optout,
         staff,
         staff_accounts,

@@ -273,6 +273,40 @@ def build_static(out_dir: Path) -> None:
         )
 
 
+@cli.group(help="Payment plans and autopay.")
+def plans() -> None:
+    pass
+
+
+@plans.command(
+    "charge",
+    help="Charge the plan installments and autopays due today (each try once); the last line"
+    " is the summary.",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=CalendarDay(),
+    help="Charge as on this practice calendar day (at noon) instead of now.",
+)
+@click.option("--dry-run", is_flag=True, help="Count what is due, but claim and charge nothing.")
+def plans_charge(as_of, dry_run: bool) -> None:
+    from datetime import timedelta
+
+    from portal.domain.aging import practice_midnight
+    from portal.services.plan_charges import run_plan_charges
+
+    services = command_services()
+    if as_of is None:
+        at = services.clock.now()
+    else:
+        at = practice_midnight(as_of.date(), services.settings.tz) + timedelta(hours=12)
+    summary = run_plan_charges(services, at, dry_run=dry_run)
+    if dry_run:
+        click.echo("Dry run: nothing was charged.")
+    click.echo(summary.line)
+
+
 @cli.group(help="Billing staff users.")
 def staff() -> None:
     pass

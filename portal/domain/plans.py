@@ -356,3 +356,27 @@ class Plan:
     @property
     def active(self) -> bool:
         return self.canceled_at is None and self.defaulted_at is None
+
+
+def next_look(
+    installments: Iterable[Installment], attempts: Iterable[Attempt], today: date
+) -> date | None:
+    """The next practice day the charge run has something to do for these installments,
+    after `today`'s run: an installment's day, a retry's day, the day one that waits for
+    the patient is missed, or tomorrow while a bank debit is processing; None when none
+    is left to try."""
+    attempts = list(attempts)
+    days = []
+    for installment in installments:
+        tries = _tries(attempts, installment.number)
+        if is_paid(installment, attempts) or is_missed(installment, attempts, today):
+            continue
+        last = tries[-1].outcome if tries else None
+        if last is Outcome.PROCESSING:
+            days.append(today + timedelta(days=1))
+        elif last is Outcome.NEEDS_AUTHENTICATION:
+            days.append(installment.due_on + timedelta(days=TRY_DAYS[-1] + 1))
+        elif len(tries) < len(TRY_DAYS):
+            days.append(installment.due_on + timedelta(days=TRY_DAYS[len(tries)]))
+    later = [max(day, today + timedelta(days=1)) for day in days]
+    return min(later, default=None)

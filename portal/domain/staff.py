@@ -79,6 +79,8 @@ class AuditAction(StrEnum):
     IMPORT_STATEMENTS = "import_statements"
     CREATE_API_KEY = "create_api_key"
     REVOKE_API_KEY = "revoke_api_key"
+    CANCEL_PLAN = "cancel_plan"
+    SKIP_INSTALLMENT = "skip_installment"
 
 
 @dataclass(frozen=True)

@@ -372,3 +372,29 @@ def escalation_message(
         days_past_due=days_past_due,
         staff_link=f"{settings.base_url}/staff/accounts/{account.account_number}",
     )
+
+
+def plan_agreement_message(
+    services: Services,
+    account: Account,
+    method_label: str,
+    text: str,
+    version: str,
+    agreed_on: str,
+) -> OutgoingMessage | None:
+    """The patient's copy of the plan's authorization; None without an address."""
+    to = account.guarantor.email
+    if not to:
+        return None
+    return _message(
+        services,
+        "plan-agreement",
+        to,
+        f"Your payment plan with {services.settings.practice_name} is set up",
+        first_name=account.guarantor.first_name,
+        account_number=account.account_number,
+        method_label=method_label,
+        text=text,
+        version=version,
+        agreed_on=agreed_on,
+    )

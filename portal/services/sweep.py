@@ -29,6 +29,8 @@ from portal.services.notices import (
     send_once,
     statement_notice_for,
 )
+from portal.services.plan_charges import PLAN_CHARGE_CLAIM, finish_plan_charge
+from portal.services.plans import AGREEMENT_CLAIM, finish_agreement_copy
 from portal.services.receipts import RECEIPT_CLAIM, receipt_message
 from portal.services.refunds import REFUND_CLAIM, finish_refund_request
 from portal.services.reminders import finish_reminder_claim
@@ -166,5 +168,7 @@ FINISHERS: dict[str, Finisher] = {
     EVENT_CLAIM: finish_event,
     RECEIPT_CLAIM: finish_receipt,
     STATEMENT_CLAIM: finish_statement_notice,
+    PLAN_CHARGE_CLAIM: finish_plan_charge,
+    AGREEMENT_CLAIM: finish_agreement_copy,
     **{stage.value: finish_reminder_claim for stage in Stage},
 }

@@ -23,6 +23,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from portal.domain.payments import Payment, PaymentStatus
+from portal.domain.plans import Installment, Plan, PlanKind
 from portal.domain.staff import EscalationKind, Role
 from portal.ports.payments import EventKind, GatewayEvent, SetupRequest
 from portal.services.api_keys import create_api_key, revoke_api_key
@@ -161,6 +162,7 @@ def signed_foreign_event(world: World) -> dict:
 
 
 ADMIN, SUPERVISOR, ASSOCIATE = Role.ADMIN, Role.SUPERVISOR, Role.ASSOCIATE
+ROUTE_PLAN = (Installment(1, NOW.date(), 5_000), Installment(2, NOW.date(), 4_550))
 TABLE = [
     # The public site, static files, the health check and the API's description.
     site("/"),
@@ -243,6 +245,73 @@ TABLE = [
         form=lambda w: {},
         csrf_actor="patient",
         ends_session=3,
+    ),
+    # Payment plans: the signed-in guarantor's own plans only.
+    Route("GET", "/plans/new", "/plans/new", patients_only(OK)),
+    Route(
+        "POST",
+        "/plans/new",
+        "/plans/new",
+        patients_only(OK),  # a balance under the plan minimum: the offer's reason, nothing kept
+        form=lambda w: {"months": "3", "day": "1", "step": "review"},
+        csrf_actor="patient",
+    ),
+    Route("GET", "/plans/<plan_id>", "/plans/{plan_a}", patients_only(OK)),
+    Route(
+        "GET",
+        "/plans/<plan_id>",
+        "/plans/{plan_b}",
+        patients_only(NOT_FOUND),
+        variant="patient B's",
+    ),
+    Route(
+        "GET",
+        "/plans/<plan_id>/saved",
+        "/plans/{plan_a}/saved?session_id=cs_sbx_setup_unknown",
+        patients_only(see_other(r"/plans/plan_route_a")),
+    ),
+    Route(
+        "GET",
+        "/plans/<plan_id>/saved",
+        "/plans/{plan_b}/saved?session_id=cs_sbx_setup_unknown",
+        patients_only(NOT_FOUND),
+        variant="patient B's",
+    ),
+    Route(
+        "POST",
+        "/plans/<plan_id>/method",
+        "/plans/{plan_a}/method",
+        patients_only(Expect(303, r"/sandbox/setup/cs_sbx_setup_[\w.\-]+|/setup/cs_test_\w+")),
+        form=lambda w: {},
+        csrf_actor="patient",
+    ),
+    Route(
+        "POST",
+        "/plans/<plan_id>/method",
+        "/plans/{plan_b}/method",
+        patients_only(NOT_FOUND),
+        form=lambda w: {},
+        csrf_actor="patient",
+        variant="patient B's",
+    ),
+    Route(
+        "POST",
+        "/plans/<plan_id>/cancel",
+        "/plans/{plan_b}/cancel",
+        patients_only(NOT_FOUND),
+        form=lambda w: {"confirm": "yes"},
+        csrf_actor="patient",
+        variant="patient B's",
+    ),
+    Route(
+        "POST",
+        "/plans/<plan_id>/cancel",
+        "/plans/{plan_a}/cancel",
+        patients_only(see_other(r"/plans/plan_route_a")),
+        form=lambda w: {"confirm": "yes"},
+        csrf_actor="patient",
+        changes=True,
+        ends_session=1,
     ),
     # One-click opt-out: the signed token in the address is the authority (no CSRF token).
     Route("GET", "/reminders/stop/<token>", "/reminders/stop/{optout}", everyone()),
@@ -611,6 +680,11 @@ def world(request, config, lopez, smith) -> World:
         )
         w.ids[name] = str(item.escalation_id)
     w.ids["optout"] = opt_out_url(services, "100234").rsplit("/", 1)[1]
+    for name, number in (("plan_a", "plan_route_a"), ("plan_b", "plan_route_b")):
+        account = "100234" if name == "plan_a" else "100777"
+        plan = Plan(number, account, PlanKind.INSTALLMENTS, 1, NOW, installments=ROUTE_PLAN)
+        assert services.store.add_plan(plan)
+        w.ids[name] = number
     good = create_api_key(services, "route-test", "setup").key
     revoked = create_api_key(services, "revoked", "setup").key
     revoke_api_key(services, "revoked", "setup")
@@ -672,6 +746,11 @@ def snapshot(services) -> tuple:
         tuple((e.escalation_id, e.owner, e.promise_to_pay_on) for e in store.escalations()),
         tuple((u.username, u.password_hash, u.session_epoch) for u in store.staff_users()),
         tuple((k.name, k.revoked_at) for k in store.api_keys()),
+        tuple(
+            (p.plan_id, p.version, p.canceled_at)
+            for number in ("100234", "100777")
+            for p in store.account_plans(number)
+        ),
         len(store.audit_entries(limit=10_000)),
         len(list(Path(services.settings.outbox_dir).glob("*.eml"))),
     )

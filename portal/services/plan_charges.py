@@ -1,0 +1,376 @@
+"""The daily charge run of payment plans: each installment's try made exactly once.
+
+A try is claimed in the store first (kind `plan-charge`, key the processor's idempotency
+key `plan-<plan>-<installment>-<try>`), then made as a portal payment (its id derived from
+the key, so a rerun finds the same payment), charged on the saved method with that key (so
+the processor charges it once however often it is asked), applied as the processor's
+event (posted with its receipt, processing, or failed: exactly once, by the event's own
+claim), and kept on the plan; then the claim is marked done. A run killed anywhere in
+between leaves a claim that the next run (once stale) or the sweep finishes by the same
+steps, which each do nothing the second time.
+"""
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime
+
+from portal.domain.aging import practice_date
+from portal.domain.payments import PLAN_CHARGE_PREFIX, Payment, PaymentStatus
+from portal.domain.plans import (
+    Attempt,
+    ChargeDue,
+    Outcome,
+    Plan,
+    PlanStatus,
+    charges_due,
+    is_paid,
+    next_look,
+    plan_status,
+    respread,
+)
+from portal.domain.staff import EscalationKind
+from portal.ports.claims import Claim
+from portal.ports.payments import EventKind, GatewayError, GatewayEvent, OffSessionCharge
+from portal.services.accounts import account_view
+from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
+from portal.services.context import Services
+from portal.services.staff_actions import open_escalation
+from portal.services.webhooks import apply_event_once
+
+log = logging.getLogger(__name__)
+
+PLAN_CHARGE_CLAIM = "plan-charge"
+SYSTEM = "system"
+SAVE_TRIES = 5  # a plan saved over a lost race is read and changed again, this often
+
+EVENT_OF = {
+    Outcome.SUCCEEDED: EventKind.PAYMENT_SUCCEEDED,
+    Outcome.PROCESSING: EventKind.PAYMENT_PROCESSING,
+}
+
+
+@dataclass
+class ChargeSummary:
+    charged: int = 0
+    failed: int = 0
+    skipped: int = 0
+    defaulted: int = 0
+    dry_run: bool = False
+
+    @property
+    def line(self) -> str:
+        return (
+            f"charged={self.charged} failed={self.failed} skipped={self.skipped}"
+            f" defaulted={self.defaulted}"
+        )
+
+    def counts(self) -> dict[str, int]:
+        return {k: v for k, v in asdict(self).items() if k != "dry_run"}
+
+
+def run_plan_charges(services: Services, as_of: datetime, dry_run: bool = False) -> ChargeSummary:
+    """Charge what is due on the practice's calendar day of `as_of`: every try due on the
+    plans whose next day has come, each once; plans two installments behind default."""
+    today = practice_date(as_of, services.settings.tz)
+    summary = ChargeSummary(dry_run=dry_run)
+    for plan in services.store.plans_due(today):
+        try:
+            _run_plan(services, plan, today, summary)
+        except Exception:
+            # One plan's trouble must not stop everyone else's installments.
+            log.exception("plans: plan %s failed", plan.plan_id)
+            summary.failed += 1
+    log.info("plan charges for %s: %s", today, summary.line)
+    return summary
+
+
+def _run_plan(services: Services, plan: Plan, today: date, summary: ChargeSummary) -> None:
+    if not plan.active or plan.method is None:
+        summary.skipped += 1
+        return
+    if not summary.dry_run:
+        _settle_processing(services, plan, today)
+        plan = _fit_to_balance(services, plan.plan_id) or plan
+    for due in charges_due(_to_charge(plan), plan.attempts, today):
+        if summary.dry_run:
+            summary.charged += 1
+            continue
+        outcome = charge_once(services, plan.plan_id, due, today)
+        if outcome is None:
+            summary.skipped += 1
+        elif outcome in (Outcome.SUCCEEDED, Outcome.PROCESSING):
+            summary.charged += 1
+        else:
+            summary.failed += 1
+    if not summary.dry_run and _settle(services, plan.plan_id, today):
+        summary.defaulted += 1
+
+
+def _settle_processing(services: Services, plan: Plan, today: date) -> None:
+    """Ask the processor what each bank debit still processing came to, and apply it."""
+    for attempt in plan.attempts:
+        if attempt.outcome is not Outcome.PROCESSING or not attempt.reference:
+            continue
+        try:
+            result = services.payments.charge_status(attempt.reference)
+        except GatewayError as exc:
+            log.warning("plans: %s not asked about: %s", attempt.reference, exc.message)
+            continue
+        if result.outcome is Outcome.PROCESSING:
+            continue
+        apply_event_once(
+            services,
+            GatewayEvent(
+                kind=EVENT_OF.get(result.outcome, EventKind.PAYMENT_FAILED),
+                payment_id=attempt.payment_id,
+                reference=result.reference,
+                amount_cents=result.amount_cents,
+                message=result.message,
+                event_id=f"plan:{attempt.payment_id}:settled",
+            ),
+        )
+        settled = replace(attempt, outcome=result.outcome, message=result.message)
+        _change_plan(
+            services, plan.plan_id, lambda p, old=attempt, new=settled: _replaced(p, old, new)
+        )
+
+
+def _replaced(plan: Plan, old: Attempt, new: Attempt) -> Plan:
+    key = (old.installment, old.number)
+    attempts = tuple(
+        new if (a.installment, a.number) == key and a.outcome is Outcome.PROCESSING else a
+        for a in plan.attempts
+    )
+    return replace(plan, attempts=attempts)
+
+
+def _fit_to_balance(services: Services, plan_id: str) -> Plan | None:
+    """A plan never charges more than the account owes: when the balance fell below what
+    the plan has left to charge (an insurance adjustment, a payment made early or in full),
+    the rest of the schedule is re-spread over fewer or smaller installments."""
+    plan = services.store.get_plan(plan_id)
+    if plan is None:
+        return None
+    left = [
+        i
+        for i in _to_charge(plan)
+        if not is_paid(i, plan.attempts) and not _tried(plan, i.number, Outcome.PROCESSING)
+    ]
+    if not left:
+        return plan
+    processing = sum(
+        i.amount_cents for i in plan.installments if _tried(plan, i.number, Outcome.PROCESSING)
+    )
+    owed = max(account_view(services, plan.account_number).due_cents - processing, 0)
+    if owed >= sum(i.amount_cents for i in left):
+        return plan
+    return _change_plan(services, plan_id, lambda p: _respread(p, owed))
+
+
+def _tried(plan: Plan, number: int, outcome: Outcome) -> bool:
+    tries = sorted((a for a in plan.attempts if a.installment == number), key=lambda a: a.number)
+    return bool(tries) and tries[-1].outcome is outcome
+
+
+def _respread(plan: Plan, owed: int) -> Plan:
+    settled = [
+        i
+        for i in plan.installments
+        if i.number in plan.skipped
+        or is_paid(i, plan.attempts)
+        or _tried(plan, i.number, Outcome.PROCESSING)
+    ]
+    left = [i for i in plan.installments if i not in settled]
+    if not left:
+        return plan
+    # Tries of the installments that are re-spread stay on the plan under their numbers;
+    # the new installments are numbered on after every number used so far.
+    kept = {i.number for i in settled} | {a.installment for a in plan.attempts}
+    first = max(kept, default=0) + 1
+    spread = respread(tuple(left), owed, plan.day) if owed else ()
+    renumbered = tuple(replace(i, number=first + n) for n, i in enumerate(spread))
+    installments = tuple(sorted((*settled, *renumbered), key=lambda i: (i.due_on, i.number)))
+    return replace(plan, installments=installments)
+
+
+def _to_charge(plan: Plan):
+    return [i for i in plan.installments if i.number not in plan.skipped]
+
+
+def charge_key(plan_id: str, due: ChargeDue) -> str:
+    return due.idempotency_key(plan_id)
+
+
+def payment_id_for(key: str) -> str:
+    """The portal payment a try is made as: the same for every run that makes the try."""
+    return PLAN_CHARGE_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def charge_once(services: Services, plan_id: str, due: ChargeDue, today: date) -> Outcome | None:
+    """Make one try of an installment unless another run holds or made it (None then)."""
+    store, now = services.store, services.clock.now()
+    key = charge_key(plan_id, due)
+    payload = claim_payload(
+        plan_id=plan_id,
+        installment=due.installment.number,
+        attempt=due.attempt,
+        on=today.isoformat(),
+    )
+    if not store.claim(PLAN_CHARGE_CLAIM, key, now, stale_before(now), payload):
+        return None
+    try:
+        outcome = _charge_claimed(services, plan_id, due, today)
+    except BaseException:
+        store.release_claim(PLAN_CHARGE_CLAIM, key)
+        raise
+    if outcome is None:
+        store.release_claim(PLAN_CHARGE_CLAIM, key)
+        return None
+    store.complete_claim(PLAN_CHARGE_CLAIM, key, services.clock.now())
+    return outcome
+
+
+def _charge_claimed(
+    services: Services, plan_id: str, due: ChargeDue, today: date
+) -> Outcome | None:
+    """The try's steps, each doing nothing when done before; None when the processor could
+    not be asked (the try is made again by the next run or the sweep)."""
+    store = services.store
+    plan = store.get_plan(plan_id)
+    if plan is None or plan.method is None:
+        return None
+    key = charge_key(plan_id, due)
+    done = next(
+        (
+            a
+            for a in plan.attempts
+            if (a.installment, a.number) == (due.installment.number, due.attempt)
+        ),
+        None,
+    )
+    if done is not None:
+        return done.outcome
+    payment_id = payment_id_for(key)
+    cents = due.installment.amount_cents
+    store.create_payment(
+        Payment(
+            payment_id=payment_id,
+            account_number=plan.account_number,
+            amount_cents=cents,
+            status=PaymentStatus.PENDING,
+            method=plan.method.kind,
+            gateway=services.payments.name,
+            created_at=services.clock.now(),
+            method_detail=plan.method.label,
+        )
+    )
+    try:
+        result = services.payments.charge_saved(
+            OffSessionCharge(
+                payment_id=payment_id,
+                method=plan.method,
+                amount_cents=cents,
+                description=f"Payment plan installment {due.installment.number}"
+                f" of {len(plan.installments)}",
+                key=key,
+            )
+        )
+    except GatewayError as exc:
+        log.warning("plans: plan %s, %s not made: %s", plan_id, key, exc.message)
+        return None
+    apply_event_once(
+        services,
+        GatewayEvent(
+            kind=EVENT_OF.get(result.outcome, EventKind.PAYMENT_FAILED),
+            payment_id=payment_id,
+            reference=result.reference,
+            amount_cents=result.amount_cents,
+            message=result.message,
+            event_id=f"plan:{key}",
+        ),
+    )
+    attempt = Attempt(
+        installment=due.installment.number,
+        number=due.attempt,
+        on=today,
+        outcome=result.outcome,
+        payment_id=payment_id,
+        reference=result.reference,
+        message=result.message,
+    )
+    _change_plan(services, plan_id, lambda p: _with_attempt(p, attempt, today))
+    return result.outcome
+
+
+def _with_attempt(plan: Plan, attempt: Attempt, today: date) -> Plan:
+    made = {(a.installment, a.number) for a in plan.attempts}
+    if (attempt.installment, attempt.number) in made:
+        return plan
+    attempts = (*plan.attempts, attempt)
+    return replace(plan, attempts=attempts, next_on=next_look(_to_charge(plan), attempts, today))
+
+
+def _change_plan(services: Services, plan_id: str, change) -> Plan | None:
+    """Apply `change` to the plan as stored, again over a lost race."""
+    for _ in range(SAVE_TRIES):
+        plan = services.store.get_plan(plan_id)
+        if plan is None:
+            return None
+        changed = change(plan)
+        if changed == plan:
+            return plan
+        saved = services.store.save_plan(changed)
+        if saved is not None:
+            return saved
+    raise RuntimeError(f"plan {plan_id} kept changing under the charge run")
+
+
+def _settle(services: Services, plan_id: str, today: date) -> bool:
+    """After a plan's tries: its next day, and its default when two installments are
+    missed (the patient is told, an escalation opens, reminders resume); True when it
+    defaulted now."""
+    defaulted_now = False
+
+    def settle(plan: Plan) -> Plan:
+        nonlocal defaulted_now
+        status = plan_status(_to_charge(plan), plan.attempts, today)
+        if status is PlanStatus.DEFAULTED and plan.defaulted_at is None:
+            defaulted_now = True
+            return replace(plan, defaulted_at=services.clock.now(), next_on=None)
+        if status is PlanStatus.PAID_OFF:
+            return replace(plan, next_on=None)
+        return replace(plan, next_on=next_look(_to_charge(plan), plan.attempts, today))
+
+    plan = _change_plan(services, plan_id, settle)
+    if defaulted_now and plan is not None:
+        open_escalation(
+            services,
+            SYSTEM,
+            plan.account_number,
+            EscalationKind.FAILED_PAYMENT,
+            f"Payment plan {plan.plan_id} defaulted: two installments were missed.",
+            key=f"plan-defaulted:{plan.plan_id}",
+        )
+    return defaulted_now
+
+
+def finish_plan_charge(services: Services, claim: Claim, today: date) -> Finish:
+    """The sweep's way to finish a try whose run died: made again with the same key (the
+    processor answers with the charge it made, if it made one)."""
+    fields = payload_fields(claim.payload)
+    plan = services.store.get_plan(str(fields.get("plan_id", "")))
+    number = int(fields.get("installment", 0) or 0)
+    installment = next((i for i in plan.installments if i.number == number), None) if plan else None
+    if plan is None or installment is None:
+        services.store.drop_claim(claim.kind, claim.key)
+        return Finish.DROPPED
+    due = ChargeDue(installment, int(fields.get("attempt", 1) or 1))
+    on = date.fromisoformat(str(fields.get("on") or today.isoformat()))
+    outcome = charge_once(services, plan.plan_id, due, on)
+    return Finish.LEFT if outcome is None else Finish.DONE
+
+
+def summary_json(summary: ChargeSummary) -> str:
+    return json.dumps({"job": "plans", **summary.counts()}, sort_keys=True)

@@ -1,0 +1,396 @@
+"""Payment plans as the patient sets them up: what the practice offers for the balance, the
+schedule for a number of months or a monthly amount, the authorization agreed to, the card
+or bank account saved on the processor's page, the plan's page, and canceling.
+
+A plan is stored when the patient agrees (with the agreement: version, time, address, the
+schedule and the digest of the exact words); it charges nothing until the processor's page
+has saved a method for it. The balance the schedule spreads is the account's balance when
+the patient agreed; the charge run takes the installments as agreed.
+"""
+
+import logging
+import secrets
+from dataclasses import dataclass, replace
+from datetime import date
+
+from portal.domain.aging import practice_date
+from portal.domain.errors import InvalidInput
+from portal.domain.money import parse_amount
+from portal.domain.plan_terms import (
+    AUTHORIZATION_VERSION,
+    authorization_text,
+    long_date,
+    text_digest,
+)
+from portal.domain.plans import (
+    Agreement,
+    Installment,
+    Plan,
+    PlanKind,
+    PlanStatus,
+    check_day,
+    is_paid,
+    plan_status,
+    schedule,
+)
+from portal.domain.staff import AuditAction, AuditEntry
+from portal.domain.viewers import Viewer
+from portal.ports.claims import Claim
+from portal.ports.payments import SESSION_PLACEHOLDER, GatewayError, SetupRequest
+from portal.services.accounts import account_view
+from portal.services.claims import Finish, claim_payload, payload_fields
+from portal.services.context import Services
+from portal.services.errors import NotFound
+from portal.services.notices import plan_agreement_message, send_once
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PlanOffer:
+    """What the practice offers for the account's balance today; `reason` says why no plan
+    is offered (`longest` below 2 then)."""
+
+    balance_cents: int
+    longest: int
+    min_installment_cents: int
+    reason: str = ""
+    running_plan_id: str = ""  # the account's plan, when it has one running
+
+    @property
+    def offered(self) -> bool:
+        return not self.reason
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A schedule the patient asked for, with the words they are asked to agree to."""
+
+    installments: tuple[Installment, ...]
+    day: int
+    text: str
+    version: str = AUTHORIZATION_VERSION
+
+    @property
+    def total_cents(self) -> int:
+        return sum(i.amount_cents for i in self.installments)
+
+
+def today_of(services: Services) -> date:
+    return practice_date(services.clock.now(), services.settings.tz)
+
+
+def plan_offer(services: Services, account_number: str, viewer: Viewer) -> PlanOffer:
+    view = account_view(services, account_number, viewer)
+    policy = services.settings.plan_policy
+    balance = view.due_cents
+    running = [p for p in services.store.account_plans(account_number) if is_running(p)]
+    if not viewer.is_guarantor:
+        reason = "Only the account's guarantor can set up a payment plan."
+    elif running:
+        reason = "This account already has a payment plan."
+    elif policy.longest(balance) < 2:
+        reason = (
+            "A payment plan is offered for balances of"
+            f" ${policy.min_balance_cents // 100:,}.{policy.min_balance_cents % 100:02d} or more."
+        )
+    else:
+        reason = ""
+    longest = policy.longest(balance) if not reason else 0
+    running_id = running[0].plan_id if running else ""
+    return PlanOffer(balance, longest, policy.min_installment_cents, reason, running_id)
+
+
+def propose(
+    services: Services,
+    account_number: str,
+    viewer: Viewer,
+    *,
+    months: str = "",
+    installment: str = "",
+    day: str = "",
+) -> Proposal:
+    """The schedule for a number of months or a monthly amount (one of them) on a day of
+    the month; InvalidInput naming the field that is wrong."""
+    offer = plan_offer(services, account_number, viewer)
+    if not offer.offered:
+        raise InvalidInput("plan", offer.reason)
+    policy = services.settings.plan_policy
+    chosen_day = _whole_number(day, "day", "Choose a day of the month from 1 to 31.")
+    check_day(chosen_day)
+    if months.strip() and installment.strip():
+        raise InvalidInput("months", "Choose a number of months or a monthly amount, not both.")
+    if months.strip():
+        count = _whole_number(months, "months", f"Choose from 2 to {offer.longest} months.")
+        policy.check_months(offer.balance_cents, count)
+    elif installment.strip():
+        cents = parse_amount(installment, "installment")
+        count = policy.months_for_installment(offer.balance_cents, cents)
+    else:
+        raise InvalidInput("months", "Choose a number of months or a monthly amount.")
+    installments = schedule(offer.balance_cents, count, chosen_day, today_of(services))
+    text = authorization_text(services.settings.practice_name, account_number, installments)
+    return Proposal(installments, chosen_day, text)
+
+
+def _whole_number(text: str, field: str, message: str) -> int:
+    value = (text or "").strip()
+    if not value.isdigit() or len(value) > 3:
+        raise InvalidInput(field, message)
+    return int(value)
+
+
+def agree(
+    services: Services,
+    account_number: str,
+    viewer: Viewer,
+    proposal: Proposal,
+    digest: str,
+    address: str,
+) -> Plan:
+    """Store the plan the patient agreed to (nothing is charged before a method is saved).
+    `digest` is that of the text the patient saw: InvalidInput when the schedule changed
+    since (the balance moved), so the patient sees the new one first."""
+    if digest != text_digest(proposal.text):
+        raise InvalidInput(
+            "agree", "Your balance changed since the schedule was shown: review it again."
+        )
+    now = services.clock.now()
+    plan = Plan(
+        plan_id="plan_" + secrets.token_hex(10),
+        account_number=account_number,
+        kind=PlanKind.INSTALLMENTS,
+        day=proposal.day,
+        created_at=now,
+        installments=proposal.installments,
+        agreements=(
+            Agreement(
+                version=proposal.version,
+                accepted_at=now,
+                address=address,
+                digest=digest,
+                installments=proposal.installments,
+            ),
+        ),
+        statement_ids=tuple(
+            s.statement.statement_id
+            for s in account_view(services, account_number, viewer).open_statements
+        ),
+    )
+    if not services.store.add_plan(plan):  # a random id taken: cannot happen in practice
+        raise RuntimeError("plan id taken")
+    return plan
+
+
+def start_method_setup(services: Services, plan: Plan) -> str:
+    """The processor's page where the patient saves the plan's card or bank account."""
+    base = services.settings.base_url
+    session = services.payments.create_setup(
+        SetupRequest(
+            purpose_id=plan.plan_id,
+            success_url=f"{base}/plans/{plan.plan_id}/saved?session_id={SESSION_PLACEHOLDER}",
+            cancel_url=f"{base}/plans/{plan.plan_id}",
+            customer_id=plan.method.customer_id if plan.method else None,
+        )
+    )
+    return session.url
+
+
+def finish_method_setup(services: Services, plan_id: str, session_id: str) -> Plan:
+    """Keep the method the processor's page saved for the plan; the plan then runs.
+    InvalidInput (the processor's words) when the page saved nothing usable."""
+    plan = services.store.get_plan(plan_id)
+    if plan is None:
+        raise NotFound(plan_id)
+    try:
+        method = services.payments.setup_outcome(session_id, plan_id)
+    except GatewayError as exc:
+        raise InvalidInput("method", exc.message) from None
+    if method is None:
+        raise InvalidInput("method", "The card or bank account is not saved yet: try again.")
+    for _ in range(5):
+        if plan.method == method:
+            send_agreement_copy(services, plan)
+            return plan
+        unpaid = [i.due_on for i in plan.installments if not is_paid(i, plan.attempts)]
+        first = min(unpaid, default=None)
+        saved = services.store.save_plan(
+            replace(plan, method=method, next_on=plan.next_on or first)
+        )
+        if saved is not None:
+            send_agreement_copy(services, saved)
+            return saved
+        plan = services.store.get_plan(plan_id) or plan
+    raise RuntimeError(f"plan {plan_id} kept changing")
+
+
+AGREEMENT_CLAIM = "plan-agreement"
+
+
+def send_agreement_copy(services: Services, plan: Plan) -> None:
+    """E-mail the patient a copy of the plan's latest authorization, once (a failed send is
+    finished by the sweep)."""
+    agreement = plan.agreements[-1] if plan.agreements else None
+    account = services.store.get_account(plan.account_number)
+    if agreement is None or account is None or plan.method is None:
+        return
+    text = authorization_text(
+        services.settings.practice_name, plan.account_number, agreement.installments
+    )
+    agreed_on = practice_date(agreement.accepted_at, services.settings.tz)
+    message = plan_agreement_message(
+        services, account, plan.method.label, text, agreement.version, long_date(agreed_on)
+    )
+    if message is None:
+        return
+    key = f"{plan.plan_id}:{len(plan.agreements)}"
+    send_once(
+        services,
+        AGREEMENT_CLAIM,
+        key,
+        message,
+        plan.account_number,
+        claim_payload(plan_id=plan.plan_id),
+    )
+
+
+def finish_agreement_copy(services: Services, claim: Claim, today: date) -> Finish:
+    """The sweep's way to send a copy whose send failed or whose sender died."""
+    plan = services.store.get_plan(str(payload_fields(claim.payload).get("plan_id", "")))
+    if plan is None or f"{plan.plan_id}:{len(plan.agreements)}" != claim.key:
+        services.store.drop_claim(claim.kind, claim.key)
+        return Finish.DROPPED
+    send_agreement_copy(services, plan)
+    done = services.store.claim_completed(claim.kind, claim.key)
+    return Finish.DONE if done else Finish.LEFT
+
+
+def is_running(plan: Plan) -> bool:
+    """Set up (a method saved), neither canceled nor defaulted, and not paid off."""
+    return (
+        plan.active
+        and plan.method is not None
+        and not all(is_paid(i, plan.attempts) for i in plan.installments)
+    )
+
+
+def status_of(services: Services, plan: Plan) -> PlanStatus:
+    return plan_status(
+        [i for i in plan.installments if i.number not in plan.skipped],
+        plan.attempts,
+        today_of(services),
+        canceled=plan.canceled_at is not None,
+    )
+
+
+def cancel_plan(
+    services: Services, plan_id: str, actor: str | None, reason: str, address: str = ""
+) -> Plan:
+    """Stop the plan's future charges; what is still owed is due as on the statements.
+    `actor`: the staff user who canceled it (audited), None for the patient."""
+    for _ in range(5):
+        plan = services.store.get_plan(plan_id)
+        if plan is None:
+            raise NotFound(plan_id)
+        if plan.canceled_at is not None:
+            return plan
+        now = services.clock.now()
+        saved = services.store.save_plan(
+            replace(plan, canceled_at=now, cancel_reason=reason.strip()[:300], next_on=None)
+        )
+        if saved is not None:
+            if actor is not None:
+                services.store.append_audit(
+                    AuditEntry(
+                        now, actor, AuditAction.CANCEL_PLAN, plan.account_number, plan_id, address
+                    )
+                )
+            return saved
+    raise RuntimeError(f"plan {plan_id} kept changing")
+
+
+# -- the plan's page -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InstallmentView:
+    installment: Installment
+    state: str  # paid | processing | failed | missed | skipped | next | upcoming
+    message: str = ""  # the processor's reason of the last failed try
+
+    @property
+    def label(self) -> str:
+        return INSTALLMENT_LABELS[self.state]
+
+
+INSTALLMENT_LABELS = {
+    "paid": "paid",
+    "processing": "processing",
+    "failed": "will be tried again",
+    "needs-you": "needs you to pay it",
+    "missed": "missed",
+    "skipped": "skipped",
+    "next": "next",
+    "upcoming": "upcoming",
+}
+
+
+@dataclass(frozen=True)
+class PlanView:
+    plan: Plan
+    status: PlanStatus
+    installments: tuple[InstallmentView, ...]
+
+    @property
+    def paid_cents(self) -> int:
+        return sum(i.installment.amount_cents for i in self.installments if i.state == "paid")
+
+    @property
+    def remaining_cents(self) -> int:
+        return sum(
+            i.installment.amount_cents
+            for i in self.installments
+            if i.state not in ("paid", "skipped", "processing")
+        )
+
+    @property
+    def next(self) -> InstallmentView | None:
+        return next((i for i in self.installments if i.state == "next"), None)
+
+
+def plan_view(services: Services, plan: Plan) -> PlanView:
+    from portal.domain.plans import Outcome, is_missed
+
+    today = today_of(services)
+    shown = []
+    next_found = False
+    for item in plan.installments:
+        tries = [a for a in plan.attempts if a.installment == item.number]
+        last = max(tries, key=lambda a: a.number) if tries else None
+        message = ""
+        if item.number in plan.skipped:
+            state = "skipped"
+        elif is_paid(item, plan.attempts):
+            state = "paid"
+        elif last is not None and last.outcome is Outcome.PROCESSING:
+            state = "processing"
+        elif is_missed(item, plan.attempts, today):
+            state, message = "missed", last.message if last else ""
+        elif last is not None and last.outcome is Outcome.NEEDS_AUTHENTICATION:
+            state, message = "needs-you", last.message
+        elif last is not None:
+            state, message = "failed", last.message
+        elif not next_found:
+            state, next_found = "next", True
+        else:
+            state = "upcoming"
+        shown.append(InstallmentView(item, state, message))
+    return PlanView(plan, status_of(services, plan), tuple(shown))
+
+
+def account_plan(services: Services, account_number: str, plan_id: str) -> Plan:
+    """The account's plan; NotFound for one of another account (never shown)."""
+    plan = services.store.get_plan(plan_id)
+    if plan is None or plan.account_number != account_number:
+        raise NotFound(plan_id)
+    return plan

@@ -1,0 +1,135 @@
+"""Payment plans, for the signed-in guarantor: choose a schedule, agree to it, save a card or
+bank account on the processor's page, then see, change or cancel the plan."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from portal.domain.errors import InvalidInput
+from portal.domain.plan_terms import text_digest
+from portal.ports.payments import GatewayError
+from portal.services.errors import NotFound
+from portal.services.plans import (
+    Proposal,
+    account_plan,
+    agree,
+    cancel_plan,
+    finish_method_setup,
+    plan_offer,
+    plan_view,
+    propose,
+    start_method_setup,
+)
+from portal.web import current_services
+from portal.web.patient import patient_required, signed_in_viewer
+
+bp = Blueprint("plans", __name__)
+
+CHOICE_FIELDS = ("months", "installment", "day")
+
+
+def _choice() -> dict[str, str]:
+    return {name: request.form.get(name, "").strip()[:20] for name in CHOICE_FIELDS}
+
+
+@bp.route("/plans/new", methods=["GET", "POST"])
+@patient_required
+def new_plan(account_number: str):
+    services, viewer = current_services(), signed_in_viewer()
+    offer = plan_offer(services, account_number, viewer)
+    if request.method == "GET" or not offer.offered:
+        return render_template("plans/new.html", offer=offer, choice={}, errors=[])
+    choice = _choice()
+    try:
+        proposal = propose(services, account_number, viewer, **choice)
+    except InvalidInput as exc:
+        errors = [(exc.field, exc.message)]
+        return render_template("plans/new.html", offer=offer, choice=choice, errors=errors), 422
+    if request.form.get("step") != "agree":
+        return _review(proposal, choice, [])
+    if request.form.get("agree") != "yes":
+        return _review(proposal, choice, [("agree", "Tick the box to agree, or go back.")], 422)
+    try:
+        plan = agree(
+            services,
+            account_number,
+            viewer,
+            proposal,
+            request.form.get("digest", ""),
+            request.remote_addr or "unknown",
+        )
+    except InvalidInput as exc:
+        return _review(proposal, choice, [(exc.field, exc.message)], 409)
+    return _to_setup(plan)
+
+
+def _review(proposal: Proposal, choice: dict[str, str], errors: list, status: int = 200):
+    return (
+        render_template(
+            "plans/review.html",
+            proposal=proposal,
+            choice=choice,
+            digest=text_digest(proposal.text),
+            errors=errors,
+        ),
+        status,
+    )
+
+
+def _to_setup(plan):
+    try:
+        url = start_method_setup(current_services(), plan)
+    except GatewayError as exc:
+        flash(f"{exc.message} Your plan is saved: try again from its page.", "error")
+        return redirect(url_for("plans.plan", plan_id=plan.plan_id), code=303)
+    return redirect(url, code=303)
+
+
+@bp.get("/plans/<plan_id>/saved")
+@patient_required
+def method_saved(account_number: str, plan_id: str):
+    services = current_services()
+    plan = _plan_or_404(account_number, plan_id)
+    try:
+        finish_method_setup(services, plan.plan_id, request.args.get("session_id", "")[:2000])
+    except InvalidInput as exc:
+        flash(exc.message, "error")
+    else:
+        flash("Your payment plan is set up. We will e-mail you before each charge.", "success")
+    return redirect(url_for("plans.plan", plan_id=plan.plan_id), code=303)
+
+
+@bp.get("/plans/<plan_id>")
+@patient_required
+def plan(account_number: str, plan_id: str):
+    found = _plan_or_404(account_number, plan_id)
+    return render_template("plans/plan.html", view=plan_view(current_services(), found))
+
+
+@bp.post("/plans/<plan_id>/method")
+@patient_required
+def change_method(account_number: str, plan_id: str):
+    found = _plan_or_404(account_number, plan_id)
+    if not found.active:
+        abort(409)
+    return _to_setup(found)
+
+
+@bp.post("/plans/<plan_id>/cancel")
+@patient_required
+def cancel(account_number: str, plan_id: str):
+    found = _plan_or_404(account_number, plan_id)
+    if request.form.get("confirm") != "yes":
+        flash("Tick the box to confirm that you want to cancel the plan.", "error")
+        return redirect(url_for("plans.plan", plan_id=found.plan_id), code=303)
+    cancel_plan(current_services(), found.plan_id, None, "Canceled by the patient.")
+    flash("Your plan is canceled: no more charges will be made.", "info")
+    return redirect(url_for("plans.plan", plan_id=found.plan_id), code=303)
+
+
+def _plan_or_404(account_number: str, plan_id: str):
+    """The account's plan, for its guarantor only (who agreed to it)."""
+    if len(plan_id) > 64 or not signed_in_viewer().is_guarantor:
+        abort(404)
+    try:
+        return account_plan(current_services(), account_number, plan_id)
+    except NotFound:
+        abort(404)
