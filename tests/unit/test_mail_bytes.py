@@ -89,10 +89,12 @@ def check_as_meant(
     message: OutgoingMessage, data: bytes, sender: tuple[str, str], to: tuple[str, str]
 ) -> None:
     """`data` read back is the message as meant: the mailboxes, the subject, the kind and
-    extra headers, both bodies (as the email package's own build sends them)."""
-    new, old = read(data), read(message.to_email(named(*sender)).as_bytes())
+    extra headers, both bodies (as the email package's build sends them: the payloads are
+    its own, test_a_body_is_encoded_as_set_content_encodes_it). Not compared with what
+    that build reads back: it is not always what was meant (see the tests at the end)."""
+    new = read(data)
     assert not new.defects
-    assert all(not new[name].defects for name in new.keys())
+    assert all(not new[name].defects for name in new)
     assert mailbox(new["From"]) == sender
     assert mailbox(new["To"]) == to
     assert new["Subject"] == message.subject
@@ -104,7 +106,6 @@ def check_as_meant(
         ("text/plain", as_sent(message.text)),
         ("text/html", as_sent(message.html)),
     ]
-    assert bodies(new) == bodies(old)
     assert new["Date"].datetime and new["Message-ID"]
 
 
@@ -402,3 +403,28 @@ def test_a_sender_that_could_carry_other_headers_is_refused():
 def test_the_bare_address_of_a_named_sender():
     assert bare_address("Clínica Señora <billing@example.org>") == "billing@example.org"
     assert bare_address(SENDER) == SENDER
+
+
+def test_a_long_display_name_is_folded_without_ending_the_header_block():
+    """The email package's build folds this name with an empty line in the From field:
+    the headers end there, and the message reads back with no To, no kind and no parts."""
+    name = "Family = " + "x" * 90 + " " + "x" * 90 + " = Practice"
+    message = OutgoingMessage("receipt", "maria@example.com", "Receipt", "Hello\n", "<p>Hello</p>")
+    sender = f"{name} <{SENDER}>"
+    assert b"\n\n " in old_bytes(message, sender)
+    assert read(old_bytes(message, sender))[KIND_HEADER] is None
+    with direct_only():
+        data = message.to_bytes(sender)
+    check_wire_form(data)
+    check_as_meant(message, data, (name, SENDER), ("", "maria@example.com"))
+
+
+def test_a_long_subject_reads_back_without_a_doubled_space():
+    """The email package's build writes the long word as encoded words after a trailing
+    space and a fold, and Python's parser reads two spaces back."""
+    subject = "Demo Demo Demo Demo Demo Demo Demo Demo Practice Practice " + "x" * 90
+    message = OutgoingMessage("receipt", "maria@example.com", subject, "t", "h")
+    assert read(old_bytes(message, SENDER))["Subject"] != subject
+    with direct_only():
+        data = message.to_bytes(SENDER)
+    assert read(data)["Subject"] == subject
