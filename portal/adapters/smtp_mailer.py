@@ -16,6 +16,7 @@ import smtplib
 import ssl
 import time
 from collections.abc import Callable
+from email import policy
 
 from portal.adapters.mail_retries import TryAgain, with_retries
 from portal.ports.mail import OutgoingMessage, PermanentMailError, bare_address, new_message_id
@@ -70,7 +71,7 @@ class SmtpMailer:
             # As smtplib's send_message sends it: the headers in UTF-8 (RFC 6532), to a
             # relay that offers SMTPUTF8.
             email = message.to_email(self.sender, message_id)
-            data = email.as_bytes(policy=email.policy.clone(utf8=True, linesep="\r\n"))
+            data = email.as_bytes(policy=policy.SMTPUTF8)
         with_retries(
             lambda: self._deliver(data, envelope),
             self.attempts,

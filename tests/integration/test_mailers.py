@@ -380,6 +380,32 @@ def test_smtp_sends_names_and_a_subject_that_are_not_ascii_as_encoded_words():
     assert sleeps == []
 
 
+def test_smtp_sends_an_address_that_is_not_ascii_with_smtputf8():
+    """As smtplib's send_message did: UTF-8 headers (RFC 6532), SMTPUTF8 in the envelope."""
+    recorder = Recorder()
+    message = OutgoingMessage(
+        "receipt", "maría@example.org", "Recibo", "Gracias\n", "<p>Gracias</p>\n"
+    )
+    with smtp_server(recorder) as port:
+        smtp_mailer(port, Sleeps()).send(message)
+
+    [received] = recorder.received
+    assert received.rcpt_tos == ["maría@example.org"]
+    assert "\r\nTo: maría@example.org\r\n".encode() in received.content
+    arrived = email.message_from_string(received.content.decode(), policy=policy.default)
+    assert arrived["To"].addresses[0].addr_spec == "maría@example.org"
+    assert [body_of(part) for part in arrived.iter_parts()] == [message.text, message.html]
+
+
+def test_smtp_refuses_an_address_that_is_not_ascii_to_a_relay_without_smtputf8():
+    recorder = Recorder()
+    message = OutgoingMessage("receipt", "maría@example.org", "Recibo", "Gracias\n", "<p>G</p>")
+    with smtp_server(recorder, enable_SMTPUTF8=False) as port:
+        with pytest.raises(PermanentMailError, match="SMTPUTF8"):
+            smtp_mailer(port, Sleeps()).send(message)
+    assert recorder.received == []
+
+
 def test_smtp_refuses_a_relay_that_does_not_offer_starttls():
     recorder = Recorder()
     sleeps = Sleeps()
