@@ -400,9 +400,11 @@ def test_smtp_sends_an_address_that_is_not_ascii_with_smtputf8():
 def test_smtp_refuses_an_address_that_is_not_ascii_to_a_relay_without_smtputf8():
     recorder = Recorder()
     message = OutgoingMessage("receipt", "maría@example.org", "Recibo", "Gracias\n", "<p>G</p>")
-    with smtp_server(recorder, enable_SMTPUTF8=False) as port:
-        with pytest.raises(PermanentMailError, match="SMTPUTF8"):
-            smtp_mailer(port, Sleeps()).send(message)
+    with (
+        smtp_server(recorder, enable_SMTPUTF8=False) as port,
+        pytest.raises(PermanentMailError, match="SMTPUTF8"),
+    ):
+        smtp_mailer(port, Sleeps()).send(message)
     assert recorder.received == []
 
 
