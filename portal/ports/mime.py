@@ -88,8 +88,8 @@ def multipart_alternative(
         f"--{boundary}",
     ]
     head = "\n".join(lines)
-    if any(len(line) > HARD_LINE for line in lines):
-        return None
+    if not head.isascii() or any(len(line) > HARD_LINE for line in lines):
+        return None  # (a verbatim value given that is not ASCII)
     # The newline before each boundary belongs to the boundary (RFC 2046 section 5.1.1).
     data = (
         head.encode("ascii")
