@@ -111,6 +111,7 @@ bench: install-dev
 	$(BIN)/python bench/sqlite_payment.py
 	$(BIN)/python bench/reminders.py
 	$(BIN)/python bench/import_csv.py
+	$(BIN)/python bench/mail_build.py
 
 clean:
 	rm -rf $(VENV) $(DEPLOY_VENV) build var .pytest_cache .ruff_cache .mypy_cache .hypothesis

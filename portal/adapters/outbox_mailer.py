@@ -18,7 +18,8 @@ class OutboxMailer:
         self.folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         name = f"{stamp}-{message.kind}-{uuid.uuid4().hex[:8]}.eml"
-        data = message.to_email(self.sender).as_bytes()
+        # LF line ends, as .eml files on this machine have always been written.
+        data = message.to_bytes(self.sender, linesep="\n")
         # Write then rename, so a reader never sees half a message.
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:

@@ -1,6 +1,6 @@
 """SesMailer: sends each message with Amazon SES v2 `SendEmail` (raw MIME content).
 
-The message goes as built by `OutgoingMessage.to_email` (multipart text + HTML, the
+The message goes as built by `OutgoingMessage.to_bytes` (multipart text + HTML, the
 `X-Portal-Message-Kind` header and any extra header such as `List-Unsubscribe`), tagged
 `kind=<message kind>` and, when one is configured, sent through the configuration set
 (where SES publishes bounces, complaints and deliveries).
@@ -19,7 +19,12 @@ from collections.abc import Callable
 from typing import Any
 
 from portal.adapters.mail_retries import TryAgain, with_retries
-from portal.ports.mail import OutgoingMessage, PermanentMailError, TransientMailError
+from portal.ports.mail import (
+    OutgoingMessage,
+    PermanentMailError,
+    TransientMailError,
+    bare_address,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +111,13 @@ class SesMailer:
 
     def send(self, message: OutgoingMessage) -> str:
         """Send the message; return the SES MessageId."""
+        data = message.to_bytes(self.sender)
         request: dict[str, Any] = {
-            "FromEmailAddress": self.sender,
-            "Destination": {"ToAddresses": [message.to]},
-            "Content": {"Raw": {"Data": message.to_email(self.sender).as_bytes()}},
+            # The addresses alone: SES takes a display name here only as encoded words,
+            # and the message's own From and To headers carry the names.
+            "FromEmailAddress": bare_address(self.sender),
+            "Destination": {"ToAddresses": [bare_address(message.to)]},
+            "Content": {"Raw": {"Data": data}},
             "EmailTags": [{"Name": "kind", "Value": message.kind}],
         }
         if self.configuration_set:

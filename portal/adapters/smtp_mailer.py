@@ -16,10 +16,10 @@ import smtplib
 import ssl
 import time
 from collections.abc import Callable
-from email.message import EmailMessage
+from email import policy
 
 from portal.adapters.mail_retries import TryAgain, with_retries
-from portal.ports.mail import OutgoingMessage, PermanentMailError
+from portal.ports.mail import OutgoingMessage, PermanentMailError, bare_address, new_message_id
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,17 @@ class SmtpMailer:
 
     def send(self, message: OutgoingMessage) -> str:
         """Send the message; return its Message-ID (the same on every attempt)."""
-        email = message.to_email(self.sender)
-        message_id = str(email["Message-ID"])
+        envelope = [bare_address(self.sender), bare_address(message.to)]
+        message_id = new_message_id(self.sender)
+        if all(address.isascii() for address in envelope):
+            data = message.to_bytes(self.sender, message_id=message_id)
+        else:
+            # As smtplib's send_message sends it: the headers in UTF-8 (RFC 6532), to a
+            # relay that offers SMTPUTF8.
+            email = message.to_email(self.sender, message_id)
+            data = email.as_bytes(policy=policy.SMTPUTF8)
         with_retries(
-            lambda: self._deliver(email, message.to),
+            lambda: self._deliver(data, envelope),
             self.attempts,
             self._sleep,
             "smtp",
@@ -81,7 +88,7 @@ class SmtpMailer:
 
     # -- one attempt ----------------------------------------------------------------------
 
-    def _deliver(self, email: EmailMessage, to: str) -> None:
+    def _deliver(self, data: bytes, envelope: list[str]) -> None:
         try:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         except Exception as error:
@@ -100,13 +107,27 @@ class SmtpMailer:
                     smtp.ehlo()
                 if self.username:
                     smtp.login(self.username, self._password)
-                smtp.send_message(email, from_addr=self.sender, to_addrs=[to])
+                options = self._mail_options(smtp, data, envelope)
+                smtp.sendmail(envelope[0], envelope[1:], data, options)
             except PermanentMailError:
                 raise
             except Exception as error:
                 raise self._classify(error) from None
         finally:
             _close_quietly(smtp)
+
+    def _mail_options(self, smtp: smtplib.SMTP, data: bytes, envelope: list[str]) -> list[str]:
+        """BODY=8BITMIME for a body with 8-bit text, where the relay offers it; SMTPUTF8 as
+        well for an address that is not ASCII, which a relay without it cannot take (as
+        smtplib's send_message decides)."""
+        if all(address.isascii() for address in envelope):
+            return ["BODY=8BITMIME"] if not data.isascii() and smtp.has_extn("8bitmime") else []
+        if not smtp.has_extn("smtputf8"):
+            raise PermanentMailError(
+                f"The mail relay {self.relay} cannot take an address that is not plain ASCII "
+                "(it does not offer SMTPUTF8), so the message was not sent."
+            )
+        return ["SMTPUTF8", "BODY=8BITMIME"]
 
     def _classify(self, error: Exception) -> Exception:
         """PermanentMailError, or TryAgain for what another attempt may get past."""

@@ -105,6 +105,47 @@ def check_arrived(raw: bytes, message: OutgoingMessage) -> EmailMessage:
     return arrived
 
 
+# A sender and a recipient with names that are not ASCII, a subject that is not either, and
+# bodies with a lone "." line (SMTP's end of data) and a line starting "From ".
+NAMED_SENDER = f"Clínica Señora <{SENDER}>"
+NAMED_PATIENT = "jose.nunez@example.org"
+
+
+def outgoing_in_spanish() -> OutgoingMessage:
+    return OutgoingMessage(
+        kind="statement",
+        to=f'"Núñez, José" <{NAMED_PATIENT}>',
+        subject="Su estado de cuenta de la Clínica Señora está listo: $42.10 por pagar",
+        text="Hola José Núñez,\n.\nFrom the practice: $42.10 is due.\n",
+        html="<p>Hola José Núñez,</p>\n.\n<p>$42.10 is due.</p>\n",
+        headers={"List-Unsubscribe": UNSUBSCRIBE},
+    )
+
+
+def check_arrived_in_spanish(raw: bytes, message: OutgoingMessage) -> EmailMessage:
+    """Lines ending in CRLF, the header block ASCII (the names and the subject as RFC 2047
+    encoded words, the addresses plain), and everything decoded as it was given."""
+    assert raw.replace(b"\r\n", b"").count(b"\n") == 0
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii()
+    assert b"\r\nFrom: =?utf-8?" in b"\r\n" + head
+    assert f"?= <{SENDER}>".encode() in head and f"?= <{NAMED_PATIENT}>".encode() in head
+    arrived = email.message_from_bytes(raw, policy=policy.default)
+    assert isinstance(arrived, EmailMessage)
+    [sender] = arrived["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == ("Clínica Señora", SENDER)
+    [to] = arrived["To"].addresses
+    assert (to.display_name, to.addr_spec) == ("Núñez, José", NAMED_PATIENT)
+    assert arrived["Subject"] == message.subject
+    assert arrived[KIND_HEADER] == "statement"
+    assert arrived["List-Unsubscribe"] == UNSUBSCRIBE
+    assert arrived["Message-ID"].endswith("@mailers.example.com>")
+    parts = list(arrived.iter_parts())
+    assert [part.get_content_type() for part in parts] == ["text/plain", "text/html"]
+    assert [body_of(part) for part in parts] == [message.text, message.html]
+    return arrived
+
+
 class Sleeps(list):
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
@@ -321,6 +362,50 @@ def test_smtp_delivers_both_parts_and_the_headers():
     assert arrived["Message-ID"] == message_id
     assert message_id.startswith("<") and message_id.endswith("@mailers.example.com>")
     assert sleeps == []
+
+
+def test_smtp_sends_names_and_a_subject_that_are_not_ascii_as_encoded_words():
+    recorder = Recorder()
+    sleeps = Sleeps()
+    message = outgoing_in_spanish()
+    with smtp_server(recorder) as port:
+        message_id = smtp_mailer(port, sleeps, sender=NAMED_SENDER).send(message)
+
+    [received] = recorder.received
+    # The envelope names the addresses alone (no SMTPUTF8 needed for a display name).
+    assert received.mail_from == SENDER
+    assert received.rcpt_tos == [NAMED_PATIENT]
+    arrived = check_arrived_in_spanish(received.content, message)
+    assert arrived["Message-ID"] == message_id
+    assert sleeps == []
+
+
+def test_smtp_sends_an_address_that_is_not_ascii_with_smtputf8():
+    """As smtplib's send_message did: UTF-8 headers (RFC 6532), SMTPUTF8 in the envelope."""
+    recorder = Recorder()
+    message = OutgoingMessage(
+        "receipt", "maría@example.org", "Recibo", "Gracias\n", "<p>Gracias</p>\n"
+    )
+    with smtp_server(recorder) as port:
+        smtp_mailer(port, Sleeps()).send(message)
+
+    [received] = recorder.received
+    assert received.rcpt_tos == ["maría@example.org"]
+    assert "\r\nTo: maría@example.org\r\n".encode() in received.content
+    arrived = email.message_from_string(received.content.decode(), policy=policy.default)
+    assert arrived["To"].addresses[0].addr_spec == "maría@example.org"
+    assert [body_of(part) for part in arrived.iter_parts()] == [message.text, message.html]
+
+
+def test_smtp_refuses_an_address_that_is_not_ascii_to_a_relay_without_smtputf8():
+    recorder = Recorder()
+    message = OutgoingMessage("receipt", "maría@example.org", "Recibo", "Gracias\n", "<p>G</p>")
+    with (
+        smtp_server(recorder, enable_SMTPUTF8=False) as port,
+        pytest.raises(PermanentMailError, match="SMTPUTF8"),
+    ):
+        smtp_mailer(port, Sleeps()).send(message)
+    assert recorder.received == []
 
 
 def test_smtp_refuses_a_relay_that_does_not_offer_starttls():
@@ -619,6 +704,21 @@ def test_ses_sends_raw_mime_as_built(ses, moto_endpoint):
     assert f"{KIND_HEADER}: statement" in recorded["raw_data"]
     assert f"List-Unsubscribe: {UNSUBSCRIBE}" in recorded["raw_data"]
     assert sleeps == []
+
+
+def test_ses_sends_names_and_a_subject_that_are_not_ascii_as_encoded_words(ses, moto_endpoint):
+    recording = Recording(ses)
+    message = outgoing_in_spanish()
+    message_id = SesMailer(NAMED_SENDER, CONFIGURATION_SET, client=recording).send(message)
+
+    # SES takes a display name in the request only as encoded words: the addresses alone.
+    [request] = recording.calls
+    assert request["FromEmailAddress"] == SENDER
+    assert request["Destination"] == {"ToAddresses": [NAMED_PATIENT]}
+    recorded = sent_by_moto(moto_endpoint, message_id)
+    assert recorded["source"] == SENDER
+    assert NAMED_PATIENT in recorded["destinations"]
+    check_arrived_in_spanish(recorded["raw_data"].encode("utf-8"), message)
 
 
 def test_ses_request_carries_the_configuration_set_and_kind_tag(ses, moto_endpoint):
