@@ -11,6 +11,7 @@ from portal.domain.money import format_cents
 from portal.domain.plans import MISSED_TO_DEFAULT, TRY_DAYS, Installment
 
 AUTHORIZATION_VERSION = "plan-2026-12"
+AUTOPAY_VERSION = "autopay-2026-12"
 
 
 def authorization_text(
@@ -41,6 +42,26 @@ def authorization_text(
         " is then due as on your statements.",
     ]
     return "\n".join(lines)
+
+
+def autopay_text(practice_name: str, account_number: str) -> str:
+    """The authorization for autopay: each new statement paid in full on its due date."""
+    return "\n".join(
+        [
+            f"I authorize {practice_name} to charge the card or bank account I save on the"
+            f" next page for account {account_number}: each new statement's balance, in"
+            " full, on the statement's due date, until I cancel.",
+            "Statements already issued today are not included; pay them as usual.",
+            "There is no fee.",
+            "You will get an e-mail 3 days before each charge and a receipt after it.",
+            f"If a charge fails, it is tried again {TRY_DAYS[1]} and {TRY_DAYS[2]} days"
+            " later; you will get an e-mail each time.",
+            f"If {MISSED_TO_DEFAULT} charges are missed, autopay ends and the billing office"
+            " will contact you.",
+            "You can change the card or bank account, or cancel autopay at any time on its"
+            " page in the portal, or by calling the billing office.",
+        ]
+    )
 
 
 def long_date(day: date) -> str:

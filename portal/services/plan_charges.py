@@ -14,15 +14,17 @@ import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from portal.domain.aging import practice_date
 from portal.domain.payments import PLAN_CHARGE_PREFIX, Payment, PaymentStatus
 from portal.domain.plans import (
     Attempt,
     ChargeDue,
+    Installment,
     Outcome,
     Plan,
+    PlanKind,
     PlanStatus,
     charges_due,
     is_paid,
@@ -90,6 +92,13 @@ def _run_plan(services: Services, plan: Plan, today: date, summary: ChargeSummar
     if not plan.active or plan.method is None:
         summary.skipped += 1
         return
+    if plan.kind is PlanKind.AUTOPAY:
+        taken: Plan | None = _with_due_statements(services, plan, today)
+        if taken != plan and not summary.dry_run:
+            taken = _change_plan(
+                services, plan.plan_id, lambda p: _with_due_statements(services, p, today)
+            )
+        plan = taken or plan
     if not summary.dry_run:
         _settle_processing(services, plan, today)
         plan = _fit_to_balance(services, plan.plan_id) or plan
@@ -106,6 +115,29 @@ def _run_plan(services: Services, plan: Plan, today: date, summary: ChargeSummar
             summary.failed += 1
     if not summary.dry_run and _settle(services, plan.plan_id, today):
         summary.defaulted += 1
+
+
+def _with_due_statements(services: Services, plan: Plan, today: date) -> Plan:
+    """Autopay: each statement that has come due since autopay began (not one already open
+    when the patient agreed, which `statement_ids` holds with those taken since) becomes an
+    installment of its balance on its due date."""
+    view = account_view(services, plan.account_number)
+    new = [
+        s
+        for s in view.open_statements
+        if s.statement.statement_id not in plan.statement_ids and s.statement.due_date <= today
+    ]
+    if not new:
+        return plan
+    first = max((i.number for i in plan.installments), default=0) + 1
+    added = tuple(
+        Installment(first + n, s.statement.due_date, s.balance_cents) for n, s in enumerate(new)
+    )
+    return replace(
+        plan,
+        installments=(*plan.installments, *added),
+        statement_ids=(*plan.statement_ids, *(s.statement.statement_id for s in new)),
+    )
 
 
 def _settle_processing(services: Services, plan: Plan, today: date) -> None:
@@ -339,6 +371,10 @@ def _settle(services: Services, plan_id: str, today: date) -> bool:
         if status is PlanStatus.DEFAULTED and plan.defaulted_at is None:
             defaulted_now = True
             return replace(plan, defaulted_at=services.clock.now(), next_on=None)
+        if plan.kind is PlanKind.AUTOPAY:  # looked at every day for statements coming due
+            tomorrow = today + timedelta(days=1)
+            later = next_look(_to_charge(plan), plan.attempts, today) or tomorrow
+            return replace(plan, next_on=min(later, tomorrow))
         if status is PlanStatus.PAID_OFF:
             return replace(plan, next_on=None)
         return replace(plan, next_on=next_look(_to_charge(plan), plan.attempts, today))

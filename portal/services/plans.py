@@ -18,7 +18,9 @@ from portal.domain.errors import InvalidInput
 from portal.domain.money import parse_amount
 from portal.domain.plan_terms import (
     AUTHORIZATION_VERSION,
+    AUTOPAY_VERSION,
     authorization_text,
+    autopay_text,
     long_date,
     text_digest,
 )
@@ -70,6 +72,7 @@ class Proposal:
     day: int
     text: str
     version: str = AUTHORIZATION_VERSION
+    kind: PlanKind = PlanKind.INSTALLMENTS
 
     @property
     def total_cents(self) -> int:
@@ -133,6 +136,15 @@ def propose(
     return Proposal(installments, chosen_day, text)
 
 
+def propose_autopay(services: Services, account_number: str, viewer: Viewer) -> Proposal:
+    """Autopay: each new statement paid in full on its due date (no schedule to choose)."""
+    offer = plan_offer(services, account_number, viewer)
+    if offer.reason and (offer.running_plan_id or not viewer.is_guarantor):
+        raise InvalidInput("plan", offer.reason)
+    text = autopay_text(services.settings.practice_name, account_number)
+    return Proposal((), 0, text, AUTOPAY_VERSION, PlanKind.AUTOPAY)
+
+
 def _whole_number(text: str, field: str, message: str) -> int:
     value = (text or "").strip()
     if not value.isdigit() or len(value) > 3:
@@ -159,7 +171,7 @@ def agree(
     plan = Plan(
         plan_id="plan_" + secrets.token_hex(10),
         account_number=account_number,
-        kind=PlanKind.INSTALLMENTS,
+        kind=proposal.kind,
         day=proposal.day,
         created_at=now,
         installments=proposal.installments,
@@ -213,7 +225,8 @@ def finish_method_setup(services: Services, plan_id: str, session_id: str) -> Pl
             send_agreement_copy(services, plan)
             return plan
         unpaid = [i.due_on for i in plan.installments if not is_paid(i, plan.attempts)]
-        first = min(unpaid, default=None)
+        # Autopay is looked at every day, for the statements that come due.
+        first = today_of(services) if plan.kind is PlanKind.AUTOPAY else min(unpaid, default=None)
         saved = services.store.save_plan(
             replace(plan, method=method, next_on=plan.next_on or first)
         )
@@ -234,8 +247,12 @@ def send_agreement_copy(services: Services, plan: Plan) -> None:
     account = services.store.get_account(plan.account_number)
     if agreement is None or account is None or plan.method is None:
         return
-    text = authorization_text(
-        services.settings.practice_name, plan.account_number, agreement.installments
+    text = (
+        autopay_text(services.settings.practice_name, plan.account_number)
+        if plan.kind is PlanKind.AUTOPAY
+        else authorization_text(
+            services.settings.practice_name, plan.account_number, agreement.installments
+        )
     )
     agreed_on = practice_date(agreement.accepted_at, services.settings.tz)
     message = plan_agreement_message(
@@ -267,14 +284,21 @@ def finish_agreement_copy(services: Services, claim: Claim, today: date) -> Fini
 
 def is_running(plan: Plan) -> bool:
     """Set up (a method saved), neither canceled nor defaulted, and not paid off."""
-    return (
-        plan.active
-        and plan.method is not None
-        and not all(is_paid(i, plan.attempts) for i in plan.installments)
+    if not plan.active or plan.method is None:
+        return False
+    return plan.kind is PlanKind.AUTOPAY or not all(
+        is_paid(i, plan.attempts) for i in plan.installments
     )
 
 
 def status_of(services: Services, plan: Plan) -> PlanStatus:
+    status = _status(services, plan)
+    if plan.kind is PlanKind.AUTOPAY and status is PlanStatus.PAID_OFF:
+        return PlanStatus.CURRENT  # nothing owed today; autopay goes on
+    return status
+
+
+def _status(services: Services, plan: Plan) -> PlanStatus:
     return plan_status(
         [i for i in plan.installments if i.number not in plan.skipped],
         plan.attempts,

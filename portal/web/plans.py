@@ -16,6 +16,7 @@ from portal.services.plans import (
     plan_offer,
     plan_view,
     propose,
+    propose_autopay,
     start_method_setup,
 )
 from portal.web import current_services
@@ -24,9 +25,12 @@ from portal.web.patient import patient_required, signed_in_viewer
 bp = Blueprint("plans", __name__)
 
 CHOICE_FIELDS = ("months", "installment", "day")
+AUTOPAY = "autopay"
 
 
 def _choice() -> dict[str, str]:
+    if request.form.get("kind") == AUTOPAY:
+        return {"kind": AUTOPAY}
     return {name: request.form.get(name, "").strip()[:20] for name in CHOICE_FIELDS}
 
 
@@ -35,11 +39,15 @@ def _choice() -> dict[str, str]:
 def new_plan(account_number: str):
     services, viewer = current_services(), signed_in_viewer()
     offer = plan_offer(services, account_number, viewer)
-    if request.method == "GET" or not offer.offered:
+    autopay = request.form.get("kind") == AUTOPAY
+    if request.method == "GET" or not (offer.offered or autopay):
         return render_template("plans/new.html", offer=offer, choice={}, errors=[])
     choice = _choice()
     try:
-        proposal = propose(services, account_number, viewer, **choice)
+        if autopay:
+            proposal = propose_autopay(services, account_number, viewer)
+        else:
+            proposal = propose(services, account_number, viewer, **choice)
     except InvalidInput as exc:
         errors = [(exc.field, exc.message)]
         return render_template("plans/new.html", offer=offer, choice=choice, errors=errors), 422

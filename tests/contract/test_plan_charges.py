@@ -221,3 +221,36 @@ def test_a_run_that_died_after_the_charge_is_finished_by_the_sweep_once(services
     assert services.store.claim_completed(PLAN_CHARGE_CLAIM, f"plan-{plan.plan_id}-1-1")
     assert counts(run_on(services, date(2026, 12, 1))) == (0, 0, 0, 0)
     assert len(plan_payments(services, plan.plan_id)) == 1
+
+
+def test_autopay_pays_each_new_statement_in_full_on_its_due_date_once(services, outbox):
+    """The statement open when the patient agreed is not taken; one imported after is paid
+    in full on its due date, once, and autopay goes on for the next one."""
+    from portal.domain.plans import PlanKind
+    from portal.services.plans import propose_autopay
+
+    viewer = Viewer.guarantor()
+    proposal = propose_autopay(services, NUMBER, viewer)
+    assert proposal.kind is PlanKind.AUTOPAY and "in full" in proposal.text
+    plan = agree(services, NUMBER, viewer, proposal, text_digest(proposal.text), "10.0.0.9")
+    session_id = start_method_setup(services, plan).rsplit("/", 1)[1]
+    gateway = services.payments
+    plan = finish_method_setup(
+        services, plan.plan_id, gateway.save_card(gateway.open_setup(session_id), GOOD)
+    )
+    later = Statement(
+        f"S-{NUMBER}-2", NUMBER, date(2026, 12, 1), date(2026, 12, 28), (line("1", owed=4_550),)
+    )
+    services.store.import_statement(services.store.get_account(NUMBER), later, NOW)
+
+    assert counts(run_on(services, date(2026, 12, 20))) == (0, 0, 0, 0)  # the old one: not ours
+    assert counts(run_on(services, date(2026, 12, 27))) == (0, 0, 0, 0)
+    assert counts(run_on(services, date(2026, 12, 28))) == (1, 0, 0, 0)
+    assert counts(run_on(services, date(2026, 12, 28))) == (0, 0, 0, 0)
+    assert counts(run_on(services, date(2026, 12, 29))) == (0, 0, 0, 0)
+    assert account_view(services, NUMBER).due_cents == OWED  # only the new one was paid
+    stored = services.store.get_plan(plan.plan_id)
+    assert [i.amount_cents for i in stored.installments] == [4_550]
+    assert status_of(services, stored) is PlanStatus.CURRENT
+    assert stored.next_on == date(2026, 12, 30)
+    assert kinds(outbox)["receipt"] == 1
