@@ -40,6 +40,11 @@ from portal.services.context import Services
 from portal.services.errors import PaymentNotFound, PaymentNotReady, UnpostableEvent
 from portal.services.notices import Delivery
 from portal.services.receipts import receipt_mark, send_posted_receipt, send_receipt
+from portal.services.refund_notices import (
+    REFUND_NOTICE_CLAIM,
+    claim_refund_notice,
+    send_refund_notice,
+)
 from portal.services.staff_actions import open_escalation
 
 log = logging.getLogger(__name__)
@@ -344,12 +349,16 @@ def _refunded(services: Services, payment: Payment, event: GatewayEvent, now: da
     if listed > payment.amount_cents:
         raise _too_much_refunded(payment, listed, "the processor lists")
     latest: PostingResult | Payment = payment
+    how = "to the card or bank account you paid with"
     for refund in refunds:
+        told = claim_refund_notice(services, payment, refund.refund_id, refund.amount_cents, how)
         try:
             latest = ledger.post_refund(
                 services.store, payment.payment_id, refund.refund_id, refund.amount_cents, now
             )
         except RefundExceedsPayment as exc:
+            if told:
+                services.store.drop_claim(REFUND_NOTICE_CLAIM, refund.refund_id)
             raise UnpostableEvent(
                 payment.payment_id,
                 payment.account_number,
@@ -362,6 +371,10 @@ def _refunded(services: Services, payment: Payment, event: GatewayEvent, now: da
                 payment.payment_id,
                 refund.refund_id,
                 refund.amount_cents,
+            )
+        if told:
+            send_refund_notice(
+                services, payment.payment_id, refund.refund_id, refund.amount_cents, how
             )
     return latest
 

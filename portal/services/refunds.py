@@ -14,6 +14,11 @@ from portal.services import ledger
 from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
 from portal.services.context import Services
 from portal.services.errors import InvalidInput, NotFound
+from portal.services.refund_notices import (
+    REFUND_NOTICE_CLAIM,
+    claim_refund_notice,
+    send_refund_notice,
+)
 from portal.services.staff_actions import open_escalation
 
 log = logging.getLogger(__name__)
@@ -102,11 +107,15 @@ def post_requested_refund(
     """Post a refund the processor made for a claimed request, then close the claim with
     its audit entry in the same write (so a crash never audits it twice or not at all)."""
     store, now = services.store, services.clock.now()
+    how = refund_how(payment)
+    told = claim_refund_notice(services, payment, outcome.refund_id, outcome.amount_cents, how)
     try:
         result = ledger.post_refund(
             store, payment.payment_id, outcome.refund_id, outcome.amount_cents, now
         )
     except RefundExceedsPayment as exc:
+        if told:
+            store.drop_claim(REFUND_NOTICE_CLAIM, outcome.refund_id)
         # The gateway gave the money back, but the ledger already shows refunds that leave
         # no room for it: a person must reconcile the two.
         _escalate_unposted(services, payment.account_number, outcome.refund_id, exc)
@@ -127,7 +136,18 @@ def post_requested_refund(
         address=address,
     )
     store.complete_claim(REFUND_CLAIM, key, now, audit=entry)
+    if told:
+        send_refund_notice(
+            services, payment.payment_id, outcome.refund_id, outcome.amount_cents, how
+        )
     return result
+
+
+def refund_how(payment: Payment) -> str:
+    """How the money went back, in the refund e-mail's words."""
+    if payment.gateway == "manual":
+        return "by check"
+    return "to the card or bank account you paid with"
 
 
 def _escalate_unposted(

@@ -32,6 +32,7 @@ from portal.services.notices import (
 from portal.services.plan_charges import PLAN_CHARGE_CLAIM, finish_plan_charge
 from portal.services.plans import AGREEMENT_CLAIM, finish_agreement_copy
 from portal.services.receipts import RECEIPT_CLAIM, receipt_message
+from portal.services.refund_notices import REFUND_NOTICE_CLAIM, finish_refund_notice
 from portal.services.refunds import REFUND_CLAIM, finish_refund_request
 from portal.services.reminders import finish_reminder_claim
 from portal.services.webhooks import (
@@ -170,5 +171,6 @@ FINISHERS: dict[str, Finisher] = {
     STATEMENT_CLAIM: finish_statement_notice,
     PLAN_CHARGE_CLAIM: finish_plan_charge,
     AGREEMENT_CLAIM: finish_agreement_copy,
+    REFUND_NOTICE_CLAIM: finish_refund_notice,
     **{stage.value: finish_reminder_claim for stage in Stage},
 }

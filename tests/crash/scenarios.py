@@ -266,6 +266,7 @@ class Refund:
             sum(OWED) - self.cents + self.refund_cents,
             paid={self.payment_id: self.cents},
             refunded={self.payment_id: self.refund_cents},
+            messages=Counter({("refund", EMAIL): 1}),  # the patient is told, once
             audited=Counter({("sam", AuditAction.REFUND_PAYMENT): 1}),
         )
 

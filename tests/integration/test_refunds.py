@@ -143,3 +143,43 @@ def test_an_associate_is_not_offered_refunds(client, services, card_payment):
     assert "Refund a card payment" not in client.get("/staff/accounts/100234").get_data(
         as_text=True
     )
+
+
+def refund_mails(outbox) -> list:
+    from tests.integration.conftest import eml_files, read_eml
+
+    found = [read_eml(p) for p in eml_files(outbox)]
+    return [m for m in found if m["X-Portal-Message-Kind"] == "refund"]
+
+
+def test_a_refund_tells_the_patient_once_in_plain_words(services, card_payment, outbox):
+    refund_payment(services, "sam", card_payment, "15.00", "req-1")
+    refund_payment(services, "sam", card_payment, "15.00", "req-1")  # the same request again
+    # The processor's notice of the same refund (its refunds listed) tells nobody again.
+    apply_gateway_event(services, GatewayEvent(EventKind.REFUNDED, "pay_card", "sbx_pi_1", 1500))
+
+    [mail] = refund_mails(outbox)
+    assert mail["To"] == "maria@example.com"
+    text = mail.get_body(("plain",)).get_content()
+    assert "We gave back $15.00 of your payment of $40.00 (receipt number pay_card)" in text
+    assert "$25.00 stays on your account" in text
+    assert f"Balance due now: ${(DUE - 4000 + 1500) / 100:,.2f}" in text
+    assert "Recent activity on your account:" in text and "refund" in text.lower()
+    for detail in ("99213", "J06.9", "Office visit", "1984-03-12"):
+        assert detail not in mail.as_string()
+
+
+def test_a_refund_reported_first_by_the_processor_tells_the_patient_once(
+    services, card_payment, outbox, monkeypatch
+):
+    from portal.ports.payments import RefundOutcome
+
+    monkeypatch.setattr(
+        services.payments, "list_refunds", lambda ref: [RefundOutcome("re_elsewhere", 700)]
+    )
+    event = GatewayEvent(EventKind.REFUNDED, "pay_card", "sbx_pi_1", 700)
+    apply_gateway_event(services, event)
+    apply_gateway_event(services, event)
+
+    [mail] = refund_mails(outbox)
+    assert "We gave back $7.00" in mail.get_body(("plain",)).get_content()
