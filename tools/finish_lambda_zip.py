@@ -146,6 +146,13 @@ def bytecode(name: str, source: bytes) -> bytes:
     return bytes(_code_to_hash_pyc(code, importlib.util.source_hash(source), checked=False))
 
 
+def metadata_headers(data: bytes) -> bytes:
+    """A distribution's METADATA without its long description (the README after the
+    headers): importlib.metadata reads only the headers (name, version, requirements)."""
+    headers, _, _ = data.partition(b"\n\n")
+    return headers + b"\n"
+
+
 def finish(path: Path) -> tuple[int, int, int]:
     """Rewrite the zip in place: (modules compiled, entries left out, bytes after)."""
     compiled = dropped = 0
@@ -166,6 +173,8 @@ def finish(path: Path) -> tuple[int, int, int]:
                 out.external_attr = info.external_attr
                 data = bytecode(name, data)
                 compiled += 1
+            elif name.endswith(".dist-info/METADATA"):
+                out, data = info, metadata_headers(data)
             else:
                 out = info
             out.compress_type = zipfile.ZIP_DEFLATED

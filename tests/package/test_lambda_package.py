@@ -576,3 +576,20 @@ def test_packaged_fonttools_still_embeds_non_ascii_names(task_root: Path, tmp_pa
         assert text.count(name) == 2, f"{name!r} not read back twice from {text!r}"
     fonts = [font for page in reader.pages for font in page["/Resources"]["/Font"].values()]
     assert len(fonts) == 2
+
+
+def test_metadata_keeps_its_headers_without_the_long_description(lambda_zip: Path) -> None:
+    """Each METADATA is cut to its headers (the README after them is never read at run
+    time), and the headers still name the distribution, its version and requirements."""
+    with zipfile.ZipFile(lambda_zip) as archive:
+        found = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        assert len(found) > 10
+        flask = next(n for n in found if n.startswith("flask-"))
+        for name in found:
+            text = archive.read(name).decode()
+            assert "\n\n" not in text.rstrip("\n"), name
+            parsed = email.parser.Parser().parsestr(text)
+            assert parsed["Name"] and parsed["Version"], name
+        assert "werkzeug" in " ".join(
+            email.parser.Parser().parsestr(archive.read(flask).decode()).get_all("Requires-Dist")
+        )
