@@ -14,6 +14,7 @@ from portal.services.context import Services
 from portal.services.notices import Delivery, send_claimed, send_once
 
 log = logging.getLogger(__name__)
+RECENT_EVENTS = 5  # the account's latest money events, in plain words, in the receipt
 RECEIPT_CLAIM = "receipt"
 
 
@@ -108,6 +109,7 @@ def receipt_message(
         applied=view.applied_to(payment.payment_id),
         due_cents=view.due_cents,
         credit_cents=view.credit_cents,
+        events=view.timeline[:RECENT_EVENTS],
         link=f"{settings.base_url}/payments/{payment.payment_id}",
     )
     return OutgoingMessage(

@@ -157,6 +157,10 @@ def test_the_receipt_email(patient, services, outbox):
     for body in parts.values():
         assert "$25.00" in body
         assert payment_id in body
+        # The account's recent money events, in the same plain words as its page.
+        assert "Recent activity on your account:" in body
+    events = parts["text/plain"].split("Recent activity on your account:")[1]
+    assert events.strip().splitlines()[0].strip().startswith("Payment of $25.00")
     assert_no_phi(raw, message)
 
 
