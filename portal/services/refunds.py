@@ -2,8 +2,10 @@
 
 import contextlib
 import logging
+import re
 from datetime import date
 
+from portal.domain.account_book import KeyKind
 from portal.domain.money import format_cents, parse_amount
 from portal.domain.payments import REFUNDABLE_STATUSES, Payment, RefundExceedsPayment
 from portal.domain.staff import AuditAction, AuditEntry, EscalationKind
@@ -11,6 +13,7 @@ from portal.ports.claims import Claim
 from portal.ports.ledger import PostingResult
 from portal.ports.payments import GatewayError, RefundOutcome
 from portal.services import ledger
+from portal.services.accounts import account_view
 from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
 from portal.services.context import Services
 from portal.services.errors import InvalidInput, NotFound
@@ -103,11 +106,12 @@ def post_requested_refund(
     actor: str,
     address: str,
     note: str = "",
+    how: str = "",
 ) -> PostingResult:
     """Post a refund the processor made for a claimed request, then close the claim with
     its audit entry in the same write (so a crash never audits it twice or not at all)."""
     store, now = services.store, services.clock.now()
-    how = refund_how(payment)
+    how = how or refund_how(payment)
     told = claim_refund_notice(services, payment, outcome.refund_id, outcome.amount_cents, how)
     try:
         result = ledger.post_refund(
@@ -180,6 +184,12 @@ def finish_refund_request(services: Services, claim: Claim, today: date) -> Fini
         store.drop_claim(REFUND_CLAIM, claim.key)
         return Finish.DROPPED
     actor, address = str(fields.get("actor") or SYSTEM), str(fields.get("address") or "")
+    check = fields.get("check_number")
+    if isinstance(check, str) and check:
+        # A check written by the practice: nothing to ask the processor, only to record.
+        with contextlib.suppress(InvalidInput):
+            _record_check_refund(services, claim.key, payment, cents, check, actor, address)
+        return Finish.DONE
     try:
         outcome = _refund_made_for(services, payment, claim.key) or services.payments.refund(
             payment_id, payment.gateway_reference or "", cents, claim.key
@@ -210,3 +220,92 @@ def _refund_made_for(services: Services, payment: Payment, key: str) -> RefundOu
         return None
     made = services.payments.list_refunds(payment.gateway_reference)
     return next((refund for refund in made if refund.request == key), None)
+
+
+# -- a credit given back by check ---------------------------------------------------------
+
+CHECK_NUMBER = re.compile(r"[A-Za-z0-9-]{1,20}")
+
+
+def refund_credit_by_check(
+    services: Services,
+    actor: str,
+    account_number: str,
+    amount_text: str,
+    check_number: str,
+    address: str = "",
+) -> PostingResult:
+    """Record a check the practice wrote to give back (part of) the account's credit, once
+    per check number: on the most recent posted payment that holds that much, as a refund
+    of it by check. `posted` False: this check was recorded before."""
+    number = (check_number or "").strip()
+    if not CHECK_NUMBER.fullmatch(number):
+        raise InvalidInput(
+            "check_number", "Enter the check's number: letters, digits or dashes, up to 20."
+        )
+    store = services.store
+    key = f"refund-check-{account_number}-{number}"
+    if store.claim_completed(REFUND_CLAIM, key):  # this check was recorded before
+        refund_id = f"check-{account_number}-{number}"
+        book = store.load_book(account_number, [(KeyKind.REFUND, refund_id)])
+        owner = book.owners.get((KeyKind.REFUND, refund_id))
+        recorded = store.get_payment(owner) if owner else None
+        if recorded is not None:
+            return PostingResult(payment=recorded, posted=False)
+    view = account_view(services, account_number)
+    cents = parse_amount(amount_text)
+    if cents <= 0:
+        raise InvalidInput("amount", "The amount must be more than $0.00.")
+    if cents > view.credit_cents:
+        held = format_cents(view.credit_cents)
+        raise InvalidInput("amount", f"The account's credit is {held}: refund at most that.")
+    payment = next(
+        (p for p in view.payments if refundable_cents(services, p.payment_id) >= cents), None
+    )
+    if payment is None:
+        raise InvalidInput(
+            "amount", "No single payment holds that much of the credit: refund it in parts."
+        )
+    now = services.clock.now()
+    payload = claim_payload(
+        payment_id=payment.payment_id,
+        cents=cents,
+        actor=actor,
+        address=address,
+        check_number=number,
+    )
+    if not store.claim(REFUND_CLAIM, key, now, stale_before(now), payload=payload):
+        if store.claim_completed(REFUND_CLAIM, key):
+            return PostingResult(payment=payment, posted=False)
+        raise InvalidInput("check_number", "This check is being recorded right now.")
+    return _record_check_refund(services, key, payment, cents, number, actor, address)
+
+
+def _record_check_refund(
+    services: Services,
+    key: str,
+    payment: Payment,
+    cents: int,
+    number: str,
+    actor: str,
+    address: str,
+) -> PostingResult:
+    outcome = RefundOutcome(f"check-{payment.account_number}-{number}", cents, key)
+    try:
+        return post_requested_refund(
+            services,
+            key,
+            payment,
+            outcome,
+            actor,
+            address,
+            note=f" by check {number} from the account's credit",
+            how=f"by check number {number}",
+        )
+    except InvalidInput:
+        raise
+    except ValueError as exc:  # the check's number names another payment's refund
+        services.store.drop_claim(REFUND_CLAIM, key)
+        raise InvalidInput(
+            "check_number", f"Check {number} was recorded before, for another refund."
+        ) from exc

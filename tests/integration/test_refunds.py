@@ -183,3 +183,88 @@ def test_a_refund_reported_first_by_the_processor_tells_the_patient_once(
 
     [mail] = refund_mails(outbox)
     assert "We gave back $7.00" in mail.get_body(("plain",)).get_content()
+
+
+# -- a credit given back by check -----------------------------------------------------------
+
+
+@pytest.fixture
+def credit(services, lopez) -> str:
+    """A $120.00 check that overpays the $95.50 due: a $24.50 credit."""
+    posted = post_manual_payment(services, "sam", "100234", "check", "120.00", "1001", "c" * 32, "")
+    assert balances(services.store.account_records("100234").entries).credit_cents == 2450
+    return posted.payment.payment_id
+
+
+def credit_cents(services) -> int:
+    return balances(services.store.account_records("100234").entries).credit_cents
+
+
+def test_a_supervisor_records_a_check_refund_of_the_credit_once(services, credit, outbox):
+    from portal.services.refunds import refund_credit_by_check
+
+    result = refund_credit_by_check(services, "sue", "100234", "24.50", "5501", "10.0.0.7")
+    again = refund_credit_by_check(services, "sue", "100234", "24.50", "5501", "10.0.0.7")
+
+    assert result.posted and not again.posted
+    assert credit_cents(services) == 0 and due(services) == 0
+    assert services.store.get_payment(credit).refunded_cents == 2450
+    audited = [
+        e
+        for e in services.store.audit_entries(account_number="100234")
+        if e.action is AuditAction.REFUND_PAYMENT
+    ]
+    assert len(audited) == 1 and "check 5501" in audited[0].subject
+    [mail] = refund_mails(outbox)
+    assert "by check number 5501" in mail.get_body(("plain",)).get_content()
+
+
+@pytest.mark.parametrize(
+    ("amount", "check", "field", "message"),
+    [
+        ("30.00", "5502", "amount", "The account's credit is $24.50"),
+        ("0.00", "5502", "amount", "more than $0.00"),
+        ("ten", "5502", "amount", "dollars and cents"),
+        ("10.00", "", "check_number", "Enter the check's number"),
+        ("10.00", "55 02", "check_number", "Enter the check's number"),
+        ("10.00", "5" * 21, "check_number", "Enter the check's number"),
+    ],
+)
+def test_a_bad_check_refund_is_named_and_changes_nothing(
+    services, credit, amount, check, field, message
+):
+    from portal.services.refunds import refund_credit_by_check
+
+    before = services.store.account_records("100234")
+    with pytest.raises(InvalidInput) as raised:
+        refund_credit_by_check(services, "sue", "100234", amount, check)
+    assert raised.value.field == field and message in raised.value.message
+    assert services.store.account_records("100234") == before
+
+
+def test_the_check_refund_form_is_for_supervisors_only(client, services, credit):
+    make_staff(services, "alice", "associate")
+    staff_sign_in(client, services, "alice")
+    assert "Refund the credit by check" not in client.get("/staff/accounts/100234").get_data(
+        as_text=True
+    )
+    denied = post_form(
+        client,
+        "/staff/accounts/100234/credit-refund",
+        {"amount": "10.00", "check_number": "77"},
+        token_page="/staff/accounts/100234",
+    )
+    assert denied.status_code == 403 and credit_cents(services) == 2450
+
+    make_staff(services, "sue", "supervisor")
+    staff_sign_in(client, services, "sue")
+    assert "Refund the credit by check" in client.get("/staff/accounts/100234").get_data(
+        as_text=True
+    )
+    done = post_form(
+        client,
+        "/staff/accounts/100234/credit-refund",
+        {"amount": "10.00", "check_number": "77"},
+        token_page="/staff/accounts/100234",
+    )
+    assert done.status_code == 303 and credit_cents(services) == 1450

@@ -533,6 +533,16 @@ TABLE = [
     ),
     Route(
         "POST",
+        "/staff/accounts/<account_number>/credit-refund",
+        "/staff/accounts/100234/credit-refund",
+        # A cent of patient A's credit, by check 9001 (once: again, nothing more).
+        staff_only(SUPERVISOR, TO_A_ACCOUNT),
+        form=lambda w: {"amount": "0.01", "check_number": "9001"},
+        csrf_actor="admin",
+        changes=True,
+    ),
+    Route(
+        "POST",
         "/staff/accounts/<account_number>/notes",
         "/staff/accounts/100234/notes",
         staff_only(ASSOCIATE, TO_A_ACCOUNT),
