@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 
 PLAN_CHARGE_CLAIM = "plan-charge"
 SYSTEM = "system"
-SAVE_TRIES = 5  # a plan saved over a lost race is read and changed again, this often
+SAVE_TRIES = 5
+DUE_PAGE = 500  # a plan saved over a lost race is read and changed again, this often
 
 EVENT_OF = {
     Outcome.SUCCEEDED: EventKind.PAYMENT_SUCCEEDED,
@@ -77,13 +78,23 @@ def run_plan_charges(services: Services, as_of: datetime, dry_run: bool = False)
     plans whose next day has come, each once; plans two installments behind default."""
     today = practice_date(as_of, services.settings.tz)
     summary = ChargeSummary(dry_run=dry_run)
-    for plan in services.store.plans_due(today):
-        try:
-            _run_plan(services, plan, today, summary)
-        except Exception:
-            # One plan's trouble must not stop everyone else's installments.
-            log.exception("plans: plan %s failed", plan.plan_id)
-            summary.failed += 1
+    seen: set[str] = set()
+    while True:
+        # A page of the due plans at a time; a plan run moves its day on, so the next page
+        # holds the rest (and any plan whose run failed, seen already: then it ends).
+        page = [p for p in services.store.plans_due(today, DUE_PAGE) if p.plan_id not in seen]
+        if not page:
+            break
+        for plan in page:
+            seen.add(plan.plan_id)
+            try:
+                _run_plan(services, plan, today, summary)
+            except Exception:
+                # One plan's trouble must not stop everyone else's installments.
+                log.exception("plans: plan %s failed", plan.plan_id)
+                summary.failed += 1
+        if dry_run:
+            break  # a dry run moves no plan on
     log.info("plan charges for %s: %s", today, summary.line)
     return summary
 
@@ -196,9 +207,21 @@ def _fit_to_balance(services: Services, plan_id: str) -> Plan | None:
         i.amount_cents for i in plan.installments if _tried(plan, i.number, Outcome.PROCESSING)
     )
     owed = max(account_view(services, plan.account_number).due_cents - processing, 0)
-    if owed >= sum(i.amount_cents for i in left):
+    if owed >= sum(i.amount_cents for i in left) or _try_in_flight(services, plan, left):
         return plan
     return _change_plan(services, plan_id, lambda p: _respread(p, owed))
+
+
+def _try_in_flight(services: Services, plan: Plan, left: list[Installment]) -> bool:
+    """Whether a try of one of these installments was begun and not kept on the plan (a
+    run died after making its payment): its key is bound to its amount, so the plan is
+    not re-spread until that try is finished (by the rerun or the sweep)."""
+    for installment in left:
+        tries = sum(1 for a in plan.attempts if a.installment == installment.number)
+        key = charge_key(plan.plan_id, ChargeDue(installment, tries + 1))
+        if services.store.get_payment(payment_id_for(key)) is not None:
+            return True
+    return False
 
 
 def _tried(plan: Plan, number: int, outcome: Outcome) -> bool:

@@ -33,6 +33,7 @@ from portal.domain.plans import (
     check_day,
     is_paid,
     plan_status,
+    respread,
     schedule,
 )
 from portal.domain.staff import AuditAction, AuditEntry
@@ -418,3 +419,98 @@ def account_plan(services: Services, account_number: str, plan_id: str) -> Plan:
     if plan is None or plan.account_number != account_number:
         raise NotFound(plan_id)
     return plan
+
+
+# -- a new statement while on a plan -------------------------------------------------------
+
+
+def unplanned_cents(services: Services, plan: Plan) -> int:
+    """What the account owes beyond what the plan has left to charge (a statement that
+    came after the plan): the patient adds it to the plan or pays it separately."""
+    if plan.kind is not PlanKind.INSTALLMENTS or not is_running(plan):
+        return 0
+    left = sum(i.amount_cents for i in _unsettled(plan))
+    processing = sum(
+        i.amount_cents
+        for i in plan.installments
+        if any(a.installment == i.number and a.outcome.value == "processing" for a in plan.attempts)
+        and not is_paid(i, plan.attempts)
+    )
+    owed = account_view(services, plan.account_number).due_cents - processing
+    return max(owed - left, 0)
+
+
+def _unsettled(plan: Plan) -> list[Installment]:
+    """The installments still to charge: not paid, not skipped, not a debit processing."""
+    return [
+        i
+        for i in plan.installments
+        if i.number not in plan.skipped
+        and not is_paid(i, plan.attempts)
+        and not any(
+            a.installment == i.number and a.outcome.value == "processing" for a in plan.attempts
+        )
+    ]
+
+
+def propose_addition(services: Services, plan: Plan) -> Proposal:
+    """The plan's rest re-spread over its remaining dates with the new balance added, and
+    the authorization for it. InvalidInput when nothing new is owed or no date is left."""
+    extra = unplanned_cents(services, plan)
+    if extra <= 0:
+        raise InvalidInput("plan", "Nothing new is owed beyond your plan.")
+    left = _unsettled(plan)
+    if not left:
+        raise InvalidInput(
+            "plan", "Your plan has no payments left to add it to: pay it separately."
+        )
+    total = sum(i.amount_cents for i in left) + extra
+    used = {i.number for i in plan.installments} | {a.installment for a in plan.attempts}
+    spread = respread(tuple(left), total, plan.day)
+    first = max(used) + 1
+    renumbered = tuple(replace(i, number=first + n) for n, i in enumerate(spread))
+    text = authorization_text(services.settings.practice_name, plan.account_number, renumbered)
+    return Proposal(renumbered, plan.day, text)
+
+
+def agree_addition(
+    services: Services, plan_id: str, proposal: Proposal, digest: str, address: str
+) -> Plan:
+    """Replace the plan's rest with the re-spread schedule the patient agreed to (a new
+    agreement, kept with the earlier ones; a copy e-mailed)."""
+    if digest != text_digest(proposal.text):
+        raise InvalidInput(
+            "agree", "Your balance changed since the schedule was shown: review it again."
+        )
+    for _ in range(5):
+        plan = services.store.get_plan(plan_id)
+        if plan is None:
+            raise NotFound(plan_id)
+        current = propose_addition(services, plan)
+        if current != proposal:
+            raise InvalidInput(
+                "agree", "Your balance changed since the schedule was shown: review it again."
+            )
+        left = {i.number for i in _unsettled(plan)}
+        kept = tuple(i for i in plan.installments if i.number not in left)
+        now = services.clock.now()
+        agreement = Agreement(proposal.version, now, address, digest, proposal.installments)
+        open_ids = [
+            s.statement.statement_id
+            for s in account_view(services, plan.account_number).open_statements
+        ]
+        saved = services.store.save_plan(
+            replace(
+                plan,
+                installments=(*kept, *proposal.installments),
+                agreements=(*plan.agreements, agreement),
+                statement_ids=tuple(dict.fromkeys((*plan.statement_ids, *open_ids))),
+                next_on=min(
+                    d for d in (plan.next_on, proposal.installments[0].due_on) if d is not None
+                ),
+            )
+        )
+        if saved is not None:
+            send_agreement_copy(services, saved)
+            return saved
+    raise RuntimeError(f"plan {plan_id} kept changing")

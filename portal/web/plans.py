@@ -11,13 +11,16 @@ from portal.services.plans import (
     Proposal,
     account_plan,
     agree,
+    agree_addition,
     cancel_plan,
     finish_method_setup,
     plan_offer,
     plan_view,
     propose,
+    propose_addition,
     propose_autopay,
     start_method_setup,
+    unplanned_cents,
 )
 from portal.web import current_services
 from portal.web.patient import patient_required, signed_in_viewer
@@ -108,8 +111,55 @@ def method_saved(account_number: str, plan_id: str):
 @bp.get("/plans/<plan_id>")
 @patient_required
 def plan(account_number: str, plan_id: str):
+    services = current_services()
     found = _plan_or_404(account_number, plan_id)
-    return render_template("plans/plan.html", view=plan_view(current_services(), found))
+    return render_template(
+        "plans/plan.html",
+        view=plan_view(services, found),
+        unplanned_cents=unplanned_cents(services, found),
+    )
+
+
+@bp.route("/plans/<plan_id>/add", methods=["GET", "POST"])
+@patient_required
+def add_to_plan(account_number: str, plan_id: str):
+    """A statement that came after the plan: its balance added to the rest of the plan
+    (re-spread over the same dates, agreed again), or paid separately."""
+    services = current_services()
+    found = _plan_or_404(account_number, plan_id)
+    try:
+        proposal = propose_addition(services, found)
+    except InvalidInput as exc:
+        flash(exc.message, "info")
+        return redirect(url_for("plans.plan", plan_id=found.plan_id), code=303)
+    errors: list = []
+    status = 200
+    if request.method == "POST":
+        if request.form.get("agree") != "yes":
+            errors, status = [("agree", "Tick the box to agree, or go back.")], 422
+        else:
+            try:
+                agree_addition(
+                    services,
+                    found.plan_id,
+                    proposal,
+                    request.form.get("digest", ""),
+                    request.remote_addr or "unknown",
+                )
+            except InvalidInput as exc:
+                errors, status = [(exc.field, exc.message)], 409
+            else:
+                flash("The new balance is added to your plan.", "success")
+                return redirect(url_for("plans.plan", plan_id=found.plan_id), code=303)
+    page = render_template(
+        "plans/add.html",
+        plan=found,
+        proposal=proposal,
+        digest=text_digest(proposal.text),
+        extra_cents=unplanned_cents(services, found),
+        errors=errors,
+    )
+    return page, status
 
 
 @bp.post("/plans/<plan_id>/method")

@@ -63,6 +63,14 @@ def save_card(client, location: str, card: str = GOOD_CARD):
     )
 
 
+def set_up_plan(client, months: str = "3", day: str = "1") -> None:
+    """The whole way: the schedule, agreed, a card saved, back at the portal."""
+    html = review(client, months=months, installment="", day=day).get_data(as_text=True)
+    to_setup = agree_to(client, html, months=months, installment="", day=day)
+    back = save_card(client, to_setup.headers["Location"])
+    assert client.get(path_of(back.headers["Location"])).status_code == 303
+
+
 def test_the_account_page_offers_to_pay_over_time(planner):
     page = planner.get("/account").get_data(as_text=True)
     assert 'href="/plans/new"' in page
@@ -177,3 +185,36 @@ def test_the_patient_cancels_the_plan(planner, services):
     stored = services.store.get_plan(plan.plan_id)
     assert stored.canceled_at is not None and stored.next_on is None
     assert status_of(services, stored) is PlanStatus.CANCELED
+
+
+def test_a_new_statement_is_added_to_the_plan_when_the_patient_agrees(planner, services, outbox):
+    set_up_plan(planner)
+    [plan] = services.store.account_plans("100234")
+    page = f"/plans/{plan.plan_id}"
+    assert "A new balance" not in planner.get(page).get_data(as_text=True)
+
+    import_statement(
+        services,
+        lopez_account(),
+        statement("S-2026-000302", (3_000,), date(2026, 11, 25), date(2026, 12, 25)),
+        notify=False,
+    )
+    shown = planner.get(page).get_data(as_text=True)
+    assert "A new balance of $30.00" in shown and f"{page}/add" in shown
+
+    review_page = planner.get(f"{page}/add").get_data(as_text=True)
+    amounts = re.findall(r"<li><span>[^<]+</span> <strong>\$([0-9.,]+)</strong>", review_page)
+    assert sum(round(float(a.replace(",", "")) * 100) for a in amounts) == 69_550 + 3_000
+    unticked = post_form(planner, f"{page}/add", f"{page}/add")
+    assert unticked.status_code == 422
+    digest = re.search(r'name="digest" value="([0-9a-f]{64})"', review_page).group(1)
+    done = post_form(planner, f"{page}/add", f"{page}/add", agree="yes", digest=digest)
+    assert done.status_code == 303
+
+    stored = services.store.get_plan(plan.plan_id)
+    assert sum(i.amount_cents for i in stored.installments) == 69_550 + 3_000
+    assert len(stored.agreements) == 2
+    assert [i.number for i in stored.installments] == [4, 5, 6]
+    assert "A new balance" not in planner.get(page).get_data(as_text=True)
+    kinds = [read_eml(p)["X-Portal-Message-Kind"] for p in eml_files(outbox)]
+    assert kinds == ["plan-agreement", "plan-agreement"]
