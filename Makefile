@@ -112,6 +112,7 @@ bench: install-dev
 	$(BIN)/python bench/reminders.py
 	$(BIN)/python bench/import_csv.py
 	$(BIN)/python bench/mail_build.py
+	$(BIN)/python bench/plan_charges.py
 
 clean:
 	rm -rf $(VENV) $(DEPLOY_VENV) build var .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -27,13 +27,23 @@ from portal import create_app
 from portal.bootstrap import build_services
 from portal.clock import FixedClock
 from portal.config import Settings
+from portal.domain.plan_terms import text_digest
+from portal.domain.plans import Plan
 from portal.domain.staff import EscalationKind
+from portal.domain.viewers import Viewer
 from portal.ports.payments import EventKind, GatewayEvent, SetupRequest
 from portal.services.api_keys import create_api_key
 from portal.services.context import Services
 from portal.services.demo import load_demo
 from portal.services.notices import opt_out_url
 from portal.services.payments import apply_gateway_event, start_payment
+from portal.services.plans import (
+    agree,
+    cancel_plan,
+    finish_method_setup,
+    propose,
+    start_method_setup,
+)
 from portal.services.staff_actions import add_note, open_escalation, post_manual_payment
 from portal.services.staff_auth import current_code
 from tests.browser.conftest import DESKTOP, PHONE, serving
@@ -129,6 +139,8 @@ VIEWPORTS = {
 ADMIN = ("admin", "demo-admin-password")
 ASSOCIATE = ("associate", "demo-associate-pass")
 PATIENT = {"account": "100529", "last_name": "Goldberg", "born": "1986-05-27"}
+# A guarantor with no plan and a balance that allows one ($378.48), for the plan offer.
+PLANNER = {"account": "100257", "last_name": "Núñez", "born": "1971-11-30"}
 GOOD_CARD = "4242 4242 4242 4242"
 DECLINED_CARD = "4000 0000 0000 0002"
 
@@ -143,6 +155,8 @@ class Site:
     failed_path: str  # another account's failed payment (seen without its session)
     optout_path: str
     setup_path: str  # the sandbox's page that saves a payment method for a plan
+    plan_path: str  # the patient's running payment plan (a card saved)
+    canceled_plan_path: str  # the patient's earlier plan, canceled
 
 
 def _free_port() -> int:
@@ -171,6 +185,11 @@ def site(tmp_path_factory) -> Iterator[Site]:
     services.store.migrate()
     load_demo(services)
     number = PATIENT["account"]
+    # The patient's plans (set up while the balance, $123.38, allows one): one canceled,
+    # then the one that runs.
+    canceled = plan_with_card(services, number)
+    cancel_plan(services, canceled.plan_id, None, "Canceled by the patient.")
+    running = plan_with_card(services, number)
 
     # A card payment through the sandbox's own path (posting, receipt e-mail, mail log).
     paid = start_payment(services, number, "25.00")
@@ -207,6 +226,8 @@ def site(tmp_path_factory) -> Iterator[Site]:
             failed_path=f"/payments/{failed_session.payment_id}",
             checkout_path=_path(pending.url),
             optout_path=_path(opt_out_url(services, number)),
+            plan_path=f"/plans/{running.plan_id}",
+            canceled_plan_path=f"/plans/{canceled.plan_id}",
             setup_path=_path(
                 services.payments.create_setup(
                     SetupRequest(
@@ -219,10 +240,21 @@ def site(tmp_path_factory) -> Iterator[Site]:
         )
 
 
+def plan_with_card(services: Services, number: str) -> Plan:
+    """A plan of two months agreed on the patient's way, the sandbox's test card saved."""
+    viewer = Viewer.guarantor()
+    proposal = propose(services, number, viewer, months="2", day="15")
+    plan = agree(services, number, viewer, proposal, text_digest(proposal.text), "10.0.0.9")
+    session_id = start_method_setup(services, plan).rsplit("/", 1)[1]
+    done = services.payments.save_card(services.payments.open_setup(session_id), GOOD_CARD)
+    return finish_method_setup(services, plan.plan_id, done)
+
+
 class Tabs:
     """Browser contexts per (viewport, visitor): 'anon', 'patient' (signed in to Quick
-    Pay), 'staff' (an admin signed in with password and TOTP) or 'fresh' (a new context
-    for this test only, for pages that change the session)."""
+    Pay), 'planner' (another account, signed in to Quick Pay), 'staff' (an admin signed in
+    with password and TOTP) or 'fresh' (a new context for this test only, for pages that
+    change the session)."""
 
     def __init__(self, browser, site: Site):
         self.browser = browser
@@ -256,8 +288,8 @@ class Tabs:
         if who not in self.states:
             context = self.new_context("1280")
             page = context.new_page()
-            if who == "patient":
-                quick_pay_sign_in(page)
+            if who in ("patient", "planner"):
+                quick_pay_sign_in(page, PATIENT if who == "patient" else PLANNER)
             else:
                 staff_sign_in(page, self.site, *ADMIN)
             self.states[who] = context.storage_state()
@@ -285,11 +317,11 @@ def heading(page: Page, name: str | re.Pattern) -> None:
     expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
 
 
-def quick_pay_sign_in(page: Page) -> None:
+def quick_pay_sign_in(page: Page, who: dict = PATIENT) -> None:
     page.goto("/pay")
-    page.get_by_label("Account number", exact=True).fill(PATIENT["account"])
-    page.get_by_label("Last name", exact=True).fill(PATIENT["last_name"])
-    page.get_by_label("Date of birth", exact=True).fill(PATIENT["born"])
+    page.get_by_label("Account number", exact=True).fill(who["account"])
+    page.get_by_label("Last name", exact=True).fill(who["last_name"])
+    page.get_by_label("Date of birth", exact=True).fill(who["born"])
     page.get_by_role("button", name="Find my balance").click()
     heading(page, "Your balance")
 
@@ -326,6 +358,8 @@ def goto(path: str, title: str | re.Pattern, status: int = 200) -> Callable:
             failed=site.failed_path,
             receipt=site.receipt_path,
             optout=site.optout_path,
+            plan=site.plan_path,
+            canceled_plan=site.canceled_plan_path,
         )
         response = page.goto(where)
         assert response is not None and response.status == status, (where, response)
@@ -398,6 +432,46 @@ def setup_declined(page: Page, site: Site, viewport: str) -> None:
     page.get_by_role("button", name="Save bank account").click()
     expect(page.get_by_role("alert").filter(has_text="There is a problem")).to_be_visible()
     fits(page, viewport)
+
+
+def plan_offer(page: Page, site: Site, viewport: str) -> None:
+    page.goto("/plans/new")
+    heading(page, "Pay over time")
+    expect(page.get_by_label("Number of months", exact=True)).to_be_visible()
+    fits(page, viewport)
+
+
+def plan_choice_invalid(page: Page, site: Site, viewport: str) -> None:
+    page.goto("/plans/new")
+    page.get_by_label("A monthly amount", exact=True).fill("10.00")
+    page.get_by_role("button", name="See the schedule").click()
+    expect(page.get_by_role("alert").filter(has_text="There is a problem")).to_be_visible()
+    fits(page, viewport)
+
+
+def plan_review(page: Page, site: Site, viewport: str) -> None:
+    page.goto("/plans/new")
+    page.get_by_label("Number of months", exact=True).select_option("3")
+    page.get_by_role("button", name="See the schedule").click()
+    heading(page, "Your payment plan")
+    expect(page.get_by_test_id("authorization")).to_be_visible()
+    fits(page, viewport)
+
+
+def plan_unticked(page: Page, site: Site, viewport: str) -> None:
+    plan_review(page, site, viewport)
+    page.get_by_role("button", name="Agree and save a payment method").click()
+    expect(page.get_by_role("alert")).to_contain_text("Tick the box to agree")
+    fits(page, viewport)
+
+
+def plan_page(path: str, status: str) -> Callable:
+    def visit(page: Page, site: Site, viewport: str) -> None:
+        goto(path, "Your payment plan")(page, site, viewport)
+        expect(page.get_by_test_id("plan-status")).to_have_text(status)
+        fits(page, viewport)
+
+    return visit
 
 
 def optout_done(page: Page, site: Site, viewport: str) -> None:
@@ -485,6 +559,12 @@ PAGES: dict[str, tuple[str, Callable]] = {
     "checkout-declined": ("patient", checkout_declined),
     "sandbox-setup": ("patient", setup_page),
     "sandbox-setup-invalid": ("patient", setup_declined),
+    "plan-new": ("planner", plan_offer),
+    "plan-new-invalid": ("planner", plan_choice_invalid),
+    "plan-review": ("planner", plan_review),
+    "plan-review-unticked": ("planner", plan_unticked),
+    "plan": ("patient", plan_page("{plan}", "Current")),
+    "plan-canceled": ("patient", plan_page("{canceled_plan}", "Canceled")),
     "payment-pending": ("patient", goto("{pending}", "Waiting for your payment to be confirmed")),
     "receipt": ("patient", goto("{receipt}", "Thank you, your payment was received")),
     "payment-failed": ("anon", goto("{failed}", "Your payment did not go through")),

@@ -138,6 +138,9 @@ class Expected:
     balance_cents: int  # the sum of every ledger entry on the account
     paid: dict[str, int] = field(default_factory=dict)  # payment id -> cents taken, posted once
     refunded: dict[str, int] = field(default_factory=dict)  # payment id -> cents given back
+    # payment id -> cents of the one off-session charge the processor made for it; when set,
+    # the processor's succeeded off-session charges must be exactly these (one each)
+    charged: dict[str, int] = field(default_factory=dict)
     messages: Counter = field(default_factory=Counter)  # (kind, to) -> times, each once
     audited: Counter = field(default_factory=Counter)  # (actor, action) -> times, each once
 
@@ -318,6 +321,16 @@ def check_outcome(
                 f"refund of {payment_id}: {at_processor} cents at the processor, {in_ledger} in "
                 f"the ledger, {on_payment} on the payment; expected {cents}"
             )
+
+    if expected.charged:
+        made: dict[str, list[int]] = {}
+        for intent in stub.payment_intents.values():
+            if intent.get("customer") and intent["status"] == "succeeded":
+                payment_id = intent["metadata"].get("payment_id", intent["id"])
+                made.setdefault(payment_id, []).append(intent["amount"])
+        wanted = {payment_id: [cents] for payment_id, cents in expected.charged.items()}
+        if made != wanted:
+            problems.append(f"the processor charged {made}, expected {wanted}")
 
     outbox = where.outbox()
     logged = Counter(

@@ -12,12 +12,16 @@ from datetime import date, timedelta
 from portal import create_app
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.payments import Payment, PaymentStatus
+from portal.domain.plan_terms import text_digest
 from portal.domain.staff import AuditAction
 from portal.domain.statements import Statement
+from portal.domain.viewers import Viewer
 from portal.services import ledger as posting
 from portal.services.context import Services
 from portal.services.errors import InvalidInput
 from portal.services.imports import import_records
+from portal.services.plan_charges import payment_id_for, run_plan_charges
+from portal.services.plans import agree, finish_method_setup, propose, start_method_setup
 from portal.services.refunds import refund_payment
 from portal.services.reminders import run_reminders
 from portal.services.statements import import_statement
@@ -271,6 +275,97 @@ class Refund:
         )
 
 
+PLAN_OWED = (30_000,)  # $300.00: three installments of $100.00
+TODAY_DAY = 28  # the practice's day of NOW (10:00 in New York on 2026-11-28)
+GOOD_CARD = "4242424242424242"
+
+
+def plan_with_card(services: Services, stub: StripeStub, number: str) -> str:
+    """The patient's way through the processor's page: a schedule of three on the 28th
+    (the first installment due today), agreed, a test card saved; the agreement's copy
+    e-mailed. The plan's id."""
+    services.store.import_statement(
+        account(number), statement(number, NOT_DUE, PLAN_OWED), NOW - timedelta(days=2)
+    )
+    plan = agreed_plan(services, number)
+    session_id = start_method_setup(services, plan).rsplit("/", 1)[1]
+    stub.complete_setup(session_id, card=GOOD_CARD)
+    finish_method_setup(services, plan.plan_id, session_id)
+    return plan.plan_id
+
+
+def agreed_plan(services: Services, number: str):
+    viewer = Viewer.guarantor()
+    proposal = propose(services, number, viewer, months="3", day=str(TODAY_DAY))
+    assert proposal.installments[0].due_on == NOW.date(), proposal.installments[0]
+    return agree(services, number, viewer, proposal, text_digest(proposal.text), "10.0.0.9")
+
+
+class PlanCharge:
+    """Charging: the daily plan run on the day a plan's first installment is due, with the
+    saved card charged off-session through the processor (the same idempotency key on
+    every try, so the processor makes one charge)."""
+
+    name = "plan_charge"
+    number, installment_cents = "510006", 10_000
+    plan_id = ""
+
+    def prepare(self, services: Services, stub: StripeStub) -> None:
+        self.plan_id = plan_with_card(services, stub, self.number)
+
+    def deliver(self, services: Services) -> bool:
+        summary = run_plan_charges(services, services.clock.now())
+        # A try held by a run that died is made again once its claim is stale.
+        return bool(summary.skipped or summary.failed)
+
+    def payment_id(self) -> str:
+        """The portal payment of the first try of the first installment."""
+        return payment_id_for(f"plan-{self.plan_id}-1-1")
+
+    def expected(self) -> Expected:
+        payment_id = self.payment_id()
+        return Expected(
+            self.number,
+            sum(PLAN_OWED) - self.installment_cents,
+            paid={payment_id: self.installment_cents},
+            charged={payment_id: self.installment_cents},
+            messages=Counter({("plan-agreement", EMAIL): 1, ("receipt", EMAIL): 1}),
+        )
+
+
+class PlanMethodSaved:
+    """Setting up a plan: the patient is back from the processor's page, the saved card is
+    kept on the plan and the agreement's copy e-mailed once."""
+
+    name = "plan_method_saved"
+    number = "510007"
+    plan_id = session_id = ""
+
+    def prepare(self, services: Services, stub: StripeStub) -> None:
+        services.store.import_statement(
+            account(self.number),
+            statement(self.number, NOT_DUE, PLAN_OWED),
+            NOW - timedelta(days=2),
+        )
+        plan = agreed_plan(services, self.number)
+        self.plan_id = plan.plan_id
+        self.session_id = start_method_setup(services, plan).rsplit("/", 1)[1]
+        stub.complete_setup(self.session_id, card=GOOD_CARD)
+
+    def deliver(self, services: Services) -> bool:
+        # The patient's browser asks again when the page did not answer.
+        saved = finish_method_setup(services, self.plan_id, self.session_id)
+        assert saved.method is not None and saved.method.last4 == GOOD_CARD[-4:]
+        return False
+
+    def expected(self) -> Expected:
+        return Expected(
+            self.number,
+            sum(PLAN_OWED),
+            messages=Counter({("plan-agreement", EMAIL): 1}),
+        )
+
+
 SCENARIOS = {
     s.name: s
     for s in (
@@ -280,5 +375,7 @@ SCENARIOS = {
         ImportBatch(),
         Reminder(),
         Refund(),
+        PlanCharge(),
+        PlanMethodSaved(),
     )
 }

@@ -10,6 +10,7 @@ out: it leaves the same records as the "after" point of the step before it.
 """
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,9 @@ from portal.adapters.sandbox_gateway import SandboxGateway
 from portal.adapters.sqlite.store import SqliteStore
 from portal.adapters.stripe_gateway import StripeGateway
 from portal.ports.mail import Mailer
+from portal.ports.payments import OffSessionCharge
 from portal.ports.store import Store
+from portal.services import ledger as posting
 from tests.conftest import NOW
 from tests.crash.faults import (
     AFTER,
@@ -45,6 +48,32 @@ STORES = ("sqlite", "dynamodb")
 SAMPLED = ("dynamodb",)
 _traces: dict[str, list[str]] = {}
 
+# A known defect in portal/services/plan_charges.py (reported, not this suite's module to
+# change): a charge run killed after the installment's payment was posted but before the
+# try was kept on the plan leaves the balance lower while the plan still shows the
+# installment unpaid, so the next run re-spreads the schedule (three installments become
+# two, "1 of 3" becomes "1 of 2"); the try made again then differs from the first, and the
+# processor refuses its idempotency key with other parameters: the try's claim is never
+# finished and the plan charges $100.00 less than agreed. Strict: these kill points fail
+# the run as soon as the defect is fixed, so this list is taken out then.
+KNOWN_DEFECT = (
+    "plan_charge",
+    "store.commit",
+    "store.save_plan",
+    "plan charge run killed between posting and keeping the try on the plan: the next "
+    "run re-spreads the plan and the processor refuses the changed charge",
+)
+
+
+def known_defect(name: str, kill: KillPoint) -> str:
+    """Why this kill point fails today, or ""."""
+    scenario, posted, kept, reason = KNOWN_DEFECT
+    if name != scenario:
+        return ""
+    steps = write_steps(name)
+    done = steps[: kill.step] if kill.when == AFTER else steps[: kill.step - 1]
+    return reason if posted in done and kept not in done else ""
+
 
 def write_steps(name: str) -> list[str]:
     if name not in _traces:
@@ -61,12 +90,16 @@ def kill_points() -> list:
                 for when in (BEFORE, AFTER):
                     if store in SAMPLED and when == BEFORE and number > 1:
                         continue  # the same records as "after" the step before it
+                    kill = KillPoint(number, when)
+                    reason = known_defect(name, kill)
+                    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
                     cases.append(
                         pytest.param(
                             store,
                             name,
-                            KillPoint(number, when),
+                            kill,
                             id=f"{store}-{name}-{number:02d}-{when}-{label}",
+                            marks=marks,
                         )
                     )
     return cases
@@ -128,3 +161,29 @@ def test_every_named_read_still_exists(reads, ports):
 def test_every_scenario_makes_write_steps():
     for name in SCENARIOS:
         assert write_steps(name), name
+
+
+@pytest.mark.parametrize(
+    ("second", "found"), [("charged", "the processor charged"), ("posted", "ledger sums")]
+)
+def test_the_plan_charge_check_catches_a_second_charge(second, found, tmp_path):
+    """The plan scenario's numbers hold after one clean run, and fail when the installment
+    is charged at the processor again (another key) or posted again (another payment)."""
+    chosen = SCENARIOS["plan_charge"]
+    with processor() as stub, backend("sqlite", tmp_path, stub) as where:
+        chosen.prepare(where.services(NOW), stub)
+        chosen.deliver(where.services(NOW))
+        check_outcome(chosen, where, stub)
+
+        services = where.services(NOW)
+        plan = services.store.get_plan(chosen.plan_id)
+        again = OffSessionCharge("pay_again", plan.method, 10_000, "again", "plan-again-1-1")
+        if second == "charged":
+            services.payments.charge_saved(again)
+        else:
+            services.store.create_payment(
+                replace(services.store.get_payment(chosen.payment_id()), payment_id="pay_again")
+            )
+            posting.post_payment(services.store, "pay_again", "pi_again", 10_000, NOW)
+        with pytest.raises(AssertionError, match=found):
+            check_outcome(chosen, where, stub)

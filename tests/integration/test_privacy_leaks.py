@@ -852,6 +852,44 @@ def test_nothing_that_leaves_the_portal_carries_codes_descriptions_or_dates_of_b
     )
     assert saved.status_code == 303
 
+    # -- a payment plan on the patient's pages, through Stripe, and the daily charge run ------
+    # The guarantor Harriet ($135.00 owed) chooses two months on the 28th (the first due
+    # today), agrees, saves a card on Stripe's setup page; the agreement's copy is e-mailed;
+    # the charge run (the scheduled function) charges the first installment off-session.
+    offer = web.get("/plans/new").get_data(as_text=True)
+    assert "Pay over time" in offer and "$135.00" in offer, problems(offer)
+    choice = {"months": "2", "installment": "", "day": str(TODAY.day)}
+    review = web.post(
+        "/plans/new",
+        data={**choice, "step": "review", "csrf_token": csrf_token(offer)},
+    ).get_data(as_text=True)
+    digest = re.search(r'name="digest" value="([0-9a-f]{64})"', review).group(1)
+    to_setup = web.post(
+        "/plans/new",
+        data={
+            **choice,
+            "step": "agree",
+            "agree": "yes",
+            "digest": digest,
+            "csrf_token": csrf_token(review),
+        },
+    )
+    assert to_setup.status_code == 303, problems(to_setup.get_data(as_text=True))
+    setup_session = to_setup.headers["Location"].rsplit("/", 1)[1]
+    stub.complete_setup(setup_session, card=GOOD_CARD)
+    [plan] = stripe_services.store.account_plans("310001")
+    back = web.get(f"/plans/{plan.plan_id}/saved?session_id={setup_session}")
+    assert back.status_code == 303
+    plan_page = web.get(path_of(back.headers["Location"])).get_data(as_text=True)
+    assert "Visa ending in 4242" in plan_page, problems(plan_page)
+    import functions.plans
+    import functions.reminders
+
+    monkeypatch.setattr(functions.reminders, "_container", stripe_services)
+    assert functions.plans.handler({}, None)["charged"] == 1
+    [attempt] = stripe_services.store.get_plan(plan.plan_id).attempts
+    assert stub.payment_intents[attempt.reference]["status"] == "succeeded"
+
     # -- the staff console: what associates and supervisors do ---------------------------------
     actions = [
         ("/staff/accounts/310001/notes", {"text": "Called the guarantor; paying by check."}),
@@ -889,9 +927,6 @@ def test_nothing_that_leaves_the_portal_carries_codes_descriptions_or_dates_of_b
     assert staff.get("/staff/search?q=310001").status_code in (200, 302)
 
     # -- the reminder job: today (the scheduled function), then 15, 30, 60, 90 days on ---------
-    import functions.reminders
-
-    monkeypatch.setattr(functions.reminders, "_container", stripe_services)
     counts = functions.reminders.handler({}, None)
     assert counts["sent"] >= 3 and counts["escalated"] >= 1, counts
     result = run_cli(env, "reminders", "--as-of", (TODAY + timedelta(15)).isoformat(), "--dry-run")
@@ -978,7 +1013,15 @@ def assert_capture_is_real(items: list[Item], parsed: dict, stub, collector, por
         if isinstance(logger, logging.Logger) and name.split(".")[0] in ("portal", "functions"):
             assert logger.propagate and not logger.disabled, name
     kinds = Counter(m["X-Portal-Message-Kind"] for m in parsed.values())
-    assert set(kinds) == {"statement", "receipt", "reminder", "final-notice", "escalation"}, kinds
+    assert set(kinds) == {
+        "statement",
+        "receipt",
+        "reminder",
+        "final-notice",
+        "escalation",
+        "plan-agreement",
+    }, kinds
+    assert kinds["plan-agreement"] == 1, kinds
     assert kinds["statement"] >= 7 and kinds["receipt"] >= 3 and kinds["escalation"] >= 2, kinds
     escalations = [m for m in parsed.values() if m["X-Portal-Message-Kind"] == "escalation"]
     assert {m["To"] for m in escalations} == {BILLING_INBOX}
@@ -988,7 +1031,16 @@ def assert_capture_is_real(items: list[Item], parsed: dict, stub, collector, por
     assert calls["POST /v1/refunds"] >= 1, calls
     assert calls["GET /v1/checkout/sessions/<id>"] >= 1, calls
     assert calls["GET /v1/payment_intents/<id>"] >= 1, calls
-    assert calls["POST /v1/customers"] >= 2 and calls["POST /v1/payment_intents"] >= 2, calls
+    assert calls["POST /v1/customers"] >= 3 and calls["POST /v1/payment_intents"] >= 3, calls
+    # The plan set up on the patient's pages: its setup session and the one charged off-session.
+    setups = [
+        r
+        for r in stub.requests
+        if r.path == "/v1/checkout/sessions" and r.params.get("mode") == "setup"
+    ]
+    assert len(setups) >= 3, calls
+    off_session = [r for r in stub.requests if r.params.get("off_session") == "true"]
+    assert any(r.params.get("description", "").endswith("of 2") for r in off_session), calls
     assert calls["GET /pay/<id>"] >= 4, calls
     assert all(r.headers.get("Idempotency-Key") for r in stub.requests if r.method == "POST")
     loggers = Counter(name for name, _ in collector.lines)
