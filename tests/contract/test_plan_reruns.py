@@ -33,11 +33,6 @@ STEPS = (
     "store.save_plan",
     "store.complete_claim(plan-charge)",
 )
-# Killed after the installment's payment is posted and before the try is kept on the plan,
-# the next run re-spreads the plan over the lowered balance (a defect in
-# portal/services/plan_charges.py's `_fit_to_balance`, reported; strict, so this goes when
-# it is fixed).
-RESPREAD = "the rerun re-spreads the plan as if the posted installment were unpaid"
 
 
 class Killed(BaseException):
@@ -60,12 +55,7 @@ class DeadAfterKill(Recorder):
 def kill_points():
     points = [pytest.param(KillPoint(1, BEFORE), id="01-before-" + STEPS[0])]
     for number, label in enumerate(STEPS, start=1):
-        posted, kept = STEPS.index("store.commit") + 1, STEPS.index("store.save_plan") + 1
-        posted_not_kept = posted <= number < kept
-        marks = [pytest.mark.xfail(strict=True, reason=RESPREAD)] if posted_not_kept else []
-        points.append(
-            pytest.param(KillPoint(number, AFTER), id=f"{number:02d}-after-{label}", marks=marks)
-        )
+        points.append(pytest.param(KillPoint(number, AFTER), id=f"{number:02d}-after-{label}"))
     return points
 
 
@@ -96,7 +86,12 @@ def test_three_reruns_after_a_kill_charge_the_installment_once(services, outbox,
     posted = [e for e in records.entries if e.kind is EntryKind.PATIENT_PAYMENT]
     assert [(e.payment_id, e.amount_cents) for e in posted] == [(payment.payment_id, -10_000)]
     assert account_view(services, NUMBER).due_cents == OWED - 10_000
-    assert kinds(outbox) == Counter({"plan-agreement": 1, "receipt": 1})
+    # Killed in the instant after the mail server took the receipt and before it was marked
+    # sent, the receipt goes again (e-mail cannot be one step with a store write); else once.
+    in_window = STEPS[kill.step - 1].startswith("mailer.send(receipt")
+    receipts = kinds(outbox)["receipt"]
+    assert receipts == 1 or (in_window and receipts == 2), receipts
+    assert kinds(outbox)["plan-agreement"] == 1
     key = f"plan-{plan.plan_id}-1-1"
     assert services.store.claim_completed(PLAN_CHARGE_CLAIM, key)
     assert stored.next_on == stored.installments[1].due_on

@@ -48,32 +48,6 @@ STORES = ("sqlite", "dynamodb")
 SAMPLED = ("dynamodb",)
 _traces: dict[str, list[str]] = {}
 
-# A known defect in portal/services/plan_charges.py (reported, not this suite's module to
-# change): a charge run killed after the installment's payment was posted but before the
-# try was kept on the plan leaves the balance lower while the plan still shows the
-# installment unpaid, so the next run re-spreads the schedule (three installments become
-# two, "1 of 3" becomes "1 of 2"); the try made again then differs from the first, and the
-# processor refuses its idempotency key with other parameters: the try's claim is never
-# finished and the plan charges $100.00 less than agreed. Strict: these kill points fail
-# the run as soon as the defect is fixed, so this list is taken out then.
-KNOWN_DEFECT = (
-    "plan_charge",
-    "store.commit",
-    "store.save_plan",
-    "plan charge run killed between posting and keeping the try on the plan: the next "
-    "run re-spreads the plan and the processor refuses the changed charge",
-)
-
-
-def known_defect(name: str, kill: KillPoint) -> str:
-    """Why this kill point fails today, or ""."""
-    scenario, posted, kept, reason = KNOWN_DEFECT
-    if name != scenario:
-        return ""
-    steps = write_steps(name)
-    done = steps[: kill.step] if kill.when == AFTER else steps[: kill.step - 1]
-    return reason if posted in done and kept not in done else ""
-
 
 def write_steps(name: str) -> list[str]:
     if name not in _traces:
@@ -91,15 +65,12 @@ def kill_points() -> list:
                     if store in SAMPLED and when == BEFORE and number > 1:
                         continue  # the same records as "after" the step before it
                     kill = KillPoint(number, when)
-                    reason = known_defect(name, kill)
-                    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
                     cases.append(
                         pytest.param(
                             store,
                             name,
                             kill,
                             id=f"{store}-{name}-{number:02d}-{when}-{label}",
-                            marks=marks,
                         )
                     )
     return cases
