@@ -7,7 +7,6 @@ harness counts them (tests/crash/faults.py), and at the chosen step every write 
 on raises, so nothing after it reaches the records (a dead process neither writes nor
 releases its claims)."""
 
-from collections import Counter
 from datetime import timedelta
 
 import pytest
