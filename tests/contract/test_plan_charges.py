@@ -254,3 +254,22 @@ def test_autopay_pays_each_new_statement_in_full_on_its_due_date_once(services, 
     assert status_of(services, stored) is PlanStatus.CURRENT
     assert stored.next_on == date(2026, 12, 30)
     assert kinds(outbox)["receipt"] == 1
+
+
+def test_the_practice_day_decides_across_a_daylight_saving_change(services):
+    """March 14, 2027 starts daylight saving time in New York: a run just after midnight
+    and one just before the next midnight (UTC instants 22 hours apart, on different UTC
+    days) are the same practice day: the installment due that day is charged once."""
+    from datetime import UTC, datetime
+
+    plan = set_up(services, months="4", day=14)
+    assert [i.due_on for i in plan.installments][-1] == date(2027, 3, 14)
+    for day in (date(2026, 12, 14), date(2027, 1, 14), date(2027, 2, 14)):
+        assert run_on(services, day).charged == 1
+    early = datetime(2027, 3, 14, 5, 30, tzinfo=UTC)  # 00:30 EST
+    late = datetime(2027, 3, 15, 3, 30, tzinfo=UTC)  # 23:30 EDT, still March 14
+    services.clock._at = early
+    assert run_plan_charges(services, early).charged == 1
+    services.clock._at = late
+    assert run_plan_charges(services, late).charged == 0
+    assert account_view(services, NUMBER).due_cents == 0
