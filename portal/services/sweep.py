@@ -30,6 +30,12 @@ from portal.services.notices import (
     statement_notice_for,
 )
 from portal.services.plan_charges import PLAN_CHARGE_CLAIM, finish_plan_charge
+from portal.services.plan_notices import (
+    DEFAULTED_CLAIM,
+    FAILED_CLAIM,
+    UPCOMING_CLAIM,
+    finish_plan_notice,
+)
 from portal.services.plans import AGREEMENT_CLAIM, finish_agreement_copy
 from portal.services.receipts import RECEIPT_CLAIM, receipt_message
 from portal.services.refunds import REFUND_CLAIM, finish_refund_request
@@ -170,5 +176,8 @@ FINISHERS: dict[str, Finisher] = {
     STATEMENT_CLAIM: finish_statement_notice,
     PLAN_CHARGE_CLAIM: finish_plan_charge,
     AGREEMENT_CLAIM: finish_agreement_copy,
+    UPCOMING_CLAIM: finish_plan_notice,
+    FAILED_CLAIM: finish_plan_notice,
+    DEFAULTED_CLAIM: finish_plan_notice,
     **{stage.value: finish_reminder_claim for stage in Stage},
 }
