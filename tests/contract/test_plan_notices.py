@@ -293,6 +293,8 @@ def test_a_card_that_needs_the_patient_gets_a_link_to_pay_that_installment(servi
     patient = app.test_client()
     noon(services, date(2026, 12, 2))
     sign_in(patient, **GUARANTOR)
+    shown = patient.get(f"/plans/{plan.plan_id}").get_data(as_text=True)
+    assert f'href="{path_of(link)}">Pay it now</a>' in shown
     page = patient.get(path_of(link))
     assert page.status_code == 200
     assert 'data-testid="installment-amount">$100.00' in page.get_data(as_text=True)

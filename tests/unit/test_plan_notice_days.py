@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from portal.domain.payments import PLAN_CHARGE_PREFIX, installment_of, installment_payment_id
 from portal.domain.plans import (
     CHANGED_DEBIT_NOTICE_DAYS,
     UPCOMING_NOTICE_DAYS,
@@ -132,3 +133,18 @@ def test_the_retry_day_after_a_soft_decline_and_none_after_the_last():
     assert retry_on(installment, hard, date(2026, 12, 1)) is None
     confirm = [Attempt(1, 1, date(2026, 12, 1), Outcome.NEEDS_AUTHENTICATION)]
     assert retry_on(installment, confirm, date(2026, 12, 1)) is None
+
+
+@given(
+    number=st.integers(min_value=1, max_value=500), plan=st.sampled_from(["plan_0a1b", "plan_x_y"])
+)
+def test_an_installment_payment_names_its_plan_and_installment(number, plan):
+    first, second = installment_payment_id(plan, number), installment_payment_id(plan, number)
+    assert first != second  # each checkout its own payment
+    assert installment_of(first) == installment_of(second) == (plan, number)
+    assert not first.startswith(PLAN_CHARGE_PREFIX)
+
+
+def test_other_payments_name_no_installment():
+    for payment_id in ("pay_0123abcd", "pay_plan_0123", "pay_inst_", "pay_inst_plan_a_x_1"):
+        assert installment_of(payment_id) is None
