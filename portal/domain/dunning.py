@@ -71,6 +71,10 @@ class AccountFacts:
     opted_out: bool
     open_dispute: bool
     promised_until: date | None  # a payment plan or promise to pay, kept until this day
+    # A running payment plan (not defaulted, not canceled) pays the statement: its own
+    # notices go instead. When it ends, the statement is back at the stage its days past
+    # due reach.
+    on_plan: bool = False
 
 
 def decide(schedule: Schedule, facts: AccountFacts, today: date) -> Step | Skip:
@@ -84,7 +88,7 @@ def decide(schedule: Schedule, facts: AccountFacts, today: date) -> Step | Skip:
         return Skip.UNDER_MINIMUM
     if facts.open_dispute:
         return Skip.DISPUTE
-    if facts.promised_until is not None and facts.promised_until >= today:
+    if facts.on_plan or (facts.promised_until is not None and facts.promised_until >= today):
         return Skip.PAYMENT_PLAN
     if step.stage is not Stage.ESCALATION:  # escalations go to the practice, not the patient
         if facts.opted_out:

@@ -11,6 +11,9 @@ from portal.domain.money import format_cents
 
 MINIMUM_PAYMENT_CENTS = 100
 PLAN_CHARGE_PREFIX = "pay_plan_"
+# A payment plan's installment the patient pays on the hosted checkout page (the bank asked
+# them to confirm it): the id names the plan and installment, so its posting counts for it.
+INSTALLMENT_PAYMENT_PREFIX = "pay_inst_"
 
 
 class PaymentStatus(StrEnum):
@@ -83,6 +86,22 @@ class Payment:
 def new_payment_id() -> str:
     """Opaque and unguessable: it appears in URLs and at the payment gateway."""
     return "pay_" + secrets.token_hex(12)
+
+
+def installment_payment_id(plan_id: str, number: int) -> str:
+    """A new checkout payment for the plan's installment `number` (each checkout its own)."""
+    return f"{INSTALLMENT_PAYMENT_PREFIX}{plan_id}_{number}_{secrets.token_hex(8)}"
+
+
+def installment_of(payment_id: str) -> tuple[str, int] | None:
+    """The (plan id, installment number) a checkout payment was made for; None for any
+    other payment."""
+    if not payment_id.startswith(INSTALLMENT_PAYMENT_PREFIX):
+        return None
+    parts = payment_id.removeprefix(INSTALLMENT_PAYMENT_PREFIX).rsplit("_", 2)
+    if len(parts) != 3 or not parts[0] or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1])
 
 
 def check_payment_amount(amount_cents: int, due_cents: int) -> None:

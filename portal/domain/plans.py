@@ -9,7 +9,7 @@ days on the practice's calendar; which instant a day starts is the charge run's 
 """
 
 from calendar import monthrange
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -358,13 +358,89 @@ class Plan:
         return self.canceled_at is None and self.defaulted_at is None
 
 
+# Notices of an upcoming charge: this many days before it (on the practice's calendar), and
+# earlier for a bank debit whose amount differs from the one before it or from the amount
+# agreed for that day (Reg E: written notice 10 days before such a debit).
+UPCOMING_NOTICE_DAYS = 3
+CHANGED_DEBIT_NOTICE_DAYS = 10
+
+
+def notice_leads(
+    installments: Iterable[Installment], agreed: Iterable[Installment], bank_debit: bool
+) -> dict[int, int]:
+    """Days before each installment's charge the patient is told of it, by installment
+    number: UPCOMING_NOTICE_DAYS; CHANGED_DEBIT_NOTICE_DAYS for a bank debit whose amount
+    is not the amount of the installment before it, or not the amount agreed for its day
+    (after a re-spread)."""
+    ordered = sorted(installments, key=lambda i: (i.due_on, i.number))
+    agreed_on = {i.due_on: i.amount_cents for i in agreed}
+    leads = {}
+    for before, installment in zip([None, *ordered], ordered, strict=False):
+        changed = (
+            before is not None and before.amount_cents != installment.amount_cents
+        ) or agreed_on.get(installment.due_on) != installment.amount_cents
+        long_notice = bank_debit and changed
+        leads[installment.number] = (
+            CHANGED_DEBIT_NOTICE_DAYS if long_notice else UPCOMING_NOTICE_DAYS
+        )
+    return leads
+
+
+def notice_day(installment: Installment, leads: Mapping[int, int]) -> date:
+    """The practice day the notice of the installment's charge goes."""
+    return installment.due_on - timedelta(days=leads.get(installment.number, 0))
+
+
+def notices_due(
+    installments: Iterable[Installment],
+    attempts: Iterable[Attempt],
+    leads: Mapping[int, int],
+    today: date,
+) -> list[Installment]:
+    """The installments whose upcoming-charge notice is due today: not tried yet, charged
+    after today, and their notice day come (a day the run did not run is made up, late,
+    while the charge is still ahead)."""
+    attempts = list(attempts)
+    return [
+        i
+        for i in installments
+        if not _tries(attempts, i.number) and notice_day(i, leads) <= today < i.due_on
+    ]
+
+
+def retry_on(installment: Installment, attempts: Iterable[Attempt], today: date) -> date | None:
+    """The day an installment whose last try was declined (softly) is tried again, after
+    `today`'s run; None when no try is left (that was the last, or a hard decline)."""
+    attempts = list(attempts)
+    tries = _tries(attempts, installment.number)
+    if (
+        not tries
+        or tries[-1].outcome is not Outcome.SOFT_DECLINE
+        or is_missed(installment, attempts, today)
+        or len(tries) >= len(TRY_DAYS)
+    ):
+        return None
+    return max(installment.due_on + timedelta(days=TRY_DAYS[len(tries)]), today + timedelta(days=1))
+
+
+def plan_notice_leads(plan: Plan) -> dict[int, int]:
+    """notice_leads for the plan's installments, against its latest agreement."""
+    agreed = plan.agreements[-1].installments if plan.agreements else ()
+    bank_debit = plan.method is not None and plan.method.kind == "us_bank_account"
+    return notice_leads(plan.installments, agreed, bank_debit)
+
+
 def next_look(
-    installments: Iterable[Installment], attempts: Iterable[Attempt], today: date
+    installments: Iterable[Installment],
+    attempts: Iterable[Attempt],
+    today: date,
+    leads: Mapping[int, int] | None = None,
 ) -> date | None:
     """The next practice day the charge run has something to do for these installments,
-    after `today`'s run: an installment's day, a retry's day, the day one that waits for
-    the patient is missed, or tomorrow while a bank debit is processing; None when none
-    is left to try."""
+    after `today`'s run: an installment's notice day (`leads`: days before its charge, by
+    number, see notice_leads; none without), its day, a retry's day, the day one that
+    waits for the patient is missed, or tomorrow while a bank debit is processing; None
+    when none is left to try."""
     attempts = list(attempts)
     days = []
     for installment in installments:
@@ -378,5 +454,7 @@ def next_look(
             days.append(installment.due_on + timedelta(days=TRY_DAYS[-1] + 1))
         elif len(tries) < len(TRY_DAYS):
             days.append(installment.due_on + timedelta(days=TRY_DAYS[len(tries)]))
+        if not tries and leads and notice_day(installment, leads) > today:
+            days.append(notice_day(installment, leads))
     later = [max(day, today + timedelta(days=1)) for day in days]
     return min(later, default=None)

@@ -398,3 +398,29 @@ def plan_agreement_message(
         version=version,
         agreed_on=agreed_on,
     )
+
+
+PLAN_NOTICE_KINDS = ("plan-upcoming", "plan-failed", "plan-defaulted")
+
+
+def plan_notice_message(
+    services: Services, account: Account, kind: str, subject: str, **context: object
+) -> OutgoingMessage | None:
+    """A payment plan's notice to the guarantor (an upcoming charge, a failed one, the plan
+    ended), with amounts, dates, the method's label and links to the portal only; None
+    without an address."""
+    if kind not in PLAN_NOTICE_KINDS:
+        raise ValueError(f"not a plan notice kind: {kind!r}")
+    to = account.guarantor.email
+    if not to:
+        return None
+    return _message(
+        services,
+        kind,
+        to,
+        subject,
+        None,
+        first_name=account.guarantor.first_name,
+        account_number=account.account_number,
+        **context,
+    )

@@ -39,6 +39,7 @@ from portal.services.accounts import account_view
 from portal.services.context import Services
 from portal.services.errors import PaymentNotFound, PaymentNotReady, UnpostableEvent
 from portal.services.notices import Delivery
+from portal.services.plan_payments import record_installment_payment
 from portal.services.receipts import receipt_mark, send_posted_receipt, send_receipt
 from portal.services.refund_notices import (
     REFUND_NOTICE_CLAIM,
@@ -52,13 +53,16 @@ SYSTEM = "system"
 LEDGER_CURRENCY = "usd"  # the ledger is in US cents: money taken in anything else is not posted
 
 
-def start_payment(services: Services, account_number: str, amount_text: str) -> CheckoutSession:
-    """Check the amount against the balance, record a pending payment, open the checkout."""
+def start_payment(
+    services: Services, account_number: str, amount_text: str, payment_id: str = ""
+) -> CheckoutSession:
+    """Check the amount against the balance, record a pending payment, open the checkout.
+    `payment_id`: the payment's id when the caller names it (a plan's installment)."""
     amount_cents = parse_amount(amount_text)
     view = account_view(services, account_number)
     check_payment_amount(amount_cents, view.due_cents)
     payment = Payment(
-        payment_id=new_payment_id(),
+        payment_id=payment_id or new_payment_id(),
         account_number=account_number,
         amount_cents=amount_cents,
         status=PaymentStatus.PENDING,
@@ -208,6 +212,7 @@ def _succeeded(
         ) from None
     log.info(result.message)
     posted = result.payment
+    _keep_on_plan(services, posted)
     if posted.amount_cents != posted.asked_cents:
         # The money taken is real, so it is posted as taken; a person sorts out the rest.
         _escalate_once(
@@ -230,6 +235,15 @@ def _succeeded(
         # marks, the caller's claimed path does this: see services/webhooks.py.)
         send_receipt(services, payment.payment_id)
     return result
+
+
+def _keep_on_plan(services: Services, payment: Payment) -> None:
+    """A checkout payment for a plan's installment counts for it (services/plan_payments);
+    the posting stands if that fails (the charge run keeps it on the plan later)."""
+    try:
+        record_installment_payment(services, payment)
+    except Exception:
+        log.exception("payment %s: not kept on its plan yet", payment.payment_id)
 
 
 def _held_for_currency(

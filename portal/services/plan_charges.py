@@ -29,6 +29,7 @@ from portal.domain.plans import (
     charges_due,
     is_paid,
     next_look,
+    plan_notice_leads,
     plan_status,
     respread,
 )
@@ -38,6 +39,12 @@ from portal.ports.payments import EventKind, GatewayError, GatewayEvent, OffSess
 from portal.services.accounts import account_view
 from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
 from portal.services.context import Services
+from portal.services.plan_notices import (
+    claim_default_notice,
+    send_claimed_default_notice,
+    send_plan_notices,
+)
+from portal.services.plan_payments import keep_posted_installment_payments
 from portal.services.staff_actions import open_escalation
 from portal.services.webhooks import apply_event_once
 
@@ -111,6 +118,7 @@ def _run_plan(services: Services, plan: Plan, today: date, summary: ChargeSummar
             )
         plan = taken or plan
     if not summary.dry_run:
+        keep_posted_installment_payments(services, plan, today)
         _settle_processing(services, plan, today)
         plan = _fit_to_balance(services, plan.plan_id) or plan
     for due in charges_due(_to_charge(plan), plan.attempts, today):
@@ -124,8 +132,11 @@ def _run_plan(services: Services, plan: Plan, today: date, summary: ChargeSummar
             summary.charged += 1
         else:
             summary.failed += 1
-    if not summary.dry_run and _settle(services, plan.plan_id, today):
+    if summary.dry_run:
+        return
+    if _settle(services, plan.plan_id, today):
         summary.defaulted += 1
+    send_plan_notices(services, plan.plan_id, today)
 
 
 def _with_due_statements(services: Services, plan: Plan, today: date) -> Plan:
@@ -364,7 +375,8 @@ def _with_attempt(plan: Plan, attempt: Attempt, today: date) -> Plan:
     if (attempt.installment, attempt.number) in made:
         return plan
     attempts = (*plan.attempts, attempt)
-    return replace(plan, attempts=attempts, next_on=next_look(_to_charge(plan), attempts, today))
+    next_on = next_look(_to_charge(plan), attempts, today, plan_notice_leads(plan))
+    return replace(plan, attempts=attempts, next_on=next_on)
 
 
 def _change_plan(services: Services, plan_id: str, change) -> Plan | None:
@@ -400,9 +412,21 @@ def _settle(services: Services, plan_id: str, today: date) -> bool:
             return replace(plan, next_on=min(later, tomorrow))
         if status is PlanStatus.PAID_OFF:
             return replace(plan, next_on=None)
-        return replace(plan, next_on=next_look(_to_charge(plan), plan.attempts, today))
+        leads = plan_notice_leads(plan)
+        return replace(plan, next_on=next_look(_to_charge(plan), plan.attempts, today, leads))
 
+    # The default's notice is claimed before the default is saved: a run that dies in
+    # between leaves it to the sweep.
+    before = services.store.get_plan(plan_id)
+    notice = (
+        before is not None
+        and before.defaulted_at is None
+        and plan_status(_to_charge(before), before.attempts, today) is PlanStatus.DEFAULTED
+        and claim_default_notice(services, before)
+    )
     plan = _change_plan(services, plan_id, settle)
+    if notice and plan is not None:
+        send_claimed_default_notice(services, plan)
     if defaulted_now and plan is not None:
         open_escalation(
             services,
@@ -428,7 +452,10 @@ def finish_plan_charge(services: Services, claim: Claim, today: date) -> Finish:
     due = ChargeDue(installment, int(fields.get("attempt", 1) or 1))
     on = date.fromisoformat(str(fields.get("on") or today.isoformat()))
     outcome = charge_once(services, plan.plan_id, due, on)
-    return Finish.LEFT if outcome is None else Finish.DONE
+    if outcome is None:
+        return Finish.LEFT
+    send_plan_notices(services, plan.plan_id, today)
+    return Finish.DONE
 
 
 def summary_json(summary: ChargeSummary) -> str:

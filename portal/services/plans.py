@@ -11,7 +11,7 @@ the patient agreed; the charge run takes the installments as agreed.
 import logging
 import secrets
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 
 from portal.domain.aging import practice_date
 from portal.domain.errors import InvalidInput
@@ -32,6 +32,8 @@ from portal.domain.plans import (
     PlanStatus,
     check_day,
     is_paid,
+    next_look,
+    plan_notice_leads,
     plan_status,
     respread,
     schedule,
@@ -225,12 +227,18 @@ def finish_method_setup(services: Services, plan_id: str, session_id: str) -> Pl
         if plan.method == method:
             send_agreement_copy(services, plan)
             return plan
-        unpaid = [i.due_on for i in plan.installments if not is_paid(i, plan.attempts)]
-        # Autopay is looked at every day, for the statements that come due.
-        first = today_of(services) if plan.kind is PlanKind.AUTOPAY else min(unpaid, default=None)
-        saved = services.store.save_plan(
-            replace(plan, method=method, next_on=plan.next_on or first)
+        # The charge run first looks at the plan on its first notice or charge day from
+        # today on (asked as of yesterday: today's run may be still to come); autopay is
+        # looked at every day, for the statements that come due.
+        charged = [i for i in plan.installments if i.number not in plan.skipped]
+        with_method = replace(plan, method=method)
+        yesterday = today_of(services) - timedelta(days=1)
+        first = (
+            today_of(services)
+            if plan.kind is PlanKind.AUTOPAY
+            else next_look(charged, plan.attempts, yesterday, plan_notice_leads(with_method))
         )
+        saved = services.store.save_plan(replace(with_method, next_on=plan.next_on or first))
         if saved is not None:
             send_agreement_copy(services, saved)
             return saved

@@ -12,7 +12,7 @@ send that one again: e-mail offers no way to make a send and a store write one s
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 
 from portal.domain.accounts import Account
@@ -33,6 +33,7 @@ from portal.services.notices import (
     reminder_message,
     send_claimed,
 )
+from portal.services.plans import is_running
 from portal.services.staff_actions import open_escalation
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ def _plan(
     if account is None:
         summary.skipped += 1
         return None
-    step = decide(schedule, _facts(services, account, item, today), today)
+    step = decide_step(services, schedule, account, item, today)
     if isinstance(step, Skip):
         summary.skipped += 1
         return None
@@ -286,7 +287,7 @@ def finish_reminder_claim(services: Services, claim: Claim, today: date) -> Fini
     account = store.get_account(number) if item else None
     if item is None or account is None:
         return _drop(services, claim, "the account is no longer overdue")
-    step = decide(schedule, _facts(services, account, item, today), today)
+    step = decide_step(services, schedule, account, item, today)
     if isinstance(step, Skip):
         return _drop(services, claim, str(step))
     now_due = (step.stage.value, step.name, item.statement_id)
@@ -310,6 +311,27 @@ def _count(summary: ReminderSummary, outcome: Delivery | None, done: str) -> Non
         setattr(summary, done, getattr(summary, done) + 1)
     else:
         summary.failed += 1
+
+
+def decide_step(
+    services: Services, schedule: Schedule, account: Account, item: DueAccount, today: date
+) -> Step | Skip:
+    """The account's step today. Its plans are read only when a message would go (one
+    read): a running plan that pays the statement skips it."""
+    facts = _facts(services, account, item, today)
+    step = decide(schedule, facts, today)
+    if isinstance(step, Skip) or not _on_plan(services, item):
+        return step
+    return decide(schedule, replace(facts, on_plan=True), today)
+
+
+def _on_plan(services: Services, item: DueAccount) -> bool:
+    """A running plan (a method saved, not canceled, not defaulted, not paid off) pays the
+    statement: one it lists, or any for a plan that lists none (an autopay)."""
+    return any(
+        is_running(plan) and (not plan.statement_ids or item.statement_id in plan.statement_ids)
+        for plan in services.store.account_plans(item.account_number)
+    )
 
 
 def _facts(services: Services, account, item: DueAccount, today: date) -> AccountFacts:

@@ -30,6 +30,12 @@ from portal.services.notices import (
     statement_notice_for,
 )
 from portal.services.plan_charges import PLAN_CHARGE_CLAIM, finish_plan_charge
+from portal.services.plan_notices import (
+    DEFAULTED_CLAIM,
+    FAILED_CLAIM,
+    UPCOMING_CLAIM,
+    finish_plan_notice,
+)
 from portal.services.plans import AGREEMENT_CLAIM, finish_agreement_copy
 from portal.services.receipts import RECEIPT_CLAIM, receipt_message
 from portal.services.refund_notices import REFUND_NOTICE_CLAIM, finish_refund_notice
@@ -172,5 +178,8 @@ FINISHERS: dict[str, Finisher] = {
     PLAN_CHARGE_CLAIM: finish_plan_charge,
     AGREEMENT_CLAIM: finish_agreement_copy,
     REFUND_NOTICE_CLAIM: finish_refund_notice,
+    UPCOMING_CLAIM: finish_plan_notice,
+    FAILED_CLAIM: finish_plan_notice,
+    DEFAULTED_CLAIM: finish_plan_notice,
     **{stage.value: finish_reminder_claim for stage in Stage},
 }

@@ -4,9 +4,12 @@ bank account on the processor's page, then see, change or cancel the plan."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from portal.domain.errors import InvalidInput
+from portal.domain.payments import installment_payment_id
 from portal.domain.plan_terms import text_digest
 from portal.ports.payments import GatewayError
 from portal.services.errors import NotFound
+from portal.services.payments import start_payment
+from portal.services.plan_payments import payable_installment
 from portal.services.plans import (
     Proposal,
     account_plan,
@@ -181,6 +184,35 @@ def cancel(account_number: str, plan_id: str):
     cancel_plan(current_services(), found.plan_id, None, "Canceled by the patient.")
     flash("Your plan is canceled: no more charges will be made.", "info")
     return redirect(url_for("plans.plan", plan_id=found.plan_id), code=303)
+
+
+@bp.route("/plans/<plan_id>/installments/<int:number>/pay", methods=["GET", "POST"])
+@patient_required
+def pay_installment(account_number: str, plan_id: str, number: int):
+    """An installment the bank asked the patient to confirm: paid on the hosted checkout
+    page, and then counted for the installment (services/plan_payments.py)."""
+    services = current_services()
+    found = _plan_or_404(account_number, plan_id)
+    back = redirect(url_for("plans.plan", plan_id=found.plan_id), code=303)
+    try:
+        installment = payable_installment(services, found, number)
+    except InvalidInput as exc:
+        flash(exc.message, "info")
+        return back
+    if request.method == "GET":
+        return render_template("plans/pay.html", plan=found, installment=installment)
+    cents = installment.amount_cents
+    try:
+        checkout = start_payment(
+            services,
+            account_number,
+            f"{cents // 100}.{cents % 100:02d}",
+            payment_id=installment_payment_id(found.plan_id, installment.number),
+        )
+    except (InvalidInput, GatewayError) as exc:
+        flash(exc.message, "error")
+        return back
+    return redirect(checkout.url, code=303)
 
 
 def _plan_or_404(account_number: str, plan_id: str):

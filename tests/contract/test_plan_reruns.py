@@ -93,4 +93,5 @@ def test_three_reruns_after_a_kill_charge_the_installment_once(services, outbox,
     assert kinds(outbox)["plan-agreement"] == 1
     key = f"plan-{plan.plan_id}-1-1"
     assert services.store.claim_completed(PLAN_CHARGE_CLAIM, key)
-    assert stored.next_on == stored.installments[1].due_on
+    # Next looked at on the second installment's notice day, 3 days before it.
+    assert stored.next_on == stored.installments[1].due_on - timedelta(days=3)

@@ -68,6 +68,7 @@ TODAY = date(2026, 11, 28)  # NOW is 10:00 in New York on this day
 BILLING_INBOX = "billing-office@example.org"
 BASE_URL = "http://portal.test"
 GOOD_CARD, DECLINED_CARD = "4242424242424242", "4000000000000002"
+NEEDS_YOU_CARD = "4000002500003155"  # saved; every charge of it needs the patient
 STRIPE_ID = re.compile(r"/(cs|pi|re)_test_\w+")  # a Stripe object id in a path
 
 
@@ -144,6 +145,12 @@ HARRIET_PATIENTS = [
     person("Oskar", "Vance", "2012-10-23", patient_id="P1"),
     person("Mira", "Vance", "2017-05-19", patient_id="P2"),
 ]
+# 330001 has a payment plan (the sandbox's card that needs the patient), through default.
+YUSUF = person("Yusuf", "Okonkwo-Lindqvist", "1961-04-03", "y.ol@example.com")
+YUSUF_PATIENTS = [
+    person("Yusuf", "Okonkwo-Lindqvist", "1961-04-03", patient_id="P1"),
+    person("Ilse", "Lindqvist", "2009-11-21", patient_id="P2"),
+]
 # 310002 pays through the sandbox.
 DESMOND = person("Desmond", "Achterberg", "1983-09-14", "d.achterberg@example.com")
 DESMOND_PATIENTS = [
@@ -219,6 +226,15 @@ UPLOADED_STATEMENTS = [
     # Walked through the whole schedule: due today, reminded at 15 and 30, final at 60,
     # escalated at 90 days.
     reminder_account("320000", "Beatrix", "Solano", "1967-01-25", "b.solano@example.com", 0),
+    # Pays over three months, on a card the bank asks the patient to confirm each time.
+    statement(
+        "S-2026-330001",
+        YUSUF,
+        YUSUF_PATIENTS,
+        TODAY + timedelta(days=20),
+        [("1", "P1", "graft", ["W61.62XD"], 20000), ("2", "P2", "nerve", ["Z91.038"], 10000)],
+        "330001",
+    ),
 ]
 ALL_STATEMENTS = [*API_STATEMENTS, *CLI_STATEMENTS, CLI_REJECTED, *UPLOADED_STATEMENTS]
 WALKER = "b.solano@example.com"
@@ -603,6 +619,14 @@ def signed_in(client, number: str, last_name: str, born: str, address: str):
     return client
 
 
+def post_plan_form(client, **fields: str) -> str:
+    response = client.post(
+        "/plans/new", data={**fields, "csrf_token": token_from(client, "/plans/new")}
+    )
+    assert response.status_code == 200, response.status_code
+    return response.get_data(as_text=True)
+
+
 def start_payment(client, amount: str):
     token = token_from(client, "/account")
     return client.post("/payments", data={"amount": amount, "csrf_token": token})
@@ -890,6 +914,54 @@ def test_nothing_that_leaves_the_portal_carries_codes_descriptions_or_dates_of_b
     [attempt] = stripe_services.store.get_plan(plan.plan_id).attempts
     assert stub.payment_intents[attempt.reference]["status"] == "succeeded"
 
+    # -- a payment plan: set up on the pages, charged by `portal plans charge`, one installment
+    # paid through the link of its e-mail, the others missed: every plan e-mail is sent ------
+    planner = signed_in(
+        portal.client(sandbox=True), "330001", "Okonkwo-Lindqvist", "1961-04-03", "::1"
+    )
+    choice = {"months": "3", "day": "1"}
+    reviewed = post_plan_form(planner, step="review", **choice)
+    digest = re.search(r'name="digest" value="([0-9a-f]{64})"', reviewed).group(1)
+    agreed = planner.post(
+        "/plans/new",
+        data={
+            **choice,
+            "step": "agree",
+            "agree": "yes",
+            "digest": digest,
+            "csrf_token": token_from(planner, "/plans/new"),
+        },
+    )
+    setup_page = path_of(agreed.headers["Location"])
+    saved = planner.post(
+        setup_page,
+        data={
+            "method": "card",
+            "card_number": NEEDS_YOU_CARD,
+            **card,
+            "csrf_token": token_from(planner, setup_page),
+        },
+    )
+    plan_page = path_of(path_of(saved.headers["Location"]))
+    assert planner.get(plan_page).status_code == 303
+    plan_id = plan_page.split("/")[2].split("?")[0]
+    for day in ("2026-11-28", "2026-12-01"):  # the notice, then the charge the bank holds
+        result = run_cli(env, "plans", "charge", "--as-of", day)
+        cli_output.append((f"portal plans charge --as-of {day}", result.output))
+    link = f"/plans/{plan_id}/installments/1/pay"
+    assert planner.get(link).status_code == 200
+    opened = planner.post(link, data={"csrf_token": token_from(planner, link)})
+    page = path_of(opened.headers["Location"])
+    done = planner.post(
+        page, data={"card_number": GOOD_CARD, **card, "csrf_token": token_from(planner, page)}
+    )
+    assert done.status_code == 303
+    assert planner.get(f"/plans/{plan_id}").status_code == 200
+    for day in ("2026-12-29", "2027-01-01", "2027-01-09", "2027-02-01", "2027-02-09"):
+        result = run_cli(env, "plans", "charge", "--as-of", day)
+        cli_output.append((f"portal plans charge --as-of {day}", result.output))
+    assert services.store.get_plan(plan_id).defaulted_at is not None
+
     # -- the staff console: what associates and supervisors do ---------------------------------
     actions = [
         ("/staff/accounts/310001/notes", {"text": "Called the guarantor; paying by check."}),
@@ -1020,8 +1092,13 @@ def assert_capture_is_real(items: list[Item], parsed: dict, stub, collector, por
         "final-notice",
         "escalation",
         "plan-agreement",
+        "plan-upcoming",
+        "plan-failed",
+        "plan-defaulted",
+        "refund",
     }, kinds
-    assert kinds["plan-agreement"] == 1, kinds
+    assert kinds["plan-agreement"] == 2, kinds
+    assert kinds["plan-upcoming"] == 2 and kinds["plan-failed"] == 3, kinds
     assert kinds["statement"] >= 7 and kinds["receipt"] >= 3 and kinds["escalation"] >= 2, kinds
     escalations = [m for m in parsed.values() if m["X-Portal-Message-Kind"] == "escalation"]
     assert {m["To"] for m in escalations} == {BILLING_INBOX}

@@ -294,6 +294,38 @@ TABLE = [
         csrf_actor="patient",
         variant="patient B's",
     ),
+    # An installment's hosted payment: only while the bank asks the patient to confirm it
+    # (plan A's is not waiting: back to the plan's page).
+    Route(
+        "GET",
+        "/plans/<plan_id>/installments/<int:number>/pay",
+        "/plans/{plan_a}/installments/1/pay",
+        patients_only(see_other(r"/plans/plan_route_a")),
+    ),
+    Route(
+        "GET",
+        "/plans/<plan_id>/installments/<int:number>/pay",
+        "/plans/{plan_b}/installments/1/pay",
+        patients_only(NOT_FOUND),
+        variant="patient B's",
+    ),
+    Route(
+        "POST",
+        "/plans/<plan_id>/installments/<int:number>/pay",
+        "/plans/{plan_a}/installments/1/pay",
+        patients_only(see_other(r"/plans/plan_route_a")),
+        form=lambda w: {},
+        csrf_actor="patient",
+    ),
+    Route(
+        "POST",
+        "/plans/<plan_id>/installments/<int:number>/pay",
+        "/plans/{plan_b}/installments/1/pay",
+        patients_only(NOT_FOUND),
+        form=lambda w: {},
+        csrf_actor="patient",
+        variant="patient B's",
+    ),
     Route(
         "POST",
         "/plans/<plan_id>/cancel",
