@@ -104,7 +104,7 @@ def plan_link_refusal(services: Services, view: AccountView, plans: Sequence[Pla
     policy = services.settings.plan_policy
     if policy.longest(view.due_cents) < 2:
         least = format_cents(policy.min_balance_cents)
-        return f"A plan is offered for balances of {least} or more."
+        return f"A payment plan is offered for balances of {least} or more."
     return ""
 
 
