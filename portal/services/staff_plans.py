@@ -8,7 +8,7 @@ pages from the link. Every change is audited here (cancel_plan audits its own).
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, timedelta, tzinfo
 
 from portal.domain.aging import practice_date, practice_midnight
 from portal.domain.errors import InvalidInput
@@ -279,7 +279,7 @@ class PlanList:
         )
 
 
-def list_plans(
+def plan_list(
     services: Services,
     status: PlanStatus | None = None,
     before: str | None = None,
@@ -320,7 +320,7 @@ class MonthPlans:
         return sum(self.by_status.values())
 
 
-def status_on(plan: Plan, day: date, tz) -> PlanStatus:
+def status_on(plan: Plan, day: date, tz: tzinfo) -> PlanStatus:
     """The plan's status at the end of `day`, from the tries made by then (its schedule and
     skips as they are now)."""
     canceled = plan.canceled_at is not None and practice_date(plan.canceled_at, tz) <= day

@@ -14,7 +14,7 @@ from portal.services.errors import NotFound
 from portal.services.staff_plans import (
     STATUS_ORDER,
     cancel_plan_for_staff,
-    list_plans,
+    plan_list,
     send_plan_link,
     skip_installment,
 )
@@ -107,7 +107,7 @@ def plans():
     if before is not None and not _CURSOR.fullmatch(before):
         errors.append("before: not a page of this list; start again from the first page.")
         before = None
-    found = list_plans(
+    found = plan_list(
         current_services(), PlanStatus(status) if status else None, before, PLANS_PER_PAGE
     )
     audit(
