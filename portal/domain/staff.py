@@ -81,6 +81,7 @@ class AuditAction(StrEnum):
     REVOKE_API_KEY = "revoke_api_key"
     CANCEL_PLAN = "cancel_plan"
     SKIP_INSTALLMENT = "skip_installment"
+    SEND_PLAN_LINK = "send_plan_link"
 
 
 @dataclass(frozen=True)

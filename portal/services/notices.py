@@ -226,11 +226,13 @@ def _message(
     to: str,
     subject: str,
     headers: dict[str, str] | None = None,
+    template: str | None = None,
     **context: object,
 ) -> OutgoingMessage:
+    """A message of `kind`, from templates/email/<template or kind>.{txt,html}."""
     settings = services.settings
     text, html = services.emails.render(
-        kind,
+        template or kind,
         practice_name=settings.practice_name,
         # templates/site/_practice.html (the billing office's phone and hours) reads this.
         mail_from="" if settings.mail_from.endswith("@localhost") else settings.mail_from,
@@ -420,7 +422,25 @@ def plan_notice_message(
         to,
         subject,
         None,
+        None,
         first_name=account.guarantor.first_name,
         account_number=account.account_number,
         **context,
+    )
+
+
+def plan_link_message(services: Services, account: Account, due_cents: int) -> OutgoingMessage:
+    """The way to set up a payment plan on the portal, sent by staff while the guarantor is
+    on the phone (staff never take card numbers). Kind "reminder": no kind of the contract
+    is for it, and it asks the guarantor to act on the balance as a reminder does; it has no
+    opt-out link, since the guarantor asked for it."""
+    return _message(
+        services,
+        "reminder",
+        account.guarantor.email,
+        f"Set up a payment plan with {services.settings.practice_name}",
+        template="plan-link",
+        first_name=account.guarantor.first_name,
+        account_number=account.account_number,
+        due_cents=due_cents,
     )

@@ -34,6 +34,7 @@ from portal.services.staff_actions import (
     resend_receipt,
     reverse_manual_payment,
 )
+from portal.services.staff_plans import plan_link_refusal, staff_plan_views
 from portal.web import current_services
 from portal.web.forms import (
     AdjustmentForm,
@@ -139,6 +140,7 @@ def _account_page(account_number: str, status: int = 200, **forms):
             "staff_accounts.account", account_number=account_number, _anchor=anchor, **args
         )
 
+    plans = svc.store.account_plans(account_number)
     payment_form = forms.get("payment_form") or ManualPaymentForm(formdata=None)
     if not payment_form.request_key.data:
         payment_form.request_key.data = secrets.token_hex(16)
@@ -170,6 +172,8 @@ def _account_page(account_number: str, status: int = 200, **forms):
             escalations=svc.store.escalations(account_number=account_number),
             mail_log=svc.store.mail_log(account_number, limit=20),
             reminders=reminder_status(svc, view),
+            plans=staff_plan_views(svc, plans, view.payments),
+            plan_link_refusal=plan_link_refusal(svc, view, plans),
             labels=ESCALATION_LABELS,
             Status=PaymentStatus,
             Role=Role,

@@ -21,6 +21,7 @@ from portal.domain.payments import MANUAL_METHODS, PaymentStatus
 from portal.domain.staff import AuditAction, Role
 from portal.services.audit import audit
 from portal.services.reports import aging_report, deposit_report, last_twelve_months
+from portal.services.staff_plans import STATUS_ORDER, plans_in_month
 from portal.services.staff_views import list_payments
 from portal.web import current_services
 from portal.web.charts import bar_chart
@@ -206,7 +207,13 @@ def monthly():
         },
     )
     page = render_template(
-        "staff/monthly.html", summary=months[-1], months=months, chart=chart, errors=errors
+        "staff/monthly.html",
+        summary=months[-1],
+        months=months,
+        chart=chart,
+        errors=errors,
+        plans=plans_in_month(current_services(), month),
+        plan_statuses=STATUS_ORDER,
     )
     return page, (400 if errors else 200)
 

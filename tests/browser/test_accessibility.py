@@ -16,6 +16,7 @@ import re
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import axe_playwright_python
@@ -28,7 +29,7 @@ from portal.bootstrap import build_services
 from portal.clock import FixedClock
 from portal.config import Settings
 from portal.domain.plan_terms import text_digest
-from portal.domain.plans import Plan
+from portal.domain.plans import Attempt, Installment, Outcome, Plan, PlanKind, SavedMethod
 from portal.domain.staff import EscalationKind
 from portal.domain.viewers import Viewer
 from portal.ports.payments import EventKind, GatewayEvent, SetupRequest
@@ -216,6 +217,7 @@ def site(tmp_path_factory) -> Iterator[Site]:
         services, "admin", number, EscalationKind.DISPUTE, "Says the lab test was covered."
     )
     create_api_key(services, "billing-system", "admin")
+    add_plans(services, number)
 
     with serving(create_app(services=services), port):
         yield Site(
@@ -248,6 +250,50 @@ def plan_with_card(services: Services, number: str) -> Plan:
     session_id = start_method_setup(services, plan).rsplit("/", 1)[1]
     done = services.payments.save_card(services.payments.open_setup(session_id), GOOD_CARD)
     return finish_method_setup(services, plan.plan_id, done)
+
+
+def add_plans(services: Services, number: str) -> None:
+    """A running plan with a paid and a declined try, and an older canceled one, for the
+    account page's plans section and the list of plans."""
+    card = SavedMethod("pm_a11y", "cus_a11y", "card", "visa", "4242")
+    start = NOW.date() - timedelta(days=40)
+    schedule = tuple(
+        Installment(n, start + timedelta(days=30 * (n - 1)), 5_000) for n in (1, 2, 3, 4, 5)
+    )
+    tries = (
+        Attempt(1, 1, start, Outcome.SUCCEEDED, "pay_a11y_1", "sbx_pi_a11y_1"),
+        Attempt(
+            2,
+            1,
+            start + timedelta(days=30),
+            Outcome.SOFT_DECLINE,
+            "pay_a11y_2",
+            "sbx_pi_a11y_2",
+            "Your card was declined.",
+        ),
+    )
+    older = Plan(
+        "plan_a11y_old",
+        number,
+        PlanKind.INSTALLMENTS,
+        start.day,
+        NOW - timedelta(days=90),
+        schedule[:2],
+        canceled_at=NOW - timedelta(days=60),
+        cancel_reason="Paid in full by check.",
+    )
+    running = Plan(
+        "plan_a11y_running",
+        number,
+        PlanKind.INSTALLMENTS,
+        start.day,
+        NOW - timedelta(days=45),
+        schedule,
+        method=card,
+        attempts=tries,
+    )
+    for plan in (older, running):
+        assert services.store.add_plan(plan)
 
 
 class Tabs:
@@ -531,6 +577,14 @@ def import_result(page: Page, site: Site, viewport: str) -> None:
     expect(page.get_by_role("table", name=re.compile(r"^Rejected statements"))).to_be_visible()
 
 
+def plan_skipped(page: Page, site: Site, viewport: str) -> None:
+    page.goto(f"/staff/accounts/{PATIENT['account']}")
+    plan = page.get_by_role("article", name=re.compile(r"^Plan plan_a11y_running"))
+    plan.get_by_label("Reason for skipping it").fill("Hardship, agreed on the phone")
+    plan.get_by_role("button", name="Skip the installment").click()
+    expect(page.get_by_role("status").filter(has_text="skipped")).to_be_visible()
+
+
 def user_added(page: Page, site: Site, viewport: str) -> None:
     page.goto("/staff/users")
     page.get_by_label("Username", exact=True).fill(f"clerk-{viewport}")
@@ -586,6 +640,9 @@ PAGES: dict[str, tuple[str, Callable]] = {
     "staff-aging": ("staff", goto("/staff/reports/aging", re.compile(r"^Aging as of "))),
     "staff-deposits": ("staff", goto("/staff/reports/deposits", "Daily deposits")),
     "staff-monthly": ("staff", goto("/staff/reports/monthly", re.compile(r"^Monthly summary"))),
+    "staff-plans": ("staff", goto("/staff/plans", "Payment plans")),
+    "staff-plans-invalid": ("staff", goto("/staff/plans?status=late", "Payment plans", 400)),
+    "staff-plan-skipped": ("staff", plan_skipped),
     "staff-import": ("staff", goto("/staff/import", "Import statements")),
     "staff-import-result": ("staff", import_result),
     "staff-audit": ("staff", goto("/staff/audit", "Audit log")),

@@ -985,6 +985,8 @@ def test_nothing_that_leaves_the_portal_carries_codes_descriptions_or_dates_of_b
         ),
         ("/staff/accounts/320030/escalations", {"kind": "other", "reason": "Asks for a call."}),
         (f"/staff/payments/{paid}/resend", {}),
+        # Harriet asks on the phone to pay over time: the plan link, e-mailed.
+        ("/staff/accounts/330001/plan-link", {}),  # his plan defaulted: a new one is offered
     ]
     for path, data in actions:
         response = post_form(staff, path, data)
@@ -1027,6 +1029,9 @@ def test_nothing_that_leaves_the_portal_carries_codes_descriptions_or_dates_of_b
         "reminder",
         "final-notice",
     ]
+    [plan_link] = [m for m in parsed.values() if m["Subject"].startswith("Set up a payment plan")]
+    assert (plan_link["To"], plan_link["X-Portal-Message-Kind"]) == (YUSUF["email"], "reminder")
+    assert "Pay over time" in plan_link.get_body(("plain",)).get_content()
     stop = re.search(r"<([^>]+)>", walker[-1]["List-Unsubscribe"]).group(1)
     outsider = portal.client()
     assert outsider.get(path_of(stop)).status_code == 200

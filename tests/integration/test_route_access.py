@@ -30,7 +30,8 @@ from portal.services.api_keys import create_api_key, revoke_api_key
 from portal.services.notices import opt_out_url
 from portal.services.payments import apply_gateway_event, start_payment
 from portal.services.staff_actions import open_escalation, post_manual_payment
-from tests.conftest import NOW
+from portal.services.statements import import_statement
+from tests.conftest import NOW, statement
 from tests.integration.conftest import GOOD_CARD, GUARANTOR, path_of, sign_in, token_from
 from tests.integration.staff_helpers import NEW_PASSWORD, PASSWORD, make_staff, staff_sign_in
 from tests.integration.test_security_headers import header_problems, inline_problems
@@ -326,6 +327,38 @@ TABLE = [
         csrf_actor="patient",
         variant="patient B's",
     ),
+    # Adding a new balance to a plan: plan A has no saved method (not running), so there is
+    # nothing to add it to: back to the plan's page, nothing changed.
+    Route(
+        "GET",
+        "/plans/<plan_id>/add",
+        "/plans/{plan_a}/add",
+        patients_only(see_other(r"/plans/plan_route_a")),
+    ),
+    Route(
+        "GET",
+        "/plans/<plan_id>/add",
+        "/plans/{plan_b}/add",
+        patients_only(NOT_FOUND),
+        variant="patient B's",
+    ),
+    Route(
+        "POST",
+        "/plans/<plan_id>/add",
+        "/plans/{plan_a}/add",
+        patients_only(see_other(r"/plans/plan_route_a")),
+        form=lambda w: {"agree": "yes", "digest": "0" * 64},
+        csrf_actor="patient",
+    ),
+    Route(
+        "POST",
+        "/plans/<plan_id>/add",
+        "/plans/{plan_b}/add",
+        patients_only(NOT_FOUND),
+        form=lambda w: {"agree": "yes", "digest": "0" * 64},
+        csrf_actor="patient",
+        variant="patient B's",
+    ),
     Route(
         "POST",
         "/plans/<plan_id>/cancel",
@@ -605,6 +638,54 @@ TABLE = [
         csrf_actor="admin",
         changes=True,
     ),
+    # Payment plans in the console: the plan link (B's account owes enough for a plan), a
+    # supervisor's skip and cancel (another account's plan: named, nothing changed), the list.
+    Route(
+        "POST",
+        "/staff/accounts/<account_number>/plan-link",
+        "/staff/accounts/100777/plan-link",
+        staff_only(ASSOCIATE, see_other("/staff/accounts/100777")),
+        form=lambda w: {},
+        csrf_actor="admin",
+        changes=True,
+    ),
+    Route(
+        "POST",
+        "/staff/accounts/<account_number>/plans/<plan_id>/skip",
+        "/staff/accounts/100234/plans/{plan_a}/skip",
+        staff_only(SUPERVISOR, TO_A_ACCOUNT),
+        form=lambda w: {"installment": "1", "reason": "Route test"},
+        csrf_actor="admin",
+        changes=True,
+    ),
+    Route(
+        "POST",
+        "/staff/accounts/<account_number>/plans/<plan_id>/skip",
+        "/staff/accounts/100234/plans/{plan_b}/skip",
+        staff_only(SUPERVISOR, Expect(303, "/staff/accounts/100234", refused=True)),
+        form=lambda w: {"installment": "1", "reason": "Route test"},
+        csrf_actor="admin",
+        variant="patient B's plan",
+    ),
+    Route(
+        "POST",
+        "/staff/accounts/<account_number>/plans/<plan_id>/cancel",
+        "/staff/accounts/100234/plans/{plan_a}/cancel",
+        staff_only(SUPERVISOR, TO_A_ACCOUNT),
+        form=lambda w: {"reason": "Route test"},
+        csrf_actor="admin",
+        changes=True,
+    ),
+    Route(
+        "POST",
+        "/staff/accounts/<account_number>/plans/<plan_id>/cancel",
+        "/staff/accounts/100234/plans/{plan_b}/cancel",
+        staff_only(SUPERVISOR, Expect(303, "/staff/accounts/100234", refused=True)),
+        form=lambda w: {"reason": "Route test"},
+        csrf_actor="admin",
+        variant="patient B's plan",
+    ),
+    Route("GET", "/staff/plans", "/staff/plans", staff_only(ASSOCIATE, OK)),
     Route("GET", "/staff/escalations", "/staff/escalations", staff_only(ASSOCIATE, OK)),
     Route(
         "POST",
@@ -722,6 +803,12 @@ def world(request, config, lopez, smith) -> World:
         )
         w.ids[name] = str(item.escalation_id)
     w.ids["optout"] = opt_out_url(services, "100234").rsplit("/", 1)[1]
+    import_statement(  # B owes $190.00: a plan can be offered (the plan link)
+        services,
+        smith,
+        statement("S-2026-000201", (20_000,), account_number="100777"),
+        notify=False,
+    )
     for name, number in (("plan_a", "plan_route_a"), ("plan_b", "plan_route_b")):
         account = "100234" if name == "plan_a" else "100777"
         plan = Plan(number, account, PlanKind.INSTALLMENTS, 1, NOW, installments=ROUTE_PLAN)

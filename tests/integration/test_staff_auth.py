@@ -443,6 +443,16 @@ ROUTES = [  # method, path, form data, the least role that may use it
     ("POST", "/staff/import", {}, SUPERVISOR),
     ("GET", "/staff/api-keys", None, ADMIN),
     ("POST", "/staff/api-keys/role-test/revoke", {}, ADMIN),
+    ("GET", "/staff/plans", None, ASSOCIATE),
+    ("POST", "/staff/accounts/100234/plan-link", {}, ASSOCIATE),
+    (
+        "POST",
+        "/staff/accounts/100234/credit-refund",
+        {"amount": "1.00", "check_number": "42"},
+        SUPERVISOR,
+    ),
+    ("POST", "/staff/accounts/100234/plans/plan_role/skip", {"installment": "1"}, SUPERVISOR),
+    ("POST", "/staff/accounts/100234/plans/plan_role/cancel", {"reason": "Role test"}, SUPERVISOR),
     ("POST", "/staff/logout", {}, ASSOCIATE),
 ]
 UNGUARDED = {"staff.login", "staff.code", "staff.logout"}
