@@ -37,6 +37,7 @@ from portal.clock import FixedClock
 from portal.config import Settings
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.statements import LineItem, Statement
+from portal.ports.mail import OutgoingMessage
 from portal.services.context import Services
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -313,3 +314,33 @@ def percentile(values: list, p: float):
     """Nearest-rank percentile."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+class CountingMailer:
+    """A Mailer that sends nothing and counts what it was given, by kind."""
+
+    def __init__(self):
+        self.sent: Counter[str] = Counter()
+
+    def send(self, message: OutgoingMessage) -> str:
+        self.sent[message.kind] += 1
+        return f"counted-{sum(self.sent.values())}"
+
+
+class CountingStore:
+    """The store, with every method call counted by name."""
+
+    def __init__(self, inner: Any):
+        self._inner = inner
+        self.calls: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._inner, name)
+        if not callable(value):
+            return value
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return value(*args, **kwargs)
+
+        return counted

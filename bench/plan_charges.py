@@ -39,13 +39,14 @@ import sys
 import time
 from collections import Counter
 from datetime import timedelta
-from typing import Any
 
 from _population import (
     LABELS,
     NOW,  # 10:00 in New York: the practice's day is TODAY
     TODAY,
     ApiCounter,
+    CountingMailer,
+    CountingStore,
     bench_folder,
     build_store,
     one_statement_account,
@@ -55,7 +56,6 @@ from _population import (
 from portal.domain.plan_terms import text_digest
 from portal.domain.plans import Outcome
 from portal.domain.viewers import Viewer
-from portal.ports.mail import OutgoingMessage
 from portal.services.accounts import account_view
 from portal.services.context import Services
 from portal.services.plan_charges import ChargeSummary, run_plan_charges
@@ -73,39 +73,6 @@ fixed clock, the sandbox gateway): one plan per account, each with its first ins
 due on the run's day and the test card 4242 saved, on the SQLite store (a temporary file)
 and on the DynamoDB store (moto's server on 127.0.0.1 over HTTP, so the DynamoDB figures are
 moto's, not AWS's), against the same run's --dry-run."""
-
-
-class CountingMailer:
-    """A Mailer that sends nothing and counts what it was given, by kind."""
-
-    def __init__(self) -> None:
-        self.sent: Counter[str] = Counter()
-
-    def send(self, message: OutgoingMessage) -> str:
-        self.sent[message.kind] += 1
-        return f"counted-{sum(self.sent.values())}"
-
-
-class CountingStore:
-    """The store, with every method call counted by name."""
-
-    def __init__(self, inner: Any):
-        self._inner = inner
-        self.calls: Counter[str] = Counter()
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._inner, name)
-        if not callable(value):
-            return value
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self.calls[name] += 1
-            return value(*args, **kwargs)
-
-        return counted
-
-
-# -- the plans -------------------------------------------------------------------------------
 
 
 def set_up_plans(services: Services, count: int) -> list[tuple[str, str]]:

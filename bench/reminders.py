@@ -60,6 +60,8 @@ from _population import (
     NOW,  # 10:00 in New York, after the 08:00 send hour
     TODAY,
     ApiCounter,
+    CountingMailer,
+    CountingStore,
     MemoryStore,
     bench_folder,
     build_store,
@@ -71,7 +73,6 @@ from _population import (
 from portal.domain.accounts import Account
 from portal.domain.dunning import Stage
 from portal.domain.statements import Statement
-from portal.ports.mail import OutgoingMessage
 from portal.services.context import Services
 from portal.services.reminders import ReminderSummary, run_reminders, schedule_of
 from portal.services.statements import import_statement
@@ -186,36 +187,6 @@ def seconds(started: float) -> str:
 
 
 # -- counting ------------------------------------------------------------------------------
-
-
-class CountingMailer:
-    """A Mailer that sends nothing and counts what it was given, by kind."""
-
-    def __init__(self):
-        self.sent: Counter[str] = Counter()
-
-    def send(self, message: OutgoingMessage) -> str:
-        self.sent[message.kind] += 1
-        return f"counted-{sum(self.sent.values())}"
-
-
-class CountingStore:
-    """The store, with every method call counted by name."""
-
-    def __init__(self, inner: Any):
-        self._inner = inner
-        self.calls: Counter[str] = Counter()
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._inner, name)
-        if not callable(value):
-            return value
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self.calls[name] += 1
-            return value(*args, **kwargs)
-
-        return counted
 
 
 @dataclasses.dataclass

@@ -25,12 +25,12 @@ from portal.services.plans import (
     agree,
     finish_method_setup,
     plan_view,
-    propose,
     start_method_setup,
     status_of,
 )
 from portal.services.sweep import sweep_claims
 from tests.conftest import NOW, line
+from tests.plan_helpers import GOOD_CARD, counts, run_on, set_up_plan
 
 NUMBER = "610001"
 OWED = 30_000  # $300.00: three installments of $100.00
@@ -49,27 +49,6 @@ def services(store, settings, clock):
     return built
 
 
-def set_up(services, card: str = GOOD, months: str = "3", day: int = 1) -> Plan:
-    """The patient's way: a schedule, the authorization agreed, a card saved on the page."""
-    viewer = Viewer.guarantor()
-    proposal = propose(services, NUMBER, viewer, months=months, day=str(day))
-    plan = agree(services, NUMBER, viewer, proposal, text_digest(proposal.text), "10.0.0.9")
-    session_id = start_method_setup(services, plan).rsplit("/", 1)[1]
-    gateway = services.payments
-    done = gateway.save_card(gateway.open_setup(session_id), card)
-    return finish_method_setup(services, plan.plan_id, done)
-
-
-def run_on(services, day: date, **kwargs):
-    at = practice_midnight(day, services.settings.tz) + timedelta(hours=12)
-    services.clock._at = at  # the run's own writes carry the day's time
-    return run_plan_charges(services, at, **kwargs)
-
-
-def counts(summary) -> tuple[int, int, int, int]:
-    return summary.charged, summary.failed, summary.skipped, summary.defaulted
-
-
 def plan_payments(services, plan_id: str) -> list:
     plan = services.store.get_plan(plan_id)
     found = [services.store.get_payment(a.payment_id) for a in plan.attempts]
@@ -81,6 +60,10 @@ def kinds(outbox) -> Counter:
         message_from_bytes(p.read_bytes(), policy=policy.default)["X-Portal-Message-Kind"]
         for p in outbox.glob("*.eml")
     )
+
+
+def set_up(services, card: str = GOOD_CARD, **kwargs) -> Plan:
+    return set_up_plan(services, NUMBER, card=card, **kwargs)
 
 
 def test_the_schedule_is_charged_once_each_month_and_reruns_charge_nothing(services, outbox):

@@ -15,32 +15,24 @@ import pytest
 from portal import create_app
 from portal.bootstrap import build_services
 from portal.domain.accounts import Account, Guarantor
-from portal.domain.aging import practice_midnight
 from portal.domain.ledger import EntryKind
 from portal.domain.payments import PaymentStatus, installment_of
-from portal.domain.plan_terms import text_digest
 from portal.domain.plans import Outcome, Plan, PlanStatus
 from portal.domain.statements import Statement
-from portal.domain.viewers import Viewer
 from portal.ports.mail import TransientMailError
-from portal.ports.sandbox import TEST_ROUTING_NUMBER
 from portal.services import ledger as posting
 from portal.services.accounts import account_view
-from portal.services.plan_charges import run_plan_charges
 from portal.services.plan_notices import UPCOMING_CLAIM
 from portal.services.plans import (
-    agree,
     cancel_plan,
-    finish_method_setup,
     plan_view,
-    propose,
-    start_method_setup,
     status_of,
 )
 from portal.services.reminders import run_reminders
 from portal.services.sweep import sweep_claims
 from tests.conftest import NOW, line
 from tests.integration.conftest import checkout_form, path_of, sign_in, token_from
+from tests.plan_helpers import GOOD_CARD, counts, noon, run_on, set_up_plan
 
 NUMBER = "610001"
 OWED = 30_000  # $300.00: three installments of $100.00
@@ -68,35 +60,6 @@ def services(store, settings, clock):
     )
     store.import_statement(account, statement, NOW - timedelta(days=1))
     return built
-
-
-def set_up(services, card: str = GOOD, bank_account: str = "") -> Plan:
-    """The patient's way: three months on the 1st, agreed, a method saved on the page."""
-    viewer = Viewer.guarantor()
-    proposal = propose(services, NUMBER, viewer, months="3", day="1")
-    plan = agree(services, NUMBER, viewer, proposal, text_digest(proposal.text), "10.0.0.9")
-    session_id = start_method_setup(services, plan).rsplit("/", 1)[1]
-    gateway = services.payments
-    setup = gateway.open_setup(session_id)
-    if bank_account:
-        done = gateway.save_bank_account(setup, TEST_ROUTING_NUMBER, bank_account)
-    else:
-        done = gateway.save_card(setup, card)
-    return finish_method_setup(services, plan.plan_id, done)
-
-
-def noon(services, day: date):
-    at = practice_midnight(day, services.settings.tz) + timedelta(hours=12)
-    services.clock._at = at  # the run's own writes carry the day's time
-    return at
-
-
-def run_on(services, day: date, **kwargs):
-    return run_plan_charges(services, noon(services, day), **kwargs)
-
-
-def counts(summary) -> tuple[int, int, int, int]:
-    return summary.charged, summary.failed, summary.skipped, summary.defaulted
 
 
 class Mail:
@@ -143,6 +106,10 @@ def assert_fit_to_send(message: EmailMessage) -> None:
 
 
 # -- the upcoming charge -------------------------------------------------------------------------
+
+
+def set_up(services, card: str = GOOD_CARD, **kwargs) -> Plan:
+    return set_up_plan(services, NUMBER, card=card, **kwargs)
 
 
 def test_each_charge_is_announced_3_days_before_once_and_a_dry_run_sends_nothing(services, outbox):

@@ -10,17 +10,13 @@ import pytest
 import portal.services.staff_plans as staff_plans
 from portal.bootstrap import build_services
 from portal.domain.accounts import Account, Guarantor
-from portal.domain.aging import practice_midnight
 from portal.domain.errors import InvalidInput
-from portal.domain.plan_terms import text_digest
 from portal.domain.plans import Installment, Plan, PlanKind, PlanStatus
 from portal.domain.staff import AuditAction
 from portal.domain.statements import Statement
-from portal.domain.viewers import Viewer
-from portal.services.plan_charges import run_plan_charges
-from portal.services.plans import agree, finish_method_setup, propose, start_method_setup
 from portal.services.staff_plans import plan_list, plans_in_month, skip_installment
 from tests.conftest import NOW, line
+from tests.plan_helpers import GOOD_CARD, run_on, set_up_plan
 
 NUMBER = "620001"
 
@@ -35,20 +31,8 @@ def services(store, settings, clock):
     return built
 
 
-def set_up(services) -> Plan:
-    viewer = Viewer.guarantor()
-    proposal = propose(services, NUMBER, viewer, months="3", day="1")
-    plan = agree(services, NUMBER, viewer, proposal, text_digest(proposal.text), "10.0.0.9")
-    session_id = start_method_setup(services, plan).rsplit("/", 1)[1]
-    gateway = services.payments
-    done = gateway.save_card(gateway.open_setup(session_id), "4242424242424242")
-    return finish_method_setup(services, plan.plan_id, done)
-
-
-def run_on(services, day: date):
-    at = practice_midnight(day, services.settings.tz) + timedelta(hours=12)
-    services.clock._at = at
-    return run_plan_charges(services, at)
+def set_up(services, card: str = GOOD_CARD, **kwargs) -> Plan:
+    return set_up_plan(services, NUMBER, card=card, **kwargs)
 
 
 def test_a_skip_is_saved_audited_and_not_charged(services):

@@ -16,7 +16,6 @@ import portal.web.staff_plans as staff_plans_web
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.aging import practice_midnight
 from portal.domain.money import format_cents as money
-from portal.domain.plan_terms import text_digest
 from portal.domain.plans import (
     Attempt,
     Installment,
@@ -27,15 +26,9 @@ from portal.domain.plans import (
     SavedMethod,
 )
 from portal.domain.staff import AuditAction
-from portal.domain.viewers import Viewer
 from portal.services.accounts import account_view
-from portal.services.plan_charges import run_plan_charges
 from portal.services.plans import (
-    agree,
     cancel_plan,
-    finish_method_setup,
-    propose,
-    start_method_setup,
     status_of,
 )
 from portal.services.statements import import_statement
@@ -49,6 +42,7 @@ from tests.integration.staff_helpers import (
     post_form,
     staff_sign_in,
 )
+from tests.plan_helpers import GOOD_CARD, counts, run_on, set_up_plan
 
 ACCOUNT = "100234"
 PAGE = f"/staff/accounts/{ACCOUNT}"
@@ -85,30 +79,9 @@ def supervisor(app, services, owing):
     return staff_client(app, services, "sue", "supervisor")
 
 
-def set_up(services, card: str = GOOD, months: str = "3", day: int = 1) -> Plan:
-    """The patient's way: a schedule, the authorization agreed, a card saved on the page."""
-    viewer = Viewer.guarantor()
-    proposal = propose(services, ACCOUNT, viewer, months=months, day=str(day))
-    plan = agree(services, ACCOUNT, viewer, proposal, text_digest(proposal.text), "10.0.0.9")
-    session_id = start_method_setup(services, plan).rsplit("/", 1)[1]
-    gateway = services.payments
-    done = gateway.save_card(gateway.open_setup(session_id), card)
-    return finish_method_setup(services, plan.plan_id, done)
-
-
-def run_on(services, day: date):
-    at = practice_midnight(day, services.settings.tz) + timedelta(hours=12)
-    services.clock._at = at  # the pages and the run's own writes carry the day's time
-    return run_plan_charges(services, at)
-
-
 def resume(client, services, username: str) -> None:
     """Sign in again after the clock moved on (the staff session ended while idle)."""
     staff_sign_in(client, services, username)
-
-
-def counts(summary) -> tuple[int, int, int, int]:
-    return summary.charged, summary.failed, summary.skipped, summary.defaulted
 
 
 def page_of(client, path: str = PAGE) -> str:
@@ -155,6 +128,10 @@ def changes_since(services, since: int) -> list:
 
 
 # -- the account page ------------------------------------------------------------------------
+
+
+def set_up(services, card: str = GOOD_CARD, **kwargs) -> Plan:
+    return set_up_plan(services, ACCOUNT, card=card, **kwargs)
 
 
 def test_the_account_page_lists_the_plans_newest_first_with_schedule_and_every_try(
