@@ -19,6 +19,8 @@ from datetime import date, datetime, timedelta
 from portal.domain.aging import practice_date
 from portal.domain.payments import PLAN_CHARGE_PREFIX, Payment, PaymentStatus
 from portal.domain.plans import (
+    CHANGED_DEBIT_NOTICE_DAYS,
+    UPCOMING_NOTICE_DAYS,
     Attempt,
     ChargeDue,
     Installment,
@@ -140,14 +142,17 @@ def _run_plan(services: Services, plan: Plan, today: date, summary: ChargeSummar
 
 
 def _with_due_statements(services: Services, plan: Plan, today: date) -> Plan:
-    """Autopay: each statement that has come due since autopay began (not one already open
+    """Autopay: each statement that comes due since autopay began (not one already open
     when the patient agreed, which `statement_ids` holds with those taken since) becomes an
-    installment of its balance on its due date."""
+    installment of its balance on its due date, taken on as soon as its notice is due (3
+    days before; 10 for a bank debit, whose amount changes from statement to statement)."""
+    bank = plan.method is not None and plan.method.kind == "us_bank_account"
+    ahead = today + timedelta(days=CHANGED_DEBIT_NOTICE_DAYS if bank else UPCOMING_NOTICE_DAYS)
     view = account_view(services, plan.account_number)
     new = [
         s
         for s in view.open_statements
-        if s.statement.statement_id not in plan.statement_ids and s.statement.due_date <= today
+        if s.statement.statement_id not in plan.statement_ids and s.statement.due_date <= ahead
     ]
     if not new:
         return plan

@@ -207,8 +207,9 @@ def test_a_run_that_died_after_the_charge_is_finished_by_the_sweep_once(services
 
 
 def test_autopay_pays_each_new_statement_in_full_on_its_due_date_once(services, outbox):
-    """The statement open when the patient agreed is not taken; one imported after is paid
-    in full on its due date, once, and autopay goes on for the next one."""
+    """The statement open when the patient agreed is not taken; one imported after is
+    announced 3 days before its due date and paid in full on it, once, and autopay goes on
+    for the next one."""
     from portal.domain.plans import PlanKind
     from portal.services.plans import propose_autopay
 
@@ -227,6 +228,10 @@ def test_autopay_pays_each_new_statement_in_full_on_its_due_date_once(services, 
     services.store.import_statement(services.store.get_account(NUMBER), later, NOW)
 
     assert counts(run_on(services, date(2026, 12, 20))) == (0, 0, 0, 0)  # the old one: not ours
+    assert counts(run_on(services, date(2026, 12, 24))) == (0, 0, 0, 0)
+    assert kinds(outbox)["plan-upcoming"] == 0
+    assert counts(run_on(services, date(2026, 12, 25))) == (0, 0, 0, 0)
+    assert kinds(outbox)["plan-upcoming"] == 1  # told 3 days before the charge
     assert counts(run_on(services, date(2026, 12, 27))) == (0, 0, 0, 0)
     assert counts(run_on(services, date(2026, 12, 28))) == (1, 0, 0, 0)
     assert counts(run_on(services, date(2026, 12, 28))) == (0, 0, 0, 0)
@@ -236,7 +241,7 @@ def test_autopay_pays_each_new_statement_in_full_on_its_due_date_once(services, 
     assert [i.amount_cents for i in stored.installments] == [4_550]
     assert status_of(services, stored) is PlanStatus.CURRENT
     assert stored.next_on == date(2026, 12, 30)
-    assert kinds(outbox)["receipt"] == 1
+    assert kinds(outbox)["receipt"] == 1 and kinds(outbox)["plan-upcoming"] == 1
 
 
 def test_the_practice_day_decides_across_a_daylight_saving_change(services):
