@@ -43,6 +43,7 @@ from portal.services.claims import Finish, claim_payload, payload_fields, stale_
 from portal.services.context import Services
 from portal.services.plan_notices import (
     claim_default_notice,
+    reserve_failed_notice,
     send_claimed_default_notice,
     send_plan_notices,
 )
@@ -372,6 +373,7 @@ def _charge_claimed(
         message=result.message,
     )
     _change_plan(services, plan_id, lambda p: _with_attempt(p, attempt, today))
+    reserve_failed_notice(services, plan_id, attempt)
     return result.outcome
 
 

@@ -171,6 +171,20 @@ def failed_message(
     )
 
 
+def reserve_failed_notice(services: Services, plan_id: str, attempt: Attempt) -> None:
+    """Leave the notice of a failed try claimed and released, before the try's own claim is
+    marked done: whoever comes first sends it (the run right after, or the sweep when the
+    run died), so no failed try goes untold."""
+    if attempt.outcome not in FAILED_OUTCOMES:
+        return
+    key = notice_key(plan_id, attempt.installment, attempt.number)
+    payload = claim_payload(
+        plan_id=plan_id, installment=attempt.installment, attempt=attempt.number
+    )
+    if services.store.claim(FAILED_CLAIM, key, services.clock.now(), None, payload):
+        services.store.release_claim(FAILED_CLAIM, key)
+
+
 def send_failed(services: Services, plan: Plan, attempt: Attempt, today: date) -> Delivery | None:
     message = failed_message(services, plan, attempt, today)
     if message is None:

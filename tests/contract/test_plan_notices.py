@@ -402,3 +402,34 @@ def test_reminders_skip_a_running_plans_statement_and_resume_at_its_stage_when_c
     assert summary.sent == 1
     run_reminders(services, noon(services, canceled_on))
     assert mail.new(*notices) == []
+
+
+def test_a_run_that_died_before_telling_of_a_failed_try_leaves_it_to_the_sweep(
+    services, outbox, monkeypatch
+):
+    """The card needed the patient; the run died after keeping the try and before its
+    notices: the notice's claim was left released with the try, so the sweep that day sends
+    the link to pay, once."""
+    from portal.services import plan_charges
+
+    class Killed(BaseException):
+        pass
+
+    def die(*args, **kwargs):
+        raise Killed
+
+    plan = set_up(services, NEEDS_YOU)
+    mail = Mail(outbox)
+    mail.new()
+    monkeypatch.setattr(plan_charges, "send_plan_notices", die)
+    with pytest.raises(Killed):
+        run_on(services, date(2026, 12, 1))
+    monkeypatch.undo()
+    assert mail.new("plan-failed") == []
+
+    sweep_claims(services, date(2026, 12, 1))
+    [told] = mail.new("plan-failed")
+    assert f"/plans/{plan.plan_id}/installments/1/pay" in text_of(told)
+    sweep_claims(services, date(2026, 12, 1))
+    run_on(services, date(2026, 12, 2))
+    assert mail.new("plan-failed") == []
