@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 
 from portal.domain.aging import practice_date
+from portal.domain.ledger import EntryKind
 from portal.domain.payments import PLAN_CHARGE_PREFIX, Payment, PaymentStatus
 from portal.domain.plans import (
     CHANGED_DEBIT_NOTICE_DAYS,
@@ -143,17 +144,24 @@ def _run_plan(services: Services, plan: Plan, today: date, summary: ChargeSummar
 
 
 def _with_due_statements(services: Services, plan: Plan, today: date) -> Plan:
-    """Autopay: each statement that comes due since autopay began (not one already open
-    when the patient agreed, which `statement_ids` holds with those taken since) becomes an
-    installment of its balance on its due date, taken on as soon as its notice is due (3
-    days before; 10 for a bank debit, whose amount changes from statement to statement)."""
+    """Autopay: each statement imported after autopay began (not one already open when the
+    patient agreed) becomes an installment of its balance on its due date, taken on (into
+    `statement_ids`) as soon as its notice is due (3 days before; 10 for a bank debit, whose
+    amount changes from statement to statement)."""
     bank = plan.method is not None and plan.method.kind == "us_bank_account"
     ahead = today + timedelta(days=CHANGED_DEBIT_NOTICE_DAYS if bank else UPCOMING_NOTICE_DAYS)
     view = account_view(services, plan.account_number)
+    imported: dict[str, datetime] = {}
+    for entry in view.entries:
+        if entry.kind is EntryKind.CHARGE and entry.statement_id:
+            earliest = imported.get(entry.statement_id, entry.posted_at)
+            imported[entry.statement_id] = min(earliest, entry.posted_at)
     new = [
         s
         for s in view.open_statements
-        if s.statement.statement_id not in plan.statement_ids and s.statement.due_date <= ahead
+        if s.statement.statement_id not in plan.statement_ids
+        and s.statement.due_date <= ahead
+        and imported.get(s.statement.statement_id, plan.created_at) > plan.created_at
     ]
     if not new:
         return plan

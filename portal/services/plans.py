@@ -187,7 +187,11 @@ def agree(
                 installments=proposal.installments,
             ),
         ),
-        statement_ids=tuple(
+        # The statements the plan pays: the open ones (autopay: none yet; it takes each
+        # statement imported after it began as it comes due).
+        statement_ids=()
+        if proposal.kind is PlanKind.AUTOPAY
+        else tuple(
             s.statement.statement_id
             for s in account_view(services, account_number, viewer).open_statements
         ),

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from portal.domain.accounts import Account
 from portal.domain.aging import practice_date
 from portal.domain.dunning import AccountFacts, Schedule, Skip, Stage, Step, decide
+from portal.domain.plans import Plan
 from portal.domain.staff import EscalationKind, MailRecord
 from portal.ports.claims import Claim
 from portal.ports.mail import OutgoingMessage
@@ -94,10 +95,11 @@ def run_reminders(
     today = practice_date(as_of, services.settings.tz)
     due = services.store.accounts_due(today - timedelta(days=schedule.first_day))
     summary.due_accounts = len(due)
+    plans = running_plans(services) if due else {}
     batch: list[Planned] = []
     for item in progress(due) if progress else due:
         try:
-            planned = _plan(services, schedule, item, today, summary)
+            planned = _plan(services, schedule, item, today, summary, plans)
         except Exception:
             # One account's trouble must not stop everyone else's reminders.
             log.exception("reminders: account %s failed", item.account_number)
@@ -146,14 +148,19 @@ class Planned:
 
 
 def _plan(
-    services: Services, schedule: Schedule, item: DueAccount, today: date, summary: ReminderSummary
+    services: Services,
+    schedule: Schedule,
+    item: DueAccount,
+    today: date,
+    summary: ReminderSummary,
+    plans: "RunningPlans",
 ) -> Planned | None:
     """The account's step today; None when it is skipped (or only counted: a dry run)."""
     account = item.account or services.store.get_account(item.account_number)
     if account is None:
         summary.skipped += 1
         return None
-    step = decide_step(services, schedule, account, item, today)
+    step = decide_step(services, schedule, account, item, today, plans)
     if isinstance(step, Skip):
         summary.skipped += 1
         return None
@@ -313,25 +320,44 @@ def _count(summary: ReminderSummary, outcome: Delivery | None, done: str) -> Non
         summary.failed += 1
 
 
+RunningPlans = dict[str, list[Plan]]  # by account
+
+
+def running_plans(services: Services) -> RunningPlans:
+    """Every running plan (a method saved, not canceled, not defaulted, not paid off), read
+    once per run from the charge run's index of plans it still looks at."""
+    found: RunningPlans = {}
+    for plan in services.store.plans_due(EVERY_DAY, limit=RUNNING_PLANS_READ):
+        if is_running(plan):
+            found.setdefault(plan.account_number, []).append(plan)
+    return found
+
+
+RUNNING_PLANS_READ = 1_000_000
+EVERY_DAY = date(9999, 12, 30)  # plans_due on this day: every plan still looked at
+
+
 def decide_step(
-    services: Services, schedule: Schedule, account: Account, item: DueAccount, today: date
+    services: Services,
+    schedule: Schedule,
+    account: Account,
+    item: DueAccount,
+    today: date,
+    plans: RunningPlans | None = None,
 ) -> Step | Skip:
-    """The account's step today. Its plans are read only when a message would go (one
-    read): a running plan that pays the statement skips it."""
+    """The account's step today: a running plan that pays the statement skips it.
+    `plans`: the run's running plans (read here, for the account, when not given)."""
     facts = _facts(services, account, item, today)
     step = decide(schedule, facts, today)
-    if isinstance(step, Skip) or not _on_plan(services, item):
+    if isinstance(step, Skip):
+        return step
+    if plans is None:
+        mine = [p for p in services.store.account_plans(item.account_number) if is_running(p)]
+    else:
+        mine = plans.get(item.account_number, [])
+    if not any(item.statement_id in plan.statement_ids for plan in mine):
         return step
     return decide(schedule, replace(facts, on_plan=True), today)
-
-
-def _on_plan(services: Services, item: DueAccount) -> bool:
-    """A running plan (a method saved, not canceled, not defaulted, not paid off) pays the
-    statement: one it lists, or any for a plan that lists none (an autopay)."""
-    return any(
-        is_running(plan) and (not plan.statement_ids or item.statement_id in plan.statement_ids)
-        for plan in services.store.account_plans(item.account_number)
-    )
 
 
 def _facts(services: Services, account, item: DueAccount, today: date) -> AccountFacts:

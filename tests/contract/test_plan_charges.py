@@ -225,7 +225,10 @@ def test_autopay_pays_each_new_statement_in_full_on_its_due_date_once(services, 
     later = Statement(
         f"S-{NUMBER}-2", NUMBER, date(2026, 12, 1), date(2026, 12, 28), (line("1", owed=4_550),)
     )
-    services.store.import_statement(services.store.get_account(NUMBER), later, NOW)
+    # Imported an hour after the patient agreed: a new statement, autopay's to pay.
+    services.store.import_statement(
+        services.store.get_account(NUMBER), later, NOW + timedelta(hours=1)
+    )
 
     assert counts(run_on(services, date(2026, 12, 20))) == (0, 0, 0, 0)  # the old one: not ours
     assert counts(run_on(services, date(2026, 12, 24))) == (0, 0, 0, 0)
