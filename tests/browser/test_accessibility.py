@@ -681,6 +681,9 @@ def test_no_wcag_violations(name: str, viewport: str, tabs: Tabs, site: Site) ->
         visit(page, site, viewport)
         # Collapsed sections are checked too.
         page.evaluate(OPEN_DETAILS)
+        # The focus check needs the page to be the browser's focused one: a page opened
+        # while another had the focus (a tab of the same run) would match no :focus-visible.
+        page.bring_to_front()
         found = page.evaluate(CHECK_PAGE, WCAG_TAGS)
         where = _path(page.url)
     finally:
