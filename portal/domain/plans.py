@@ -10,7 +10,7 @@ days on the practice's calendar; which instant a day starts is the charge run's 
 
 from calendar import monthrange
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
@@ -458,3 +458,49 @@ def next_look(
             days.append(notice_day(installment, leads))
     later = [max(day, today + timedelta(days=1)) for day in days]
     return min(later, default=None)
+
+
+# -- the rest of a plan: what is still to charge, and re-spreading it ---------------------
+
+
+def is_processing(plan: Plan, number: int) -> bool:
+    """The installment's last try is a bank debit still on its way."""
+    tries = _tries(plan.attempts, number)
+    return bool(tries) and tries[-1].outcome is Outcome.PROCESSING
+
+
+def unsettled(plan: Plan) -> list[Installment]:
+    """The installments still to charge: not skipped, not paid, not a debit processing."""
+    return [
+        i
+        for i in plan.installments
+        if i.number not in plan.skipped
+        and not is_paid(i, plan.attempts)
+        and not is_processing(plan, i.number)
+    ]
+
+
+def processing_cents(plan: Plan) -> int:
+    """What the plan's debits still processing will take (not in the balance yet)."""
+    return sum(
+        i.amount_cents
+        for i in plan.installments
+        if not is_paid(i, plan.attempts) and is_processing(plan, i.number)
+    )
+
+
+def renumbered_rest(plan: Plan, rest: Iterable[Installment]) -> tuple[Installment, ...]:
+    """A new rest of the plan numbered on after every number used so far (tries of the
+    installments it replaces stay on the plan under theirs): an idempotency key is never
+    used again for another amount."""
+    used = {i.number for i in plan.installments} | {a.installment for a in plan.attempts}
+    first = max(used, default=0) + 1
+    return tuple(replace(i, number=first + n) for n, i in enumerate(rest))
+
+
+def with_rest(plan: Plan, rest: Iterable[Installment]) -> Plan:
+    """The plan with its unsettled installments replaced by `rest` (numbered already)."""
+    left = {i.number for i in unsettled(plan)}
+    kept = [i for i in plan.installments if i.number not in left]
+    installments = tuple(sorted((*kept, *rest), key=lambda i: (i.due_on, i.number)))
+    return replace(plan, installments=installments)

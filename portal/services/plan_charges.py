@@ -30,11 +30,14 @@ from portal.domain.plans import (
     PlanKind,
     PlanStatus,
     charges_due,
-    is_paid,
     next_look,
     plan_notice_leads,
     plan_status,
+    processing_cents,
+    renumbered_rest,
     respread,
+    unsettled,
+    with_rest,
 )
 from portal.domain.staff import EscalationKind
 from portal.ports.claims import Claim
@@ -221,16 +224,10 @@ def _fit_to_balance(services: Services, plan_id: str) -> Plan | None:
     plan = services.store.get_plan(plan_id)
     if plan is None:
         return None
-    left = [
-        i
-        for i in _to_charge(plan)
-        if not is_paid(i, plan.attempts) and not _tried(plan, i.number, Outcome.PROCESSING)
-    ]
+    left = unsettled(plan)
     if not left:
         return plan
-    processing = sum(
-        i.amount_cents for i in plan.installments if _tried(plan, i.number, Outcome.PROCESSING)
-    )
+    processing = processing_cents(plan)
     owed = max(account_view(services, plan.account_number).due_cents - processing, 0)
     if owed >= sum(i.amount_cents for i in left) or _try_in_flight(services, plan, left):
         return plan
@@ -249,30 +246,12 @@ def _try_in_flight(services: Services, plan: Plan, left: list[Installment]) -> b
     return False
 
 
-def _tried(plan: Plan, number: int, outcome: Outcome) -> bool:
-    tries = sorted((a for a in plan.attempts if a.installment == number), key=lambda a: a.number)
-    return bool(tries) and tries[-1].outcome is outcome
-
-
 def _respread(plan: Plan, owed: int) -> Plan:
-    settled = [
-        i
-        for i in plan.installments
-        if i.number in plan.skipped
-        or is_paid(i, plan.attempts)
-        or _tried(plan, i.number, Outcome.PROCESSING)
-    ]
-    left = [i for i in plan.installments if i not in settled]
+    left = unsettled(plan)
     if not left:
         return plan
-    # Tries of the installments that are re-spread stay on the plan under their numbers;
-    # the new installments are numbered on after every number used so far.
-    kept = {i.number for i in settled} | {a.installment for a in plan.attempts}
-    first = max(kept, default=0) + 1
     spread = respread(tuple(left), owed, plan.day) if owed else ()
-    renumbered = tuple(replace(i, number=first + n) for n, i in enumerate(spread))
-    installments = tuple(sorted((*settled, *renumbered), key=lambda i: (i.due_on, i.number)))
-    return replace(plan, installments=installments)
+    return with_rest(plan, renumbered_rest(plan, spread))
 
 
 def _to_charge(plan: Plan):

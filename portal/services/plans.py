@@ -35,8 +35,12 @@ from portal.domain.plans import (
     next_look,
     plan_notice_leads,
     plan_status,
+    processing_cents,
+    renumbered_rest,
     respread,
     schedule,
+    unsettled,
+    with_rest,
 )
 from portal.domain.staff import AuditAction, AuditEntry
 from portal.domain.viewers import Viewer
@@ -441,28 +445,9 @@ def unplanned_cents(services: Services, plan: Plan) -> int:
     came after the plan): the patient adds it to the plan or pays it separately."""
     if plan.kind is not PlanKind.INSTALLMENTS or not is_running(plan):
         return 0
-    left = sum(i.amount_cents for i in _unsettled(plan))
-    processing = sum(
-        i.amount_cents
-        for i in plan.installments
-        if any(a.installment == i.number and a.outcome.value == "processing" for a in plan.attempts)
-        and not is_paid(i, plan.attempts)
-    )
-    owed = account_view(services, plan.account_number).due_cents - processing
+    left = sum(i.amount_cents for i in unsettled(plan))
+    owed = account_view(services, plan.account_number).due_cents - processing_cents(plan)
     return max(owed - left, 0)
-
-
-def _unsettled(plan: Plan) -> list[Installment]:
-    """The installments still to charge: not paid, not skipped, not a debit processing."""
-    return [
-        i
-        for i in plan.installments
-        if i.number not in plan.skipped
-        and not is_paid(i, plan.attempts)
-        and not any(
-            a.installment == i.number and a.outcome.value == "processing" for a in plan.attempts
-        )
-    ]
 
 
 def propose_addition(services: Services, plan: Plan) -> Proposal:
@@ -471,16 +456,13 @@ def propose_addition(services: Services, plan: Plan) -> Proposal:
     extra = unplanned_cents(services, plan)
     if extra <= 0:
         raise InvalidInput("plan", "Nothing new is owed beyond your plan.")
-    left = _unsettled(plan)
+    left = unsettled(plan)
     if not left:
         raise InvalidInput(
             "plan", "Your plan has no payments left to add it to: pay it separately."
         )
     total = sum(i.amount_cents for i in left) + extra
-    used = {i.number for i in plan.installments} | {a.installment for a in plan.attempts}
-    spread = respread(tuple(left), total, plan.day)
-    first = max(used) + 1
-    renumbered = tuple(replace(i, number=first + n) for n, i in enumerate(spread))
+    renumbered = renumbered_rest(plan, respread(tuple(left), total, plan.day))
     text = authorization_text(services.settings.practice_name, plan.account_number, renumbered)
     return Proposal(renumbered, plan.day, text)
 
@@ -503,8 +485,6 @@ def agree_addition(
             raise InvalidInput(
                 "agree", "Your balance changed since the schedule was shown: review it again."
             )
-        left = {i.number for i in _unsettled(plan)}
-        kept = tuple(i for i in plan.installments if i.number not in left)
         now = services.clock.now()
         agreement = Agreement(proposal.version, now, address, digest, proposal.installments)
         open_ids = [
@@ -513,8 +493,7 @@ def agree_addition(
         ]
         saved = services.store.save_plan(
             replace(
-                plan,
-                installments=(*kept, *proposal.installments),
+                with_rest(plan, proposal.installments),
                 agreements=(*plan.agreements, agreement),
                 statement_ids=tuple(dict.fromkeys((*plan.statement_ids, *open_ids))),
                 next_on=min(
