@@ -16,11 +16,11 @@ from portal.services.accounts import account_view
 from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
 from portal.services.context import Services
 from portal.services.notices import Delivery, send_claimed
+from portal.services.receipts import RECENT_EVENTS
 
 log = logging.getLogger(__name__)
 
 REFUND_NOTICE_CLAIM = "refund"
-RECENT_EVENTS = 5
 
 
 def claim_refund_notice(
