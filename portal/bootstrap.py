@@ -3,6 +3,7 @@
 from portal.adapters.email_templates import EmailRenderer
 from portal.adapters.practice_details import read_practice_details
 from portal.adapters.site_renderer import SiteRenderer
+from portal.adapters.werkzeug_passwords import WerkzeugPasswords
 from portal.clock import Clock, SystemClock
 from portal.config import Settings
 from portal.domain.practice import PracticeDetails, public_mail_from
@@ -25,6 +26,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         emails=EmailRenderer(TEMPLATE_DIR),
         practice=practice_details(settings),
         clock=clock or SystemClock(),
+        passwords=WerkzeugPasswords(),
     )
 
 

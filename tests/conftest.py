@@ -9,12 +9,13 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from portal import create_app
+from portal.adapters import werkzeug_passwords
 from portal.bootstrap import build_services
 from portal.clock import FixedClock
 from portal.config import Settings
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.statements import LineItem, Statement
-from portal.services import passwords, staff_auth
+from portal.services import staff_auth
 from portal.services.context import Services
 from portal.services.statements import import_statement
 
@@ -51,7 +52,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 @pytest.fixture(autouse=True)
 def password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
     if request.node.get_closest_marker("real_password_hashing") is None:
-        monkeypatch.setattr(passwords, "METHOD", TEST_PASSWORD_METHOD)
+        monkeypatch.setattr(werkzeug_passwords, "METHOD", TEST_PASSWORD_METHOD)
     # The dummy hash an unknown username is checked against is kept for the process: made
     # again here, with the method of this test (some tests replace the function itself).
     dummy_hash.cache_clear()

@@ -7,6 +7,7 @@ from portal.clock import Clock
 from portal.config import Settings
 from portal.domain.practice import PracticeDetails
 from portal.ports.mail import EmailTemplates, Mailer
+from portal.ports.passwords import PasswordHasher
 from portal.ports.payments import PaymentGateway
 from portal.ports.store import Store
 
@@ -20,3 +21,4 @@ class Services:
     emails: EmailTemplates
     practice: PracticeDetails  # the billing office (templates/site/_practice.html)
     clock: Clock
+    passwords: PasswordHasher

@@ -17,9 +17,9 @@ from portal.domain.staff import (
     check_username,
     normalize_username,
 )
+from portal.ports.passwords import PasswordHasher
 from portal.services.audit import audit
 from portal.services.context import Services
-from portal.services.passwords import hash_password, password_matches
 
 ATTEMPT_WINDOW = timedelta(minutes=15)
 MAX_ATTEMPTS = 5  # per username (known or not), in ATTEMPT_WINDOW
@@ -45,9 +45,9 @@ class StaffSetup:
 
 
 @functools.cache
-def _dummy_hash() -> str:
+def _dummy_hash(passwords: PasswordHasher) -> str:
     """Checked against when the user does not exist, so both cases take as long."""
-    return hash_password("not a real password")
+    return passwords.hash("not a real password")
 
 
 def _totp(user: StaffUser) -> pyotp.TOTP:
@@ -65,7 +65,7 @@ def add_staff_user(services: Services, username: str, role: str, password: str) 
     user = StaffUser(
         username=username,
         role=chosen,
-        password_hash=hash_password(password),
+        password_hash=services.passwords.hash(password),
         totp_secret=pyotp.random_base32(),
         created_at=services.clock.now(),
     )
@@ -86,7 +86,8 @@ def check_password_step(services: Services, username: str, password: str, addres
     attempts = _claim_attempt(services, username, address, per_address=True)
     user = services.store.get_staff_user(username)
     # An unknown username is checked against a dummy hash: it takes as long as a known one.
-    matches = password_matches(user.password_hash if user else _dummy_hash(), password)
+    stored = user.password_hash if user else _dummy_hash(services.passwords)
+    matches = services.passwords.matches(stored, password)
     if user is None or not matches:
         _failed(services, username, address, "password", attempts)
     _forget_attempt(services, username, address)
@@ -117,7 +118,7 @@ def change_password(
     password counts toward the lockout, like a wrong one at sign-in."""
     attempts = _claim_attempt(services, username, address)
     user = services.store.get_staff_user(username)
-    if user is None or not password_matches(user.password_hash, current):
+    if user is None or not services.passwords.matches(user.password_hash, current):
         try:
             _failed(services, username, address, "password change", attempts)
         except SignInFailed:
@@ -129,7 +130,7 @@ def change_password(
         raise InvalidInput("new_password", exc.message) from None
     if new == current:
         raise InvalidInput("new_password", "Choose a password different from the current one.")
-    updated = services.store.set_staff_password(username, hash_password(new))
+    updated = services.store.set_staff_password(username, services.passwords.hash(new))
     audit(services, username, AuditAction.CHANGE_PASSWORD, address=address)
     return updated
 

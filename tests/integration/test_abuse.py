@@ -24,8 +24,8 @@ from statistics import median
 
 import pytest
 from flask import has_request_context, request
-from werkzeug.security import generate_password_hash
 
+from portal.adapters import werkzeug_passwords
 from portal.adapters.outbox_mailer import OutboxMailer
 from portal.adapters.ses_mailer import SesMailer
 from portal.adapters.smtp_mailer import SmtpMailer
@@ -42,7 +42,6 @@ from portal.services.imports import (
     iter_csv,
 )
 from portal.services.notices import Delivery, deliver
-from portal.services.passwords import hash_password
 from portal.web.patient import UNREADABLE
 from tests.aws import free_port
 from tests.integration.conftest import GUARANTOR, path_of, sign_in, token_from
@@ -140,24 +139,20 @@ def lookups_checked(services, monkeypatch) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def cheap_hashes(monkeypatch) -> None:
-    def cheap(password: str) -> str:
-        return generate_password_hash(password, "pbkdf2:sha256:1")
-
-    monkeypatch.setattr(staff_auth, "hash_password", cheap)
-    monkeypatch.setattr(staff_auth, "_dummy_hash", lambda: cheap("not a real password"))
+    monkeypatch.setattr(werkzeug_passwords, "METHOD", "pbkdf2:sha256:1")
 
 
 @pytest.fixture
-def passwords_checked(monkeypatch) -> list[tuple[str, str]]:
+def passwords_checked(services, monkeypatch) -> list[tuple[str, str]]:
     """(client address, username) of every staff password that was checked against a hash."""
     seen: list[tuple[str, str]] = []
-    real = staff_auth.password_matches
+    real = services.passwords.matches
 
     def spy(stored_hash: str, password: str) -> bool:
         seen.append((request.remote_addr, request.form["username"].strip().lower()))
         return real(stored_hash, password)
 
-    monkeypatch.setattr(staff_auth, "password_matches", spy)
+    monkeypatch.setattr(services.passwords, "matches", spy)
     return seen
 
 
@@ -436,16 +431,14 @@ def test_staff_sign_in_locks_a_real_and_an_unknown_user_alike(app, alice):
 def test_an_unknown_username_is_checked_against_a_real_hash(services, monkeypatch):
     make_staff(services, "alice")
     checked: list[str] = []
-    real = staff_auth.password_matches
-    monkeypatch.setattr(
-        staff_auth, "password_matches", lambda h, p: checked.append(h) or real(h, p)
-    )
+    real = services.passwords.matches
+    monkeypatch.setattr(services.passwords, "matches", lambda h, p: checked.append(h) or real(h, p))
 
     with pytest.raises(staff_auth.SignInFailed):
         staff_auth.check_password_step(services, "mallory", PASSWORD, ATTACKER)
 
-    assert checked == [staff_auth._dummy_hash()]
-    method = hash_password("x").split("$", 1)[0]
+    assert checked == [staff_auth._dummy_hash(services.passwords)]
+    method = services.passwords.hash("x").split("$", 1)[0]
     assert checked[0].split("$", 1)[0] == method  # as costly as a real user's hash
 
 
@@ -505,7 +498,7 @@ def test_the_timing_check_would_see_a_skipped_hash(app, services, monkeypatch, c
     """The control for the test above: with the dummy hash made free (an unknown user not
     hashed at all), the same measurement falls outside the bound."""
     make_staff(services, "alice")
-    monkeypatch.setattr(staff_auth, "_dummy_hash", lambda: "no-hash")
+    monkeypatch.setattr(staff_auth, "_dummy_hash", lambda passwords: "no-hash")
     known, unknown = staff_timings(app, services, rounds=5)
     with capsys.disabled():
         print(f"\nno dummy hash: known {known * 1000:.1f} ms, unknown {unknown * 1000:.1f} ms")

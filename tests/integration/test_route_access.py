@@ -20,7 +20,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.security import generate_password_hash
 
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.plans import Installment, Plan, PlanKind
@@ -752,16 +751,6 @@ def table_for(config: str) -> list[Route]:
 
 
 # -- the app and its records ------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def quick_password_hashes(monkeypatch):
-    """scrypt is slow on purpose, and these tests sign staff in and out dozens of times:
-    they are about who may do what, not about hashing (tests/integration/test_staff_auth.py)."""
-    monkeypatch.setattr(
-        "portal.services.staff_auth.hash_password",
-        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"),
-    )
 
 
 @pytest.fixture(params=CONFIGS)

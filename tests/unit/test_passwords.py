@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from portal.services import passwords, staff_auth
+from portal.adapters.werkzeug_passwords import WerkzeugPasswords
+from portal.services import staff_auth
 from tests.conftest import TEST_PASSWORD_METHOD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,7 +17,8 @@ SCRYPT = "scrypt:32768:8:1$"
 
 def test_the_portal_hashes_with_scrypt_at_its_normal_cost():
     # A fresh interpreter, as `portal serve` and Lambda start: no test fixture around it.
-    code = "from portal.services.passwords import hash_password; print(hash_password('pw'))"
+    code = "from portal.adapters.werkzeug_passwords import WerkzeugPasswords as W; "
+    code += "print(W().hash('pw'))"
     run = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
@@ -25,16 +27,18 @@ def test_the_portal_hashes_with_scrypt_at_its_normal_cost():
 
 @pytest.mark.real_password_hashing
 def test_tests_marked_real_password_hashing_hash_as_the_portal_does():
-    stored = passwords.hash_password("pw")
+    passwords = WerkzeugPasswords()
+    stored = passwords.hash("pw")
     assert stored.startswith(SCRYPT)
-    assert staff_auth._dummy_hash().startswith(SCRYPT)
-    assert passwords.password_matches(stored, "pw")
-    assert not passwords.password_matches(stored, "pW")
+    assert staff_auth._dummy_hash(passwords).startswith(SCRYPT)
+    assert passwords.matches(stored, "pw")
+    assert not passwords.matches(stored, "pW")
 
 
 def test_other_tests_hash_cheaply_and_still_check_passwords():
-    stored = passwords.hash_password("pw")
+    passwords = WerkzeugPasswords()
+    stored = passwords.hash("pw")
     assert stored.startswith(f"{TEST_PASSWORD_METHOD}$")
-    assert staff_auth._dummy_hash().startswith(f"{TEST_PASSWORD_METHOD}$")
-    assert passwords.password_matches(stored, "pw")
-    assert not passwords.password_matches(stored, "pW")
+    assert staff_auth._dummy_hash(passwords).startswith(f"{TEST_PASSWORD_METHOD}$")
+    assert passwords.matches(stored, "pw")
+    assert not passwords.matches(stored, "pW")

@@ -1,4 +1,4 @@
-"""Password hashing for staff users (werkzeug's scrypt: salted, slow on purpose)."""
+"""Staff passwords hashed with werkzeug's scrypt."""
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -8,9 +8,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 METHOD = "scrypt"
 
 
-def hash_password(password: str) -> str:
-    return generate_password_hash(password, method=METHOD)
+class WerkzeugPasswords:
+    def hash(self, password: str) -> str:
+        return generate_password_hash(password, method=METHOD)
 
-
-def password_matches(stored_hash: str, password: str) -> bool:
-    return check_password_hash(stored_hash, password)
+    def matches(self, stored_hash: str, password: str) -> bool:
+        return check_password_hash(stored_hash, password)
