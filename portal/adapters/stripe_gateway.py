@@ -424,6 +424,55 @@ def checkout_idempotency_key(payment_id: str) -> str:
     return f"checkout-{payment_id}"
 
 
+# The languages Checkout's page is written in (Stripe's `locale` values) that a portal
+# language maps to; any other opens as the patient's browser is set ("auto").
+CHECKOUT_LOCALES = frozenset(
+    [
+        "bg",
+        "cs",
+        "da",
+        "de",
+        "el",
+        "en",
+        "es",
+        "et",
+        "fi",
+        "fil",
+        "fr",
+        "hr",
+        "hu",
+        "id",
+        "it",
+        "ja",
+        "ko",
+        "lt",
+        "lv",
+        "ms",
+        "mt",
+        "nb",
+        "nl",
+        "pl",
+        "pt",
+        "ro",
+        "ru",
+        "sk",
+        "sl",
+        "sv",
+        "th",
+        "tr",
+        "vi",
+        "zh",
+    ]
+)
+
+
+def checkout_locale(language: str) -> Any:
+    """Checkout's `locale` for the portal's language: the same language, else "auto" (typed
+    Any: Stripe's typed parameters list the locales as a Literal)."""
+    base = language.split("-")[0].split("_")[0].lower()
+    return base if base in CHECKOUT_LOCALES else "auto"
+
+
 def checkout_params(request: CheckoutRequest) -> "SessionCreateParams":
     """What Stripe is told about a payment: the amount, a generic line, the portal's opaque
     payment id and where to send the patient back. Nothing else."""
@@ -445,6 +494,7 @@ def checkout_params(request: CheckoutRequest) -> "SessionCreateParams":
         "payment_intent_data": {"metadata": dict(ids)},
         "success_url": _with_query(request.success_url, "session_id={CHECKOUT_SESSION_ID}"),
         "cancel_url": request.cancel_url,
+        "locale": checkout_locale(request.language),
     }
 
 
@@ -462,6 +512,7 @@ def setup_params(request: SetupRequest, customer_id: str) -> "SessionCreateParam
         "setup_intent_data": {"metadata": {"plan_id": request.purpose_id}},
         "success_url": setup_success_url(request.success_url),
         "cancel_url": request.cancel_url,
+        "locale": checkout_locale(request.language),
     }
 
 

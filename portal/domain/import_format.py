@@ -48,6 +48,7 @@ class Field:
     item: "Field | None" = None  # a LIST of values
     default: str = ""  # what an empty optional TEXT stands for
     csv: str | None = None  # the CSV column, when CSV carries the field
+    csv_optional: bool = False  # the CSV column may be left out of the file altogether
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,17 @@ LINE_ITEM = Shape(
             csv="description",
         ),
         Field(
+            "description_es",
+            Kind.TEXT,
+            "The description in Spanish, shown to patients who read Spanish; empty shows the "
+            "English description, marked as English.",
+            required=False,
+            max_length=500,
+            multiline=True,
+            csv="description_es",
+            csv_optional=True,
+        ),
+        Field(
             "diagnosis_codes",
             Kind.LIST,
             item=Field(
@@ -203,14 +215,15 @@ STATEMENT = Shape(
 SHAPES = (STATEMENT, GUARANTOR, PATIENT, LINE_ITEM)
 
 
-def csv_columns() -> tuple[str, ...]:
+def csv_columns(optional: bool = False) -> tuple[str, ...]:
     """The CSV header: the columns of the statement's fields, then of those of the shapes it
-    holds (guarantor, patient, line item), in the table's order."""
+    holds (guarantor, patient, line item), in the table's order. Those a file may leave out
+    are listed only with `optional`, and then only they."""
     columns: list[str] = []
 
     def add(shape: Shape) -> None:
         for f in shape.fields:
-            if f.csv:
+            if f.csv and f.csv_optional == optional:
                 columns.append(f.csv)
             if f.shape is not None:
                 add(f.shape)

@@ -22,6 +22,7 @@ class LineItem:
     insurance_paid_cents: int
     adjustment_cents: int
     patient_responsibility_cents: int
+    description_es: str = ""  # the practice's Spanish description; empty when it sent none
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,18 @@ class Statement:
         """A digest of the content, so re-importing the same statement can be told apart."""
         # The same text as json.dumps(dataclasses.asdict(self), ...), which fingerprints
         # already stored were made from, without asdict's deep copy (a third of an import).
-        content = {**vars(self), "lines": [vars(line) for line in self.lines]}
+        content = {**vars(self), "lines": [_line_content(line) for line in self.lines]}
         payload = json.dumps(content, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _line_content(line: LineItem) -> dict:
+    """A line's fields as fingerprinted: an empty description_es is left out, so statements
+    stored before it existed keep their fingerprint."""
+    content = vars(line)
+    if not line.description_es:
+        content = {k: v for k, v in content.items() if k != "description_es"}
+    return content
 
 
 def statement_errors(statement: Statement, patient_ids: set[str]) -> list[tuple[str, str]]:

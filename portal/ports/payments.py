@@ -15,6 +15,7 @@ class CheckoutRequest:
     description: str  # generic, e.g. "Payment toward statement S-2026-000123": never PHI
     success_url: str
     cancel_url: str
+    language: str = "en"  # the patient's: the hosted page opens in it where it can
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ class SetupRequest:
     success_url: str
     cancel_url: str
     customer_id: str | None = None
+    language: str = "en"  # the patient's: the hosted page opens in it where it can
 
 
 @dataclass(frozen=True)

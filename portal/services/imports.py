@@ -19,6 +19,7 @@ import csv
 import hashlib
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -49,6 +50,8 @@ from portal.services.statements import CONFLICT, Notice, send_notices, store_sta
 Errors = list[tuple[str, str]]
 
 CSV_COLUMNS = csv_columns()
+OPTIONAL_CSV_COLUMNS = csv_columns(optional=True)
+ABSENT = sys.maxsize  # the index of an optional column the file leaves out: read as empty
 UTF8_HINT = "save the file as UTF-8 (in Excel: CSV UTF-8) and import it again"
 REQUIRED = "This field is required."
 TEXT = "Must be text."
@@ -277,7 +280,10 @@ def iter_csv(lines: Iterable[bytes | str]) -> Iterator[CsvStatement]:
     missing = [name for name in CSV_COLUMNS if name not in header]
     if missing:
         raise ImportFileError(f"The CSV has no column {', '.join(missing)} (line 1).")
-    columns = _Columns.of({name: header.index(name) for name in CSV_COLUMNS}, len(header))
+    index = {name: header.index(name) for name in CSV_COLUMNS}
+    for name in OPTIONAL_CSV_COLUMNS:
+        index[name] = header.index(name) if name in header else ABSENT
+    columns = _Columns.of(index, len(header))
     id_column = columns.statement_id
     seen = _SeenIds()
     current: CsvStatement | None = None
@@ -354,6 +360,8 @@ def _csv_fields(row: list[str], columns: _TextColumns) -> dict:
     size = len(row)
     values: dict = {}
     for name, i, listed in columns:
+        if i == ABSENT:  # an optional column the file leaves out: as JSON leaving out the key
+            continue
         text = row[i].strip() if i < size else ""
         values[name] = [c.strip() for c in text.split(";") if c.strip()] if listed else text
     return values

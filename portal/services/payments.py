@@ -54,9 +54,14 @@ LEDGER_CURRENCY = "usd"  # the ledger is in US cents: money taken in anything el
 
 
 def start_payment(
-    services: Services, account_number: str, amount_text: str, payment_id: str = ""
+    services: Services,
+    account_number: str,
+    amount_text: str,
+    payment_id: str = "",
+    language: str = "en",
 ) -> CheckoutSession:
-    """Check the amount against the balance, record a pending payment, open the checkout.
+    """Check the amount against the balance, record a pending payment, open the checkout
+    (in the patient's `language` where the processor's page can be).
     `payment_id`: the payment's id when the caller names it (a plan's installment)."""
     amount_cents = parse_amount(amount_text)
     view = account_view(services, account_number)
@@ -83,6 +88,7 @@ def start_payment(
                 description=checkout_line([statement_id for statement_id, _ in paid.applied]),
                 success_url=f"{base}/payments/{payment.payment_id}",
                 cancel_url=f"{base}/payments/{payment.payment_id}?canceled=1",
+                language=language,
             )
         )
     except GatewayError as exc:

@@ -205,8 +205,9 @@ def agree(
     return plan
 
 
-def start_method_setup(services: Services, plan: Plan) -> str:
-    """The processor's page where the patient saves the plan's card or bank account."""
+def start_method_setup(services: Services, plan: Plan, language: str = "en") -> str:
+    """The processor's page, in the patient's `language` where it can be, where the patient
+    saves the plan's card or bank account."""
     base = services.settings.base_url
     session = services.payments.create_setup(
         SetupRequest(
@@ -214,6 +215,7 @@ def start_method_setup(services: Services, plan: Plan) -> str:
             success_url=f"{base}/plans/{plan.plan_id}/saved?session_id={SESSION_PLACEHOLDER}",
             cancel_url=f"{base}/plans/{plan.plan_id}",
             customer_id=plan.method.customer_id if plan.method else None,
+            language=language,
         )
     )
     return session.url

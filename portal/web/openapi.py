@@ -162,6 +162,7 @@ STATEMENT_EXAMPLE = {
             "code_system": "CPT",
             "code": "99213",
             "description": "Office visit, established patient",
+            "description_es": "Consulta en el consultorio, paciente establecido",
             "diagnosis_codes": ["J06.9"],
             "charge_cents": 18500,
             "insurance_paid_cents": 12000,

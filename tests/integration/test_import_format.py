@@ -26,6 +26,7 @@ from portal.services.api_keys import create_api_key
 from portal.services.imports import (
     CSV_COLUMNS,
     NOT_A_DATE,
+    OPTIONAL_CSV_COLUMNS,
     REQUIRED,
     import_records,
     iter_csv,
@@ -135,6 +136,7 @@ def test_the_table_keeps_the_contracts_field_names_and_csv_columns():
             "code_system",
             "code",
             "description",
+            "description_es",
             "diagnosis_codes",
             "charge_cents",
             "insurance_paid_cents",
@@ -168,6 +170,7 @@ def test_the_table_keeps_the_contracts_field_names_and_csv_columns():
         "adjustment",
         "patient_responsibility",
     )
+    assert OPTIONAL_CSV_COLUMNS == ("description_es",)
 
 
 def test_the_served_statement_schemas_list_exactly_the_tables_fields_with_their_limits(served):

@@ -115,6 +115,7 @@ def line(line_id: str, patient_id: str, served: date, what: str, dx: list, owed:
         "code_system": procedure.system,
         "code": procedure.code,
         "description": procedure.description,
+        "description_es": f"Procedimiento {procedure.marker}ito",
         "diagnosis_codes": dx,
         "charge_cents": owed + 9000 + 2500,
         "insurance_paid_cents": 9000,
@@ -315,6 +316,7 @@ def needles_for(records: Iterable[dict]) -> list[Needle]:
             marker = next(p.marker for p in PROCEDURES.values() if p.code == code)
             add(f"description of {code}", item["description"], anchor=marker)
             add(f"description of {code} ({marker})", marker)
+            add(f"Spanish description of {code}", item["description_es"], anchor=marker)
             for dx in item["diagnosis_codes"]:
                 add(f"diagnosis code {dx}", dx)
                 if "." in dx:
@@ -1152,9 +1154,14 @@ def assert_scanner_finds_what_is_there(portal: Portal, statement_pages, guesses)
     on_pages = {
         leak.needle for leak in find_leaks(Item("page", "statement", p) for p in statement_pages)
     }
-    assert code_labels - on_pages == {n for n in code_labels if "without its dot" in n}, (
+    # The Spanish descriptions are shown to patients reading Spanish only: looked for in
+    # the statements as the practice sent them instead.
+    spanish = {n for n in code_labels if n.startswith("Spanish description")}
+    assert code_labels - spanish - on_pages == {n for n in code_labels if "without its dot" in n}, (
         "a code or description is missing from the statement pages: the data did not import"
     )
+    sent = (Item("import", "", json.dumps(r, ensure_ascii=False)) for r in ALL_STATEMENTS)
+    assert spanish and spanish <= {leak.needle for leak in find_leaks(sent)}
     lookups = [e for e in portal.exchanges if e.method == "POST" and e.url == "/pay"]
     posted = {
         leak.needle for leak in find_leaks(Item("form", "", e.body.decode()) for e in lookups)

@@ -115,10 +115,23 @@ def test_checkout_sends_exactly_the_parameters_stripe_needs(gateway, stub):
         "payment_intent_data[metadata][payment_id]": pid,
         "success_url": f"{BASE}/payments/{pid}?session_id={{CHECKOUT_SESSION_ID}}",
         "cancel_url": f"{BASE}/payments/{pid}?canceled=1",
+        "locale": "en",
     }
     stored = stub.sessions[session.session_id]
     assert (stored["amount_total"], stored["client_reference_id"]) == (4550, pid)
     assert stored["metadata"] == {"payment_id": pid}
+
+
+@pytest.mark.parametrize(
+    ("language", "locale"), [("es", "es"), ("es-US", "es"), ("en", "en"), ("haw", "auto")]
+)
+def test_checkout_opens_in_the_patients_language_where_stripe_has_it(
+    gateway, stub, language, locale
+):
+    gateway.create_checkout(replace(checkout_request(), language=language))
+
+    [sent] = sessions_posted(stub)
+    assert sent.params["locale"] == locale
 
 
 def test_a_success_url_with_a_query_gets_the_session_id_after_an_ampersand(gateway, stub):

@@ -109,6 +109,7 @@ def test_setup_makes_a_customer_that_carries_only_the_plan_id(gateway, stub):
         "setup_intent_data[metadata][plan_id]": PLAN,
         "success_url": SUCCESS,
         "cancel_url": BACK,
+        "locale": "en",
     }
     assert opened.headers["Idempotency-Key"].startswith(f"setup-{PLAN}-")
     assert session.session_id in stub.sessions

@@ -143,6 +143,7 @@ def statement_item(statement: Statement, at: datetime) -> Item:
                 "insurance_paid_cents": line.insurance_paid_cents,
                 "adjustment_cents": line.adjustment_cents,
                 "patient_responsibility_cents": line.patient_responsibility_cents,
+                **({"description_es": line.description_es} if line.description_es else {}),
             }
             for line in statement.lines
         ],
@@ -169,6 +170,7 @@ def statement_from(item: Item) -> Statement:
                 insurance_paid_cents=line["insurance_paid_cents"],
                 adjustment_cents=line["adjustment_cents"],
                 patient_responsibility_cents=line["patient_responsibility_cents"],
+                description_es=line.get("description_es", ""),
             )
             for line in item["lines"]
         ),

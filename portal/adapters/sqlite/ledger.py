@@ -388,7 +388,7 @@ def _import_one(conn: sqlite3.Connection, item: StatementImport, at: datetime) -
         ),
     )
     conn.executemany(
-        "INSERT INTO statement_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO statement_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 statement.statement_id,
@@ -405,6 +405,7 @@ def _import_one(conn: sqlite3.Connection, item: StatementImport, at: datetime) -
                 line.insurance_paid_cents,
                 line.adjustment_cents,
                 line.patient_responsibility_cents,
+                line.description_es,
             )
             for position, line in enumerate(statement.lines)
         ],
@@ -542,6 +543,7 @@ def _line(r: sqlite3.Row) -> LineItem:
         insurance_paid_cents=r["insurance_paid_cents"],
         adjustment_cents=r["adjustment_cents"],
         patient_responsibility_cents=r["patient_responsibility_cents"],
+        description_es=r["description_es"],
     )
 
 

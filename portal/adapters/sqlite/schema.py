@@ -255,5 +255,9 @@ MIGRATIONS = (
     CREATE INDEX plans_by_age ON plans(created_at, plan_id);
     CREATE INDEX plans_due ON plans(next_on, plan_id) WHERE next_on IS NOT NULL;
     """,
+    # 9: a line's description in Spanish, as the practice sends it (issue 18); empty for none.
+    """
+    ALTER TABLE statement_lines ADD COLUMN description_es TEXT NOT NULL DEFAULT '';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
