@@ -7,6 +7,11 @@ claims), writes one JSON line to the log (the four counts, `swept` and `unfinish
 returns the four counts. An exception propagates, so Lambda records a failed run and EventBridge's
 retry runs it again; every reminder send is claimed once in the store, so a retry never
 sends a reminder twice.
+
+With a work queue (PORTAL_WORK_QUEUE_URL) it only plans: the due accounts go on the queue
+in batches for `functions.workers.handler`, the sweep runs here, and the four counts are 0
+(the workers log what they send); the log line and the answer add `queued_batches` and
+`queued_accounts`.
 """
 
 import json
@@ -38,11 +43,26 @@ def handler(event: Mapping[str, Any] | None = None, context: Any = None) -> dict
     from portal.services.reminders import run_reminders
 
     current = container_services()
+    if current.work_queue is not None:
+        return _plan(current)
     summary = run_reminders(current, as_of=current.clock.now())
     counts = summary_counts(summary)
     logged = {"job": "reminders", **counts, **sweep_counts(summary)}
     print(json.dumps(logged, sort_keys=True), flush=True)
     return counts
+
+
+def _plan(current: "Services") -> dict[str, int]:
+    from portal.services.fanout import plan_reminders
+
+    queued = plan_reminders(current, as_of=current.clock.now())
+    counts = {name: 0 for name in COUNTS}
+    planned = {"queued_batches": queued.batches, "queued_accounts": queued.accounts}
+    swept = {"swept": queued.swept, "unfinished": queued.unfinished}
+    print(
+        json.dumps({"job": "reminders", **counts, **planned, **swept}, sort_keys=True), flush=True
+    )
+    return {**counts, **planned}
 
 
 def summary_counts(summary: Any) -> dict[str, int]:

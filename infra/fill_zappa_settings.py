@@ -4,9 +4,11 @@
         [--settings zappa_settings.json] [--region us-east-1]
 
 Sets, in the given stage only: ``role_arn`` (the stack's Lambda role), ``manage_roles``
-false, and the environment variables ``PORTAL_DYNAMODB_TABLE``,
-``PORTAL_SES_CONFIGURATION_SET`` and ``PORTAL_STATIC_URL``. Everything else in the file is
-kept as it is. A missing stage or stack output stops it (exit 2) with one line naming it.
+false, the environment variables ``PORTAL_DYNAMODB_TABLE``,
+``PORTAL_SES_CONFIGURATION_SET``, ``PORTAL_STATIC_URL`` and ``PORTAL_WORK_QUEUE_URL``, and
+the work queue as the event source of ``functions.workers.handler`` (one batch per
+invocation). Everything else in the file is kept as it is. A missing stage or stack
+output stops it (exit 2) with one line naming it.
 """
 
 from __future__ import annotations
@@ -26,8 +28,15 @@ ENVIRONMENT_OUTPUTS = {
     "PORTAL_DYNAMODB_TABLE": "TableName",
     "PORTAL_SES_CONFIGURATION_SET": "SesConfigurationSet",
     "PORTAL_STATIC_URL": "SiteUrl",
+    "PORTAL_WORK_QUEUE_URL": "WorkQueueUrl",
 }
-REQUIRED_OUTPUTS = (*SETTING_OUTPUTS.values(), *ENVIRONMENT_OUTPUTS.values())
+WORKER = "functions.workers.handler"
+WORKER_QUEUE_OUTPUT = "WorkQueueArn"
+REQUIRED_OUTPUTS = (
+    *SETTING_OUTPUTS.values(),
+    *ENVIRONMENT_OUTPUTS.values(),
+    WORKER_QUEUE_OUTPUT,
+)
 
 OutputsProvider = Callable[[str, str | None], dict[str, str]]
 
@@ -55,6 +64,21 @@ def apply_outputs(settings: dict, stage: str, outputs: dict[str, str]) -> dict:
         raise FillError(f"stage {stage!r}: environment_variables is not an object")
     for variable, output in ENVIRONMENT_OUTPUTS.items():
         environment[variable] = outputs[output]
+    if "events" not in stage_settings:  # a stage that extends another has its events
+        base = filled.get(stage_settings.get("extends", ""), {})
+        stage_settings["events"] = copy.deepcopy(base.get("events", []))
+    events = stage_settings["events"]
+    worker = next((e for e in events if e.get("function") == WORKER), None)
+    if worker is None:
+        worker = {"function": WORKER}
+        events.append(worker)
+    # One message (one batch) per invocation: Zappa's event source mapping cannot ask for
+    # ReportBatchItemFailures, and the worker raises when its only batch failed.
+    worker["event_source"] = {
+        "arn": outputs[WORKER_QUEUE_OUTPUT],
+        "batch_size": 1,
+        "enabled": True,
+    }
     return filled
 
 

@@ -10,6 +10,7 @@ from portal.domain.practice import PracticeDetails, public_mail_from
 from portal.ports.mail import Mailer
 from portal.ports.payments import PaymentGateway
 from portal.ports.store import Store
+from portal.ports.work_queue import WorkQueue
 from portal.resources import static_dir, template_dir
 from portal.services.context import Services
 
@@ -27,6 +28,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         practice=practice_details(settings),
         clock=clock or SystemClock(),
         passwords=WerkzeugPasswords(),
+        work_queue=_work_queue(settings),
     )
 
 
@@ -64,6 +66,14 @@ def _payments(settings: Settings) -> PaymentGateway:
     )
 
 
+def _work_queue(settings: Settings) -> WorkQueue | None:
+    if not settings.work_queue_url:
+        return None
+    from portal.adapters.sqs_queue import SqsWorkQueue
+
+    return SqsWorkQueue(settings.work_queue_url)
+
+
 def _mailer(settings: Settings) -> Mailer:
     if settings.mail == "outbox":
         from portal.adapters.outbox_mailer import OutboxMailer
@@ -82,4 +92,9 @@ def _mailer(settings: Settings) -> Mailer:
         )
     from portal.adapters.ses_mailer import SesMailer
 
-    return SesMailer(settings.mail_from, settings.ses_configuration_set)
+    return SesMailer(
+        settings.mail_from,
+        settings.ses_configuration_set,
+        rate=settings.mail_rate,
+        senders=settings.mail_senders,
+    )

@@ -69,6 +69,15 @@ class Settings:
     timezone: str = "America/New_York"
     practice_name: str = "Demo Family Practice"
     in_lambda: bool = False
+    # Fan-out (issue 19): with a queue, the daily job only plans, putting batches of this
+    # many accounts on the queue for the worker function; without one it runs everything.
+    work_queue_url: str = ""
+    work_batch_size: int = 100
+    # The e-mail rate (messages a second) the account's senders share, and how many send at
+    # once (the worker function's reserved concurrency): each paces at rate / senders.
+    # 0: SES's own MaxSendRate (read on the first send) with SES, no pacing otherwise.
+    mail_rate: float = 0.0
+    mail_senders: int = 1
 
     @property
     def local_store(self) -> bool:
@@ -199,6 +208,25 @@ class Settings:
 
         plan_policy = _plan_policy(get, problems)
 
+        work_queue_url = get("PORTAL_WORK_QUEUE_URL")
+        if work_queue_url and urlparse(work_queue_url).scheme not in ("http", "https"):
+            problems.append(
+                f"PORTAL_WORK_QUEUE_URL: must be the queue's https:// URL, not {work_queue_url!r}."
+            )
+        batch_size = _whole(get, problems, "PORTAL_WORK_BATCH_SIZE", "100", 1, 1000)
+        mail_senders = _whole(get, problems, "PORTAL_MAIL_SENDERS", "1", 1, 1000)
+        mail_rate_text = get("PORTAL_MAIL_RATE", "0")
+        try:
+            mail_rate = float(mail_rate_text)
+            if not 0 <= mail_rate <= 100_000:
+                raise ValueError
+        except ValueError:
+            problems.append(
+                "PORTAL_MAIL_RATE: must be messages a second (0 for SES's own rate), "
+                f"not {mail_rate_text!r}."
+            )
+            mail_rate = 0.0
+
         secret_key = get("PORTAL_SECRET_KEY")
         if not secret_key and in_lambda:
             problems.append("PORTAL_SECRET_KEY: required inside AWS Lambda.")
@@ -239,7 +267,20 @@ class Settings:
             timezone=timezone,
             practice_name=get("PORTAL_PRACTICE_NAME", "Demo Family Practice"),
             in_lambda=in_lambda,
+            work_queue_url=work_queue_url,
+            work_batch_size=batch_size,
+            mail_rate=mail_rate,
+            mail_senders=mail_senders,
         )
+
+
+def _whole(get, problems: list[str], name: str, default: str, low: int, high: int) -> int:
+    """A whole number setting from `low` to `high`; a problem (and the default) otherwise."""
+    text = get(name, default)
+    if text.isascii() and text.isdigit() and low <= int(text) <= high:
+        return int(text)
+    problems.append(f"{name}: must be a whole number from {low} to {high}, not {text!r}.")
+    return int(default)
 
 
 PLAN_TIERS = "PORTAL_PLAN_MAX_MONTHS"

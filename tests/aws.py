@@ -112,6 +112,7 @@ def aws_environment(endpoint: str) -> dict[str, str]:
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
         "AWS_ENDPOINT_URL_SES": endpoint,
         "AWS_ENDPOINT_URL_SESV2": endpoint,
+        "AWS_ENDPOINT_URL_SQS": endpoint,
     }
 
 

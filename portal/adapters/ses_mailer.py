@@ -10,6 +10,11 @@ botocore's own retries turned off so that the attempts here are the only ones: t
 SES internal errors and network failures are tried again after 1 s, 2 s, 4 s, ... up to
 `attempts` calls in all, then TransientMailError. A rejected message, an unverified
 sender, a suspended account or a malformed request raise PermanentMailError at once.
+
+Sends are paced so that the account's senders together keep within its sending rate:
+`rate` messages a second (0: SES's MaxSendRate, read with GetSendQuota on the first send)
+shared by `senders` processes (the worker function's reserved concurrency), so each waits
+senders / rate seconds between its own sends.
 """
 
 import logging
@@ -79,15 +84,27 @@ class SesMailer:
         client: Any = None,
         attempts: int = 4,
         sleep: Callable[[float], None] = time.sleep,
+        rate: float = 0.0,
+        senders: int = 1,
+        monotonic: Callable[[], float] = time.monotonic,
+        quota_client: Any = None,
     ):
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
+        if senders < 1 or rate < 0:
+            raise ValueError("senders must be at least 1 and rate not negative")
         self.sender = sender
         self.configuration_set = configuration_set
         self.attempts = attempts
+        self.rate = rate
+        self.senders = senders
         self._client = client
+        self._quota_client = quota_client
         self._sleep = sleep
+        self._monotonic = monotonic
         self._lock = threading.Lock()
+        self._interval: float | None = None  # seconds between this process's sends
+        self._next_send = 0.0
 
     @property
     def client(self) -> Any:
@@ -111,6 +128,7 @@ class SesMailer:
 
     def send(self, message: OutgoingMessage) -> str:
         """Send the message; return the SES MessageId."""
+        self._pace()
         data = message.to_bytes(self.sender)
         request: dict[str, Any] = {
             # The addresses alone: SES takes a display name here only as encoded words,
@@ -136,6 +154,36 @@ class SesMailer:
         message_id = str(response["MessageId"])
         log.info("ses: sent a %s message %s", message.kind, message_id)
         return message_id
+
+    def _pace(self) -> None:
+        """Wait for this process's next turn to send."""
+        interval = self._send_interval()
+        if not interval:
+            return
+        with self._lock:
+            now = self._monotonic()
+            wait = self._next_send - now
+            self._next_send = max(now, self._next_send) + interval
+        if wait > 0:
+            self._sleep(wait)
+
+    def _send_interval(self) -> float:
+        if self._interval is None:
+            rate = self.rate or self._quota_rate()
+            self._interval = self.senders / rate if rate > 0 else 0.0
+        return self._interval
+
+    def _quota_rate(self) -> float:
+        """SES's MaxSendRate for the account; 1 a second (SES's lowest) when it cannot be read."""
+        try:
+            if self._quota_client is None:
+                import boto3
+
+                self._quota_client = boto3.client("ses")
+            return float(self._quota_client.get_send_quota()["MaxSendRate"])
+        except Exception as error:  # pacing must not stop the mail: the safe rate instead
+            log.warning("ses: the sending rate could not be read (%s); 1 a second", error)
+            return 1.0
 
     def _call(self, request: dict[str, Any]) -> dict[str, Any]:
         from botocore.exceptions import (  # imported on the first send, as boto3 is

@@ -10,6 +10,7 @@ from portal.ports.mail import EmailTemplates, Mailer
 from portal.ports.passwords import PasswordHasher
 from portal.ports.payments import PaymentGateway
 from portal.ports.store import Store
+from portal.ports.work_queue import WorkQueue
 
 
 @dataclass
@@ -22,3 +23,4 @@ class Services:
     practice: PracticeDetails  # the billing office (templates/site/_practice.html)
     clock: Clock
     passwords: PasswordHasher
+    work_queue: WorkQueue | None = None  # with one, the daily jobs fan out (issue 19)

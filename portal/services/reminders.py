@@ -96,21 +96,7 @@ def run_reminders(
     due = services.store.accounts_due(today - timedelta(days=schedule.first_day))
     summary.due_accounts = len(due)
     plans = running_plans(services) if due else {}
-    batch: list[Planned] = []
-    for item in progress(due) if progress else due:
-        try:
-            planned = _plan(services, schedule, item, today, summary, plans)
-        except Exception:
-            # One account's trouble must not stop everyone else's reminders.
-            log.exception("reminders: account %s failed", item.account_number)
-            summary.failed += 1
-            continue
-        if planned is not None:
-            batch.append(planned)
-        if len(batch) >= BATCH:
-            _send_batch(services, batch, today, summary)
-            batch = []
-    _send_batch(services, batch, today, summary)
+    remind_accounts(services, progress(due) if progress else due, today, summary, plans)
     # Then whatever was claimed and never finished (an event, a receipt, a notice, a
     # reminder whose sender died): imported here, as the sweep finishes reminders with this
     # module.
@@ -126,6 +112,33 @@ def run_reminders(
         summary.unfinished,
     )
     return summary
+
+
+def remind_accounts(
+    services: Services,
+    items: Iterable[DueAccount],
+    today: date,
+    summary: ReminderSummary,
+    plans: "RunningPlans | None",
+) -> None:
+    """Each due account's step today, claimed, sent and marked BATCH at a time.
+    `plans`: the run's running plans, read once; None reads each account's own."""
+    schedule = schedule_of(services)
+    batch: list[Planned] = []
+    for item in items:
+        try:
+            planned = _plan(services, schedule, item, today, summary, plans)
+        except Exception:
+            # One account's trouble must not stop everyone else's reminders.
+            log.exception("reminders: account %s failed", item.account_number)
+            summary.failed += 1
+            continue
+        if planned is not None:
+            batch.append(planned)
+        if len(batch) >= BATCH:
+            _send_batch(services, batch, today, summary)
+            batch = []
+    _send_batch(services, batch, today, summary)
 
 
 @dataclass(frozen=True)
@@ -153,7 +166,7 @@ def _plan(
     item: DueAccount,
     today: date,
     summary: ReminderSummary,
-    plans: "RunningPlans",
+    plans: "RunningPlans | None",
 ) -> Planned | None:
     """The account's step today; None when it is skipped (or only counted: a dry run)."""
     account = item.account or services.store.get_account(item.account_number)

@@ -11,14 +11,17 @@ from datetime import date, timedelta
 
 from portal import create_app
 from portal.domain.accounts import Account, Guarantor, Patient
+from portal.domain.aging import practice_date
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.plan_terms import text_digest
 from portal.domain.staff import AuditAction
 from portal.domain.statements import Statement
 from portal.domain.viewers import Viewer
+from portal.ports.reminders import DueAccount
 from portal.services import ledger as posting
 from portal.services.context import Services
 from portal.services.errors import InvalidInput
+from portal.services.fanout import REMINDERS, Batch, run_batch
 from portal.services.imports import import_records
 from portal.services.plan_charges import payment_id_for, run_plan_charges
 from portal.services.plans import agree, finish_method_setup, propose, start_method_setup
@@ -232,6 +235,20 @@ class Reminder:
         return Expected(self.number, sum(OWED), messages=Counter({("reminder", EMAIL): 1}))
 
 
+class ReminderBatch(Reminder):
+    """Sending from the fan-out: a worker given a queued batch (SQS delivers it again after
+    a kill, and to two workers at once)."""
+
+    name = "reminder_batch"
+    number = "510013"
+
+    def deliver(self, services: Services) -> bool:
+        today = practice_date(NOW, services.settings.tz)  # the day the planner queued it
+        due = DueAccount(self.number, f"S-{self.number}", self.due, sum(OWED))
+        summary = run_batch(services, Batch(REMINDERS, today, (due,)), services.clock.now())
+        return summary.failed > 0  # reported as a batch failure: delivered again
+
+
 class Refund:
     """Refunding: staff give back part of a posted card payment (through Stripe first)."""
 
@@ -374,6 +391,7 @@ SCENARIOS = {
         StatementNotice(),
         ImportBatch(),
         Reminder(),
+        ReminderBatch(),
         Refund(),
         PlanCharge(),
         PlanMethodSaved(),

@@ -30,6 +30,9 @@ EXPECTED_OUTPUTS = {
     "SiteBucketName",
     "SiteDistributionId",
     "SiteUrl",
+    "WorkQueueUrl",
+    "WorkQueueArn",
+    "AlarmTopicArn",
 }
 
 
@@ -186,12 +189,19 @@ def _resource_strings(resource) -> list[str]:
     return []  # Ref / Fn::GetAtt name a specific resource
 
 
+# Actions IAM cannot scope to a resource: their only Resource is "*". Each is a read.
+UNSCOPED_READS = {"ses:GetSendQuota"}
+
+
 def test_managed_policy_has_no_wildcard_resource_or_service_wide_action(template):
     statements = _policy_statements(template)
     assert statements
     for statement in statements:
         assert "NotResource" not in statement and "NotAction" not in statement
         resources = as_list(statement["Resource"])
+        if set(as_list(statement["Action"])) <= UNSCOPED_READS:
+            assert resources == ["*"], statement
+            continue
         assert "*" not in resources, statement
         for text in _resource_strings(resources):
             assert text.strip() != "*", statement
@@ -227,7 +237,7 @@ def test_managed_policy_scopes_each_service(template):
         {"Fn::Sub": f"${{{table_name}.Arn}}/index/*"},
     ]
 
-    (ses,) = {id(s): s for s in by_prefix["ses"]}.values()
+    (ses,) = [s for s in {id(s): s for s in by_prefix["ses"]}.values() if s["Resource"] != "*"]
     assert set(ses["Action"]) == {"ses:SendEmail", "ses:SendRawEmail"}
     ses_text = _resource_strings(ses["Resource"])
     assert any(t.endswith(":identity/${SenderIdentity}") for t in ses_text)
@@ -235,6 +245,15 @@ def test_managed_policy_scopes_each_service(template):
 
     (kms,) = {id(s): s for s in by_prefix["kms"]}.values()
     assert kms["Resource"] == {"Fn::GetAtt": [key_name, "Arn"]}
+
+    (sqs,) = {id(s): s for s in by_prefix["sqs"]}.values()
+    queue_name = next(
+        name
+        for name, queue in resources_of(template, "AWS::SQS::Queue").items()
+        if "RedrivePolicy" in queue["Properties"]
+    )
+    assert sqs["Resource"] == {"Fn::GetAtt": [queue_name, "Arn"]}
+    assert "sqs:DeleteQueue" not in sqs["Action"] and "sqs:PurgeQueue" not in sqs["Action"]
 
     (logs,) = {id(s): s for s in by_prefix["logs"]}.values()
     for text in _resource_strings(logs["Resource"]):
@@ -351,6 +370,30 @@ def test_distribution_sends_the_security_headers(template):
 # ------------------------------------------------------------------ parameters, outputs
 
 
+def test_the_work_queue_sends_poison_batches_to_an_alarmed_dead_letter_queue(template):
+    queues = resources_of(template, "AWS::SQS::Queue")
+    (work,) = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
+    redrive = work["Properties"]["RedrivePolicy"]
+    dead_name = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    assert dead_name in queues and 1 < redrive["maxReceiveCount"] <= 10
+    # Longer than the function's timeout (zappa_settings.json), so a running batch is not
+    # handed to a second worker.
+    zappa = json.loads((ROOT / "zappa_settings.json").read_text())
+    assert work["Properties"]["VisibilityTimeout"] >= 6 * zappa["dev"]["timeout_seconds"]
+    assert all(q["Properties"]["SqsManagedSseEnabled"] for q in queues.values())
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm")
+    (dead_alarm,) = [
+        a
+        for a in alarms.values()
+        if a["Properties"]["Namespace"] == "AWS/SQS"
+        and a["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": [dead_name, "QueueName"]}
+    ]
+    assert dead_alarm["Properties"]["Threshold"] == 0
+    assert dead_alarm["Properties"]["ComparisonOperator"] == "GreaterThanThreshold"
+    topic_name, _ = only_resource(template, "AWS::SNS::Topic")
+    assert dead_alarm["Properties"]["AlarmActions"] == [{"Ref": topic_name}]
+
+
 def test_parameters(template):
     params = template["Parameters"]
     assert {"TableName", "SenderIdentity", "PortalBaseUrl", "Stage"} <= set(params)
@@ -377,6 +420,8 @@ STACK_OUTPUTS = {
     "SesConfigurationSet": "portal-prod",
     "SiteUrl": "https://d111111abcdef8.cloudfront.net",
     "TableArn": "arn:aws:dynamodb:us-east-1:123456789012:table/patient-billing-portal",
+    "WorkQueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/portal-prod-work",
+    "WorkQueueArn": "arn:aws:sqs:us-east-1:123456789012:portal-prod-work",
 }
 
 
@@ -406,9 +451,33 @@ def test_apply_outputs_fills_the_stage_and_keeps_everything_else():
         "PORTAL_DYNAMODB_TABLE": "patient-billing-portal",
         "PORTAL_SES_CONFIGURATION_SET": "portal-prod",
         "PORTAL_STATIC_URL": "https://d111111abcdef8.cloudfront.net",
+        "PORTAL_WORK_QUEUE_URL": STACK_OUTPUTS["WorkQueueUrl"],
     }
+    assert prod["events"] == [
+        {
+            "function": "functions.workers.handler",
+            "event_source": {
+                "arn": STACK_OUTPUTS["WorkQueueArn"],
+                "batch_size": 1,
+                "enabled": True,
+            },
+        }
+    ]
     assert filled["dev"] == _settings()["dev"]
     assert settings == _settings(), "the input is not modified"
+
+
+def test_a_stage_that_extends_another_keeps_its_schedules_beside_the_worker():
+    daily = {"function": "functions.reminders.handler", "expression": "cron(0 14 * * ? *)"}
+    settings = {"dev": {"events": [daily]}, "prod": {"extends": "dev"}}
+
+    filled = fill.apply_outputs(settings, "prod", STACK_OUTPUTS)
+
+    assert [e["function"] for e in filled["prod"]["events"]] == [
+        "functions.reminders.handler",
+        "functions.workers.handler",
+    ]
+    assert filled["dev"]["events"] == [daily]
 
 
 def test_apply_outputs_creates_environment_variables_when_absent():
@@ -419,7 +488,15 @@ def test_apply_outputs_creates_environment_variables_when_absent():
 
 
 @pytest.mark.parametrize(
-    "missing", ["LambdaRoleArn", "TableName", "SesConfigurationSet", "SiteUrl"]
+    "missing",
+    [
+        "LambdaRoleArn",
+        "TableName",
+        "SesConfigurationSet",
+        "SiteUrl",
+        "WorkQueueUrl",
+        "WorkQueueArn",
+    ],
 )
 def test_apply_outputs_refuses_a_missing_output(missing):
     outputs = {k: v for k, v in STACK_OUTPUTS.items() if k != missing}

@@ -17,6 +17,7 @@ environment's own site-packages out of sight.
 
 import csv
 import email.parser
+import hashlib
 import importlib
 import importlib.util
 import io
@@ -28,11 +29,16 @@ import sys
 import tomllib
 import uuid
 import zipfile
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
+from portal.ports.reminders import DueAccount
+from portal.services.fanout import REMINDERS, Batch
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "dev"
@@ -405,6 +411,35 @@ def scheduled_event(function: str) -> dict:
     }
 
 
+def practice_today() -> date:
+    """The practice's day now (the packaged function runs on the real clock)."""
+    zone = ZoneInfo(stage_settings()["aws_environment_variables"]["PORTAL_TIMEZONE"])
+    return datetime.now(zone).date()
+
+
+def sqs_event(function: str, body: str) -> dict:
+    """One message of the queue of the stage's `event_source` for `function`, as Lambda's
+    SQS event source hands it over (Zappa routes it by its eventSourceARN)."""
+    [arn] = [
+        e["event_source"]["arn"] for e in stage_settings()["events"] if e["function"] == function
+    ]
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "AQEB-package-test",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795850000000"},
+                "messageAttributes": {},
+                "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }
+
+
 def put_remote_env(endpoint: str, url: str, values: dict[str, str]) -> None:
     """Store the secrets where the stage's `remote_env` points (moto's S3)."""
     import boto3
@@ -470,6 +505,13 @@ def test_packaged_handler_serves_pages_and_runs_reminders(
         api_gateway_event("/pay"),
         api_gateway_event("/healthz"),
         scheduled_event("functions.reminders.handler"),
+        # A batch for an account the table does not hold: read, run, skipped.
+        sqs_event(
+            "functions.workers.handler",
+            Batch(
+                REMINDERS, practice_today(), (DueAccount("999999", "S-9", date(2026, 10, 1), 500),)
+            ).body(),
+        ),
     ]
     events_file = tmp_path / "events.json"
     events_file.write_text(json.dumps(events))
@@ -496,7 +538,7 @@ def test_packaged_handler_serves_pages_and_runs_reminders(
     )
     assert run.returncode == 0, f"the packaged handler failed:\n{run.stdout}\n{run.stderr}"
     outcome = json.loads(result_file.read_text())
-    pay, health, reminders = outcome["results"]
+    pay, health, reminders, worker = outcome["results"]
 
     assert pay["statusCode"] == 200, pay
     assert 'name="account_number"' in pay["body"]
@@ -507,6 +549,7 @@ def test_packaged_handler_serves_pages_and_runs_reminders(
 
     assert set(reminders) == {"sent", "skipped", "failed", "escalated"}, reminders
     assert all(type(count) is int for count in reminders.values()), reminders
+    assert worker == {"batchItemFailures": []}, worker
 
     origins = outcome["origins"]
     for name in ("handler", "zappa", "flask", "jinja2", "werkzeug", "portal", "functions"):
@@ -525,7 +568,13 @@ def test_packaged_handler_serves_pages_and_runs_reminders(
     from_task = [path for path in outcome["compiled"] if path.startswith(str(task_root))]
     assert not from_task, f"compiled from source at a cold start: {from_task[:10]}"
     loaders = outcome["loaders"]
-    assert {"handler", "portal.wsgi", "flask.app", "functions.reminders"} <= set(loaders)
+    assert {
+        "handler",
+        "portal.wsgi",
+        "flask.app",
+        "functions.reminders",
+        "functions.workers",
+    } <= set(loaders)
     not_bytecode = {
         name: loader
         for name, loader in loaders.items()

@@ -1,0 +1,56 @@
+"""Fan-out workers: Zappa/Lambda SQS function "functions.workers.handler".
+
+The work queue (infra/portal.yaml) invokes it with up to ten messages, each one batch of
+due accounts that `functions.reminders.handler` queued. Each batch runs through the same
+claims as the one-process run (portal/services/fanout.py), so SQS's at-least-once delivery
+and a worker killed half way never send a reminder twice. The answer reports partial batch
+failures (`batchItemFailures`, the event source mapping's ReportBatchItemFailures): a batch
+that could not be read, raised, or left a send to try again is delivered again later, and
+after the queue's maxReceiveCount it goes to the dead-letter queue, which raises an alarm.
+One JSON line per batch goes to the log (job, message id, counts, milliseconds).
+
+When every message of the invocation failed it raises BatchFailed instead of answering:
+that retries them all whether or not the event source mapping has ReportBatchItemFailures
+(Zappa's own mapping does not: without it an answer, even one listing failures, would
+delete the messages).
+"""
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from functions.reminders import container_services
+
+
+class BatchFailed(Exception):
+    """Every message of the invocation failed: all are delivered again."""
+
+
+def handler(event: Mapping[str, Any] | None = None, context: Any = None) -> dict[str, list]:
+    from portal.services.fanout import BadBatch, read_batch, run_batch
+
+    services = container_services()
+    failures = []
+    records = (event or {}).get("Records", [])
+    for record in records:
+        message_id = record.get("messageId", "")
+        started = time.perf_counter()
+        line: dict[str, Any] = {"job": "reminders-batch", "message_id": message_id}
+        try:
+            summary = run_batch(services, read_batch(record.get("body", "")), services.clock.now())
+        except BadBatch as exc:
+            line["refused"] = str(exc)
+            failures.append({"itemIdentifier": message_id})
+        except Exception as exc:  # the batch is tried again; its claims keep what went out
+            line["error"] = type(exc).__name__
+            failures.append({"itemIdentifier": message_id})
+        else:
+            line.update(summary.counts())
+            if summary.failed:
+                failures.append({"itemIdentifier": message_id})
+        line["ms"] = round((time.perf_counter() - started) * 1000)
+        print(json.dumps(line, sort_keys=True), flush=True)
+    if failures and len(failures) == len(records):
+        raise BatchFailed(f"all {len(failures)} batches failed; each is delivered again")
+    return {"batchItemFailures": failures}
