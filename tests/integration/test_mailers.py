@@ -834,3 +834,59 @@ def test_ses_makes_no_client_until_the_first_send(monkeypatch):
     monkeypatch.setattr("boto3.client", lambda *a, **k: made.append(a))
     SesMailer(SENDER, configuration_set=CONFIGURATION_SET)
     assert made == []
+
+
+class FixedTime:
+    """A monotonic clock that moves only when slept on."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 6))
+        self.now += seconds
+
+
+def test_ses_paces_its_sends_at_its_share_of_the_rate(ses, moto_endpoint):
+    time_ = FixedTime()
+    mailer = SesMailer(
+        SENDER, rate=10, senders=2, sleep=time_.sleep, monotonic=time_.monotonic
+    )  # 10 a second shared by 2: one every 0.2 s each
+
+    for _ in range(3):
+        mailer.send(outgoing())
+    time_.now += 1.0  # a quiet second: the next goes at once
+    mailer.send(outgoing())
+
+    assert time_.slept == [0.2, 0.2]
+
+
+def test_ses_reads_the_accounts_rate_when_none_is_set(ses, moto_endpoint):
+    time_ = FixedTime()
+    quota = boto3.client("ses")
+    assert quota.get_send_quota()["MaxSendRate"] == 1  # moto's account
+    mailer = SesMailer(SENDER, senders=4, sleep=time_.sleep, monotonic=time_.monotonic)
+
+    mailer.send(outgoing())
+    mailer.send(outgoing())
+
+    assert time_.slept == [4.0]  # 1 a second shared by 4 senders
+
+
+def test_ses_sends_at_the_lowest_rate_when_the_rate_cannot_be_read(ses, moto_endpoint, caplog):
+    class NoQuota:
+        def get_send_quota(self):
+            raise RuntimeError("AccessDenied")
+
+    time_ = FixedTime()
+    mailer = SesMailer(SENDER, quota_client=NoQuota(), sleep=time_.sleep, monotonic=time_.monotonic)
+
+    mailer.send(outgoing())
+    mailer.send(outgoing())
+
+    assert time_.slept == [1.0]
+    assert "could not be read" in caplog.text
