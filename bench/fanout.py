@@ -1,0 +1,193 @@
+"""The fan-out of the daily reminder job (issue 19, docs/scaling.md) on this machine: the
+planner queues the due accounts on a real SQS (moto's server on 127.0.0.1, over HTTP), and
+1, 2, 4 and 8 worker processes take the batches through `functions.workers.handler`, as
+Lambda's SQS event source hands them over, and send each message to an SMTP server
+(aiosmtpd on 127.0.0.1) that takes 50 ms to accept each one, as SES's API takes about that.
+
+The population is bench/reminders.py's: --accounts accounts (20,000), one in ten past due, on
+a SQLite store loaded once and copied for each run, so every run starts from the same
+records and claims nothing. For each number of workers it prints the run's time (from
+queuing to the last batch done), the messages the server took, messages a second, and the
+throughput against one worker in the same run; every run must deliver exactly the planned
+messages, each once.
+
+    .venv/bin/python bench/fanout.py [--accounts 20000] [--workers 1,2,4,8] [--batch 25]
+"""
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import resource
+import socket
+import sqlite3
+import sys
+import time
+from collections import Counter
+from email import message_from_bytes, policy
+from pathlib import Path
+
+from _population import NOW, bench_folder, build_store, store_env
+from reminders import planned, population
+
+from portal.adapters.sqs_queue import SqsWorkQueue
+from portal.bootstrap import build_services
+from portal.clock import FixedClock
+from portal.config import Settings
+from portal.services.fanout import plan_reminders
+from portal.services.statements import import_statement
+
+ACCEPT_SECONDS = 0.05  # the mail server's time to take one message, as SES's API
+
+
+class SlowHandler:
+    """aiosmtpd handler: waits ACCEPT_SECONDS per message (other connections go on), then
+    keeps (kind, recipient) of what it took."""
+
+    def __init__(self, taken):
+        self.taken = taken
+
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(ACCEPT_SECONDS)
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.taken.append((message["X-Portal-Message-Kind"], message["To"], message["Subject"]))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def worker(env: dict[str, str], queue_url: str, done: "multiprocessing.Queue") -> None:
+    """Take batches until the queue stays empty; report when the last one was done."""
+    import boto3
+
+    import functions.reminders
+    import functions.workers
+
+    functions.reminders._container = build_services(Settings.from_env(env), clock=FixedClock(NOW))
+    sqs = boto3.client("sqs")
+    last = 0.0
+    batches = 0
+    idle = 0
+    while idle < 2:
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1)
+        messages = got.get("Messages", [])
+        if not messages:
+            idle += 1
+            continue
+        idle = 0
+        records = [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # its log lines
+            answer = functions.workers.handler({"Records": records}, None)
+        if answer["batchItemFailures"]:
+            sys.exit(f"a batch failed: {answer}")
+        for m in messages:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+        batches += 1
+        last = time.time()
+    done.put((last, batches))
+
+
+def run(folder: Path, loaded: Path, workers: int, env: dict[str, str], taken: list) -> dict:
+    """One fan-out with `workers` processes on a fresh copy of the loaded store."""
+    import boto3
+
+    store_file = folder / f"run-{workers}.sqlite3"
+    with sqlite3.connect(loaded) as source, sqlite3.connect(store_file) as copy:
+        source.backup(copy)  # with what is still in the write-ahead log
+    env = {**env, "PORTAL_SQLITE_PATH": str(store_file)}
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName=f"bench-work-{workers}")["QueueUrl"]
+    services = build_services(Settings.from_env(env), clock=FixedClock(NOW))
+    services.work_queue = SqsWorkQueue(queue_url, sqs)
+    taken.clear()
+    done: multiprocessing.Queue = multiprocessing.Queue()
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.time()
+    queued = plan_reminders(services, NOW)
+    processes = [
+        multiprocessing.Process(target=worker, args=(env, queue_url, done)) for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    reports = [done.get(timeout=1800) for _ in processes]
+    for process in processes:
+        process.join()
+        if process.exitcode:
+            sys.exit(f"a worker exited with {process.exitcode}")
+    finished = max(last for last, _ in reports)
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "seconds": finished - started,
+        "worker_cpu": cpu.ru_utime + cpu.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime,
+        "batches": queued.batches,
+        "taken": Counter(kind for kind, _, _ in taken),
+        "twice": sum(1 for n in Counter(taken).values() if n > 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=20_000)
+    parser.add_argument("--workers", default="1,2,4,8")
+    parser.add_argument("--batch", type=int, default=25, help="due accounts per batch (25)")
+    args = parser.parse_args(argv)
+    counts = [int(n) for n in args.workers.split(",")]
+    from aiosmtpd.controller import Controller
+
+    multiprocessing.set_start_method("fork")
+    with bench_folder() as folder:
+        taken: list = []  # the server runs in this process
+        port = free_port()
+        controller = Controller(SlowHandler(taken), hostname="127.0.0.1", port=port)
+        controller.start()
+        try:
+            env = store_env(
+                folder,
+                "sqlite",
+                PORTAL_MAIL="smtp",
+                PORTAL_SMTP_HOST="127.0.0.1",
+                PORTAL_SMTP_PORT=str(port),
+                PORTAL_SMTP_STARTTLS="false",
+                PORTAL_WORK_BATCH_SIZE=str(args.batch),
+            )
+            services = build_store(env)
+            plan = population(args.accounts)
+            started = time.perf_counter()
+            for account, st, _ in plan:
+                import_statement(services, account, st, notify=False)
+            expected = planned(services, plan)
+            print(__doc__.split("\n\n")[0].replace("\n", " "))
+            print(
+                f"{args.accounts:,} accounts loaded in {time.perf_counter() - started:.1f} s;"
+                f" {sum(expected.values()):,} messages due; batches of {args.batch};"
+                f" the server takes {ACCEPT_SECONDS * 1000:.0f} ms a message"
+            )
+            print(
+                f"{'workers':>7} {'seconds':>8} {'messages':>9} {'msg/s':>7} {'vs 1':>6}"
+                f" {'worker CPU ms/msg':>18}"
+            )
+            base = None
+            for n in counts:
+                result = run(folder, Path(env["PORTAL_SQLITE_PATH"]), n, env, taken)
+                sent = sum(result["taken"].values())
+                if Counter(result["taken"]) != expected or result["twice"]:
+                    sys.exit(f"{n} workers: took {dict(result['taken'])}, planned {dict(expected)}")
+                rate = sent / result["seconds"]
+                base = base or rate
+                cpu_ms = result["worker_cpu"] * 1000 / sent
+                print(
+                    f"{n:>7} {result['seconds']:>8.1f} {sent:>9,} {rate:>7.1f}"
+                    f" {rate / base:>5.1f}x {cpu_ms:>18.1f}"
+                )
+            print(f"({os.cpu_count()} CPUs here; each Lambda worker has its own)")
+        finally:
+            controller.stop()
+
+
+if __name__ == "__main__":
+    main()
