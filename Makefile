@@ -20,7 +20,7 @@ LAMBDA_ZIP ?= build/lambda.zip
 # moto's DynamoDB on this machine for `make run-dynamodb` (in memory: gone when it stops).
 DYNAMODB_PORT ?= 8001
 
-.PHONY: run-dynamodb uv run install install-dev install-deploy migrate demo test test-slow lint format bench package clean
+.PHONY: run-dynamodb uv run install install-dev install-deploy migrate demo test test-slow lint format bench bench-fanout package clean
 
 uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
@@ -113,6 +113,10 @@ bench: install-dev
 	$(BIN)/python bench/import_csv.py
 	$(BIN)/python bench/mail_build.py
 	$(BIN)/python bench/plan_charges.py
+
+# The fan-out over 1, 2, 4 and 8 worker processes (docs/scaling.md): about ten minutes.
+bench-fanout: install-dev
+	$(BIN)/python bench/fanout.py
 
 clean:
 	rm -rf $(VENV) $(DEPLOY_VENV) build var .pytest_cache .ruff_cache .mypy_cache .hypothesis
