@@ -11,7 +11,13 @@ queuing to the last batch done), the messages the server took, messages a second
 throughput against one worker in the same run; every run must deliver exactly the planned
 messages, each once.
 
+With --dynamodb N it instead measures a worker's cost per due account on DynamoDB (moto's
+server): N accounts (one in ten due) planned and run batch by batch in this process, the
+DynamoDB calls botocore makes per due account, by operation, and the message bytes and
+in-process milliseconds per message (the figures docs/scaling.md's capacity model uses).
+
     .venv/bin/python bench/fanout.py [--accounts 20000] [--workers 1,2,4,8] [--batch 25]
+    .venv/bin/python bench/fanout.py --dynamodb 2000
 """
 
 import argparse
@@ -22,6 +28,7 @@ import os
 import resource
 import socket
 import sqlite3
+import statistics
 import sys
 import time
 from collections import Counter
@@ -130,12 +137,73 @@ def run(folder: Path, loaded: Path, workers: int, env: dict[str, str], taken: li
     }
 
 
+class CountingMailer:
+    """Keeps the size of each message as the mailer would send it."""
+
+    def __init__(self, sender: str) -> None:
+        self.sender = sender
+        self.sizes: list[int] = []
+
+    def send(self, message) -> str:
+        self.sizes.append(len(message.to_bytes(self.sender)))
+        return f"m{len(self.sizes)}"
+
+
+def dynamodb_costs(accounts: int, batch_size: int) -> None:
+    """A worker's DynamoDB calls, message bytes and milliseconds per due account."""
+    from _population import ApiCounter
+    from reminders import load_dynamodb
+
+    from portal.services.fanout import read_batch, run_batch
+
+    class Queue:
+        def __init__(self) -> None:
+            self.bodies: list[str] = []
+
+        def send(self, bodies) -> None:
+            self.bodies += bodies
+
+    with bench_folder() as folder:
+        env = store_env(folder, "dynamodb", PORTAL_WORK_BATCH_SIZE=str(batch_size))
+        services = build_store(env)
+        plan = population(accounts)
+        print(load_dynamodb(services, plan, accounts))
+        mailer = CountingMailer(services.settings.mail_from)
+        services.mailer = mailer
+        services.work_queue = Queue()
+        counter = ApiCounter(services.store.db.client)
+        queued = plan_reminders(services, NOW)
+        planner_calls = sum(counter.calls.values())
+        counter.reset()
+        started = time.process_time()
+        for body in services.work_queue.bodies:
+            summary = run_batch(services, read_batch(body), NOW)
+            if summary.failed:
+                sys.exit(f"a batch failed: {summary.counts()}")
+        cpu = time.process_time() - started
+        due = queued.accounts
+        calls = sum(counter.calls.values())
+        inside_ms = sum(counter.inside.values()) / 1e6
+        mix = ", ".join(f"{op} {n / due:.2f}" for op, n in sorted(counter.calls.items()))
+        print(f"planner: {queued.batches} batches of {due:,} due accounts, {planner_calls} calls")
+        print(f"worker: {calls / due:.2f} DynamoDB calls per due account ({mix})")
+        print(
+            f"worker: {statistics.fmean(mailer.sizes) / 1024:.1f} KiB per message;"
+            f" {(cpu * 1000 - inside_ms) / due:.1f} ms CPU per due account outside botocore"
+            f" ({cpu * 1000 / due:.1f} ms with moto's answers parsed)"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--workers", default="1,2,4,8")
     parser.add_argument("--batch", type=int, default=25, help="due accounts per batch (25)")
+    parser.add_argument("--dynamodb", type=int, default=0, help="measure costs on DynamoDB")
     args = parser.parse_args(argv)
+    if args.dynamodb:
+        dynamodb_costs(args.dynamodb, args.batch)
+        return
     counts = [int(n) for n in args.workers.split(",")]
     from aiosmtpd.controller import Controller
 
