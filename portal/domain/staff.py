@@ -82,6 +82,8 @@ class AuditAction(StrEnum):
     CANCEL_PLAN = "cancel_plan"
     SKIP_INSTALLMENT = "skip_installment"
     SEND_PLAN_LINK = "send_plan_link"
+    VIEW_UNDELIVERABLE = "view_undeliverable"
+    MARK_ADDRESS_CORRECTED = "mark_address_corrected"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from portal.ports.access import Access
 from portal.ports.api_keys import ApiKeys
 from portal.ports.claims import Claims
 from portal.ports.ledger import Ledger
+from portal.ports.mail_feedback import MailFeedback
 from portal.ports.plans import Plans
 from portal.ports.reminders import Reminders
 from portal.ports.reports import Reports
@@ -21,7 +22,9 @@ class StoreNotReady(StoreError):
     """The schema is missing or older than the code: run `portal migrate`."""
 
 
-class Store(Ledger, Claims, Access, Staff, Reminders, Reports, ApiKeys, Plans, Protocol):
+class Store(
+    Ledger, Claims, Access, Staff, Reminders, Reports, ApiKeys, Plans, MailFeedback, Protocol
+):
     """Every role at once, as bootstrap builds it."""
 
     def migrate(self) -> int:
