@@ -183,7 +183,7 @@ def account(account_number: str):
         "patient/account.html",
         view=view,
         form=AmountForm(),
-        email_undeliverable=email_undeliverable(view),
+        email_undeliverable=view.viewer.is_guarantor and view.email_undeliverable,
     )
 
 
@@ -199,7 +199,8 @@ def _account_page(account_number: str, form: AmountForm, status: int):
 
 def email_undeliverable(view: AccountView) -> bool:
     """The guarantor's e-mail address takes no mail (SES reported it): the page asks them
-    to give the office another (shown to the guarantor only: it is their address)."""
+    to give the office another (shown to the guarantor only: it is their address). The
+    account page has it from its one read; this reads it for the page shown again."""
     if not view.viewer.is_guarantor or not view.account.guarantor.email:
         return False
     return undeliverable_for(current_services(), view.account.guarantor.email) is not None

@@ -158,3 +158,28 @@ def test_the_reminder_policy_skips_an_undeliverable_address(services, outbox, cl
     mark_corrected(services, "sam", MARIA)
     assert run_reminders(services, clock.now()).sent == 1
     assert sent_to(outbox) == Counter({MARIA: 1})
+
+
+def test_the_patient_page_read_says_when_the_guarantor_address_is_undeliverable(services):
+    store = services.store
+    store.open_web_session("sid-1", "100234", NOW)
+
+    def flagged() -> bool:
+        return store.patient_page("sid-1", NOW, "100234").email_undeliverable
+
+    assert not flagged()
+    apply_ses_event(services, bounce(MARIA, "100234"), "sns-11")
+    assert flagged()
+    assert store.patient_page("sid-1", NOW, "100234", "S-2026-000100").email_undeliverable
+    # The guarantor's new address (a later import) is not the one that bounced.
+    import_statement(
+        services,
+        lopez_account("maria.lopez@example.org"),
+        statement("S-2026-000300", (1000,)),
+        notify=False,
+    )
+    assert not flagged()
+    import_statement(services, lopez_account(), statement("S-2026-000301", (1000,)), notify=False)
+    assert flagged()
+    mark_corrected(services, "sam", MARIA)
+    assert not flagged()

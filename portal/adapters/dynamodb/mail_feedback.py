@@ -1,7 +1,9 @@
 """The DynamoDB store's mail-feedback port: undeliverable addresses and SES events applied.
 
 An undeliverable address is one item, `UNDELIVERABLE#<address>`, listed for staff through
-`GSI2` `UNDELIVERABLE` (newest report first); an applied SES event leaves a marker item
+`GSI2` `UNDELIVERABLE` (newest report first), with a marker `UNDELIVERABLE#<address>` in
+the partition of each account whose mail went to it (so the patient's page, one Query of
+the partition, reads it without another call); an applied SES event leaves a marker item
 `MAILEVENT#<event id>` (TTL: 30 days) written in the same transaction as what it changes,
 so a second delivery of the same event changes nothing."""
 
@@ -10,6 +12,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 
 from portal.adapters.dynamodb.database import DynamoDbTable
+from portal.adapters.dynamodb.items import account_pk
 from portal.adapters.dynamodb.records import _mail_item
 from portal.adapters.dynamodb.table import Item, epoch, key_condition, parse_required_ts, ts
 from portal.domain.staff import AuditEntry, MailRecord
@@ -46,6 +49,11 @@ class DynamoDbMailFeedback(DynamoDbTable):
             },
             *({"Put": {"Item": _mail_item(record)}} for record in mail),
             *(_mark(report) for report in undeliverable),
+            *(
+                {"Put": {"Item": _marker(account, report.address)}}
+                for report in undeliverable
+                for account in report.accounts
+            ),
         ]
         if len(writes) > 100:
             raise StoreError("an SES event names more recipients than one write holds")
@@ -66,18 +74,40 @@ class DynamoDbMailFeedback(DynamoDbTable):
         return [_report(i) for i in islice(found, limit)]
 
     def clear_undeliverable(self, address: str, audit: AuditEntry | None = None) -> bool:
-        delete: Item = {
-            "Key": {"PK": _pk(address), "SK": UNDELIVERABLE},
-            "ConditionExpression": "attribute_exists(PK)",
-        }
-        if audit is None:
-            return self.db.delete(_pk(address), UNDELIVERABLE, "attribute_exists(PK)")
-        refused = self.db.transact([{"Delete": delete}, {"Put": {"Item": self._audit_item(audit)}}])
-        return refused is None
+        item = self.db.get(_pk(address), UNDELIVERABLE)
+        if item is None:
+            return False
+        writes: list[Item] = [
+            {
+                "Delete": {
+                    "Key": {"PK": _pk(address), "SK": UNDELIVERABLE},
+                    "ConditionExpression": "attribute_exists(PK)",
+                }
+            },
+            *(
+                {"Delete": {"Key": _key(_marker(account, address))}}
+                for account in item.get("accounts", ())
+            ),
+        ]
+        if audit is not None:
+            writes.append({"Put": {"Item": self._audit_item(audit)}})
+        return self.db.transact(writes) is None
 
 
 def _pk(address: str) -> str:
     return f"{UNDELIVERABLE}#{normal_address(address)}"
+
+
+def _marker(account_number: str, address: str) -> Item:
+    return {
+        "PK": account_pk(account_number),
+        "SK": f"{UNDELIVERABLE}#{normal_address(address)}",
+        "address": normal_address(address),
+    }
+
+
+def _key(item: Item) -> Item:
+    return {"PK": item["PK"], "SK": item["SK"]}
 
 
 def _mark(report: UndeliverableAddress) -> Item:
