@@ -1,6 +1,7 @@
 """The Store port: every role a store keeps (ledger, claims, access, staff, reminders,
 reports, API keys, payment plans), in one object, SQLite or DynamoDB."""
 
+from pathlib import Path
 from typing import Protocol
 
 from portal.ports.access import Access
@@ -32,3 +33,8 @@ class Store(
 
     def ping(self) -> None:
         """Raise StoreError unless the store answers."""
+
+    def backup(self, path: Path) -> None:
+        """Copy the whole store, consistent as of one moment, into a new file at `path`
+        while it keeps serving; StoreError (nothing written) when `path` exists, or when
+        the store keeps its backups itself (DynamoDB: point-in-time recovery)."""
