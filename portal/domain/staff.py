@@ -117,7 +117,9 @@ class MailRecord:
     kind: str  # receipt | statement | reminder | final-notice | escalation
     to: str
     subject: str
-    outcome: str  # sent | failed (will be tried again) | refused (the address will not take it)
+    # sent | failed (will be tried again) | refused (the address will not take it); and what
+    # SES reported back: delivered | bounced | complained | rejected
+    outcome: str
     at: datetime
     detail: str = ""
 

@@ -65,6 +65,7 @@ def apply_ses_event(
     at = _event_time(details.get("timestamp")) or _event_time(mail.get("timestamp"))
     at = at or services.clock.now()
     recipients, detail, undeliverable = _recipients(event_type, details, mail)
+    recipients = list({normal_address(a): a for a in recipients if a}.values())
     account, kind = _tag(mail, ACCOUNT_TAG), _tag(mail, KIND_TAG) or "unknown"
     headers = mail.get("commonHeaders")
     subject = str(headers.get("subject", "")) if isinstance(headers, Mapping) else ""

@@ -183,3 +183,14 @@ def test_the_patient_page_read_says_when_the_guarantor_address_is_undeliverable(
     assert flagged()
     mark_corrected(services, "sam", MARIA)
     assert not flagged()
+
+
+def test_an_address_named_twice_in_one_event_is_one_report(services):
+    event = bounce(MARIA, "100234")
+    twice = dict(event["bounce"]["bouncedRecipients"][0], emailAddress="MARIA@example.com")
+    event["bounce"]["bouncedRecipients"].append(twice)
+
+    result = apply_ses_event(services, event, "sns-12")
+
+    assert (result.applied, result.undeliverable, result.logged) == (True, 1, 1)
+    assert [r.address for r in services.store.undeliverable_addresses()] == [MARIA]
