@@ -5,10 +5,12 @@
 
 Sets, in the given stage only: ``role_arn`` (the stack's Lambda role), ``manage_roles``
 false, the environment variables ``PORTAL_DYNAMODB_TABLE``,
-``PORTAL_SES_CONFIGURATION_SET``, ``PORTAL_STATIC_URL`` and ``PORTAL_WORK_QUEUE_URL``, and
-the work queue as the event source of ``functions.workers.handler`` (one batch per
-invocation). Everything else in the file is kept as it is. A missing stage or stack
-output stops it (exit 2) with one line naming it.
+``PORTAL_SES_CONFIGURATION_SET``, ``PORTAL_STATIC_URL`` and ``PORTAL_WORK_QUEUE_URL``; the
+work queue as the event source of ``functions.workers.handler`` (one batch per
+invocation); and, when the stack has it, the SNS topic of SES's events as the event source
+of ``functions.ses_feedback.handler`` (the stage's ``events`` copied from the stage it
+extends when it has none of its own). Everything else in the file is kept as it is. A
+missing stage or stack output stops it (exit 2) with one line naming it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ REQUIRED_OUTPUTS = (
     *ENVIRONMENT_OUTPUTS.values(),
     WORKER_QUEUE_OUTPUT,
 )
+# function of an `events` entry -> the stack output that is its event source's arn.
+EVENT_SOURCE_OUTPUTS = {"functions.ses_feedback.handler": "SesEventsTopicArn"}
 
 OutputsProvider = Callable[[str, str | None], dict[str, str]]
 
@@ -79,7 +83,25 @@ def apply_outputs(settings: dict, stage: str, outputs: dict[str, str]) -> dict:
         "batch_size": 1,
         "enabled": True,
     }
+    _fill_event_sources(filled, stage, outputs)
     return filled
+
+
+def _fill_event_sources(settings: dict, stage: str, outputs: dict[str, str]) -> None:
+    sources = {f: outputs[o] for f, o in EVENT_SOURCE_OUTPUTS.items() if outputs.get(o)}
+    if not sources:
+        return
+    stage_settings = settings[stage]
+    events = stage_settings.get("events")
+    base = stage_settings.get("extends")
+    if events is None and isinstance(settings.get(base), dict):
+        events = copy.deepcopy(settings[base].get("events"))
+    if not isinstance(events, list):
+        return
+    for event in events:
+        if isinstance(event, dict) and event.get("function") in sources:
+            event.setdefault("event_source", {})["arn"] = sources[event["function"]]
+    stage_settings["events"] = events
 
 
 def stack_outputs(stack: str, region: str | None) -> dict[str, str]:

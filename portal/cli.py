@@ -86,6 +86,20 @@ def migrate() -> None:
     click.echo(f"Store ready at schema version {version}.")
 
 
+@cli.command(help="Copy the SQLite store to a new FILE while the portal keeps serving.")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup(file: Path) -> None:
+    from portal.ports.store import StoreError
+
+    services = command_services()
+    try:
+        services.store.backup(file)
+    except StoreError as exc:
+        click.echo(f"portal: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"Backed up the store to {file}.")
+
+
 @cli.command(help="Load demo accounts (idempotent) and print lookup details to try.")
 def demo() -> None:
     from portal.services.demo import NotLocal, load_demo

@@ -2,7 +2,8 @@
 
 The message goes as built by `OutgoingMessage.to_bytes` (multipart text + HTML, the
 `X-Portal-Message-Kind` header and any extra header such as `List-Unsubscribe`), tagged
-`kind=<message kind>` and, when one is configured, sent through the configuration set
+`kind=<message kind>` and `account=<account number>` (what SES reports back names them:
+portal/services/mail_feedback.py) and, when one is configured, sent through the configuration set
 (where SES publishes bounces, complaints and deliveries).
 
 The boto3 client is made on the first send (nothing is done at construction), with
@@ -18,6 +19,7 @@ senders / rate seconds between its own sends.
 """
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +34,9 @@ from portal.ports.mail import (
 )
 
 log = logging.getLogger(__name__)
+
+# What SES takes as a message tag's name or value.
+_TAG = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 15
@@ -136,7 +141,12 @@ class SesMailer:
             "FromEmailAddress": bare_address(self.sender),
             "Destination": {"ToAddresses": [bare_address(message.to)]},
             "Content": {"Raw": {"Data": data}},
-            "EmailTags": [{"Name": "kind", "Value": message.kind}],
+            "EmailTags": [{"Name": "kind", "Value": message.kind}]
+            + [
+                {"Name": name, "Value": value}
+                for name, value in message.tags.items()
+                if name != "kind" and _TAG.fullmatch(name) and _TAG.fullmatch(value)
+            ],
         }
         if self.configuration_set:
             request["ConfigurationSetName"] = self.configuration_set

@@ -35,6 +35,7 @@ class Skip(StrEnum):
     PAYMENT_PLAN = "payment plan"
     OPTED_OUT = "opted out"
     NO_ADDRESS = "no e-mail address"
+    UNDELIVERABLE = "e-mail address undeliverable"
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class AccountFacts:
     # notices go instead. When it ends, the statement is back at the stage its days past
     # due reach.
     on_plan: bool = False
+    # SES reported the address as one that takes no mail (a permanent bounce, a complaint).
+    undeliverable: bool = False
 
 
 def decide(schedule: Schedule, facts: AccountFacts, today: date) -> Step | Skip:
@@ -95,4 +98,6 @@ def decide(schedule: Schedule, facts: AccountFacts, today: date) -> Step | Skip:
             return Skip.OPTED_OUT
         if not facts.has_email:
             return Skip.NO_ADDRESS
+        if facts.undeliverable:
+            return Skip.UNDELIVERABLE
     return step

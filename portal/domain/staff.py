@@ -82,6 +82,8 @@ class AuditAction(StrEnum):
     CANCEL_PLAN = "cancel_plan"
     SKIP_INSTALLMENT = "skip_installment"
     SEND_PLAN_LINK = "send_plan_link"
+    VIEW_UNDELIVERABLE = "view_undeliverable"
+    MARK_ADDRESS_CORRECTED = "mark_address_corrected"
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,9 @@ class MailRecord:
     kind: str  # receipt | statement | reminder | final-notice | escalation
     to: str
     subject: str
-    outcome: str  # sent | failed (will be tried again) | refused (the address will not take it)
+    # sent | failed (will be tried again) | refused (the address will not take it); and what
+    # SES reported back: delivered | bounced | complained | rejected
+    outcome: str
     at: datetime
     detail: str = ""
 

@@ -69,6 +69,8 @@ class PatientPage:
 
     subject: str | None  # as web_session_subject: None once the session ended or expired
     records: AccountRecords | None  # None for an unknown account, or when subject is None
+    # SES reported the guarantor's e-mail address as undeliverable (read with the records).
+    email_undeliverable: bool = False
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,9 @@ class OutgoingMessage:
     text: str
     html: str
     headers: dict[str, str] = field(default_factory=dict)
+    # Names for the mail service alone (SES message tags: which account the message is
+    # about, so what SES reports back reaches that account); never in the message.
+    tags: dict[str, str] = field(default_factory=dict)
 
     def to_bytes(self, sender: str, linesep: str = "\r\n", message_id: str | None = None) -> bytes:
         """The message as it goes on the wire: what `to_email(...).as_bytes()` would say,

@@ -1,12 +1,14 @@
 """The Store port: every role a store keeps (ledger, claims, access, staff, reminders,
 reports, API keys, payment plans), in one object, SQLite or DynamoDB."""
 
+from pathlib import Path
 from typing import Protocol
 
 from portal.ports.access import Access
 from portal.ports.api_keys import ApiKeys
 from portal.ports.claims import Claims
 from portal.ports.ledger import Ledger
+from portal.ports.mail_feedback import MailFeedback
 from portal.ports.plans import Plans
 from portal.ports.reminders import Reminders
 from portal.ports.reports import Reports
@@ -21,7 +23,9 @@ class StoreNotReady(StoreError):
     """The schema is missing or older than the code: run `portal migrate`."""
 
 
-class Store(Ledger, Claims, Access, Staff, Reminders, Reports, ApiKeys, Plans, Protocol):
+class Store(
+    Ledger, Claims, Access, Staff, Reminders, Reports, ApiKeys, Plans, MailFeedback, Protocol
+):
     """Every role at once, as bootstrap builds it."""
 
     def migrate(self) -> int:
@@ -29,3 +33,8 @@ class Store(Ledger, Claims, Access, Staff, Reminders, Reports, ApiKeys, Plans, P
 
     def ping(self) -> None:
         """Raise StoreError unless the store answers."""
+
+    def backup(self, path: Path) -> None:
+        """Copy the whole store, consistent as of one moment, into a new file at `path`
+        while it keeps serving; StoreError (nothing written) when `path` exists, or when
+        the store keeps its backups itself (DynamoDB: point-in-time recovery)."""

@@ -55,6 +55,8 @@ class AccountView:
     today: date
     entries: tuple[LedgerEntry, ...] = ()
     viewer: Viewer = GUARANTOR
+    # SES reported the guarantor's address as undeliverable (set on a patient's page only).
+    email_undeliverable: bool = False
 
     @property
     def due_cents(self) -> int:
@@ -119,7 +121,8 @@ def patient_page(
     if page.records is None:
         return page.subject, None
     today = practice_date(now, services.settings.tz)
-    return page.subject, view_of(page.records, today, viewer)
+    view = view_of(page.records, today, viewer)
+    return page.subject, replace(view, email_undeliverable=page.email_undeliverable)
 
 
 def view_of(records: AccountRecords, today: date, viewer: Viewer | None = None) -> AccountView:

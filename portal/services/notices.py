@@ -8,6 +8,8 @@ of birth are never passed to a template.
 
 import logging
 import secrets
+from collections.abc import Collection
+from dataclasses import replace
 from datetime import date
 from enum import StrEnum
 
@@ -23,6 +25,12 @@ from portal.services.accounts import account_view
 from portal.services.claims import claim_payload, stale_before
 from portal.services.context import Services
 from portal.services.errors import NotFound
+from portal.services.mail_feedback import (
+    ACCOUNT_TAG,
+    is_listed,
+    refusal_detail,
+    undeliverable_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +58,25 @@ def deliver(services: Services, message: OutgoingMessage, account_number: str) -
 
 
 def attempt(
-    services: Services, message: OutgoingMessage, account_number: str
+    services: Services,
+    message: OutgoingMessage,
+    account_number: str,
+    undeliverable: Collection[str] | None = None,
 ) -> tuple[Delivery, MailRecord]:
     """Send one message; the mail-log line for it is the caller's to keep. A permanent
-    refusal is noted on the account for staff; nothing about the body is logged or noted."""
+    refusal is noted on the account for staff; nothing about the body is logged or noted.
+
+    Every e-mail the portal sends comes here: an address SES reported as undeliverable (a
+    permanent bounce, a complaint) is refused without a send until staff mark it corrected.
+    `undeliverable`: the addresses, when the caller read them once for many messages."""
+    stopped = _undeliverable(services, message, undeliverable)
+    if stopped is not None:
+        log.info(
+            "account %s: the %s e-mail was not sent: %s", account_number, message.kind, stopped
+        )
+        return _attempted(services, message, account_number, Delivery.REFUSED, stopped)
+    if ACCOUNT_TAG not in message.tags:
+        message = replace(message, tags={**message.tags, ACCOUNT_TAG: account_number})
     try:
         services.mailer.send(message)
     except PermanentMailError as exc:
@@ -80,6 +103,21 @@ def attempt(
         )
         return _attempted(services, message, account_number, Delivery.FAILED, type(exc).__name__)
     return _attempted(services, message, account_number, Delivery.SENT)
+
+
+def _undeliverable(
+    services: Services, message: OutgoingMessage, undeliverable: Collection[str] | None
+) -> str | None:
+    """Why the message must not go (its address is undeliverable), or None. A store that
+    cannot answer does not stop the mail: SES keeps its own suppression list as well."""
+    if undeliverable is not None:
+        return refusal_detail(None) if is_listed(message.to, undeliverable) else None
+    try:
+        report = undeliverable_for(services, message.to)
+    except Exception:
+        log.exception("the undeliverable addresses could not be read; the e-mail goes")
+        return None
+    return refusal_detail(report) if report is not None else None
 
 
 def _attempted(
@@ -151,12 +189,14 @@ def send_claimed(
     claim_key: str,
     message: OutgoingMessage,
     account_number: str,
+    undeliverable: Collection[str] | None = None,
 ) -> Delivery:
     """Send a message whose claim the caller holds, and close the claim. A refused address
-    counts as done (not retried); a transient failure releases the claim, which stays
-    unfinished for the next attempt or the daily sweep."""
+    (an undeliverable one among them) counts as done (not retried); a transient failure
+    releases the claim, which stays unfinished for the next attempt or the daily sweep.
+    `undeliverable`: as `attempt`'s."""
     store = services.store
-    outcome, record = attempt(services, message, account_number)
+    outcome, record = attempt(services, message, account_number, undeliverable)
     if outcome is Delivery.FAILED:
         _log_attempt(services, record)
         store.release_claim(claim_kind, claim_key)

@@ -11,7 +11,7 @@ send that one again: e-mail offers no way to make a send and a store write one s
 """
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 
@@ -25,6 +25,7 @@ from portal.ports.mail import OutgoingMessage
 from portal.ports.reminders import DueAccount
 from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
 from portal.services.context import Services
+from portal.services.mail_feedback import is_listed, undeliverable_for, undeliverable_set
 from portal.services.notices import (
     Delivery,
     _log_attempt,
@@ -96,7 +97,11 @@ def run_reminders(
     due = services.store.accounts_due(today - timedelta(days=schedule.first_day))
     summary.due_accounts = len(due)
     plans = running_plans(services) if due else {}
-    remind_accounts(services, progress(due) if progress else due, today, summary, plans)
+    # Addresses SES reported as taking no mail, read once: the policy skips them.
+    undeliverable = undeliverable_set(services) if due else frozenset()
+    remind_accounts(
+        services, progress(due) if progress else due, today, summary, plans, undeliverable
+    )
     # Then whatever was claimed and never finished (an event, a receipt, a notice, a
     # reminder whose sender died): imported here, as the sweep finishes reminders with this
     # module.
@@ -120,14 +125,18 @@ def remind_accounts(
     today: date,
     summary: ReminderSummary,
     plans: "RunningPlans | None",
+    undeliverable: Collection[str] | None = None,
 ) -> None:
     """Each due account's step today, claimed, sent and marked BATCH at a time.
-    `plans`: the run's running plans, read once; None reads each account's own."""
+    `plans`: the run's running plans, read once; None reads each account's own.
+    `undeliverable`: the addresses that take no mail, read here when not given."""
     schedule = schedule_of(services)
+    if undeliverable is None:
+        undeliverable = undeliverable_set(services)
     batch: list[Planned] = []
     for item in items:
         try:
-            planned = _plan(services, schedule, item, today, summary, plans)
+            planned = _plan(services, schedule, item, today, summary, plans, undeliverable)
         except Exception:
             # One account's trouble must not stop everyone else's reminders.
             log.exception("reminders: account %s failed", item.account_number)
@@ -136,9 +145,9 @@ def remind_accounts(
         if planned is not None:
             batch.append(planned)
         if len(batch) >= BATCH:
-            _send_batch(services, batch, today, summary)
+            _send_batch(services, batch, today, summary, undeliverable)
             batch = []
-    _send_batch(services, batch, today, summary)
+    _send_batch(services, batch, today, summary, undeliverable)
 
 
 @dataclass(frozen=True)
@@ -167,13 +176,14 @@ def _plan(
     today: date,
     summary: ReminderSummary,
     plans: "RunningPlans | None",
+    undeliverable: Collection[str] = (),
 ) -> Planned | None:
     """The account's step today; None when it is skipped (or only counted: a dry run)."""
     account = item.account or services.store.get_account(item.account_number)
     if account is None:
         summary.skipped += 1
         return None
-    step = decide_step(services, schedule, account, item, today, plans)
+    step = decide_step(services, schedule, account, item, today, plans, undeliverable)
     if isinstance(step, Skip):
         summary.skipped += 1
         return None
@@ -185,7 +195,11 @@ def _plan(
 
 
 def _send_batch(
-    services: Services, batch: list[Planned], today: date, summary: ReminderSummary
+    services: Services,
+    batch: list[Planned],
+    today: date,
+    summary: ReminderSummary,
+    undeliverable: Collection[str] = (),
 ) -> None:
     """Claim the batch's messages in one write, send each claimed one, and mark those sent
     (or refused for good) with their mail-log lines in one write; a failed send releases
@@ -221,7 +235,7 @@ def _send_batch(
                 summary.skipped += 1  # claimed before: sent by an earlier run
                 continue
             token = tokens.get(planned.item.account_number)
-            outcome = _send_planned(services, planned, today, token)
+            outcome = _send_planned(services, planned, today, token, undeliverable)
             if outcome is None:
                 summary.failed += 1
                 continue
@@ -241,7 +255,11 @@ def _send_batch(
 
 
 def _send_planned(
-    services: Services, planned: Planned, today: date, opt_out_token: str | None
+    services: Services,
+    planned: Planned,
+    today: date,
+    opt_out_token: str | None,
+    undeliverable: Collection[str] = (),
 ) -> tuple[Delivery, MailRecord] | None:
     """Build and send one claimed message; None (its claim released) when it could not be
     built."""
@@ -252,7 +270,7 @@ def _send_planned(
         log.exception("reminders: account %s failed", item.account_number)
         services.store.release_claim(claim.kind, claim.key)
         return None
-    return attempt(services, message, item.account_number)
+    return attempt(services, message, item.account_number, undeliverable)
 
 
 def reminder_key(account_number: str, statement_id: str, step: Step) -> str:
@@ -357,10 +375,12 @@ def decide_step(
     item: DueAccount,
     today: date,
     plans: RunningPlans | None = None,
+    undeliverable: Collection[str] | None = None,
 ) -> Step | Skip:
-    """The account's step today: a running plan that pays the statement skips it.
-    `plans`: the run's running plans (read here, for the account, when not given)."""
-    facts = _facts(services, account, item, today)
+    """The account's step today: a running plan that pays the statement skips it, and so
+    does an address SES reported as undeliverable. `plans`, `undeliverable`: the run's,
+    read once (read here, for the account, when not given)."""
+    facts = _facts(services, account, item, today, undeliverable)
     step = decide(schedule, facts, today)
     if isinstance(step, Skip):
         return step
@@ -373,7 +393,13 @@ def decide_step(
     return decide(schedule, replace(facts, on_plan=True), today)
 
 
-def _facts(services: Services, account, item: DueAccount, today: date) -> AccountFacts:
+def _facts(
+    services: Services,
+    account,
+    item: DueAccount,
+    today: date,
+    undeliverable: Collection[str] | None = None,
+) -> AccountFacts:
     open_items = services.store.escalations(account_number=account.account_number)
     promises = [e.promise_to_pay_on for e in open_items if e.promise_to_pay_on]
     promises += [
@@ -388,6 +414,12 @@ def _facts(services: Services, account, item: DueAccount, today: date) -> Accoun
         opted_out=account.reminders_opted_out_at is not None,
         open_dispute=any(e.kind is EscalationKind.DISPUTE for e in open_items),
         promised_until=max(promises, default=None),
+        undeliverable=bool(account.guarantor.email)
+        and (
+            is_listed(account.guarantor.email, undeliverable)
+            if undeliverable is not None
+            else undeliverable_for(services, account.guarantor.email) is not None
+        ),
     )
 
 

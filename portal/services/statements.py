@@ -1,7 +1,7 @@
 """Bringing statements into the portal: checked first, then stored all or nothing."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from portal.domain.accounts import Account
@@ -9,6 +9,7 @@ from portal.domain.statements import Statement, statement_errors
 from portal.ports.ledger import ImportOutcome, ImportResult, StatementImport
 from portal.services.claims import stale_before
 from portal.services.context import Services
+from portal.services.mail_feedback import undeliverable_set
 from portal.services.notices import (
     STATEMENT_CLAIM,
     send_claimed,
@@ -113,13 +114,29 @@ def send_notices(services: Services, notices: Sequence[Notice]) -> None:
         except Exception:
             log.exception("%d statement notices not claimed: the sweep sends them", len(claims))
             continue
+        undeliverable = _undeliverable(services) if taken else None
         for notice in batch:
             claim = notice.item.notice
             if claim is not None and (claim.kind, claim.key) in taken:
-                _announce(services, notice.item, notice.result)
+                _announce(services, notice.item, notice.result, undeliverable)
 
 
-def _announce(services: Services, item: StatementImport, result: ImportResult) -> None:
+def _undeliverable(services: Services) -> frozenset[str] | None:
+    """The addresses SES reported as taking no mail, read once for a batch of notices;
+    None (each send looks its address up) when they cannot be read."""
+    try:
+        return undeliverable_set(services)
+    except Exception:
+        log.exception("the undeliverable addresses could not be read")
+        return None
+
+
+def _announce(
+    services: Services,
+    item: StatementImport,
+    result: ImportResult,
+    undeliverable: Collection[str] | None = None,
+) -> None:
     account, statement = item.account, item.statement
     try:
         message = statement_notice(
@@ -137,7 +154,12 @@ def _announce(services: Services, item: StatementImport, result: ImportResult) -
         return
     try:
         send_claimed(
-            services, STATEMENT_CLAIM, statement.statement_id, message, account.account_number
+            services,
+            STATEMENT_CLAIM,
+            statement.statement_id,
+            message,
+            account.account_number,
+            undeliverable,
         )
     except Exception:
         log.exception("statement %s: the notice could not be sent", statement.statement_id)

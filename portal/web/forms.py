@@ -236,3 +236,10 @@ class StaffUserForm(FlaskForm):
     password = PasswordField(
         "Password", validators=[InputRequired("Enter a password."), Length(max=200)]
     )
+
+
+class AddressCorrectedForm(FlaskForm):
+    """Mark an undeliverable address corrected (the address in a hidden field, never in
+    the URL)."""
+
+    address = HiddenField("Address", validators=[InputRequired("Which address?"), Length(max=320)])

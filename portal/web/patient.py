@@ -24,6 +24,7 @@ from portal.ports.payments import GatewayError
 from portal.services.accounts import AccountView, account_view, patient_page
 from portal.services.errors import LookupFailed, LookupLocked, NotFound
 from portal.services.lookup import find_viewer
+from portal.services.mail_feedback import undeliverable_for
 from portal.services.payments import reconcile_checkout, start_payment
 from portal.services.web_sessions import end_web_session, open_web_session
 from portal.web import IDLE_LIMIT, current_services, seen_again
@@ -178,12 +179,31 @@ def account(account_number: str):
     view = signed_in_page(account_number)
     if view is None:
         return redirect(url_for("patient.lookup"))
-    return render_template("patient/account.html", view=view, form=AmountForm())
+    return render_template(
+        "patient/account.html",
+        view=view,
+        form=AmountForm(),
+        email_undeliverable=view.viewer.is_guarantor and view.email_undeliverable,
+    )
 
 
 def _account_page(account_number: str, form: AmountForm, status: int):
     view = account_view(current_services(), account_number, signed_in_viewer())
-    return render_template("patient/account.html", view=view, form=form), status
+    return render_template(
+        "patient/account.html",
+        view=view,
+        form=form,
+        email_undeliverable=email_undeliverable(view),
+    ), status
+
+
+def email_undeliverable(view: AccountView) -> bool:
+    """The guarantor's e-mail address takes no mail (SES reported it): the page asks them
+    to give the office another (shown to the guarantor only: it is their address). The
+    account page has it from its one read; this reads it for the page shown again."""
+    if not view.viewer.is_guarantor or not view.account.guarantor.email:
+        return False
+    return undeliverable_for(current_services(), view.account.guarantor.email) is not None
 
 
 @bp.get("/statements/<statement_id>")

@@ -23,6 +23,7 @@ from portal.domain.staff import ESCALATION_LABELS, AuditAction, EscalationKind, 
 from portal.services.accounts import account_view
 from portal.services.audit import audit
 from portal.services.errors import NotFound
+from portal.services.mail_feedback import undeliverable_for
 from portal.services.paging import newest_first
 from portal.services.refunds import refund_payment, refundable_cents
 from portal.services.reminders import reminder_status
@@ -171,6 +172,7 @@ def _account_page(account_number: str, status: int = 200, **forms):
             refund_key=secrets.token_hex(16),
             escalations=svc.store.escalations(account_number=account_number),
             mail_log=svc.store.mail_log(account_number, limit=20),
+            undeliverable=undeliverable_for(svc, view.account.guarantor.email),
             reminders=reminder_status(svc, view),
             plans=staff_plan_views(svc, plans, view.payments),
             plan_link_refusal=plan_link_refusal(svc, view, plans),

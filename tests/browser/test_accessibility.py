@@ -36,6 +36,7 @@ from portal.ports.payments import EventKind, GatewayEvent, SetupRequest
 from portal.services.api_keys import create_api_key
 from portal.services.context import Services
 from portal.services.demo import load_demo
+from portal.services.mail_feedback import apply_ses_event
 from portal.services.notices import opt_out_url
 from portal.services.payments import apply_gateway_event, start_payment
 from portal.services.plans import (
@@ -49,6 +50,7 @@ from portal.services.staff_actions import add_note, open_escalation, post_manual
 from portal.services.staff_auth import current_code
 from tests.browser.conftest import DESKTOP, PHONE, serving
 from tests.conftest import NOW
+from tests.ses_events import bounce
 
 # The axe-core that axe-playwright-python bundles (4.12.1, pinned in uv.lock).
 AXE_SOURCE = Path(axe_playwright_python.__file__).with_name("axe.min.js").read_text()
@@ -218,6 +220,10 @@ def site(tmp_path_factory) -> Iterator[Site]:
     )
     create_api_key(services, "billing-system", "admin")
     add_plans(services, number)
+    # SES reported the patient's address as bouncing: the notices on the patient's and the
+    # staff account pages, and a row of the console's list of bad addresses.
+    address = services.store.get_account(number).guarantor.email
+    apply_ses_event(services, bounce(address, number), "a11y-bounce")
 
     with serving(create_app(services=services), port):
         yield Site(
@@ -649,6 +655,10 @@ PAGES: dict[str, tuple[str, Callable]] = {
     "staff-users": ("staff", goto("/staff/users", "Staff users")),
     "staff-user-added": ("staff", user_added),
     "staff-api-keys": ("staff", goto("/staff/api-keys", "API keys")),
+    "staff-undeliverable": (
+        "staff",
+        goto("/staff/mail/undeliverable", "Undeliverable e-mail addresses"),
+    ),
     "staff-password": ("staff", goto("/staff/password", "Change your password")),
 }
 

@@ -58,6 +58,8 @@ STORE_READS = frozenset(
         "receivable_at",
         "search_accounts",
         "staff_users",
+        "undeliverable",
+        "undeliverable_addresses",
         "unfinished_claims",
         "web_session_subject",
     }

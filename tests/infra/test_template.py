@@ -390,8 +390,8 @@ def test_the_work_queue_sends_poison_batches_to_an_alarmed_dead_letter_queue(tem
     ]
     assert dead_alarm["Properties"]["Threshold"] == 0
     assert dead_alarm["Properties"]["ComparisonOperator"] == "GreaterThanThreshold"
-    topic_name, _ = only_resource(template, "AWS::SNS::Topic")
-    assert dead_alarm["Properties"]["AlarmActions"] == [{"Ref": topic_name}]
+    assert dead_alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert "AlarmTopic" in resources_of(template, "AWS::SNS::Topic")
 
 
 def test_parameters(template):
@@ -597,3 +597,112 @@ def test_script_exits_2_for_an_unknown_stage_without_aws(tmp_path: Path):
     assert len(result.stderr.strip().splitlines()) == 1
     assert "staging" in result.stderr
     assert result.stdout == ""
+
+
+# ------------------------------------------------------------------ SES feedback and alarms
+
+
+def test_the_configuration_set_publishes_its_feedback_to_the_topic(template):
+    set_name, config = only_resource(template, "AWS::SES::ConfigurationSet")
+    assert config["Properties"]["ReputationOptions"] == {"ReputationMetricsEnabled": True}
+    _, destination = only_resource(template, "AWS::SES::ConfigurationSetEventDestination")
+    props = destination["Properties"]
+    assert props["ConfigurationSetName"] == {"Ref": set_name}
+    event = props["EventDestination"]
+    assert event["Enabled"] is True
+    assert sorted(event["MatchingEventTypes"]) == ["bounce", "complaint", "delivery", "reject"]
+    assert event["SnsDestination"] == {"TopicARN": {"Ref": "MailEventsTopic"}}
+    assert destination["DependsOn"] == "MailEventsTopicPolicy"  # SES checks it may publish
+
+
+def test_only_ses_for_this_configuration_set_may_publish_to_the_events_topic(template):
+    policies = resources_of(template, "AWS::SNS::TopicPolicy")
+    props = policies["MailEventsTopicPolicy"]["Properties"]
+    assert props["Topics"] == [{"Ref": "MailEventsTopic"}]
+    allow, deny = props["PolicyDocument"]["Statement"]
+    assert allow["Principal"] == {"Service": "ses.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    assert allow["Resource"] == {"Ref": "MailEventsTopic"}
+    condition = allow["Condition"]["StringEquals"]
+    assert condition["AWS:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert condition["AWS:SourceArn"]["Fn::Sub"].endswith(
+        ":configuration-set/${MailConfigurationSet}"
+    )
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_zappa_routes_the_events_topic_to_the_feedback_handler():
+    settings = json.loads((ROOT / "zappa_settings.json").read_text())
+    for stage in ("dev", "prod"):
+        [event] = [
+            e
+            for e in settings[stage]["events"]
+            if e["function"] == "functions.ses_feedback.handler"
+        ]
+        source = event["event_source"]
+        assert source["events"] == ["sns:Publish"]
+        assert source["arn"].startswith("arn:aws:sns:")
+        assert source["arn"].endswith(f":patient-billing-portal-{stage}-ses-events")
+        # The schedules are the same in every stage.
+        assert [e.get("expression") for e in settings[stage]["events"][:2]] == [
+            e.get("expression") for e in settings["dev"]["events"][:2]
+        ]
+
+
+def _alarm(template: dict, metric: str) -> dict:
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm")
+    [alarm] = [a["Properties"] for a in alarms.values() if a["Properties"]["MetricName"] == metric]
+    return alarm
+
+
+@pytest.mark.parametrize(
+    ("metric", "threshold"),
+    [("Reputation.BounceRate", 0.02), ("Reputation.ComplaintRate", 0.001)],
+)
+def test_ses_reputation_alarms_go_to_the_alarm_topic(template, metric, threshold):
+    alarm = _alarm(template, metric)
+    assert alarm["Namespace"] == "AWS/SES"
+    assert alarm["Threshold"] == threshold
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["Period"] * alarm["EvaluationPeriods"] <= 86400
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert alarm["OKActions"] == [{"Ref": "AlarmTopic"}]
+    assert "docs/operations.md" in alarm["AlarmDescription"]
+
+
+def test_the_alarm_topic_takes_cloudwatch_and_an_optional_email(template):
+    topics = resources_of(template, "AWS::SNS::Topic")
+    assert set(topics) == {"MailEventsTopic", "AlarmTopic"}
+    policy = resources_of(template, "AWS::SNS::TopicPolicy")["AlarmTopicPolicy"]["Properties"]
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert statement["Condition"] == {
+        "StringEquals": {"AWS:SourceAccount": {"Ref": "AWS::AccountId"}}
+    }
+    _, subscription = only_resource(template, "AWS::SNS::Subscription")
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"]["Protocol"] == "email"
+    assert template["Parameters"]["AlarmEmail"]["Default"] == ""
+
+
+def test_the_events_and_alarm_topics_are_exported(template):
+    outputs = template["Outputs"]
+    assert outputs["SesEventsTopicArn"]["Value"] == {"Ref": "MailEventsTopic"}
+    assert outputs["AlarmTopicArn"]["Value"] == {"Ref": "AlarmTopic"}
+    assert set(fill.EVENT_SOURCE_OUTPUTS.values()) <= set(outputs)
+
+
+def test_apply_outputs_sets_the_feedback_topic_as_the_event_source():
+    settings = json.loads((ROOT / "zappa_settings.json").read_text())
+    topic = "arn:aws:sns:us-east-1:123456789012:patient-billing-portal-prod-ses-events"
+    del settings["prod"]["events"]  # inherited from dev: copied into prod, then filled
+
+    filled = fill.apply_outputs(settings, "prod", {**STACK_OUTPUTS, "SesEventsTopicArn": topic})
+
+    [event] = [
+        e for e in filled["prod"]["events"] if e["function"] == "functions.ses_feedback.handler"
+    ]
+    assert event["event_source"] == {"arn": topic, "events": ["sns:Publish"]}
+    assert filled["dev"] == settings["dev"]  # the stage it extends is left as it was

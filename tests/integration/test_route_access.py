@@ -26,6 +26,7 @@ from portal.domain.plans import Installment, Plan, PlanKind
 from portal.domain.staff import EscalationKind, Role
 from portal.ports.payments import EventKind, GatewayEvent, SetupRequest
 from portal.services.api_keys import create_api_key, revoke_api_key
+from portal.services.mail_feedback import apply_ses_event
 from portal.services.notices import opt_out_url
 from portal.services.payments import apply_gateway_event, start_payment
 from portal.services.staff_actions import open_escalation, post_manual_payment
@@ -34,6 +35,7 @@ from tests.conftest import NOW, statement
 from tests.integration.conftest import GOOD_CARD, GUARANTOR, path_of, sign_in, token_from
 from tests.integration.staff_helpers import NEW_PASSWORD, PASSWORD, make_staff, staff_sign_in
 from tests.integration.test_security_headers import header_problems, inline_problems
+from tests.ses_events import bounce
 from tests.stripe_fixtures import event, signed
 
 EXAMPLE_STATEMENTS = (Path(__file__).resolve().parents[2] / "examples/statements.json").read_bytes()
@@ -685,6 +687,20 @@ TABLE = [
         variant="patient B's plan",
     ),
     Route("GET", "/staff/plans", "/staff/plans", staff_only(ASSOCIATE, OK)),
+    # Undeliverable e-mail addresses (SES feedback): the list, and marking one corrected
+    # (the first staff caller clears it; after that, nothing is listed and nothing changes).
+    Route(
+        "GET", "/staff/mail/undeliverable", "/staff/mail/undeliverable", staff_only(ASSOCIATE, OK)
+    ),
+    Route(
+        "POST",
+        "/staff/mail/undeliverable/corrected",
+        "/staff/mail/undeliverable/corrected",
+        staff_only(ASSOCIATE, see_other("/staff/mail/undeliverable")),
+        form=lambda w: {"address": "gone@example.net"},
+        csrf_actor="admin",
+        changes=True,
+    ),
     Route("GET", "/staff/escalations", "/staff/escalations", staff_only(ASSOCIATE, OK)),
     Route(
         "POST",
@@ -792,6 +808,8 @@ def world(request, config, lopez, smith) -> World:
         )
         w.ids[name] = str(item.escalation_id)
     w.ids["optout"] = opt_out_url(services, "100234").rsplit("/", 1)[1]
+    # An address none of the other routes writes to (their e-mails still go).
+    apply_ses_event(services, bounce("gone@example.net", "100234"), "route-test-bounce")
     import_statement(  # B owes $190.00: a plan can be offered (the plan link)
         services,
         smith,
@@ -864,6 +882,7 @@ def snapshot(services) -> tuple:
         tuple((e.escalation_id, e.owner, e.promise_to_pay_on) for e in store.escalations()),
         tuple((u.username, u.password_hash, u.session_epoch) for u in store.staff_users()),
         tuple((k.name, k.revoked_at) for k in store.api_keys()),
+        tuple(r.address for r in store.undeliverable_addresses()),
         tuple(
             (p.plan_id, p.version, p.canceled_at)
             for number in ("100234", "100777")

@@ -445,6 +445,8 @@ ROUTES = [  # method, path, form data, the least role that may use it
     ("POST", "/staff/api-keys/role-test/revoke", {}, ADMIN),
     ("GET", "/staff/plans", None, ASSOCIATE),
     ("POST", "/staff/accounts/100234/plan-link", {}, ASSOCIATE),
+    ("GET", "/staff/mail/undeliverable", None, ASSOCIATE),
+    ("POST", "/staff/mail/undeliverable/corrected", {"address": "gone@example.net"}, ASSOCIATE),
     (
         "POST",
         "/staff/accounts/100234/credit-refund",

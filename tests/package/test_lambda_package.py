@@ -5,9 +5,10 @@ It is small, carries neither test tools nor the boto3 that Lambda's Python alrea
 ships every runtime dependency but the parts the portal never loads, holds bytecode for
 the runtime's Python instead of sources (Lambda cannot write .pyc files, so sources would
 be compiled on every cold start), and works when Lambda's Python runs it: Zappa's
-handler.py at the zip root serves the Quick Pay page through an API Gateway event and
-routes the scheduled reminder event to functions.reminders.handler, importing no module
-from source; statements with non-ASCII names still render as PDFs.
+handler.py at the zip root serves the Quick Pay page through an API Gateway event,
+routes the scheduled reminder event to functions.reminders.handler and an SNS delivery of an
+SES event (from the topic zappa_settings.json names) to functions.ses_feedback.handler,
+importing no module from source; statements with non-ASCII names still render as PDFs.
 
 The child process imitates the python3.11 runtime: the unzipped folder is the task root
 (the working directory and first on sys.path), then a folder holding only what that
@@ -440,6 +441,23 @@ def sqs_event(function: str, body: str) -> dict:
     }
 
 
+def ses_feedback_event() -> dict:
+    """An SNS delivery of one SES Bounce event from the stage's SES events topic (the
+    `event_source` arn of functions.ses_feedback.handler in zappa_settings.json: Zappa's
+    handler routes a record by its TopicArn)."""
+    from tests.ses_events import bounce, sns_record
+
+    [topic] = [
+        e["event_source"]["arn"]
+        for e in stage_settings()["events"]
+        if e["function"] == "functions.ses_feedback.handler"
+    ]
+    record = sns_record(bounce("gone@example.net", "100234"))
+    record["Sns"]["TopicArn"] = topic
+    record["EventSubscriptionArn"] = f"{topic}:{uuid.uuid4()}"
+    return {"Records": [record]}
+
+
 def put_remote_env(endpoint: str, url: str, values: dict[str, str]) -> None:
     """Store the secrets where the stage's `remote_env` points (moto's S3)."""
     import boto3
@@ -512,6 +530,8 @@ def test_packaged_handler_serves_pages_and_runs_reminders(
                 REMINDERS, practice_today(), (DueAccount("999999", "S-9", date(2026, 10, 1), 500),)
             ).body(),
         ),
+        ses_feedback_event(),
+        ses_feedback_event(),  # another SNS message: another bounce of the same address
     ]
     events_file = tmp_path / "events.json"
     events_file.write_text(json.dumps(events))
@@ -538,7 +558,7 @@ def test_packaged_handler_serves_pages_and_runs_reminders(
     )
     assert run.returncode == 0, f"the packaged handler failed:\n{run.stdout}\n{run.stderr}"
     outcome = json.loads(result_file.read_text())
-    pay, health, reminders, worker = outcome["results"]
+    pay, health, reminders, worker, feedback, again = outcome["results"]
 
     assert pay["statusCode"] == 200, pay
     assert 'name="account_number"' in pay["body"]
@@ -550,6 +570,9 @@ def test_packaged_handler_serves_pages_and_runs_reminders(
     assert set(reminders) == {"sent", "skipped", "failed", "escalated"}, reminders
     assert all(type(count) is int for count in reminders.values()), reminders
     assert worker == {"batchItemFailures": []}, worker
+
+    assert feedback == {"applied": 1, "repeated": 0, "ignored": 0, "undeliverable": 1}, feedback
+    assert again == {"applied": 1, "repeated": 0, "ignored": 0, "undeliverable": 1}, again
 
     origins = outcome["origins"]
     for name in ("handler", "zappa", "flask", "jinja2", "werkzeug", "portal", "functions"):
@@ -574,6 +597,7 @@ def test_packaged_handler_serves_pages_and_runs_reminders(
         "flask.app",
         "functions.reminders",
         "functions.workers",
+        "functions.ses_feedback",
     } <= set(loaders)
     not_bytecode = {
         name: loader

@@ -1,6 +1,7 @@
 """DynamoDbTable: what every part of the DynamoDB store shares (its handle, schema, retries)."""
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from portal.adapters.dynamodb.items import Partition, account_pk
@@ -23,6 +24,13 @@ class DynamoDbTable:
     def migrate(self) -> int:
         self.db.create_if_local()
         return SCHEMA_VERSION
+
+    def backup(self, path: Path) -> None:
+        raise StoreError(
+            f"The DynamoDB table {self.db.name} is backed up by its point-in-time recovery "
+            "(35 days, to the second; infra/portal.yaml): restore it to a new table as "
+            "docs/operations.md describes. `portal backup` copies the SQLite store only."
+        )
 
     def ping(self) -> None:
         try:

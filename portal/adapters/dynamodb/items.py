@@ -27,6 +27,9 @@ class Partition:
     # Entries a large change posted that are not yet items of their own (they ride on the
     # account item until they are moved): part of the ledger all the same, also in `entries`.
     pending: list[LedgerEntry] = field(default_factory=list)
+    # Addresses of this account SES reported as undeliverable (portal/adapters/dynamodb/
+    # mail_feedback.py keeps a marker in the partition, so the patient's page reads it free).
+    undeliverable: set[str] = field(default_factory=set)
 
     def add(self, item: Item) -> None:
         kind = item["SK"].split("#", 1)[0]
@@ -41,6 +44,8 @@ class Partition:
         elif kind == "PAYMENT":
             payment = payment_from(item)
             self.payments[payment.payment_id] = payment
+        elif kind == "UNDELIVERABLE":
+            self.undeliverable.add(item["address"])
 
 
 # -- accounts ---------------------------------------------------------------------------

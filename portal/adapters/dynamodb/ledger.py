@@ -60,6 +60,7 @@ from portal.ports.ledger import (
     PatientPage,
     StatementImport,
 )
+from portal.ports.mail_feedback import normal_address
 from portal.ports.store import StoreError
 
 # An item holds 400 KB; the account item (with any entries waiting on it) stays well below.
@@ -316,7 +317,8 @@ class DynamoDbLedger(DynamoDbTable):
                 sorted(part.payments.values(), key=lambda p: (p.created_at, p.payment_id))
             ),
         )
-        return PatientPage(subject, records)
+        email = normal_address(records.account.guarantor.email)
+        return PatientPage(subject, records, bool(email) and email in part.undeliverable)
 
     def get_statement(self, statement_id: str) -> Statement | None:
         account_number = self._account_of("STATEMENT", statement_id)

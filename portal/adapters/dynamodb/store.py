@@ -9,6 +9,7 @@ from portal.adapters.dynamodb.access import DynamoDbAccess
 from portal.adapters.dynamodb.api_keys import DynamoDbApiKeys
 from portal.adapters.dynamodb.claims import DynamoDbClaims
 from portal.adapters.dynamodb.ledger import DynamoDbLedger
+from portal.adapters.dynamodb.mail_feedback import DynamoDbMailFeedback
 from portal.adapters.dynamodb.plans import DynamoDbPlans
 from portal.adapters.dynamodb.reminders import DynamoDbReminders
 from portal.adapters.dynamodb.reports import DynamoDbReports
@@ -24,6 +25,7 @@ class DynamoDbStore(
     DynamoDbReports,
     DynamoDbApiKeys,
     DynamoDbPlans,
+    DynamoDbMailFeedback,
 ):
     """The DynamoDB Store: one class per port (ledger, claims, access, staff, reminders,
-    reports, API keys, plans) over one shared DynamoDbTable."""
+    reports, API keys, plans, mail feedback) over one shared DynamoDbTable."""

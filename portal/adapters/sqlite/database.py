@@ -102,6 +102,40 @@ class SqliteDatabase:
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite store at {self.path} does not answer: {exc}") from exc
 
+    def backup(self, path: Path) -> None:
+        """SQLite's online backup, all pages in one step: one read transaction, so the copy
+        is the store as of one commit, and (in WAL mode) writers go on meanwhile. Written
+        to a temporary file beside `path`, checked, then linked into place, which fails
+        rather than replace a file that appeared meanwhile."""
+        target = Path(path)
+        if target.exists() or target.is_symlink():
+            raise StoreError(f"{target} exists: a backup goes to a new file, never over one.")
+        if not target.parent.is_dir():
+            raise StoreError(f"There is no folder {target.parent} to write the backup in.")
+        self._check_ready()
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        try:
+            with self._connections.held() as source:
+                copy = sqlite3.connect(partial, isolation_level=None)
+                try:
+                    source.backup(copy, pages=-1)
+                    checked = copy.execute("PRAGMA integrity_check").fetchone()[0]
+                    if checked != "ok":
+                        raise StoreError(f"The backup did not check out: {checked}")
+                finally:
+                    copy.close()
+            with open(partial, "rb") as written:
+                os.fsync(written.fileno())
+            os.link(partial, target)
+        except FileExistsError:
+            raise StoreError(
+                f"{target} exists: a backup goes to a new file, never over one."
+            ) from None
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"The backup to {target} failed: {exc}") from exc
+        finally:
+            partial.unlink(missing_ok=True)
+
 
 class _Connections:
     """A store's open SQLite connections, kept open: opening one, and above all closing the

@@ -34,6 +34,7 @@ from portal.ports.ledger import (
     PatientPage,
     StatementImport,
 )
+from portal.ports.mail_feedback import normal_address
 
 
 class SqliteLedger(SqliteDatabase):
@@ -143,7 +144,15 @@ class SqliteLedger(SqliteDatabase):
                 entries=tuple(_entries(conn, account_number)),
                 payments=tuple(payments),
             )
-            return PatientPage(row["subject"], records)
+            stopped = (
+                bool(row["email"])
+                and conn.execute(
+                    "SELECT 1 FROM undeliverable_addresses WHERE address = ?",
+                    (normal_address(row["email"]),),
+                ).fetchone()
+                is not None
+            )
+            return PatientPage(row["subject"], records, stopped)
 
     def get_statement(self, statement_id: str) -> Statement | None:
         with self._read() as conn:

@@ -259,5 +259,23 @@ MIGRATIONS = (
     """
     ALTER TABLE statement_lines ADD COLUMN description_es TEXT NOT NULL DEFAULT '';
     """,
+    # 10 (issue 19): what SES reports back. An address that bounced for good or complained
+    # takes no more mail until staff mark it corrected (`accounts`: JSON list of the
+    # accounts whose mail went to it); each SES event is applied once (its id kept a while).
+    """
+    CREATE TABLE undeliverable_addresses (
+        address TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        at TEXT NOT NULL,
+        accounts TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX undeliverable_by_age ON undeliverable_addresses(at);
+    CREATE TABLE mail_events (
+        event_id TEXT PRIMARY KEY,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX mail_events_by_age ON mail_events(at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,6 +4,7 @@ from portal.adapters.sqlite.access import SqliteAccess
 from portal.adapters.sqlite.api_keys import SqliteApiKeys
 from portal.adapters.sqlite.claims import SqliteClaims
 from portal.adapters.sqlite.ledger import SqliteLedger
+from portal.adapters.sqlite.mail_feedback import SqliteMailFeedback
 from portal.adapters.sqlite.plans import SqlitePlans
 from portal.adapters.sqlite.reminders import SqliteReminders
 from portal.adapters.sqlite.reports import SqliteReports
@@ -19,6 +20,7 @@ class SqliteStore(
     SqliteReports,
     SqliteApiKeys,
     SqlitePlans,
+    SqliteMailFeedback,
 ):
     """The SQLite Store: one class per port (ledger, claims, access, staff, reminders,
-    reports, API keys, plans) over one shared SqliteDatabase."""
+    reports, API keys, plans, mail feedback) over one shared SqliteDatabase."""
