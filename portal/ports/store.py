@@ -1,10 +1,11 @@
 """The Store port: every role a store keeps (ledger, claims, access, staff, reminders,
-reports, API keys, payment plans), in one object, SQLite or DynamoDB."""
+reports, API keys, payment plans, cases), in one object, SQLite or DynamoDB."""
 
 from typing import Protocol
 
 from portal.ports.access import Access
 from portal.ports.api_keys import ApiKeys
+from portal.ports.cases import Cases
 from portal.ports.claims import Claims
 from portal.ports.ledger import Ledger
 from portal.ports.plans import Plans
@@ -21,7 +22,7 @@ class StoreNotReady(StoreError):
     """The schema is missing or older than the code: run `portal migrate`."""
 
 
-class Store(Ledger, Claims, Access, Staff, Reminders, Reports, ApiKeys, Plans, Protocol):
+class Store(Ledger, Claims, Access, Staff, Reminders, Reports, ApiKeys, Plans, Cases, Protocol):
     """Every role at once, as bootstrap builds it."""
 
     def migrate(self) -> int:

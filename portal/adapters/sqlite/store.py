@@ -2,6 +2,7 @@
 
 from portal.adapters.sqlite.access import SqliteAccess
 from portal.adapters.sqlite.api_keys import SqliteApiKeys
+from portal.adapters.sqlite.cases import SqliteCases
 from portal.adapters.sqlite.claims import SqliteClaims
 from portal.adapters.sqlite.ledger import SqliteLedger
 from portal.adapters.sqlite.plans import SqlitePlans
@@ -19,6 +20,7 @@ class SqliteStore(
     SqliteReports,
     SqliteApiKeys,
     SqlitePlans,
+    SqliteCases,
 ):
     """The SQLite Store: one class per port (ledger, claims, access, staff, reminders,
-    reports, API keys, plans) over one shared SqliteDatabase."""
+    reports, API keys, plans, cases) over one shared SqliteDatabase."""
