@@ -64,6 +64,8 @@ class Settings:
     reminder_minimum_cents: int = 500
     reminder_send_hour: int = 8
     plan_policy: PlanPolicy = field(default_factory=PlanPolicy)
+    assistance_hold_days: int = 30  # a financial-assistance request holds the account
+    case_answer_days: int = 5  # business days the practice has to answer a question
     secret_key: str = ""
     base_url: str = DEFAULT_BASE_URL
     timezone: str = "America/New_York"
@@ -198,6 +200,8 @@ class Settings:
             hour_text = "8"
 
         plan_policy = _plan_policy(get, problems)
+        (assistance_hold_days,) = days("PORTAL_ASSISTANCE_HOLD_DAYS", "30")
+        (case_answer_days,) = days("PORTAL_CASE_ANSWER_DAYS", "5")
 
         secret_key = get("PORTAL_SECRET_KEY")
         if not secret_key and in_lambda:
@@ -234,6 +238,8 @@ class Settings:
             reminder_minimum_cents=minimum_cents,
             reminder_send_hour=int(hour_text),
             plan_policy=plan_policy,
+            assistance_hold_days=assistance_hold_days,
+            case_answer_days=case_answer_days,
             secret_key=secret_key or local_secret_key(Path(sqlite_path).parent),
             base_url=get("PORTAL_BASE_URL", default_base_url).rstrip("/"),
             timezone=timezone,

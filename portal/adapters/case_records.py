@@ -54,6 +54,7 @@ def case_record(case: Case) -> Record:
         "resolved_by": case.resolved_by,
         "outcome": case.outcome.value if case.outcome else None,
         "outcome_cents": case.outcome_cents,
+        "asked_by": case.asked_by,
         "version": case.version,
     }
 
@@ -91,6 +92,7 @@ def case_of(record: Record) -> Case:
         resolved_by=record.get("resolved_by") or "",
         outcome=Outcome(record["outcome"]) if record.get("outcome") else None,
         outcome_cents=int(record.get("outcome_cents") or 0),
+        asked_by=record.get("asked_by") or "guarantor",
         version=int(record["version"]),
     )
 

@@ -152,6 +152,9 @@ class Case:
     resolved_by: str = ""
     outcome: Outcome | None = None
     outcome_cents: int = 0
+    # Who asked, as the patient session names them ("guarantor", or the patient ids signed
+    # in): only they see the case (a patient's question may be about their own health).
+    asked_by: str = "guarantor"
     version: int = 0
 
     @property

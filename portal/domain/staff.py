@@ -82,6 +82,11 @@ class AuditAction(StrEnum):
     CANCEL_PLAN = "cancel_plan"
     SKIP_INSTALLMENT = "skip_installment"
     SEND_PLAN_LINK = "send_plan_link"
+    VIEW_CASES = "view_cases"
+    VIEW_CASE = "view_case"
+    ASSIGN_CASE = "assign_case"
+    REPLY_CASE = "reply_case"
+    RESOLVE_CASE = "resolve_case"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ from datetime import date, datetime, timedelta
 
 from portal.domain.accounts import Account
 from portal.domain.aging import practice_date
+from portal.domain.cases import Case, estimate_disputed, held, held_days
 from portal.domain.dunning import AccountFacts, Schedule, Skip, Stage, Step, decide
+from portal.domain.ledger import balances
 from portal.domain.plans import Plan
 from portal.domain.staff import EscalationKind, MailRecord
 from portal.ports.claims import Claim
@@ -96,10 +98,11 @@ def run_reminders(
     due = services.store.accounts_due(today - timedelta(days=schedule.first_day))
     summary.due_accounts = len(due)
     plans = running_plans(services) if due else {}
+    holds = holding_cases(services, schedule) if due else {}
     batch: list[Planned] = []
     for item in progress(due) if progress else due:
         try:
-            planned = _plan(services, schedule, item, today, summary, plans)
+            planned = _plan(services, schedule, item, today, summary, plans, holds)
         except Exception:
             # One account's trouble must not stop everyone else's reminders.
             log.exception("reminders: account %s failed", item.account_number)
@@ -154,13 +157,14 @@ def _plan(
     today: date,
     summary: ReminderSummary,
     plans: "RunningPlans",
+    holds: "HoldingCases",
 ) -> Planned | None:
     """The account's step today; None when it is skipped (or only counted: a dry run)."""
     account = item.account or services.store.get_account(item.account_number)
     if account is None:
         summary.skipped += 1
         return None
-    step = decide_step(services, schedule, account, item, today, plans)
+    item, step = decide_item(services, schedule, account, item, today, plans, holds)
     if isinstance(step, Skip):
         summary.skipped += 1
         return None
@@ -294,7 +298,7 @@ def finish_reminder_claim(services: Services, claim: Claim, today: date) -> Fini
     account = store.get_account(number) if item else None
     if item is None or account is None:
         return _drop(services, claim, "the account is no longer overdue")
-    step = decide_step(services, schedule, account, item, today)
+    item, step = decide_item(services, schedule, account, item, today)
     if isinstance(step, Skip):
         return _drop(services, claim, str(step))
     now_due = (step.stage.value, step.name, item.statement_id)
@@ -337,6 +341,20 @@ RUNNING_PLANS_READ = 1_000_000
 EVERY_DAY = date(9999, 12, 30)  # plans_due on this day: every plan still looked at
 
 
+HoldingCases = dict[str, list[Case]]  # by account
+
+
+def holding_cases(services: Services, schedule: Schedule) -> HoldingCases:
+    """The cases whose hold matters to the run, read once per run: the open ones, and those
+    resolved lately enough that their held days still delay a stage (a released statement
+    reaches its escalation at most `escalation_day` days after the release)."""
+    since = services.clock.now() - timedelta(days=schedule.escalation_day + 1)
+    found: HoldingCases = {}
+    for case in services.store.holding_cases(since):
+        found.setdefault(case.account_number, []).append(case)
+    return found
+
+
 def decide_step(
     services: Services,
     schedule: Schedule,
@@ -344,10 +362,84 @@ def decide_step(
     item: DueAccount,
     today: date,
     plans: RunningPlans | None = None,
+    holds: HoldingCases | None = None,
 ) -> Step | Skip:
-    """The account's step today: a running plan that pays the statement skips it.
-    `plans`: the run's running plans (read here, for the account, when not given)."""
+    return decide_item(services, schedule, account, item, today, plans, holds)[1]
+
+
+def decide_item(
+    services: Services,
+    schedule: Schedule,
+    account: Account,
+    item: DueAccount,
+    today: date,
+    plans: RunningPlans | None = None,
+    holds: HoldingCases | None = None,
+) -> tuple[DueAccount, Step | Skip]:
+    """The account's statement and step today. A statement on hold (an open question, an
+    assistance request) is skipped for the oldest one not held, if any; held days do not
+    count; a running plan that pays the statement skips it. `plans`, `holds`: the run's
+    (read here, for the account, when not given)."""
+    if holds is None:
+        cases = services.store.account_cases(item.account_number)
+    else:
+        cases = holds.get(item.account_number, [])
     facts = _facts(services, account, item, today)
+    if cases:
+        item, facts = _with_holds(services, item, facts, cases, today)
+    return item, _decide_with_plans(services, schedule, facts, item, today, plans)
+
+
+def _with_holds(
+    services: Services, item: DueAccount, facts: AccountFacts, cases: list[Case], today: date
+) -> tuple[DueAccount, AccountFacts]:
+    now, tz = services.clock.now(), services.settings.tz
+    if held(cases, item.statement_id, now):
+        other = _oldest_not_held(services, item, cases, now)
+        if other is None:
+            on_hold = replace(
+                facts,
+                on_hold=True,
+                estimate_dispute=estimate_disputed(cases, item.statement_id, now),
+            )
+            return item, on_hold
+        item = other
+        facts = replace(facts, due_date=other.due_date, due_cents=other.due_cents)
+    days = held_days(cases, item.statement_id, item.due_date, today, tz)
+    return item, replace(facts, held_days=days)
+
+
+def _oldest_not_held(
+    services: Services, item: DueAccount, cases: list[Case], now: datetime
+) -> DueAccount | None:
+    """The account's oldest open statement that no case holds, with what is owed on the
+    statements not held; None when every open statement is held."""
+    book = services.store.load_book(item.account_number)
+    owed = balances(book.entries).by_statement
+    free = sorted(
+        (
+            s
+            for s in book.statements
+            if owed.get(s.statement_id, 0) > 0 and not held(cases, s.statement_id, now)
+        ),
+        key=lambda s: (s.due_date, s.statement_id),
+    )
+    if not free:
+        return None
+    due_cents = sum(owed[s.statement_id] for s in free)
+    return replace(
+        item, statement_id=free[0].statement_id, due_date=free[0].due_date, due_cents=due_cents
+    )
+
+
+def _decide_with_plans(
+    services: Services,
+    schedule: Schedule,
+    facts: AccountFacts,
+    item: DueAccount,
+    today: date,
+    plans: RunningPlans | None,
+) -> Step | Skip:
     step = decide(schedule, facts, today)
     if isinstance(step, Skip):
         return step

@@ -58,6 +58,7 @@ def test_a_case_comes_back_whole(store: Store):
         assistance=Assistance(4, "25k_50k"),
         hold_until=NOW + timedelta(days=30),
         owner="bob",
+        asked_by='["P2"]',
     )
     assert store.add_case(assistance)
     assert store.get_case("c-2") == assistance
