@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     from portal.web import (
         api,
+        cases,
         filters,
         optout,
         patient,
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for module in (
         site,
         patient,
+        cases,
         plans,
         optout,
         staff,

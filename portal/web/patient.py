@@ -17,11 +17,13 @@ from flask import (
 )
 
 from portal.domain.aging import practice_date
+from portal.domain.cases import REASON_LABELS, STATUS_LABELS
 from portal.domain.errors import InvalidInput
 from portal.domain.payments import PaymentStatus
 from portal.domain.viewers import Viewer
 from portal.ports.payments import GatewayError
 from portal.services.accounts import AccountView, account_view, patient_page
+from portal.services.cases import patient_cases
 from portal.services.errors import LookupFailed, LookupLocked, NotFound
 from portal.services.lookup import find_viewer
 from portal.services.payments import reconcile_checkout, start_payment
@@ -178,12 +180,18 @@ def account(account_number: str):
     view = signed_in_page(account_number)
     if view is None:
         return redirect(url_for("patient.lookup"))
-    return render_template("patient/account.html", view=view, form=AmountForm())
+    return render_template("patient/account.html", view=view, form=AmountForm(), **_cases(view))
 
 
 def _account_page(account_number: str, form: AmountForm, status: int):
     view = account_view(current_services(), account_number, signed_in_viewer())
-    return render_template("patient/account.html", view=view, form=form), status
+    return render_template("patient/account.html", view=view, form=form, **_cases(view)), status
+
+
+def _cases(view: AccountView) -> dict:
+    """The signed-in person's questions and requests for help, for the account page."""
+    cases = patient_cases(current_services(), view.account.account_number, view.viewer)
+    return {"cases": cases, "case_reasons": REASON_LABELS, "case_statuses": STATUS_LABELS}
 
 
 @bp.get("/statements/<statement_id>")
