@@ -24,8 +24,8 @@ import pytest
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.plans import Installment, Plan, PlanKind
 from portal.domain.staff import EscalationKind, Role
-from portal.ports.payments import EventKind, GatewayEvent, SetupRequest
 from portal.domain.viewers import Viewer
+from portal.ports.payments import EventKind, GatewayEvent, SetupRequest
 from portal.services.api_keys import create_api_key, revoke_api_key
 from portal.services.cases import ask_question
 from portal.services.notices import opt_out_url
