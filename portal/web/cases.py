@@ -82,7 +82,8 @@ def question(account_number: str, statement_id: str):
     elif not form.line_id.data:
         form.line_id.data = _line_asked_about(item)
     line = next(
-        (li for li in item.lines if li.in_full and li.item.line_id == form.line_id.data), None
+        (li for li in item.lines if li.item is not None and li.item.line_id == form.line_id.data),
+        None,
     )
     return (
         render_template("cases/question.html", item=item, form=form, line=line),
