@@ -23,7 +23,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from portal.domain.account_book import AccountBook, Change
-from portal.domain.aging import practice_date
+from portal.domain.aging import practice_date, practice_midnight
 from portal.domain.cases import (
     POSTING_OUTCOMES,
     Case,
@@ -31,9 +31,11 @@ from portal.domain.cases import (
     MessageKind,
     Outcome,
     Reason,
+    ReportRow,
     add_business_days,
     add_message,
     case_marker,
+    case_report,
     check_assistance,
     check_outcome,
     check_question_reason,
@@ -479,3 +481,18 @@ def finish_case_update(services: Services, claim: Claim, today: date) -> Finish:
         return Finish.DROPPED
     outcome = send_claimed(services, claim.kind, claim.key, message, case.account_number)
     return Finish.LEFT if outcome is Delivery.FAILED else Finish.DONE
+
+
+# -- the report --------------------------------------------------------------------------
+
+
+def case_report_months(services: Services, last_month: date, months: int = 12) -> list[ReportRow]:
+    """Cases opened in the `months` practice months ending with `last_month`, by month,
+    reason and outcome, with the median time to the first answer."""
+    tz = services.settings.tz
+    first = last_month
+    for _ in range(months - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    after = (last_month + timedelta(days=32)).replace(day=1)
+    cases = services.store.cases_opened(practice_midnight(first, tz), practice_midnight(after, tz))
+    return case_report(cases, tz)
