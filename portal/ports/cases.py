@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Protocol
 
 from portal.domain.cases import Case
+from portal.domain.staff import AuditEntry
 
 
 class Cases(Protocol):
@@ -18,10 +19,11 @@ class Cases(Protocol):
     def account_cases(self, account_number: str) -> list[Case]:
         """The account's cases, open and resolved, newest first (opened_at, then case_id)."""
 
-    def save_case(self, case: Case) -> Case | None:
+    def save_case(self, case: Case, audit: AuditEntry | None = None) -> Case | None:
         """Write the case over the stored version `case.version` and return it as written,
-        at version + 1. None, and nothing written, when the stored case is at another
-        version (read it again and decide again) or there is no such case."""
+        at version + 1, with the audit entry of the staff action that changed it in the
+        same write. None, and nothing written, when the stored case is at another version
+        (read it again and decide again) or there is no such case."""
 
     def open_cases(self) -> list[Case]:
         """Every open case, by due date then case_id (the staff queue), read from an index

@@ -19,6 +19,7 @@ put in an e-mail (which says only that there is a reply, with a link), never in 
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
@@ -46,7 +47,7 @@ from portal.domain.cases import (
 from portal.domain.errors import InvalidInput
 from portal.domain.ledger import EntryKind
 from portal.domain.money import parse_amount
-from portal.domain.staff import AuditAction, Role
+from portal.domain.staff import AuditAction, AuditEntry, Role
 from portal.domain.viewers import Viewer
 from portal.ports.claims import Claim
 from portal.ports.mail import OutgoingMessage
@@ -247,16 +248,8 @@ def assign_case(services: Services, actor: str, case_id: str, owner: str, addres
             raise InvalidInput("owner", "This case is resolved.")
         return None if case.owner == owner else replace(case, owner=owner)
 
-    saved = _save(services, case_id, change)
-    audit(
-        services,
-        actor,
-        AuditAction.ASSIGN_CASE,
-        saved.account_number,
-        f"{case_id} owner={owner or '-'}",
-        address,
-    )
-    return saved
+    entry = _audit(services, actor, AuditAction.ASSIGN_CASE, f"{case_id} owner={owner or '-'}")
+    return _save(services, case_id, change, entry(address))
 
 
 def staff_reply(
@@ -282,8 +275,8 @@ def staff_reply(
         raise InvalidInput("text", "This case is resolved.")
     message = CaseMessage(kinds[kind_text], actor, message_text, services.clock.now(), key)
     claimed = _claim_update(services, case, key)
-    saved = _add_once(services, case_id, message)
-    audit(services, actor, AuditAction.REPLY_CASE, saved.account_number, case_id, address)
+    entry = _audit(services, actor, AuditAction.REPLY_CASE, case_id)
+    saved = _add_once(services, case_id, message, entry(address))
     if claimed:
         send_case_update(services, case_id, key)
     return saved
@@ -344,15 +337,8 @@ def resolve_case(
             raise InvalidInput("outcome", "This case is resolved already.")
         return resolve(current, outcome, message, cents)
 
-    saved = _save(services, case_id, change)
-    audit(
-        services,
-        actor,
-        AuditAction.RESOLVE_CASE,
-        saved.account_number,
-        f"{case_id} {outcome.value}",
-        address,
-    )
+    entry = _audit(services, actor, AuditAction.RESOLVE_CASE, f"{case_id} {outcome.value}")
+    saved = _save(services, case_id, change, entry(address))
     log.info("case %s resolved: %s", case_id, outcome.value)
     if claimed:
         send_case_update(services, case_id, key)
@@ -388,7 +374,9 @@ def _post_once(
 # -- storing -----------------------------------------------------------------------------
 
 
-def _add_once(services: Services, case_id: str, message: CaseMessage) -> Case:
+def _add_once(
+    services: Services, case_id: str, message: CaseMessage, audit: "Audit | None" = None
+) -> Case:
     def change(case: Case) -> Case | None:
         if case.message_with_key(message.request_key) is not None:
             return None
@@ -397,11 +385,29 @@ def _add_once(services: Services, case_id: str, message: CaseMessage) -> Case:
         except ValueError:
             raise InvalidInput("message", "This case is resolved.") from None
 
-    return _save(services, case_id, change)
+    return _save(services, case_id, change, audit)
 
 
-def _save(services: Services, case_id: str, change) -> Case:
-    """Read the case, decide, write at the version read; a lost race is read again."""
+Audit = Callable[[Case], AuditEntry]
+
+
+def _audit(services: Services, actor: str, action: AuditAction, subject: str):
+    """The audit entry of a staff change, for the case it is written with."""
+
+    def for_address(address: str) -> Audit:
+        def entry(case: Case) -> AuditEntry:
+            at = services.clock.now()
+            return AuditEntry(at, actor, action, case.account_number, subject, address)
+
+        return entry
+
+    return for_address
+
+
+def _save(services: Services, case_id: str, change, audit: Audit | None = None) -> Case:
+    """Read the case, decide, write at the version read (with the audit entry of the staff
+    action, in the same write: a change is audited once, and a form sent again that
+    changes nothing adds none); a lost race is read again."""
     for _ in range(SAVE_ATTEMPTS):
         case = services.store.get_case(case_id)
         if case is None:
@@ -409,7 +415,7 @@ def _save(services: Services, case_id: str, change) -> Case:
         changed = change(case)
         if changed is None:
             return case
-        saved = services.store.save_case(changed)
+        saved = services.store.save_case(changed, audit(case) if audit else None)
         if saved is not None:
             return saved
     raise InvalidInput("case", "The case kept changing while it was saved; try again.")

@@ -174,7 +174,7 @@ def test_a_crash_between_the_posting_and_the_resolution_posts_once_when_sent_aga
     args = ("correction", "Fixed.", "10.00", "billing error", None, form, "")
     real_save = services.store.save_case
 
-    def dies(case):
+    def dies(case, audit=None):
         raise RuntimeError("killed after the posting")
 
     monkeypatch.setattr(services.store, "save_case", dies)

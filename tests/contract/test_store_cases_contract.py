@@ -16,6 +16,7 @@ from portal.domain.cases import (
     add_message,
     resolve,
 )
+from portal.domain.staff import AuditAction, AuditEntry
 from portal.ports.store import Store
 from tests.conftest import NOW
 
@@ -135,3 +136,16 @@ def test_cases_opened_in_a_range_across_months(store: Store):
     assert [c.case_id for c in found] == ["c-nov", "c-nov2"]
     wide = store.cases_opened(datetime(2026, 10, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
     assert [c.case_id for c in wide] == ["c-oct", "c-nov", "c-nov2", "c-dec"]
+
+
+def test_a_staff_change_is_audited_in_the_same_write_only_when_it_is_saved(store: Store):
+    store.add_case(question())
+    read = store.get_case("c-1")
+    entry = AuditEntry(NOW, "alice", AuditAction.ASSIGN_CASE, ACCOUNT, "c-1 owner=alice", "::1")
+    assert store.save_case(replace(read, owner="alice"), entry) is not None
+    stale = AuditEntry(NOW, "bob", AuditAction.ASSIGN_CASE, ACCOUNT, "c-1 owner=bob", "::1")
+    assert store.save_case(replace(read, owner="bob"), stale) is None
+    found = store.audit_entries(account_number=ACCOUNT)
+    assert [(e.actor, e.action, e.subject) for e in found] == [
+        ("alice", AuditAction.ASSIGN_CASE, "c-1 owner=alice")
+    ]

@@ -16,6 +16,7 @@ from portal.adapters.dynamodb.database import DynamoDbTable
 from portal.adapters.dynamodb.table import Item, key_condition, month_of
 from portal.adapters.plan_records import utc_text
 from portal.domain.cases import Case
+from portal.domain.staff import AuditEntry
 
 CASE_SK = "CASE"
 HOLDING = "CASES_HOLDING"  # GSI2PK of every case
@@ -61,15 +62,31 @@ class DynamoDbCases(DynamoDbTable):
         )
         return sorted((_case(i) for i in found), key=_newest_first, reverse=True)
 
-    def save_case(self, case: Case) -> Case | None:
+    def save_case(self, case: Case, audit: AuditEntry | None = None) -> Case | None:
         written = replace(case, version=case.version + 1)
-        saved = self.db.put(
-            _case_item(written),
-            "#version = :read",
-            ExpressionAttributeNames={"#version": "version"},
-            ExpressionAttributeValues={":read": case.version},
+        names, values = {"#version": "version"}, {":read": case.version}
+        if audit is None:
+            saved = self.db.put(
+                _case_item(written),
+                "#version = :read",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+            return written if saved else None
+        refused = self.db.transact(
+            [
+                {
+                    "Put": {
+                        "Item": _case_item(written),
+                        "ConditionExpression": "#version = :read",
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": values,
+                    }
+                },
+                {"Put": {"Item": self._audit_item(audit)}},
+            ]
         )
-        return written if saved else None
+        return written if refused is None else None
 
     def open_cases(self) -> list[Case]:
         found = self.db.query(

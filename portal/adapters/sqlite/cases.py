@@ -9,7 +9,9 @@ from datetime import datetime
 from portal.adapters.case_records import case_of, case_record
 from portal.adapters.plan_records import utc_text
 from portal.adapters.sqlite.database import SqliteDatabase
+from portal.adapters.sqlite.records import _insert_audit
 from portal.domain.cases import Case
+from portal.domain.staff import AuditEntry
 
 
 class SqliteCases(SqliteDatabase):
@@ -47,7 +49,7 @@ class SqliteCases(SqliteDatabase):
             )
             return [_case(r) for r in rows]
 
-    def save_case(self, case: Case) -> Case | None:
+    def save_case(self, case: Case, audit: AuditEntry | None = None) -> Case | None:
         written = replace(case, version=case.version + 1)
         record = case_record(written)
         with self._write() as conn:
@@ -64,7 +66,11 @@ class SqliteCases(SqliteDatabase):
                     case.version,
                 ),
             )
-            return written if cursor.rowcount == 1 else None
+            if cursor.rowcount != 1:
+                return None
+            if audit is not None:
+                _insert_audit(conn, audit)
+            return written
 
     def open_cases(self) -> list[Case]:
         with self._read() as conn:
