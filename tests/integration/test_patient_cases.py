@@ -200,3 +200,18 @@ def test_patient_b_never_sees_or_answers_as_case(app, patient, smith, services):
     assert refused.status_code == 404
     assert len(services.store.account_cases("100234")) == 1
     assert services.store.account_cases("100777") == []
+
+
+def test_on_a_family_account_only_whoever_asked_sees_the_case(app, patient, services):
+    guarantors = case_id_of(ask(patient)[0])
+    child = app.test_client()
+    sign_in(child, account_number="100234", last_name="Lopez", date_of_birth="2015-06-02")
+    assert child.get(f"/account/cases/{guarantors}").status_code == 404
+    assert f"/account/cases/{guarantors}" not in child.get("/account").get_data(as_text=True)
+    # The child's own question, about their own line: theirs only.
+    asked, _ = ask(child, message="Anas own question", line_id="1")
+    childs = case_id_of(asked)
+    assert "Anas own question" in child.get(f"/account/cases/{childs}").get_data(as_text=True)
+    assert patient.get(f"/account/cases/{childs}").status_code == 404
+    # Asking for financial help is the guarantor's.
+    assert "Only the person responsible" in child.get("/account/help").get_data(as_text=True)
