@@ -215,3 +215,9 @@ def test_the_report_by_month_reason_and_outcome_with_csv(app, services, case, al
     assert "2026-11,charged_twice" in december  # the 12 months up to December
     later = desk.get("/staff/reports/cases?month=2027-12&format=csv").get_data(as_text=True)
     assert later.strip().count("\n") == 0  # only the header: the case is older than 12 months
+
+
+def test_the_staff_account_page_shows_what_is_on_hold(desk, case):
+    html = desk.get("/staff/accounts/100234").get_data(as_text=True)
+    assert f"/staff/cases/{case.case_id}" in html
+    assert "statement S-2026-000123 held" in html
