@@ -200,8 +200,16 @@ class Settings:
             hour_text = "8"
 
         plan_policy = _plan_policy(get, problems)
-        (assistance_hold_days,) = days("PORTAL_ASSISTANCE_HOLD_DAYS", "30")
-        (case_answer_days,) = days("PORTAL_CASE_ANSWER_DAYS", "5")
+
+        def day_count(name: str, default: int, what: str) -> int:
+            text = get(name, str(default))
+            if text.isascii() and text.isdigit() and 0 < int(text) < 1000:
+                return int(text)
+            problems.append(f"{name}: must be a number of {what} (1-999), not {text!r}.")
+            return default
+
+        assistance_hold_days = day_count("PORTAL_ASSISTANCE_HOLD_DAYS", 30, "days")
+        case_answer_days = day_count("PORTAL_CASE_ANSWER_DAYS", 5, "business days")
 
         secret_key = get("PORTAL_SECRET_KEY")
         if not secret_key and in_lambda:
