@@ -20,6 +20,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
@@ -276,7 +277,8 @@ def staff_reply(
     message = CaseMessage(kinds[kind_text], actor, message_text, services.clock.now(), key)
     claimed = _claim_update(services, case, key)
     entry = _audit(services, actor, AuditAction.REPLY_CASE, case_id)
-    saved = _add_once(services, case_id, message, entry(address))
+    with _dropped_if_refused(services, case_id, key, claimed):
+        saved = _add_once(services, case_id, message, entry(address))
     if claimed:
         send_case_update(services, case_id, key)
     return saved
@@ -326,8 +328,6 @@ def resolve_case(
         if not target:
             raise InvalidInput("statement_id", "Choose the statement to adjust.")
     claimed = _claim_update(services, case, key)
-    if target is not None:
-        _post_once(services, case, outcome, target, cents, reason)
     message = CaseMessage(MessageKind.RESOLUTION, actor, text, services.clock.now(), key)
 
     def change(current: Case) -> Case | None:
@@ -338,11 +338,27 @@ def resolve_case(
         return resolve(current, outcome, message, cents)
 
     entry = _audit(services, actor, AuditAction.RESOLVE_CASE, f"{case_id} {outcome.value}")
-    saved = _save(services, case_id, change, entry(address))
+    with _dropped_if_refused(services, case_id, key, claimed):
+        if target is not None:
+            _post_once(services, case, outcome, target, cents, reason)
+        saved = _save(services, case_id, change, entry(address))
     log.info("case %s resolved: %s", case_id, outcome.value)
     if claimed:
         send_case_update(services, case_id, key)
     return saved
+
+
+@contextmanager
+def _dropped_if_refused(services: Services, case_id: str, request_key: str, claimed: bool):
+    """A refused change (the amount is more than the balance, the case was resolved
+    meanwhile) has nothing to tell the patient: its e-mail's claim is dropped at once, so
+    the same form sent again, corrected, claims it afresh."""
+    try:
+        yield
+    except InvalidInput:
+        if claimed:
+            services.store.drop_claim(CASE_UPDATE_CLAIM, f"{case_id}:{request_key}")
+        raise
 
 
 class _PostedBefore(Exception):

@@ -244,3 +244,20 @@ def test_the_sweep_sends_an_update_whose_sender_died_and_drops_one_never_saved(
     summary = sweep_claims(services, clock.now().date())
     assert (summary.done, summary.dropped) == (1, 1)
     assert [k for k, _ in mails(outbox)] == ["case-update", "case-update"]
+
+
+def test_a_refused_resolution_posts_nothing_and_the_corrected_form_tells_the_patient_at_once(
+    services, outbox
+):
+    add_statement(services, "S-R3", 20)
+    case = ask_question(services, NUMBER, GUARANTOR, "S-R3", None, "other", "", key())
+    form = key()
+    too_much = ("correction", "Fixed.", "999.00", "billing error", None, form, "")
+    with pytest.raises(InvalidInput) as refused:
+        resolve_case(services, "alice", Role.ASSOCIATE, case.case_id, *too_much)
+    assert refused.value.field == "amount"
+    assert services.store.get_case(case.case_id).is_open
+    assert not [e for e in services.store.load_book(NUMBER).entries if case.case_id in e.memo]
+    fixed = ("correction", "Fixed.", "9.00", "billing error", None, form, "")
+    resolve_case(services, "alice", Role.ASSOCIATE, case.case_id, *fixed)
+    assert [k for k, _ in mails(outbox)] == ["case-update"]
