@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     from portal.web import (
         api,
+        cases,
         filters,
         optout,
         patient,
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         site,
         staff,
         staff_accounts,
+        staff_cases,
         staff_credit,
         staff_import,
         staff_keys,
@@ -107,12 +109,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for module in (
         site,
         patient,
+        cases,
         plans,
         optout,
         staff,
         staff_accounts,
         staff_credit,
         staff_queue,
+        staff_cases,
         staff_reports,
         staff_import,
         api,

@@ -64,6 +64,8 @@ class Settings:
     reminder_minimum_cents: int = 500
     reminder_send_hour: int = 8
     plan_policy: PlanPolicy = field(default_factory=PlanPolicy)
+    assistance_hold_days: int = 30  # a financial-assistance request holds the account
+    case_answer_days: int = 5  # business days the practice has to answer a question
     secret_key: str = ""
     base_url: str = DEFAULT_BASE_URL
     timezone: str = "America/New_York"
@@ -227,6 +229,16 @@ class Settings:
             )
             mail_rate = 0.0
 
+        def day_count(name: str, default: int, what: str) -> int:
+            text = get(name, str(default))
+            if text.isascii() and text.isdigit() and 0 < int(text) < 1000:
+                return int(text)
+            problems.append(f"{name}: must be a number of {what} (1-999), not {text!r}.")
+            return default
+
+        assistance_hold_days = day_count("PORTAL_ASSISTANCE_HOLD_DAYS", 30, "days")
+        case_answer_days = day_count("PORTAL_CASE_ANSWER_DAYS", 5, "business days")
+
         secret_key = get("PORTAL_SECRET_KEY")
         if not secret_key and in_lambda:
             problems.append("PORTAL_SECRET_KEY: required inside AWS Lambda.")
@@ -262,6 +274,8 @@ class Settings:
             reminder_minimum_cents=minimum_cents,
             reminder_send_hour=int(hour_text),
             plan_policy=plan_policy,
+            assistance_hold_days=assistance_hold_days,
+            case_answer_days=case_answer_days,
             secret_key=secret_key or local_secret_key(Path(sqlite_path).parent),
             base_url=get("PORTAL_BASE_URL", default_base_url).rstrip("/"),
             timezone=timezone,

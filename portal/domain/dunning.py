@@ -36,6 +36,8 @@ class Skip(StrEnum):
     OPTED_OUT = "opted out"
     NO_ADDRESS = "no e-mail address"
     UNDELIVERABLE = "e-mail address undeliverable"
+    ON_HOLD = "on hold (a question or a request for help is open)"
+    ESTIMATE_DISPUTE = "good-faith estimate dispute open"
 
 
 @dataclass(frozen=True)
@@ -78,11 +80,21 @@ class AccountFacts:
     on_plan: bool = False
     # SES reported the address as one that takes no mail (a permanent bounce, a complaint).
     undeliverable: bool = False
+    # A collection hold (portal/domain/cases.py): an open question on the statement, or a
+    # financial-assistance request on the account. The days it was held do not count:
+    # released, the statement goes on from the stage it had reached.
+    on_hold: bool = False
+    estimate_dispute: bool = False  # open: never a notice, never an escalation
+    held_days: int = 0
 
 
 def decide(schedule: Schedule, facts: AccountFacts, today: date) -> Step | Skip:
     """The step to take for the account today, or why none is taken."""
-    step = schedule.step_for((today - facts.due_date).days)
+    step = schedule.step_for((today - facts.due_date).days - facts.held_days)
+    if facts.estimate_dispute:
+        return Skip.ESTIMATE_DISPUTE
+    if facts.on_hold:
+        return Skip.ON_HOLD
     if step is None:
         return Skip.NOT_DUE
     if facts.due_cents <= 0:

@@ -84,6 +84,11 @@ class AuditAction(StrEnum):
     SEND_PLAN_LINK = "send_plan_link"
     VIEW_UNDELIVERABLE = "view_undeliverable"
     MARK_ADDRESS_CORRECTED = "mark_address_corrected"
+    VIEW_CASES = "view_cases"
+    VIEW_CASE = "view_case"
+    ASSIGN_CASE = "assign_case"
+    REPLY_CASE = "reply_case"
+    RESOLVE_CASE = "resolve_case"
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
 """The Store port: every role a store keeps (ledger, claims, access, staff, reminders,
-reports, API keys, payment plans), in one object, SQLite or DynamoDB."""
+reports, API keys, payment plans, cases), in one object, SQLite or DynamoDB."""
 
 from pathlib import Path
 from typing import Protocol
 
 from portal.ports.access import Access
 from portal.ports.api_keys import ApiKeys
+from portal.ports.cases import Cases
 from portal.ports.claims import Claims
 from portal.ports.ledger import Ledger
 from portal.ports.mail_feedback import MailFeedback
@@ -24,7 +25,7 @@ class StoreNotReady(StoreError):
 
 
 class Store(
-    Ledger, Claims, Access, Staff, Reminders, Reports, ApiKeys, Plans, MailFeedback, Protocol
+    Ledger, Claims, Access, Staff, Reminders, Reports, ApiKeys, Plans, MailFeedback, Cases, Protocol
 ):
     """Every role at once, as bootstrap builds it."""
 

@@ -17,7 +17,9 @@ from datetime import date, datetime, timedelta
 
 from portal.domain.accounts import Account
 from portal.domain.aging import practice_date
+from portal.domain.cases import Case, estimate_disputed, held, held_days
 from portal.domain.dunning import AccountFacts, Schedule, Skip, Stage, Step, decide
+from portal.domain.ledger import balances
 from portal.domain.plans import Plan
 from portal.domain.staff import EscalationKind, MailRecord
 from portal.ports.claims import Claim
@@ -97,10 +99,12 @@ def run_reminders(
     due = services.store.accounts_due(today - timedelta(days=schedule.first_day))
     summary.due_accounts = len(due)
     plans = running_plans(services) if due else {}
-    # Addresses SES reported as taking no mail, read once: the policy skips them.
+    # Addresses SES reported as taking no mail, and the cases that hold statements
+    # (questions, assistance requests): each read once.
     undeliverable = undeliverable_set(services) if due else frozenset()
+    holds = holding_cases(services, schedule) if due else {}
     remind_accounts(
-        services, progress(due) if progress else due, today, summary, plans, undeliverable
+        services, progress(due) if progress else due, today, summary, plans, undeliverable, holds
     )
     # Then whatever was claimed and never finished (an event, a receipt, a notice, a
     # reminder whose sender died): imported here, as the sweep finishes reminders with this
@@ -126,17 +130,19 @@ def remind_accounts(
     summary: ReminderSummary,
     plans: "RunningPlans | None",
     undeliverable: Collection[str] | None = None,
+    holds: "HoldingCases | None" = None,
 ) -> None:
     """Each due account's step today, claimed, sent and marked BATCH at a time.
-    `plans`: the run's running plans, read once; None reads each account's own.
-    `undeliverable`: the addresses that take no mail, read here when not given."""
+    `plans`, `holds`: the run's running plans and holding cases, read once; None reads
+    each account's own. `undeliverable`: the addresses that take no mail, read here when
+    not given."""
     schedule = schedule_of(services)
     if undeliverable is None:
         undeliverable = undeliverable_set(services)
     batch: list[Planned] = []
     for item in items:
         try:
-            planned = _plan(services, schedule, item, today, summary, plans, undeliverable)
+            planned = _plan(services, schedule, item, today, summary, plans, undeliverable, holds)
         except Exception:
             # One account's trouble must not stop everyone else's reminders.
             log.exception("reminders: account %s failed", item.account_number)
@@ -177,13 +183,14 @@ def _plan(
     summary: ReminderSummary,
     plans: "RunningPlans | None",
     undeliverable: Collection[str] = (),
+    holds: "HoldingCases | None" = None,
 ) -> Planned | None:
     """The account's step today; None when it is skipped (or only counted: a dry run)."""
     account = item.account or services.store.get_account(item.account_number)
     if account is None:
         summary.skipped += 1
         return None
-    step = decide_step(services, schedule, account, item, today, plans, undeliverable)
+    item, step = decide_item(services, schedule, account, item, today, plans, holds, undeliverable)
     if isinstance(step, Skip):
         summary.skipped += 1
         return None
@@ -325,7 +332,7 @@ def finish_reminder_claim(services: Services, claim: Claim, today: date) -> Fini
     account = store.get_account(number) if item else None
     if item is None or account is None:
         return _drop(services, claim, "the account is no longer overdue")
-    step = decide_step(services, schedule, account, item, today)
+    item, step = decide_item(services, schedule, account, item, today)
     if isinstance(step, Skip):
         return _drop(services, claim, str(step))
     now_due = (step.stage.value, step.name, item.statement_id)
@@ -368,6 +375,20 @@ RUNNING_PLANS_READ = 1_000_000
 EVERY_DAY = date(9999, 12, 30)  # plans_due on this day: every plan still looked at
 
 
+HoldingCases = dict[str, list[Case]]  # by account
+
+
+def holding_cases(services: Services, schedule: Schedule) -> HoldingCases:
+    """The cases whose hold matters to the run, read once per run: the open ones, and those
+    resolved lately enough that their held days still delay a stage (a released statement
+    reaches its escalation at most `escalation_day` days after the release)."""
+    since = services.clock.now() - timedelta(days=schedule.escalation_day + 1)
+    found: HoldingCases = {}
+    for case in services.store.holding_cases(since):
+        found.setdefault(case.account_number, []).append(case)
+    return found
+
+
 def decide_step(
     services: Services,
     schedule: Schedule,
@@ -375,12 +396,87 @@ def decide_step(
     item: DueAccount,
     today: date,
     plans: RunningPlans | None = None,
+    holds: HoldingCases | None = None,
     undeliverable: Collection[str] | None = None,
 ) -> Step | Skip:
-    """The account's step today: a running plan that pays the statement skips it, and so
-    does an address SES reported as undeliverable. `plans`, `undeliverable`: the run's,
-    read once (read here, for the account, when not given)."""
+    return decide_item(services, schedule, account, item, today, plans, holds, undeliverable)[1]
+
+
+def decide_item(
+    services: Services,
+    schedule: Schedule,
+    account: Account,
+    item: DueAccount,
+    today: date,
+    plans: RunningPlans | None = None,
+    holds: HoldingCases | None = None,
+    undeliverable: Collection[str] | None = None,
+) -> tuple[DueAccount, Step | Skip]:
+    """The account's statement and step today. A statement on hold (an open question, an
+    assistance request) is skipped for the oldest one not held, if any; held days do not
+    count; a running plan that pays the statement skips it, and so does an address SES
+    reported as undeliverable. `plans`, `holds`, `undeliverable`: the run's (read here, for
+    the account, when not given)."""
+    if holds is None:
+        cases = services.store.account_cases(item.account_number)
+    else:
+        cases = holds.get(item.account_number, [])
     facts = _facts(services, account, item, today, undeliverable)
+    if cases:
+        item, facts = _with_holds(services, item, facts, cases, today)
+    return item, _decide_with_plans(services, schedule, facts, item, today, plans)
+
+
+def _with_holds(
+    services: Services, item: DueAccount, facts: AccountFacts, cases: list[Case], today: date
+) -> tuple[DueAccount, AccountFacts]:
+    now, tz = services.clock.now(), services.settings.tz
+    if held(cases, item.statement_id, now):
+        other = _oldest_not_held(services, item, cases, now)
+        if other is None:
+            on_hold = replace(
+                facts,
+                on_hold=True,
+                estimate_dispute=estimate_disputed(cases, item.statement_id, now),
+            )
+            return item, on_hold
+        item = other
+        facts = replace(facts, due_date=other.due_date, due_cents=other.due_cents)
+    days = held_days(cases, item.statement_id, item.due_date, today, tz)
+    return item, replace(facts, held_days=days)
+
+
+def _oldest_not_held(
+    services: Services, item: DueAccount, cases: list[Case], now: datetime
+) -> DueAccount | None:
+    """The account's oldest open statement that no case holds, with what is owed on the
+    statements not held; None when every open statement is held."""
+    book = services.store.load_book(item.account_number)
+    owed = balances(book.entries).by_statement
+    free = sorted(
+        (
+            s
+            for s in book.statements
+            if owed.get(s.statement_id, 0) > 0 and not held(cases, s.statement_id, now)
+        ),
+        key=lambda s: (s.due_date, s.statement_id),
+    )
+    if not free:
+        return None
+    due_cents = sum(owed[s.statement_id] for s in free)
+    return replace(
+        item, statement_id=free[0].statement_id, due_date=free[0].due_date, due_cents=due_cents
+    )
+
+
+def _decide_with_plans(
+    services: Services,
+    schedule: Schedule,
+    facts: AccountFacts,
+    item: DueAccount,
+    today: date,
+    plans: RunningPlans | None,
+) -> Step | Skip:
     step = decide(schedule, facts, today)
     if isinstance(step, Skip):
         return step

@@ -20,6 +20,7 @@ from datetime import date
 
 from portal.domain.dunning import Stage
 from portal.ports.claims import Claim
+from portal.services.cases import CASE_UPDATE_CLAIM, finish_case_update
 from portal.services.claims import Finish, payload_fields, stale_before
 from portal.services.context import Services
 from portal.services.errors import PaymentNotReady
@@ -181,5 +182,6 @@ FINISHERS: dict[str, Finisher] = {
     UPCOMING_CLAIM: finish_plan_notice,
     FAILED_CLAIM: finish_plan_notice,
     DEFAULTED_CLAIM: finish_plan_notice,
+    CASE_UPDATE_CLAIM: finish_case_update,
     **{stage.value: finish_reminder_claim for stage in Stage},
 }

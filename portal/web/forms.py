@@ -9,6 +9,7 @@ from wtforms import (
     DateField,
     HiddenField,
     PasswordField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -16,6 +17,15 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs lag 3.3
 from wtforms.validators import EqualTo, InputRequired, Length, Optional, Regexp
 
+from portal.domain.cases import (
+    INCOME_BANDS,
+    MAX_HOUSEHOLD,
+    MAX_MESSAGE_LENGTH,
+    OUTCOME_LABELS,
+    QUESTION_REASONS,
+    REASON_LABELS,
+    Outcome,
+)
 from portal.domain.payments import MANUAL_METHODS
 
 
@@ -243,3 +253,106 @@ class AddressCorrectedForm(FlaskForm):
     the URL)."""
 
     address = HiddenField("Address", validators=[InputRequired("Which address?"), Length(max=320)])
+
+
+# -- patients' questions and requests for help (issue 17) ---------------------------------
+
+MESSAGE_TOO_LONG = "Keep the message to 2,000 characters."
+
+
+class QuestionForm(FlaskForm):
+    reason = RadioField(
+        "Why are you asking?",
+        choices=[SelectChoice(r.value, REASON_LABELS[r]) for r in QUESTION_REASONS],
+        validators=[InputRequired("Choose the reason for your question.")],
+    )
+    message = TextAreaField(
+        "Anything you want us to know (optional)",
+        validators=[Optional(), Length(max=MAX_MESSAGE_LENGTH, message=MESSAGE_TOO_LONG)],
+    )
+    line_id = HiddenField()
+    request_key = HiddenField()
+
+
+class AssistanceForm(FlaskForm):
+    household_size = StringField(
+        "How many people live in your household?",
+        validators=[
+            InputRequired("Enter the number of people in your household."),
+            Regexp(
+                r"^\s*([1-9]|1[0-9]|20)\s*$",
+                message=f"Enter a household size from 1 to {MAX_HOUSEHOLD}.",
+            ),
+        ],
+    )
+    income_band = RadioField(
+        "Your household's income before taxes, per year",
+        choices=[SelectChoice(value, label) for value, label in INCOME_BANDS.items()],
+        validators=[InputRequired("Choose your household's yearly income.")],
+    )
+    what_happened = TextAreaField(
+        "What happened (optional)",
+        validators=[Optional(), Length(max=MAX_MESSAGE_LENGTH, message=MESSAGE_TOO_LONG)],
+    )
+    request_key = HiddenField()
+
+
+class CaseReplyForm(FlaskForm):
+    message = TextAreaField(
+        "Your reply",
+        validators=[
+            InputRequired("Write your reply."),
+            Length(max=MAX_MESSAGE_LENGTH, message=MESSAGE_TOO_LONG),
+        ],
+    )
+    request_key = HiddenField()
+
+
+class StaffCaseReplyForm(FlaskForm):
+    kind = SelectField(
+        "Send as",
+        choices=[
+            SelectChoice("reply", "A reply"),
+            SelectChoice("more_info", "A request for more information"),
+        ],
+        id="reply-kind",
+    )
+    text = TextAreaField(
+        "Message to the patient",
+        validators=[
+            InputRequired("Write the message."),
+            Length(max=MAX_MESSAGE_LENGTH, message=MESSAGE_TOO_LONG),
+        ],
+        id="reply-text",
+    )
+    request_key = HiddenField(id="reply-request_key")
+
+
+class CaseAssignForm(FlaskForm):
+    owner = StringField("Owner (username)", validators=[Length(max=32)], id="assign-owner")
+
+
+class CaseResolveForm(FlaskForm):
+    outcome = SelectField(
+        "Outcome",
+        choices=[SelectChoice(o.value, OUTCOME_LABELS[o]) for o in Outcome],
+        id="resolve-outcome",
+    )
+    explanation = TextAreaField(
+        "Explanation the patient sees",
+        validators=[
+            InputRequired("Write the explanation the patient sees."),
+            Length(max=MAX_MESSAGE_LENGTH, message=MESSAGE_TOO_LONG),
+        ],
+        id="resolve-explanation",
+    )
+    amount = StringField(
+        "Amount (correction or discount)", validators=[Length(max=20)], id="resolve-amount"
+    )
+    ledger_reason = StringField(
+        "Reason in the ledger (correction or discount)",
+        validators=[Length(max=200)],
+        id="resolve-ledger_reason",
+    )
+    statement_id = SelectField("Statement", choices=[], id="resolve-statement_id")
+    request_key = HiddenField(id="resolve-request_key")

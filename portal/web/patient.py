@@ -17,11 +17,13 @@ from flask import (
 )
 
 from portal.domain.aging import practice_date
+from portal.domain.cases import REASON_LABELS, STATUS_LABELS
 from portal.domain.errors import InvalidInput
 from portal.domain.payments import PaymentStatus
 from portal.domain.viewers import Viewer
 from portal.ports.payments import GatewayError
 from portal.services.accounts import AccountView, account_view, patient_page
+from portal.services.cases import patient_cases
 from portal.services.errors import LookupFailed, LookupLocked, NotFound
 from portal.services.lookup import find_viewer
 from portal.services.mail_feedback import undeliverable_for
@@ -184,6 +186,7 @@ def account(account_number: str):
         view=view,
         form=AmountForm(),
         email_undeliverable=view.viewer.is_guarantor and view.email_undeliverable,
+        **_cases(view),
     )
 
 
@@ -194,6 +197,7 @@ def _account_page(account_number: str, form: AmountForm, status: int):
         view=view,
         form=form,
         email_undeliverable=email_undeliverable(view),
+        **_cases(view),
     ), status
 
 
@@ -204,6 +208,12 @@ def email_undeliverable(view: AccountView) -> bool:
     if not view.viewer.is_guarantor or not view.account.guarantor.email:
         return False
     return undeliverable_for(current_services(), view.account.guarantor.email) is not None
+
+
+def _cases(view: AccountView) -> dict:
+    """The signed-in person's questions and requests for help, for the account page."""
+    cases = patient_cases(current_services(), view.account.account_number, view.viewer)
+    return {"cases": cases, "case_reasons": REASON_LABELS, "case_statuses": STATUS_LABELS}
 
 
 @bp.get("/statements/<statement_id>")

@@ -16,6 +16,7 @@ from flask import (
 )
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs lag 3.3
 
+from portal.domain.cases import REASON_LABELS, STATUS_LABELS
 from portal.domain.errors import InvalidInput
 from portal.domain.money import format_cents
 from portal.domain.payments import MANUAL_METHODS, PaymentStatus
@@ -171,6 +172,9 @@ def _account_page(account_number: str, status: int = 200, **forms):
             },
             refund_key=secrets.token_hex(16),
             escalations=svc.store.escalations(account_number=account_number),
+            cases=[c for c in svc.store.account_cases(account_number) if c.is_open],
+            case_reasons=REASON_LABELS,
+            case_statuses=STATUS_LABELS,
             mail_log=svc.store.mail_log(account_number, limit=20),
             undeliverable=undeliverable_for(svc, view.account.guarantor.email),
             reminders=reminder_status(svc, view),

@@ -14,9 +14,11 @@ from flask import (
     url_for,
 )
 
+from portal.domain.cases import REASON_LABELS, STATUS_LABELS
 from portal.domain.errors import InvalidInput
 from portal.domain.staff import ESCALATION_LABELS, AuditAction
 from portal.services.audit import audit
+from portal.services.cases import open_case_queue
 from portal.services.errors import NotFound
 from portal.services.staff_actions import (
     resolve_escalation,
@@ -33,6 +35,7 @@ from portal.web.staff_session import (
     load_staff_user,
     now,
     staff_required,
+    today,
 )
 
 bp = Blueprint("staff_queue", __name__, url_prefix="/staff")
@@ -55,6 +58,9 @@ def escalations():
         cutoff = now() - timedelta(days=int(min_age))
         items = [i for i in items if i.opened_at <= cutoff]
     audit(current_services(), g.staff.username, AuditAction.VIEW_ESCALATIONS, address=address())
+    cases = open_case_queue(current_services(), g.staff.username, address())
+    if owner:
+        cases = [c for c in cases if c.owner == ("" if owner == "unassigned" else owner)]
     page = render_template(
         "staff/escalations.html",
         items=items,
@@ -64,6 +70,10 @@ def escalations():
         labels=ESCALATION_LABELS,
         update_form=EscalationUpdateForm(formdata=None),
         resolve_form=ResolveForm(formdata=None),
+        cases=cases,
+        case_reasons=REASON_LABELS,
+        case_statuses=STATUS_LABELS,
+        today=today(),
     )
     return page, (400 if errors else 200)
 

@@ -34,6 +34,7 @@ from portal.domain.staff import EscalationKind
 from portal.domain.viewers import Viewer
 from portal.ports.payments import EventKind, GatewayEvent, SetupRequest
 from portal.services.api_keys import create_api_key
+from portal.services.cases import ask_question, staff_reply
 from portal.services.context import Services
 from portal.services.demo import load_demo
 from portal.services.mail_feedback import apply_ses_event
@@ -160,6 +161,7 @@ class Site:
     setup_path: str  # the sandbox's page that saves a payment method for a plan
     plan_path: str  # the patient's running payment plan (a card saved)
     canceled_plan_path: str  # the patient's earlier plan, canceled
+    case_id: str  # the patient's question, answered by the billing office
 
 
 def _free_port() -> int:
@@ -224,6 +226,19 @@ def site(tmp_path_factory) -> Iterator[Site]:
     # staff account pages, and a row of the console's list of bad addresses.
     address = services.store.get_account(number).guarantor.email
     apply_ses_event(services, bounce(address, number), "a11y-bounce")
+    # A question about the patient's oldest statement, with the billing office's reply.
+    oldest = services.store.account_records(number).statements[0].statement_id
+    asked = ask_question(
+        services,
+        number,
+        Viewer.guarantor(),
+        oldest,
+        None,
+        "insurance_should_pay",
+        "My plan covers this visit.",
+        "b" * 32,
+    )
+    staff_reply(services, "admin", asked.case_id, "reply", "We are checking.", "c" * 32, "")
 
     with serving(create_app(services=services), port):
         yield Site(
@@ -236,6 +251,7 @@ def site(tmp_path_factory) -> Iterator[Site]:
             optout_path=_path(opt_out_url(services, number)),
             plan_path=f"/plans/{running.plan_id}",
             canceled_plan_path=f"/plans/{canceled.plan_id}",
+            case_id=asked.case_id,
             setup_path=_path(
                 services.payments.create_setup(
                     SetupRequest(
@@ -412,6 +428,7 @@ def goto(path: str, title: str | re.Pattern, status: int = 200) -> Callable:
             optout=site.optout_path,
             plan=site.plan_path,
             canceled_plan=site.canceled_plan_path,
+            case=site.case_id,
         )
         response = page.goto(where)
         assert response is not None and response.status == status, (where, response)
@@ -600,6 +617,39 @@ def user_added(page: Page, site: Site, viewport: str) -> None:
     expect(page.get_by_role("img", name="QR code for the authenticator app")).to_be_visible()
 
 
+def question_page(page: Page, site: Site, viewport: str) -> None:
+    statement(page, site, viewport)
+    page.get_by_role("link", name=re.compile(r"^Question this charge")).first.click()
+    heading(page, "Question a charge")
+    fits(page, viewport)
+
+
+def question_invalid(page: Page, site: Site, viewport: str) -> None:
+    question_page(page, site, viewport)
+    page.get_by_role("button", name="Send my question").click()
+    expect(page.get_by_role("alert").filter(has_text="There is a problem")).to_be_visible()
+    fits(page, viewport)
+
+
+def help_invalid(page: Page, site: Site, viewport: str) -> None:
+    page.goto("/account/help")
+    page.get_by_role("button", name="Ask for help").click()
+    expect(page.get_by_role("alert").filter(has_text="There is a problem")).to_be_visible()
+    fits(page, viewport)
+
+
+def case_page(page: Page, site: Site, viewport: str) -> None:
+    goto("/account/cases/{case}", "Insurance should have paid")(page, site, viewport)
+    expect(page.get_by_test_id("messages")).to_contain_text("We are checking.")
+    fits(page, viewport)
+
+
+def staff_case_invalid(page: Page, site: Site, viewport: str) -> None:
+    goto("/staff/cases/{case}", re.compile(r"^Case Q-"))(page, site, viewport)
+    page.get_by_role("button", name="Resolve").click()
+    expect(page.get_by_role("alert").filter(has_text="There is a problem")).to_be_visible()
+
+
 # name -> (visitor, how to get there). Each lands on the page in the state to check.
 PAGES: dict[str, tuple[str, Callable]] = {
     # The public site.
@@ -625,6 +675,11 @@ PAGES: dict[str, tuple[str, Callable]] = {
     "plan-review-unticked": ("planner", plan_unticked),
     "plan": ("patient", plan_page("{plan}", "Current")),
     "plan-canceled": ("patient", plan_page("{canceled_plan}", "Canceled")),
+    "case-question": ("patient", question_page),
+    "case-question-invalid": ("patient", question_invalid),
+    "case": ("patient", case_page),
+    "help-paying": ("patient", goto("/account/help", "Help paying your bill")),
+    "help-paying-invalid": ("patient", help_invalid),
     "payment-pending": ("patient", goto("{pending}", "Waiting for your payment to be confirmed")),
     "receipt": ("patient", goto("{receipt}", "Thank you, your payment was received")),
     "payment-failed": ("anon", goto("{failed}", "Your payment did not go through")),
@@ -643,6 +698,10 @@ PAGES: dict[str, tuple[str, Callable]] = {
     "staff-account-invalid": ("staff", staff_account_invalid),
     "staff-payments": ("staff", goto("/staff/payments", "Payments")),
     "staff-queue": ("staff", goto("/staff/escalations", "Escalation queue")),
+    "staff-cases": ("staff", goto("/staff/cases", "Patients' questions and requests for help")),
+    "staff-case": ("staff", goto("/staff/cases/{case}", re.compile(r"^Case Q-"))),
+    "staff-case-invalid": ("staff", staff_case_invalid),
+    "staff-case-report": ("staff", goto("/staff/reports/cases", "Patients' questions by month")),
     "staff-aging": ("staff", goto("/staff/reports/aging", re.compile(r"^Aging as of "))),
     "staff-deposits": ("staff", goto("/staff/reports/deposits", "Daily deposits")),
     "staff-monthly": ("staff", goto("/staff/reports/monthly", re.compile(r"^Monthly summary"))),

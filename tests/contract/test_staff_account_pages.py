@@ -97,7 +97,7 @@ def bulk_sqlite(store: SqliteStore, statements: list[Statement]) -> None:
             ],
         )
         conn.executemany(
-            "INSERT INTO statement_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO statement_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     s.statement_id,
@@ -114,6 +114,7 @@ def bulk_sqlite(store: SqliteStore, statements: list[Statement]) -> None:
                     ln.insurance_paid_cents,
                     ln.adjustment_cents,
                     ln.patient_responsibility_cents,
+                    ln.description_es,
                 )
                 for s in statements
                 for position, ln in enumerate(s.lines)

@@ -14,11 +14,12 @@ from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.aging import practice_date
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.plan_terms import text_digest
-from portal.domain.staff import AuditAction
+from portal.domain.staff import AuditAction, Role
 from portal.domain.statements import Statement
 from portal.domain.viewers import Viewer
 from portal.ports.reminders import DueAccount
 from portal.services import ledger as posting
+from portal.services.cases import ask_question, new_case_id, resolve_case
 from portal.services.context import Services
 from portal.services.errors import InvalidInput
 from portal.services.fanout import REMINDERS, Batch, run_batch
@@ -383,6 +384,58 @@ class PlanMethodSaved:
         )
 
 
+class CaseResolved:
+    """Answering a patient's question (issue 17): a correction posted, the case resolved
+    (its audit entry in the same write) and the patient told there is a reply, each once."""
+
+    name = "case_resolved"
+    number, correction_cents = "510008", 1250
+    asked_key, resolve_key = "e" * 32, "f" * 32
+
+    @property
+    def case_id(self) -> str:
+        return new_case_id(self.number, self.asked_key)
+
+    def prepare(self, services: Services, stub: StripeStub) -> None:
+        services.store.import_statement(
+            account(self.number), statement(self.number, NOT_DUE), NOW - timedelta(days=2)
+        )
+        ask_question(
+            services,
+            self.number,
+            Viewer.guarantor(),
+            f"S-{self.number}",
+            "1",
+            "charged_twice",
+            "Was this visit billed twice?",
+            self.asked_key,
+        )
+
+    def deliver(self, services: Services) -> bool:
+        resolve_case(
+            services,
+            "sam",
+            Role.SUPERVISOR,
+            self.case_id,
+            "correction",
+            "We removed the duplicate line.",
+            "12.50",
+            "duplicate line",
+            None,
+            self.resolve_key,
+            "10.0.0.9",
+        )
+        return False
+
+    def expected(self) -> Expected:
+        return Expected(
+            self.number,
+            sum(OWED) - self.correction_cents,
+            messages=Counter({("case-update", EMAIL): 1}),
+            audited=Counter({("sam", AuditAction.RESOLVE_CASE): 1}),
+        )
+
+
 SCENARIOS = {
     s.name: s
     for s in (
@@ -395,5 +448,6 @@ SCENARIOS = {
         Refund(),
         PlanCharge(),
         PlanMethodSaved(),
+        CaseResolved(),
     )
 }

@@ -1,11 +1,16 @@
 """The account and statement pages: one store read each (the browser session with what the
-page shows), the session rules kept on that read, and the plain amount form."""
+page shows; the account page one more, for the patient's questions, which live apart from
+the ledger), the session rules kept on that read, and the plain amount form."""
 
 import pytest
 
 from tests.integration.conftest import path_of, sign_in, start_payment
 
 PAGES = ("/account", "/statements/S-2026-000123")
+READS = {
+    "/account": ["patient_page", "account_cases"],
+    "/statements/S-2026-000123": ["patient_page"],
+}
 IDLE = "For your privacy, your session ended after 15 minutes without activity."
 
 
@@ -37,7 +42,7 @@ def test_each_page_reads_the_store_once(patient, store_calls, path):
 
     assert response.status_code == 200
     assert "S-2026-000123" in response.get_data(as_text=True)
-    assert store_calls == ["patient_page"]
+    assert store_calls == READS[path]
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -324,7 +324,13 @@ def needles_for(records: Iterable[dict]) -> list[Needle]:
     return list(found.values())
 
 
-NEEDLES = needles_for(ALL_STATEMENTS)
+# Health words a patient or the billing office may write in a question, a request for help
+# or a reply (issue 17): shown on the portal's pages, never in an e-mail, a log or a URL.
+HEALTH_WORDS = ("Glimmerwort", "Pellucidine", "Vexamyl")
+NEEDLES = needles_for(ALL_STATEMENTS) + [
+    Needle(f"health word {word} written in a case", _bounded(word), word, word.lower())
+    for word in HEALTH_WORDS
+]
 
 
 # -- the scanner --------------------------------------------------------------------------------
@@ -1002,6 +1008,70 @@ def test_nothing_that_leaves_the_portal_carries_codes_descriptions_or_dates_of_b
     assert staff.get("/staff/search?q=Quill-Vance").status_code == 200
     assert staff.get("/staff/search?q=310001").status_code in (200, 302)
 
+    # -- patients ask, staff answer (issue 17), with health words in every text ---------------
+    question = web.get("/statements/S-2026-310002/question?line=1").get_data(as_text=True)
+    asked = web.post(
+        "/statements/S-2026-310002/question",
+        data={
+            "csrf_token": csrf_token(question),
+            "request_key": request_key_in(question, "/statements/S-2026-310002/question"),
+            "line_id": "1",
+            "reason": "insurance_should_pay",
+            "message": f"My {HEALTH_WORDS[0]} graft (T63.441A, Vorlandia) should be covered.",
+        },
+    )
+    assert asked.status_code == 303, problems(asked.get_data(as_text=True))
+    question_id = path_of(asked.headers["Location"]).rsplit("/", 1)[1]
+    help_form = web.get("/account/help").get_data(as_text=True)
+    helped = web.post(
+        "/account/help",
+        data={
+            "csrf_token": csrf_token(help_form),
+            "request_key": request_key_in(help_form, "/account/help"),
+            "household_size": "4",
+            "income_band": "25k_50k",
+            "what_happened": f"{HEALTH_WORDS[1]} infusions for my daughter cost us everything.",
+        },
+    )
+    assert helped.status_code == 303, problems(helped.get_data(as_text=True))
+    help_id = path_of(helped.headers["Location"]).rsplit("/", 1)[1]
+    asked_more = staff_case_form(
+        staff,
+        question_id,
+        "reply",
+        {"kind": "more_info", "text": f"Was the {HEALTH_WORDS[2]} prescribed by Dr. Farrow?"},
+    )
+    assert asked_more.status_code == 303, problems(asked_more.get_data(as_text=True))
+    case_page = web.get(f"/account/cases/{question_id}").get_data(as_text=True)
+    answered = web.post(
+        f"/account/cases/{question_id}/reply",
+        data={
+            "csrf_token": csrf_token(case_page),
+            "request_key": request_key_in(case_page, f"/account/cases/{question_id}/reply"),
+            "message": f"Yes, {HEALTH_WORDS[2]} 20 mg for {HEALTH_WORDS[0]}.",
+        },
+    )
+    assert answered.status_code == 303, problems(answered.get_data(as_text=True))
+    for case_id, outcome, statement_id, words in (
+        (question_id, "correction", "S-2026-310002", HEALTH_WORDS[0]),
+        (help_id, "assistance_discount", "S-2026-310002", HEALTH_WORDS[1]),
+    ):
+        resolved = staff_case_form(
+            staff,
+            case_id,
+            "resolve",
+            {
+                "outcome": outcome,
+                "explanation": f"We lowered the bill for the {words} care.",
+                "amount": "1.00",
+                "ledger_reason": f"{words} billed in error",
+                "statement_id": statement_id,
+            },
+        )
+        assert resolved.status_code == 303, problems(resolved.get_data(as_text=True))
+        assert web.get(f"/account/cases/{case_id}").status_code == 200
+    assert staff.get("/staff/reports/cases?format=csv").status_code == 200
+
     # -- the reminder job: today (the scheduled function), then 15, 30, 60, 90 days on ---------
     counts = functions.reminders.handler({}, None)
     assert counts["sent"] >= 3 and counts["escalated"] >= 1, counts
@@ -1057,6 +1127,21 @@ def test_nothing_that_leaves_the_portal_carries_codes_descriptions_or_dates_of_b
     assert not leaks, f"{len(leaks)} leaks:\n" + "\n".join(str(leak) for leak in leaks[:60])
 
 
+def request_key_in(html: str, action: str) -> str:
+    """The request key of the page's form posting to `action`."""
+    form = re.search(rf'action="{re.escape(action)}".*?</form>', html, re.S)
+    assert form, f"no form for {action}"
+    return re.search(r'name="request_key"[^>]*value="([0-9a-f]{32})"', form.group(0)).group(1)
+
+
+def staff_case_form(staff, case_id: str, action: str, data: dict):
+    """Send one of the staff case page's forms, as the page gives it."""
+    page = staff.get(f"/staff/cases/{case_id}").get_data(as_text=True)
+    path = f"/staff/cases/{case_id}/{action}"
+    key = request_key_in(page, path) if action != "assign" else ""
+    return staff.post(path, data={**data, "csrf_token": csrf_token(page), "request_key": key})
+
+
 def captured(portal: Portal, messages, stub, collector, cli_output, printed) -> list[Item]:
     """Everything that left the portal, decoded, by channel."""
     items: list[Item] = []
@@ -1103,6 +1188,7 @@ def assert_capture_is_real(items: list[Item], parsed: dict, stub, collector, por
         "plan-failed",
         "plan-defaulted",
         "refund",
+        "case-update",
     }, kinds
     assert kinds["plan-agreement"] == 2, kinds
     assert kinds["plan-upcoming"] == 2 and kinds["plan-failed"] == 3, kinds
@@ -1133,6 +1219,7 @@ def assert_capture_is_real(items: list[Item], parsed: dict, stub, collector, por
         "portal.services.webhooks",
         "portal.services.refunds",
         "portal.services.reminders",
+        "portal.services.cases",
         "portal.adapters.stripe_gateway",
         "stripe",
     ):
@@ -1150,7 +1237,9 @@ def assert_scanner_finds_what_is_there(portal: Portal, statement_pages, guesses)
     dates of birth in the Quick Pay form bodies and on the staff account pages: the scanner
     finds every one there, so finding none elsewhere means something."""
     labels = {n.label for n in NEEDLES}
-    code_labels = {n for n in labels if not n.startswith("date of birth")}
+    code_labels = {
+        n for n in labels if not n.startswith("date of birth") and not n.startswith("health word")
+    }
     on_pages = {
         leak.needle for leak in find_leaks(Item("page", "statement", p) for p in statement_pages)
     }
@@ -1167,6 +1256,10 @@ def assert_scanner_finds_what_is_there(portal: Portal, statement_pages, guesses)
         leak.needle for leak in find_leaks(Item("form", "", e.body.decode()) for e in lookups)
     }
     assert {f"date of birth {b} as {b!r}" for b in guesses} <= posted
+    # The words written in questions and replies are on the case pages, patients' and staff's.
+    case_pages = [e.page for e in portal.exchanges if "/cases/" in e.url and e.page]
+    on_case_pages = {leak.needle for leak in find_leaks(Item("page", "", p) for p in case_pages)}
+    assert {f"health word {w} written in a case" for w in HEALTH_WORDS} <= on_case_pages
     accounts = [e.page for e in portal.exchanges if e.url.startswith("/staff/accounts/")]
     shown = {leak.needle for leak in find_leaks(Item("page", "", p) for p in accounts if p)}
     for record in ALL_STATEMENTS:

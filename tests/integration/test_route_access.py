@@ -24,8 +24,10 @@ import pytest
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.plans import Installment, Plan, PlanKind
 from portal.domain.staff import EscalationKind, Role
+from portal.domain.viewers import Viewer
 from portal.ports.payments import EventKind, GatewayEvent, SetupRequest
 from portal.services.api_keys import create_api_key, revoke_api_key
+from portal.services.cases import ask_question
 from portal.services.mail_feedback import apply_ses_event
 from portal.services.notices import opt_out_url
 from portal.services.payments import apply_gateway_event, start_payment
@@ -379,6 +381,74 @@ TABLE = [
         changes=True,
         ends_session=1,
     ),
+    # Questions and requests for help (issue 17): only whoever asked sees or answers a case.
+    Route(
+        "GET",
+        "/statements/<statement_id>/question",
+        "/statements/S-2026-000123/question?line=1",
+        patients_only(OK),
+    ),
+    Route(
+        "GET",
+        "/statements/<statement_id>/question",
+        "/statements/S-2026-000200/question",
+        patients_only(NOT_FOUND),
+        variant="patient B's",
+    ),
+    Route(
+        "POST",
+        "/statements/<statement_id>/question",
+        "/statements/S-2026-000123/question",
+        patients_only(see_other(r"/account/cases/Q-[0-9A-F]{16}")),
+        form=lambda w: {"reason": "other", "message": "Route test", "request_key": "a" * 32},
+        csrf_actor="patient",
+        changes=True,
+    ),
+    Route(
+        "POST",
+        "/statements/<statement_id>/question",
+        "/statements/S-2026-000200/question",
+        patients_only(NOT_FOUND),
+        form=lambda w: {"reason": "other", "message": "Route test", "request_key": "b" * 32},
+        csrf_actor="patient",
+        variant="patient B's",
+    ),
+    Route("GET", "/account/help", "/account/help", patients_only(OK)),
+    Route(
+        "POST",
+        "/account/help",
+        "/account/help",
+        patients_only(see_other(r"/account/cases/Q-[0-9A-F]{16}")),
+        form=lambda w: {"household_size": "3", "income_band": "under_25k", "request_key": "c" * 32},
+        csrf_actor="patient",
+        changes=True,
+    ),
+    Route("GET", "/account/cases/<case_id>", "/account/cases/{case_a}", patients_only(OK)),
+    Route(
+        "GET",
+        "/account/cases/<case_id>",
+        "/account/cases/{case_b}",
+        patients_only(Expect(404, refused=True, hides=("Route test B",))),
+        variant="patient B's",
+    ),
+    Route(
+        "POST",
+        "/account/cases/<case_id>/reply",
+        "/account/cases/{case_a}/reply",
+        patients_only(see_other(r"/account/cases/Q-[0-9A-F]{16}")),
+        form=lambda w: {"message": "Route reply", "request_key": "d" * 32},
+        csrf_actor="patient",
+        changes=True,
+    ),
+    Route(
+        "POST",
+        "/account/cases/<case_id>/reply",
+        "/account/cases/{case_b}/reply",
+        patients_only(NOT_FOUND),
+        form=lambda w: {"message": "Route reply", "request_key": "e" * 32},
+        csrf_actor="patient",
+        variant="patient B's",
+    ),
     # One-click opt-out: the signed token in the address is the authority (no CSRF token).
     Route("GET", "/reminders/stop/<token>", "/reminders/stop/{optout}", everyone()),
     Route(
@@ -720,6 +790,48 @@ TABLE = [
         csrf_actor="admin",
         changes=True,
     ),
+    # Patients' questions, for staff (issue 17).
+    Route("GET", "/staff/cases", "/staff/cases", staff_only(ASSOCIATE, OK)),
+    Route("GET", "/staff/cases/<case_id>", "/staff/cases/{case_a}", staff_only(ASSOCIATE, OK)),
+    Route(
+        "GET",
+        "/staff/cases/<case_id>",
+        "/staff/cases/Q-0000000000000000",
+        staff_only(ASSOCIATE, NOT_FOUND),
+        variant="unknown",
+    ),
+    Route(
+        "POST",
+        "/staff/cases/<case_id>/assign",
+        "/staff/cases/{case_a}/assign",
+        staff_only(ASSOCIATE, see_other(r"/staff/cases/Q-[0-9A-F]{16}")),
+        form=lambda w: {"owner": ""},
+        csrf_actor="admin",
+        changes=True,
+    ),
+    Route(
+        "POST",
+        "/staff/cases/<case_id>/reply",
+        "/staff/cases/{case_a}/reply",
+        staff_only(ASSOCIATE, see_other(r"/staff/cases/Q-[0-9A-F]{16}")),
+        form=lambda w: {"kind": "reply", "text": "Route staff reply", "request_key": "1" * 32},
+        csrf_actor="admin",
+        changes=True,
+    ),
+    Route(
+        "POST",
+        "/staff/cases/<case_id>/resolve",
+        "/staff/cases/{case_b}/resolve",
+        staff_only(ASSOCIATE, see_other(r"/staff/cases/Q-[0-9A-F]{16}")),
+        form=lambda w: {
+            "outcome": "no_change",
+            "explanation": "Route test",
+            "request_key": "2" * 32,
+        },
+        csrf_actor="admin",
+        changes=True,
+    ),
+    Route("GET", "/staff/reports/cases", "/staff/reports/cases", staff_only(ASSOCIATE, OK)),
     Route("GET", "/staff/payments", "/staff/payments", staff_only(ASSOCIATE, OK)),
     Route("GET", "/staff/reports/aging", "/staff/reports/aging", staff_only(ASSOCIATE, OK)),
     Route("GET", "/staff/reports/deposits", "/staff/reports/deposits", staff_only(ASSOCIATE, OK)),
@@ -821,6 +933,21 @@ def world(request, config, lopez, smith) -> World:
         plan = Plan(number, account, PlanKind.INSTALLMENTS, 1, NOW, installments=ROUTE_PLAN)
         assert services.store.add_plan(plan)
         w.ids[name] = number
+    for name, number, statement_id in (
+        ("case_a", "100234", "S-2026-000123"),
+        ("case_b", "100777", "S-2026-000201"),
+    ):
+        asked = ask_question(
+            services,
+            number,
+            Viewer.guarantor(),
+            statement_id,
+            None,
+            "other",
+            f"Route test {name[-1].upper()}",
+            (name[-1] * 32).replace("a", "9"),
+        )
+        w.ids[name] = asked.case_id
     good = create_api_key(services, "route-test", "setup").key
     revoked = create_api_key(services, "revoked", "setup").key
     revoke_api_key(services, "revoked", "setup")
@@ -887,6 +1014,11 @@ def snapshot(services) -> tuple:
             (p.plan_id, p.version, p.canceled_at)
             for number in ("100234", "100777")
             for p in store.account_plans(number)
+        ),
+        tuple(
+            (c.case_id, c.version)
+            for number in ("100234", "100777")
+            for c in store.account_cases(number)
         ),
         len(store.audit_entries(limit=10_000)),
         len(list(Path(services.settings.outbox_dir).glob("*.eml"))),

@@ -116,6 +116,9 @@ def test_every_bad_variable_is_one_line_naming_it(tmp_path):
         ("PORTAL_SECRET_KEY", "short"),
         ("PORTAL_TIMEZONE", "../../etc/passwd"),
         ("PORTAL_TIMEZONE", "America/New_York/"),
+        ("PORTAL_ASSISTANCE_HOLD_DAYS", "0"),
+        ("PORTAL_ASSISTANCE_HOLD_DAYS", "thirty"),
+        ("PORTAL_CASE_ANSWER_DAYS", "-5"),
     ],
 )
 def test_one_bad_value_one_line(tmp_path, name, value):
@@ -330,3 +333,12 @@ def test_payment_plan_tiers_are_read_from_dollars_and_months(tmp_path):
 def test_a_payment_plan_policy_that_makes_no_sense_is_one_line_naming_it(tmp_path, values, line):
     (only,) = problems(env(tmp_path, **values))
     assert only.startswith(line), only
+
+
+def test_the_case_settings_default_and_are_read(tmp_path):
+    default = Settings.from_env(env(tmp_path))
+    assert (default.assistance_hold_days, default.case_answer_days) == (30, 5)
+    read = Settings.from_env(
+        env(tmp_path, PORTAL_ASSISTANCE_HOLD_DAYS="45", PORTAL_CASE_ANSWER_DAYS=" 3 ")
+    )
+    assert (read.assistance_hold_days, read.case_answer_days) == (45, 3)

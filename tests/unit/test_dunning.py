@@ -108,3 +108,47 @@ def test_an_escalation_reaches_the_practice_even_without_the_patients_address():
 def test_a_balance_under_the_minimum_gets_no_reminder():
     assert decide(SCHEDULE, facts(due_cents=499), DUE + timedelta(days=20)) is Skip.UNDER_MINIMUM
     assert isinstance(decide(SCHEDULE, facts(due_cents=500), DUE + timedelta(days=20)), Step)
+
+
+# -- collection holds (issue 17) ------------------------------------------------------
+
+
+def test_a_held_statement_gets_no_reminder_final_notice_or_escalation():
+    for day in (15, 30, 60, 90, 400):
+        assert decide(SCHEDULE, facts(on_hold=True), DUE + timedelta(days=day)) is Skip.ON_HOLD
+
+
+def test_an_open_estimate_dispute_is_never_escalated_whatever_the_days():
+    for day in range(0, 800, 7):
+        step = decide(SCHEDULE, facts(estimate_dispute=True), DUE + timedelta(days=day))
+        assert step is Skip.ESTIMATE_DISPUTE
+
+
+@given(
+    st.integers(min_value=0, max_value=120),  # the day the hold starts
+    st.integers(min_value=1, max_value=200),  # how long it lasts
+)
+def test_released_the_statement_goes_on_from_its_stage_never_skipping_one(start, length):
+    """Held days do not count: after the release each step still comes once, in order,
+    and the whole schedule is sent (no stage is jumped, however long the hold)."""
+    sent: list[Step] = []
+    for day in range(0, 400):
+        held_now = start <= day < start + length
+        held_so_far = max(0, min(day, start + length - 1) - start + 1) if day >= start else 0
+        account = facts(on_hold=held_now, held_days=held_so_far)
+        step = decide(SCHEDULE, account, DUE + timedelta(days=day))
+        if isinstance(step, Step) and step not in sent:
+            sent.append(step)
+    assert sent == SCHEDULE.steps()
+
+
+def test_without_the_held_days_a_long_hold_would_jump_to_the_final_notice():
+    """The case the held days are for: reminder-15 sent, held from day 20 to day 70."""
+    today = DUE + timedelta(days=71)
+    jumped = decide(SCHEDULE, facts(), today)
+    assert isinstance(jumped, Step) and jumped.stage is Stage.FINAL_NOTICE
+    resumed = decide(SCHEDULE, facts(held_days=51), today)
+    assert resumed == Step(Stage.REMINDER, 15)  # still at its stage: reminder-30 comes next
+    assert decide(SCHEDULE, facts(held_days=51), today + timedelta(days=10)) == Step(
+        Stage.REMINDER, 30
+    )

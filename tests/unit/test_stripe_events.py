@@ -290,7 +290,9 @@ def test_checkout_parameters_carry_only_the_amount_line_and_payment_id():
         "payment_intent_data",
         "success_url",
         "cancel_url",
+        "locale",  # the patient's language: no more about them
     }
+    assert params["locale"] == "en"
     assert params["line_items"] == [
         {
             "price_data": {

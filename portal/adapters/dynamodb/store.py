@@ -7,6 +7,7 @@ race, so no update is lost and nothing is posted twice."""
 
 from portal.adapters.dynamodb.access import DynamoDbAccess
 from portal.adapters.dynamodb.api_keys import DynamoDbApiKeys
+from portal.adapters.dynamodb.cases import DynamoDbCases
 from portal.adapters.dynamodb.claims import DynamoDbClaims
 from portal.adapters.dynamodb.ledger import DynamoDbLedger
 from portal.adapters.dynamodb.mail_feedback import DynamoDbMailFeedback
@@ -26,6 +27,7 @@ class DynamoDbStore(
     DynamoDbApiKeys,
     DynamoDbPlans,
     DynamoDbMailFeedback,
+    DynamoDbCases,
 ):
     """The DynamoDB Store: one class per port (ledger, claims, access, staff, reminders,
-    reports, API keys, plans, mail feedback) over one shared DynamoDbTable."""
+    reports, API keys, plans, mail feedback, cases) over one shared DynamoDbTable."""

@@ -277,5 +277,23 @@ MIGRATIONS = (
     );
     CREATE INDEX mail_events_by_age ON mail_events(at);
     """,
+    # 11: patients' questions and financial-assistance requests (issue 17), each kept whole
+    # as JSON (`body`, the shape of portal/adapters/case_records.py); the staff queue and
+    # the reminder run read an index of open (and lately resolved) cases only.
+    """
+    CREATE TABLE cases (
+        case_id TEXT PRIMARY KEY,
+        account_number TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        due_on TEXT NOT NULL,
+        resolved_at TEXT,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX cases_by_account ON cases(account_number, opened_at, case_id);
+    CREATE INDEX cases_by_age ON cases(opened_at, case_id);
+    CREATE INDEX cases_open ON cases(due_on, case_id) WHERE resolved_at IS NULL;
+    CREATE INDEX cases_resolved ON cases(resolved_at) WHERE resolved_at IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -2,6 +2,7 @@
 
 from portal.adapters.sqlite.access import SqliteAccess
 from portal.adapters.sqlite.api_keys import SqliteApiKeys
+from portal.adapters.sqlite.cases import SqliteCases
 from portal.adapters.sqlite.claims import SqliteClaims
 from portal.adapters.sqlite.ledger import SqliteLedger
 from portal.adapters.sqlite.mail_feedback import SqliteMailFeedback
@@ -21,6 +22,7 @@ class SqliteStore(
     SqliteApiKeys,
     SqlitePlans,
     SqliteMailFeedback,
+    SqliteCases,
 ):
     """The SQLite Store: one class per port (ledger, claims, access, staff, reminders,
-    reports, API keys, plans, mail feedback) over one shared SqliteDatabase."""
+    reports, API keys, plans, mail feedback, cases) over one shared SqliteDatabase."""
