@@ -21,7 +21,6 @@ from portal.domain.plan_terms import (
     AUTOPAY_VERSION,
     authorization_text,
     autopay_text,
-    long_date,
     text_digest,
 )
 from portal.domain.plans import (
@@ -50,7 +49,7 @@ from portal.services.accounts import account_view
 from portal.services.claims import Finish, claim_payload, payload_fields
 from portal.services.context import Services
 from portal.services.errors import NotFound
-from portal.services.notices import plan_agreement_message, send_once
+from portal.services.notices import method_label, plan_agreement_message, send_once, wording_for
 
 log = logging.getLogger(__name__)
 
@@ -272,8 +271,14 @@ def send_agreement_copy(services: Services, plan: Plan) -> None:
         )
     )
     agreed_on = practice_date(agreement.accepted_at, services.settings.tz)
+    words = wording_for(services, account)
     message = plan_agreement_message(
-        services, account, plan.method.label, text, agreement.version, long_date(agreed_on)
+        services,
+        account,
+        method_label(words, plan.method),
+        text,
+        agreement.version,
+        words.long_date(agreed_on),
     )
     if message is None:
         return
