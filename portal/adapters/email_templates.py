@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.numbers import format_currency
 from babel.support import NullTranslations, Translations
@@ -38,6 +39,19 @@ def email_translations_dir() -> Path | None:
         return None
 
 
+def locale_of(language: str) -> str:
+    """The Babel locale a language's money and dates are written in: LOCALES, else the
+    language as spoken in the US, else the language alone, else US English."""
+    for name in (LOCALES.get(language), f"{language}_US", language):
+        if not name:
+            continue
+        try:
+            return str(Locale.parse(name))
+        except (UnknownLocaleError, ValueError):
+            continue
+    return LOCALES[DEFAULT_LANGUAGE]
+
+
 def primary_language(tag: str | None) -> str:
     """ "es-MX", "es_US", "ES" -> "es"; empty -> "en"."""
     value = (tag or "").strip().replace("_", "-").split("-")[0].lower()
@@ -50,10 +64,7 @@ class BabelWording:
 
     language: str
     translations: NullTranslations = field(default_factory=NullTranslations)
-
-    @property
-    def locale(self) -> str:
-        return LOCALES.get(self.language, self.language)
+    locale: str = LOCALES[DEFAULT_LANGUAGE]
 
     def gettext(self, message: str) -> str:
         return self.translations.gettext(message)
@@ -101,7 +112,7 @@ class EmailRenderer:
         if not catalog.is_file():
             return self._english()
         with catalog.open("rb") as handle:
-            return BabelWording(language, Translations(handle, domain=DOMAIN))
+            return BabelWording(language, Translations(handle, domain=DOMAIN), locale_of(language))
 
     def _english(self) -> BabelWording:
         if DEFAULT_LANGUAGE not in self._wordings:

@@ -1,12 +1,17 @@
 """E-mails in the guarantor's language: the renderer picks the catalog for a language tag
 (English for one not shipped), and writes money and dates as that language does."""
 
+import re
 from datetime import date
+from pathlib import Path
 
 import pytest
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
 
 from portal.adapters.email_templates import EmailRenderer
-from portal.resources import template_dir
+from portal.resources import resource_dir, template_dir
 from tests.email_catalogs import compile_catalogs, renderer
 from tests.email_samples import samples
 
@@ -89,3 +94,47 @@ def test_html_values_are_escaped_inside_translated_sentences(emails):
         _, html = emails.render("statement", language, **context)
         assert "<b>Ana" not in html and "&lt;b&gt;Ana" in html
         assert "Smith &amp; &lt;Sons&gt;" in html
+
+
+# -- the catalogs ----------------------------------------------------------------------------
+
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+TAGS = re.compile(r"</?\w+")
+
+
+def _catalog(path: Path):
+    with path.open("rb") as handle:
+        return read_po(handle)
+
+
+def test_the_template_holds_what_the_sources_mark():
+    """translations/email.pot is extracted again from the sources with
+    translations/babel-email.cfg: a word added to a template or a subject without
+    re-extracting fails here (and then in the pseudo-language test)."""
+    top = resource_dir("translations").parent
+    with (top / "translations" / "babel-email.cfg").open() as handle:
+        method_map, options_map = parse_mapping_cfg(handle)
+    keywords = {**DEFAULT_KEYWORDS, "N_": None}
+    extracted = {
+        message for _, _, message, _, _ in extract_from_dir(top, method_map, options_map, keywords)
+    }
+    ids = {m if isinstance(m, str) else m[0] for m in extracted}
+    pot = _catalog(top / "translations" / "email.pot")
+    assert ids == {m.id if isinstance(m.id, str) else m.id[0] for m in pot if m.id}
+
+
+def test_the_spanish_catalog_translates_every_message_with_the_same_values():
+    translations = resource_dir("translations")
+    pot = _catalog(translations / "email.pot")
+    spanish = _catalog(translations / "es" / "LC_MESSAGES" / "email.po")
+    for template in pot:
+        if not template.id:
+            continue
+        message = spanish.get(template.id)
+        assert message is not None and not message.fuzzy, template.id
+        ids = template.id if isinstance(template.id, tuple) else (template.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for string in strings:
+            assert string.strip(), template.id
+            assert set(PLACEHOLDER.findall(string)) == set(PLACEHOLDER.findall(ids[0])), string
+            assert sorted(TAGS.findall(string)) == sorted(TAGS.findall(ids[0])), string
