@@ -11,8 +11,17 @@ import pytest
 
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.payments import Payment, PaymentStatus
+from portal.domain.plan_terms import (
+    AUTHORIZATION_VERSION_ES,
+    AUTOPAY_VERSION_ES,
+    authorization_text,
+    autopay_text,
+    text_digest,
+)
+from portal.domain.viewers import Viewer
 from portal.ports.mail import KIND_HEADER
 from portal.services import ledger as posting
+from portal.services.plans import propose_autopay
 from portal.services.receipts import send_receipt
 from portal.services.refund_notices import refund_message
 from portal.services.reminders import run_reminders
@@ -20,6 +29,7 @@ from portal.services.statements import import_statement
 from tests.conftest import NOW, line
 from tests.email_catalogs import compile_catalogs, renderer
 from tests.integration.conftest import eml_files, read_eml
+from tests.plan_helpers import run_on, set_up_plan
 
 TODAY = date(2026, 11, 28)
 PRACTICE = "Demo Family Practice"
@@ -190,3 +200,74 @@ def test_a_receipt_and_a_refund_in_spanish(spanish, outbox):
     )
     assert "Reembolso de $10.00 (parte de su pago de $25.00)" in refund.text
     assert '<html lang="es">' in refund.html
+
+
+# -- a payment plan ------------------------------------------------------------------------------
+
+ALWAYS_DECLINED = "4000000000000341"
+
+
+def new_messages(outbox: Path, seen: set[str]) -> list[EmailMessage]:
+    found = []
+    for path in eml_files(outbox):
+        if path.name not in seen:
+            seen.add(path.name)
+            found.append(read_eml(path))
+    return found
+
+
+def test_a_spanish_guarantor_agrees_to_the_spanish_authorization_and_gets_its_emails(
+    spanish, outbox
+):
+    holder = account("610001", "es", "jose@example.com")
+    statement = _statement("610001", date(2026, 11, 20), date(2026, 12, 20), 30_000)
+    import_statement(spanish, holder, statement, notify=False)
+    seen: set[str] = set()
+
+    plan = set_up_plan(spanish, "610001", card=ALWAYS_DECLINED)
+
+    agreement = plan.agreements[-1]
+    assert agreement.version == AUTHORIZATION_VERSION_ES
+    shown = authorization_text(PRACTICE, "610001", agreement.installments, agreement.version)
+    assert agreement.digest == text_digest(shown)
+    assert "  1. 1 de diciembre de 2026: $100.00" in shown
+    (copy,) = new_messages(outbox, seen)
+    assert copy[KIND_HEADER] == "plan-agreement"
+    assert copy["Subject"] == f"Su plan de pagos con {PRACTICE} está listo"
+    text, html = bodies(copy)
+    assert "Se paga con: Visa que termina en 0341." in text
+    assert (
+        "Esta es su copia de la autorización que aceptó el 28 de noviembre de 2026 "
+        "(versión plan-2026-12-es):" in text
+    )
+    assert shown in text
+    assert '<p style="margin:4px 0;">No hay intereses ni cargos.</p>' in html
+
+    run_on(spanish, date(2026, 11, 28))
+    (upcoming,) = new_messages(outbox, seen)
+    assert upcoming["Subject"] == "Su plan de pagos: $100.00 el 1 de diciembre de 2026"
+    assert "Este es el pago 1 de 3 de su plan de pagos." in bodies(upcoming)[0]
+
+    run_on(spanish, date(2026, 12, 1))
+    (failed,) = new_messages(outbox, seen)
+    assert failed[KIND_HEADER] == "plan-failed"
+    assert failed["Subject"] == "No se pudo cobrar el pago de $100.00 de su plan de pagos"
+    text, _ = bodies(failed)
+    assert (
+        "El 1 de diciembre de 2026 no pudimos cobrar $100.00 a Visa que termina en 0341 "
+        "por el pago 1 de su plan de pagos." in text
+    )
+    assert "Volveremos a intentarlo el 4 de diciembre de 2026." in text
+    assert "declined" not in text  # the processor's English reason is left out
+    messages(outbox)  # the privacy scan over everything sent
+
+
+def test_a_spanish_guarantor_gets_the_spanish_autopay_authorization(spanish):
+    holder = account("610002", "es", "jose@example.com")
+    statement = _statement("610002", date(2026, 11, 20), date(2026, 12, 20), 30_000)
+    import_statement(spanish, holder, statement, notify=False)
+
+    proposal = propose_autopay(spanish, "610002", Viewer.guarantor())
+
+    assert proposal.version == AUTOPAY_VERSION_ES
+    assert proposal.text == autopay_text(PRACTICE, "610002", AUTOPAY_VERSION_ES)
