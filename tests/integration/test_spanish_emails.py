@@ -156,7 +156,7 @@ def test_a_statement_notice_in_spanish(spanish, outbox):
     assert message[KIND_HEADER] == "statement"
     assert message["Subject"] == f"Su estado de cuenta de {PRACTICE} está listo"
     text, _ = bodies(message)
-    assert "Fecha del estado de cuenta: 1 de noviembre de 2026" in text
+    assert "Fecha de emisión: 1 de noviembre de 2026" in text
     assert "Fecha de vencimiento: 30 de noviembre de 2026" in text
     assert "Total a pagar: $45.50" in text
 
