@@ -277,7 +277,7 @@ def _line_items(pdf: _StatementPdf, view: AccountView, item: StatementView, word
         line = shown.item
         if line is None:  # another patient's: the date and what is owed, nothing else
             rest = ("", "", "", "", "", money(shown.owed_cents))
-            rows.append((on(shown.service_date), shown.patient_name, *rest))
+            rows.append((on(shown.service_date), _(shown.patient_name), *rest))
             continue
         service = f"{line.code_system} {line.code}: {line.description}"
         if line.diagnosis_codes:

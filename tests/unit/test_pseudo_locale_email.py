@@ -8,6 +8,7 @@ template (or the code building its values or its subject) writes without the cat
 """
 
 import html as html_lib
+import io
 import re
 from datetime import date
 from pathlib import Path
@@ -19,9 +20,10 @@ from babel.messages.pofile import read_po
 
 from portal.adapters.email_templates import DOMAIN, EmailRenderer
 from portal.config import Settings
-from portal.domain.accounts import Account, Guarantor
+from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.plans import SavedMethod
 from portal.domain.statements import Statement
+from portal.domain.viewers import Viewer
 from portal.resources import resource_dir, template_dir
 from portal.services.context import Services
 from portal.services.notices import (
@@ -135,7 +137,7 @@ PRACTICE = "Springfield Family Medicine"
 
 
 @pytest.fixture
-def services(emails) -> Services:
+def builders(emails) -> Services:
     settings = Settings.from_env(
         {
             "PORTAL_SECRET_KEY": "test-secret-key-0123456789abcdef",
@@ -147,7 +149,8 @@ def services(emails) -> Services:
     return Services(settings, None, None, None, emails, None, None, None)  # type: ignore[arg-type]
 
 
-def test_every_subject_is_in_the_catalog(services, emails):
+def test_every_subject_is_in_the_catalog(builders, emails):
+    services = builders
     words = emails.wording(PSEUDO)
     messages = [
         statement_notice(services, ACCOUNT, STATEMENT, 3000),
@@ -175,3 +178,67 @@ def test_method_labels_and_refund_wording_are_in_the_catalog(emails):
     assert leftover_words(method_label(words, bank), ["6789"]) == []
     for how in (*HOW_PHRASES, "by check number 1234"):
         assert leftover_words(how_words(words, how), ["1234"]) == [], how
+
+
+def test_every_word_of_the_pdf_statement_is_in_the_catalog(services, emails):
+    """The PDF statement too: its text read back, the data of the statement taken out."""
+    from pypdf import PdfReader
+
+    from portal.services.statement_pdf import render_statement_pdf
+    from portal.services.statements import import_statement
+    from tests.conftest import line
+
+    services.emails = emails
+    account = Account(
+        "100234",
+        Guarantor("Maria", "Lopez", date(1984, 3, 12), preferred_language=PSEUDO),
+        (
+            Patient("P1", "Ana", "Lopez", date(2015, 6, 2)),
+            Patient("P2", "Jose", "Lopez", date(2018, 1, 9)),
+        ),
+    )
+    old = Statement(
+        "S-2026-000100",
+        "100234",
+        date(2026, 9, 1),
+        date(2026, 9, 30),
+        (line("1", "P2", 900, service_date=date(2026, 8, 14)),),
+    )
+    new = Statement(
+        "S-2026-000123",
+        "100234",
+        date(2026, 11, 1),
+        date(2026, 11, 30),
+        (line("1"), line("2", "P2", 2000)),
+    )
+    for statement in (old, new):
+        import_statement(services, account, statement, notify=False)
+    data = render_statement_pdf(services, "100234", "S-2026-000123", Viewer.patients(["P1"]))
+    shown = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+    words = emails.wording(PSEUDO)
+    practice = services.practice
+    values = [
+        practice.name,
+        *practice.mailing_address,
+        practice.phone,
+        practice.email,
+        "http://portal.test/pay",
+        "Maria Lopez",
+        "Ana Lopez",
+        "Jose Lopez",
+        "Office visit, established patient",
+        "Dr. Chen",
+        "CPT 99213",
+        "J06.9",
+        "100234",
+        "S-2026-000123",
+        "over 120",
+        *(
+            words.short_date(d)
+            for d in (date(2026, 11, 1), date(2026, 11, 30), date(2026, 11, 28), date(2026, 10, 14))
+        ),
+    ]
+    amounts = re.findall(r"-?\$[0-9,]+\.[0-9]{2}", shown)
+    text = " ".join(shown.split())
+    assert OPEN in text
+    assert leftover_words(text, sorted(values + amounts, key=len, reverse=True)) == [], text
