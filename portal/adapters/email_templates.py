@@ -6,6 +6,7 @@ writes them in the US (es_US: "30 de noviembre de 2026", "$1,234.56"). A languag
 compiled catalog, or a tag no catalog answers, is written in English.
 """
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -22,6 +23,7 @@ from portal.domain.timeline import MoneyEvent, phrase_words
 from portal.resources import resource_dir
 
 DOMAIN = "email"
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
 DEFAULT_LANGUAGE = "en"
 # The locale each language's money and dates are written in: the practice is in the US.
 LOCALES = {"en": "en_US", "es": "es_US"}
@@ -53,9 +55,10 @@ def locale_of(language: str) -> str:
 
 
 def primary_language(tag: str | None) -> str:
-    """ "es-MX", "es_US", "ES" -> "es"; empty -> "en"."""
+    """ "es-MX", "es_US", "ES" -> "es"; empty, or not a language tag -> "en" (a tag names
+    a folder of translations/: nothing else may)."""
     value = (tag or "").strip().replace("_", "-").split("-")[0].lower()
-    return value or DEFAULT_LANGUAGE
+    return value if _LANGUAGE.fullmatch(value) else DEFAULT_LANGUAGE
 
 
 @dataclass

@@ -32,7 +32,9 @@ def test_a_spanish_tag_gets_the_spanish_catalog(emails, tag):
     assert "<title>Recordatorio de pago</title>" in html
 
 
-@pytest.mark.parametrize("tag", ["en", "", "fr", "zz-Latn", "en-GB"])
+@pytest.mark.parametrize(
+    "tag", ["en", "", "fr", "zz-Latn", "en-GB", "../es", "es/../es", "es\x00", "x" * 500]
+)
 def test_english_or_an_unshipped_language_gets_english(emails, tag):
     text, html = emails.render("reminder", tag, **SAMPLES["reminder"])
     assert "Payment reminder" in text
