@@ -12,6 +12,7 @@ default: `<plan>`), then sent; a failed send releases the claim and the sweep
 import logging
 from datetime import date, timedelta
 
+from portal.domain.catalog import N_
 from portal.domain.plans import (
     CHANGED_DEBIT_NOTICE_DAYS,
     TRY_DAYS,
@@ -25,7 +26,7 @@ from portal.domain.plans import (
     retry_on,
 )
 from portal.ports.claims import Claim
-from portal.ports.mail import OutgoingMessage
+from portal.ports.mail import OutgoingMessage, Wording
 from portal.services.accounts import account_view
 from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
 from portal.services.context import Services
@@ -44,6 +45,29 @@ UPCOMING_CLAIM = "plan-upcoming"
 FAILED_CLAIM = "plan-failed"
 DEFAULTED_CLAIM = "plan-defaulted"
 FAILED_OUTCOMES = (Outcome.SOFT_DECLINE, Outcome.HARD_DECLINE, Outcome.NEEDS_AUTHENTICATION)
+# Why a try failed, as the gateway adapters word it (Attempt.message): in the catalog, so a
+# guarantor reads the reason in their language. Another reason is told in English only.
+DECLINE_REASONS = (
+    N_("Your card was declined."),
+    N_("Your card has insufficient funds."),
+    N_("Your payment method was declined and cannot be charged again; please choose another."),
+    N_("Your bank returned the payment."),
+    N_("Your bank returned the payment: the account did not have enough money."),
+    N_("Your bank returned the payment: the account is closed."),
+    N_(
+        "Your bank returned the payment: the account is closed. Please choose another "
+        "payment method."
+    ),
+    N_("Your bank returned the payment: the account was not found."),
+    N_("Your bank returned the payment as not authorized."),
+)
+
+
+def reason_words(words: Wording, reason: str) -> str:
+    """A failed try's reason in the guarantor's language; "" when it cannot be."""
+    if words.language == "en":
+        return reason
+    return words.gettext(reason) if reason in DECLINE_REASONS else ""
 
 
 def to_charge(plan: Plan) -> list[Installment]:
@@ -167,8 +191,7 @@ def failed_message(
         FAILED_CLAIM,
         subject,
         reason="authenticate" if authenticate else "declined",
-        # The processor's reason is in English: told in an English message only.
-        reason_text="" if authenticate or words.language != "en" else attempt.message,
+        reason_text="" if authenticate else reason_words(words, attempt.message),
         amount_cents=installment.amount_cents,
         method_label=method_label(words, plan.method),
         position=position,

@@ -258,7 +258,8 @@ def test_a_spanish_guarantor_agrees_to_the_spanish_authorization_and_gets_its_em
         "por el pago 1 de su plan de pagos." in text
     )
     assert "Volveremos a intentarlo el 4 de diciembre de 2026." in text
-    assert "declined" not in text  # the processor's English reason is left out
+    assert "de su plan de pagos. Su tarjeta fue rechazada." in text  # the reason, in Spanish
+    assert "declined" not in text
     messages(outbox)  # the privacy scan over everything sent
 
 

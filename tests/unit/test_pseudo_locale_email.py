@@ -34,6 +34,7 @@ from portal.services.notices import (
     reminder_message,
     statement_notice,
 )
+from portal.services.plan_notices import DECLINE_REASONS, reason_words
 from portal.services.refund_notices import HOW_PHRASES, how_words
 from tests.email_samples import KINDS, samples
 
@@ -242,3 +243,29 @@ def test_every_word_of_the_pdf_statement_is_in_the_catalog(services, emails):
     text = " ".join(shown.split())
     assert OPEN in text
     assert leftover_words(text, sorted(values + amounts, key=len, reverse=True)) == [], text
+
+
+def test_every_reason_a_gateway_gives_for_a_failed_try_is_in_the_catalog(emails):
+    """The reasons the adapters write (Attempt.message) are the ones the notice translates;
+    one it does not know is left out of a message that is not in English."""
+    from portal.adapters import sandbox_gateway, stripe_gateway
+
+    written = {
+        stripe_gateway.DECLINED_MESSAGE,
+        stripe_gateway.HARD_DECLINED_MESSAGE,
+        stripe_gateway.DEBIT_RETURNED,
+        *stripe_gateway.DEBIT_FAILURES.values(),
+        *(m for outcome, m in sandbox_gateway.SETTLED.values() if m),
+        # A try the bank asks the patient to confirm is told without its reason.
+        *(
+            m
+            for o, m in sandbox_gateway.CHARGED.values()
+            if o.name in ("SOFT_DECLINE", "HARD_DECLINE")
+        ),
+    }
+    assert written <= set(DECLINE_REASONS), written - set(DECLINE_REASONS)
+    words = emails.wording(PSEUDO)
+    for reason in DECLINE_REASONS:
+        assert leftover_words(reason_words(words, reason), []) == [], reason
+    assert reason_words(words, "Something the processor said.") == ""
+    assert reason_words(emails.wording("en"), "Something the processor said.") != ""
