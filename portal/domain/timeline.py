@@ -6,10 +6,11 @@ Staff memos are never shown (they are notes for staff, and may say more than a p
 page should).
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from portal.domain.catalog import N_
 from portal.domain.ledger import EntryKind, LedgerEntry
 from portal.domain.money import format_cents
 
@@ -36,6 +37,10 @@ class MoneyEvent:
     change_cents: int  # what it did to the balance: positive raised it, negative lowered it
     statement_id: str | None = None
     payment_id: str | None = None
+    # `words` before the values went in, for another language's catalog: the English
+    # phrase with %(name)s placeholders, and the values (ints are amounts in cents).
+    phrase: str = ""
+    values: tuple[tuple[str, str | int], ...] = ()
 
 
 def money_timeline(entries: Iterable[LedgerEntry]) -> tuple[MoneyEvent, ...]:
@@ -106,52 +111,98 @@ def _event(
     payment_id = first.payment_id
     # A payment's entries may span statements: its events name none.
     statement_id = None if payment_id else first.statement_id
-    amount = format_cents(abs(change))
-    on = f" (statement {statement_id})" if statement_id else ""
+    amount = abs(change)
+    phrase: str
+    values: dict[str, str | int] = {"amount": amount}
+    if statement_id:
+        values["statement"] = statement_id
     if kind == STATEMENT:
-        owed = f"{amount} for you to pay" if change > 0 else "nothing for you to pay"
-        words = f"Statement {statement_id}: {owed} after insurance"
+        values["statement"] = f"{statement_id}"
+        phrase = (
+            N_("Statement %(statement)s: %(amount)s for you to pay after insurance")
+            if change > 0
+            else N_("Statement %(statement)s: nothing for you to pay after insurance")
+        )
     elif kind == PAYMENT:
-        words = f"Payment of {amount} received"
+        phrase = N_("Payment of %(amount)s received")
     elif kind == REFUND:
         total = paid.get(payment_id or "", 0)
-        words = _refund_words(amount, change, total, refunded.get(payment_id or "", 0))
+        phrase = _refund_phrase(change, total, refunded.get(payment_id or "", 0))
+        values["total"] = total
     elif kind == REVERSAL and payment_id is not None:
-        words = (
-            f"Payment of {amount} reversed: it was taken back by the card company or "
+        phrase = N_(
+            "Payment of %(amount)s reversed: it was taken back by the card company or "
             "bank, so it no longer counts toward your balance"
         )
     elif kind == REVERSAL:
-        words = f"Correction reversed: {amount}{on}"
+        phrase = _on(
+            statement_id,
+            N_("Correction reversed: %(amount)s"),
+            N_("Correction reversed: %(amount)s (statement %(statement)s)"),
+        )
     elif kind == WRITE_OFF:
-        words = f"{amount} written off{on}: you no longer owe it"
+        phrase = _on(
+            statement_id,
+            N_("%(amount)s written off: you no longer owe it"),
+            N_("%(amount)s written off (statement %(statement)s): you no longer owe it"),
+        )
+    elif kind == ADJUSTMENT and change < 0:
+        phrase = _on(
+            statement_id,
+            N_("Adjustment lowered your balance by %(amount)s"),
+            N_("Adjustment lowered your balance by %(amount)s (statement %(statement)s)"),
+        )
     elif kind == ADJUSTMENT:
-        direction = "lowered" if change < 0 else "raised"
-        words = f"Adjustment {direction} your balance by {amount}{on}"
+        phrase = _on(
+            statement_id,
+            N_("Adjustment raised your balance by %(amount)s"),
+            N_("Adjustment raised your balance by %(amount)s (statement %(statement)s)"),
+        )
     elif kind == INSURANCE:
-        words = f"Insurance paid {amount}{on}"
+        phrase = _on(
+            statement_id,
+            N_("Insurance paid %(amount)s"),
+            N_("Insurance paid %(amount)s (statement %(statement)s)"),
+        )
     elif kind == CREDIT_APPLIED:
         moved = sum(-e.amount_cents for e in group if e.statement_id is not None)
         to = sorted({e.statement_id for e in group if e.statement_id is not None})
-        names = ", ".join(s for s in to if s)
-        words = (
-            f"Your credit of {format_cents(moved)} went to statement {names}"
+        values = {"amount": abs(moved), "statement": ", ".join(s for s in to if s)}
+        phrase = (
+            N_("Your credit of %(amount)s went to statement %(statement)s")
             if moved > 0
-            else f"{format_cents(-moved)} of credit taken back from statement {names}"
+            else N_("%(amount)s of credit taken back from statement %(statement)s")
         )
         statement_id = to[0] if len(to) == 1 else None
     else:  # a charge on its own (not from a statement import)
-        kind, words = ADJUSTMENT, f"Charge of {amount}{on}"
-    return MoneyEvent(first.posted_at, kind, words, change, statement_id, payment_id)
+        kind = ADJUSTMENT
+        phrase = _on(
+            statement_id,
+            N_("Charge of %(amount)s"),
+            N_("Charge of %(amount)s (statement %(statement)s)"),
+        )
+    pairs = tuple(values.items())
+    words = phrase_words(phrase, pairs, format_cents)
+    return MoneyEvent(first.posted_at, kind, words, change, statement_id, payment_id, phrase, pairs)
 
 
-def _refund_words(amount: str, cents: int, total: int, before: int) -> str:
+def _on(statement_id: str | None, alone: str, on_statement: str) -> str:
+    return on_statement if statement_id else alone
+
+
+def phrase_words(
+    phrase: str, values: tuple[tuple[str, str | int], ...], money: Callable[[int], str]
+) -> str:
+    """The phrase with its values: amounts (ints, in cents) written by `money`."""
+    return phrase % {k: money(v) if isinstance(v, int) else v for k, v in values}
+
+
+def _refund_phrase(cents: int, total: int, before: int) -> str:
     """A refund of `cents` on a payment of `total` of which `before` was refunded already."""
-    back = "back to how you paid"
     if not total:
-        return f"Refund of {amount}, {back}"
+        return N_("Refund of %(amount)s, back to how you paid")
     if before == 0 and cents >= total:
-        return f"Refund of {amount}: the whole payment, {back}"
+        return N_("Refund of %(amount)s: the whole payment, back to how you paid")
     if before + cents >= total:
-        return f"Refund of {amount}: the rest of your {format_cents(total)} payment, {back}"
-    return f"Refund of {amount} (part of your {format_cents(total)} payment), {back}"
+        return N_("Refund of %(amount)s: the rest of your %(total)s payment, back to how you paid")
+    return N_("Refund of %(amount)s (part of your %(total)s payment), back to how you paid")

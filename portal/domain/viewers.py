@@ -10,7 +10,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-OTHER_PATIENT = "Another patient on this account"
+from portal.domain.catalog import N_
+
+OTHER_PATIENT = N_("Another patient on this account")
 _GUARANTOR = "guarantor"
 
 

@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Protocol
@@ -136,6 +137,36 @@ class Mailer(Protocol):
         """Send the message; return an id for it (file name, SMTP or SES message id)."""
 
 
+class Wording(Protocol):
+    """The words and formats of one language for what the portal sends or prints (e-mails,
+    their subjects, PDF statements): the `email` catalog (translations/), with money and
+    dates written as that language writes them."""
+
+    language: str  # the language used: "en", "es" (English for one not shipped)
+
+    def gettext(self, message: str) -> str: ...
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str: ...
+
+    def money(self, cents: int) -> str:
+        """Integer cents as the language writes dollars: "$1,234.56"."""
+        ...
+
+    def long_date(self, day: date) -> str:
+        """ "November 30, 2026"; Spanish "30 de noviembre de 2026"."""
+        ...
+
+    def short_date(self, day: date) -> str:
+        """ "Nov 30, 2026"; Spanish "30 nov 2026"."""
+        ...
+
+
 class EmailTemplates(Protocol):
-    def render(self, kind: str, **context: object) -> tuple[str, str]:
-        """The (text, html) bodies of a message kind (templates/email/<kind>.{txt,html})."""
+    def render(self, kind: str, language: str = "en", **context: object) -> tuple[str, str]:
+        """The (text, html) bodies of a message kind (templates/email/<kind>.{txt,html}) in
+        `language` (a tag such as "es" or "es-MX"; English for one not shipped)."""
+        ...
+
+    def wording(self, language: str) -> Wording:
+        """The words and formats of `language` (English for one not shipped)."""
+        ...

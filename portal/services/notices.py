@@ -16,11 +16,11 @@ from enum import StrEnum
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from portal.domain.accounts import Account
-from portal.domain.money import format_cents
+from portal.domain.plans import SavedMethod
 from portal.domain.staff import MailRecord, Note
 from portal.domain.statements import Statement
 from portal.ports.claims import Claim
-from portal.ports.mail import OutgoingMessage, PermanentMailError, TransientMailError
+from portal.ports.mail import OutgoingMessage, PermanentMailError, TransientMailError, Wording
 from portal.services.accounts import account_view
 from portal.services.claims import claim_payload, stale_before
 from portal.services.context import Services
@@ -267,12 +267,15 @@ def _message(
     subject: str,
     headers: dict[str, str] | None = None,
     template: str | None = None,
+    language: str = "en",
     **context: object,
 ) -> OutgoingMessage:
-    """A message of `kind`, from templates/email/<template or kind>.{txt,html}."""
+    """A message of `kind`, from templates/email/<template or kind>.{txt,html}, in
+    `language` (the guarantor's; staff's messages are in English)."""
     settings = services.settings
     text, html = services.emails.render(
         template or kind,
+        language,
         practice_name=settings.practice_name,
         # templates/site/_practice.html (the billing office's phone and hours) reads this.
         mail_from="" if settings.mail_from.endswith("@localhost") else settings.mail_from,
@@ -282,6 +285,22 @@ def _message(
     return OutgoingMessage(
         kind=kind, to=to, subject=subject, text=text, html=html, headers=headers or {}
     )
+
+
+def wording_for(services: Services, account: Account) -> Wording:
+    """The words and formats of the guarantor's language, for what is sent to them."""
+    return services.emails.wording(account.guarantor.preferred_language)
+
+
+def method_label(words: Wording, method: SavedMethod) -> str:
+    """ "Visa ending in 4242", "Bank account ending in 6789" (SavedMethod.label) in the
+    language of `words`."""
+    if method.kind == "us_bank_account":
+        return words.gettext("Bank account ending in %(last4)s") % {"last4": method.last4}
+    return words.gettext("%(brand)s ending in %(last4)s") % {
+        "brand": method.brand.title(),
+        "last4": method.last4,
+    }
 
 
 def statement_notice(
@@ -296,11 +315,14 @@ def statement_notice(
     to = account.guarantor.email
     if not to:
         return None
+    words = wording_for(services, account)
     return _message(
         services,
         "statement",
         to,
-        f"Your statement from {services.settings.practice_name} is ready",
+        words.gettext("Your statement from %(practice)s is ready")
+        % {"practice": services.settings.practice_name},
+        language=words.language,
         first_name=account.guarantor.first_name,
         statement_id=statement.statement_id,
         statement_date=statement.statement_date,
@@ -369,12 +391,14 @@ def reminder_message(
     """A payment reminder or the final notice, with a one-click opt-out (RFC 8058)."""
     if kind not in REMINDER_KINDS:
         raise ValueError(f"not a reminder kind: {kind!r}")
-    practice = services.settings.practice_name
-    amount = format_cents(due_cents)
+    words = wording_for(services, account)
+    values = {"practice": services.settings.practice_name, "amount": words.money(due_cents)}
     if kind == "reminder":
-        subject = f"Reminder: {practice} balance of {amount} past due"
+        subject = words.gettext("Reminder: %(practice)s balance of %(amount)s past due") % values
     else:
-        subject = f"Final notice: {practice} balance of {amount} past due"
+        subject = (
+            words.gettext("Final notice: %(practice)s balance of %(amount)s past due") % values
+        )
     stop = opt_out_url(services, account.account_number, opt_out_token)
     return _message(
         services,
@@ -385,6 +409,7 @@ def reminder_message(
             "List-Unsubscribe": f"<{stop}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
+        language=words.language,
         first_name=account.guarantor.first_name,
         statement_id=statement_id,
         due_cents=due_cents,
@@ -424,15 +449,19 @@ def plan_agreement_message(
     version: str,
     agreed_on: str,
 ) -> OutgoingMessage | None:
-    """The patient's copy of the plan's authorization; None without an address."""
+    """The patient's copy of the plan's authorization; None without an address.
+    `agreed_on`: the date, as the guarantor's language writes it."""
     to = account.guarantor.email
     if not to:
         return None
+    words = wording_for(services, account)
     return _message(
         services,
         "plan-agreement",
         to,
-        f"Your payment plan with {services.settings.practice_name} is set up",
+        words.gettext("Your payment plan with %(practice)s is set up")
+        % {"practice": services.settings.practice_name},
+        language=words.language,
         first_name=account.guarantor.first_name,
         account_number=account.account_number,
         method_label=method_label,
@@ -450,7 +479,8 @@ def plan_notice_message(
 ) -> OutgoingMessage | None:
     """A payment plan's notice to the guarantor (an upcoming charge, a failed one, the plan
     ended), with amounts, dates, the method's label and links to the portal only; None
-    without an address."""
+    without an address. The subject, dates and label are in the guarantor's language
+    (wording_for)."""
     if kind not in PLAN_NOTICE_KINDS:
         raise ValueError(f"not a plan notice kind: {kind!r}")
     to = account.guarantor.email
@@ -463,6 +493,7 @@ def plan_notice_message(
         subject,
         None,
         None,
+        account.guarantor.preferred_language,
         first_name=account.guarantor.first_name,
         account_number=account.account_number,
         **context,
@@ -474,12 +505,15 @@ def plan_link_message(services: Services, account: Account, due_cents: int) -> O
     on the phone (staff never take card numbers). Kind "reminder": no kind of the contract
     is for it, and it asks the guarantor to act on the balance as a reminder does; it has no
     opt-out link, since the guarantor asked for it."""
+    words = wording_for(services, account)
     return _message(
         services,
         "reminder",
         account.guarantor.email,
-        f"Set up a payment plan with {services.settings.practice_name}",
+        words.gettext("Set up a payment plan with %(practice)s")
+        % {"practice": services.settings.practice_name},
         template="plan-link",
+        language=words.language,
         first_name=account.guarantor.first_name,
         account_number=account.account_number,
         due_cents=due_cents,

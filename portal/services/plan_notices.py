@@ -12,8 +12,7 @@ default: `<plan>`), then sent; a failed send releases the claim and the sweep
 import logging
 from datetime import date, timedelta
 
-from portal.domain.money import format_cents
-from portal.domain.plan_terms import long_date
+from portal.domain.catalog import N_
 from portal.domain.plans import (
     CHANGED_DEBIT_NOTICE_DAYS,
     TRY_DAYS,
@@ -27,11 +26,18 @@ from portal.domain.plans import (
     retry_on,
 )
 from portal.ports.claims import Claim
-from portal.ports.mail import OutgoingMessage
+from portal.ports.mail import OutgoingMessage, Wording
 from portal.services.accounts import account_view
 from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
 from portal.services.context import Services
-from portal.services.notices import Delivery, plan_notice_message, send_claimed, send_once
+from portal.services.notices import (
+    Delivery,
+    method_label,
+    plan_notice_message,
+    send_claimed,
+    send_once,
+    wording_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +45,29 @@ UPCOMING_CLAIM = "plan-upcoming"
 FAILED_CLAIM = "plan-failed"
 DEFAULTED_CLAIM = "plan-defaulted"
 FAILED_OUTCOMES = (Outcome.SOFT_DECLINE, Outcome.HARD_DECLINE, Outcome.NEEDS_AUTHENTICATION)
+# Why a try failed, as the gateway adapters word it (Attempt.message): in the catalog, so a
+# guarantor reads the reason in their language. Another reason is told in English only.
+DECLINE_REASONS = (
+    N_("Your card was declined."),
+    N_("Your card has insufficient funds."),
+    N_("Your payment method was declined and cannot be charged again; please choose another."),
+    N_("Your bank returned the payment."),
+    N_("Your bank returned the payment: the account did not have enough money."),
+    N_("Your bank returned the payment: the account is closed."),
+    N_(
+        "Your bank returned the payment: the account is closed. Please choose another "
+        "payment method."
+    ),
+    N_("Your bank returned the payment: the account was not found."),
+    N_("Your bank returned the payment as not authorized."),
+)
+
+
+def reason_words(words: Wording, reason: str) -> str:
+    """A failed try's reason in the guarantor's language; "" when it cannot be."""
+    if words.language == "en":
+        return reason
+    return words.gettext(reason) if reason in DECLINE_REASONS else ""
 
 
 def to_charge(plan: Plan) -> list[Installment]:
@@ -104,15 +133,17 @@ def upcoming_message(
         return None
     position, count = _position(plan, installment)
     leads = plan_notice_leads(plan)
+    words = wording_for(services, account)
+    charge_on = words.long_date(installment.due_on)
     return plan_notice_message(
         services,
         account,
         UPCOMING_CLAIM,
-        f"Your payment plan: {format_cents(installment.amount_cents)} on "
-        f"{long_date(installment.due_on)}",
+        words.gettext("Your payment plan: %(amount)s on %(date)s")
+        % {"amount": words.money(installment.amount_cents), "date": charge_on},
         amount_cents=installment.amount_cents,
-        method_label=plan.method.label,
-        charge_on=long_date(installment.due_on),
+        method_label=method_label(words, plan.method),
+        charge_on=charge_on,
         position=position,
         count=count,
         changed=leads.get(installment.number) == CHANGED_DEBIT_NOTICE_DAYS,
@@ -147,11 +178,12 @@ def failed_message(
     position, _ = _position(plan, installment)
     authenticate = attempt.outcome is Outcome.NEEDS_AUTHENTICATION
     again = retry_on(installment, plan.attempts, max(today, attempt.on))
-    amount = format_cents(installment.amount_cents)
+    words = wording_for(services, account)
+    amount = {"amount": words.money(installment.amount_cents)}
     subject = (
-        f"Please confirm your payment plan payment of {amount}"
+        words.gettext("Please confirm your payment plan payment of %(amount)s") % amount
         if authenticate
-        else f"Your payment plan payment of {amount} did not go through"
+        else words.gettext("Your payment plan payment of %(amount)s did not go through") % amount
     )
     return plan_notice_message(
         services,
@@ -159,13 +191,13 @@ def failed_message(
         FAILED_CLAIM,
         subject,
         reason="authenticate" if authenticate else "declined",
-        reason_text="" if authenticate else attempt.message,
+        reason_text="" if authenticate else reason_words(words, attempt.message),
         amount_cents=installment.amount_cents,
-        method_label=plan.method.label,
+        method_label=method_label(words, plan.method),
         position=position,
-        tried_on=long_date(attempt.on),
-        retry_on=long_date(again) if again else "",
-        pay_by=long_date(installment.due_on + timedelta(days=TRY_DAYS[-1])),
+        tried_on=words.long_date(attempt.on),
+        retry_on=words.long_date(again) if again else "",
+        pay_by=words.long_date(installment.due_on + timedelta(days=TRY_DAYS[-1])),
         pay_installment_link=installment_pay_link(services, plan, installment.number),
         plan_link=plan_link(services, plan),
     )
@@ -209,12 +241,14 @@ def defaulted_message(services: Services, plan: Plan) -> OutgoingMessage | None:
     if account is None or plan.method is None:
         return None
     due = max(account_view(services, plan.account_number).due_cents, 0)
+    words = wording_for(services, account)
     return plan_notice_message(
         services,
         account,
         DEFAULTED_CLAIM,
-        f"Your payment plan with {services.settings.practice_name} has ended",
-        method_label=plan.method.label,
+        words.gettext("Your payment plan with %(practice)s has ended")
+        % {"practice": services.settings.practice_name},
+        method_label=method_label(words, plan.method),
         due_cents=due,
     )
 

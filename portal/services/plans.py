@@ -18,10 +18,11 @@ from portal.domain.errors import InvalidInput
 from portal.domain.money import parse_amount
 from portal.domain.plan_terms import (
     AUTHORIZATION_VERSION,
-    AUTOPAY_VERSION,
+    agreement_text,
     authorization_text,
+    authorization_version,
     autopay_text,
-    long_date,
+    autopay_version,
     text_digest,
 )
 from portal.domain.plans import (
@@ -50,7 +51,7 @@ from portal.services.accounts import account_view
 from portal.services.claims import Finish, claim_payload, payload_fields
 from portal.services.context import Services
 from portal.services.errors import NotFound
-from portal.services.notices import plan_agreement_message, send_once
+from portal.services.notices import method_label, plan_agreement_message, send_once, wording_for
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class PlanOffer:
     min_installment_cents: int
     reason: str = ""
     running_plan_id: str = ""  # the account's plan, when it has one running
+    language: str = "en"  # the guarantor's: the authorization's words are in it
 
     @property
     def offered(self) -> bool:
@@ -108,7 +110,8 @@ def plan_offer(services: Services, account_number: str, viewer: Viewer) -> PlanO
         reason = ""
     longest = policy.longest(balance) if not reason else 0
     running_id = running[0].plan_id if running else ""
-    return PlanOffer(balance, longest, policy.min_installment_cents, reason, running_id)
+    language = view.account.guarantor.preferred_language
+    return PlanOffer(balance, longest, policy.min_installment_cents, reason, running_id, language)
 
 
 def propose(
@@ -139,8 +142,11 @@ def propose(
     else:
         raise InvalidInput("months", "Choose a number of months or a monthly amount.")
     installments = schedule(offer.balance_cents, count, chosen_day, today_of(services))
-    text = authorization_text(services.settings.practice_name, account_number, installments)
-    return Proposal(installments, chosen_day, text)
+    version = authorization_version(offer.language)
+    text = authorization_text(
+        services.settings.practice_name, account_number, installments, version
+    )
+    return Proposal(installments, chosen_day, text, version)
 
 
 def propose_autopay(services: Services, account_number: str, viewer: Viewer) -> Proposal:
@@ -148,8 +154,9 @@ def propose_autopay(services: Services, account_number: str, viewer: Viewer) -> 
     offer = plan_offer(services, account_number, viewer)
     if offer.reason and (offer.running_plan_id or not viewer.is_guarantor):
         raise InvalidInput("plan", offer.reason)
-    text = autopay_text(services.settings.practice_name, account_number)
-    return Proposal((), 0, text, AUTOPAY_VERSION, PlanKind.AUTOPAY)
+    version = autopay_version(offer.language)
+    text = autopay_text(services.settings.practice_name, account_number, version)
+    return Proposal((), 0, text, version, PlanKind.AUTOPAY)
 
 
 def _whole_number(text: str, field: str, message: str) -> int:
@@ -266,16 +273,22 @@ def send_agreement_copy(services: Services, plan: Plan) -> None:
     account = services.store.get_account(plan.account_number)
     if agreement is None or account is None or plan.method is None:
         return
-    text = (
-        autopay_text(services.settings.practice_name, plan.account_number)
-        if plan.kind is PlanKind.AUTOPAY
-        else authorization_text(
-            services.settings.practice_name, plan.account_number, agreement.installments
-        )
+    # The words of the version agreed to (its language), as they were shown.
+    text = agreement_text(
+        agreement.version,
+        services.settings.practice_name,
+        plan.account_number,
+        agreement.installments,
     )
     agreed_on = practice_date(agreement.accepted_at, services.settings.tz)
+    words = wording_for(services, account)
     message = plan_agreement_message(
-        services, account, plan.method.label, text, agreement.version, long_date(agreed_on)
+        services,
+        account,
+        method_label(words, plan.method),
+        text,
+        agreement.version,
+        words.long_date(agreed_on),
     )
     if message is None:
         return
@@ -465,8 +478,12 @@ def propose_addition(services: Services, plan: Plan) -> Proposal:
         )
     total = sum(i.amount_cents for i in left) + extra
     renumbered = renumbered_rest(plan, respread(tuple(left), total, plan.day))
-    text = authorization_text(services.settings.practice_name, plan.account_number, renumbered)
-    return Proposal(renumbered, plan.day, text)
+    account = services.store.get_account(plan.account_number)
+    version = authorization_version(account.guarantor.preferred_language if account else "")
+    text = authorization_text(
+        services.settings.practice_name, plan.account_number, renumbered, version
+    )
+    return Proposal(renumbered, plan.day, text, version)
 
 
 def agree_addition(

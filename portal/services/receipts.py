@@ -11,7 +11,7 @@ from portal.ports.mail import OutgoingMessage
 from portal.services.accounts import AccountView, account_view, view_of
 from portal.services.claims import claim_payload
 from portal.services.context import Services
-from portal.services.notices import Delivery, send_claimed, send_once
+from portal.services.notices import Delivery, send_claimed, send_once, wording_for
 
 log = logging.getLogger(__name__)
 RECENT_EVENTS = 5  # the account's latest money events, in plain words, in the receipt
@@ -98,8 +98,10 @@ def receipt_message(
     if not to or payment.posted_at is None:
         log.info("payment %s: no e-mail address on the account, no receipt", payment.payment_id)
         return None
+    words = wording_for(services, view.account)
     text, html = services.emails.render(
         "receipt",
+        words.language,
         practice_name=settings.practice_name,
         first_name=view.account.guarantor.first_name,
         amount_cents=payment.amount_cents,
@@ -115,7 +117,8 @@ def receipt_message(
     return OutgoingMessage(
         kind="receipt",
         to=to,
-        subject=f"Your payment to {settings.practice_name} - receipt",
+        subject=words.gettext("Your payment to %(practice)s - receipt")
+        % {"practice": settings.practice_name},
         text=text,
         html=html,
     )

@@ -6,21 +6,35 @@ is in the ledger, dropped if it never got there.
 """
 
 import logging
+import re
 from datetime import date
 
 from portal.domain.account_book import KeyKind
+from portal.domain.catalog import N_
 from portal.domain.payments import Payment
 from portal.ports.claims import Claim
-from portal.ports.mail import OutgoingMessage
+from portal.ports.mail import OutgoingMessage, Wording
 from portal.services.accounts import account_view
 from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
 from portal.services.context import Services
-from portal.services.notices import Delivery, send_claimed
+from portal.services.notices import Delivery, send_claimed, wording_for
 from portal.services.receipts import RECENT_EVENTS
 
 log = logging.getLogger(__name__)
 
 REFUND_NOTICE_CLAIM = "refund"
+# How the money went back, in the words refunds.py and payments.py keep in the claim.
+HOW_PHRASES = (N_("to the card or bank account you paid with"), N_("by check"))
+_CHECK_NUMBER = re.compile(r"by check number (?P<number>.+)")
+
+
+def how_words(words: Wording, how: str) -> str:
+    """The claim's `how` in the guarantor's language (a phrase the catalog does not
+    know stays as it was written)."""
+    match = _CHECK_NUMBER.fullmatch(how)
+    if match:
+        return words.gettext("by check number %(number)s") % {"number": match["number"]}
+    return words.gettext(how) if how else how
 
 
 def claim_refund_notice(
@@ -70,21 +84,23 @@ def refund_message(
     if not to or cents <= 0:
         return None
     settings = services.settings
+    words = wording_for(services, view.account)
     text, html = services.emails.render(
         "refund",
+        words.language,
         practice_name=settings.practice_name,
         first_name=view.account.guarantor.first_name,
         refund_cents=cents,
         amount_cents=payment.amount_cents,
         refunded_cents=payment.refunded_cents,
         payment_id=payment.payment_id,
-        how=how,
+        how=how_words(words, how),
         due_cents=view.due_cents,
         credit_cents=view.credit_cents,
         events=view.timeline[:RECENT_EVENTS],
         link=f"{settings.base_url}/payments/{payment.payment_id}",
     )
-    subject = f"Your refund from {settings.practice_name}"
+    subject = words.gettext("Your refund from %(practice)s") % {"practice": settings.practice_name}
     return OutgoingMessage(kind="refund", to=to, subject=subject, text=text, html=html)
 
 

@@ -14,11 +14,14 @@ the aging of the account's balance on the practice's calendar today, what is due
 statement and on the account, and how to pay online (Quick Pay at <base_url>/pay). It never
 prints a date of birth. For a patient signed in with their own details, another patient's
 lines show only their date and what is owed (the AccountView's LineView, as on the page).
+
+It is written in the guarantor's preferred language (the `email` catalog, through
+services.emails.wording: words, money and dates), whoever opens it: it is the patient's
+statement, which staff may print and mail.
 """
 
 import warnings
 from collections.abc import Sequence
-from datetime import date
 
 with warnings.catch_warnings():
     # Pillow is left out of the Lambda zip: fpdf2 needs it only for images, and statements
@@ -28,9 +31,10 @@ with warnings.catch_warnings():
     from fpdf.enums import XPos, YPos
 
 from portal.domain.aging import BUCKETS, aging
-from portal.domain.money import format_cents
+from portal.domain.catalog import N_
 from portal.domain.practice import PracticeDetails
 from portal.domain.viewers import Viewer
+from portal.ports.mail import Wording
 from portal.resources import static_dir
 from portal.services.accounts import AccountView, StatementView, account_view
 from portal.services.context import Services
@@ -42,20 +46,21 @@ FONT = "DejaVuSans"
 # US letter in points, half-inch margins.
 MARGIN = 36
 # Line items: (heading, width in points, alignment); the widths fill 612 - 2 * 36 = 540.
+# The headings are looked up in the reader's language (Wording.gettext) when drawn.
 COLUMNS = (
-    ("Date", 50, "LEFT"),
-    ("Patient", 68, "LEFT"),
-    ("Provider", 72, "LEFT"),
-    ("Service", 142, "LEFT"),
-    ("Charge", 52, "RIGHT"),
-    ("Insurance paid", 52, "RIGHT"),
-    ("Adjustment", 52, "RIGHT"),
-    ("You owe", 52, "RIGHT"),
+    (N_("Date"), 50, "LEFT"),
+    (N_("Patient"), 68, "LEFT"),
+    (N_("Provider"), 72, "LEFT"),
+    (N_("Service"), 142, "LEFT"),
+    (N_("Charge"), 52, "RIGHT"),
+    (N_("Insurance paid"), 52, "RIGHT"),
+    (N_("Adjustment"), 52, "RIGHT"),
+    (N_("You owe"), 52, "RIGHT"),
 )
 GREY = (90, 90, 90)
 RULE = (170, 170, 170)
 SHADE = (235, 238, 242)
-OTHER_LINES_NOTE = (
+OTHER_LINES_NOTE = N_(
     "For privacy, another patient's visits show only their date and what is owed. "
     "The account's guarantor can see them in full."
 )
@@ -64,15 +69,17 @@ TABLE_LEADING = 9.5
 CELL_PAD = 3
 
 
-def _date(value: date) -> str:
-    """Nov 1, 2026: as the pages show dates (portal/web/filters.py format_date)."""
-    return f"{value:%b} {value.day}, {value.year}"
-
-
 class _StatementPdf(FPDF):
-    def __init__(self, title: str):
+    def __init__(
+        self,
+        title: str,
+        continued: str = "%(title)s (continued)",
+        page_of: str = "Page %(page)s of %(pages)s",
+    ):
         super().__init__(orientation="portrait", unit="pt", format="letter")
         self.running_title = title
+        self.continued = continued  # the running head of a page after the first
+        self.page_of = page_of
         self.set_margins(MARGIN, MARGIN, MARGIN)
         self.set_auto_page_break(auto=True, margin=MARGIN + 14)
         self.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
@@ -83,7 +90,8 @@ class _StatementPdf(FPDF):
         if self.page_no() > 1:
             self.set_font(FONT, size=8)
             self.set_text_color(*GREY)
-            self.cell(0, 12, f"{self.running_title} (continued)", new_x=XPos.LMARGIN)
+            head = self.continued % {"title": self.running_title}
+            self.cell(0, 12, head, new_x=XPos.LMARGIN)
             self.set_text_color(0)
             self.set_y(self.t_margin + 18)
 
@@ -93,7 +101,8 @@ class _StatementPdf(FPDF):
         self.set_text_color(*GREY)
         self.cell(0, 10, self.running_title, align="L")
         self.set_x(self.l_margin)
-        self.cell(0, 10, f"Page {self.page_no()} of {{nb}}", align="R")
+        # fpdf2 writes the page count where "{nb}" is, once every page is drawn.
+        self.cell(0, 10, self.page_of % {"page": self.page_no(), "pages": "{nb}"}, align="R")
         self.set_text_color(0)
 
 
@@ -107,19 +116,32 @@ def render_statement_pdf(
     if item is None:
         raise NotFound(statement_id)
     pay_url = f"{services.settings.base_url.rstrip('/')}/pay"
-    return _render(view, item, services.practice, pay_url, services.clock.now())
+    words = services.emails.wording(view.account.guarantor.preferred_language)
+    return _render(view, item, services.practice, pay_url, services.clock.now(), words)
 
 
 def _render(
-    view: AccountView, item: StatementView, practice: PracticeDetails, pay_url: str, now
+    view: AccountView,
+    item: StatementView,
+    practice: PracticeDetails,
+    pay_url: str,
+    now,
+    words: Wording,
 ) -> bytes:
     st = item.statement
     account = view.account
-    pdf = _StatementPdf(f"{practice.name} - statement {st.statement_id}")
-    pdf.set_title(f"Statement {st.statement_id}")
+    _ = words.gettext
+    money, on = words.money, words.short_date
+    pdf = _StatementPdf(
+        _("%(practice)s - statement %(statement)s")
+        % {"practice": practice.name, "statement": st.statement_id},
+        _("%(title)s (continued)"),
+        _("Page %(page)s of %(pages)s"),
+    )
+    pdf.set_title(_("Statement %(statement)s") % {"statement": st.statement_id})
     pdf.set_author(practice.name)
     pdf.set_creator("Patient billing portal")
-    pdf.set_lang("en-US")
+    pdf.set_lang(f"{words.language}-US")
     pdf.set_creation_date(now)
     pdf.add_page()
     width = pdf.epw
@@ -129,20 +151,21 @@ def _render(
     pdf.set_font(FONT, "B", 14)
     pdf.multi_cell(width * 0.55, 17, practice.name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT, size=9)
-    office = [*practice.mailing_address, f"Phone {practice.phone}", practice.email]
+    phone = _("Phone %(phone)s") % {"phone": practice.phone}
+    office = [*practice.mailing_address, phone, practice.email]
     pdf.multi_cell(width * 0.55, 12, "\n".join(office), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     left_bottom = pdf.get_y()
 
     facts = (
-        ("Statement", st.statement_id),
-        ("Statement date", _date(st.statement_date)),
-        ("Due date", _date(st.due_date)),
-        ("Account number", account.account_number),
-        ("Amount due", format_cents(item.balance_cents)),
+        (_("Statement"), st.statement_id),
+        (_("Statement date"), on(st.statement_date)),
+        (_("Due date"), on(st.due_date)),
+        (_("Account number"), account.account_number),
+        (_("Amount due"), money(item.balance_cents)),
     )
     pdf.set_xy(MARGIN + width * 0.58, top)
     pdf.set_font(FONT, "B", 14)
-    pdf.cell(width * 0.42, 17, "Statement", align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.cell(width * 0.42, 17, _("Statement"), align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
     for label, value in facts:
         pdf.set_x(MARGIN + width * 0.58)
         pdf.set_font(FONT, size=9)
@@ -154,26 +177,29 @@ def _render(
     # The guarantor: we have a name and the account number (no postal address).
     pdf.set_font(FONT, size=8)
     pdf.set_text_color(*GREY)
-    pdf.cell(0, 11, "Statement for", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 11, _("Statement for"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(0)
     pdf.set_font(FONT, "B", 11)
     guarantor = account.guarantor.display_name
     pdf.multi_cell(width * 0.55, 14, guarantor, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT, size=9)
-    pdf.cell(0, 12, f"Account {account.account_number}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    number = _("Account %(account)s") % {"account": account.account_number}
+    pdf.cell(0, 12, number, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(10)
 
-    _line_items(pdf, view, item)
+    _line_items(pdf, view, item, words)
     pdf.ln(4)
     pdf.set_font(FONT, size=8)
-    notes = "An adjustment is the discount your insurance plan's contract gives; you do not owe it."
+    notes = _(
+        "An adjustment is the discount your insurance plan's contract gives; you do not owe it."
+    )
     if not all(shown.in_full for shown in item.lines):
-        notes += f"\n{OTHER_LINES_NOTE}"
+        notes += f"\n{_(OTHER_LINES_NOTE)}"
     pdf.multi_cell(0, 10, notes, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(8)
-    _summary(pdf, view, item)
+    _summary(pdf, view, item, words)
     pdf.ln(8)
-    _how_to_pay(pdf, view, practice, pay_url)
+    _how_to_pay(pdf, view, practice, pay_url, words)
     return bytes(pdf.output())
 
 
@@ -238,43 +264,46 @@ def _row(
     return height
 
 
-def _line_items(pdf: _StatementPdf, view: AccountView, item: StatementView) -> None:
+def _line_items(pdf: _StatementPdf, view: AccountView, item: StatementView, words: Wording) -> None:
     st = item.statement
-    headings = [heading for heading, _, _ in COLUMNS]
+    _ = words.gettext
+    money, on = words.money, words.short_date
+    headings = [_(heading) for heading, _width, _align in COLUMNS]
     pdf.set_font(FONT, "B", 11)
-    pdf.cell(0, 16, "What each charge was for", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 16, _("What each charge was for"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     _row(pdf, headings, COLUMNS, bold=True, shade=True)
     rows = []
     for shown in item.lines:
         line = shown.item
         if line is None:  # another patient's: the date and what is owed, nothing else
-            rest = ("", "", "", "", "", format_cents(shown.owed_cents))
-            rows.append((_date(shown.service_date), shown.patient_name, *rest))
+            rest = ("", "", "", "", "", money(shown.owed_cents))
+            rows.append((on(shown.service_date), _(shown.patient_name), *rest))
             continue
         service = f"{line.code_system} {line.code}: {line.description}"
         if line.diagnosis_codes:
-            service += f" (diagnosis {', '.join(line.diagnosis_codes)})"
+            codes = {"codes": ", ".join(line.diagnosis_codes)}
+            service += " " + _("(diagnosis %(codes)s)") % codes
         rows.append(
             (
-                _date(line.service_date),
+                on(line.service_date),
                 shown.patient_name,
                 line.provider,
                 service,
-                format_cents(line.charge_cents),
-                format_cents(line.insurance_paid_cents),
-                format_cents(line.adjustment_cents),
-                format_cents(line.patient_responsibility_cents),
+                money(line.charge_cents),
+                money(line.insurance_paid_cents),
+                money(line.adjustment_cents),
+                money(line.patient_responsibility_cents),
             )
         )
     totals = (
-        "Totals",
+        _("Totals"),
         "",
         "",
         "",
-        format_cents(st.charges_cents),
-        format_cents(st.insurance_paid_cents),
-        format_cents(st.adjustments_cents),
-        format_cents(st.total_cents),
+        money(st.charges_cents),
+        money(st.insurance_paid_cents),
+        money(st.adjustments_cents),
+        money(st.total_cents),
     )
     for i, cells in enumerate([*rows, totals]):
         last = i == len(rows)
@@ -295,65 +324,91 @@ def _pairs(pdf: _StatementPdf, rows, width: float, bold_last: bool = False) -> N
         pdf.cell(width * 0.3, 13, value, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def _summary(pdf: _StatementPdf, view: AccountView, item: StatementView) -> None:
+def _summary(pdf: _StatementPdf, view: AccountView, item: StatementView, words: Wording) -> None:
     st = item.statement
+    _ = words.gettext
+    money, on = words.money, words.short_date
     if pdf.will_page_break(150):
         pdf.add_page()
     pdf.set_font(FONT, "B", 11)
-    pdf.cell(0, 16, "Amount due", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 16, _("Amount due"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    due_by = _("Due on this statement by %(date)s") % {"date": on(st.due_date)}
     rows = [
-        ("Your share of this statement", format_cents(st.total_cents)),
-        ("Paid or credited since", format_cents(st.total_cents - item.balance_cents)),
-        (f"Due on this statement by {_date(st.due_date)}", format_cents(item.balance_cents)),
+        (_("Your share of this statement"), money(st.total_cents)),
+        (_("Paid or credited since"), money(st.total_cents - item.balance_cents)),
+        (due_by, money(item.balance_cents)),
     ]
     if view.credit_cents:
-        rows.append(("Credit on the account", format_cents(view.credit_cents)))
+        rows.append((_("Credit on the account"), money(view.credit_cents)))
     _pairs(pdf, rows, 300)
     pdf.set_font(FONT, "B", 10)
-    pdf.cell(210, 15, "Balance due on the account")
-    pdf.cell(90, 15, format_cents(view.due_cents), align="R", new_x=XPos.LMARGIN)
+    pdf.cell(210, 15, _("Balance due on the account"))
+    pdf.cell(90, 15, money(view.due_cents), align="R", new_x=XPos.LMARGIN)
     pdf.ln(20)
 
     buckets = aging(((s.statement.due_date, s.balance_cents) for s in view.statements), view.today)
     pdf.set_font(FONT, "B", 10)
-    pdf.cell(0, 14, f"Account balance by age, as of {_date(view.today)}", new_x=XPos.LMARGIN)
+    by_age = _("Account balance by age, as of %(date)s") % {"date": on(view.today)}
+    pdf.cell(0, 14, by_age, new_x=XPos.LMARGIN)
     pdf.ln(16)
     labels = {
-        "current": "Current",
-        "over 120": "Over 120 days",
+        "current": _("Current"),
+        "over 120": _("Over 120 days"),
     }
+    past_due = _("%(days)s days past due")
     columns = tuple((name, pdf.epw / len(BUCKETS), "RIGHT") for name in BUCKETS)
-    _row(pdf, [labels.get(name, f"{name} days past due") for name in BUCKETS], columns, True, True)
-    _row(pdf, [format_cents(buckets[name]) for name in BUCKETS], columns)
+    headings = [labels.get(name, past_due % {"days": name}) for name in BUCKETS]
+    _row(pdf, headings, columns, True, True)
+    _row(pdf, [money(buckets[name]) for name in BUCKETS], columns)
 
 
 def _how_to_pay(
-    pdf: _StatementPdf, view: AccountView, practice: PracticeDetails, pay_url: str
+    pdf: _StatementPdf,
+    view: AccountView,
+    practice: PracticeDetails,
+    pay_url: str,
+    words: Wording,
 ) -> None:
+    _ = words.gettext
     if pdf.will_page_break(130):
         pdf.add_page()
     pdf.set_font(FONT, "B", 11)
-    pdf.cell(0, 16, "How to pay", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 16, _("How to pay"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT, size=9)
-    text = (
-        f"Online: go to {pay_url} (Quick Pay, no sign-up needed) and enter your account "
-        f"number {view.account.account_number}, the last name and the date of birth of "
-        "the guarantor or patient on the account. You can pay the whole balance or part of "
-        "it by card.\n"
-        f"By mail: send a check payable to {practice.payee} to "
-        f"{', '.join(practice.mailing_address)}, with your account number on it.\n"
-        f"Questions: call {practice.phone} ({practice.hours}) or write to {practice.email}."
+    online = _(
+        "Online: go to %(link)s (Quick Pay, no sign-up needed) and enter your account "
+        "number %(account)s, the last name and the date of birth of the guarantor or "
+        "patient on the account. You can pay the whole balance or part of it by card."
+    )
+    by_mail = _(
+        "By mail: send a check payable to %(payee)s to %(address)s, with your account number on it."
+    )
+    questions = _("Questions: call %(phone)s (%(hours)s) or write to %(email)s.")
+    text = "\n".join(
+        (
+            online % {"link": pay_url, "account": view.account.account_number},
+            by_mail % {"payee": practice.payee, "address": ", ".join(practice.mailing_address)},
+            questions
+            % {
+                "phone": practice.phone,
+                "hours": _(practice.hours),
+                "email": practice.email,
+            },
+        )
     )
     pdf.multi_cell(0, 12, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     if practice.examples:
         pdf.ln(4)
         pdf.set_font(FONT, size=7)
         pdf.set_text_color(*GREY)
+        examples = _(
+            "The phone number, address and e-mail above are examples until %(practice)s "
+            "sets its own."
+        )
         pdf.multi_cell(
             0,
             9,
-            "The phone number, address and e-mail above are examples until "
-            f"{practice.name} sets its own.",
+            examples % {"practice": practice.name},
             new_x=XPos.LMARGIN,
             new_y=YPos.NEXT,
         )

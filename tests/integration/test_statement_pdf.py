@@ -262,3 +262,64 @@ def test_an_account_with_a_credit_shows_it(services):
     assert "Credit on the account $2.00" in text
     assert "Balance due on the account $0.00" in text
     assert "1960" not in text
+
+
+# -- in the guarantor's language -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def catalogs(tmp_path_factory):
+    from tests.email_catalogs import compile_catalogs
+
+    return compile_catalogs(tmp_path_factory.mktemp("catalogs"))
+
+
+def spanish_account() -> Account:
+    return Account(
+        "100950",
+        Guarantor("José", "Núñez", date(1970, 4, 4), preferred_language="es-MX"),
+        (Patient("P1", "Iñaki", "Núñez", date(2012, 8, 8)),),
+    )
+
+
+def test_a_spanish_accounts_statement_is_printed_in_spanish(services, lopez, catalogs):
+    from tests.email_catalogs import renderer
+
+    services.emails = renderer(catalogs)
+    st = Statement(
+        "S-2026-000950",
+        "100950",
+        date(2026, 11, 1),
+        date(2026, 11, 30),
+        (line("1", "P1", 4550, diagnosis_codes=("J06.9",)),),
+    )
+    import_statement(services, spanish_account(), st, notify=False)
+
+    data = render_statement_pdf(services, "100950", "S-2026-000950")
+    text = text_of(data)
+
+    assert "Estado de cuenta para José Núñez Cuenta 100950" in text
+    assert "Fecha de emisión 1 nov 2026" in text
+    assert "Fecha de vencimiento 30 nov 2026" in text
+    assert "Para qué fue cada cargo" in text
+    assert "Fecha Paciente Proveedor Servicio Cargo Pagó el seguro Ajuste Usted debe" in text
+    assert "Iñaki Núñez" in text and "(diagnóstico J06.9)" in text
+    assert "A pagar a más tardar el 30 nov 2026 $45.50" in text
+    assert "Su parte de este estado de cuenta $45.50" in text
+    assert "Saldo a pagar en la cuenta $45.50" in text
+    assert "Saldo de la cuenta por antigüedad, al 28 nov 2026" in text
+    assert "Al corriente" in text and "1-30 días de atraso" in text
+    assert "Cómo pagar" in text
+    assert (
+        "¿Preguntas? Llame al (555) 010-0123 (de lunes a viernes, de 8:30 a. m. a 5:00 p. m.)"
+        in text
+    )
+    assert "Página 1 de 1" in text
+    for english in ("Statement for", "How to pay", "Amount due", "Questions", "Page 1"):
+        assert english not in text, english
+    assert "1970" not in text and "2012" not in text  # no dates of birth
+    assert PdfReader(io.BytesIO(data)).trailer["/Root"]["/Lang"] == "es-US"
+
+    # The English account beside it is printed in English from the same services.
+    english = text_of(render_statement_pdf(services, "100234", STATEMENT))
+    assert "How to pay" in english and "Cómo pagar" not in english
