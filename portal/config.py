@@ -1,6 +1,7 @@
 """Settings read from the environment once, checked before anything starts."""
 
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import Callable, Mapping
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from portal.domain.errors import InvalidInput
 from portal.domain.money import parse_amount
 from portal.domain.plans import PlanPolicy, PlanTier
+from portal.resources import translations_dir
 
 
 class ConfigError(Exception):
@@ -68,6 +70,7 @@ class Settings:
     base_url: str = DEFAULT_BASE_URL
     timezone: str = "America/New_York"
     practice_name: str = "Demo Family Practice"
+    languages: tuple[str, ...] = ("en", "es")  # the patient pages' languages; first: default
     in_lambda: bool = False
 
     @property
@@ -199,6 +202,8 @@ class Settings:
 
         plan_policy = _plan_policy(get, problems)
 
+        languages = _languages(get("PORTAL_LANGUAGES", "en,es"), problems)
+
         secret_key = get("PORTAL_SECRET_KEY")
         if not secret_key and in_lambda:
             problems.append("PORTAL_SECRET_KEY: required inside AWS Lambda.")
@@ -238,8 +243,38 @@ class Settings:
             base_url=get("PORTAL_BASE_URL", default_base_url).rstrip("/"),
             timezone=timezone,
             practice_name=get("PORTAL_PRACTICE_NAME", "Demo Family Practice"),
+            languages=languages,
             in_lambda=in_lambda,
         )
+
+
+SOURCE_LANGUAGE = "en"  # the pages are written in English: it needs no catalog
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+
+
+def _languages(text: str, problems: list[str]) -> tuple[str, ...]:
+    """PORTAL_LANGUAGES: language codes, comma-separated, the default first; each but English
+    needs its catalog (translations/<code>/LC_MESSAGES/messages.po)."""
+    codes = [c.strip() for c in text.split(",")]
+    bad = [c for c in codes if not _LANGUAGE_CODE.fullmatch(c)]
+    if bad:
+        problems.append(
+            "PORTAL_LANGUAGES: must be lowercase language codes, comma-separated, the default "
+            f"first (like en,es), not {text!r}."
+        )
+        return ("en", "es")
+    if len(set(codes)) != len(codes):
+        problems.append(f"PORTAL_LANGUAGES: names a language twice ({text!r}).")
+    folder = translations_dir()
+    missing = [
+        c for c in codes if c != SOURCE_LANGUAGE and not (folder / c / "LC_MESSAGES").is_dir()
+    ]
+    if missing:
+        problems.append(
+            f"PORTAL_LANGUAGES: no catalog for {', '.join(missing)} in {folder} (create it "
+            f"with: pybabel init -i translations/messages.pot -d translations -l {missing[0]})."
+        )
+    return tuple(dict.fromkeys(codes))
 
 
 PLAN_TIERS = "PORTAL_PLAN_MAX_MONTHS"
