@@ -44,7 +44,7 @@ install-dev: uv
 # install and for the Lambda zip, never committed.
 PYBABEL ?= $(BIN)/pybabel
 messages:
-	$(PYBABEL) -q extract -F babel.cfg -k _l -k lazy_gettext --no-wrap --sort-by-file \
+	$(PYBABEL) -q extract -F babel.cfg -k _l -k lazy_gettext -k N_ --no-wrap --sort-by-file \
 		--project patient-billing-portal --msgid-bugs-address "" -o translations/messages.pot .
 	$(PYBABEL) -q update -i translations/messages.pot -d translations -D messages \
 		--no-wrap --no-fuzzy-matching
