@@ -101,6 +101,8 @@ SENTENCES = (
         "Your bank returned the payment: the account is closed. Please choose another "
         "payment method."
     ),
+    # Whose visit a line is, for a patient who may not see another's (portal/domain/viewers.py).
+    N_("Another patient on this account"),
     # The account's money events (portal/domain/timeline.py).
     N_("Statement %(statement)s: %(amount)s for you to pay after insurance"),
     N_("Statement %(statement)s: nothing for you to pay after insurance"),
