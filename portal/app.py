@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from portal.web import language
 
     babel.init_app(app, locale_selector=language.select_language)
+    language.install_gettext(app)
     # {% trans %} blocks are read with their line breaks and indentation folded, as
     # babel.cfg extracts them.
     app.jinja_env.policies["ext.i18n.trimmed"] = True

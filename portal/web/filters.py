@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 
 from babel import Locale
 from babel.dates import format_date as babel_date
@@ -74,7 +74,13 @@ def format_money(cents: int) -> str:
 
 def format_date(value: date) -> str:
     """Nov 30, 2026 in English; 30 nov 2026 in Spanish."""
-    return babel_date(value, "medium", locale=current_formatting_locale())
+    return date_in(value, current_formatting_locale())
+
+
+@lru_cache(maxsize=4096)
+def date_in(value: date, locale: Locale) -> str:
+    """A page shows the same few dates again and again (due dates, a schedule's)."""
+    return babel_date(value, "medium", locale=locale)
 
 
 def local_time(value: datetime) -> str:

@@ -7,8 +7,9 @@ values. A sentence matching none is shown as it came (in English)."""
 import re
 from functools import cache
 
-from flask_babel import gettext, lazy_gettext
 from markupsafe import Markup
+
+from portal.web.language import gettext, page_state
 
 
 def N_(message: str) -> str:
@@ -133,61 +134,67 @@ SENTENCES = (
 
 # Statuses as badges (the |badge filter): the English label is the status capitalized.
 BADGES = {
-    "due": lazy_gettext("Due"),
-    "past due": lazy_gettext("Past due"),
-    "paid": lazy_gettext("Paid"),
-    "pending": lazy_gettext("Pending"),
-    "processing": lazy_gettext("Processing"),
-    "succeeded": lazy_gettext("Succeeded"),
-    "failed": lazy_gettext("Failed"),
-    "canceled": lazy_gettext("Canceled"),
-    "refunded": lazy_gettext("Refunded"),
-    "disputed": lazy_gettext("Disputed"),
-    "reversed": lazy_gettext("Reversed"),
-    "current": lazy_gettext("Current"),
-    "past-due": lazy_gettext("Past-due"),
-    "defaulted": lazy_gettext("Defaulted"),
-    "paid-off": lazy_gettext("Paid-off"),
-    "will be tried again": lazy_gettext("Will be tried again"),
-    "needs you to pay it": lazy_gettext("Needs you to pay it"),
-    "missed": lazy_gettext("Missed"),
-    "skipped": lazy_gettext("Skipped"),
-    "next": lazy_gettext("Next"),
-    "upcoming": lazy_gettext("Upcoming"),
+    "due": N_("Due"),
+    "past due": N_("Past due"),
+    "paid": N_("Paid"),
+    "pending": N_("Pending"),
+    "processing": N_("Processing"),
+    "succeeded": N_("Succeeded"),
+    "failed": N_("Failed"),
+    "canceled": N_("Canceled"),
+    "refunded": N_("Refunded"),
+    "disputed": N_("Disputed"),
+    "reversed": N_("Reversed"),
+    "current": N_("Current"),
+    "past-due": N_("Past-due"),
+    "defaulted": N_("Defaulted"),
+    "paid-off": N_("Paid-off"),
+    "will be tried again": N_("Will be tried again"),
+    "needs you to pay it": N_("Needs you to pay it"),
+    "missed": N_("Missed"),
+    "skipped": N_("Skipped"),
+    "next": N_("Next"),
+    "upcoming": N_("Upcoming"),
 }
 
 # How a payment was made, as a sentence names it ("$20.00 by card").
 METHODS = {
-    "card": lazy_gettext("card"),
-    "us_bank_account": lazy_gettext("bank account"),
-    "check": lazy_gettext("check"),
-    "cash": lazy_gettext("cash"),
-    "card_desk": lazy_gettext("card at the desk"),
+    "card": N_("card"),
+    "us_bank_account": N_("bank account"),
+    "check": N_("check"),
+    "cash": N_("cash"),
+    "card_desk": N_("card at the desk"),
 }
 # ... and as the receipt names it ("Method: Card").
 METHOD_NAMES = {
-    "card": lazy_gettext("Card"),
-    "us_bank_account": lazy_gettext("Bank account"),
-    "check": lazy_gettext("Check"),
-    "cash": lazy_gettext("Cash"),
-    "card_desk": lazy_gettext("Card at the desk"),
+    "card": N_("Card"),
+    "us_bank_account": N_("Bank account"),
+    "check": N_("Check"),
+    "cash": N_("Cash"),
+    "card_desk": N_("Card at the desk"),
 }
 
 
-@cache
-def _pattern(message: str) -> re.Pattern[str]:
+def _pattern(message: str) -> tuple[str, re.Pattern[str]]:
+    """The message's words before its first placeholder, and the whole as a pattern."""
     parts = re.split(r"%\((\w+)\)s", message)
     regex = "".join(
         re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts)
     )
-    return re.compile(regex)
+    return parts[0], re.compile(regex)
+
+
+@cache
+def _patterns() -> tuple[tuple[str, re.Pattern[str], str], ...]:
+    return tuple((*_pattern(message), message) for message in SENTENCES)
 
 
 def _matching(text: str) -> tuple[str, dict[str, str]] | None:
-    for message in SENTENCES:
-        match = _pattern(message).fullmatch(text)
-        if match:
-            return message, match.groupdict()
+    for start, pattern, message in _patterns():
+        if text.startswith(start):
+            match = pattern.fullmatch(text)
+            if match:
+                return message, match.groupdict()
     return None
 
 
@@ -195,6 +202,8 @@ def in_page_language(text: str | Markup | None) -> str:
     """A sentence from the services in the page's language; unknown ones as they are."""
     if not text:
         return ""
+    if page_state().is_source:
+        return str(text)  # the services write English
     found = _matching(str(text).strip())
     if found is None:
         return str(text)
@@ -204,17 +213,17 @@ def in_page_language(text: str | Markup | None) -> str:
 
 def badge_label(status: str) -> str:
     label = BADGES.get(status)
-    return str(label) if label is not None else status.capitalize()
+    return gettext(label) if label is not None else status.capitalize()
 
 
 def method_words(method: str) -> str:
     words = METHODS.get(method)
-    return str(words) if words is not None else method.replace("_", " ")
+    return gettext(words) if words is not None else method.replace("_", " ")
 
 
 def method_name(method: str) -> str:
     name = METHOD_NAMES.get(method)
-    return str(name) if name is not None else method.replace("_", " ").capitalize()
+    return gettext(name) if name is not None else method.replace("_", " ").capitalize()
 
 
 def saved_method_label(method) -> str:
