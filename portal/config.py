@@ -265,7 +265,11 @@ def _languages(text: str, problems: list[str]) -> tuple[str, ...]:
         return ("en", "es")
     if len(set(codes)) != len(codes):
         problems.append(f"PORTAL_LANGUAGES: names a language twice ({text!r}).")
-    folder = translations_dir()
+    try:
+        folder = translations_dir()
+    except FileNotFoundError as exc:
+        problems.append(f"PORTAL_LANGUAGES: {exc}")
+        return tuple(dict.fromkeys(codes))
     missing = [
         c for c in codes if c != SOURCE_LANGUAGE and not (folder / c / "LC_MESSAGES").is_dir()
     ]
