@@ -157,6 +157,16 @@ def test_quick_pay_and_its_errors(pseudo_client, services, lopez):
     check(pseudo_client.post("/pay", data={**wrong_date, "csrf_token": token}), data, 422)
     wrong = {"account_number": "100234", "last_name": "Smith", "date_of_birth": "1984-03-12"}
     check(pseudo_client.post("/pay", data={**wrong, "csrf_token": token}), data, 401)
+    for _ in range(4):
+        pseudo_client.post("/pay", data={**wrong, "csrf_token": token})
+    check(pseudo_client.post("/pay", data={**wrong, "csrf_token": token}), data, 429)
+
+
+def test_the_session_ended_for_idleness(pseudo_client, services, lopez, clock):
+    sign_in(pseudo_client)
+    clock.advance(minutes=16)
+
+    check(pseudo_client.get("/account", follow_redirects=True), known_data(services, lopez))
 
 
 def test_the_account_statement_and_payment_pages(pseudo_client, services, lopez):

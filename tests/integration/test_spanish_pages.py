@@ -129,3 +129,12 @@ def test_english_pages_are_as_they_were(patient):
     assert "Balance due $95.50" in text
     assert "dated Nov 1, 2026, due Nov 30, 2026" in text
     assert "Pay another amount, from $1.00 up to $95.50." in text
+
+
+def test_the_session_end_is_told_in_spanish(patient, clock):
+    patient.get("/language/es?next=/account")
+    clock.advance(minutes=16)
+
+    page = patient.get("/account", follow_redirects=True).get_data(as_text=True)
+
+    assert "Para proteger su privacidad, su sesión se cerró" in page
