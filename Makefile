@@ -20,7 +20,7 @@ LAMBDA_ZIP ?= build/lambda.zip
 # moto's DynamoDB on this machine for `make run-dynamodb` (in memory: gone when it stops).
 DYNAMODB_PORT ?= 8001
 
-.PHONY: run-dynamodb uv run install install-dev install-deploy migrate demo test test-slow lint format bench bench-fanout package clean
+.PHONY: run-dynamodb uv run install install-dev install-deploy migrate demo test test-slow lint format bench bench-fanout package clean messages translations
 
 uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
@@ -31,9 +31,32 @@ uv:
 # the rest again. (Not the deployment venv: the Lambda zip stays as Zappa builds it.)
 install: uv
 	UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --no-dev --inexact
+	$(MAKE) --no-print-directory translations
 
 install-dev: uv
 	UV_COMPILE_BYTECODE=1 $(UV) sync --frozen
+	$(MAKE) --no-print-directory translations
+
+# The languages (README, "Languages"): `make messages` extracts every marked string of the
+# patient pages (babel.cfg) into translations/messages.pot and merges it into each
+# language's messages.po; translators fill those in. `make translations` compiles every
+# catalog (each domain: messages, email) into the .mo files the portal reads: built at
+# install and for the Lambda zip, never committed.
+PYBABEL ?= $(BIN)/pybabel
+messages:
+	$(PYBABEL) -q extract -F babel.cfg -k _l -k lazy_gettext -k N_ --no-wrap --sort-by-file \
+		--project patient-billing-portal --msgid-bugs-address "" -o translations/messages.pot .
+	$(PYBABEL) -q update -i translations/messages.pot -d translations -D messages \
+		--no-wrap --no-fuzzy-matching
+	$(PYBABEL) -q extract -F translations/babel-email.cfg -k N_ -c TRANSLATORS: \
+		--project=portal -o translations/email.pot .
+	$(PYBABEL) -q update -D email -i translations/email.pot -d translations
+
+translations:
+	@shopt -s nullglob; for po in translations/*/LC_MESSAGES/*.po; do \
+		$(PYBABEL) -q compile -i "$$po" -o "$${po%.po}.mo" \
+			-l "$$(basename "$$(dirname "$$(dirname "$$po")")")" || exit 1; \
+	done
 
 migrate: install
 	$(BIN)/portal migrate
@@ -95,6 +118,7 @@ install-deploy: uv
 		--no-install-project --python $(DEPLOY_PYTHON)
 
 package: install-deploy
+	$(MAKE) --no-print-directory translations PYBABEL=$(DEPLOY_VENV)/bin/pybabel
 	@mkdir -p $(dir $(LAMBDA_ZIP))
 	rm -f $(LAMBDA_ZIP)
 	VIRTUAL_ENV="$(CURDIR)/$(DEPLOY_VENV)" PATH="$(CURDIR)/$(DEPLOY_VENV)/bin:$$PATH" \

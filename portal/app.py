@@ -4,15 +4,18 @@ from datetime import timedelta
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, render_template, request, session
+from flask_babel import Babel
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from portal.bootstrap import build_services
 from portal.config import Settings
 from portal.domain.payments import MANUAL_METHODS
-from portal.resources import static_dir, template_dir
+from portal.resources import static_dir, template_dir, translations_dir
 from portal.services.context import Services
 
 csrf = CSRFProtect()
+babel = Babel()
 
 # No inline script or style anywhere (not even style="" attributes); no data: images:
 # the staff QR code is inline SVG markup, not an image.
@@ -47,8 +50,8 @@ def refuse_forms_that_are_not_utf8():
         for field in body.split(b"&"):
             unquote_to_bytes(field.replace(b"+", b" ")).decode("utf-8")
     except UnicodeDecodeError:
-        message = "What was sent is not UTF-8 text. Type it again and send the form again."
-        return render_template("error.html", title="Not readable", message=message), 400
+        message = _("What was sent is not UTF-8 text. Type it again and send the form again.")
+        return render_template("error.html", title=_("Not readable"), message=message), 400
     return None
 
 
@@ -78,12 +81,24 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         MAX_CONTENT_LENGTH=5 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the (15-minute idle) session
+        BABEL_DEFAULT_LOCALE=settings.languages[0],
+        BABEL_TRANSLATION_DIRECTORIES=str(translations_dir()),
+        # WTForms' own messages in the page's language (patient forms give their own).
+        WTF_I18N_ENABLED=True,
     )
     app.extensions["portal"] = services
     # Before the CSRF check, which would otherwise read a form of bad bytes as an empty one
     # and answer with a vague "out of date".
     app.before_request(refuse_forms_that_are_not_utf8)
     csrf.init_app(app)
+
+    from portal.web import language
+
+    babel.init_app(app, locale_selector=language.select_language)
+    language.install_gettext(app)
+    # {% trans %} blocks are read with their line breaks and indentation folded, as
+    # babel.cfg extracts them.
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
 
     from portal.web import (
         api,
@@ -108,6 +123,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     filters.init_app(app)
     for module in (
         site,
+        language,
         patient,
         cases,
         plans,
@@ -142,6 +158,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return {
             "practice_name": settings.practice_name,
             "manual_methods": MANUAL_METHODS,
+            "page_language": language.page_language,
+            "language_links": language.language_links,
+            "switch_target": language.switch_target,
+            "is_staff_page": language.is_staff_request,
         }
 
     @app.after_request
@@ -171,24 +191,27 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        message = "This form was out of date or came from another site. Please try again."
-        return render_template("error.html", title="Please try again", message=message), 400
+        message = _("This form was out of date or came from another site. Please try again.")
+        return render_template("error.html", title=_("Please try again"), message=message), 400
 
     @app.errorhandler(413)
     def too_large(error):
         limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-        message = f"What was sent is too large: the limit is {limit} MB. Send less and try again."
-        return render_template("error.html", title="Too large", message=message), 413
+        message = _(
+            "What was sent is too large: the limit is %(limit)s MB. Send less and try again.",
+            limit=limit,
+        )
+        return render_template("error.html", title=_("Too large"), message=message), 413
 
     @app.errorhandler(403)
     def forbidden(error):
-        message = "You cannot open this page with the session you have."
-        return render_template("error.html", title="Not allowed", message=message), 403
+        message = _("You cannot open this page with the session you have.")
+        return render_template("error.html", title=_("Not allowed"), message=message), 403
 
     @app.errorhandler(404)
     def not_found(error):
-        message = "We could not find that page. Start again from the Quick Pay page."
-        return render_template("error.html", title="Page not found", message=message), 404
+        message = _("We could not find that page. Start again from the Quick Pay page.")
+        return render_template("error.html", title=_("Page not found"), message=message), 404
 
     from portal.cli import register
 

@@ -1,6 +1,7 @@
 """Settings read from the environment once, checked before anything starts."""
 
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import Callable, Mapping
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from portal.domain.errors import InvalidInput
 from portal.domain.money import parse_amount
 from portal.domain.plans import PlanPolicy, PlanTier
+from portal.resources import translations_dir
 
 
 class ConfigError(Exception):
@@ -70,6 +72,7 @@ class Settings:
     base_url: str = DEFAULT_BASE_URL
     timezone: str = "America/New_York"
     practice_name: str = "Demo Family Practice"
+    languages: tuple[str, ...] = ("en", "es")  # the patient pages' languages; first: default
     in_lambda: bool = False
     # Fan-out (issue 19): with a queue, the daily job only plans, putting batches of this
     # many accounts on the queue for the worker function; without one it runs everything.
@@ -238,6 +241,7 @@ class Settings:
 
         assistance_hold_days = day_count("PORTAL_ASSISTANCE_HOLD_DAYS", 30, "days")
         case_answer_days = day_count("PORTAL_CASE_ANSWER_DAYS", 5, "business days")
+        languages = _languages(get("PORTAL_LANGUAGES", "en,es"), problems)
 
         secret_key = get("PORTAL_SECRET_KEY")
         if not secret_key and in_lambda:
@@ -280,6 +284,7 @@ class Settings:
             base_url=get("PORTAL_BASE_URL", default_base_url).rstrip("/"),
             timezone=timezone,
             practice_name=get("PORTAL_PRACTICE_NAME", "Demo Family Practice"),
+            languages=languages,
             in_lambda=in_lambda,
             work_queue_url=work_queue_url,
             work_batch_size=batch_size,
@@ -295,6 +300,39 @@ def _whole(get, problems: list[str], name: str, default: str, low: int, high: in
         return int(text)
     problems.append(f"{name}: must be a whole number from {low} to {high}, not {text!r}.")
     return int(default)
+
+
+SOURCE_LANGUAGE = "en"  # the pages are written in English: it needs no catalog
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+
+
+def _languages(text: str, problems: list[str]) -> tuple[str, ...]:
+    """PORTAL_LANGUAGES: language codes, comma-separated, the default first; each but English
+    needs its catalog (translations/<code>/LC_MESSAGES/messages.po)."""
+    codes = [c.strip() for c in text.split(",")]
+    bad = [c for c in codes if not _LANGUAGE_CODE.fullmatch(c)]
+    if bad:
+        problems.append(
+            "PORTAL_LANGUAGES: must be lowercase language codes, comma-separated, the default "
+            f"first (like en,es), not {text!r}."
+        )
+        return ("en", "es")
+    if len(set(codes)) != len(codes):
+        problems.append(f"PORTAL_LANGUAGES: names a language twice ({text!r}).")
+    try:
+        folder = translations_dir()
+    except FileNotFoundError as exc:
+        problems.append(f"PORTAL_LANGUAGES: {exc}")
+        return tuple(dict.fromkeys(codes))
+    missing = [
+        c for c in codes if c != SOURCE_LANGUAGE and not (folder / c / "LC_MESSAGES").is_dir()
+    ]
+    if missing:
+        problems.append(
+            f"PORTAL_LANGUAGES: no catalog for {', '.join(missing)} in {folder} (create it "
+            f"with: pybabel init -i translations/messages.pot -d translations -l {missing[0]})."
+        )
+    return tuple(dict.fromkeys(codes))
 
 
 PLAN_TIERS = "PORTAL_PLAN_MAX_MONTHS"

@@ -81,6 +81,15 @@ LEFT_OUT = (
     # Zappa's deploy-time command line (it imports what the exclude list leaves out).
     "zappa/cli.py",
     "zappa/core.py",
+    # Babel's catalog tools (pybabel: make translations runs before zipping) and the
+    # formats the pages never use (units, lists, language lookups).
+    "babel/messages/",
+    "babel/units.py",
+    "babel/lists.py",
+    "babel/languages.py",
+    # pytz's own time zone database: Flask-Babel imports pytz, but the portal formats
+    # times with zoneinfo (tzdata) and never asks Flask-Babel for a time zone.
+    "pytz/zoneinfo/",
 )
 # C sources, stubs, translations' sources (gettext reads the .mo files); compiled twins of
 # pure-Python modules (fontTools' Cython ones, e.g. misc/bezierTools.py, and

@@ -1,30 +1,106 @@
-"""Template filters (|money, |date, |local_time, |badge) and the fixed_url global."""
+"""Template filters (|money, |date, |local_time, |badge, |in_language) and the fixed_url
+global. Money and dates are formatted for the page's language (Babel; es in the US
+convention, es_US), on the practice's calendar."""
 
+import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+from functools import cache, lru_cache
 
+from babel import Locale
+from babel.dates import format_date as babel_date
+from babel.dates import format_time as babel_time
+from babel.numbers import format_currency
 from flask import Flask, request, url_for
 from markupsafe import Markup
 
-from portal.domain.money import cents_to_plain, format_cents
+from portal.domain.money import cents_to_plain
 from portal.web import current_services
+from portal.web.language import current_formatting_locale
+from portal.web.service_words import (
+    badge_label,
+    in_page_language,
+    method_name,
+    method_words,
+    saved_method_label,
+)
+
+
+def babel_money(cents: int, locale: Locale) -> str:
+    """US dollars as `locale` writes them (Babel). Exact: Decimal cents, never a float."""
+    return format_currency(Decimal(cents) / 100, "USD", locale=locale, currency_digits=True)
+
+
+PROBE_CENTS = 123456789  # every digit once, in three groups: $1,234,567.89 in English
+_SHAPE = re.compile(
+    r"(?P<before>\D*)1(?P<group>\D+)234(?P=group)567(?P<decimal>\D+)89(?P<after>\D*)"
+)
+
+
+@cache
+def money_shape(locale: Locale) -> tuple[str, str, str, str, str] | None:
+    """(sign and symbol before, the same for a negative amount, group separator, decimal
+    separator, text after) read from Babel's own output, for the f-string below; None when
+    the locale groups digits otherwise (then every amount goes through Babel). Babel takes
+    about 20 times as long as the f-string, and a page may show hundreds of amounts."""
+    positive = _SHAPE.fullmatch(babel_money(PROBE_CENTS, locale))
+    negative = _SHAPE.fullmatch(babel_money(-PROBE_CENTS, locale))
+    if positive is None or negative is None or positive["after"] != negative["after"]:
+        return None
+    if (positive["group"], positive["decimal"]) != (negative["group"], negative["decimal"]):
+        return None
+    return (
+        positive["before"],
+        negative["before"],
+        positive["group"],
+        positive["decimal"],
+        positive["after"],
+    )
+
+
+def format_money(cents: int) -> str:
+    """1234567 -> "$12,345.67": US dollars, written as the page's language writes them (the
+    same as Babel's format_currency); a negative amount gets a leading minus sign."""
+    locale = current_formatting_locale()
+    shape = money_shape(locale)
+    if shape is None:
+        return babel_money(cents, locale)
+    before, negative_before, group, decimal, after = shape
+    dollars, rest = divmod(abs(cents), 100)
+    digits = f"{dollars:,}".replace(",", group) if group != "," else f"{dollars:,}"
+    return f"{negative_before if cents < 0 else before}{digits}{decimal}{rest:02d}{after}"
 
 
 def format_date(value: date) -> str:
-    return f"{value:%b} {value.day}, {value.year}"
+    """Nov 30, 2026 in English; 30 nov 2026 in Spanish."""
+    return date_in(value, current_formatting_locale())
+
+
+@lru_cache(maxsize=4096)
+def date_in(value: date, locale: Locale) -> str:
+    """A page shows the same few dates again and again (due dates, a schedule's)."""
+    return babel_date(value, "medium", locale=locale)
 
 
 def local_time(value: datetime) -> str:
-    local = value.astimezone(current_services().settings.tz)
-    hour = local.hour % 12 or 12
-    return f"{format_date(local)}, {hour}:{local:%M} {local:%p} {local:%Z}"
+    """The moment on the practice's clock: Nov 30, 2026, 3:04 PM EST."""
+    return time_in_zone(value, current_services().settings.tz)
+
+
+def time_in_zone(value: datetime, zone: tzinfo) -> str:
+    local = value.astimezone(zone)
+    locale = current_formatting_locale()
+    # CLDR puts a narrow no-break space before AM/PM; the pages keep a plain one.
+    clock = babel_time(local, "h:mm a", locale=locale).replace("\u202f", " ")
+    return f"{format_date(local)}, {clock} {local:%Z}"
 
 
 def status_badge(status: str) -> Markup:
     """A status as a badge: the markup of _macros.html's status_badge, without the cost of a
     macro call on every row of the patient's pages."""
     return Markup('<span class="badge badge-{}">{}</span>').format(
-        status.replace(" ", "-"), status.capitalize()
+        status.replace(" ", "-"), badge_label(status)
     )
 
 
@@ -52,7 +128,11 @@ def fixed_url_for(app: Flask) -> Callable[..., str]:
 def init_app(app: Flask) -> None:
     app.add_template_global(fixed_url_for(app), "fixed_url")
     app.add_template_filter(status_badge, "badge")
-    app.add_template_filter(format_cents, "money")
+    app.add_template_filter(format_money, "money")
     app.add_template_filter(cents_to_plain, "plain_amount")
     app.add_template_filter(format_date, "date")
     app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(in_page_language, "in_language")
+    app.add_template_filter(method_words, "method_words")
+    app.add_template_filter(method_name, "method_name")
+    app.add_template_filter(saved_method_label, "saved_method")

@@ -3,6 +3,8 @@ Every form carries a CSRF token (CSRFProtect checks it on every POST before any 
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import (
@@ -30,24 +32,26 @@ from portal.domain.payments import MANUAL_METHODS
 
 
 class LookupForm(FlaskForm):
+    """Quick Pay (patient-facing: its words are in the page's language)."""
+
     account_number = StringField(
-        "Account number",
+        _l("Account number"),
         validators=[
-            InputRequired("Enter the account number printed on your statement."),
-            Length(max=32, message="The account number is at most 32 characters."),
+            InputRequired(_l("Enter the account number printed on your statement.")),
+            Length(max=32, message=_l("The account number is at most 32 characters.")),
         ],
     )
     last_name = StringField(
-        "Last name",
+        _l("Last name"),
         validators=[
-            InputRequired("Enter the patient's or the account holder's last name."),
-            Length(max=100, message="The last name is at most 100 characters."),
+            InputRequired(_l("Enter the patient's or the account holder's last name.")),
+            Length(max=100, message=_l("The last name is at most 100 characters.")),
         ],
     )
     date_of_birth = DateField(
-        "Date of birth",
+        _l("Date of birth"),
         format="%Y-%m-%d",
-        validators=[InputRequired("Enter the date of birth.")],
+        validators=[InputRequired(_l("Enter the date of birth."))],
     )
 
 
@@ -68,9 +72,9 @@ class AmountForm:
     def from_form(cls, form: MultiDict[str, str]) -> "AmountForm":
         amount = form.get("amount", "")
         if not amount:
-            return cls(amount, "Enter an amount, for example 25.00.")
+            return cls(amount, _("Enter an amount, for example 25.00."))
         if len(amount) > AMOUNT_MAX_LENGTH:
-            return cls(amount, "Enter the amount in dollars and cents, for example 25.00.")
+            return cls(amount, _("Enter the amount in dollars and cents, for example 25.00."))
         return cls(amount)
 
 

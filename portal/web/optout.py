@@ -6,6 +6,8 @@ view is exempt from CSRF: the unguessable token in the address is what authorise
 """
 
 from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from portal.services.errors import NotFound
 from portal.services.notices import opt_out_account, opt_out_of_reminders
@@ -13,7 +15,7 @@ from portal.web import current_services
 
 bp = Blueprint("optout", __name__)
 
-NOT_VALID = (
+NOT_VALID = _l(
     "This link to stop payment reminders is not valid: it may have been cut short or changed. "
     "Open the link from the e-mail again, or contact the billing office."
 )
@@ -34,5 +36,5 @@ def stop(token: str):
 
 
 def _not_valid():
-    page = render_template("error.html", title="Not a valid link", message=NOT_VALID)
+    page = render_template("error.html", title=_("Not a valid link"), message=NOT_VALID)
     return page, 404

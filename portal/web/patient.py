@@ -15,6 +15,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from portal.domain.aging import practice_date
 from portal.domain.cases import REASON_LABELS, STATUS_LABELS
@@ -31,15 +33,16 @@ from portal.services.payments import reconcile_checkout, start_payment
 from portal.services.web_sessions import end_web_session, open_web_session
 from portal.web import IDLE_LIMIT, current_services, seen_again
 from portal.web.forms import AmountForm, LookupForm
+from portal.web.language import CHOSEN, PREFERRED
 
 bp = Blueprint("patient", __name__)
 
-LOOKUP_FAILED = (
+LOOKUP_FAILED = _l(
     "We could not find an account with those details. Check them against your statement "
     "and try again."
 )
-SESSION_KEYS = ("account_number", "seen_at", "sid", "viewer")
-UNREADABLE = (
+SESSION_KEYS = ("account_number", "seen_at", "sid", "viewer", PREFERRED)
+UNREADABLE = _l(
     "We could not read what was sent: it was not plain text (UTF-8). Type the details from "
     "your statement again."
 )
@@ -88,7 +91,7 @@ def keep_patient_session(subject: str | None, now: datetime) -> bool:
         return False
     if now - seen > IDLE_LIMIT:
         end_patient_session()
-        flash("For your privacy, your session ended after 15 minutes without activity.", "info")
+        flash(_("For your privacy, your session ended after 15 minutes without activity."), "info")
         return False
     if seen_again(seen, now):
         session["seen_at"] = now.isoformat()
@@ -133,7 +136,7 @@ def lookup():
                 request.remote_addr or "unknown",
             )
         except LookupLocked:
-            error = (
+            error = _(
                 "Too many unsuccessful attempts. For your security, look-ups are paused for "
                 "15 minutes. You can also call the billing office."
             )
@@ -142,7 +145,10 @@ def lookup():
             error = LOOKUP_FAILED
             status = 401
         else:
+            chosen = session.get(CHOSEN)  # the language switched to before signing in stays
             session.clear()
+            if chosen:
+                session[CHOSEN] = chosen
             session.permanent = True
             session["sid"] = open_web_session(current_services(), viewer.subject(number))
             session["account_number"] = number
@@ -152,7 +158,7 @@ def lookup():
     elif form.is_submitted():
         status = 422
         if form.date_of_birth.errors and form.date_of_birth.raw_data:
-            form.date_of_birth.errors = ["Enter the date of birth as YYYY-MM-DD."]
+            form.date_of_birth.errors = [_("Enter the date of birth as YYYY-MM-DD.")]
     return render_template("patient/lookup.html", form=form, error=error), status
 
 
@@ -172,7 +178,17 @@ def signed_in_page(account_number: str, statement_id: str | None = None) -> Acco
         return None
     if view is None:
         raise NotFound(account_number)
+    remember_account_language(view)
     return view
+
+
+def remember_account_language(view: AccountView) -> None:
+    """The account's language, kept in the session for its pages (the first page after
+    signing in reads the account anyway): it sets the pages' language unless the person
+    chose one with the switch."""
+    preferred = view.account.guarantor.preferred_language
+    if session.get(PREFERRED) != preferred:
+        session[PREFERRED] = preferred
 
 
 @bp.get("/account")
@@ -295,5 +311,5 @@ def payment(payment_id: str):
 @bp.post("/signout")
 def signout():
     end_patient_session()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("patient.lookup"), code=303)

@@ -2,6 +2,7 @@
 bank account on the processor's page, then see, change or cancel the plan."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from portal.domain.errors import InvalidInput
 from portal.domain.payments import installment_payment_id
@@ -27,6 +28,7 @@ from portal.services.plans import (
 )
 from portal.web import current_services
 from portal.web.patient import patient_required, signed_in_viewer
+from portal.web.service_words import in_page_language
 
 bp = Blueprint("plans", __name__)
 
@@ -60,7 +62,7 @@ def new_plan(account_number: str):
     if request.form.get("step") != "agree":
         return _review(proposal, choice, [])
     if request.form.get("agree") != "yes":
-        return _review(proposal, choice, [("agree", "Tick the box to agree, or go back.")], 422)
+        return _review(proposal, choice, [("agree", _("Tick the box to agree, or go back."))], 422)
     try:
         plan = agree(
             services,
@@ -92,7 +94,13 @@ def _to_setup(plan):
     try:
         url = start_method_setup(current_services(), plan)
     except GatewayError as exc:
-        flash(f"{exc.message} Your plan is saved: try again from its page.", "error")
+        flash(
+            _(
+                "%(problem)s Your plan is saved: try again from its page.",
+                problem=in_page_language(exc.message),
+            ),
+            "error",
+        )
         return redirect(url_for("plans.plan", plan_id=plan.plan_id), code=303)
     return redirect(url, code=303)
 
@@ -105,9 +113,9 @@ def method_saved(account_number: str, plan_id: str):
     try:
         finish_method_setup(services, plan.plan_id, request.args.get("session_id", "")[:2000])
     except InvalidInput as exc:
-        flash(exc.message, "error")
+        flash(in_page_language(exc.message), "error")
     else:
-        flash("Your payment plan is set up. We will e-mail you before each charge.", "success")
+        flash(_("Your payment plan is set up. We will e-mail you before each charge."), "success")
     return redirect(url_for("plans.plan", plan_id=plan.plan_id), code=303)
 
 
@@ -133,13 +141,13 @@ def add_to_plan(account_number: str, plan_id: str):
     try:
         proposal = propose_addition(services, found)
     except InvalidInput as exc:
-        flash(exc.message, "info")
+        flash(in_page_language(exc.message), "info")
         return redirect(url_for("plans.plan", plan_id=found.plan_id), code=303)
     errors: list = []
     status = 200
     if request.method == "POST":
         if request.form.get("agree") != "yes":
-            errors, status = [("agree", "Tick the box to agree, or go back.")], 422
+            errors, status = [("agree", _("Tick the box to agree, or go back."))], 422
         else:
             try:
                 agree_addition(
@@ -152,7 +160,7 @@ def add_to_plan(account_number: str, plan_id: str):
             except InvalidInput as exc:
                 errors, status = [(exc.field, exc.message)], 409
             else:
-                flash("The new balance is added to your plan.", "success")
+                flash(_("The new balance is added to your plan."), "success")
                 return redirect(url_for("plans.plan", plan_id=found.plan_id), code=303)
     page = render_template(
         "plans/add.html",
@@ -179,10 +187,10 @@ def change_method(account_number: str, plan_id: str):
 def cancel(account_number: str, plan_id: str):
     found = _plan_or_404(account_number, plan_id)
     if request.form.get("confirm") != "yes":
-        flash("Tick the box to confirm that you want to cancel the plan.", "error")
+        flash(_("Tick the box to confirm that you want to cancel the plan."), "error")
         return redirect(url_for("plans.plan", plan_id=found.plan_id), code=303)
     cancel_plan(current_services(), found.plan_id, None, "Canceled by the patient.")
-    flash("Your plan is canceled: no more charges will be made.", "info")
+    flash(_("Your plan is canceled: no more charges will be made."), "info")
     return redirect(url_for("plans.plan", plan_id=found.plan_id), code=303)
 
 
@@ -197,7 +205,7 @@ def pay_installment(account_number: str, plan_id: str, number: int):
     try:
         installment = payable_installment(services, found, number)
     except InvalidInput as exc:
-        flash(exc.message, "info")
+        flash(in_page_language(exc.message), "info")
         return back
     if request.method == "GET":
         return render_template("plans/pay.html", plan=found, installment=installment)
@@ -210,7 +218,7 @@ def pay_installment(account_number: str, plan_id: str, number: int):
             payment_id=installment_payment_id(found.plan_id, installment.number),
         )
     except (InvalidInput, GatewayError) as exc:
-        flash(exc.message, "error")
+        flash(in_page_language(exc.message), "error")
         return back
     return redirect(checkout.url, code=303)
 

@@ -352,14 +352,20 @@ class Tabs:
 
     def _signed_in(self, who: str) -> dict:
         """Sign in once through the real pages; each viewport's context gets the cookie
-        (a TOTP code is accepted only once)."""
+        (a TOTP code is accepted only once). A visitor named "...-es" has chosen Spanish
+        with the language switch (after signing in, as the first one's base visitor)."""
         if who not in self.states:
             context = self.new_context("1280")
             page = context.new_page()
-            if who in ("patient", "planner"):
-                quick_pay_sign_in(page, PATIENT if who == "patient" else PLANNER)
-            else:
+            base = who.removesuffix(SPANISH)
+            if base in ("patient", "planner"):
+                quick_pay_sign_in(page, PATIENT if base == "patient" else PLANNER)
+            elif base != "anon":
                 staff_sign_in(page, self.site, *ADMIN)
+            if who.endswith(SPANISH):
+                page.goto("/pay")
+                page.get_by_role("link", name="Español").click()
+                heading(page, "Pague su factura")
             self.states[who] = context.storage_state()
             context.close()
         return self.states[who]
@@ -650,6 +656,120 @@ def staff_case_invalid(page: Page, site: Site, viewport: str) -> None:
     expect(page.get_by_role("alert").filter(has_text="There is a problem")).to_be_visible()
 
 
+def lookup_invalid_es(page: Page, site: Site, viewport: str) -> None:
+    page.goto("/pay")
+    page.get_by_role("button", name="Buscar mi saldo").click()
+    expect(page.get_by_role("alert").filter(has_text="Hay un problema")).to_be_visible()
+    fits(page, viewport)
+
+
+def lookup_not_found_es(page: Page, site: Site, viewport: str) -> None:
+    page.goto("/pay")
+    page.get_by_label("Número de cuenta", exact=True).fill(PATIENT["account"])
+    page.get_by_label("Apellido", exact=True).fill("Nobody")
+    page.get_by_label("Fecha de nacimiento", exact=True).fill("1900-01-01")
+    page.get_by_role("button", name="Buscar mi saldo").click()
+    expect(page.get_by_role("alert")).to_contain_text("No encontramos ninguna cuenta")
+    fits(page, viewport)
+
+
+def statement_es(page: Page, site: Site, viewport: str) -> None:
+    page.goto("/account")
+    page.locator(".statement-row a").first.click()
+    heading(page, re.compile(r"^Estado de cuenta "))
+    fits(page, viewport)
+
+
+def amount_invalid_es(page: Page, site: Site, viewport: str) -> None:
+    page.goto("/account")
+    page.get_by_label("Monto", exact=True).fill("0.10")
+    page.get_by_role("button", name="Pagar este monto").click()
+    expect(page.get_by_role("alert").filter(has_text="Hay un problema")).to_be_visible()
+    fits(page, viewport)
+
+
+def plan_offer_es(page: Page, site: Site, viewport: str) -> None:
+    page.goto("/plans/new")
+    heading(page, "Pagar a plazos")
+    expect(page.get_by_label("Número de meses", exact=True)).to_be_visible()
+    fits(page, viewport)
+
+
+def plan_choice_invalid_es(page: Page, site: Site, viewport: str) -> None:
+    page.goto("/plans/new")
+    page.get_by_label("Un monto mensual", exact=True).fill("10.00")
+    page.get_by_role("button", name="Ver el calendario de pagos").click()
+    expect(page.get_by_role("alert").filter(has_text="Hay un problema")).to_be_visible()
+    fits(page, viewport)
+
+
+def plan_review_es(page: Page, site: Site, viewport: str) -> None:
+    page.goto("/plans/new")
+    page.get_by_label("Número de meses", exact=True).select_option("3")
+    page.get_by_role("button", name="Ver el calendario de pagos").click()
+    heading(page, "Su plan de pagos")
+    expect(page.get_by_test_id("authorization")).to_be_visible()
+    fits(page, viewport)
+
+
+def plan_unticked_es(page: Page, site: Site, viewport: str) -> None:
+    plan_review_es(page, site, viewport)
+    page.get_by_role("button", name="Aceptar y guardar un método de pago").click()
+    expect(page.get_by_role("alert")).to_contain_text("Marque la casilla para aceptar")
+    fits(page, viewport)
+
+
+def plan_page_es(path: str, status: str) -> Callable:
+    def visit(page: Page, site: Site, viewport: str) -> None:
+        goto(path, "Su plan de pagos")(page, site, viewport)
+        expect(page.get_by_test_id("plan-status")).to_have_text(status)
+        fits(page, viewport)
+
+    return visit
+
+
+def optout_done_es(page: Page, site: Site, viewport: str) -> None:
+    page.goto(site.optout_path)
+    page.get_by_role("button", name="Dejar de recibir recordatorios").click()
+    heading(page, "Recordatorios de pago suspendidos")
+    fits(page, viewport)
+
+
+def in_spanish(visit: Callable) -> Callable:
+    """A page in Spanish: the page's own checks, then none of it wider than a phone."""
+
+    def visit_in_spanish(page: Page, site: Site, viewport: str) -> None:
+        visit(page, site, viewport)
+        expect(page.locator("html")).to_have_attribute("lang", "es")
+        fits(page, viewport)
+
+    return visit_in_spanish
+
+
+SPANISH = "-es"
+# The patient's pages again in Spanish (issue 18): each visitor chose it with the switch.
+SPANISH_PAGES: dict[str, tuple[str, Callable]] = {
+    "pay": ("anon", goto("/pay", "Pague su factura")),
+    "pay-invalid": ("anon", lookup_invalid_es),
+    "pay-not-found": ("anon", lookup_not_found_es),
+    "account": ("patient", goto("/account", "Su saldo")),
+    "statement": ("patient", statement_es),
+    "amount-invalid": ("patient", amount_invalid_es),
+    "plan-new": ("planner", plan_offer_es),
+    "plan-new-invalid": ("planner", plan_choice_invalid_es),
+    "plan-review": ("planner", plan_review_es),
+    "plan-review-unticked": ("planner", plan_unticked_es),
+    "plan": ("patient", plan_page_es("{plan}", "Al día")),
+    "plan-canceled": ("patient", plan_page_es("{canceled_plan}", "Cancelado")),
+    "payment-pending": ("patient", goto("{pending}", "Esperando la confirmación de su pago")),
+    "receipt": ("patient", goto("{receipt}", "Gracias, recibimos su pago")),
+    "payment-failed": ("anon", goto("{failed}", "Su pago no se completó")),
+    "reminders-optout": ("anon", goto("{optout}", "¿Dejar de recibir recordatorios de pago?")),
+    "reminders-stopped": ("anon", optout_done_es),
+    "not-found": ("anon", goto("/no-such-page", "Página no encontrada", status=404)),
+}
+
+
 # name -> (visitor, how to get there). Each lands on the page in the state to check.
 PAGES: dict[str, tuple[str, Callable]] = {
     # The public site.
@@ -719,6 +839,10 @@ PAGES: dict[str, tuple[str, Callable]] = {
         goto("/staff/mail/undeliverable", "Undeliverable e-mail addresses"),
     ),
     "staff-password": ("staff", goto("/staff/password", "Change your password")),
+    **{
+        f"{name}{SPANISH}": (f"{who}{SPANISH}", in_spanish(visit))
+        for name, (who, visit) in SPANISH_PAGES.items()
+    },
 }
 
 CASES = [

@@ -186,6 +186,8 @@ TABLE = [
     Route("GET", "/api/v1/openapi.json", "/api/v1/openapi.json", everyone(), public=True),
     # Quick Pay and the patient's own pages.
     Route("GET", "/pay", "/pay", everyone()),
+    # The language switch: keeps the choice in the session, back to a page of this site.
+    Route("GET", "/language/<code>", "/language/es?next=/pay", everyone(see_other("/pay"))),
     Route("POST", "/pay", "/pay", everyone(see_other("/account")), form=lambda w: dict(GUARANTOR)),
     Route("GET", "/account", "/account", patients_only(OK)),
     Route("GET", "/statements/<statement_id>", "/statements/S-2026-000123", patients_only(OK)),

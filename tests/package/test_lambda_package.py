@@ -18,6 +18,7 @@ environment's own site-packages out of sight.
 
 import csv
 import email.parser
+import fnmatch
 import hashlib
 import importlib
 import importlib.util
@@ -30,7 +31,7 @@ import sys
 import tomllib
 import uuid
 import zipfile
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -76,10 +77,12 @@ NOT_SHIPPED = (
     "wheel",
     "yaml",
 )
+LOCALE_DATA = "babel/locale-data/"
 SECRETS = ("PORTAL_SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
 # Shipped by dependencies, never loaded by the portal (tools/finish_lambda_zip.py): Stripe's
 # typed dicts, API v2 events and unused products' services, fontTools beyond subsetting,
-# compiled twins of pure-Python modules, C sources, Zappa's deploy-time command line.
+# compiled twins of pure-Python modules, C sources, Zappa's deploy-time command line,
+# Babel's catalog tools and pytz's time zone files (the portal's times use zoneinfo).
 NEVER_LOADED = (
     "stripe/params/",
     "stripe/events/",
@@ -94,6 +97,9 @@ NEVER_LOADED = (
     "charset_normalizer/md.cpython-",
     "zappa/cli.py",
     "zappa/core.py",
+    "babel/messages/",
+    "babel/units.py",
+    "pytz/zoneinfo/",
 )
 # PEP 552 flags: hash-based and not checked against a source (there is none).
 UNCHECKED_HASH_PYC = 0b01
@@ -225,10 +231,17 @@ def test_zip_holds_bytecode_for_the_runtime_python_instead_of_sources(lambda_zip
             assert flags == UNCHECKED_HASH_PYC, f"{name}: flags {flags:#b}, not unchecked-hash"
 
 
+def locale_data_left_out(path: str) -> bool:
+    """Babel's data of a language the portal does not ship, left out by exclude_glob."""
+    patterns = [p for p in stage_settings()["exclude_glob"] if p.startswith(LOCALE_DATA)]
+    return path.startswith(LOCALE_DATA) and any(fnmatch.fnmatch(path, p) for p in patterns)
+
+
 def test_every_runtime_dependency_is_packaged_whole(lambda_zip: Path, zip_names) -> None:
     """Each dependency of the project (but Lambda's own) with every file its RECORD lists
-    (a module as its .pyc), but the parts tools/finish_lambda_zip.py leaves out on purpose,
-    so no `exclude` pattern of zappa_settings.json cut into one."""
+    (a module as its .pyc), but the parts tools/finish_lambda_zip.py leaves out on purpose
+    and the locale data of languages not shipped, so no `exclude` pattern of
+    zappa_settings.json cut into one."""
     from tools.finish_lambda_zip import left_out
 
     shipped = {
@@ -261,13 +274,58 @@ def test_every_runtime_dependency_is_packaged_whole(lambda_zip: Path, zip_names)
                 path = row[0]
                 if path.startswith("../") or "__pycache__" in path or path.endswith(".pyc"):
                     continue
-                if left_out(path, modules):
+                if left_out(path, modules) or locale_data_left_out(path):
                     continue
                 if path not in zip_names and f"{path}c" not in zip_names:
                     missing.append(path)
     assert {"flask", "jinja2", "werkzeug", "tzdata", "fpdf2"} <= seen
     assert not missing, f"missing from the Lambda zip: {missing[:20]}"
     assert not {n for n in zip_names if n.startswith(("PIL/", "pillow"))}
+
+
+def locale_data_used(languages: tuple[str, ...]) -> set[str]:
+    """The files of Babel's locale data the pages of `languages` read: each language and its
+    US variant (money and dates), with the locales they inherit from."""
+    import babel.localedata
+    from babel import Locale
+    from babel.dates import format_date, format_time
+    from babel.numbers import format_currency
+
+    loaded: set[str] = set()
+    load = babel.localedata.load
+
+    def recording(name, merge_inherited=True):
+        loaded.add(name)
+        return load(name, merge_inherited)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(babel.localedata, "load", recording)
+        babel.localedata._cache.clear()
+        for name in (code for language in languages for code in (language, f"{language}_US")):
+            locale = Locale.parse(name)
+            format_currency(123456, "USD", locale=locale)
+            format_date(date(2026, 11, 30), "medium", locale=locale)
+            format_time(time(15, 4), "h:mm a", locale=locale)
+            assert locale.plural_form(2) and locale.get_display_name(locale)
+        babel.localedata._cache.clear()
+    return {f"{LOCALE_DATA}{name}.dat" for name in loaded}
+
+
+def test_zip_ships_only_the_locale_data_of_the_languages_it_serves(zip_names) -> None:
+    """Babel carries about 32 MB of locale data for every language: the zip keeps only what
+    the stage's languages read (PORTAL_LANGUAGES; zappa_settings.json's exclude_glob)."""
+    environment = stage_settings()["aws_environment_variables"]
+    languages = tuple(environment.get("PORTAL_LANGUAGES", "en,es").split(","))
+    shipped = {n for n in zip_names if n.startswith(LOCALE_DATA)}
+
+    assert shipped == locale_data_used(languages)
+    assert shipped >= {f"{LOCALE_DATA}{name}.dat" for name in ("root", "en", "es", "es_US")}
+
+
+def test_zip_ships_the_compiled_catalogs(zip_names) -> None:
+    """The Spanish catalog compiled by `make package` (make translations), not its source."""
+    assert "translations/es/LC_MESSAGES/messages.mo" in zip_names
+    assert not {n for n in zip_names if n.startswith("translations/") and ".mo" not in n}
 
 
 def test_settings_keep_secrets_out_of_the_zip(task_root: Path) -> None:
@@ -350,12 +408,14 @@ with open(result_file, "w") as handle:
 """
 
 
-def api_gateway_event(path: str, api_id: str = "abc123defg") -> dict:
+def api_gateway_event(
+    path: str, api_id: str = "abc123defg", language: str = "en-US,en;q=0.9"
+) -> dict:
     """A REST API (v1) proxy event as API Gateway sends it to the Zappa function."""
     host = f"{api_id}.execute-api.us-east-1.amazonaws.com"
     headers = {
         "Accept": "text/html,application/xhtml+xml",
-        "Accept-Language": "en-US,en;q=0.9",
+        "Accept-Language": language,
         "Host": host,
         "User-Agent": "Mozilla/5.0 (package test)",
         "X-Forwarded-For": "203.0.113.7, 130.176.0.1",
@@ -532,6 +592,7 @@ def test_packaged_handler_serves_pages_and_runs_reminders(
         ),
         ses_feedback_event(),
         ses_feedback_event(),  # another SNS message: another bounce of the same address
+        api_gateway_event("/pay", language="es-MX,es;q=0.9"),
     ]
     events_file = tmp_path / "events.json"
     events_file.write_text(json.dumps(events))
@@ -558,11 +619,15 @@ def test_packaged_handler_serves_pages_and_runs_reminders(
     )
     assert run.returncode == 0, f"the packaged handler failed:\n{run.stdout}\n{run.stderr}"
     outcome = json.loads(result_file.read_text())
-    pay, health, reminders, worker, feedback, again = outcome["results"]
+    pay, health, reminders, worker, feedback, again, spanish = outcome["results"]
 
     assert pay["statusCode"] == 200, pay
     assert 'name="account_number"' in pay["body"]
     assert settings["aws_environment_variables"]["PORTAL_PRACTICE_NAME"] in pay["body"]
+
+    assert spanish["statusCode"] == 200, spanish
+    assert '<html lang="es">' in spanish["body"]
+    assert "Pague su factura" in spanish["body"]  # the compiled catalog, read in the zip
 
     assert health["statusCode"] == 200, health
     assert json.loads(health["body"]) == {"status": "ok"}

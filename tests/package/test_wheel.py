@@ -53,6 +53,8 @@ def get(path, text):
 get("/", b"Demo Family Practice")
 get("/faq", b"</html>")
 get("/pay", b'name="account_number"')
+spanish = client.get("/pay", headers={"Accept-Language": "es"})
+assert "Pague su factura" in spanish.text, spanish.text[:500]  # the catalog in the wheel
 get("/static/portal.css", b"{")
 signed_in = client.post(
     "/pay",
@@ -144,6 +146,7 @@ def test_wheel_carries_the_templates_and_static_files(wheel: Path, record_proper
     missing = [name for name in TEMPLATES + STATIC if f"portal/{name}" not in names]
     assert not missing, f"missing from the wheel: {missing}"
     assert len(TEMPLATES) > 40 and "static/fonts/DejaVuSans.ttf" in STATIC
+    assert "portal/translations/es/LC_MESSAGES/messages.mo" in names  # compiled at install
     assert "portal/bootstrap.py" in names and "functions/reminders.py" in names
     assert not [n for n in names if n.startswith(("tests/", "templates/", "static/", "docs/"))]
     assert size < MAX_WHEEL_BYTES, f"the wheel is {size / 1e6:.1f} MB"

@@ -26,3 +26,8 @@ def test_a_missing_folder_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(resources, "PACKAGE_DIR", tmp_path / "portal")
     with pytest.raises(FileNotFoundError, match=r"No static/ folder"):
         resources.static_dir()
+
+
+def test_the_translations_sit_next_to_the_templates():
+    assert resources.translations_dir() == ROOT / "translations"
+    assert (resources.translations_dir() / "es" / "LC_MESSAGES" / "messages.po").is_file()

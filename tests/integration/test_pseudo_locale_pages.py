@@ -1,0 +1,291 @@
+"""Issue 18: no patient-facing word outside the catalog.
+
+A pseudo-language is built from translations/messages.pot at test time: every message is
+its English words accented and wrapped in markers ("Pay" -> "⟦Ṕáý⟧"). Every patient page is
+rendered in it (Quick Pay and its errors, the account, a statement, receipts and payment
+outcomes, the opt-out pages, the payment plan pages, the error pages); the test strips tags,
+scripts and attributes, the words inside markers, the values that come from data (amounts,
+dates and times are marked by their filters; names, numbers, ids and the practice's details
+are the known records) and fails on any word left: English a translator never saw.
+"""
+
+import re
+from dataclasses import replace
+from datetime import date
+from html import unescape
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+import portal.app
+from portal.config import Settings
+from portal.domain.payments import PaymentStatus
+from portal.domain.viewers import Viewer
+from portal.services.accounts import account_view
+from portal.services.notices import opt_out_url
+from portal.services.statements import import_statement
+from tests.conftest import csrf_token, lopez_account, statement
+from tests.integration.conftest import open_checkout, path_of, pay, sign_in
+from tests.plan_helpers import run_on, set_up_plan
+
+ROOT = Path(__file__).resolve().parents[2]
+PSEUDO = "eo"  # a language Babel knows and the portal does not offer: stands for any
+OPEN, CLOSE = "⟦", "⟧"
+DATA_OPEN, DATA_CLOSE = "⟪", "⟫"
+NEEDS_YOU_CARD = "4000002500003155"  # saved; every charge of it needs the patient
+ACCENTED = str.maketrans(
+    "aceinouyACEINOUY",
+    "áçéíñóúýÁÇÉÍÑÓÚÝ",
+)
+# Inside a message: placeholders, markup and entities stay as they are.
+_KEPT = re.compile(r"(%\(\w+\)[sd]|<[^>]+>|&\w+;)")
+# Written the same in every language: an abbreviation the page also spells out (<abbr>).
+EVERY_LANGUAGE = {"ICD-10"}
+
+
+def pseudo(message: str) -> str:
+    parts = _KEPT.split(message)
+    return (
+        OPEN + "".join(p if i % 2 else p.translate(ACCENTED) for i, p in enumerate(parts)) + CLOSE
+    )
+
+
+def pseudo_catalog(folder: Path) -> Path:
+    """translations/<PSEUDO>/LC_MESSAGES/messages.mo from messages.pot, in `folder`."""
+    with open(ROOT / "translations" / "messages.pot", "rb") as handle:
+        template = read_po(handle)
+    catalog = Catalog(locale=PSEUDO)
+    for message in template:
+        if not message.id:
+            continue
+        if isinstance(message.id, tuple | list):
+            forms = tuple(pseudo(form) for form in message.id)
+            catalog.add(message.id, forms + (forms[-1],) * (catalog.num_plurals - len(forms)))
+        else:
+            catalog.add(message.id, pseudo(message.id))
+    target = folder / PSEUDO / "LC_MESSAGES"
+    target.mkdir(parents=True)
+    with open(target / "messages.mo", "wb") as handle:
+        write_mo(handle, catalog)
+    return folder
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return replace(settings, languages=("en", PSEUDO))
+
+
+@pytest.fixture
+def app(services, tmp_path, monkeypatch):
+    monkeypatch.setattr(portal.app, "translations_dir", lambda: pseudo_catalog(tmp_path / "i18n"))
+    app = portal.app.create_app(services=services)
+    app.config["TESTING"] = True
+    for name in ("money", "date", "local_time"):  # amounts, dates, times: data, marked
+        shown = app.jinja_env.filters[name]
+        app.jinja_env.filters[name] = lambda value, shown=shown: (
+            f"{DATA_OPEN}{shown(value)}{DATA_CLOSE}"
+        )
+    return app
+
+
+@pytest.fixture
+def pseudo_client(client):
+    assert client.get(f"/language/{PSEUDO}?next=/pay").status_code == 303
+    return client
+
+
+def visible_text(html: str) -> str:
+    """What a reader sees: no scripts, no tags (so no attributes), entities decoded, and no
+    element marked as written in another language (the language switch's links)."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    html = re.sub(r'<(\w+)[^>]*\slang="(?!eo")[^"]*"[^>]*>.*?</\1>', " ", html, flags=re.S)
+    return unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+def untranslated(html: str, data: list[str]) -> list[str]:
+    text = visible_text(html)
+    text = re.sub(f"{DATA_OPEN}[^{DATA_CLOSE}]*{DATA_CLOSE}", " ", text)
+    while True:  # a message may hold another (a service's sentence in a page's)
+        inner = re.sub(f"{OPEN}[^{OPEN}{CLOSE}]*{CLOSE}", " ", text)
+        if inner == text:
+            break
+        text = inner
+    for value in sorted(data, key=len, reverse=True):
+        text = text.replace(value, " ")
+    words = re.findall(r"[^\W\d_][\w'.-]*", text)
+    return [w for w in words if w not in EVERY_LANGUAGE]
+
+
+def known_data(services, *accounts) -> list[str]:
+    """The words the pages show from records: names, numbers, ids, descriptions."""
+    values = [services.settings.practice_name, "Visa", "4242", "3155"]
+    for account in accounts:
+        values += [account.account_number, account.guarantor.display_name]
+        values += [p.display_name for p in account.patients]
+        view = account_view(services, account.account_number, Viewer.guarantor())
+        for item in view.statements:
+            values.append(item.statement.statement_id)
+            for line in item.statement.lines:
+                values += [line.description, line.provider, line.code_system, line.code]
+                values += list(line.diagnosis_codes)
+        values += [p.payment_id for p in view.payments]
+        values += [p.plan_id for p in services.store.account_plans(account.account_number)]
+    return [v for v in values if v]
+
+
+def check(response, data: list[str], status: int = 200) -> None:
+    html = response.get_data(as_text=True)
+    # The plan's authorization is the e-mail domain's text (portal/domain/plan_terms.py,
+    # with the plan e-mails), agreed by its digest: not the pages' catalog.
+    html = re.sub(r'<div class="terms"[^>]*data-testid="authorization">.*?</div>', "", html)
+    data = [*data, "Demo Family Practice"]
+    assert response.status_code == status, (response.status_code, html[:300])
+    assert f'<html lang="{PSEUDO}">' in html
+    left = untranslated(html, data)
+    assert not left, f"{response.request.path}: not in the catalog: {left}"
+
+
+def test_quick_pay_and_its_errors(pseudo_client, services, lopez):
+    data = known_data(services, lopez)
+    check(pseudo_client.get("/pay"), data)
+    token = csrf_token(pseudo_client.get("/pay").get_data(as_text=True))
+    check(pseudo_client.post("/pay", data={"csrf_token": token}), data, 422)
+    wrong_date = {"account_number": "100234", "last_name": "Lopez", "date_of_birth": "3/12/84"}
+    check(pseudo_client.post("/pay", data={**wrong_date, "csrf_token": token}), data, 422)
+    wrong = {"account_number": "100234", "last_name": "Smith", "date_of_birth": "1984-03-12"}
+    check(pseudo_client.post("/pay", data={**wrong, "csrf_token": token}), data, 401)
+    for _ in range(4):
+        pseudo_client.post("/pay", data={**wrong, "csrf_token": token})
+    check(pseudo_client.post("/pay", data={**wrong, "csrf_token": token}), data, 429)
+
+
+def test_the_session_ended_for_idleness(pseudo_client, services, lopez, clock):
+    sign_in(pseudo_client)
+    clock.advance(minutes=16)
+
+    check(pseudo_client.get("/account", follow_redirects=True), known_data(services, lopez))
+
+
+def test_the_account_statement_and_payment_pages(pseudo_client, services, lopez):
+    sign_in(pseudo_client)
+    paid = pay(pseudo_client, open_checkout(pseudo_client, "30.00"))
+    receipt = path_of(paid.headers["Location"])
+    now = services.clock.now()
+    outcomes = {  # a payment left in each state the page tells, with the processor's words
+        PaymentStatus.PENDING: "",
+        PaymentStatus.FAILED: "Your card was declined.",
+        PaymentStatus.PROCESSING: "Your card was charged in another currency (EUR), not US "
+        "dollars, so nothing is posted to your account yet. Our billing office has been "
+        "told and will contact you.",
+    }
+    pages = []
+    for status, message in outcomes.items():
+        checkout = open_checkout(pseudo_client, "10.00")
+        payment_id = services.payments.open_session(checkout.rsplit("/", 1)[1]).payment_id
+        if status is not PaymentStatus.PENDING:
+            services.store.close_payment(payment_id, status, message, now)
+        pages.append(f"/payments/{payment_id}")
+    token = csrf_token(pseudo_client.get("/account").get_data(as_text=True))
+    data = known_data(services, lopez)
+
+    check(pseudo_client.get("/account"), data)
+    check(pseudo_client.get("/statements/S-2026-000123"), data)
+    check(pseudo_client.get(receipt), data)
+    for page in pages:
+        check(pseudo_client.get(page), data)
+    check(pseudo_client.get(f"{pages[0]}?canceled=1"), data)
+    too_much = {"amount": "5000.00", "csrf_token": token}
+    check(pseudo_client.post("/payments", data=too_much), data, 422)
+    check(pseudo_client.post("/payments", data={"amount": "", "csrf_token": token}), data, 422)
+    signed_out = pseudo_client.post("/signout", data={"csrf_token": token}, follow_redirects=True)
+    check(signed_out, data)
+    check(pseudo_client.get(receipt), data)  # the receipt without a session
+
+
+def test_a_patients_statement_hides_the_other_patients_visits(pseudo_client, services, lopez):
+    sign_in(pseudo_client, last_name="Núñez-Lopez", date_of_birth="2018-01-09")
+    check(pseudo_client.get("/statements/S-2026-000123"), known_data(services, lopez))
+
+
+def test_the_opt_out_pages(pseudo_client, services, lopez):
+    path = path_of(opt_out_url(services, "100234"))
+    data = known_data(services, lopez)
+
+    check(pseudo_client.get(path), data)
+    check(pseudo_client.post(path), data)
+    check(pseudo_client.get("/reminders/stop/not-a-token"), data, 404)
+
+
+def test_the_payment_plan_pages(pseudo_client, services, lopez):
+    big = statement("S-2026-000300", (60_000,), date(2026, 11, 20), date(2026, 12, 20))
+    import_statement(services, lopez_account(), big, notify=False)
+    sign_in(pseudo_client)
+    data = known_data(services, lopez)
+    check(pseudo_client.get("/plans/new"), data)
+    token = csrf_token(pseudo_client.get("/plans/new").get_data(as_text=True))
+    choice = {"months": "3", "installment": "", "day": "1", "csrf_token": token}
+    check(pseudo_client.post("/plans/new", data={**choice, "step": "review"}), data)
+    check(
+        pseudo_client.post("/plans/new", data={**choice, "months": "99", "step": "review"}),
+        data,
+        422,
+    )
+    check(pseudo_client.post("/plans/new", data={**choice, "step": "agree"}), data, 422)
+    check(
+        pseudo_client.post(
+            "/plans/new", data={"kind": "autopay", "step": "review", "csrf_token": token}
+        ),
+        data,
+    )
+
+    plan = set_up_plan(services, "100234", card=NEEDS_YOU_CARD)
+    import_statement(
+        services,
+        lopez_account(),
+        statement("S-2026-000302", (3_000,), date(2026, 11, 25), date(2026, 12, 25)),
+        notify=False,
+    )
+    run_on(services, plan.installments[0].due_on)
+    sign_in(pseudo_client)  # the charge run moved the clock past the session
+    data = known_data(services, lopez)
+    page = f"/plans/{plan.plan_id}"
+    check(pseudo_client.get(page), data)
+    check(pseudo_client.get(f"{page}/add"), data)
+    token = csrf_token(pseudo_client.get(f"{page}/add").get_data(as_text=True))
+    check(pseudo_client.post(f"{page}/add", data={"csrf_token": token}), data, 422)
+    check(pseudo_client.get(f"{page}/installments/1/pay"), data)
+    check(pseudo_client.get("/plans/new"), data)  # a plan runs already: not offered
+    cancel = pseudo_client.post(f"{page}/cancel", data={"csrf_token": token}, follow_redirects=True)
+    check(cancel, data)
+
+
+def test_the_error_pages(pseudo_client, services):
+    check(pseudo_client.get("/no-such-page"), [], 404)
+    check(pseudo_client.post("/pay", data={"csrf_token": "stale"}), [], 400)
+    check(
+        pseudo_client.post(
+            "/pay", data=b"account_number=%FF", content_type="application/x-www-form-urlencoded"
+        ),
+        [],
+        400,
+    )
+    check(
+        pseudo_client.post(
+            "/pay", data=b"x" * (6 * 1024 * 1024), content_type="application/x-www-form-urlencoded"
+        ),
+        [],
+        413,
+    )
+
+
+def test_the_check_finds_a_word_outside_the_catalog():
+    html = f'<p>{pseudo("Pay your bill")} today</p><p lang="en">English</p>'
+
+    assert untranslated(html, []) == ["today"]
+    assert untranslated(f"<p>{pseudo('Pay')} {DATA_OPEN}Nov 30, 2026{DATA_CLOSE}</p>", []) == []
+    assert untranslated("<p>Account 100234 Maria Lopez</p>", ["100234", "Maria Lopez"]) == [
+        "Account"
+    ]
