@@ -167,10 +167,22 @@ def samples() -> list[tuple[str, dict]]:
     out.append(
         ("plan-link", {"first_name": "Maria", "account_number": "100234", "due_cents": 60000})
     )
+    for resolved in (False, True):
+        out.append(
+            (
+                "case-update",
+                {
+                    "first_name": "Maria",
+                    "resolved": resolved,
+                    "link": "http://portal.test/account#cases",
+                },
+            )
+        )
     return [(kind, {**COMMON, **context}) for kind, context in out]
 
 
 KINDS = (
+    "case-update",
     "escalation",
     "final-notice",
     "plan-agreement",

@@ -57,7 +57,7 @@ from portal.services.audit import audit
 from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
 from portal.services.context import Services
 from portal.services.errors import NotFound
-from portal.services.notices import Delivery, _message, send_claimed
+from portal.services.notices import Delivery, _message, send_claimed, wording_for
 
 log = logging.getLogger(__name__)
 
@@ -463,11 +463,16 @@ def case_update_message(
     if account is None or not account.guarantor.email:
         return None
     settings = services.settings
+    words = wording_for(services, account)
+    subject = words.gettext("A reply from %(practice)s billing office") % {
+        "practice": settings.practice_name
+    }
     return _message(
         services,
         "case-update",
         account.guarantor.email,
-        f"A reply from {settings.practice_name} billing office",
+        subject,
+        language=words.language,
         first_name=account.guarantor.first_name,
         resolved=not case.is_open,
         link=f"{settings.base_url}/account#cases",

@@ -661,7 +661,10 @@ def notify(client, kind: str, obj: dict, expected: int = 200):
 
 def crawl(client, start: list[str], prefix: str, limit: int = 80) -> list[str]:
     """GET the pages and every page they link to under `prefix` (breadth first), except the
-    PDFs (slow to draw: a few are fetched on purpose)."""
+    PDFs (slow to draw: a few are fetched on purpose). The language switch is followed too
+    (the pages after it are read in that language); the client's language is put back after."""
+    with client.session_transaction() as session:
+        language = session.get("language")
     seen: list[str] = []
     queue = list(start)
     while queue and len(seen) < limit:
@@ -680,6 +683,11 @@ def crawl(client, start: list[str], prefix: str, limit: int = 80) -> list[str]:
             target = parts.path + (f"?{parts.query}" if parts.query else "")
             if target.startswith(prefix) and target not in seen and not target.endswith(".pdf"):
                 queue.append(target)
+    with client.session_transaction() as session:
+        if language is None:
+            session.pop("language", None)
+        else:
+            session["language"] = language
     return seen
 
 
