@@ -90,6 +90,19 @@ LEFT_OUT = (
     # pytz's own time zone database: Flask-Babel imports pytz, but the portal formats
     # times with zoneinfo (tzdata) and never asks Flask-Babel for a time zone.
     "pytz/zoneinfo/",
+    # Werkzeug's interactive debugger: never on in Lambda (Flask loads it only to debug).
+    "werkzeug/debug/",
+    # WTForms' catalog sources and notes (its .mo files of the shipped languages stay).
+    "wtforms/locale/wtforms.pot",
+    "wtforms/locale/README.md",
+)
+# The time zones of US practices (PORTAL_TIMEZONE): the Americas, the Pacific (Hawaii,
+# Guam, American Samoa), the US and Etc aliases and the top-level names (UTC, EST5EDT...).
+# docs/deployment.md says how to ship another area.
+TIME_ZONE_AREAS = frozenset({"America", "Pacific", "US", "Etc"})
+# The languages the portal ships: English and each with a catalog in translations/.
+SHIPPED_LANGUAGES = frozenset(
+    {"en", *(p.parent.name for p in (ROOT / "translations").glob("*/LC_MESSAGES"))}
 )
 # C sources, stubs, translations' sources (gettext reads the .mo files); compiled twins of
 # pure-Python modules (fontTools' Cython ones, e.g. misc/bezierTools.py, and
@@ -123,8 +136,14 @@ def module_of(name: str) -> str | None:
 
 def left_out(name: str, python_files: set[str]) -> bool:
     """Whether the zip entry is something the portal never loads."""
+    if name.endswith(".dist-info/RECORD"):
+        return True  # the list of installed files, for pip: nothing reads it at run time
     if ".dist-info/" in name:
         return False
+    if name.startswith("tzdata/zoneinfo/") and name.count("/") > 2:
+        return name.split("/")[2] not in TIME_ZONE_AREAS
+    if name.startswith("wtforms/locale/") and name.count("/") > 2:
+        return name.split("/")[2].split("_")[0] not in SHIPPED_LANGUAGES
     if name.startswith(LEFT_OUT) or name.endswith(LEFT_OUT_SUFFIXES):
         return True
     if name.startswith(COMPILED_TWINS) and name.endswith(".so"):
