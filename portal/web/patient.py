@@ -33,7 +33,7 @@ from portal.services.payments import reconcile_checkout, start_payment
 from portal.services.web_sessions import end_web_session, open_web_session
 from portal.web import IDLE_LIMIT, current_services, seen_again
 from portal.web.forms import AmountForm, LookupForm
-from portal.web.language import CHOSEN, PREFERRED
+from portal.web.language import CHOSEN, PREFERRED, page_language
 
 bp = Blueprint("patient", __name__)
 
@@ -276,7 +276,9 @@ def create_payment(account_number: str):
     form = AmountForm.from_form(request.form)
     if form.error is None:
         try:
-            checkout = start_payment(current_services(), account_number, form.amount)
+            checkout = start_payment(
+                current_services(), account_number, form.amount, language=page_language()
+            )
         except InvalidInput as exc:
             form.error = exc.message
         except GatewayError as exc:

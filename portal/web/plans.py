@@ -27,6 +27,7 @@ from portal.services.plans import (
     unplanned_cents,
 )
 from portal.web import current_services
+from portal.web.language import page_language
 from portal.web.patient import patient_required, signed_in_viewer
 from portal.web.service_words import in_page_language
 
@@ -92,7 +93,7 @@ def _review(proposal: Proposal, choice: dict[str, str], errors: list, status: in
 
 def _to_setup(plan):
     try:
-        url = start_method_setup(current_services(), plan)
+        url = start_method_setup(current_services(), plan, language=page_language())
     except GatewayError as exc:
         flash(
             _(
@@ -216,6 +217,7 @@ def pay_installment(account_number: str, plan_id: str, number: int):
             account_number,
             f"{cents // 100}.{cents % 100:02d}",
             payment_id=installment_payment_id(found.plan_id, installment.number),
+            language=page_language(),
         )
     except (InvalidInput, GatewayError) as exc:
         flash(in_page_language(exc.message), "error")

@@ -707,3 +707,15 @@ def test_a_bank_debit_returned_after_it_was_posted_is_reversed_with_entries(
 
 def services_payment_status(services, payment_id: str) -> PaymentStatus:
     return payment(services, payment_id).status
+
+
+@pytest.mark.parametrize(("chosen", "locale"), [("es", "es"), ("en", "en")])
+def test_checkout_opens_in_the_language_the_patient_reads(web, stub, chosen, locale):
+    sign_in(web)
+    assert web.get(f"/language/{chosen}?next=/account").status_code in (302, 303)
+
+    _, session_id = open_stripe_checkout(web, stub, "10.00")
+
+    [opened] = [r for r in stub.requests if r.path == "/v1/checkout/sessions"]
+    assert opened.params["locale"] == locale
+    assert stub.sessions[session_id]["client_reference_id"]
