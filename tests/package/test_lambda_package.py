@@ -31,7 +31,7 @@ import sys
 import tomllib
 import uuid
 import zipfile
-from datetime import date, datetime, time
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -291,32 +291,48 @@ def test_every_runtime_dependency_is_packaged_whole(lambda_zip: Path, zip_names)
     assert not {n for n in zip_names if n.startswith(("PIL/", "pillow"))}
 
 
+LOCALE_DATA_CHILD = r"""
+import json, sys
+from datetime import date, time
+
+import babel.localedata
+from babel import Locale
+from babel.dates import format_date, format_time
+from babel.numbers import format_currency
+
+loaded = set()
+load = babel.localedata.load
+
+
+def recording(name, merge_inherited=True):
+    loaded.add(name)
+    return load(name, merge_inherited)
+
+
+babel.localedata.load = recording
+for language in sys.argv[1:]:
+    for name in (language, f"{language}_US"):
+        locale = Locale.parse(name)
+        format_currency(123456, "USD", locale=locale)
+        format_date(date(2026, 11, 30), "medium", locale=locale)
+        format_time(time(15, 4), "h:mm a", locale=locale)
+        assert locale.plural_form(2) and locale.get_display_name(locale)
+print(json.dumps(sorted(loaded)))
+"""
+
+
 def locale_data_used(languages: tuple[str, ...]) -> set[str]:
     """The files of Babel's locale data the pages of `languages` read: each language and its
-    US variant (money and dates), with the locales they inherit from."""
-    import babel.localedata
-    from babel import Locale
-    from babel.dates import format_date, format_time
-    from babel.numbers import format_currency
-
-    loaded: set[str] = set()
-    load = babel.localedata.load
-
-    def recording(name, merge_inherited=True):
-        loaded.add(name)
-        return load(name, merge_inherited)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(babel.localedata, "load", recording)
-        babel.localedata._cache.clear()
-        for name in (code for language in languages for code in (language, f"{language}_US")):
-            locale = Locale.parse(name)
-            format_currency(123456, "USD", locale=locale)
-            format_date(date(2026, 11, 30), "medium", locale=locale)
-            format_time(time(15, 4), "h:mm a", locale=locale)
-            assert locale.plural_form(2) and locale.get_display_name(locale)
-        babel.localedata._cache.clear()
-    return {f"{LOCALE_DATA}{name}.dat" for name in loaded}
+    US variant (money and dates), with the locales they inherit from. Found in a fresh
+    interpreter: in this one Babel may hold locales loaded by other tests."""
+    run = subprocess.run(
+        [sys.executable, "-c", LOCALE_DATA_CHILD, *languages],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return {f"{LOCALE_DATA}{name}.dat" for name in json.loads(run.stdout)}
 
 
 def test_zip_ships_only_the_locale_data_of_the_languages_it_serves(zip_names) -> None:
