@@ -6,6 +6,7 @@ does not exist. The URLs carry only opaque ids, never what was asked."""
 import uuid
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from portal.domain.aging import practice_date
 from portal.domain.cases import (
@@ -26,6 +27,7 @@ from portal.services.errors import NotFound
 from portal.web import current_services
 from portal.web.forms import AssistanceForm, CaseReplyForm, QuestionForm
 from portal.web.patient import patient_required, signed_in_page, signed_in_viewer
+from portal.web.service_words import in_page_language
 
 bp = Blueprint("cases", __name__)
 
@@ -36,10 +38,11 @@ def _new_key(form) -> None:
 
 
 def _field_error(form, exc: InvalidInput) -> None:
-    """Show a service's refusal on the field it names (the error summary links to it)."""
+    """Show a service's refusal, in the page's language, on the field it names (the error
+    summary links to it)."""
     name = exc.field if exc.field in form._fields and exc.field != "csrf_token" else None
     target = form[name] if name else next(iter(f for f in form if f.type != "CSRFTokenField"))
-    target.errors = [*list(target.errors or []), exc.message]
+    target.errors = [*list(target.errors or []), in_page_language(exc.message)]
 
 
 @bp.route("/statements/<statement_id>/question", methods=["GET", "POST"])
@@ -74,8 +77,10 @@ def question(account_number: str, statement_id: str):
                 _field_error(form, exc)
             else:
                 flash(
-                    "Your question was sent. We will not send reminders about this statement "
-                    "while we look into it.",
+                    _(
+                        "Your question was sent. We will not send reminders about this "
+                        "statement while we look into it."
+                    ),
                     "info",
                 )
                 return redirect(url_for("cases.case", case_id=case.case_id), code=303)
@@ -122,7 +127,7 @@ def help_paying(account_number: str):
             except InvalidInput as exc:
                 _field_error(form, exc)
             else:
-                flash("Your request for help was sent.", "info")
+                flash(_("Your request for help was sent."), "info")
                 return redirect(url_for("cases.case", case_id=case.case_id), code=303)
     return (
         render_template(
@@ -186,6 +191,6 @@ def reply(account_number: str, case_id: str):
         except InvalidInput as exc:
             _field_error(form, exc)
         else:
-            flash("Your reply was sent.", "info")
+            flash(_("Your reply was sent."), "info")
             return redirect(url_for("cases.case", case_id=case_id), code=303)
     return _case_page(account_number, case_id, form, 422)

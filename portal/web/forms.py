@@ -29,6 +29,7 @@ from portal.domain.cases import (
     Outcome,
 )
 from portal.domain.payments import MANUAL_METHODS
+from portal.web.service_words import later_in_page_language
 
 
 class LookupForm(FlaskForm):
@@ -261,18 +262,22 @@ class AddressCorrectedForm(FlaskForm):
 
 # -- patients' questions and requests for help (issue 17) ---------------------------------
 
-MESSAGE_TOO_LONG = "Keep the message to 2,000 characters."
+MESSAGE_TOO_LONG = "Keep the message to 2,000 characters."  # staff pages: English
+PATIENT_MESSAGE_TOO_LONG = _l("Keep the message to 2,000 characters.")
 
 
 class QuestionForm(FlaskForm):
     reason = RadioField(
-        "Why are you asking?",
-        choices=[SelectChoice(r.value, REASON_LABELS[r]) for r in QUESTION_REASONS],
-        validators=[InputRequired("Choose the reason for your question.")],
+        _l("Why are you asking?"),
+        choices=[
+            SelectChoice(r.value, later_in_page_language(REASON_LABELS[r]))
+            for r in QUESTION_REASONS
+        ],
+        validators=[InputRequired(_l("Choose the reason for your question."))],
     )
     message = TextAreaField(
-        "Anything you want us to know (optional)",
-        validators=[Optional(), Length(max=MAX_MESSAGE_LENGTH, message=MESSAGE_TOO_LONG)],
+        _l("Anything you want us to know (optional)"),
+        validators=[Optional(), Length(max=MAX_MESSAGE_LENGTH, message=PATIENT_MESSAGE_TOO_LONG)],
     )
     line_id = HiddenField()
     request_key = HiddenField()
@@ -280,33 +285,36 @@ class QuestionForm(FlaskForm):
 
 class AssistanceForm(FlaskForm):
     household_size = StringField(
-        "How many people live in your household?",
+        _l("How many people live in your household?"),
         validators=[
-            InputRequired("Enter the number of people in your household."),
+            InputRequired(_l("Enter the number of people in your household.")),
             Regexp(
                 r"^\s*([1-9]|1[0-9]|20)\s*$",
-                message=f"Enter a household size from 1 to {MAX_HOUSEHOLD}.",
+                message=_l("Enter a household size from 1 to %(most)s.", most=MAX_HOUSEHOLD),
             ),
         ],
     )
     income_band = RadioField(
-        "Your household's income before taxes, per year",
-        choices=[SelectChoice(value, label) for value, label in INCOME_BANDS.items()],
-        validators=[InputRequired("Choose your household's yearly income.")],
+        _l("Your household's income before taxes, per year"),
+        choices=[
+            SelectChoice(value, later_in_page_language(label))
+            for value, label in INCOME_BANDS.items()
+        ],
+        validators=[InputRequired(_l("Choose your household's yearly income."))],
     )
     what_happened = TextAreaField(
-        "What happened (optional)",
-        validators=[Optional(), Length(max=MAX_MESSAGE_LENGTH, message=MESSAGE_TOO_LONG)],
+        _l("What happened (optional)"),
+        validators=[Optional(), Length(max=MAX_MESSAGE_LENGTH, message=PATIENT_MESSAGE_TOO_LONG)],
     )
     request_key = HiddenField()
 
 
 class CaseReplyForm(FlaskForm):
     message = TextAreaField(
-        "Your reply",
+        _l("Your reply"),
         validators=[
-            InputRequired("Write your reply."),
-            Length(max=MAX_MESSAGE_LENGTH, message=MESSAGE_TOO_LONG),
+            InputRequired(_l("Write your reply.")),
+            Length(max=MAX_MESSAGE_LENGTH, message=PATIENT_MESSAGE_TOO_LONG),
         ],
     )
     request_key = HiddenField()

@@ -7,6 +7,7 @@ values. A sentence matching none is shown as it came (in English)."""
 import re
 from functools import cache
 
+from flask_babel import LazyString
 from markupsafe import Markup
 
 from portal.web.language import gettext, page_state
@@ -130,6 +131,41 @@ SENTENCES = (
     N_("%(amount)s of credit taken back from statement %(statement)s"),
     N_("Charge of %(amount)s (statement %(statement)s)"),
     N_("Charge of %(amount)s"),
+    # Patients' questions and requests for help (portal/domain/cases.py: the labels patients
+    # see; portal/services/cases.py: what a patient's form may be refused for).
+    N_("Insurance should have paid"),
+    N_("I did not receive this service"),
+    N_("I was charged twice"),
+    N_("My bill is $400 or more above my good-faith estimate"),
+    N_("I need an itemized bill"),
+    N_("Other"),
+    N_("Help paying (financial assistance)"),
+    N_("Waiting for the billing office"),
+    N_("Answered"),
+    N_("The billing office needs more from you"),
+    N_("Resolved"),
+    N_("Corrected"),
+    N_("Financial-assistance discount"),
+    N_("No change"),
+    N_("Referred to the insurer"),
+    N_("Under $25,000 a year"),
+    N_("$25,000 to $49,999"),
+    N_("$50,000 to $74,999"),
+    N_("$75,000 to $99,999"),
+    N_("$100,000 or more"),
+    N_("Write a message."),
+    N_("Keep the message to %(most)s characters (it has %(count)s)."),
+    N_("The message contains a control character; type it as plain text."),
+    N_("Choose the reason for your question."),
+    N_("Enter the number of people in your household."),
+    N_("Enter a household size from 1 to %(most)s."),
+    N_("Choose your household's yearly income."),
+    N_("The form is out of date; reload the page."),
+    N_("Choose a line of this statement."),
+    N_("Only the account's guarantor can ask for help."),
+    N_("This question is resolved; ask a new one if you need to."),
+    N_("This case is resolved."),
+    N_("The case kept changing while it was saved; try again."),
 )
 
 # Statuses as badges (the |badge filter): the English label is the status capitalized.
@@ -209,6 +245,12 @@ def in_page_language(text: str | Markup | None) -> str:
         return str(text)
     message, values = found
     return gettext(message, **values)
+
+
+def later_in_page_language(text: str) -> LazyString:
+    """`text` (a label from the domain) in the language of the page it is shown on: for a
+    form's choices, made once and shown on every page."""
+    return LazyString(in_page_language, text)
 
 
 def badge_label(status: str) -> str:

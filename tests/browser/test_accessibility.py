@@ -688,6 +688,37 @@ def amount_invalid_es(page: Page, site: Site, viewport: str) -> None:
     fits(page, viewport)
 
 
+def question_page_es(page: Page, site: Site, viewport: str) -> None:
+    statement_es(page, site, viewport)
+    page.get_by_role("link", name=re.compile(r"^Preguntar por este cargo")).first.click()
+    heading(page, "Preguntar por un cargo")
+    fits(page, viewport)
+
+
+def question_invalid_es(page: Page, site: Site, viewport: str) -> None:
+    question_page_es(page, site, viewport)
+    page.get_by_role("button", name="Enviar mi pregunta").click()
+    alert = page.get_by_role("alert").filter(has_text="Hay un problema")
+    expect(alert).to_contain_text("Elija el motivo de su pregunta.")
+    fits(page, viewport)
+
+
+def help_invalid_es(page: Page, site: Site, viewport: str) -> None:
+    page.goto("/account/help")
+    heading(page, "Ayuda para pagar su factura")
+    page.get_by_role("button", name="Pedir ayuda").click()
+    alert = page.get_by_role("alert").filter(has_text="Hay un problema")
+    expect(alert).to_contain_text("Escriba cuántas personas viven en su hogar.")
+    fits(page, viewport)
+
+
+def case_page_es(page: Page, site: Site, viewport: str) -> None:
+    goto("/account/cases/{case}", "El seguro debió pagarlo")(page, site, viewport)
+    expect(page.get_by_test_id("messages")).to_contain_text("We are checking.")  # as written
+    expect(page.get_by_test_id("case-status")).to_have_text("Respondida")
+    fits(page, viewport)
+
+
 def plan_offer_es(page: Page, site: Site, viewport: str) -> None:
     page.goto("/plans/new")
     heading(page, "Pagar a plazos")
@@ -755,6 +786,10 @@ SPANISH_PAGES: dict[str, tuple[str, Callable]] = {
     "account": ("patient", goto("/account", "Su saldo")),
     "statement": ("patient", statement_es),
     "amount-invalid": ("patient", amount_invalid_es),
+    "case-question": ("patient", question_page_es),
+    "case-question-invalid": ("patient", question_invalid_es),
+    "help-paying-invalid": ("patient", help_invalid_es),
+    "case": ("patient", case_page_es),
     "plan-new": ("planner", plan_offer_es),
     "plan-new-invalid": ("planner", plan_choice_invalid_es),
     "plan-review": ("planner", plan_review_es),

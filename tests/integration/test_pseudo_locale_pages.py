@@ -3,7 +3,8 @@
 A pseudo-language is built from translations/messages.pot at test time: every message is
 its English words accented and wrapped in markers ("Pay" -> "⟦Ṕáý⟧"). Every patient page is
 rendered in it (Quick Pay and its errors, the account, a statement, receipts and payment
-outcomes, the opt-out pages, the payment plan pages, the error pages); the test strips tags,
+outcomes, the opt-out pages, the payment plan pages, the questions and requests for help,
+the error pages); the test strips tags,
 scripts and attributes, the words inside markers, the values that come from data (amounts,
 dates and times are marked by their filters; names, numbers, ids and the practice's details
 are the known records) and fails on any word left: English a translator never saw.
@@ -23,13 +24,17 @@ from babel.messages.pofile import read_po
 import portal.app
 from portal.config import Settings
 from portal.domain.payments import PaymentStatus
+from portal.domain.staff import Role
 from portal.domain.viewers import Viewer
 from portal.services.accounts import account_view
+from portal.services.cases import resolve_case, staff_reply
+from portal.services.mail_feedback import apply_ses_event
 from portal.services.notices import opt_out_url
 from portal.services.statements import import_statement
 from tests.conftest import csrf_token, lopez_account, statement
 from tests.integration.conftest import open_checkout, path_of, pay, sign_in
 from tests.plan_helpers import run_on, set_up_plan
+from tests.ses_events import complaint
 
 ROOT = Path(__file__).resolve().parents[2]
 PSEUDO = "eo"  # a language Babel knows and the portal does not offer: stands for any
@@ -208,6 +213,7 @@ def test_the_account_statement_and_payment_pages(pseudo_client, services, lopez)
 def test_a_patients_statement_hides_the_other_patients_visits(pseudo_client, services, lopez):
     sign_in(pseudo_client, last_name="Núñez-Lopez", date_of_birth="2018-01-09")
     check(pseudo_client.get("/statements/S-2026-000123"), known_data(services, lopez))
+    check(pseudo_client.get("/account/help"), known_data(services, lopez))  # the guarantor's
 
 
 def test_the_opt_out_pages(pseudo_client, services, lopez):
@@ -260,6 +266,96 @@ def test_the_payment_plan_pages(pseudo_client, services, lopez):
     check(pseudo_client.get("/plans/new"), data)  # a plan runs already: not offered
     cancel = pseudo_client.post(f"{page}/cancel", data={"csrf_token": token}, follow_redirects=True)
     check(cancel, data)
+
+
+def form_of(client, path: str) -> dict:
+    """The hidden fields of the form on the page at `path` (its CSRF token and request key)."""
+    html = client.get(path).get_data(as_text=True)
+    key = re.search(r'name="request_key"[^>]*value="([0-9a-f]{32})"', html)
+    return {"csrf_token": csrf_token(html), "request_key": key.group(1) if key else ""}
+
+
+def case_page(response) -> str:
+    assert response.status_code == 303, response.get_data(as_text=True)[:300]
+    return path_of(response.headers["Location"])
+
+
+def test_the_questions_and_requests_for_help(pseudo_client, services, lopez):
+    """Asking about a line and about a whole statement, asking for help, each with its
+    refusals (the form's and the services'), the case pages with the office's messages, a
+    resolved case and the account page listing them. What patients and staff wrote is
+    shown as written: data."""
+    sign_in(pseudo_client)
+    written = [
+        "Why twice?",
+        "Send us the EOB.",
+        "Fixed: billed once.",
+        "I lost my job.",
+        "Attached.",
+    ]
+    data = [*known_data(services, lopez), *written]
+    line = "/statements/S-2026-000123/question?line=1"
+    whole = "/statements/S-2026-000123/question"
+    check(pseudo_client.get(line), data)
+    check(pseudo_client.get(whole), data)
+    refusals = (
+        {"line_id": "1", "message": "9" * 2001},  # no reason; too long (the form's)
+        {"line_id": "nope", "reason": "charged_twice"},  # the service's
+        {"line_id": "", "reason": "other", "message": "1\x072"},  # the domain's
+    )
+    for refused in refusals:
+        check(
+            pseudo_client.post(whole, data={**form_of(pseudo_client, whole), **refused}), data, 422
+        )
+    asked = {"line_id": "1", "reason": "charged_twice", "message": "Why twice?"}
+    question = case_page(pseudo_client.post(whole, data={**form_of(pseudo_client, line), **asked}))
+    check(pseudo_client.get(question), data)  # with the flash
+    check(pseudo_client.get(question), data)
+    case_id = question.rsplit("/", 1)[1]
+    staff_reply(services, "alice", case_id, "more_info", "Send us the EOB.", "f" * 32, "")
+    check(pseudo_client.get(question), data)
+    reply = f"{question}/reply"
+    check(pseudo_client.post(reply, data={**form_of(pseudo_client, question)}), data, 422)
+    sent = pseudo_client.post(
+        reply, data={**form_of(pseudo_client, question), "message": "Attached."}
+    )
+    check(pseudo_client.get(case_page(sent)), data)
+
+    help_page = "/account/help"
+    check(pseudo_client.get(help_page), data)
+    check(
+        pseudo_client.post(
+            help_page, data={**form_of(pseudo_client, help_page), "household_size": "0"}
+        ),
+        data,
+        422,
+    )
+    wanted = {"household_size": "4", "income_band": "under_25k", "what_happened": "I lost my job."}
+    helped = case_page(
+        pseudo_client.post(help_page, data={**form_of(pseudo_client, help_page), **wanted})
+    )
+    check(pseudo_client.get(helped), data)
+    check(pseudo_client.get("/account"), data)
+
+    resolve_case(
+        services,
+        "alice",
+        Role.ASSOCIATE,
+        case_id,
+        "correction",
+        "Fixed: billed once.",
+        "10.00",
+        "Charged twice",
+        "S-2026-000123",
+        "e" * 32,
+        "",
+    )
+    check(pseudo_client.get(question), data)
+    too_late = {**form_of(pseudo_client, question), "request_key": "d" * 32, "message": "More."}
+    check(pseudo_client.post(reply, data=too_late), data, 422)
+    apply_ses_event(services, complaint("maria@example.com", "100234"), "sns-1")
+    check(pseudo_client.get("/account"), data)  # with the e-mail that is not delivered
+    check(pseudo_client.get("/account/cases/Q-NOT-A-CASE"), data, 404)
 
 
 def test_the_error_pages(pseudo_client, services):

@@ -5,7 +5,10 @@ import re
 from dataclasses import replace
 from html import unescape
 
+from portal.domain.cases import INCOME_BANDS, OUTCOME_LABELS, REASON_LABELS, STATUS_LABELS
+from portal.services.cases import staff_reply
 from portal.services.statements import import_statement
+from portal.web.service_words import in_page_language
 from tests.conftest import csrf_token, lopez_account, statement
 from tests.integration.conftest import GUARANTOR, sign_in, start_payment
 
@@ -138,3 +141,45 @@ def test_the_session_end_is_told_in_spanish(patient, clock):
     page = patient.get("/account", follow_redirects=True).get_data(as_text=True)
 
     assert "Para proteger su privacidad, su sesión se cerró" in page
+
+
+def test_every_case_label_a_patient_sees_is_in_spanish(app):
+    """The domain writes the questions' labels in English (staff pages show them so); each
+    one patients see has its Spanish (service_words.py lists it for the catalog)."""
+    labels = [
+        *REASON_LABELS.values(),
+        *STATUS_LABELS.values(),
+        *OUTCOME_LABELS.values(),
+        *INCOME_BANDS.values(),
+    ]
+    with app.test_request_context("/account", headers=SPANISH):
+        untranslated = [label for label in labels if in_page_language(label) == label]
+
+    assert untranslated == []
+
+
+def test_a_question_in_spanish_with_the_offices_reply_as_written(patient, services):
+    patient.get("/language/es?next=/account")
+    page = patient.get("/statements/S-2026-000123/question?line=1").get_data(as_text=True)
+    assert "Preguntar por un cargo" in page and "¿Por qué pregunta?" in page
+    key = re.search(r'name="request_key"[^>]*value="([0-9a-f]{32})"', page).group(1)
+    form = {"csrf_token": csrf_token(page), "request_key": key, "line_id": "1"}
+    path = "/statements/S-2026-000123/question"
+
+    refused = patient.post(path, data={**form, "reason": "other", "message": "a\x07b"})
+    assert refused.status_code == 422
+    assert "El mensaje tiene un carácter de control; escríbalo como texto simple." in text_of(
+        refused.get_data(as_text=True)
+    )
+
+    asked = patient.post(path, data={**form, "reason": "charged_twice"}, follow_redirects=True)
+    text = text_of(asked.get_data(as_text=True))
+    assert "Su pregunta se envió." in text
+    assert "Me cobraron dos veces" in text and "Esperando a la oficina de facturación" in text
+    case_id = services.store.account_cases("100234")[0].case_id
+    staff_reply(services, "alice", case_id, "reply", "We billed it once.", "f" * 32, "")
+    text = text_of(patient.get(f"/account/cases/{case_id}").get_data(as_text=True))
+    assert "Oficina de facturación" in text and "We billed it once." in text
+    assert "Respondida" in text
+    account = text_of(patient.get("/account").get_data(as_text=True))
+    assert "1 respuesta de la oficina de facturación" in account
