@@ -16,8 +16,9 @@ from flask import Flask, request, url_for
 from markupsafe import Markup
 
 from portal.domain.money import cents_to_plain
+from portal.domain.statements import LineItem
 from portal.web import current_services
-from portal.web.language import current_formatting_locale
+from portal.web.language import current_formatting_locale, gettext, page_language
 from portal.web.service_words import (
     badge_label,
     in_page_language,
@@ -125,6 +126,20 @@ def fixed_url_for(app: Flask) -> Callable[..., str]:
     return fixed_url
 
 
+def line_description(line: LineItem) -> Markup:
+    """A line's description in the page's language: the practice's Spanish one on a Spanish
+    page when it sent one; else the English one, marked as English on a page in another
+    language (screen readers read it in English)."""
+    language = page_language().split("-")[0]
+    if language == "en":
+        return Markup.escape(line.description)
+    if language == "es" and line.description_es:
+        return Markup.escape(line.description_es)
+    return Markup('<span lang="en">{}</span> <span class="muted">({})</span>').format(
+        line.description, gettext("in English")
+    )
+
+
 def init_app(app: Flask) -> None:
     app.add_template_global(fixed_url_for(app), "fixed_url")
     app.add_template_filter(status_badge, "badge")
@@ -132,6 +147,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(cents_to_plain, "plain_amount")
     app.add_template_filter(format_date, "date")
     app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(line_description, "description")
     app.add_template_filter(in_page_language, "in_language")
     app.add_template_filter(method_words, "method_words")
     app.add_template_filter(method_name, "method_name")

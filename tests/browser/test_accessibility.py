@@ -915,6 +915,12 @@ def test_no_wcag_violations(name: str, viewport: str, tabs: Tabs, site: Site) ->
         cdp = page.context.new_cdp_session(page)
         cdp.send("Emulation.setFocusEmulationEnabled", {"enabled": True})
         found = page.evaluate(CHECK_PAGE, WCAG_TAGS)
+        if found["unfocused"]:
+            # Under load the document can still lose the focus between two controls; a
+            # control without a focus style fails the same way again, at the front.
+            page.bring_to_front()
+            cdp.send("Emulation.setFocusEmulationEnabled", {"enabled": True})
+            found["unfocused"] = page.evaluate(CHECK_PAGE, WCAG_TAGS)["unfocused"]
         cdp.detach()
         where = _path(page.url)
     finally:

@@ -183,3 +183,25 @@ def test_a_question_in_spanish_with_the_offices_reply_as_written(patient, servic
     assert "Respondida" in text
     account = text_of(patient.get("/account").get_data(as_text=True))
     assert "1 respuesta de la oficina de facturación" in account
+
+
+def test_a_statement_shows_the_practices_spanish_descriptions_or_marks_the_english(
+    client, services
+):
+    account = lopez_account()
+    spanish = replace(account, guarantor=replace(account.guarantor, preferred_language="es"))
+    plain = statement(owed=(3000, 4550))
+    lines = (replace(plain.lines[0], description_es="Consulta de seguimiento"), plain.lines[1])
+    import_statement(services, spanish, replace(plain, lines=lines), notify=False)
+    sign_in(client)
+
+    page = client.get(f"/statements/{plain.statement_id}").get_data(as_text=True)
+
+    assert "<h3>Consulta de seguimiento</h3>" in page
+    english = plain.lines[1].description
+    assert (
+        f'<h3><span lang="en">{english}</span> <span class="muted">(en inglés)</span></h3>' in page
+    )
+    client.get(f"/language/en?next=/statements/{plain.statement_id}")
+    in_english = client.get(f"/statements/{plain.statement_id}").get_data(as_text=True)
+    assert f"<h3>{english}</h3>" in in_english and "Consulta de seguimiento" not in in_english
