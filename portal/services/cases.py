@@ -128,22 +128,8 @@ def ask_question(
     reason = check_question_reason(reason_text)
     text = clean_message(message_text, "message")
     key = check_request_key(request_key)
-    now = services.clock.now()
-    messages = (CaseMessage(MessageKind.QUESTION, PATIENT, text, now, key),) if text else ()
-    return _open_case(
-        services,
-        Case(
-            case_id=new_case_id(account_number, key),
-            account_number=account_number,
-            reason=reason,
-            opened_at=now,
-            due_on=_answer_due(services, now),
-            statement_id=statement_id,
-            line_id=line_id,
-            messages=messages,
-            asked_by=asked_by(viewer),
-        ),
-    )
+    case = _patient_case(services, account_number, viewer, reason, text, key)
+    return _open_case(services, replace(case, statement_id=statement_id, line_id=line_id))
 
 
 def request_assistance(
@@ -165,21 +151,26 @@ def request_assistance(
     assistance = check_assistance(household_size, income_band)
     text = clean_message(what_happened, "what_happened")
     key = check_request_key(request_key)
+    case = _patient_case(services, account_number, viewer, Reason.FINANCIAL_ASSISTANCE, text, key)
+    hold_until = case.opened_at + timedelta(days=services.settings.assistance_hold_days)
+    return _open_case(services, replace(case, assistance=assistance, hold_until=hold_until))
+
+
+def _patient_case(
+    services: Services, account_number: str, viewer: Viewer, reason: Reason, text: str, key: str
+) -> Case:
+    """A patient's new case, opened now with their message (if any) and due for an answer
+    in the practice's business days; its kind adds the rest (statement, hold...)."""
     now = services.clock.now()
     messages = (CaseMessage(MessageKind.QUESTION, PATIENT, text, now, key),) if text else ()
-    return _open_case(
-        services,
-        Case(
-            case_id=new_case_id(account_number, key),
-            account_number=account_number,
-            reason=Reason.FINANCIAL_ASSISTANCE,
-            opened_at=now,
-            due_on=_answer_due(services, now),
-            messages=messages,
-            assistance=assistance,
-            hold_until=now + timedelta(days=services.settings.assistance_hold_days),
-            asked_by=asked_by(viewer),
-        ),
+    return Case(
+        case_id=new_case_id(account_number, key),
+        account_number=account_number,
+        reason=reason,
+        opened_at=now,
+        due_on=_answer_due(services, now),
+        messages=messages,
+        asked_by=asked_by(viewer),
     )
 
 
