@@ -4,6 +4,7 @@ with an outcome, and the report of cases by reason and outcome per month (also a
 Every view and every action is in the audit log."""
 
 import uuid
+from collections.abc import Callable
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs lag 3.3
@@ -109,44 +110,36 @@ def case(case_id: str):
 @staff_required()
 def assign(case_id: str):
     form = CaseAssignForm()
-    if form.validate():
-        try:
-            assign_case(
-                current_services(), g.staff.username, case_id, form.owner.data or "", address()
-            )
-        except NotFound:
-            abort(404)
-        except InvalidInput as exc:
-            field_error(form, exc)
-        else:
-            flash(f"Case {case_id} assigned.", "info")
-            return redirect(url_for("staff_cases.case", case_id=case_id), code=303)
-    return _page(case_id, {"assign": form}, 422)
+    return _act(
+        case_id,
+        form,
+        "assign",
+        lambda: assign_case(
+            current_services(), g.staff.username, case_id, form.owner.data or "", address()
+        ),
+        f"Case {case_id} assigned.",
+    )
 
 
 @bp.post("/cases/<case_id>/reply")
 @staff_required()
 def reply(case_id: str):
     form = StaffCaseReplyForm()
-    if form.validate():
-        try:
-            staff_reply(
-                current_services(),
-                g.staff.username,
-                case_id,
-                form.kind.data,
-                form.text.data,
-                form.request_key.data,
-                address(),
-            )
-        except NotFound:
-            abort(404)
-        except InvalidInput as exc:
-            field_error(form, exc)
-        else:
-            flash("Sent. The patient is e-mailed that there is a reply to read.", "info")
-            return redirect(url_for("staff_cases.case", case_id=case_id), code=303)
-    return _page(case_id, {"reply": form}, 422)
+    return _act(
+        case_id,
+        form,
+        "reply",
+        lambda: staff_reply(
+            current_services(),
+            g.staff.username,
+            case_id,
+            form.kind.data,
+            form.text.data,
+            form.request_key.data,
+            address(),
+        ),
+        "Sent. The patient is e-mailed that there is a reply to read.",
+    )
 
 
 @bp.post("/cases/<case_id>/resolve")
@@ -154,29 +147,41 @@ def reply(case_id: str):
 def resolve(case_id: str):
     form = CaseResolveForm()
     form.statement_id.validate_choice = False  # the service checks the statement is the account's
+    return _act(
+        case_id,
+        form,
+        "resolve",
+        lambda: resolve_case(
+            current_services(),
+            g.staff.username,
+            g.staff.role,
+            case_id,
+            form.outcome.data,
+            form.explanation.data,
+            form.amount.data,
+            form.ledger_reason.data,
+            form.statement_id.data,
+            form.request_key.data,
+            address(),
+        ),
+        f"Case {case_id} resolved; its hold is released.",
+    )
+
+
+def _act(case_id: str, form, section: str, action: Callable[[], object], done: str):
+    """A case form posted: the action when the form is valid, then back to the case with
+    `done` said; else the case page again with the form's problems (422)."""
     if form.validate():
         try:
-            resolve_case(
-                current_services(),
-                g.staff.username,
-                g.staff.role,
-                case_id,
-                form.outcome.data,
-                form.explanation.data,
-                form.amount.data,
-                form.ledger_reason.data,
-                form.statement_id.data,
-                form.request_key.data,
-                address(),
-            )
+            action()
         except NotFound:
             abort(404)
         except InvalidInput as exc:
             field_error(form, exc)
         else:
-            flash(f"Case {case_id} resolved; its hold is released.", "info")
+            flash(done, "info")
             return redirect(url_for("staff_cases.case", case_id=case_id), code=303)
-    return _page(case_id, {"resolve": form}, 422)
+    return _page(case_id, {section: form}, 422)
 
 
 @bp.get("/reports/cases")
