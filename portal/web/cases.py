@@ -4,6 +4,7 @@ answer them. Only whoever asked sees a case; anyone else gets a 404, as for a ca
 does not exist. The URLs carry only opaque ids, never what was asked."""
 
 import uuid
+from collections.abc import Callable
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -14,6 +15,7 @@ from portal.domain.cases import (
     OUTCOME_LABELS,
     REASON_LABELS,
     STATUS_LABELS,
+    Case,
     Reason,
 )
 from portal.domain.errors import InvalidInput
@@ -45,6 +47,22 @@ def _field_error(form, exc: InvalidInput) -> None:
     target.errors = [*list(target.errors or []), in_page_language(exc.message)]
 
 
+def _send(form, action: Callable[[], Case], done: str):
+    """A patient's case form sent: the action when the form is valid, then the case's page
+    with `done` said; None when the form is to be shown again with its problems."""
+    if not form.validate():
+        return None
+    try:
+        case = action()
+    except NotFound:
+        abort(404)
+    except InvalidInput as exc:
+        _field_error(form, exc)
+        return None
+    flash(done, "info")
+    return redirect(url_for("cases.case", case_id=case.case_id), code=303)
+
+
 @bp.route("/statements/<statement_id>/question", methods=["GET", "POST"])
 @patient_required
 def question(account_number: str, statement_id: str):
@@ -59,31 +77,25 @@ def question(account_number: str, statement_id: str):
     status = 200
     if form.is_submitted():
         status = 422
-        if form.validate():
-            try:
-                case = ask_question(
-                    current_services(),
-                    account_number,
-                    signed_in_viewer(),
-                    statement_id,
-                    form.line_id.data,
-                    form.reason.data,
-                    form.message.data,
-                    form.request_key.data,
-                )
-            except NotFound:
-                abort(404)
-            except InvalidInput as exc:
-                _field_error(form, exc)
-            else:
-                flash(
-                    _(
-                        "Your question was sent. We will not send reminders about this "
-                        "statement while we look into it."
-                    ),
-                    "info",
-                )
-                return redirect(url_for("cases.case", case_id=case.case_id), code=303)
+        sent = _send(
+            form,
+            lambda: ask_question(
+                current_services(),
+                account_number,
+                signed_in_viewer(),
+                statement_id,
+                form.line_id.data,
+                form.reason.data,
+                form.message.data,
+                form.request_key.data,
+            ),
+            _(
+                "Your question was sent. We will not send reminders about this "
+                "statement while we look into it."
+            ),
+        )
+        if sent is not None:
+            return sent
     elif not form.line_id.data:
         form.line_id.data = _line_asked_about(item)
     line = next(
@@ -111,24 +123,21 @@ def help_paying(account_number: str):
     status = 200
     if form.is_submitted():
         status = 422
-        if form.validate():
-            try:
-                case = request_assistance(
-                    services,
-                    account_number,
-                    viewer,
-                    form.household_size.data,
-                    form.income_band.data,
-                    form.what_happened.data,
-                    form.request_key.data,
-                )
-            except NotFound:
-                abort(404)
-            except InvalidInput as exc:
-                _field_error(form, exc)
-            else:
-                flash(_("Your request for help was sent."), "info")
-                return redirect(url_for("cases.case", case_id=case.case_id), code=303)
+        sent = _send(
+            form,
+            lambda: request_assistance(
+                services,
+                account_number,
+                viewer,
+                form.household_size.data,
+                form.income_band.data,
+                form.what_happened.data,
+                form.request_key.data,
+            ),
+            _("Your request for help was sent."),
+        )
+        if sent is not None:
+            return sent
     return (
         render_template(
             "cases/help.html",
@@ -176,21 +185,18 @@ def case(account_number: str, case_id: str):
 @patient_required
 def reply(account_number: str, case_id: str):
     form = CaseReplyForm()
-    if form.validate():
-        try:
-            patient_reply(
-                current_services(),
-                account_number,
-                signed_in_viewer(),
-                case_id,
-                form.message.data,
-                form.request_key.data,
-            )
-        except NotFound:
-            abort(404)
-        except InvalidInput as exc:
-            _field_error(form, exc)
-        else:
-            flash(_("Your reply was sent."), "info")
-            return redirect(url_for("cases.case", case_id=case_id), code=303)
+    sent = _send(
+        form,
+        lambda: patient_reply(
+            current_services(),
+            account_number,
+            signed_in_viewer(),
+            case_id,
+            form.message.data,
+            form.request_key.data,
+        ),
+        _("Your reply was sent."),
+    )
+    if sent is not None:
+        return sent
     return _case_page(account_number, case_id, form, 422)
