@@ -317,13 +317,18 @@ def percentile(values: list, p: float):
 
 
 class CountingMailer:
-    """A Mailer that sends nothing and counts what it was given, by kind."""
+    """A Mailer that sends nothing and counts what it was given, by kind; given the
+    sender, it keeps each message's size as it would be sent too (building its bytes)."""
 
-    def __init__(self):
+    def __init__(self, sender: str | None = None):
         self.sent: Counter[str] = Counter()
+        self.sender = sender
+        self.sizes: list[int] = []
 
     def send(self, message: OutgoingMessage) -> str:
         self.sent[message.kind] += 1
+        if self.sender is not None:
+            self.sizes.append(len(message.to_bytes(self.sender)))
         return f"counted-{sum(self.sent.values())}"
 
 

@@ -137,21 +137,9 @@ def run(folder: Path, loaded: Path, workers: int, env: dict[str, str], taken: li
     }
 
 
-class CountingMailer:
-    """Keeps the size of each message as the mailer would send it."""
-
-    def __init__(self, sender: str) -> None:
-        self.sender = sender
-        self.sizes: list[int] = []
-
-    def send(self, message) -> str:
-        self.sizes.append(len(message.to_bytes(self.sender)))
-        return f"m{len(self.sizes)}"
-
-
 def dynamodb_costs(accounts: int, batch_size: int) -> None:
     """A worker's DynamoDB calls, message bytes and milliseconds per due account."""
-    from _population import ApiCounter
+    from _population import ApiCounter, CountingMailer
     from reminders import load_dynamodb
 
     from portal.services.fanout import read_batch, run_batch
