@@ -232,15 +232,12 @@ class Settings:
             )
             mail_rate = 0.0
 
-        def day_count(name: str, default: int, what: str) -> int:
-            text = get(name, str(default))
-            if text.isascii() and text.isdigit() and 0 < int(text) < 1000:
-                return int(text)
-            problems.append(f"{name}: must be a number of {what} (1-999), not {text!r}.")
-            return default
-
-        assistance_hold_days = day_count("PORTAL_ASSISTANCE_HOLD_DAYS", 30, "days")
-        case_answer_days = day_count("PORTAL_CASE_ANSWER_DAYS", 5, "business days")
+        assistance_hold_days = _whole(
+            get, problems, "PORTAL_ASSISTANCE_HOLD_DAYS", "30", 1, 999, "days"
+        )
+        case_answer_days = _whole(
+            get, problems, "PORTAL_CASE_ANSWER_DAYS", "5", 1, 999, "business days"
+        )
         languages = _languages(get("PORTAL_LANGUAGES", "en,es"), problems)
 
         secret_key = get("PORTAL_SECRET_KEY")
@@ -293,12 +290,16 @@ class Settings:
         )
 
 
-def _whole(get, problems: list[str], name: str, default: str, low: int, high: int) -> int:
-    """A whole number setting from `low` to `high`; a problem (and the default) otherwise."""
+def _whole(
+    get, problems: list[str], name: str, default: str, low: int, high: int, unit: str = ""
+) -> int:
+    """A whole number setting (of `unit`) from `low` to `high`; a problem (and the default)
+    otherwise."""
     text = get(name, default)
     if text.isascii() and text.isdigit() and low <= int(text) <= high:
         return int(text)
-    problems.append(f"{name}: must be a whole number from {low} to {high}, not {text!r}.")
+    of = f" of {unit}" if unit else ""
+    problems.append(f"{name}: must be a whole number{of} from {low} to {high}, not {text!r}.")
     return int(default)
 
 
