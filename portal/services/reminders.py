@@ -182,8 +182,8 @@ def _plan(
     today: date,
     summary: ReminderSummary,
     plans: "RunningPlans | None",
-    undeliverable: Collection[str] = (),
-    holds: "HoldingCases | None" = None,
+    undeliverable: Collection[str],
+    holds: "HoldingCases | None",
 ) -> Planned | None:
     """The account's step today; None when it is skipped (or only counted: a dry run)."""
     account = item.account or services.store.get_account(item.account_number)
