@@ -28,6 +28,7 @@ lines (by own time), with the SQL statements and connections one request of each
 import argparse
 import logging
 import math
+import os
 import re
 import statistics
 import sys
@@ -277,7 +278,9 @@ def profile(requests: int) -> None:
                 timed_get(client, path, shows)
             profiler.disable()
             out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
+            stats = pstats.Stats(profiler, stream=out)
+            stats.sort_stats(os.environ.get("BENCH_SORT", "tottime"))
+            stats.print_stats(int(os.environ.get("BENCH_TOP", "15")))
             print(f"\n{name} page, {requests} requests under cProfile, by own time:")
             print("\n".join(line for line in out.getvalue().splitlines()[2:] if line.strip()))
 

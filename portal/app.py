@@ -13,9 +13,15 @@ from portal.config import Settings
 from portal.domain.payments import MANUAL_METHODS
 from portal.resources import static_dir, template_dir, translations_dir
 from portal.services.context import Services
+from portal.web.template_language import LanguageEnvironment
 
 csrf = CSRFProtect()
 babel = Babel()
+
+
+class PortalFlask(Flask):
+    jinja_environment = LanguageEnvironment  # templates compiled once per page language
+
 
 # No inline script or style anywhere (not even style="" attributes); no data: images:
 # the staff QR code is inline SVG markup, not an image.
@@ -61,7 +67,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         services = build_services(settings or Settings.from_env())
     settings = services.settings
 
-    app = Flask(
+    app = PortalFlask(
         __name__,
         template_folder=str(template_dir()),
         static_folder=str(static_dir()),

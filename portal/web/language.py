@@ -113,9 +113,18 @@ def gettext(message: str, **values) -> str:
     return text % values if values else text
 
 
+def page_translations() -> tuple[str, NullTranslations] | None:
+    """The page's language and catalog, which its templates are compiled in
+    (portal/web/template_language.py); None outside a request."""
+    state = page_state()
+    return None if state.locale is None else (str(state.locale), state.translations)
+
+
 def install_gettext(app: Flask) -> None:
     """The templates' _(), gettext and ngettext through page_state(), in place of
-    Flask-Babel's (the same catalogs, looked up once per request)."""
+    Flask-Babel's (the same catalogs, looked up once per request), and the templates compiled
+    once per language, their literal messages translated then."""
+    app.jinja_env.page_translations = page_translations  # type: ignore[attr-defined]
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]  # jinja2.ext.i18n
         gettext=lambda s: page_state().translations.gettext(s),
         ngettext=lambda s, p, n: page_state().translations.ngettext(s, p, n),

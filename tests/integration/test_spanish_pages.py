@@ -205,3 +205,22 @@ def test_a_statement_shows_the_practices_spanish_descriptions_or_marks_the_engli
     client.get(f"/language/en?next=/statements/{plain.statement_id}")
     in_english = client.get(f"/statements/{plain.statement_id}").get_data(as_text=True)
     assert f"<h3>{english}</h3>" in in_english and "Consulta de seguimiento" not in in_english
+
+
+def test_each_language_compiles_its_templates_once_and_reuses_them(client):
+    """Templates are compiled per page language (portal/web/template_language.py): one
+    overlay per language, kept across requests, each page in its own language."""
+    env = client.application.jinja_env
+    for _ in range(2):
+        assert '<html lang="es">' in client.get("/pay", headers=SPANISH).get_data(as_text=True)
+        assert "Pay your bill" in client.get("/pay").get_data(as_text=True)
+    languages = env.__dict__["languages"]
+    overlays = dict(languages)
+    assert set(overlays) >= {"es", "en"}
+
+    spanish = client.get("/pay", headers=SPANISH).get_data(as_text=True)
+    english = client.get("/pay").get_data(as_text=True)
+    assert "Pague su factura" in spanish and "Pay your bill" not in spanish
+    assert "Pay your bill" in english and "Pague su factura" not in english
+    assert all(languages[code] is overlays[code] for code in overlays)
+    assert all(overlays[code].cache for code in overlays)
