@@ -766,6 +766,36 @@ def optout_done_es(page: Page, site: Site, viewport: str) -> None:
     fits(page, viewport)
 
 
+def checkout_es(page: Page, site: Site, viewport: str) -> None:
+    page.goto(site.checkout_path)
+    heading(page, "Pago")
+
+
+def checkout_declined_es(page: Page, site: Site, viewport: str) -> None:
+    page.goto(site.checkout_path)
+    page.get_by_label("Número de tarjeta").fill(DECLINED_CARD)
+    page.get_by_label("Vencimiento (MM/AA)").fill("12/30")
+    page.get_by_label("Código de seguridad (CVC)", exact=True).fill("123")
+    page.get_by_role("button", name=re.compile(r"^Pagar ")).click()
+    expect(page.get_by_role("alert")).to_contain_text("rechazada")
+
+
+def setup_page_es(page: Page, site: Site, viewport: str) -> None:
+    page.goto(site.setup_path)
+    heading(page, "Guardar un método de pago")
+
+
+def setup_declined_es(page: Page, site: Site, viewport: str) -> None:
+    page.goto(site.setup_path)
+    page.get_by_label("Número de tarjeta").fill(DECLINED_CARD)
+    page.get_by_label("Vencimiento (MM/AA)").fill("12/30")
+    page.get_by_label("Código de seguridad (CVC)", exact=True).fill("123")
+    page.get_by_role("button", name="Guardar tarjeta").click()
+    expect(page.get_by_role("alert")).to_contain_text("rechazada")
+    page.get_by_role("button", name="Guardar cuenta bancaria").click()
+    expect(page.get_by_role("alert").filter(has_text="Hay un problema")).to_be_visible()
+
+
 def in_spanish(visit: Callable) -> Callable:
     """A page in Spanish: the page's own checks, then none of it wider than a phone."""
 
@@ -786,6 +816,10 @@ SPANISH_PAGES: dict[str, tuple[str, Callable]] = {
     "account": ("patient", goto("/account", "Su saldo")),
     "statement": ("patient", statement_es),
     "amount-invalid": ("patient", amount_invalid_es),
+    "checkout": ("patient", checkout_es),
+    "checkout-declined": ("patient", checkout_declined_es),
+    "sandbox-setup": ("patient", setup_page_es),
+    "sandbox-setup-invalid": ("patient", setup_declined_es),
     "case-question": ("patient", question_page_es),
     "case-question-invalid": ("patient", question_invalid_es),
     "help-paying-invalid": ("patient", help_invalid_es),
