@@ -11,7 +11,7 @@ from portal.ports.mail import Mailer
 from portal.ports.payments import PaymentGateway
 from portal.ports.store import Store
 from portal.ports.work_queue import WorkQueue
-from portal.resources import static_dir, template_dir
+from portal.resources import static_dir, template_dir, translations_dir
 from portal.services.context import Services
 
 TEMPLATE_DIR = template_dir()
@@ -41,7 +41,7 @@ def practice_details(settings: Settings) -> PracticeDetails:
 
 def site_renderer() -> SiteRenderer:
     """What renders the public site's pages for the static build (`portal build-static`)."""
-    return SiteRenderer(TEMPLATE_DIR)
+    return SiteRenderer(TEMPLATE_DIR, translations_dir())
 
 
 def _store(settings: Settings) -> Store:

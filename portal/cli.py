@@ -257,7 +257,13 @@ class _Null(io.StringIO):
     type=click.Path(file_okay=False, path_type=Path),
     help="The folder to write.",
 )
-def build_static(out_dir: Path) -> None:
+@click.option(
+    "--site-url",
+    default="",
+    help="The site's own public address (https://www.example.org): the pages then name their "
+    "other languages' versions by full address, as search engines want them.",
+)
+def build_static(out_dir: Path, site_url: str) -> None:
     from portal.services.static_site import build_site
 
     if has_app_context():
@@ -266,7 +272,9 @@ def build_static(out_dir: Path) -> None:
     else:
         settings = _settings()
         practice = practice_details(settings)
-    result = build_site(settings, out_dir, render=site_renderer().render, practice=practice)
+    result = build_site(
+        settings, out_dir, render=site_renderer().render, practice=practice, site_url=site_url
+    )
     click.echo(
         f"Wrote {len(result.pages)} pages and {len(result.assets)} assets to {result.out_dir}/:"
     )

@@ -49,6 +49,9 @@ def select_language() -> str:
         return languages[0]
     if is_staff_request():
         return SOURCE_LANGUAGE
+    if request.blueprint == "site":  # the public site: its path says (/es/faq)
+        code = (request.view_args or {}).get("lang")
+        return code if code in languages[1:] else languages[0]
     for key in (CHOSEN, PREFERRED):
         if session.get(key) in languages:
             return session[key]

@@ -810,6 +810,12 @@ def in_spanish(visit: Callable) -> Callable:
 SPANISH = "-es"
 # The patient's pages again in Spanish (issue 18): each visitor chose it with the switch.
 SPANISH_PAGES: dict[str, tuple[str, Callable]] = {
+    # The public site's Spanish pages (/es/...: the path sets their language).
+    "home": ("anon", goto("/es/", re.compile(r"^Pague su factura de "))),
+    "how-to-pay": ("anon", goto("/es/how-to-pay", "Cómo pagar su factura")),
+    "faq": ("anon", goto("/es/faq", "Preguntas frecuentes sobre su factura")),
+    "contact": ("anon", goto("/es/contact", "Comuníquese con la oficina de facturación")),
+    "privacy": ("anon", goto("/es/privacy", re.compile(r"^Aviso de privacidad"))),
     "pay": ("anon", goto("/pay", "Pague su factura")),
     "pay-invalid": ("anon", lookup_invalid_es),
     "pay-not-found": ("anon", lookup_not_found_es),

@@ -174,6 +174,12 @@ TABLE = [
     site("/faq"),
     site("/contact"),
     site("/privacy"),
+    *(
+        Route(
+            "GET", f"/<string(minlength=2,maxlength=3):lang>{p}", f"/es{p}", everyone(), public=True
+        )
+        for p in ("/", "/how-to-pay", "/faq", "/contact", "/privacy")
+    ),
     Route("GET", "/static/<path:filename>", "/static/portal.css", everyone(), public=True),
     Route(
         "GET",
