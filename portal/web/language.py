@@ -20,6 +20,7 @@ from flask import (
 )
 from flask_babel import get_locale, get_translations
 
+from portal.services.static_site import language_name
 from portal.web import current_services
 
 bp = Blueprint("language", __name__)
@@ -27,8 +28,6 @@ bp = Blueprint("language", __name__)
 SOURCE_LANGUAGE = "en"  # the language the pages are written in; staff pages stay in it
 CHOSEN = "language"  # session key: the language picked with the switch
 PREFERRED = "preferred_language"  # session key: the signed-in account's language
-# Names of the languages in themselves, as the switch shows them.
-LANGUAGE_NAMES = {"en": "English", "es": "Español"}
 
 
 def is_staff_request() -> bool:
@@ -141,7 +140,7 @@ def language_links() -> list[tuple[str, str]]:
     """(code, name) of the languages the switch offers: all but the page's own."""
     current = page_language().split("-")[0]
     return [
-        (code, LANGUAGE_NAMES.get(code) or Locale.parse(code).get_display_name(code) or code)
+        (code, language_name(code))
         for code in current_services().settings.languages
         if code != current
     ]

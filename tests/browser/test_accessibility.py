@@ -796,13 +796,35 @@ def setup_declined_es(page: Page, site: Site, viewport: str) -> None:
     expect(page.get_by_role("alert").filter(has_text="Hay un problema")).to_be_visible()
 
 
+# Boxes whose text runs out of them (wider than the box: cut off, or over what is beside it).
+# Scrolling boxes (a wide table's) and the screen readers' text are left out.
+SPILLED_TEXT = """() => {
+  const spilled = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    const style = getComputedStyle(el);
+    if (["inline", "none", "contents"].includes(style.display)) continue;
+    if (["auto", "scroll"].includes(style.overflowX)) continue;
+    if (el.closest(".visually-hidden, .table-wrap")) continue;
+    if (el.getBoundingClientRect().width < 2) continue;
+    if (el.scrollWidth > el.clientWidth + 1) {
+      const text = (el.textContent || "").trim().replace(/\\s+/g, " ").slice(0, 50);
+      spilled.push(`${el.tagName.toLowerCase()}.${el.className}: ${text}`);
+    }
+  }
+  return spilled;
+}"""
+
+
 def in_spanish(visit: Callable) -> Callable:
-    """A page in Spanish: the page's own checks, then none of it wider than a phone."""
+    """A page in Spanish (about a quarter longer than English): the page's own checks, then
+    none of it wider than a phone and no text running out of its box there."""
 
     def visit_in_spanish(page: Page, site: Site, viewport: str) -> None:
         visit(page, site, viewport)
         expect(page.locator("html")).to_have_attribute("lang", "es")
         fits(page, viewport)
+        if viewport == "375":
+            assert page.evaluate(SPILLED_TEXT) == [], "text runs out of its box at 375px"
 
     return visit_in_spanish
 
@@ -979,3 +1001,20 @@ def test_no_wcag_violations(name: str, viewport: str, tabs: Tabs, site: Site) ->
         pytest.fail(
             f"WCAG 2.1 A/AA problems on {name} ({where}) at {viewport} px:\n" + "\n".join(problems)
         )
+
+
+def test_the_spill_check_finds_text_out_of_its_box(browser) -> None:
+    page = browser.new_page(viewport=PHONE)
+    page.set_content(
+        '<div style="width:100px">Supercalifragilisticoespialidoso</div>'
+        '<button style="width:80px;overflow:hidden;white-space:nowrap">Pagar este monto</button>'
+        "<p>Un texto que se parte en varias líneas sin salirse.</p>"
+        '<div class="table-wrap" style="width:100px;overflow-x:auto"><table><tr>'
+        "<td>Una&nbsp;tabla&nbsp;ancha&nbsp;se&nbsp;desplaza</td></tr></table></div>"
+    )
+
+    assert page.evaluate(SPILLED_TEXT) == [
+        "div.: Supercalifragilisticoespialidoso",
+        "button.: Pagar este monto",
+    ]
+    page.close()
