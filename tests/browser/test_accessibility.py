@@ -850,6 +850,7 @@ SPANISH_PAGES: dict[str, tuple[str, Callable]] = {
     "sandbox-setup-invalid": ("patient", setup_declined_es),
     "case-question": ("patient", question_page_es),
     "case-question-invalid": ("patient", question_invalid_es),
+    "help-paying": ("patient", goto("/account/help", "Ayuda para pagar su factura")),
     "help-paying-invalid": ("patient", help_invalid_es),
     "case": ("patient", case_page_es),
     "plan-new": ("planner", plan_offer_es),
