@@ -7,7 +7,8 @@ and a worker killed half way never send a reminder twice. The answer reports par
 failures (`batchItemFailures`, the event source mapping's ReportBatchItemFailures): a batch
 that could not be read, raised, or left a send to try again is delivered again later, and
 after the queue's maxReceiveCount it goes to the dead-letter queue, which raises an alarm.
-One JSON line per batch goes to the log (job, message id, counts, milliseconds).
+One JSON line per batch goes to the log (portal/services/log_lines.py): the job, the message
+id, the batch's size, its counts (or `refused` / `error`), milliseconds and store calls.
 
 When every message of the invocation failed it raises BatchFailed instead of answering:
 that retries them all whether or not the event source mapping has ReportBatchItemFailures
@@ -15,7 +16,6 @@ that retries them all whether or not the event source mapping has ReportBatchIte
 delete the messages).
 """
 
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -28,7 +28,9 @@ class BatchFailed(Exception):
 
 
 def handler(event: Mapping[str, Any] | None = None, context: Any = None) -> dict[str, list]:
+    from portal.ports import store_calls
     from portal.services.fanout import BadBatch, read_batch, run_batch
+    from portal.services.log_lines import elapsed_ms, emit
 
     services = container_services()
     failures = []
@@ -36,9 +38,12 @@ def handler(event: Mapping[str, Any] | None = None, context: Any = None) -> dict
     for record in records:
         message_id = record.get("messageId", "")
         started = time.perf_counter()
-        line: dict[str, Any] = {"job": "reminders-batch", "message_id": message_id}
+        store_calls.begin()
+        line: dict[str, Any] = {"job": "batch", "message_id": message_id, "size": 0}
         try:
-            summary = run_batch(services, read_batch(record.get("body", "")), services.clock.now())
+            batch = read_batch(record.get("body", ""))
+            line.update(job=f"{batch.job}-batch", size=batch.size)
+            summary = run_batch(services, batch, services.clock.now())
         except BadBatch as exc:
             line["refused"] = str(exc)
             failures.append({"itemIdentifier": message_id})
@@ -49,8 +54,9 @@ def handler(event: Mapping[str, Any] | None = None, context: Any = None) -> dict
             line.update(summary.counts())
             if summary.failed:
                 failures.append({"itemIdentifier": message_id})
-        line["ms"] = round((time.perf_counter() - started) * 1000)
-        print(json.dumps(line, sort_keys=True), flush=True)
+        line["ms"] = elapsed_ms(started)
+        line["store_calls"] = store_calls.current()
+        emit(line)
     if failures and len(failures) == len(records):
         raise BatchFailed(f"all {len(failures)} batches failed; each is delivered again")
     return {"batchItemFailures": failures}

@@ -37,6 +37,10 @@ class Batch:
     day: date
     accounts: tuple[DueAccount, ...]
 
+    @property
+    def size(self) -> int:
+        return len(self.accounts)
+
     def body(self) -> str:
         return json.dumps(
             {

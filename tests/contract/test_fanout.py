@@ -235,3 +235,35 @@ def test_an_invocation_whose_every_batch_failed_raises_so_that_sqs_retries_them(
     """Zappa's event source mapping has no ReportBatchItemFailures: an answer would delete."""
     with pytest.raises(functions.workers.BatchFailed):
         functions.workers.handler({"Records": [{"messageId": "m-1", "body": "not json"}]}, None)
+
+
+def test_each_batch_writes_one_json_line_of_its_job_size_counts_time_and_store_calls(
+    fanned, queues, sqs, capsys
+):
+    work_url, _ = queues
+    functions.reminders.handler({}, None)
+    records = receive_all(sqs, work_url)
+    fanned.work_queue.send(["not json"])
+    records += receive_all(sqs, work_url)
+    capsys.readouterr()
+
+    work(sqs, work_url, records)
+
+    lines = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    by_message = {line["message_id"]: line for line in lines}
+    assert list(by_message) == [r["messageId"] for r in records]
+    done, refused = (
+        [by_message[r["messageId"]] for r in records[:3]],
+        by_message[records[3]["messageId"]],
+    )
+    for line in done:
+        assert line["job"] == "reminders-batch" and line["size"] == 2
+        assert set(line) == {
+            "job", "message_id", "size", "sent", "skipped", "failed", "escalated", "ms",
+            "store_calls",
+        }  # fmt: skip
+        assert line["store_calls"] >= 2 and line["ms"] >= 0
+    assert sum(line["sent"] for line in done) == 4
+    assert refused["job"] == "batch" and refused["size"] == 0
+    assert refused["refused"] == "The message is not JSON."
+    assert "x@example.com" not in json.dumps(lines)
