@@ -1,11 +1,13 @@
 """Fan-out workers: Zappa/Lambda SQS function "functions.workers.handler".
 
 The work queue (infra/portal.yaml) invokes it with up to ten messages, each one batch of
-due accounts that `functions.reminders.handler` queued. Each batch runs through the same
-claims as the one-process run (portal/services/fanout.py), so SQS's at-least-once delivery
-and a worker killed half way never send a reminder twice. The answer reports partial batch
-failures (`batchItemFailures`, the event source mapping's ReportBatchItemFailures): a batch
-that could not be read, raised, or left a send to try again is delivered again later, and
+due accounts that `functions.reminders.handler` queued or of plans due that
+`functions.plans.handler` queued. Each batch runs through the same claims as the
+one-process runs (portal/services/fanout.py), so SQS's at-least-once delivery and a worker
+killed half way never send a reminder or charge an installment's try twice. The answer
+reports partial batch failures (`batchItemFailures`, the event source mapping's
+ReportBatchItemFailures): a batch that could not be read, raised, left a send to try again
+or a plan whose run raised is delivered again later, and
 after the queue's maxReceiveCount it goes to the dead-letter queue, which raises an alarm.
 One JSON line per batch goes to the log (portal/services/log_lines.py): the job, the message
 id, the batch's size, its counts (or `refused` / `error`), milliseconds and store calls.
@@ -29,7 +31,7 @@ class BatchFailed(Exception):
 
 def handler(event: Mapping[str, Any] | None = None, context: Any = None) -> dict[str, list]:
     from portal.ports import store_calls
-    from portal.services.fanout import BadBatch, read_batch, run_batch
+    from portal.services.fanout import BadBatch, read_batch, take_batch
     from portal.services.log_lines import elapsed_ms, emit
 
     services = container_services()
@@ -43,7 +45,7 @@ def handler(event: Mapping[str, Any] | None = None, context: Any = None) -> dict
         try:
             batch = read_batch(record.get("body", ""))
             line.update(job=f"{batch.job}-batch", size=batch.size)
-            summary = run_batch(services, batch, services.clock.now())
+            taken = take_batch(services, batch, services.clock.now())
         except BadBatch as exc:
             line["refused"] = str(exc)
             failures.append({"itemIdentifier": message_id})
@@ -51,8 +53,8 @@ def handler(event: Mapping[str, Any] | None = None, context: Any = None) -> dict
             line["error"] = type(exc).__name__
             failures.append({"itemIdentifier": message_id})
         else:
-            line.update(summary.counts())
-            if summary.failed:
+            line.update(taken.counts)
+            if taken.again:
                 failures.append({"itemIdentifier": message_id})
         line["ms"] = elapsed_ms(started)
         line["store_calls"] = store_calls.current()
