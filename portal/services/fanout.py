@@ -20,8 +20,15 @@ from datetime import date, datetime, timedelta
 from portal.domain.aging import practice_date
 from portal.ports.reminders import DueAccount
 from portal.services.context import Services
+from portal.services.mail_feedback import undeliverable_set
 from portal.services.plan_charges import ChargeSummary, charge_plans
-from portal.services.reminders import ReminderSummary, remind_accounts, schedule_of
+from portal.services.reminders import (
+    ReminderSummary,
+    holding_cases,
+    remind_accounts,
+    running_plans,
+    schedule_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +218,17 @@ def run_batch(services: Services, batch: Batch, as_of: datetime) -> ReminderSumm
         summary.skipped = len(batch.accounts)
         log.info("reminders batch of %s dropped on %s", batch.day, today)
         return summary
-    remind_accounts(services, batch.accounts, today, summary, plans=None)
+    # What the one-process run reads once, read once per batch instead of per account:
+    # the running plans, the holding cases and the undeliverable addresses.
+    remind_accounts(
+        services,
+        batch.accounts,
+        today,
+        summary,
+        plans=running_plans(services),
+        undeliverable=undeliverable_set(services),
+        holds=holding_cases(services, schedule_of(services)),
+    )
     log.info("reminders batch for %s: %s", today, summary.line)
     return summary
 
