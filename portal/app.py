@@ -93,6 +93,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         WTF_I18N_ENABLED=True,
     )
     app.extensions["portal"] = services
+    from portal.web import request_log
+
+    request_log.init_app(app)  # first: its line starts before any other hook may answer
     # Before the CSRF check, which would otherwise read a form of bad bytes as an empty one
     # and answer with a vague "out of date".
     app.before_request(refuse_forms_that_are_not_utf8)
