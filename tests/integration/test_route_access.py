@@ -30,6 +30,7 @@ from portal.services.api_keys import create_api_key, revoke_api_key
 from portal.services.cases import ask_question
 from portal.services.mail_feedback import apply_ses_event
 from portal.services.notices import opt_out_url
+from portal.services.pay_links import pay_link_token
 from portal.services.payments import apply_gateway_event, start_payment
 from portal.services.staff_actions import open_escalation, post_manual_payment
 from portal.services.statements import import_statement
@@ -188,6 +189,9 @@ TABLE = [
     Route("GET", "/pay", "/pay", everyone()),
     # The language switch: keeps the choice in the session, back to a page of this site.
     Route("GET", "/language/<code>", "/language/es?next=/pay", everyone(see_other("/pay"))),
+    # A pay link (issue 22): Quick Pay with the account number filled in, for anyone.
+    Route("GET", "/pay/<token>", "/pay/{pay_link}", everyone()),
+    Route("GET", "/pay/<token>", "/pay/not-a-link", everyone(NOT_FOUND), variant="not valid"),
     Route("POST", "/pay", "/pay", everyone(see_other("/account")), form=lambda w: dict(GUARANTOR)),
     Route("GET", "/account", "/account", patients_only(OK)),
     Route("GET", "/statements/<statement_id>", "/statements/S-2026-000123", patients_only(OK)),
@@ -922,6 +926,7 @@ def world(request, config, lopez, smith) -> World:
         )
         w.ids[name] = str(item.escalation_id)
     w.ids["optout"] = opt_out_url(services, "100234").rsplit("/", 1)[1]
+    w.ids["pay_link"] = pay_link_token(services, "100234")
     # An address none of the other routes writes to (their e-mails still go).
     apply_ses_event(services, bounce("gone@example.net", "100234"), "route-test-bounce")
     import_statement(  # B owes $190.00: a plan can be offered (the plan link)
