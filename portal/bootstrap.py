@@ -9,7 +9,7 @@ from portal.config import Settings
 from portal.domain.practice import PracticeDetails, public_mail_from
 from portal.ports.mail import Mailer
 from portal.ports.payments import PaymentGateway
-from portal.ports.sms import TextSender
+from portal.ports.sms import NotificationVerifier, TextSender
 from portal.ports.store import Store
 from portal.ports.work_queue import WorkQueue
 from portal.resources import static_dir, template_dir
@@ -31,6 +31,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         passwords=WerkzeugPasswords(),
         work_queue=_work_queue(settings),
         texts=_texts(settings),
+        inbound_texts=_inbound_texts(settings),
     )
 
 
@@ -84,6 +85,12 @@ def _texts(settings: Settings) -> TextSender:
     from portal.adapters.sns_sms import SnsTexts
 
     return SnsTexts(settings.sms_origination_number)
+
+
+def _inbound_texts(settings: Settings) -> NotificationVerifier:
+    from portal.adapters.sns_notifications import SnsNotificationVerifier
+
+    return SnsNotificationVerifier(settings.sms_inbound_topic_arn)
 
 
 def _mailer(settings: Settings) -> Mailer:

@@ -1,6 +1,7 @@
 """The TextSender port: text messages (SMS) to a mobile number, like the Mailer for e-mail."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from portal.domain.phones import E164
@@ -42,3 +43,28 @@ def check_text(text: OutgoingText) -> None:
 class TextSender(Protocol):
     def send(self, text: OutgoingText) -> str:
         """Send the text; return an id for it (file name, SNS message id)."""
+
+
+@dataclass(frozen=True)
+class Notification:
+    """An SNS message delivered to the portal's HTTPS subscription, its signature checked."""
+
+    type: str  # Notification | SubscriptionConfirmation | UnsubscribeConfirmation
+    message_id: str
+    topic_arn: str
+    message: str
+    subscribe_url: str = ""
+
+
+class NotificationRefused(Exception):
+    """Not an SNS message the portal takes (bad signature, foreign topic, too old...)."""
+
+
+class NotificationVerifier(Protocol):
+    def verify(self, body: bytes, now: datetime) -> Notification:
+        """The message, when its signature is SNS's (from a certificate on an SNS host),
+        its topic the portal's inbound-text topic and its time recent; NotificationRefused
+        otherwise."""
+
+    def confirm(self, notification: Notification) -> None:
+        """Confirm a subscription (visit its SubscribeURL, an SNS host's)."""

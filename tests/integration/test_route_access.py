@@ -560,6 +560,14 @@ TABLE = [
         config="stripe",
         variant="signed",
     ),
+    # Texts back (STOP, HELP) from SNS: its message signature, never a cookie (issue 22).
+    Route(
+        "POST",
+        "/webhooks/sms",
+        "/webhooks/sms",
+        everyone(BAD_REQUEST),
+        exempt=lambda w: {"data": b"{}", "content_type": "text/plain"},
+    ),
     # The JSON API: a bearer key, never a cookie.
     Route("GET", "/api/v1/accounts/<account_number>", "/api/v1/accounts/100234", key_only(OK)),
     Route(
@@ -1177,9 +1185,14 @@ def test_every_caller_has_an_outcome_for_every_entry():
 
 
 def test_the_only_posts_without_a_csrf_token_prove_themselves_otherwise():
-    """Exempt: the API (bearer key), Stripe (signature), the one-click opt-out (signed token).
-    Each has entries where the wrong credential is refused."""
+    """Exempt: the API (bearer key), Stripe and SNS (signatures), the one-click opt-out
+    (signed token). Each has entries where the wrong credential is refused."""
     exempt = {r.rule for r in TABLE if r.method != "GET" and r.exempt is not None}
-    assert exempt == {"/api/v1/statements", "/webhooks/stripe", "/reminders/stop/<token>"}
+    assert exempt == {
+        "/api/v1/statements",
+        "/webhooks/stripe",
+        "/webhooks/sms",
+        "/reminders/stop/<token>",
+    }
     for rule in exempt:
         assert any(r.expected("anonymous").refused for r in TABLE if r.rule == rule), rule
