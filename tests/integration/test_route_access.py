@@ -16,6 +16,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,6 +25,7 @@ import pytest
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.plans import Installment, Plan, PlanKind
 from portal.domain.staff import EscalationKind, Role
+from portal.domain.texting import SmsConsent
 from portal.domain.viewers import Viewer
 from portal.ports.payments import EventKind, GatewayEvent, SetupRequest
 from portal.services.api_keys import create_api_key, revoke_api_key
@@ -426,6 +428,26 @@ TABLE = [
         "/account/help",
         patients_only(see_other(r"/account/cases/Q-[0-9A-F]{16}")),
         form=lambda w: {"household_size": "3", "income_band": "under_25k", "request_key": "c" * 32},
+        csrf_actor="patient",
+        changes=True,
+    ),
+    # Billing texts (issue 22): the guarantor's own.
+    Route("GET", "/account/texts", "/account/texts", patients_only(OK)),
+    Route(
+        "POST",
+        "/account/texts",
+        "/account/texts",
+        patients_only(see_other("/account/texts")),
+        form=lambda w: {"phone": "555-555-0123", "time_zone": "", "agree": "y"},
+        csrf_actor="patient",
+        changes=True,
+    ),
+    Route(
+        "POST",
+        "/account/texts/stop",
+        "/account/texts/stop",
+        patients_only(see_other("/account/texts")),
+        form=lambda w: {},
         csrf_actor="patient",
         changes=True,
     ),
@@ -935,6 +957,9 @@ def world(request, config, lopez, smith) -> World:
         w.ids[name] = str(item.escalation_id)
     w.ids["optout"] = opt_out_url(services, "100234").rsplit("/", 1)[1]
     w.ids["pay_link"] = pay_link_token(services, "100234")
+    services.store.save_sms_consent(
+        SmsConsent("100234", "+15555550141", NOW - timedelta(days=3), "intake form")
+    )
     # An address none of the other routes writes to (their e-mails still go).
     apply_ses_event(services, bounce("gone@example.net", "100234"), "route-test-bounce")
     import_statement(  # B owes $190.00: a plan can be offered (the plan link)
@@ -1016,6 +1041,7 @@ def snapshot(services) -> tuple:
                 len(found.entries),
                 len(store.notes(number)),
                 store.get_account(number).reminders_opted_out_at,
+                store.sms_consent(number),
             )
         )
     return (
