@@ -41,7 +41,12 @@ from portal.services.plans import AGREEMENT_CLAIM, finish_agreement_copy
 from portal.services.receipts import RECEIPT_CLAIM, receipt_message
 from portal.services.refund_notices import REFUND_NOTICE_CLAIM, finish_refund_notice
 from portal.services.refunds import REFUND_CLAIM, finish_refund_request
-from portal.services.reminders import finish_reminder_claim
+from portal.services.reminders import (
+    TEXT_STAGES,
+    finish_reminder_claim,
+    finish_text_reminder_claim,
+    text_kind,
+)
 from portal.services.texting import INBOUND_CLAIM, finish_inbound_claim
 from portal.services.webhooks import (
     EVENT_CLAIM,
@@ -186,4 +191,5 @@ FINISHERS: dict[str, Finisher] = {
     CASE_UPDATE_CLAIM: finish_case_update,
     INBOUND_CLAIM: finish_inbound_claim,
     **{stage.value: finish_reminder_claim for stage in Stage},
+    **{text_kind(stage): finish_text_reminder_claim for stage in TEXT_STAGES},
 }
