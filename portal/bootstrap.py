@@ -9,6 +9,7 @@ from portal.config import Settings
 from portal.domain.practice import PracticeDetails, public_mail_from
 from portal.ports.mail import Mailer
 from portal.ports.payments import PaymentGateway
+from portal.ports.sms import NotificationVerifier, TextSender
 from portal.ports.store import Store
 from portal.ports.work_queue import WorkQueue
 from portal.resources import static_dir, template_dir, translations_dir
@@ -29,6 +30,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         clock=clock or SystemClock(),
         passwords=WerkzeugPasswords(),
         work_queue=_work_queue(settings),
+        texts=_texts(settings),
+        inbound_texts=_inbound_texts(settings),
     )
 
 
@@ -72,6 +75,22 @@ def _work_queue(settings: Settings) -> WorkQueue | None:
     from portal.adapters.sqs_queue import SqsWorkQueue
 
     return SqsWorkQueue(settings.work_queue_url)
+
+
+def _texts(settings: Settings) -> TextSender:
+    if settings.sms == "outbox":
+        from portal.adapters.outbox_sms import OutboxTexts
+
+        return OutboxTexts(settings.sms_outbox_dir, settings.sms_origination_number)
+    from portal.adapters.sns_sms import SnsTexts
+
+    return SnsTexts(settings.sms_origination_number)
+
+
+def _inbound_texts(settings: Settings) -> NotificationVerifier:
+    from portal.adapters.sns_notifications import SnsNotificationVerifier
+
+    return SnsNotificationVerifier(settings.sms_inbound_topic_arn)
 
 
 def _mailer(settings: Settings) -> Mailer:

@@ -79,6 +79,36 @@ def _cents(name: str, description: str, csv: str) -> Field:
     return Field(name, Kind.CENTS, description, maximum=MAX_CENTS, csv=csv)
 
 
+SMS_CONSENT = Shape(
+    "SmsConsent",
+    (
+        _optional(
+            "phone",
+            "The mobile number agreed to, e.g. +15555550123; empty: the guarantor's phone.",
+        ),
+        _text(
+            "given_at",
+            "When the guarantor agreed to billing texts: an ISO 8601 time with its offset "
+            "(2026-10-14T09:30:00-04:00, or Z for UTC), or a date (taken as 00:00 UTC).",
+            64,
+            csv="sms_consent_at",
+            csv_optional=True,
+        ),
+        _text(
+            "source",
+            "How the consent was given (e.g. intake form, front desk), kept with it.",
+            100,
+            csv="sms_consent_source",
+            csv_optional=True,
+        ),
+    ),
+    description=(
+        "The guarantor's consent to billing texts at a mobile number (issue 22): without "
+        "one, no text is sent. A consent older than the account's, or than a STOP the "
+        "number texted since, changes nothing."
+    ),
+)
+
 GUARANTOR = Shape(
     "Guarantor",
     (
@@ -98,6 +128,7 @@ GUARANTOR = Shape(
             "phone", "A phone number, e.g. +15555550123; empty for none.", csv="guarantor_phone"
         ),
         _optional("preferred_language", "A language tag; empty means `en`.", default="en"),
+        Field("sms_consent", Kind.OBJECT, required=False, shape=SMS_CONSENT),
     ),
 )
 
@@ -212,7 +243,7 @@ STATEMENT = Shape(
     ),
 )
 
-SHAPES = (STATEMENT, GUARANTOR, PATIENT, LINE_ITEM)
+SHAPES = (STATEMENT, GUARANTOR, SMS_CONSENT, PATIENT, LINE_ITEM)
 
 
 def csv_columns(optional: bool = False) -> tuple[str, ...]:

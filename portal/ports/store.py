@@ -13,6 +13,7 @@ from portal.ports.mail_feedback import MailFeedback
 from portal.ports.plans import Plans
 from portal.ports.reminders import Reminders
 from portal.ports.reports import Reports
+from portal.ports.sms_consents import SmsConsents
 from portal.ports.staff import Staff
 
 
@@ -25,7 +26,18 @@ class StoreNotReady(StoreError):
 
 
 class Store(
-    Ledger, Claims, Access, Staff, Reminders, Reports, ApiKeys, Plans, MailFeedback, Cases, Protocol
+    Ledger,
+    Claims,
+    Access,
+    Staff,
+    Reminders,
+    Reports,
+    ApiKeys,
+    Plans,
+    MailFeedback,
+    Cases,
+    SmsConsents,
+    Protocol,
 ):
     """Every role at once, as bootstrap builds it."""
 

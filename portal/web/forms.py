@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import (
+    BooleanField,
     DateField,
     HiddenField,
     PasswordField,
@@ -53,6 +54,41 @@ class LookupForm(FlaskForm):
         _l("Date of birth"),
         format="%Y-%m-%d",
         validators=[InputRequired(_l("Enter the date of birth."))],
+    )
+
+
+# The time zones a patient may pick for texts (the practice's when none is picked).
+TEXT_TIME_ZONES = (
+    ("", _l("The billing office's time zone")),
+    ("America/New_York", _l("Eastern")),
+    ("America/Chicago", _l("Central")),
+    ("America/Denver", _l("Mountain")),
+    ("America/Phoenix", _l("Arizona")),
+    ("America/Los_Angeles", _l("Pacific")),
+    ("America/Anchorage", _l("Alaska")),
+    ("Pacific/Honolulu", _l("Hawaii")),
+    ("America/Puerto_Rico", _l("Atlantic (Puerto Rico)")),
+)
+
+
+class TextsForm(FlaskForm):
+    """The guarantor's agreement to billing texts (patient-facing)."""
+
+    phone = StringField(
+        _l("Mobile number"),
+        validators=[
+            InputRequired(_l("Enter your mobile number.")),
+            Length(max=32, message=_l("The mobile number is at most 32 characters.")),
+        ],
+    )
+    time_zone = SelectField(
+        _l("Your time zone"),
+        choices=[SelectChoice(value, label) for value, label in TEXT_TIME_ZONES],
+        default="",
+    )
+    agree = BooleanField(
+        _l("I agree to get billing texts from the billing office at this number."),
+        validators=[InputRequired(_l("Tick the box to agree to billing texts."))],
     )
 
 

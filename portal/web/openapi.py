@@ -144,6 +144,11 @@ STATEMENT_EXAMPLE = {
         "email": "maria@example.com",
         "phone": "+15555550123",
         "preferred_language": "en",
+        "sms_consent": {
+            "phone": "+15555550123",
+            "given_at": "2026-10-14T09:30:00-04:00",
+            "source": "intake form",
+        },
     },
     "patients": [
         {

@@ -126,7 +126,9 @@ def test_the_table_keeps_the_contracts_field_names_and_csv_columns():
             "email",
             "phone",
             "preferred_language",
+            "sms_consent",
         ],
+        "SmsConsent": ["phone", "given_at", "source"],
         "Patient": ["patient_id", "first_name", "last_name", "date_of_birth"],
         "LineItem": [
             "line_id",
@@ -170,7 +172,7 @@ def test_the_table_keeps_the_contracts_field_names_and_csv_columns():
         "adjustment",
         "patient_responsibility",
     )
-    assert OPTIONAL_CSV_COLUMNS == ("description_es",)
+    assert OPTIONAL_CSV_COLUMNS == ("sms_consent_at", "sms_consent_source", "description_es")
 
 
 def test_the_served_statement_schemas_list_exactly_the_tables_fields_with_their_limits(served):

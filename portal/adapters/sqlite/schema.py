@@ -295,5 +295,18 @@ MIGRATIONS = (
     CREATE INDEX cases_open ON cases(due_on, case_id) WHERE resolved_at IS NULL;
     CREATE INDEX cases_resolved ON cases(resolved_at) WHERE resolved_at IS NOT NULL;
     """,
+    # 13 (issue 22): each account's consent to billing texts, found by account or by the
+    # number that texts back (STOP, HELP, START).
+    """
+    CREATE TABLE sms_consents (
+        account_number TEXT PRIMARY KEY,
+        phone TEXT NOT NULL,
+        given_at TEXT NOT NULL,
+        source TEXT NOT NULL,
+        stopped_at TEXT,
+        time_zone TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX sms_consents_by_phone ON sms_consents(phone, account_number);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

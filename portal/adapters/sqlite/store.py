@@ -9,6 +9,7 @@ from portal.adapters.sqlite.mail_feedback import SqliteMailFeedback
 from portal.adapters.sqlite.plans import SqlitePlans
 from portal.adapters.sqlite.reminders import SqliteReminders
 from portal.adapters.sqlite.reports import SqliteReports
+from portal.adapters.sqlite.sms_consents import SqliteSmsConsents
 from portal.adapters.sqlite.staff import SqliteStaff
 
 
@@ -23,6 +24,7 @@ class SqliteStore(
     SqlitePlans,
     SqliteMailFeedback,
     SqliteCases,
+    SqliteSmsConsents,
 ):
     """The SQLite Store: one class per port (ledger, claims, access, staff, reminders,
     reports, API keys, plans, mail feedback, cases) over one shared SqliteDatabase."""
