@@ -89,6 +89,7 @@ class AuditAction(StrEnum):
     ASSIGN_CASE = "assign_case"
     REPLY_CASE = "reply_case"
     RESOLVE_CASE = "resolve_case"
+    VIEW_MONEY_EVENTS = "view_money_events"
 
 
 @dataclass(frozen=True)

@@ -565,6 +565,14 @@ TABLE = [
         key_only(NOT_FOUND),
         variant="unknown account",
     ),
+    Route("GET", "/api/v1/payments", "/api/v1/payments", key_only(OK)),
+    Route(
+        "GET",
+        "/api/v1/payments",
+        "/api/v1/payments?since=not-a-cursor",
+        key_only(BAD_REQUEST),
+        variant="bad cursor",
+    ),
     Route(
         "POST",
         "/api/v1/statements",

@@ -24,6 +24,7 @@ from portal.adapters.dynamodb.items import (
     statement_from,
     statement_item,
 )
+from portal.adapters.dynamodb.money_events import queue_put
 from portal.adapters.dynamodb.records import (
     FAILED,
     PENDING,
@@ -44,6 +45,7 @@ from portal.adapters.dynamodb.table import (
 from portal.domain.account_book import AccountBook, Change, ClaimedKey, KeyKind
 from portal.domain.accounts import Account
 from portal.domain.ledger import LedgerEntry, apply_credit, balances, statement_entries
+from portal.domain.money_events import change_events, entry_events
 from portal.domain.names import name_key
 from portal.domain.payments import OPEN_STATUSES, Payment, PaymentStatus
 from portal.domain.statements import Statement
@@ -221,9 +223,10 @@ class DynamoDbLedger(DynamoDbTable):
                 part = self._partition(statement.account_number)
             header = dataclasses.replace(statement, lines=())
             entries = statement_entries(statement, at)
-            entries += apply_credit(
+            transfers = apply_credit(
                 statement.account_number, part.entries + entries, [*part.statements, header], at
             )
+            entries += transfers
             profile = profile_fields(account, (part.account or {}).get("patients", []))
             pointer = {
                 "PK": f"STATEMENT#{statement.statement_id}",
@@ -239,6 +242,7 @@ class DynamoDbLedger(DynamoDbTable):
             if notice is not None:
                 # New with the statement (its pointer is new): nothing to overwrite.
                 actions.append({"Put": {"Item": released_claim_item(notice)}})
+            actions += queue_put(entry_events(transfers), (part.account or {}).get("version", 0))
             codes = self._commit(part, entries, at, actions, account, header)
             if codes is not None:
                 raise _Retry()  # the pointer or the account appeared meanwhile: read again
@@ -476,6 +480,7 @@ class DynamoDbLedger(DynamoDbTable):
         actions = [_claim_put(claim, change.at) for claim in change.claims]
         if change.payment is not None:
             actions.append(_payment_change(change))
+        actions += queue_put(change_events(change), change.version)
         actions += [claim_mark_update(mark, change.at) for mark in marks]
         try:
             codes = self._commit(part, list(change.entries), change.at, actions)

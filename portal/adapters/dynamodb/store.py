@@ -11,6 +11,7 @@ from portal.adapters.dynamodb.cases import DynamoDbCases
 from portal.adapters.dynamodb.claims import DynamoDbClaims
 from portal.adapters.dynamodb.ledger import DynamoDbLedger
 from portal.adapters.dynamodb.mail_feedback import DynamoDbMailFeedback
+from portal.adapters.dynamodb.money_events import DynamoDbMoneyEvents
 from portal.adapters.dynamodb.plans import DynamoDbPlans
 from portal.adapters.dynamodb.reminders import DynamoDbReminders
 from portal.adapters.dynamodb.reports import DynamoDbReports
@@ -28,6 +29,7 @@ class DynamoDbStore(
     DynamoDbPlans,
     DynamoDbMailFeedback,
     DynamoDbCases,
+    DynamoDbMoneyEvents,
 ):
     """The DynamoDB Store: one class per port (ledger, claims, access, staff, reminders,
-    reports, API keys, plans, mail feedback, cases) over one shared DynamoDbTable."""
+    reports, API keys, plans, mail feedback, cases, money events) over one shared DynamoDbTable."""

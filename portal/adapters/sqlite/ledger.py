@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from portal.adapters.sqlite.database import SqliteDatabase
+from portal.adapters.sqlite.money_events import insert_events
 from portal.adapters.sqlite.records import (
     RELEASED,
     SESSION_LIFETIME,
@@ -18,6 +19,7 @@ from portal.adapters.sqlite.records import (
 from portal.domain.account_book import AccountBook, Change, KeyKind
 from portal.domain.accounts import Account
 from portal.domain.ledger import EntryKind, LedgerEntry, apply_credit, statement_entries
+from portal.domain.money_events import change_events, entry_events
 from portal.domain.names import name_key
 from portal.domain.payments import OPEN_STATUSES, Payment, PaymentStatus
 from portal.domain.statements import LineItem, Statement
@@ -323,6 +325,7 @@ class SqliteLedger(SqliteDatabase):
                 conn.rollback()
                 return STALE
             _insert_entries(conn, list(change.entries))
+            insert_events(conn, change_events(change))
             for mark in marks:
                 _write_mark(conn, mark, change.at)
             return COMMITTED
@@ -429,13 +432,15 @@ def _import_one(conn: sqlite3.Connection, item: StatementImport, at: datetime) -
         (number,),
     ).fetchone()[0]
     if unapplied < 0:
-        entries += apply_credit(
+        transfers = apply_credit(
             number,
             _entries(conn, number) + entries,
             _statement_headers(conn, number),  # the new one included
             at,
         )
+        entries += transfers
         _insert_entries(conn, entries)
+        insert_events(conn, entry_events(transfers))
         due = conn.execute(
             "SELECT due_cents FROM receivables WHERE account_number = ?", (number,)
         ).fetchone()

@@ -295,5 +295,32 @@ MIGRATIONS = (
     CREATE INDEX cases_open ON cases(due_on, case_id) WHERE resolved_at IS NULL;
     CREATE INDEX cases_resolved ON cases(resolved_at) WHERE resolved_at IS NOT NULL;
     """,
+    # 14 (issue 21): money events for the practice system, numbered in commit order (the
+    # transaction that posts the money change adds them), and their outbound webhook
+    # deliveries.
+    """
+    CREATE TABLE money_events (
+        position INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL UNIQUE,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE webhook_deliveries (
+        event_id TEXT PRIMARY KEY,
+        position INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at TEXT NOT NULL,
+        last_error TEXT NOT NULL DEFAULT '',
+        first_at TEXT NOT NULL,
+        done_at TEXT
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_at) WHERE state = 'pending';
+    CREATE INDEX webhook_deliveries_failed ON webhook_deliveries(position) WHERE state = 'failed';
+    CREATE TABLE webhook_position (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        position INTEGER NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

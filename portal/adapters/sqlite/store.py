@@ -6,6 +6,7 @@ from portal.adapters.sqlite.cases import SqliteCases
 from portal.adapters.sqlite.claims import SqliteClaims
 from portal.adapters.sqlite.ledger import SqliteLedger
 from portal.adapters.sqlite.mail_feedback import SqliteMailFeedback
+from portal.adapters.sqlite.money_events import SqliteMoneyEvents
 from portal.adapters.sqlite.plans import SqlitePlans
 from portal.adapters.sqlite.reminders import SqliteReminders
 from portal.adapters.sqlite.reports import SqliteReports
@@ -23,6 +24,7 @@ class SqliteStore(
     SqlitePlans,
     SqliteMailFeedback,
     SqliteCases,
+    SqliteMoneyEvents,
 ):
     """The SQLite Store: one class per port (ledger, claims, access, staff, reminders,
-    reports, API keys, plans, mail feedback, cases) over one shared SqliteDatabase."""
+    reports, API keys, plans, mail feedback, cases, money events) over one shared SqliteDatabase."""
