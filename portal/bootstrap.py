@@ -8,6 +8,7 @@ from portal.clock import Clock, SystemClock
 from portal.config import Settings
 from portal.domain.practice import PracticeDetails, public_mail_from
 from portal.ports.mail import Mailer
+from portal.ports.outbound import WebhookSender
 from portal.ports.payments import PaymentGateway
 from portal.ports.store import Store
 from portal.ports.work_queue import WorkQueue
@@ -29,6 +30,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         clock=clock or SystemClock(),
         passwords=WerkzeugPasswords(),
         work_queue=_work_queue(settings),
+        webhooks=_webhooks(settings),
     )
 
 
@@ -72,6 +74,14 @@ def _work_queue(settings: Settings) -> WorkQueue | None:
     from portal.adapters.sqs_queue import SqsWorkQueue
 
     return SqsWorkQueue(settings.work_queue_url)
+
+
+def _webhooks(settings: Settings) -> WebhookSender | None:
+    if not settings.outbound_webhook_url:
+        return None
+    from portal.adapters.webhook_sender import HttpWebhookSender
+
+    return HttpWebhookSender(settings.outbound_webhook_url)
 
 
 def _mailer(settings: Settings) -> Mailer:

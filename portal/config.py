@@ -83,6 +83,9 @@ class Settings:
     # 0: SES's own MaxSendRate (read on the first send) with SES, no pacing otherwise.
     mail_rate: float = 0.0
     mail_senders: int = 1
+    # Outbound webhooks (issue 21): each money event POSTed, signed with the secret.
+    outbound_webhook_url: str = ""
+    outbound_webhook_secret: str = ""
 
     @property
     def local_store(self) -> bool:
@@ -240,6 +243,22 @@ class Settings:
         )
         languages = _languages(get("PORTAL_LANGUAGES", "en,es"), problems)
 
+        webhook_url = get("PORTAL_OUTBOUND_WEBHOOK_URL")
+        webhook_secret = get("PORTAL_OUTBOUND_WEBHOOK_SECRET")
+        if webhook_url:
+            scheme = urlparse(webhook_url).scheme
+            if scheme not in ("http", "https") or not urlparse(webhook_url).netloc:
+                problems.append(
+                    f"PORTAL_OUTBOUND_WEBHOOK_URL: must be an http(s) address, not {webhook_url!r}."
+                )
+            elif in_lambda and scheme != "https":
+                problems.append("PORTAL_OUTBOUND_WEBHOOK_URL: must be https:// inside AWS Lambda.")
+            if len(webhook_secret) < 16:
+                problems.append(
+                    "PORTAL_OUTBOUND_WEBHOOK_SECRET: required with PORTAL_OUTBOUND_WEBHOOK_URL, "
+                    "at least 16 characters."
+                )
+
         secret_key = get("PORTAL_SECRET_KEY")
         if not secret_key and in_lambda:
             problems.append("PORTAL_SECRET_KEY: required inside AWS Lambda.")
@@ -287,6 +306,8 @@ class Settings:
             work_batch_size=batch_size,
             mail_rate=mail_rate,
             mail_senders=mail_senders,
+            outbound_webhook_url=webhook_url,
+            outbound_webhook_secret=webhook_secret,
         )
 
 

@@ -7,6 +7,7 @@ from portal.clock import Clock
 from portal.config import Settings
 from portal.domain.practice import PracticeDetails
 from portal.ports.mail import EmailTemplates, Mailer
+from portal.ports.outbound import WebhookSender
 from portal.ports.passwords import PasswordHasher
 from portal.ports.payments import PaymentGateway
 from portal.ports.store import Store
@@ -24,3 +25,4 @@ class Services:
     clock: Clock
     passwords: PasswordHasher
     work_queue: WorkQueue | None = None  # with one, the daily jobs fan out (issue 19)
+    webhooks: WebhookSender | None = None  # with one, money events go out (issue 21)

@@ -9,6 +9,7 @@ from portal.adapters.dynamodb.access import DynamoDbAccess
 from portal.adapters.dynamodb.api_keys import DynamoDbApiKeys
 from portal.adapters.dynamodb.cases import DynamoDbCases
 from portal.adapters.dynamodb.claims import DynamoDbClaims
+from portal.adapters.dynamodb.deliveries import DynamoDbDeliveries
 from portal.adapters.dynamodb.ledger import DynamoDbLedger
 from portal.adapters.dynamodb.mail_feedback import DynamoDbMailFeedback
 from portal.adapters.dynamodb.money_events import DynamoDbMoneyEvents
@@ -30,6 +31,8 @@ class DynamoDbStore(
     DynamoDbMailFeedback,
     DynamoDbCases,
     DynamoDbMoneyEvents,
+    DynamoDbDeliveries,
 ):
     """The DynamoDB Store: one class per port (ledger, claims, access, staff, reminders,
-    reports, API keys, plans, mail feedback, cases, money events) over one shared DynamoDbTable."""
+    reports, API keys, plans, mail feedback, cases, money events, webhook deliveries) over
+    one shared DynamoDbTable."""

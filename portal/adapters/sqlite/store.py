@@ -4,6 +4,7 @@ from portal.adapters.sqlite.access import SqliteAccess
 from portal.adapters.sqlite.api_keys import SqliteApiKeys
 from portal.adapters.sqlite.cases import SqliteCases
 from portal.adapters.sqlite.claims import SqliteClaims
+from portal.adapters.sqlite.deliveries import SqliteDeliveries
 from portal.adapters.sqlite.ledger import SqliteLedger
 from portal.adapters.sqlite.mail_feedback import SqliteMailFeedback
 from portal.adapters.sqlite.money_events import SqliteMoneyEvents
@@ -25,6 +26,8 @@ class SqliteStore(
     SqliteMailFeedback,
     SqliteCases,
     SqliteMoneyEvents,
+    SqliteDeliveries,
 ):
     """The SQLite Store: one class per port (ledger, claims, access, staff, reminders,
-    reports, API keys, plans, mail feedback, cases, money events) over one shared SqliteDatabase."""
+    reports, API keys, plans, mail feedback, cases, money events, webhook deliveries) over
+    one shared SqliteDatabase."""
