@@ -171,3 +171,21 @@ def test_nothing_goes_out_without_a_receiver(services: Services, receiver: Recei
 
     assert run.counts() == {"queued": 0, "delivered": 0, "retrying": 0, "failed": 0}
     assert receiver.received == []
+
+
+def test_the_scheduled_function_delivers_and_logs_one_line(
+    services: Services, receiver: Receiver, monkeypatch, capsys
+):
+    import functions.reminders
+    import functions.webhooks
+
+    monkeypatch.setattr(functions.reminders, "_container", services)
+    seed(services.store)
+    pay(services.store, "pay_1", 1000)
+
+    counts = functions.webhooks.handler({}, None)
+
+    assert counts == {"queued": 1, "delivered": 1, "retrying": 0, "failed": 0}
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line) == {"job": "webhooks", **counts}
+    assert len(receiver.received) == 1
