@@ -296,8 +296,9 @@ MIGRATIONS = (
     CREATE INDEX cases_resolved ON cases(resolved_at) WHERE resolved_at IS NOT NULL;
     """,
     # 14 (issue 21): money events for the practice system, numbered in commit order (the
-    # transaction that posts the money change adds them), and their outbound webhook
-    # deliveries.
+    # transaction that posts the money change adds them), their outbound webhook
+    # deliveries, and corrected statements (each statement's version; every version a
+    # correction replaced, whole, as JSON).
     """
     CREATE TABLE money_events (
         position INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -320,6 +321,14 @@ MIGRATIONS = (
     CREATE TABLE webhook_position (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         position INTEGER NOT NULL
+    );
+    ALTER TABLE statements ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE statement_versions (
+        statement_id TEXT NOT NULL REFERENCES statements(statement_id),
+        version INTEGER NOT NULL,
+        replaced_at TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (statement_id, version)
     );
     """,
 )
