@@ -60,6 +60,14 @@ def _property(f: Field) -> dict:
             "description": f.description + " (YYYY-MM-DD).",
             "example": "2026-11-01",
         }
+    if f.kind is Kind.VERSION:
+        return {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": f.maximum,
+            "default": 1,
+            "description": f.description,
+        }
     if f.kind is Kind.CENTS:
         return {
             "type": "integer",
@@ -139,6 +147,7 @@ STATEMENT_EXAMPLE = {
     "account_number": "100234",
     "statement_date": "2026-11-01",
     "due_date": "2026-11-30",
+    "version": 1,
     "guarantor": {
         "first_name": "Maria",
         "last_name": "Lopez",
