@@ -5,10 +5,11 @@ money paid beyond what the corrected statement asks becomes credit, and credit g
 what is still open."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from portal.domain.ledger import EntryKind, LedgerEntry, apply_credit, balances
-from portal.domain.statements import Statement
+from portal.domain.statements import LineItem, Statement
 
 
 def is_correction(stored_version: int, statement: Statement) -> bool:
@@ -52,3 +53,38 @@ def correction_entries(
 def transfers(moves: Sequence[LedgerEntry]) -> list[LedgerEntry]:
     """The entries of a correction that move money (money events), not the lines' own."""
     return [m for m in moves if m.kind is EntryKind.TRANSFER]
+
+
+@dataclass(frozen=True)
+class LineChange:
+    """A line a correction added (no `before`), removed (no `after`) or changed."""
+
+    line_id: str
+    before: LineItem | None
+    after: LineItem | None
+
+
+def line_changes(old: Statement, new: Statement) -> list[LineChange]:
+    """What a correction changed, line by line (by line id), in the new statement's order,
+    the removed lines last."""
+    before = {line.line_id: line for line in old.lines}
+    after = {line.line_id: line for line in new.lines}
+    changes = [
+        LineChange(line.line_id, before.get(line.line_id), line)
+        for line in new.lines
+        if before.get(line.line_id) != line
+    ]
+    changes += [
+        LineChange(line.line_id, line, None) for line in old.lines if line.line_id not in after
+    ]
+    return changes
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A corrected statement as a person is shown it: the version it replaced, the line
+    changes they may see, and whether they see the whole statement (its totals)."""
+
+    previous: Statement
+    changes: list[LineChange]
+    whole: bool

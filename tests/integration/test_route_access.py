@@ -638,6 +638,12 @@ TABLE = [
         staff_only(ASSOCIATE, OK),
     ),
     Route(
+        "GET",
+        "/staff/accounts/<account_number>/statements/<statement_id>/versions",
+        "/staff/accounts/100234/statements/S-2026-000123/versions",
+        staff_only(ASSOCIATE, OK),
+    ),
+    Route(
         "POST",
         "/staff/accounts/<account_number>/payments",
         "/staff/accounts/100234/payments",
