@@ -8,6 +8,7 @@ from portal.clock import Clock, SystemClock
 from portal.config import Settings
 from portal.domain.practice import PracticeDetails, public_mail_from
 from portal.ports.mail import Mailer
+from portal.ports.outbound import WebhookSender
 from portal.ports.payments import PaymentGateway
 from portal.ports.sms import NotificationVerifier, TextSender
 from portal.ports.store import Store
@@ -32,6 +33,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         work_queue=_work_queue(settings),
         texts=_texts(settings),
         inbound_texts=_inbound_texts(settings),
+        webhooks=_webhooks(settings),
     )
 
 
@@ -91,6 +93,12 @@ def _inbound_texts(settings: Settings) -> NotificationVerifier:
     from portal.adapters.sns_notifications import SnsNotificationVerifier
 
     return SnsNotificationVerifier(settings.sms_inbound_topic_arn)
+def _webhooks(settings: Settings) -> WebhookSender | None:
+    if not settings.outbound_webhook_url:
+        return None
+    from portal.adapters.webhook_sender import HttpWebhookSender
+
+    return HttpWebhookSender(settings.outbound_webhook_url)
 
 
 def _mailer(settings: Settings) -> Mailer:

@@ -417,3 +417,20 @@ def api_keys_revoke(name: str) -> None:
         click.echo(f"portal: no active API key {name!r}.", err=True)
         sys.exit(1)
     click.echo(f"Revoked API key {name}.")
+
+
+@cli.group("webhooks", help="Money events POSTed to the practice system.")
+def webhooks() -> None:
+    pass
+
+
+@webhooks.command("deliver", help="POST the money events due (as the scheduled function does).")
+def webhooks_deliver() -> None:
+    from portal.services.outbound_webhooks import deliver_webhooks
+
+    services = command_services()
+    if services.webhooks is None:
+        click.echo("portal: PORTAL_OUTBOUND_WEBHOOK_URL is not set; nothing to deliver.", err=True)
+        sys.exit(1)
+    run = deliver_webhooks(services)
+    click.echo(run.summary_line())

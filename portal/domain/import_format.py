@@ -20,6 +20,7 @@ TEXT_LIMIT = 200
 # inside the 64-bit integers SQLite and DynamoDB keep.
 MAX_CENTS = 99_999_999_999
 DATE_PATTERN = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+MAX_VERSION = 999_999
 PROCEDURE_CODE_PATTERN = f"(?:{CPT_PATTERN}|{HCPCS_PATTERN})"
 
 
@@ -28,6 +29,7 @@ class Kind(Enum):
     EMAIL = "email"  # one plain address (its own checks)
     DATE = "date"  # YYYY-MM-DD
     CENTS = "cents"  # a whole number of cents, not negative
+    VERSION = "version"  # a whole number from 1 (CSV: its digits); absent or empty is 1
     OBJECT = "object"  # the fields of `shape`
     LIST = "list"  # of `shape` objects, or of `item` values
 
@@ -221,6 +223,17 @@ STATEMENT = Shape(
         ),
         _date("statement_date", "The statement date", csv="statement_date"),
         _date("due_date", "On or after the statement date", csv="due_date"),
+        Field(
+            "version",
+            Kind.VERSION,
+            "1 unless the statement corrects one imported before (a re-bill): the same id "
+            "with a higher version and other content replaces it (payments stay applied); "
+            "a lower or equal version with other content is rejected.",
+            required=False,
+            maximum=MAX_VERSION,
+            csv="version",
+            csv_optional=True,
+        ),
         Field("guarantor", Kind.OBJECT, shape=GUARANTOR),
         Field(
             "patients",

@@ -88,6 +88,7 @@ def test_the_document_is_served_publicly_and_loads_as_openapi(app, client):
         ("GET", "/healthz"),
         ("POST", "/api/v1/statements"),
         ("GET", "/api/v1/accounts/{account_number}"),
+        ("GET", "/api/v1/payments"),
     }
 
 

@@ -9,8 +9,10 @@ from portal.adapters.dynamodb.access import DynamoDbAccess
 from portal.adapters.dynamodb.api_keys import DynamoDbApiKeys
 from portal.adapters.dynamodb.cases import DynamoDbCases
 from portal.adapters.dynamodb.claims import DynamoDbClaims
+from portal.adapters.dynamodb.deliveries import DynamoDbDeliveries
 from portal.adapters.dynamodb.ledger import DynamoDbLedger
 from portal.adapters.dynamodb.mail_feedback import DynamoDbMailFeedback
+from portal.adapters.dynamodb.money_events import DynamoDbMoneyEvents
 from portal.adapters.dynamodb.plans import DynamoDbPlans
 from portal.adapters.dynamodb.reminders import DynamoDbReminders
 from portal.adapters.dynamodb.reports import DynamoDbReports
@@ -30,6 +32,9 @@ class DynamoDbStore(
     DynamoDbMailFeedback,
     DynamoDbCases,
     DynamoDbSmsConsents,
+    DynamoDbMoneyEvents,
+    DynamoDbDeliveries,
 ):
     """The DynamoDB Store: one class per port (ledger, claims, access, staff, reminders,
-    reports, API keys, plans, mail feedback, cases) over one shared DynamoDbTable."""
+    reports, API keys, plans, mail feedback, cases, money events, webhook deliveries) over
+    one shared DynamoDbTable."""

@@ -4,8 +4,10 @@ from portal.adapters.sqlite.access import SqliteAccess
 from portal.adapters.sqlite.api_keys import SqliteApiKeys
 from portal.adapters.sqlite.cases import SqliteCases
 from portal.adapters.sqlite.claims import SqliteClaims
+from portal.adapters.sqlite.deliveries import SqliteDeliveries
 from portal.adapters.sqlite.ledger import SqliteLedger
 from portal.adapters.sqlite.mail_feedback import SqliteMailFeedback
+from portal.adapters.sqlite.money_events import SqliteMoneyEvents
 from portal.adapters.sqlite.plans import SqlitePlans
 from portal.adapters.sqlite.reminders import SqliteReminders
 from portal.adapters.sqlite.reports import SqliteReports
@@ -25,6 +27,9 @@ class SqliteStore(
     SqliteMailFeedback,
     SqliteCases,
     SqliteSmsConsents,
+    SqliteMoneyEvents,
+    SqliteDeliveries,
 ):
     """The SQLite Store: one class per port (ledger, claims, access, staff, reminders,
-    reports, API keys, plans, mail feedback, cases) over one shared SqliteDatabase."""
+    reports, API keys, plans, mail feedback, cases, money events, webhook deliveries) over
+    one shared SqliteDatabase."""
