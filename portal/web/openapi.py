@@ -163,6 +163,7 @@ STATEMENT_EXAMPLE = {
             "code": "99213",
             "description": "Office visit, established patient",
             "description_es": "Consulta en el consultorio, paciente establecido",
+            "claim_id": "C-100234-01",
             "diagnosis_codes": ["J06.9"],
             "charge_cents": 18500,
             "insurance_paid_cents": 12000,

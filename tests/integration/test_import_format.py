@@ -137,6 +137,7 @@ def test_the_table_keeps_the_contracts_field_names_and_csv_columns():
             "code",
             "description",
             "description_es",
+            "claim_id",
             "diagnosis_codes",
             "charge_cents",
             "insurance_paid_cents",
@@ -170,7 +171,7 @@ def test_the_table_keeps_the_contracts_field_names_and_csv_columns():
         "adjustment",
         "patient_responsibility",
     )
-    assert OPTIONAL_CSV_COLUMNS == ("description_es",)
+    assert OPTIONAL_CSV_COLUMNS == ("description_es", "claim_id")
 
 
 def test_the_served_statement_schemas_list_exactly_the_tables_fields_with_their_limits(served):
