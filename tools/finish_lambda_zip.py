@@ -74,6 +74,18 @@ STRIPE_SERVICES = frozenset(
     }
 )
 STRIPE_FOLDERS = ("stripe/checkout/", "stripe/data/")
+# pyx12 (reading 835 remittances): of its maps only the 835 of 5010 and what every map
+# loads with it (the map index, the 5010 envelope, the code lists and data elements).
+PYX12_MAPS = frozenset(
+    f"pyx12/map/{name}"
+    for name in (
+        "maps.xml",
+        "835.5010.X221.A1.xml",
+        "x12.control.00501.xml",
+        "codes.xml",
+        "dataele.xml",
+    )
+)
 STRIPE_V2 = frozenset({"stripe/v2/core/__init__.py", "stripe/v2/core/_event.py"})
 LEFT_OUT = (
     # Typed dicts that only type checkers read (stripe imports them under TYPE_CHECKING).
@@ -155,7 +167,9 @@ def left_out(name: str, python_files: set[str]) -> bool:
         return module.removeprefix("fontTools.") not in FONTTOOLS_MODULES
     if name.startswith("stripe/"):
         return stripe_left_out(name)
-    return False
+    if name.startswith("pyx12/map/"):
+        return name not in PYX12_MAPS
+    return name.startswith("pyx12/scripts/")  # its command-line tools
 
 
 def stripe_left_out(name: str) -> bool:
