@@ -89,6 +89,9 @@ class AuditAction(StrEnum):
     ASSIGN_CASE = "assign_case"
     REPLY_CASE = "reply_case"
     RESOLVE_CASE = "resolve_case"
+    IMPORT_REMITTANCE = "import_remittance"
+    VIEW_REMITTANCES = "view_remittances"
+    RESOLVE_REMITTANCE_ITEM = "resolve_remittance_item"
 
 
 @dataclass(frozen=True)

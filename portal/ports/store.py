@@ -1,5 +1,5 @@
 """The Store port: every role a store keeps (ledger, claims, access, staff, reminders,
-reports, API keys, payment plans, cases), in one object, SQLite or DynamoDB."""
+reports, API keys, payment plans, cases, remittances), in one object, SQLite or DynamoDB."""
 
 from pathlib import Path
 from typing import Protocol
@@ -12,6 +12,7 @@ from portal.ports.ledger import Ledger
 from portal.ports.mail_feedback import MailFeedback
 from portal.ports.plans import Plans
 from portal.ports.reminders import Reminders
+from portal.ports.remittances import Remittances
 from portal.ports.reports import Reports
 from portal.ports.staff import Staff
 
@@ -25,7 +26,18 @@ class StoreNotReady(StoreError):
 
 
 class Store(
-    Ledger, Claims, Access, Staff, Reminders, Reports, ApiKeys, Plans, MailFeedback, Cases, Protocol
+    Ledger,
+    Claims,
+    Access,
+    Staff,
+    Reminders,
+    Reports,
+    ApiKeys,
+    Plans,
+    MailFeedback,
+    Cases,
+    Remittances,
+    Protocol,
 ):
     """Every role at once, as bootstrap builds it."""
 

@@ -13,6 +13,7 @@ from portal.adapters.dynamodb.ledger import DynamoDbLedger
 from portal.adapters.dynamodb.mail_feedback import DynamoDbMailFeedback
 from portal.adapters.dynamodb.plans import DynamoDbPlans
 from portal.adapters.dynamodb.reminders import DynamoDbReminders
+from portal.adapters.dynamodb.remittances import DynamoDbRemittances
 from portal.adapters.dynamodb.reports import DynamoDbReports
 from portal.adapters.dynamodb.staff import DynamoDbStaff
 
@@ -28,6 +29,7 @@ class DynamoDbStore(
     DynamoDbPlans,
     DynamoDbMailFeedback,
     DynamoDbCases,
+    DynamoDbRemittances,
 ):
     """The DynamoDB Store: one class per port (ledger, claims, access, staff, reminders,
-    reports, API keys, plans, mail feedback, cases) over one shared DynamoDbTable."""
+    reports, API keys, plans, mail feedback, cases, remittances) over one shared DynamoDbTable."""

@@ -8,6 +8,7 @@ from portal.adapters.sqlite.ledger import SqliteLedger
 from portal.adapters.sqlite.mail_feedback import SqliteMailFeedback
 from portal.adapters.sqlite.plans import SqlitePlans
 from portal.adapters.sqlite.reminders import SqliteReminders
+from portal.adapters.sqlite.remittances import SqliteRemittances
 from portal.adapters.sqlite.reports import SqliteReports
 from portal.adapters.sqlite.staff import SqliteStaff
 
@@ -23,6 +24,7 @@ class SqliteStore(
     SqlitePlans,
     SqliteMailFeedback,
     SqliteCases,
+    SqliteRemittances,
 ):
     """The SQLite Store: one class per port (ledger, claims, access, staff, reminders,
-    reports, API keys, plans, mail feedback, cases) over one shared SqliteDatabase."""
+    reports, API keys, plans, mail feedback, cases, remittances) over one shared SqliteDatabase."""
