@@ -108,6 +108,19 @@ def _dollars(cents: int) -> str:
     return f"{sign}${abs(cents) // 100:,}.{abs(cents) % 100:02d}"
 
 
+def import_remittance_file(
+    services: Services, data: bytes, actor: str, dry_run: bool = False, address: str = ""
+) -> RemittanceSummary:
+    """`import_remittances` of a file's bytes, which must be text (X12 is ASCII)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return RemittanceSummary(
+            refusals=(Refusal(1, "ISA", f"not an X12 text file (byte {exc.start + 1})"),)
+        )
+    return import_remittances(services, text, actor, dry_run, address)
+
+
 def import_remittances(
     services: Services, text: str, actor: str, dry_run: bool = False, address: str = ""
 ) -> RemittanceSummary:
