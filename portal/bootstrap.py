@@ -93,6 +93,8 @@ def _inbound_texts(settings: Settings) -> NotificationVerifier:
     from portal.adapters.sns_notifications import SnsNotificationVerifier
 
     return SnsNotificationVerifier(settings.sms_inbound_topic_arn)
+
+
 def _webhooks(settings: Settings) -> WebhookSender | None:
     if not settings.outbound_webhook_url:
         return None
