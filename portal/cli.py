@@ -329,6 +329,28 @@ def plans_charge(as_of, dry_run: bool) -> None:
     click.echo(summary.line)
 
 
+@cli.group(help="Insurance remittances (X12 835).")
+def remittances() -> None:
+    pass
+
+
+@remittances.command(
+    "import", help="Import an X12 835 file and post what it pays; exit 1 if it is refused."
+)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the file and match it; post nothing.")
+def remittances_import(file: Path, dry_run: bool) -> None:
+    from portal.services.remittances import import_remittance_file
+
+    summary = import_remittance_file(command_services(), file.read_bytes(), "cli", dry_run)
+    if dry_run and not summary.refused:
+        click.echo("Dry run: nothing was posted.")
+    for line in summary.lines():
+        click.echo(line)
+    if summary.refused:
+        sys.exit(1)
+
+
 @cli.group(help="Billing staff users.")
 def staff() -> None:
     pass

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from portal.domain.codes import CODE_SYSTEMS, CPT_PATTERN, HCPCS_PATTERN, ICD10_PATTERN
+from portal.domain.statements import CLAIM_ID
 
 # Room for any real value; ids also become store keys, which have size limits (DynamoDB).
 TEXT_LIMIT = 200
@@ -176,6 +177,18 @@ LINE_ITEM = Shape(
             max_length=500,
             multiline=True,
             csv="description_es",
+            csv_optional=True,
+        ),
+        Field(
+            "claim_id",
+            Kind.TEXT,
+            "The insurance claim this line was billed on: the patient control number the "
+            "practice sent on the claim (CLP01 in the insurer's 835 remittance), so a "
+            "remittance posts to this line; empty for none.",
+            required=False,
+            max_length=38,
+            pattern=CLAIM_ID.pattern,
+            csv="claim_id",
             csv_optional=True,
         ),
         Field(

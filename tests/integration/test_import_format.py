@@ -140,6 +140,7 @@ def test_the_table_keeps_the_contracts_field_names_and_csv_columns():
             "code",
             "description",
             "description_es",
+            "claim_id",
             "diagnosis_codes",
             "charge_cents",
             "insurance_paid_cents",
@@ -178,6 +179,7 @@ def test_the_table_keeps_the_contracts_field_names_and_csv_columns():
         "sms_consent_at",
         "sms_consent_source",
         "description_es",
+        "claim_id",
     )
 
 

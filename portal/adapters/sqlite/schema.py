@@ -344,5 +344,26 @@ MIGRATIONS = (
         PRIMARY KEY (statement_id, version)
     );
     """,
+    # 14: insurance remittances (issue 20). A line's claim id (the 835's CLP01) and the lines
+    # by it; the remittance posting an entry belongs to (`source`, empty for any other), so
+    # each is posted once; each remittance (payer and trace number) imported, kept whole as
+    # JSON (`body`) with what it posted, left unmatched and the associates' work items.
+    """
+    ALTER TABLE statement_lines ADD COLUMN claim_id TEXT NOT NULL DEFAULT '';
+    CREATE INDEX statement_lines_by_claim ON statement_lines(claim_id) WHERE claim_id != '';
+    ALTER TABLE ledger_entries ADD COLUMN source TEXT NOT NULL DEFAULT '';
+    CREATE INDEX ledger_by_source ON ledger_entries(source) WHERE source != '';
+    CREATE TABLE remittances (
+        remittance_id TEXT PRIMARY KEY,
+        imported_at TEXT NOT NULL,
+        paid_on TEXT NOT NULL,
+        open_items INTEGER NOT NULL DEFAULT 0,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX remittances_by_age ON remittances(imported_at, remittance_id);
+    CREATE INDEX remittances_by_paid_on ON remittances(paid_on, remittance_id);
+    CREATE INDEX remittances_open ON remittances(imported_at) WHERE open_items > 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
