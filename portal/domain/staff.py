@@ -89,6 +89,7 @@ class AuditAction(StrEnum):
     ASSIGN_CASE = "assign_case"
     REPLY_CASE = "reply_case"
     RESOLVE_CASE = "resolve_case"
+    SEND_PAY_LINK = "send_pay_link"
 
 
 @dataclass(frozen=True)
