@@ -93,6 +93,9 @@ class Settings:
     pay_link_days: int = 30
     closed_weekdays: tuple[int, ...] = ()  # Monday 0 ... Sunday 6
     closed_dates: tuple[date, ...] = ()
+    # Outbound webhooks (issue 21): each money event POSTed, signed with the secret.
+    outbound_webhook_url: str = ""
+    outbound_webhook_secret: str = ""
 
     @property
     def local_store(self) -> bool:
@@ -267,6 +270,22 @@ class Settings:
         )
         languages = _languages(get("PORTAL_LANGUAGES", "en,es"), problems)
 
+        webhook_url = get("PORTAL_OUTBOUND_WEBHOOK_URL")
+        webhook_secret = get("PORTAL_OUTBOUND_WEBHOOK_SECRET")
+        if webhook_url:
+            scheme = urlparse(webhook_url).scheme
+            if scheme not in ("http", "https") or not urlparse(webhook_url).netloc:
+                problems.append(
+                    f"PORTAL_OUTBOUND_WEBHOOK_URL: must be an http(s) address, not {webhook_url!r}."
+                )
+            elif in_lambda and scheme != "https":
+                problems.append("PORTAL_OUTBOUND_WEBHOOK_URL: must be https:// inside AWS Lambda.")
+            if len(webhook_secret) < 16:
+                problems.append(
+                    "PORTAL_OUTBOUND_WEBHOOK_SECRET: required with PORTAL_OUTBOUND_WEBHOOK_URL, "
+                    "at least 16 characters."
+                )
+
         secret_key = get("PORTAL_SECRET_KEY")
         if not secret_key and in_lambda:
             problems.append("PORTAL_SECRET_KEY: required inside AWS Lambda.")
@@ -321,6 +340,8 @@ class Settings:
             pay_link_days=pay_link_days,
             closed_weekdays=closed_weekdays,
             closed_dates=closed_dates,
+            outbound_webhook_url=webhook_url,
+            outbound_webhook_secret=webhook_secret,
         )
 
 

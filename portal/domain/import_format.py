@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from portal.domain.codes import CODE_SYSTEMS, CPT_PATTERN, HCPCS_PATTERN, ICD10_PATTERN
+from portal.domain.statements import CLAIM_ID
 
 # Room for any real value; ids also become store keys, which have size limits (DynamoDB).
 TEXT_LIMIT = 200
@@ -20,6 +21,7 @@ TEXT_LIMIT = 200
 # inside the 64-bit integers SQLite and DynamoDB keep.
 MAX_CENTS = 99_999_999_999
 DATE_PATTERN = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+MAX_VERSION = 999_999
 PROCEDURE_CODE_PATTERN = f"(?:{CPT_PATTERN}|{HCPCS_PATTERN})"
 
 
@@ -28,6 +30,7 @@ class Kind(Enum):
     EMAIL = "email"  # one plain address (its own checks)
     DATE = "date"  # YYYY-MM-DD
     CENTS = "cents"  # a whole number of cents, not negative
+    VERSION = "version"  # a whole number from 1 (CSV: its digits); absent or empty is 1
     OBJECT = "object"  # the fields of `shape`
     LIST = "list"  # of `shape` objects, or of `item` values
 
@@ -177,6 +180,18 @@ LINE_ITEM = Shape(
             csv_optional=True,
         ),
         Field(
+            "claim_id",
+            Kind.TEXT,
+            "The insurance claim this line was billed on: the patient control number the "
+            "practice sent on the claim (CLP01 in the insurer's 835 remittance), so a "
+            "remittance posts to this line; empty for none.",
+            required=False,
+            max_length=38,
+            pattern=CLAIM_ID.pattern,
+            csv="claim_id",
+            csv_optional=True,
+        ),
+        Field(
             "diagnosis_codes",
             Kind.LIST,
             item=Field(
@@ -221,6 +236,17 @@ STATEMENT = Shape(
         ),
         _date("statement_date", "The statement date", csv="statement_date"),
         _date("due_date", "On or after the statement date", csv="due_date"),
+        Field(
+            "version",
+            Kind.VERSION,
+            "1 unless the statement corrects one imported before (a re-bill): the same id "
+            "with a higher version and other content replaces it (payments stay applied); "
+            "a lower or equal version with other content is rejected.",
+            required=False,
+            maximum=MAX_VERSION,
+            csv="version",
+            csv_optional=True,
+        ),
         Field("guarantor", Kind.OBJECT, shape=GUARANTOR),
         Field(
             "patients",

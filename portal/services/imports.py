@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, time
 from typing import NoReturn
 
 from portal.domain.accounts import Account, Guarantor, Patient
+from portal.domain.corrections import is_correction
 from portal.domain.import_format import (
     DATE_PATTERN,
     GUARANTOR,
@@ -355,7 +356,7 @@ class _Columns:
                 for f in LINE_ITEM.fields
                 if f.kind is Kind.CENTS and f.csv is not None
             ),
-            tuple(i for _, i, _ in statement + guarantor),
+            tuple(i for _, i, _ in statement + guarantor if i != ABSENT),
             (index["sms_consent_at"], index["sms_consent_source"]),
         )
 
@@ -527,6 +528,22 @@ def _cents(obj: dict, f: Field, where: str, errors: Errors) -> int:
     return 0
 
 
+def _version(obj: dict, f: Field, where: str, errors: Errors) -> int:
+    """JSON: an integer; CSV: its digits. Absent (or an empty CSV cell): 1."""
+    value = obj.get(f.name)
+    if value is None or (value == "" and isinstance(obj, CsvStatement)):
+        return 1
+    if isinstance(obj, CsvStatement) and isinstance(value, str) and value.isascii():
+        value = int(value) if value.isdigit() and len(value) <= 9 else value
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.append((where + f.name, "Must be a whole number (1 for a first statement)."))
+    elif not 1 <= value <= (f.maximum or value):
+        errors.append((where + f.name, f"Must be from 1 to {f.maximum}."))
+    else:
+        return value
+    return 1
+
+
 def _object(obj: dict, f: Field, where: str, errors: Errors) -> dict:
     """The values of an object's fields; placeholders (and its one problem) when it is
     missing or not an object."""
@@ -576,6 +593,7 @@ _READERS: dict[Kind, Callable[[dict, Field, str, Errors], object]] = {
     Kind.EMAIL: _email,
     Kind.DATE: _date,
     Kind.CENTS: _cents,
+    Kind.VERSION: _version,
     Kind.OBJECT: _object,
     Kind.LIST: _list,
 }
@@ -635,6 +653,7 @@ def read_statement(
         statement_date=values["statement_date"],
         due_date=values["due_date"],
         lines=lines,
+        version=values["version"],
     )
     return guarantor, patients, statement, consent
 
@@ -796,6 +815,8 @@ def _dry_run(services: Services, record: object, summary: ImportSummary) -> None
             summary.imported += 1
         elif stored.fingerprint() == statement.fingerprint():
             summary.unchanged += 1
+        elif is_correction(stored.version, statement):
+            summary.imported += 1
         else:
             errors = [("statement_id", CONFLICT)]
     if errors:
@@ -838,7 +859,7 @@ def _import_batch(
             record_imported_consent(services, read[3])
     for (statement_id, _, errors), place in zip(reads, places, strict=True):
         outcome = None if place is None else outcomes[place]
-        if outcome is ImportOutcome.IMPORTED:
+        if outcome in (ImportOutcome.IMPORTED, ImportOutcome.CORRECTED):
             summary.imported += 1
         elif outcome is ImportOutcome.UNCHANGED:
             summary.unchanged += 1

@@ -20,8 +20,10 @@ from flask_babel import lazy_gettext as _l
 
 from portal.domain.aging import practice_date
 from portal.domain.cases import REASON_LABELS, STATUS_LABELS
+from portal.domain.corrections import Correction, line_changes
 from portal.domain.errors import InvalidInput
 from portal.domain.payments import PaymentStatus
+from portal.domain.statements import Statement
 from portal.domain.viewers import Viewer
 from portal.ports.payments import GatewayError
 from portal.services.accounts import AccountView, account_view, patient_page
@@ -264,7 +266,31 @@ def statement(account_number: str, statement_id: str):
     item = next((s for s in view.statements if s.statement.statement_id == statement_id), None)
     if item is None:
         abort(404)
-    return render_template("patient/statement.html", view=view, item=item, form=AmountForm())
+    return render_template(
+        "patient/statement.html",
+        view=view,
+        item=item,
+        form=AmountForm(),
+        correction=correction_shown(item.statement),
+    )
+
+
+def correction_shown(statement: Statement) -> Correction | None:
+    """What a corrected statement changed, as the signed-in person may see it (the lines of
+    their own patients only, unless they are the guarantor)."""
+    if statement.version == 1:
+        return None
+    versions = current_services().store.statement_versions(statement.statement_id)
+    if not versions:
+        return None
+    viewer = Viewer.from_session(session.get("viewer")) or Viewer.patients(())
+    previous = versions[-1]
+    changes = [
+        c
+        for c in line_changes(previous, statement)
+        if all(viewer.sees_in_full(line.patient_id) for line in (c.before, c.after) if line)
+    ]
+    return Correction(previous, changes, viewer.is_guarantor)
 
 
 def pdf_response(data: bytes, statement_id: str) -> Response:

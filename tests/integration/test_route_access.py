@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from portal.domain.outbound import DeliveryState
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.plans import Installment, Plan, PlanKind
 from portal.domain.staff import EscalationKind, Role
@@ -177,6 +178,12 @@ TABLE = [
     site("/faq"),
     site("/contact"),
     site("/privacy"),
+    *(
+        Route(
+            "GET", f"/<string(minlength=2,maxlength=3):lang>{p}", f"/es{p}", everyone(), public=True
+        )
+        for p in ("/", "/how-to-pay", "/faq", "/contact", "/privacy")
+    ),
     Route("GET", "/static/<path:filename>", "/static/portal.css", everyone(), public=True),
     Route(
         "GET",
@@ -599,6 +606,14 @@ TABLE = [
         key_only(NOT_FOUND),
         variant="unknown account",
     ),
+    Route("GET", "/api/v1/payments", "/api/v1/payments", key_only(OK)),
+    Route(
+        "GET",
+        "/api/v1/payments",
+        "/api/v1/payments?since=not-a-cursor",
+        key_only(BAD_REQUEST),
+        variant="bad cursor",
+    ),
     Route(
         "POST",
         "/api/v1/statements",
@@ -660,6 +675,12 @@ TABLE = [
         "GET",
         "/staff/accounts/<account_number>/statements/<statement_id>.pdf",
         "/staff/accounts/100234/statements/S-2026-000123.pdf",
+        staff_only(ASSOCIATE, OK),
+    ),
+    Route(
+        "GET",
+        "/staff/accounts/<account_number>/statements/<statement_id>/versions",
+        "/staff/accounts/100234/statements/S-2026-000123/versions",
         staff_only(ASSOCIATE, OK),
     ),
     Route(
@@ -906,6 +927,16 @@ TABLE = [
         csrf_actor="admin",
         changes=True,
     ),
+    Route("GET", "/staff/webhooks", "/staff/webhooks", staff_only(SUPERVISOR, OK)),
+    Route(
+        "POST",
+        "/staff/webhooks/<event_id>/retry",
+        "/staff/webhooks/{webhook}/retry",
+        staff_only(SUPERVISOR, see_other("/staff/webhooks")),
+        form=lambda w: {},
+        csrf_actor="supervisor",
+        changes=True,
+    ),
     Route("GET", "/staff/api-keys", "/staff/api-keys", staff_only(ADMIN, OK)),
     Route(
         "POST",
@@ -1001,6 +1032,7 @@ def world(request, config, lopez, smith) -> World:
     revoked = create_api_key(services, "revoked", "setup").key
     revoke_api_key(services, "revoked", "setup")
     create_api_key(services, "to-revoke", "setup")
+    w.ids["webhook"] = failed_delivery(services)
     w.keys = {
         "good key": f"Bearer {good}",
         "revoked key": f"Bearer {revoked}",
@@ -1038,6 +1070,17 @@ def card_payment(services, stub, payment_id: str, account_number: str) -> str:
     return payment_id
 
 
+def failed_delivery(services) -> str:
+    """A money event whose webhook delivery was given up on (staff may try it again)."""
+    store = services.store
+    page = store.money_events(0, 1)
+    assert store.add_deliveries(0, page, NOW)
+    delivery = store.get_delivery(page.events[0].event_id)
+    failed = replace(delivery, state=DeliveryState.FAILED, attempts=9, done_at=NOW)
+    assert store.save_delivery(delivery, failed)
+    return delivery.event_id
+
+
 def snapshot(services) -> tuple:
     """Everything a request could change, short of sessions."""
     store = services.store
@@ -1060,6 +1103,7 @@ def snapshot(services) -> tuple:
         tuple((u.username, u.password_hash, u.session_epoch) for u in store.staff_users()),
         tuple((k.name, k.revoked_at) for k in store.api_keys()),
         tuple(r.address for r in store.undeliverable_addresses()),
+        tuple((d.event_id, d.state) for d in store.failed_deliveries()),
         tuple(
             (p.plan_id, p.version, p.canceled_at)
             for number in ("100234", "100777")
