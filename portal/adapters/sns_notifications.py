@@ -12,7 +12,6 @@ import base64
 import json
 import re
 import threading
-import urllib.request
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -40,6 +39,8 @@ FIELDS["UnsubscribeConfirmation"] = FIELDS["SubscriptionConfirmation"]
 
 
 def _fetch(url: str) -> bytes:
+    import urllib.request  # on the first text back, not at a cold start
+
     with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_SECONDS) as response:
         return response.read(64 * 1024)
 
