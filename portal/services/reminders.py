@@ -298,7 +298,15 @@ def _send_batch(
                     services, planned, today, token, undeliverable, taken, summary, done, records
                 )
             if planned.text is not None:
+                # A text is marked on its own, with what went before it: a process killed
+                # once a message is sent leaves only that one unmarked (to go again).
+                if done:
+                    store.complete_claims(done, services.clock.now(), records)
+                    done, records = [], []
                 _send_text(services, planned, taken, summary, done, records)
+                if done:
+                    store.complete_claims(done, services.clock.now(), records)
+                    done, records = [], []
     finally:
         # What went out is marked, even when a later one of the batch raised.
         if done:

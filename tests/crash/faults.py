@@ -138,10 +138,12 @@ class Faulty:
 
 
 def with_faults(services: Services, recorder: Recorder) -> Services:
-    """The same services with the store, mailer and card gateway counted (and killable)."""
+    """The same services with the store, mailer, text sender and card gateway counted (and
+    killable)."""
     return replace(
         services,
         store=Faulty(services.store, "store", STORE_READS, recorder),
         mailer=Faulty(services.mailer, "mailer", MAILER_READS, recorder),
         payments=Faulty(services.payments, "gateway", GATEWAY_READS, recorder),
+        texts=Faulty(services.texts, "texts", MAILER_READS, recorder) if services.texts else None,
     )

@@ -16,6 +16,7 @@ from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.plan_terms import text_digest
 from portal.domain.staff import AuditAction, Role
 from portal.domain.statements import Statement
+from portal.domain.texting import SmsConsent
 from portal.domain.viewers import Viewer
 from portal.ports.reminders import DueAccount
 from portal.services import ledger as posting
@@ -250,6 +251,28 @@ class ReminderBatch(Reminder):
         return summary.failed > 0  # reported as a batch failure: delivered again
 
 
+class TextReminder(Reminder):
+    """Sending by both channels (issue 22): the first reminder by e-mail and by text, each
+    with its own claim, each exactly once."""
+
+    name = "text_reminder"
+    number = "510023"
+    phone = "+15555550123"
+
+    def prepare(self, services: Services, stub: StripeStub) -> None:
+        super().prepare(services, stub)
+        services.store.save_sms_consent(
+            SmsConsent(self.number, self.phone, NOW - timedelta(days=60), "intake form")
+        )
+
+    def expected(self) -> Expected:
+        return Expected(
+            self.number,
+            sum(OWED),
+            messages=Counter({("reminder", EMAIL): 1, ("text-reminder", self.phone): 1}),
+        )
+
+
 class Refund:
     """Refunding: staff give back part of a posted card payment (through Stripe first)."""
 
@@ -445,6 +468,7 @@ SCENARIOS = {
         ImportBatch(),
         Reminder(),
         ReminderBatch(),
+        TextReminder(),
         Refund(),
         PlanCharge(),
         PlanMethodSaved(),
