@@ -43,7 +43,13 @@ from portal.services.notices import (
 from portal.services.pay_links import pay_link
 from portal.services.plans import is_running
 from portal.services.staff_actions import open_escalation
-from portal.services.texting import active_consent, attempt_text, may_text_now, reminder_text
+from portal.services.texting import (
+    active_consent,
+    attempt_text,
+    may_text_now,
+    reminder_text,
+    texting_days,
+)
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"
@@ -109,7 +115,14 @@ def run_reminders(
     undeliverable = undeliverable_set(services) if due else frozenset()
     holds = holding_cases(services, schedule) if due else {}
     remind_accounts(
-        services, progress(due) if progress else due, today, summary, plans, undeliverable, holds
+        services,
+        progress(due) if progress else due,
+        today,
+        summary,
+        plans,
+        undeliverable,
+        holds,
+        at=as_of,
     )
     # Then whatever was claimed and never finished (an event, a receipt, a notice, a
     # reminder whose sender died): imported here, as the sweep finishes reminders with this
@@ -136,18 +149,22 @@ def remind_accounts(
     plans: "RunningPlans | None",
     undeliverable: Collection[str] | None = None,
     holds: "HoldingCases | None" = None,
+    at: datetime | None = None,
 ) -> None:
     """Each due account's step today, claimed, sent and marked BATCH at a time.
     `plans`, `holds`: the run's running plans and holding cases, read once; None reads
     each account's own. `undeliverable`: the addresses that take no mail, read here when
-    not given."""
+    not given. `at`: the run's instant, which quiet hours are told by (the clock's when not
+    given)."""
     schedule = schedule_of(services)
     if undeliverable is None:
         undeliverable = undeliverable_set(services)
     batch: list[Planned] = []
     for item in items:
         try:
-            planned = _plan(services, schedule, item, today, summary, plans, undeliverable, holds)
+            planned = _plan(
+                services, schedule, item, today, summary, plans, undeliverable, holds, at
+            )
         except Exception:
             # One account's trouble must not stop everyone else's reminders.
             log.exception("reminders: account %s failed", item.account_number)
@@ -213,6 +230,7 @@ def _plan(
     plans: "RunningPlans | None",
     undeliverable: Collection[str],
     holds: "HoldingCases | None",
+    at: datetime | None = None,
 ) -> Planned | None:
     """The account's step today; None when it is skipped (or only counted: a dry run)."""
     account = item.account or services.store.get_account(item.account_number)
@@ -226,7 +244,7 @@ def _plan(
     if isinstance(step, Skip):
         summary.skipped += 1
         return None
-    planned = _channels(services, Planned(item, account, step), consent, undeliverable)
+    planned = _channels(services, Planned(item, account, step), consent, undeliverable, at)
     if not planned.claims:
         summary.skipped += 1  # only a text, outside the hours texts may go: a later run
         return None
@@ -242,6 +260,7 @@ def _channels(
     planned: Planned,
     consent: SmsConsent | None,
     undeliverable: Collection[str],
+    at: datetime | None = None,
 ) -> Planned:
     """The ways the step goes: the escalation by e-mail to the practice; a reminder or
     final notice by e-mail to an address that takes mail, and by text to a number agreed
@@ -250,7 +269,9 @@ def _channels(
         return planned
     address = planned.account.guarantor.email
     email = bool(address) and not is_listed(address, undeliverable)
-    text = consent if consent is not None and may_text_now(services, consent) else None
+    when = at or services.clock.now()
+    allowed = consent is not None and texting_days(services).may_text(when, consent.time_zone)
+    text = consent if allowed else None
     return replace(planned, email=email, text=text)
 
 
