@@ -220,6 +220,10 @@ def record_imported_consent(services: Services, consent: SmsConsent) -> bool:
 # -- texts back (STOP, HELP, START) -------------------------------------------------------
 
 
+class InboundInProgress(Exception):
+    """The same text back is being acted on (or its handler died a moment ago): try later."""
+
+
 @dataclass(frozen=True)
 class InboundText:
     message_id: str  # the carrier's or SNS's id: the same text delivered twice is one
@@ -235,7 +239,11 @@ def receive_text(services: Services, inbound: InboundText) -> Keyword | None:
     store, now = services.store, services.clock.now()
     payload = claim_payload(phone=inbound.phone, body=inbound.body[:20])
     if not store.claim(INBOUND_CLAIM, inbound.message_id, now, stale_before(now), payload):
-        return keyword_of(inbound.body)  # delivered before: acted on already
+        if store.claim_completed(INBOUND_CLAIM, inbound.message_id):
+            return keyword_of(inbound.body)  # delivered before: acted on already
+        # Another delivery is at it now, or its process died (its claim goes stale after
+        # 10 minutes): SNS delivers it again later, and a later delivery takes it over.
+        raise InboundInProgress(inbound.message_id)
     try:
         keyword = _act(services, inbound)
     except Exception:

@@ -884,6 +884,8 @@ def test_texts_back_are_delivered_to_the_signed_route_over_https(template):
     assert props["TopicArn"] == {"Ref": "InboundSmsTopic"}
     assert props["Protocol"] == "https"
     assert props["Endpoint"] == {"Fn::Sub": "${PortalBaseUrl}/webhooks/sms"}
+    retries = props["DeliveryPolicy"]["healthyRetryPolicy"]
+    assert retries["numRetries"] >= 30 and retries["maxDelayTarget"] >= 300
     output = template["Outputs"]["InboundSmsTopicArn"]
     assert output["Value"] == {"Ref": "InboundSmsTopic"}
     assert "PORTAL_SMS_INBOUND_TOPIC_ARN" in output["Description"]
