@@ -11,7 +11,7 @@ send that one again: e-mail offers no way to make a send and a store write one s
 """
 
 import logging
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 from types import EllipsisType
@@ -160,10 +160,19 @@ def remind_accounts(
     if undeliverable is None:
         undeliverable = undeliverable_set(services)
     batch: list[Planned] = []
-    for item in items:
+    for item, consents in _with_consents(services, items):
         try:
             planned = _plan(
-                services, schedule, item, today, summary, plans, undeliverable, holds, at
+                services,
+                schedule,
+                item,
+                today,
+                summary,
+                plans,
+                undeliverable,
+                holds,
+                at,
+                consents,
             )
         except Exception:
             # One account's trouble must not stop everyone else's reminders.
@@ -221,6 +230,30 @@ def text_kind(stage: Stage) -> str:
     return f"{stage.value}-text"
 
 
+def _with_consents(
+    services: Services, items: Iterable[DueAccount]
+) -> Iterator[tuple[DueAccount, dict[str, SmsConsent]]]:
+    """Each due account with the consents to texts of its BATCH, read in one call a batch."""
+    chunk: list[DueAccount] = []
+
+    def read() -> dict[str, SmsConsent]:
+        try:
+            return services.store.sms_consents([i.account_number for i in chunk])
+        except Exception:
+            log.exception("reminders: the batch's consents to texts were not read")
+            return {}
+
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == BATCH:
+            consents = read()
+            yield from ((i, consents) for i in chunk)
+            chunk = []
+    if chunk:
+        consents = read()
+        yield from ((i, consents) for i in chunk)
+
+
 def _plan(
     services: Services,
     schedule: Schedule,
@@ -231,13 +264,19 @@ def _plan(
     undeliverable: Collection[str],
     holds: "HoldingCases | None",
     at: datetime | None = None,
+    consents: "dict[str, SmsConsent] | None" = None,
 ) -> Planned | None:
-    """The account's step today; None when it is skipped (or only counted: a dry run)."""
+    """The account's step today; None when it is skipped (or only counted: a dry run).
+    `consents`: the consents to texts read for its batch (None: the account's own is read)."""
     account = item.account or services.store.get_account(item.account_number)
     if account is None:
         summary.skipped += 1
         return None
-    consent = active_consent(services, account.account_number)
+    if consents is None:
+        consent = active_consent(services, account.account_number)
+    else:
+        found = consents.get(account.account_number)
+        consent = found if found is not None and found.active else None
     item, step = decide_item(
         services, schedule, account, item, today, plans, holds, undeliverable, consent
     )
