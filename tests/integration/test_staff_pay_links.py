@@ -154,3 +154,19 @@ def test_clicks_at_once_cannot_pass_the_limit(services, lopez):
 def test_an_unknown_account_is_not_found(associate):
     response = post_form(associate, "/staff/accounts/999999/pay-link", {"channel": "text"})
     assert response.status_code == 404
+
+
+def consent_line(client) -> str:
+    html = client.get(PAGE).get_data(as_text=True)
+    start = html.index('data-testid="sms-consent">') + len('data-testid="sms-consent">')
+    return html[start : html.index("</p>", start)].strip()
+
+
+def test_the_account_page_says_whether_texts_may_go(associate, services):
+    assert consent_line(associate) == "Texts: the guarantor has not agreed to texts."
+    agree(services, "America/Chicago")
+    line = consent_line(associate)
+    assert line.startswith(f"Texts: on, to {PHONE} (agreed ") and "intake form" in line
+    assert "America/Chicago" in line
+    services.store.save_sms_consent(services.store.sms_consent("100234").stopped(NOW))
+    assert consent_line(associate).startswith("Texts: stopped ")
