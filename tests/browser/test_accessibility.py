@@ -899,6 +899,7 @@ PAGES: dict[str, tuple[str, Callable]] = {
     "case": ("patient", case_page),
     "help-paying": ("patient", goto("/account/help", "Help paying your bill")),
     "billing-texts": ("patient", goto("/account/texts", "Billing texts")),
+    "pay-link-not-valid": ("anon", goto("/pay/not-a-link", "Pay your bill", status=404)),
     "help-paying-invalid": ("patient", help_invalid),
     "payment-pending": ("patient", goto("{pending}", "Waiting for your payment to be confirmed")),
     "receipt": ("patient", goto("{receipt}", "Thank you, your payment was received")),

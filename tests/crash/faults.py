@@ -57,6 +57,9 @@ STORE_READS = frozenset(
         "plans_due",
         "receivable_at",
         "search_accounts",
+        "sms_consent",
+        "sms_consents",
+        "sms_consents_for_phone",
         "staff_users",
         "undeliverable",
         "undeliverable_addresses",
@@ -138,10 +141,12 @@ class Faulty:
 
 
 def with_faults(services: Services, recorder: Recorder) -> Services:
-    """The same services with the store, mailer and card gateway counted (and killable)."""
+    """The same services with the store, mailer, text sender and card gateway counted (and
+    killable)."""
     return replace(
         services,
         store=Faulty(services.store, "store", STORE_READS, recorder),
         mailer=Faulty(services.mailer, "mailer", MAILER_READS, recorder),
         payments=Faulty(services.payments, "gateway", GATEWAY_READS, recorder),
+        texts=Faulty(services.texts, "texts", MAILER_READS, recorder) if services.texts else None,
     )

@@ -779,6 +779,15 @@ TABLE = [
     ),
     Route(
         "POST",
+        "/staff/accounts/<account_number>/pay-link",
+        "/staff/accounts/100777/pay-link",
+        staff_only(ASSOCIATE, see_other("/staff/accounts/100777")),
+        form=lambda w: {"channel": "email"},
+        csrf_actor="admin",
+        changes=True,
+    ),
+    Route(
+        "POST",
         "/staff/accounts/<account_number>/plans/<plan_id>/skip",
         "/staff/accounts/100234/plans/{plan_a}/skip",
         staff_only(SUPERVISOR, TO_A_ACCOUNT),
