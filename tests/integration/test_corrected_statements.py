@@ -133,5 +133,6 @@ def test_the_setting_decides_whose_due_date_reminders_count_from(services):
         services,
         settings=dataclasses.replace(services.settings, corrections_restart_reminders=True),
     )
-    import_statement(restart, account, dataclasses.replace(later, version=3), notify=False)
-    assert services.store.get_statement("S-DUE-1").due_date == date(2026, 12, 31)
+    third = dataclasses.replace(later, due_date=date(2027, 1, 10), version=3)
+    import_statement(restart, account, third, notify=False)
+    assert services.store.get_statement("S-DUE-1").due_date == date(2027, 1, 10)
