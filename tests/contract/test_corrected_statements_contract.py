@@ -16,7 +16,8 @@ from portal.ports.store import Store
 from portal.services import ledger as posting
 from tests.conftest import NOW, lopez_account, statement
 from tests.contract.test_money_events_contract import read_all
-from tests.contract.test_store_contract import pending, records
+from tests.contract.test_refund_races import another_handle
+from tests.contract.test_store_contract import pending, records, run_together
 
 SID = "S-2026-000500"
 
@@ -151,3 +152,25 @@ def test_a_correction_keeps_the_due_date_unless_reminders_restart(store: Store):
     stored = store.get_statement(SID)
     assert stored is not None
     assert (stored.version, stored.due_date, stored.total_cents) == (3, date(2027, 1, 15), 2500)
+
+
+def test_two_corrections_at_once_leave_one_consistent_statement(store: Store):
+    account = lopez_account()
+    store.import_statement(account, version((3000,), 1), NOW)
+    store.create_payment(pending("pay_1", 1000))
+    posting.post_payment(store, "pay_1", "ch_1", 1000, NOW)
+    other = another_handle(store)
+
+    outcomes = run_together(
+        [
+            lambda: store.import_statement(account, version((2000,), 2), NOW),
+            lambda: other.import_statement(account, version((4000,), 3), NOW),
+        ]
+    )
+
+    stored = store.get_statement(SID)
+    assert stored is not None
+    total = {2: 2000, 3: 4000}[stored.version]
+    assert balances(records(store).entries).by_statement[SID] == total - 1000
+    assert ImportOutcome.CORRECTED in outcomes
+    assert len(store.statement_versions(SID)) == outcomes.count(ImportOutcome.CORRECTED)
