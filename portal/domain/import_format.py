@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from portal.domain.codes import CODE_SYSTEMS, CPT_PATTERN, HCPCS_PATTERN, ICD10_PATTERN
+from portal.domain.statements import CLAIM_ID
 
 # Room for any real value; ids also become store keys, which have size limits (DynamoDB).
 TEXT_LIMIT = 200
@@ -81,6 +82,36 @@ def _cents(name: str, description: str, csv: str) -> Field:
     return Field(name, Kind.CENTS, description, maximum=MAX_CENTS, csv=csv)
 
 
+SMS_CONSENT = Shape(
+    "SmsConsent",
+    (
+        _optional(
+            "phone",
+            "The mobile number agreed to, e.g. +15555550123; empty: the guarantor's phone.",
+        ),
+        _text(
+            "given_at",
+            "When the guarantor agreed to billing texts: an ISO 8601 time with its offset "
+            "(2026-10-14T09:30:00-04:00, or Z for UTC), or a date (taken as 00:00 UTC).",
+            64,
+            csv="sms_consent_at",
+            csv_optional=True,
+        ),
+        _text(
+            "source",
+            "How the consent was given (e.g. intake form, front desk), kept with it.",
+            100,
+            csv="sms_consent_source",
+            csv_optional=True,
+        ),
+    ),
+    description=(
+        "The guarantor's consent to billing texts at a mobile number (issue 22): without "
+        "one, no text is sent. A consent older than the account's, or than a STOP the "
+        "number texted since, changes nothing."
+    ),
+)
+
 GUARANTOR = Shape(
     "Guarantor",
     (
@@ -100,6 +131,7 @@ GUARANTOR = Shape(
             "phone", "A phone number, e.g. +15555550123; empty for none.", csv="guarantor_phone"
         ),
         _optional("preferred_language", "A language tag; empty means `en`.", default="en"),
+        Field("sms_consent", Kind.OBJECT, required=False, shape=SMS_CONSENT),
     ),
 )
 
@@ -145,6 +177,18 @@ LINE_ITEM = Shape(
             max_length=500,
             multiline=True,
             csv="description_es",
+            csv_optional=True,
+        ),
+        Field(
+            "claim_id",
+            Kind.TEXT,
+            "The insurance claim this line was billed on: the patient control number the "
+            "practice sent on the claim (CLP01 in the insurer's 835 remittance), so a "
+            "remittance posts to this line; empty for none.",
+            required=False,
+            max_length=38,
+            pattern=CLAIM_ID.pattern,
+            csv="claim_id",
             csv_optional=True,
         ),
         Field(
@@ -225,7 +269,7 @@ STATEMENT = Shape(
     ),
 )
 
-SHAPES = (STATEMENT, GUARANTOR, PATIENT, LINE_ITEM)
+SHAPES = (STATEMENT, GUARANTOR, SMS_CONSENT, PATIENT, LINE_ITEM)
 
 
 def csv_columns(optional: bool = False) -> tuple[str, ...]:

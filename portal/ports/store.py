@@ -1,5 +1,5 @@
 """The Store port: every role a store keeps (ledger, claims, access, staff, reminders,
-reports, API keys, payment plans, cases, money events, webhook deliveries),
+reports, API keys, payment plans, cases, money events, webhook deliveries, remittances),
 in one object, SQLite or DynamoDB."""
 
 from pathlib import Path
@@ -15,7 +15,9 @@ from portal.ports.money_events import MoneyEvents
 from portal.ports.outbound import Deliveries
 from portal.ports.plans import Plans
 from portal.ports.reminders import Reminders
+from portal.ports.remittances import Remittances
 from portal.ports.reports import Reports
+from portal.ports.sms_consents import SmsConsents
 from portal.ports.staff import Staff
 
 
@@ -38,8 +40,10 @@ class Store(
     Plans,
     MailFeedback,
     Cases,
+    SmsConsents,
     MoneyEvents,
     Deliveries,
+    Remittances,
     Protocol,
 ):
     """Every role at once, as bootstrap builds it."""

@@ -22,7 +22,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import NoReturn
 
 from portal.domain.accounts import Account, Guarantor, Patient
@@ -40,13 +40,16 @@ from portal.domain.import_format import (
     csv_columns,
 )
 from portal.domain.names import name_key
+from portal.domain.phones import normalize_phone
 from portal.domain.staff import AuditAction
 from portal.domain.statements import LineItem, Statement, statement_errors
 from portal.domain.text import HIDDEN_CHARACTER, has_hidden_characters
+from portal.domain.texting import SmsConsent
 from portal.ports.ledger import ImportOutcome
 from portal.services.audit import audit
 from portal.services.context import Services
 from portal.services.statements import CONFLICT, Notice, send_notices, store_statements
+from portal.services.texting import imported_consent, record_imported_consent
 
 Errors = list[tuple[str, str]]
 
@@ -335,6 +338,7 @@ class _Columns:
     line: _TextColumns
     cents: tuple[tuple[Field, int], ...]
     same_on_every_row: tuple[int, ...]  # the statement's and the guarantor's columns
+    consent: tuple[int, int]  # sms_consent_at, sms_consent_source (ABSENT: left out)
 
     @classmethod
     def of(cls, index: dict[str, int], width: int) -> "_Columns":
@@ -353,6 +357,7 @@ class _Columns:
                 if f.kind is Kind.CENTS and f.csv is not None
             ),
             tuple(i for _, i, _ in statement + guarantor if i != ABSENT),
+            (index["sms_consent_at"], index["sms_consent_source"]),
         )
 
 
@@ -369,9 +374,13 @@ def _csv_fields(row: list[str], columns: _TextColumns) -> dict:
 
 
 def _new_csv_statement(row: list[str], columns: _Columns) -> CsvStatement:
+    guarantor = _csv_fields(row, columns.guarantor)
+    at, source = (row[i].strip() if i < len(row) else "" for i in columns.consent)
+    if at or source:
+        guarantor["sms_consent"] = {"given_at": at, "source": source}
     statement = CsvStatement(
         **_csv_fields(row, columns.statement),
-        guarantor=_csv_fields(row, columns.guarantor),
+        guarantor=guarantor,
         patients=[],
         lines=[],
     )
@@ -396,6 +405,8 @@ def _add_csv_row(statement: CsvStatement, row: list[str], columns: _Columns, num
     if [row[i] for i in columns.same_on_every_row] != statement.first_cells:
         first = _csv_fields(row, columns.statement)
         first["guarantor"] = _csv_fields(row, columns.guarantor)
+        if "sms_consent" in statement["guarantor"]:  # read from the first row only
+            first["guarantor"]["sms_consent"] = statement["guarantor"]["sms_consent"]
         for key in (*_SAME_ON_EVERY_ROW, "guarantor"):
             if first[key] != statement[key]:
                 statement.problems.append(
@@ -538,6 +549,8 @@ def _object(obj: dict, f: Field, where: str, errors: Errors) -> dict:
     missing or not an object."""
     assert f.shape is not None, f"{f.name} is an object field without a shape"
     value = obj.get(f.name)
+    if value is None and not f.required:
+        return None  # type: ignore[return-value]
     if value is None:
         errors.append((where + f.name, REQUIRED))
     elif not isinstance(value, dict):
@@ -616,7 +629,9 @@ def _patients(items: list[tuple[int, dict]], errors: Errors) -> list[Patient]:
     return patients
 
 
-def read_statement(record: dict, errors: Errors) -> tuple[Guarantor, list[Patient], Statement]:
+def read_statement(
+    record: dict, errors: Errors
+) -> tuple[Guarantor, list[Patient], Statement, SmsConsent | None]:
     """The guarantor, patients and statement of a record; problems go to `errors` (when
     there are any, the returned values are placeholders and must not be stored)."""
     values: dict = {}
@@ -625,7 +640,9 @@ def read_statement(record: dict, errors: Errors) -> tuple[Guarantor, list[Patien
         values[f.name] = _READERS[f.kind](record, f, "", errors)
         if f.name == "patients":  # reported before the lines' problems
             patients = _patients(values["patients"], errors)
+    consent_fields = values["guarantor"].pop("sms_consent", None)
     guarantor = Guarantor(**values["guarantor"])
+    consent = _consent(consent_fields, guarantor, values["account_number"], errors)
     lines = tuple(
         LineItem(**{**fields, "diagnosis_codes": tuple(fields["diagnosis_codes"])})
         for _, fields in values["lines"]
@@ -638,7 +655,42 @@ def read_statement(record: dict, errors: Errors) -> tuple[Guarantor, list[Patien
         lines=lines,
         version=values["version"],
     )
-    return guarantor, patients, statement
+    return guarantor, patients, statement, consent
+
+
+def _consent(
+    fields: dict | None, guarantor: Guarantor, account_number: str, errors: Errors
+) -> SmsConsent | None:
+    """The guarantor's consent to texts (`guarantor.sms_consent`), checked."""
+    if not fields:
+        return None
+    where = "guarantor.sms_consent."
+    phone = normalize_phone(fields["phone"] or guarantor.phone)
+    if not phone:
+        field = "phone" if fields["phone"] else "phone (the guarantor's)"
+        errors.append((where + field, "Must be a mobile number, e.g. +15555550123."))
+    given_at = _instant(fields["given_at"])
+    if given_at is None and fields["given_at"]:
+        errors.append(
+            (
+                where + "given_at",
+                "Must be a time with its offset (2026-10-14T09:30:00-04:00) or a date "
+                "(YYYY-MM-DD).",
+            )
+        )
+    if not phone or given_at is None:
+        return None
+    return imported_consent(account_number, phone, given_at, fields["source"])
+
+
+def _instant(text: str) -> datetime | None:
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return at.astimezone(UTC) if at.tzinfo is not None else None
 
 
 def _same_person(a: Guarantor, b: Guarantor) -> bool:
@@ -660,7 +712,7 @@ def check_statement(
     return statement_id, account, statement, errors
 
 
-_Read = tuple[Guarantor, list[Patient], Statement]
+_Read = tuple[Guarantor, list[Patient], Statement, SmsConsent | None]
 
 
 def _read_record(record: object) -> tuple[str, _Read | None, Errors]:
@@ -678,7 +730,7 @@ def _read_record(record: object) -> tuple[str, _Read | None, Errors]:
 def _checked(existing: Account | None, read: _Read, errors: Errors) -> tuple[Account, Statement]:
     """The account as it is to be saved with the statement, checked against the account as
     it stands (`existing`); problems go to `errors`."""
-    guarantor, patients, statement = read
+    guarantor, patients, statement, _ = read
     if existing is not None and not _same_person(existing.guarantor, guarantor):
         errors.append(
             (
@@ -780,7 +832,7 @@ def _import_batch(
     reads = [_read_record(record) for record in records]
     sound = [read for _, read, _ in reads if read is not None]
     state = services.store.import_state(
-        (s.account_number for _, _, s in sound), (s.statement_id for _, _, s in sound)
+        (r[2].account_number for r in sound), (r[2].statement_id for r in sound)
     )
     # The accounts as the statements before each one leave them: a statement that will be
     # imported (its id is new) saves its account, one unchanged or in conflict does not.
@@ -802,6 +854,10 @@ def _import_batch(
         places.append(None)
     outcomes, notices = store_statements(services, checked, notify=notify)
     summary.notices += notices
+    kept = (ImportOutcome.IMPORTED, ImportOutcome.UNCHANGED)
+    for (_, read, _), place in zip(reads, places, strict=True):
+        if place is not None and read is not None and read[3] and outcomes[place] in kept:
+            record_imported_consent(services, read[3])
     for (statement_id, _, errors), place in zip(reads, places, strict=True):
         outcome = None if place is None else outcomes[place]
         if outcome in (ImportOutcome.IMPORTED, ImportOutcome.CORRECTED):

@@ -20,6 +20,7 @@ from portal.services.audit import audit
 from portal.services.errors import NotFound
 from portal.services.imports import ImportFileError, ImportSummary, import_records, parse_json
 from portal.services.money_events import events_page, read_limit
+from portal.services.remittances import import_remittance_file
 from portal.web import current_services
 from portal.web.api_limits import (
     MAX_BODY_BYTES,
@@ -138,6 +139,29 @@ def statements():
         current_services(), records, actor(g.api_key), address=request.remote_addr or ""
     )
     return jsonify(_summary_json(summary))
+
+
+@bp.post("/api/v1/remittances")
+@key_required
+def remittances():
+    """Import an X12 835 file (the body, `application/edi-x12`): refused whole (422, with
+    each segment and rule) or posted; a JSON summary either way."""
+    if request.mimetype != "application/edi-x12":
+        return error(415, "Send the 835 file as application/edi-x12.")
+    request.max_content_length = MAX_BODY_BYTES
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return too_large(None)
+    summary = import_remittance_file(
+        current_services(),
+        request.get_data(cache=False),
+        actor(g.api_key),
+        address=request.remote_addr or "",
+    )
+    body = summary.as_json()
+    body["errors"] = body["errors"][:MAX_ERRORS_SHOWN]
+    for e in body["errors"]:
+        e["message"] = _cut(e["message"])
+    return jsonify(body), (422 if summary.refused else 200)
 
 
 def _summary_json(summary: ImportSummary) -> dict:

@@ -155,6 +155,11 @@ STATEMENT_EXAMPLE = {
         "email": "maria@example.com",
         "phone": "+15555550123",
         "preferred_language": "en",
+        "sms_consent": {
+            "phone": "+15555550123",
+            "given_at": "2026-10-14T09:30:00-04:00",
+            "source": "intake form",
+        },
     },
     "patients": [
         {
@@ -174,6 +179,7 @@ STATEMENT_EXAMPLE = {
             "code": "99213",
             "description": "Office visit, established patient",
             "description_es": "Consulta en el consultorio, paciente establecido",
+            "claim_id": "C-100234-01",
             "diagnosis_codes": ["J06.9"],
             "charge_cents": 18500,
             "insurance_paid_cents": 12000,
@@ -224,6 +230,41 @@ SCHEMAS: dict = {
         "example": {"statements": [STATEMENT_EXAMPLE]},
     },
     **{shape.name: shape_schema(shape) for shape in SHAPES},
+    "RemittanceSummary": _object(
+        {
+            "refused": {"type": "boolean"},
+            "errors": {
+                "type": "array",
+                "maxItems": MAX_ERRORS_SHOWN,
+                "items": _object(
+                    {
+                        "segment": {"type": "integer", "minimum": 1},
+                        "segment_id": {"type": "string"},
+                        "message": {"type": "string", "maxLength": MAX_TEXT},
+                    }
+                ),
+                "description": "Why the file was refused (the segment's number in the file, "
+                f"ISA being 1), at most {MAX_ERRORS_SHOWN}; empty when it was not.",
+            },
+            "transactions": {"type": "array", "items": _ref("RemittanceTransaction")},
+        },
+        example={"refused": False, "errors": [], "transactions": []},
+    ),
+    "RemittanceTransaction": _object(
+        {
+            "remittance_id": {"type": "string", "description": "Payer id and trace number."},
+            "payer_name": {"type": "string"},
+            "trace_number": {"type": "string", "description": "The check or EFT number."},
+            "method": {"type": "string", "description": "BPR04: CHK, ACH, FWT, BOP, NON."},
+            "amount_cents": {"type": "integer"},
+            "outcome": {"type": "string", "enum": ["imported", "unchanged", "checked"]},
+            "claims": {"type": "integer", "minimum": 0},
+            "posted_cents": {"type": "integer"},
+            "unmatched_cents": {"type": "integer"},
+            "provider_adjusted_cents": {"type": "integer"},
+            "work_items": {"type": "integer", "minimum": 0},
+        }
+    ),
     "ImportSummary": _object(
         {
             "imported": {"type": "integer", "minimum": 0},
@@ -479,6 +520,39 @@ PATHS: dict = {
                 "200": _json(_ref("MoneyEvents"), "The events after the cursor."),
                 "400": _error("`since` is not a cursor the portal gave, or `limit` is bad."),
                 "401": UNAUTHORIZED,
+                "500": INTERNAL_ERROR,
+                "503": STORE_UNAVAILABLE,
+            },
+        }
+    },
+    "/api/v1/remittances": {
+        "post": {
+            "operationId": "importRemittances",
+            "summary": "Import an insurance remittance (X12 835)",
+            "description": (
+                "The file is checked whole (envelopes, counts, segments, codes, balancing); "
+                "a file that fails is refused and nothing is posted. Each payment (payer and "
+                "trace number) is posted once however often it is sent. Audited as "
+                "`api:<key name>`."
+            ),
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/edi-x12": {
+                        "schema": {"type": "string", "description": "The 835 file as text."}
+                    }
+                },
+            },
+            "responses": {
+                "200": _json(_ref("RemittanceSummary"), "What each payment posted."),
+                "401": UNAUTHORIZED,
+                "413": _error(f"The body is over {MAX_BODY_MB} MB; nothing was posted."),
+                "415": _error("The body is not `application/edi-x12`; nothing was posted."),
+                "422": _json(
+                    _ref("RemittanceSummary"),
+                    "The file was refused: `errors` names each segment and rule; nothing "
+                    "was posted.",
+                ),
                 "500": INTERNAL_ERROR,
                 "503": STORE_UNAVAILABLE,
             },

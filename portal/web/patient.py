@@ -31,6 +31,7 @@ from portal.services.cases import patient_cases
 from portal.services.errors import LookupFailed, LookupLocked, NotFound
 from portal.services.lookup import find_viewer
 from portal.services.mail_feedback import undeliverable_for
+from portal.services.pay_links import linked_account
 from portal.services.payments import reconcile_checkout, start_payment
 from portal.services.web_sessions import end_web_session, open_web_session
 from portal.web import IDLE_LIMIT, current_services, seen_again
@@ -42,6 +43,10 @@ bp = Blueprint("patient", __name__)
 LOOKUP_FAILED = _l(
     "We could not find an account with those details. Check them against your statement "
     "and try again."
+)
+LOCKED = _l(
+    "Too many unsuccessful attempts. For your security, look-ups are paused for "
+    "15 minutes. You can also call the billing office."
 )
 SESSION_KEYS = ("account_number", "seen_at", "sid", "viewer", PREFERRED)
 UNREADABLE = _l(
@@ -138,10 +143,7 @@ def lookup():
                 request.remote_addr or "unknown",
             )
         except LookupLocked:
-            error = _(
-                "Too many unsuccessful attempts. For your security, look-ups are paused for "
-                "15 minutes. You can also call the billing office."
-            )
+            error = LOCKED
             status = 429
         except LookupFailed:
             error = LOOKUP_FAILED
@@ -162,6 +164,27 @@ def lookup():
         if form.date_of_birth.errors and form.date_of_birth.raw_data:
             form.date_of_birth.errors = [_("Enter the date of birth as YYYY-MM-DD.")]
     return render_template("patient/lookup.html", form=form, error=error), status
+
+
+LINK_NOT_VALID = _l(
+    "This link can no longer be used. Enter the details from your statement below, or ask "
+    "the billing office for a new link."
+)
+
+
+@bp.get("/pay/<token>")
+def pay_link(token: str):
+    """A pay link (text or e-mail): Quick Pay with the account number filled in. The last
+    name and date of birth are still asked for, and checked with the same lockout."""
+    services = current_services()
+    number = linked_account(services, token)
+    form = LookupForm(formdata=None)
+    if number is None:
+        return render_template("patient/lookup.html", form=form, error=LINK_NOT_VALID), 404
+    form.account_number.data = number
+    if services.store.lookup_locked_until(f"account:{number}", services.clock.now()):
+        return render_template("patient/lookup.html", form=form, error=LOCKED), 429
+    return render_template("patient/lookup.html", form=form, error=None, from_link=True)
 
 
 def signed_in_page(account_number: str, statement_id: str | None = None) -> AccountView | None:

@@ -127,7 +127,9 @@ def test_the_table_keeps_the_contracts_field_names_and_csv_columns():
             "email",
             "phone",
             "preferred_language",
+            "sms_consent",
         ],
+        "SmsConsent": ["phone", "given_at", "source"],
         "Patient": ["patient_id", "first_name", "last_name", "date_of_birth"],
         "LineItem": [
             "line_id",
@@ -138,6 +140,7 @@ def test_the_table_keeps_the_contracts_field_names_and_csv_columns():
             "code",
             "description",
             "description_es",
+            "claim_id",
             "diagnosis_codes",
             "charge_cents",
             "insurance_paid_cents",
@@ -171,7 +174,13 @@ def test_the_table_keeps_the_contracts_field_names_and_csv_columns():
         "adjustment",
         "patient_responsibility",
     )
-    assert OPTIONAL_CSV_COLUMNS == ("version", "description_es")
+    assert OPTIONAL_CSV_COLUMNS == (
+        "version",
+        "sms_consent_at",
+        "sms_consent_source",
+        "description_es",
+        "claim_id",
+    )
 
 
 def test_the_served_statement_schemas_list_exactly_the_tables_fields_with_their_limits(served):

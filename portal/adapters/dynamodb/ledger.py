@@ -35,6 +35,7 @@ from portal.adapters.dynamodb.records import (
     _months,
     _Retry,
 )
+from portal.adapters.dynamodb.remittances import claim_index_items
 from portal.adapters.dynamodb.table import (
     MAX_ATTEMPTS,
     Item,
@@ -243,6 +244,7 @@ class DynamoDbLedger(DynamoDbTable):
                 {"Put": {"Item": pointer, "ConditionExpression": "attribute_not_exists(PK)"}},
                 {"Put": {"Item": statement_item(statement, at)}},
                 *({"Put": {"Item": n}} for n in name_items(account.account_number, profile)),
+                *({"Put": {"Item": c}} for c in claim_index_items(statement)),
             ]
             if notice is not None:
                 # New with the statement (its pointer is new): nothing to overwrite.

@@ -454,7 +454,7 @@ def _import_one(conn: sqlite3.Connection, item: StatementImport, at: datetime) -
 
 def _insert_lines(conn: sqlite3.Connection, statement: Statement) -> None:
     conn.executemany(
-        "INSERT INTO statement_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO statement_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 statement.statement_id,
@@ -472,6 +472,7 @@ def _insert_lines(conn: sqlite3.Connection, statement: Statement) -> None:
                 line.adjustment_cents,
                 line.patient_responsibility_cents,
                 line.description_es,
+                line.claim_id,
             )
             for position, line in enumerate(statement.lines)
         ],
@@ -632,6 +633,7 @@ def _line(r: sqlite3.Row) -> LineItem:
         adjustment_cents=r["adjustment_cents"],
         patient_responsibility_cents=r["patient_responsibility_cents"],
         description_es=r["description_es"],
+        claim_id=r["claim_id"],
     )
 
 
@@ -646,6 +648,7 @@ def _entries(conn: sqlite3.Connection, account_number: str) -> list[LedgerEntry]
             statement_id=r["statement_id"],
             payment_id=r["payment_id"],
             memo=r["memo"],
+            source=r["source"],
         )
         for r in conn.execute(
             "SELECT * FROM ledger_entries WHERE account_number = ? ORDER BY entry_id",
@@ -669,7 +672,7 @@ def _insert_entries(
 ) -> None:
     conn.executemany(
         "INSERT INTO ledger_entries (account_number, kind, amount_cents, posted_at,"
-        " statement_id, payment_id, memo) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " statement_id, payment_id, memo, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 e.account_number,
@@ -679,6 +682,7 @@ def _insert_entries(
                 e.statement_id,
                 e.payment_id,
                 e.memo,
+                e.source,
             )
             for e in entries
         ],
