@@ -52,7 +52,7 @@ def services(store: Store, tmp_path, receiver: Receiver) -> Services:
     )
     built = build_services(settings, clock=FixedClock(NOW))
     return dataclasses.replace(
-        built, store=store, webhooks=HttpWebhookSender(receiver.url, timeout=0.5)
+        built, store=store, webhooks=HttpWebhookSender(receiver.url, timeout=2.0)
     )
 
 
