@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
 from portal.domain.payouts import PayoutReport, Unmatched, not_paid_out, reconcile
+from portal.ports.payments import GatewayError
 from portal.services.context import Services
+from portal.services.reports import first_of_next_month
 
 # Card money reaches the bank a few days after the payment: the payments a period's
 # payouts should hold were posted this long before their arrival dates.
@@ -49,3 +51,17 @@ def payout_view(services: Services, arrived_from: date, arrived_to: date) -> Pay
 
 def _start(day: date, tz: tzinfo) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=tz)
+
+
+def month_fees(services: Services, month: date) -> int | None:
+    """The processing fees of the card payouts arriving in the month (its first day given);
+    None when the processor cannot be asked."""
+    after = first_of_next_month(month)
+    gateway = services.payments
+    try:
+        return sum(
+            reconcile(p, gateway.payout_transactions(p.payout_id), {}).fees_cents
+            for p in gateway.payouts(month, after)
+        )
+    except GatewayError:
+        return None

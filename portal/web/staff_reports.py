@@ -22,7 +22,7 @@ from portal.domain.payouts import Unmatched
 from portal.domain.staff import AuditAction, Role
 from portal.ports.payments import GatewayError
 from portal.services.audit import audit
-from portal.services.payouts import PayoutView, payout_view
+from portal.services.payouts import PayoutView, month_fees, payout_view
 from portal.services.reports import aging_report, deposit_report, last_twelve_months
 from portal.services.staff_plans import STATUS_ORDER, plans_in_month
 from portal.services.staff_views import list_payments
@@ -217,6 +217,7 @@ def monthly():
         errors=errors,
         plans=plans_in_month(current_services(), month),
         plan_statuses=STATUS_ORDER,
+        fees_cents=month_fees(current_services(), month),
     )
     return page, (400 if errors else 200)
 

@@ -129,3 +129,22 @@ def test_the_processor_not_answering_is_said_on_the_page(
 
     assert page.status_code == 400
     assert "Stripe could not list the payouts." in page.get_data(as_text=True)
+
+
+def test_the_monthly_summary_shows_the_months_processing_fees(stripe_services, stripe_app, stub):
+    services = stripe_services
+    seed(services)
+    stub.add_payout(date(2026, 11, 25), LINES, "po_1")
+    stub.add_payout(date(2026, 10, 30), [charge_line(1, 5_000, 175)], "po_0")  # October's
+    make_staff(services, "sue", "supervisor")
+    client = stripe_app.test_client()
+    staff_sign_in(client, services, "sue")
+
+    page = client.get("/staff/reports/monthly?month=2026-11").get_data(as_text=True)
+
+    fees = 320 + 162 + 88 + 1_500 + 66 + 200 + 110
+    assert f'data-testid="processing-fees">${fees / 100:,.2f}<' in page
+    stub.fail_next(500, "api_error", times=10)
+    down = client.get("/staff/reports/monthly?month=2026-11").get_data(as_text=True)
+    assert 'data-testid="processing-fees">not available<' in down
+    assert "The card processor did not answer." in down
