@@ -84,6 +84,7 @@ SETTLED = {
 
 class SandboxGateway:
     name = "sandbox"
+    pays_out = False
 
     def __init__(self, secret_key: str, base_url: str):
         self._signer = URLSafeSerializer(secret_key, salt="sandbox-checkout")

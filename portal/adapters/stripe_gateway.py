@@ -166,6 +166,7 @@ DEBIT_FAILURES = {
 
 class StripeGateway:
     name = "stripe"
+    pays_out = True
 
     def __init__(self, secret_key: str, webhook_secret: str, api_base: str):
         # The webhook age check is the stripe library's own and reads the system time,

@@ -193,6 +193,8 @@ class SavedMethods(Protocol):
 class Payouts(Protocol):
     """Card money paid out to the practice's bank in batches, net of fees (issue 21)."""
 
+    pays_out: bool  # False for a stand-in that moves no money (the sandbox)
+
     def payouts(self, arrived_from: date, arrived_before: date) -> list[Payout]:
         """The payouts that arrive (or are to arrive) on days in [from, before), oldest
         first; GatewayError when the processor cannot be asked."""

@@ -19,6 +19,7 @@ PAYOUT_DELAY = timedelta(days=3)
 class PayoutView:
     reports: list[PayoutReport]
     not_paid_out: list[Unmatched]
+    paid_out: bool = True  # False: the gateway is a stand-in that pays nothing out
 
     @property
     def reconciled(self) -> bool:
@@ -29,6 +30,8 @@ def payout_view(services: Services, arrived_from: date, arrived_to: date) -> Pay
     """The payouts arriving on days from `arrived_from` to `arrived_to` (inclusive);
     GatewayError when the processor cannot be asked."""
     gateway = services.payments
+    if not gateway.pays_out:
+        return PayoutView([], [], paid_out=False)
     reports = []
     references: set[str] = set()
     for payout in gateway.payouts(arrived_from, arrived_to + timedelta(days=1)):

@@ -148,3 +148,20 @@ def test_the_monthly_summary_shows_the_months_processing_fees(stripe_services, s
     down = client.get("/staff/reports/monthly?month=2026-11").get_data(as_text=True)
     assert 'data-testid="processing-fees">not available<' in down
     assert "The card processor did not answer." in down
+
+
+def test_the_sandbox_pays_nothing_out_and_the_page_says_so(services, client):
+    import_statement(services, lopez_account(), statement("S-P-1", (50_000,)), notify=False)
+    at = datetime(2026, 11, 22, 15, tzinfo=UTC)
+    payment = Payment("pay_1", "100234", 1_000, PaymentStatus.PENDING, "card", "sandbox", at)
+    services.store.create_payment(payment)
+    posting.post_payment(services.store, "pay_1", "pi_sbx_1", 1_000, at)
+    make_staff(services, "sue", "supervisor")
+    staff_sign_in(client, services, "sue")
+
+    page = client.get("/staff/reports/payouts?from=2026-11-20&to=2026-11-28")
+
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'data-testid="no-payouts"' in html
+    assert "not paid out" not in html
