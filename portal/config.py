@@ -96,6 +96,8 @@ class Settings:
     # Outbound webhooks (issue 21): each money event POSTed, signed with the secret.
     outbound_webhook_url: str = ""
     outbound_webhook_secret: str = ""
+    # A corrected statement's due date restarts reminders (else they keep their stage).
+    corrections_restart_reminders: bool = False
 
     @property
     def local_store(self) -> bool:
@@ -286,6 +288,13 @@ class Settings:
                     "at least 16 characters."
                 )
 
+        restart_text = get("PORTAL_CORRECTIONS_RESTART_REMINDERS", "false").lower()
+        if restart_text not in ("true", "false", "1", "0", "yes", "no"):
+            problems.append(
+                "PORTAL_CORRECTIONS_RESTART_REMINDERS: must be true or false, "
+                f"not {restart_text!r}."
+            )
+
         secret_key = get("PORTAL_SECRET_KEY")
         if not secret_key and in_lambda:
             problems.append("PORTAL_SECRET_KEY: required inside AWS Lambda.")
@@ -342,6 +351,7 @@ class Settings:
             closed_dates=closed_dates,
             outbound_webhook_url=webhook_url,
             outbound_webhook_secret=webhook_secret,
+            corrections_restart_reminders=restart_text in ("true", "1", "yes"),
         )
 
 

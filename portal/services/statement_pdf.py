@@ -167,7 +167,8 @@ def _render(
     )
     pdf.set_xy(MARGIN + width * 0.58, top)
     pdf.set_font(FONT, "B", 14)
-    pdf.cell(width * 0.42, 17, _("Statement"), align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
+    heading = _("Corrected statement") if st.version > 1 else _("Statement")
+    pdf.cell(width * 0.42, 17, heading, align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
     for label, value in facts:
         pdf.set_x(MARGIN + width * 0.58)
         pdf.set_font(FONT, size=9)

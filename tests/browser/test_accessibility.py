@@ -935,6 +935,8 @@ PAGES: dict[str, tuple[str, Callable]] = {
     "staff-users": ("staff", goto("/staff/users", "Staff users")),
     "staff-user-added": ("staff", user_added),
     "staff-api-keys": ("staff", goto("/staff/api-keys", "API keys")),
+    "staff-webhooks": ("staff", goto("/staff/webhooks", "Webhooks to the practice system")),
+    "staff-payouts": ("staff", goto("/staff/reports/payouts", "Card payouts")),
     "staff-undeliverable": (
         "staff",
         goto("/staff/mail/undeliverable", "Undeliverable e-mail addresses"),

@@ -901,6 +901,7 @@ TABLE = [
     Route("GET", "/staff/payments", "/staff/payments", staff_only(ASSOCIATE, OK)),
     Route("GET", "/staff/reports/aging", "/staff/reports/aging", staff_only(ASSOCIATE, OK)),
     Route("GET", "/staff/reports/deposits", "/staff/reports/deposits", staff_only(ASSOCIATE, OK)),
+    Route("GET", "/staff/reports/payouts", "/staff/reports/payouts", staff_only(SUPERVISOR, OK)),
     Route("GET", "/staff/reports/monthly", "/staff/reports/monthly", staff_only(SUPERVISOR, OK)),
     Route("GET", "/staff/import", "/staff/import", staff_only(SUPERVISOR, OK)),
     Route(

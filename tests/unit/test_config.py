@@ -390,3 +390,11 @@ def test_lambda_posts_webhooks_only_over_https(tmp_path):
     }
     (problem,) = problems(env(tmp_path, **values))
     assert problem.startswith("PORTAL_OUTBOUND_WEBHOOK_URL: must be https://")
+
+
+def test_corrections_keep_the_reminder_stage_unless_told(tmp_path):
+    assert Settings.from_env(env(tmp_path)).corrections_restart_reminders is False
+    told = env(tmp_path, PORTAL_CORRECTIONS_RESTART_REMINDERS="true")
+    assert Settings.from_env(told).corrections_restart_reminders is True
+    (problem,) = problems(env(tmp_path, PORTAL_CORRECTIONS_RESTART_REMINDERS="maybe"))
+    assert problem.startswith("PORTAL_CORRECTIONS_RESTART_REMINDERS:")

@@ -47,7 +47,7 @@ from portal.adapters.dynamodb.table import (
 from portal.adapters.statement_records import statement_from_record, statement_record
 from portal.domain.account_book import AccountBook, Change, ClaimedKey, KeyKind
 from portal.domain.accounts import Account
-from portal.domain.corrections import correction_entries, is_correction, transfers
+from portal.domain.corrections import as_stored, correction_entries, is_correction, transfers
 from portal.domain.ledger import LedgerEntry, apply_credit, balances, statement_entries
 from portal.domain.money_events import change_events, entry_events
 from portal.domain.names import name_key
@@ -266,21 +266,22 @@ class DynamoDbLedger(DynamoDbTable):
         """Replace a stored statement by a higher version of it (else CONFLICT): the version
         replaced kept whole, the lines replaced, the ledger moved from the old lines to the
         new, all in the account's one transaction (conditional on the pointer as read)."""
-        new, notice = item.statement, item.notice
-        pointer = self.db.get(f"STATEMENT#{new.statement_id}", "STATEMENT")
+        sent, notice = item.statement, item.notice
+        pointer = self.db.get(f"STATEMENT#{sent.statement_id}", "STATEMENT")
         if pointer is None:
             raise _Retry()
         stored_version = int(pointer.get("version", 1))
-        if pointer["fingerprint"] == new.fingerprint():
+        if pointer["fingerprint"] == sent.fingerprint():
             return ImportResult(ImportOutcome.UNCHANGED)
-        if pointer["account_number"] != new.account_number or not is_correction(
-            stored_version, new
+        if pointer["account_number"] != sent.account_number or not is_correction(
+            stored_version, sent
         ):
             return ImportResult(ImportOutcome.CONFLICT)
-        part = self._partition(new.account_number)
-        old = next((s for s in part.statements if s.statement_id == new.statement_id), None)
+        part = self._partition(sent.account_number)
+        old = next((s for s in part.statements if s.statement_id == sent.statement_id), None)
         if old is None or old.version != stored_version:
             raise _Retry()
+        new = as_stored(old, sent, item.new_due_date)
         header = dataclasses.replace(new, lines=())
         headers = [header if s.statement_id == new.statement_id else s for s in part.statements]
         entries = correction_entries(old, new, part.entries, headers, at)
@@ -291,7 +292,7 @@ class DynamoDbLedger(DynamoDbTable):
         )
         values: Item = {
             ":old": pointer["fingerprint"],
-            ":new": new.fingerprint(),
+            ":new": sent.fingerprint(),  # as sent: the same file again is unchanged
             ":v": new.version,
         }
         if "version" in pointer:
