@@ -125,8 +125,8 @@ def test_a_table_written_with_fewer_shards_reads_whole_after_raising_the_count(
 def test_a_fanned_out_read_counts_its_calls_and_leaves_no_thread(table):
     store = DynamoDbStore(table, shards=8)
     write(store, NUMBERS[:4])
-    threads = set(threading.enumerate())
     store_calls.begin()
     store.accounts_due(TODAY)
     assert store_calls.current() == 8  # one query a shard, each counted from its thread
-    assert set(threading.enumerate()) <= threads
+    # (moto's server in this process has threads of its own: the pool's are named so.)
+    assert not [t for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")]
