@@ -127,6 +127,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         staff_plans,
         staff_queue,
         staff_reports,
+        staff_webhooks,
+        texts,
+        texts_inbound,
     )
 
     filters.init_app(app)
@@ -150,8 +153,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(staff_keys.bp)
     app.register_blueprint(staff_plans.bp)
     app.register_blueprint(staff_mail.bp)
+    app.register_blueprint(staff_webhooks.bp)
     csrf.exempt(api.bp)  # API clients prove themselves with a bearer key, not a cookie
     csrf.exempt(optout.stop)  # one-click opt-out (RFC 8058): mail clients send no CSRF token
+    app.register_blueprint(texts.bp)
+    app.register_blueprint(texts_inbound.bp)
+    csrf.exempt(texts_inbound.bp)  # SNS proves itself with the message signature
     if settings.payments == "sandbox":
         from portal.web import sandbox
 

@@ -12,6 +12,7 @@ the zip's timestamps nor `PYTHONPYCACHEPREFIX` nor `-B` can send it back to the 
 """
 
 import argparse
+import ast
 import importlib.util
 import json
 import os
@@ -74,13 +75,53 @@ STRIPE_SERVICES = frozenset(
     }
 )
 STRIPE_FOLDERS = ("stripe/checkout/", "stripe/data/")
+# pyx12 (reading 835 remittances): of its maps only the 835 of 5010 and what every map
+# loads with it (the map index, the 5010 envelope, the code lists and data elements); of
+# its modules those the X12ContextReader loads (not its XML, HTML, 997/999 and document
+# writers).
+PYX12_MAPS = frozenset(
+    f"pyx12/map/{name}"
+    for name in (
+        "maps.xml",
+        "835.5010.X221.A1.xml",
+        "x12.control.00501.xml",
+        "codes.xml",
+        "dataele.xml",
+    )
+)
+# Modules compiled without their docstrings, which nothing reads at run time (the
+# command line's help is for the local `portal` command).
+WITHOUT_DOCSTRINGS = ("portal/", "functions/", "pyx12/")
+PYX12_UNUSED = frozenset(
+    f"pyx12/{name}.py"
+    for name in [
+        "decorators",
+        "errh_json",
+        "errh_xml",
+        "error_997",
+        "error_999",
+        "error_debug",
+        "error_html",
+        "error_visitor",
+        "map_override",
+        "x12metadata",
+        "x12n_document",
+        "x12xml",
+        "x12xml_simple",
+        "xmlwriter",
+        "xmlx12_simple",
+    ]
+)
 STRIPE_V2 = frozenset({"stripe/v2/core/__init__.py", "stripe/v2/core/_event.py"})
 LEFT_OUT = (
     # Typed dicts that only type checkers read (stripe imports them under TYPE_CHECKING).
     "stripe/params/",
-    # Zappa's deploy-time command line (it imports what the exclude list leaves out).
+    # Zappa's deploy-time command line (it imports what the exclude list leaves out), its
+    # certificate tool and its asynchronous tasks (the handler imports neither).
     "zappa/cli.py",
     "zappa/core.py",
+    "zappa/letsencrypt.py",
+    "zappa/asynchronous.py",
     # Babel's catalog tools (pybabel: make translations runs before zipping) and the
     # formats the pages never use (units, lists, language lookups).
     "babel/messages/",
@@ -155,7 +196,9 @@ def left_out(name: str, python_files: set[str]) -> bool:
         return module.removeprefix("fontTools.") not in FONTTOOLS_MODULES
     if name.startswith("stripe/"):
         return stripe_left_out(name)
-    return False
+    if name.startswith("pyx12/map/"):
+        return name not in PYX12_MAPS
+    return name.startswith("pyx12/scripts/") or name in PYX12_UNUSED
 
 
 def stripe_left_out(name: str) -> bool:
@@ -168,9 +211,27 @@ def stripe_left_out(name: str) -> bool:
     return True
 
 
+def without_docstrings(tree: ast.Module) -> ast.Module:
+    """The module without its docstrings (asserts and line numbers kept)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            first = body[0] if body else None
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                node.body = body[1:] or [ast.Pass(lineno=first.lineno, col_offset=0)]
+    return tree
+
+
 def bytecode(name: str, source: bytes) -> bytes:
     """The unchecked-hash .pyc of a module, named as it will lie in the task root."""
-    code = compile(source, f"{TASK_ROOT}/{name}", "exec", dont_inherit=True, optimize=0)
+    tree: str | bytes | ast.Module = source
+    if name.startswith(WITHOUT_DOCSTRINGS):
+        tree = without_docstrings(ast.parse(source, name))
+    code = compile(tree, f"{TASK_ROOT}/{name}", "exec", dont_inherit=True, optimize=0)
     return bytes(_code_to_hash_pyc(code, importlib.util.source_hash(source), checked=False))
 
 

@@ -35,6 +35,7 @@ class LedgerEntry:
     payment_id: str | None = None
     memo: str = ""
     entry_id: int | None = None
+    source: str = ""  # the remittance posting it belongs to (posted once); "" for others
 
 
 def statement_entries(statement: Statement, posted_at: datetime) -> list[LedgerEntry]:

@@ -89,6 +89,12 @@ class AuditAction(StrEnum):
     ASSIGN_CASE = "assign_case"
     REPLY_CASE = "reply_case"
     RESOLVE_CASE = "resolve_case"
+    VIEW_MONEY_EVENTS = "view_money_events"
+    VIEW_WEBHOOK_FAILURES = "view_webhook_failures"
+    RETRY_WEBHOOK = "retry_webhook"
+    IMPORT_REMITTANCE = "import_remittance"
+    VIEW_REMITTANCES = "view_remittances"
+    RESOLVE_REMITTANCE_ITEM = "resolve_remittance_item"
 
 
 @dataclass(frozen=True)

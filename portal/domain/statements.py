@@ -2,10 +2,18 @@
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
 from portal.domain.codes import diagnosis_code_error, procedure_code_error
+
+# A claim's patient control number as X12 carries it (CLP01, at most 38 characters): letters,
+# digits and . _ / - only, so it never holds an X12 delimiter.
+CLAIM_ID = re.compile("[A-Za-z0-9][A-Za-z0-9._/-]{0,37}")
+CLAIM_ID_RULE = (
+    "A claim id is 1 to 38 letters, digits, '.', '_', '/' or '-', starting with a letter or digit."
+)
 
 
 @dataclass(frozen=True)
@@ -23,6 +31,7 @@ class LineItem:
     adjustment_cents: int
     patient_responsibility_cents: int
     description_es: str = ""  # the practice's Spanish description; empty when it sent none
+    claim_id: str = ""  # the insurance claim's patient control number (835 CLP01); "" for none
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,8 @@ class Statement:
     statement_date: date
     due_date: date
     lines: tuple[LineItem, ...] = field(default_factory=tuple)
+    # A corrected statement (a re-bill) comes again with the same id and a higher version.
+    version: int = 1
 
     @property
     def total_cents(self) -> int:
@@ -55,17 +66,21 @@ class Statement:
         # The same text as json.dumps(dataclasses.asdict(self), ...), which fingerprints
         # already stored were made from, without asdict's deep copy (a third of an import).
         content = {**vars(self), "lines": [_line_content(line) for line in self.lines]}
+        del content["version"]  # the content, whichever version carries it
         payload = json.dumps(content, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _line_content(line: LineItem) -> dict:
-    """A line's fields as fingerprinted: an empty description_es is left out, so statements
-    stored before it existed keep their fingerprint."""
+    """A line's fields as fingerprinted: an empty description_es or claim_id is left out, so
+    statements stored before they existed keep their fingerprint."""
     content = vars(line)
-    if not line.description_es:
-        content = {k: v for k, v in content.items() if k != "description_es"}
+    if not line.description_es or not line.claim_id:
+        content = {k: v for k, v in content.items() if v or k not in LATER_FIELDS}
     return content
+
+
+LATER_FIELDS = frozenset({"description_es", "claim_id"})  # optional fields added since
 
 
 def statement_errors(statement: Statement, patient_ids: set[str]) -> list[tuple[str, str]]:
@@ -91,6 +106,8 @@ def statement_errors(statement: Statement, patient_ids: set[str]) -> list[tuple[
             errors.append(
                 (f"{where}.service_date", "The service date is after the statement date.")
             )
+        if line.claim_id and not CLAIM_ID.fullmatch(line.claim_id):
+            errors.append((f"{where}.claim_id", CLAIM_ID_RULE))
         problem = procedure_code_error(line.code_system, line.code)
         if problem:
             errors.append((f"{where}.code", problem))

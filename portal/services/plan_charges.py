@@ -19,7 +19,12 @@ from datetime import date, datetime, timedelta
 
 from portal.domain.aging import practice_date
 from portal.domain.ledger import EntryKind
-from portal.domain.payments import PLAN_CHARGE_PREFIX, Payment, PaymentStatus
+from portal.domain.payments import (
+    PLAN_CHARGE_PREFIX,
+    Payment,
+    PaymentStatus,
+    installment_line,
+)
 from portal.domain.plans import (
     CHANGED_DEBIT_NOTICE_DAYS,
     UPCOMING_NOTICE_DAYS,
@@ -356,8 +361,9 @@ def _charge_claimed(
                 payment_id=payment_id,
                 method=plan.method,
                 amount_cents=cents,
-                description=f"Payment plan installment {due.installment.number}"
-                f" of {len(plan.installments)}",
+                description=installment_line(
+                    due.installment.number, len(plan.installments), _words(services, plan)
+                ),
                 key=key,
             )
         )
@@ -387,6 +393,13 @@ def _charge_claimed(
     _change_plan(services, plan_id, lambda p: _with_attempt(p, attempt, today))
     reserve_failed_notice(services, plan_id, attempt)
     return result.outcome
+
+
+def _words(services: Services, plan: Plan):
+    """The gettext of the plan's guarantor's language (the `email` catalog)."""
+    account = services.store.get_account(plan.account_number)
+    language = account.guarantor.preferred_language if account else "en"
+    return services.emails.wording(language).gettext
 
 
 def _with_attempt(plan: Plan, attempt: Attempt, today: date) -> Plan:

@@ -11,6 +11,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.exceptions import NotFound as RouteNotFound
 
 from portal.domain.api_keys import ApiKey
+from portal.domain.errors import InvalidInput
 from portal.domain.staff import AuditAction
 from portal.ports.store import StoreError
 from portal.services.accounts import account_view
@@ -18,6 +19,8 @@ from portal.services.api_keys import authenticate
 from portal.services.audit import audit
 from portal.services.errors import NotFound
 from portal.services.imports import ImportFileError, ImportSummary, import_records, parse_json
+from portal.services.money_events import events_page, read_limit
+from portal.services.remittances import import_remittance_file
 from portal.web import current_services
 from portal.web.api_limits import (
     MAX_BODY_BYTES,
@@ -138,6 +141,29 @@ def statements():
     return jsonify(_summary_json(summary))
 
 
+@bp.post("/api/v1/remittances")
+@key_required
+def remittances():
+    """Import an X12 835 file (the body, `application/edi-x12`): refused whole (422, with
+    each segment and rule) or posted; a JSON summary either way."""
+    if request.mimetype != "application/edi-x12":
+        return error(415, "Send the 835 file as application/edi-x12.")
+    request.max_content_length = MAX_BODY_BYTES
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return too_large(None)
+    summary = import_remittance_file(
+        current_services(),
+        request.get_data(cache=False),
+        actor(g.api_key),
+        address=request.remote_addr or "",
+    )
+    body = summary.as_json()
+    body["errors"] = body["errors"][:MAX_ERRORS_SHOWN]
+    for e in body["errors"]:
+        e["message"] = _cut(e["message"])
+    return jsonify(body), (422 if summary.refused else 200)
+
+
 def _summary_json(summary: ImportSummary) -> dict:
     """The summary, with each rejection's problems listed up to MAX_ERRORS_SHOWN and texts
     cut to MAX_TEXT characters: a small body of bad statements must not make an answer
@@ -211,3 +237,23 @@ def account(account_number: str):
 
 def _utc(at: datetime | None) -> str | None:
     return at.astimezone(UTC).isoformat() if at is not None else None
+
+
+@bp.get("/api/v1/payments")
+@key_required
+def payments():
+    """Money events after `since` (an opaque cursor), in order; `next` reads on."""
+    svc = current_services()
+    try:
+        limit = read_limit(request.args.get("limit"))
+        page, cursor = events_page(svc, request.args.get("since"), limit)
+    except InvalidInput as exc:
+        return error(400, f"{exc.field}: {exc.message}")
+    audit(
+        svc,
+        actor(g.api_key),
+        AuditAction.VIEW_MONEY_EVENTS,
+        subject=f"{len(page.events)} events to {page.position}",
+        address=request.remote_addr or "",
+    )
+    return jsonify(events=[e.to_json() for e in page.events], next=cursor)

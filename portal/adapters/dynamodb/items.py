@@ -134,6 +134,7 @@ def statement_item(statement: Statement, at: datetime) -> Item:
         "due_date": statement.due_date.isoformat(),
         "fingerprint": statement.fingerprint(),
         "imported_at": ts(at),
+        "version": statement.version,
         "lines": [
             {
                 "line_id": line.line_id,
@@ -149,6 +150,7 @@ def statement_item(statement: Statement, at: datetime) -> Item:
                 "adjustment_cents": line.adjustment_cents,
                 "patient_responsibility_cents": line.patient_responsibility_cents,
                 **({"description_es": line.description_es} if line.description_es else {}),
+                **({"claim_id": line.claim_id} if line.claim_id else {}),
             }
             for line in statement.lines
         ],
@@ -176,9 +178,11 @@ def statement_from(item: Item) -> Statement:
                 adjustment_cents=line["adjustment_cents"],
                 patient_responsibility_cents=line["patient_responsibility_cents"],
                 description_es=line.get("description_es", ""),
+                claim_id=line.get("claim_id", ""),
             )
             for line in item["lines"]
         ),
+        version=int(item.get("version", 1)),
     )
 
 
@@ -203,6 +207,8 @@ def entry_item(entry: LedgerEntry, number: int) -> Item:
         item["statement_id"] = entry.statement_id
     if entry.payment_id is not None:
         item["payment_id"] = entry.payment_id
+    if entry.source:
+        item["source"] = entry.source
     return item
 
 
@@ -234,6 +240,7 @@ def entry_from(item: Item) -> LedgerEntry:
         statement_id=item.get("statement_id"),
         payment_id=item.get("payment_id"),
         memo=item.get("memo", ""),
+        source=item.get("source", ""),
     )
 
 

@@ -295,5 +295,75 @@ MIGRATIONS = (
     CREATE INDEX cases_open ON cases(due_on, case_id) WHERE resolved_at IS NULL;
     CREATE INDEX cases_resolved ON cases(resolved_at) WHERE resolved_at IS NOT NULL;
     """,
+    # 12 (issue 22): each account's consent to billing texts, found by account or by the
+    # number that texts back (STOP, HELP, START).
+    """
+    CREATE TABLE sms_consents (
+        account_number TEXT PRIMARY KEY,
+        phone TEXT NOT NULL,
+        given_at TEXT NOT NULL,
+        source TEXT NOT NULL,
+        stopped_at TEXT,
+        time_zone TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX sms_consents_by_phone ON sms_consents(phone, account_number);
+    """,
+    # 13 (issue 21): money events for the practice system, numbered in commit order (the
+    # transaction that posts the money change adds them), their outbound webhook
+    # deliveries, and corrected statements (each statement's version; every version a
+    # correction replaced, whole, as JSON).
+    """
+    CREATE TABLE money_events (
+        position INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL UNIQUE,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE webhook_deliveries (
+        event_id TEXT PRIMARY KEY,
+        position INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at TEXT NOT NULL,
+        last_error TEXT NOT NULL DEFAULT '',
+        first_at TEXT NOT NULL,
+        done_at TEXT
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_at) WHERE state = 'pending';
+    CREATE INDEX webhook_deliveries_failed ON webhook_deliveries(position) WHERE state = 'failed';
+    CREATE TABLE webhook_position (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        position INTEGER NOT NULL
+    );
+    ALTER TABLE statements ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE statement_versions (
+        statement_id TEXT NOT NULL REFERENCES statements(statement_id),
+        version INTEGER NOT NULL,
+        replaced_at TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (statement_id, version)
+    );
+    """,
+    # 14: insurance remittances (issue 20). A line's claim id (the 835's CLP01) and the lines
+    # by it; the remittance posting an entry belongs to (`source`, empty for any other), so
+    # each is posted once; each remittance (payer and trace number) imported, kept whole as
+    # JSON (`body`) with what it posted, left unmatched and the associates' work items.
+    """
+    ALTER TABLE statement_lines ADD COLUMN claim_id TEXT NOT NULL DEFAULT '';
+    CREATE INDEX statement_lines_by_claim ON statement_lines(claim_id) WHERE claim_id != '';
+    ALTER TABLE ledger_entries ADD COLUMN source TEXT NOT NULL DEFAULT '';
+    CREATE INDEX ledger_by_source ON ledger_entries(source) WHERE source != '';
+    CREATE TABLE remittances (
+        remittance_id TEXT PRIMARY KEY,
+        imported_at TEXT NOT NULL,
+        paid_on TEXT NOT NULL,
+        open_items INTEGER NOT NULL DEFAULT 0,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX remittances_by_age ON remittances(imported_at, remittance_id);
+    CREATE INDEX remittances_by_paid_on ON remittances(paid_on, remittance_id);
+    CREATE INDEX remittances_open ON remittances(imported_at) WHERE open_items > 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

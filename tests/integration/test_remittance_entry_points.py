@@ -1,0 +1,149 @@
+"""The three ways in for an 835 file (issue 20): `portal remittances import FILE
+[--dry-run]`, `POST /api/v1/remittances` (application/edi-x12) and the supervisors' upload
+page, all through one service: the same summary, a refused file posts nothing, and every
+import is audited."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from portal.cli import cli
+from portal.domain.ledger import balances
+from portal.domain.staff import AuditAction
+from portal.services.api_keys import create_api_key
+from portal.services.imports import import_records
+from tests.integration.staff_helpers import audit_since, last_audit_id
+from tests.remittances import BAD, GOOD, HERE, corpus_text
+
+PAID = GOOD / "01_paid_in_full.835"
+
+
+@pytest.fixture
+def statements(services):
+    records = json.loads((HERE / "statements.json").read_text())["statements"]
+    assert import_records(services, records, "tester").imported == len(records)
+
+
+def owed(services, account: str = "300100") -> dict:
+    return balances(services.store.load_book(account).entries).by_statement
+
+
+@pytest.fixture
+def cli_env(settings, services, statements) -> dict[str, str]:
+    return {
+        "PORTAL_SQLITE_PATH": str(settings.sqlite_path),
+        "PORTAL_OUTBOX_DIR": str(settings.outbox_dir),
+        "PORTAL_SECRET_KEY": "cli-test-secret-key-0123456789",
+    }
+
+
+def run(env, *args: str):
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def as_file(tmp_path: Path, path: Path) -> str:
+    out = tmp_path / path.name
+    out.write_text(corpus_text(path))
+    return str(out)
+
+
+def test_the_command_posts_and_prints_a_line_per_payment(cli_env, services, tmp_path):
+    result = run(cli_env, "remittances", "import", as_file(tmp_path, PAID))
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "1512345678-EFT-1001 ACME HEALTH PLAN ACH EFT-1001 $150.00: imported, 1 claims, "
+        "posted $150.00, unmatched $0.00, provider adjustments $0.00, 0 work items",
+        "imported=1 unchanged=0 refused=0",
+    ]
+    assert owed(services) == {"S-R-100": 0}
+    again = run(cli_env, "remittances", "import", as_file(tmp_path, PAID))
+    assert again.output.splitlines()[-1] == "imported=0 unchanged=1 refused=0"
+
+
+def test_a_dry_run_posts_nothing(cli_env, services, tmp_path):
+    result = run(cli_env, "remittances", "import", "--dry-run", as_file(tmp_path, PAID))
+
+    assert result.exit_code == 0
+    assert result.output.startswith("Dry run: nothing was posted.\n")
+    assert "checked" in result.output
+    assert owed(services) == {"S-R-100": 18500}
+
+
+def test_a_refused_file_exits_1_naming_each_segment(cli_env, services, tmp_path):
+    result = run(cli_env, "remittances", "import", as_file(tmp_path, BAD / "se_count.835"))
+
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "Refused: nothing was posted.",
+        "Segment 18 (SE): SE count of 15 for SE02=0001 is wrong. I count 16",
+    ]
+    assert owed(services) == {"S-R-100": 18500}
+
+
+def test_a_file_that_is_not_text_is_refused(cli_env, tmp_path):
+    binary = tmp_path / "scan.835"
+    binary.write_bytes(b"ISA\xff\xfe")
+
+    result = run(cli_env, "remittances", "import", str(binary))
+
+    assert result.exit_code == 1
+    assert "Segment 1 (ISA): not an X12 text file (byte 4)" in result.output
+
+
+@pytest.fixture
+def key(services) -> str:
+    return create_api_key(services, "clearinghouse", actor="test").key
+
+
+def send(client, key: str, body: str, mimetype: str = "application/edi-x12"):
+    return client.post(
+        "/api/v1/remittances",
+        data=body.encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": mimetype},
+    )
+
+
+def test_the_api_posts_and_answers_with_the_summary(client, services, statements, key):
+    before = last_audit_id(services)
+
+    response = send(client, key, corpus_text(PAID))
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["refused"] is False and body["errors"] == []
+    [t] = body["transactions"]
+    assert (t["remittance_id"], t["outcome"], t["posted_cents"]) == (
+        "1512345678-EFT-1001",
+        "imported",
+        15000,
+    )
+    assert owed(services) == {"S-R-100": 0}
+    [entry] = [
+        e for e in audit_since(services, before) if e.action is AuditAction.IMPORT_REMITTANCE
+    ]
+    assert entry.actor == "api:clearinghouse" and entry.subject == "1512345678-EFT-1001"
+
+
+def test_the_api_refuses_a_bad_file_with_422_and_posts_nothing(client, services, statements, key):
+    response = send(client, key, corpus_text(BAD / "payment_unbalanced.835"))
+
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["refused"] is True and body["transactions"] == []
+    assert body["errors"] == [
+        {
+            "segment": 4,
+            "segment_id": "BPR",
+            "message": "the payment of $140.00 is not the claims' payments ($150.00) less "
+            "the provider adjustments ($0.00): $150.00",
+        }
+    ]
+    assert owed(services) == {"S-R-100": 18500}
+
+
+def test_the_api_wants_a_key_and_the_x12_media_type(client, statements, key):
+    assert send(client, "wrong", corpus_text(PAID)).status_code == 401
+    assert send(client, key, corpus_text(PAID), "text/plain").status_code == 415

@@ -1,0 +1,95 @@
+"""Reading 835 files (portal/services/remittance_reader.py): the corpus's good files read
+to what their comments say, and each bad file is refused with exactly its expected
+refusals (segment number and rule)."""
+
+from datetime import date
+
+import pytest
+
+from portal.services.remittance_reader import RemittanceRefused, read_835
+from tests.remittances import BAD, GOOD, corpus_text, expected_refusals
+
+BAD_FILES = sorted(BAD.glob("*.835"))
+
+
+def test_the_corpus_has_twenty_bad_files_or_more_each_with_its_refusals():
+    assert len(BAD_FILES) >= 20
+    assert all(expected_refusals(path) for path in BAD_FILES)
+
+
+@pytest.mark.parametrize("path", BAD_FILES, ids=[p.stem for p in BAD_FILES])
+def test_a_bad_file_is_refused_with_its_segment_and_rule(path):
+    with pytest.raises(RemittanceRefused) as refused:
+        read_835(corpus_text(path))
+    assert [str(r) for r in refused.value.refusals] == expected_refusals(path)
+
+
+def read(name: str):
+    return read_835(corpus_text(GOOD / name)).remittances
+
+
+def test_partial_payment_reads_every_pair_and_the_service_lines():
+    [r] = read("02_deductible_coinsurance_copay.835")
+    assert (r.remittance_id, r.method, r.amount_cents, r.paid_on) == (
+        "1512345678-CHK-2002",
+        "CHK",
+        13250,
+        date(2026, 12, 1),
+    )
+    assert r.payer_name == "ACME HEALTH PLAN"
+    [c] = r.claims
+    assert (c.claim_id, c.status, c.charge_cents, c.paid_cents, c.patient_cents) == (
+        "C-1002",
+        "1",
+        28700,
+        13250,
+        10000,
+    )
+    first, second = c.lines
+    assert (first.code, first.service_date, first.paid_cents) == (
+        "99214",
+        date(2026, 10, 6),
+        12050,
+    )
+    assert [(a.group, a.reason, a.amount_cents) for a in first.adjustments] == [
+        ("CO", "45", 4450),
+        ("PR", "1", 4000),
+        ("PR", "2", 4000),
+    ]
+    assert (second.patient_cents, second.contractual_cents) == (2000, 1000)
+
+
+def test_a_denial_keeps_its_remark_codes():
+    [r] = read("03_denied.835")
+    [c] = r.claims
+    assert c.denied and r.amount_cents == 0 and r.method == "NON"
+    assert c.lines[0].remarks == ("N115",)
+
+
+def test_reversal_and_correction_are_two_claims_of_one_payment():
+    [r] = read("05b_reversal_and_correction.835")
+    reversal, correction = r.claims
+    assert reversal.reversal and not correction.reversal
+    assert (reversal.paid_cents, correction.paid_cents, r.amount_cents) == (-10000, 11000, 1000)
+
+
+def test_provider_adjustments_are_read_with_their_reason_and_sign():
+    [r] = read("06_provider_adjustments.835")
+    assert [(p.reason, p.reference, p.amount_cents) for p in r.provider_adjustments] == [
+        ("L6", "INT-1006", -235),
+        ("FB", "FWD-77", 4000),
+    ]
+
+
+def test_several_transactions_of_one_file_are_each_a_remittance():
+    first, second = read("07_several_claims_and_transactions.835")
+    assert [c.claim_id for c in first.claims] == ["C-1007", "C-1008"]
+    assert (second.remittance_id, second.payer_name) == (
+        "1999999999-CHK-7008",
+        "BLUE MEADOW MEDICAID",
+    )
+
+
+def test_every_good_file_reads():
+    for path in sorted(GOOD.glob("*.835")):
+        assert read_835(corpus_text(path)).remittances, path.name
