@@ -48,6 +48,7 @@ class Settings:
     sqlite_path: str = "var/portal.sqlite3"
     dynamodb_table: str = ""
     dynamodb_endpoint: str = ""  # boto3's AWS_ENDPOINT_URL_DYNAMODB: set for a local server
+    dynamodb_shards: int = 8  # partition keys of each shared item (docs/dynamodb.md)
     payments: str = "sandbox"
     stripe_secret_key: str = ""
     stripe_webhook_secret: str = ""
@@ -251,6 +252,7 @@ class Settings:
                 f"PORTAL_WORK_QUEUE_URL: must be the queue's https:// URL, not {work_queue_url!r}."
             )
         batch_size = _whole(get, problems, "PORTAL_WORK_BATCH_SIZE", "100", 1, 1000)
+        dynamodb_shards = _whole(get, problems, "PORTAL_DYNAMODB_SHARDS", "8", 1, 64)
         mail_senders = _whole(get, problems, "PORTAL_MAIL_SENDERS", "1", 1, 1000)
         mail_rate_text = get("PORTAL_MAIL_RATE", "0")
         try:
@@ -310,6 +312,7 @@ class Settings:
             sqlite_path=sqlite_path,
             dynamodb_table=get("PORTAL_DYNAMODB_TABLE"),
             dynamodb_endpoint=get("AWS_ENDPOINT_URL_DYNAMODB"),
+            dynamodb_shards=dynamodb_shards,
             payments=payments,
             stripe_secret_key=get("STRIPE_SECRET_KEY"),
             stripe_webhook_secret=get("STRIPE_WEBHOOK_SECRET"),

@@ -36,6 +36,7 @@ from portal.adapters.dynamodb.records import (
     _Retry,
 )
 from portal.adapters.dynamodb.remittances import claim_index_items
+from portal.adapters.dynamodb.shards import RECEIVABLE, TOTALS, shard_key
 from portal.adapters.dynamodb.table import (
     MAX_ATTEMPTS,
     Item,
@@ -105,7 +106,7 @@ class DynamoDbLedger(DynamoDbTable):
         item.update(PK=account_pk(part.account_number), SK="ACCOUNT")
         first = item.get("ledger_seq", 0) + 1
         numbered = [dataclasses.replace(e, entry_id=n) for n, e in enumerate(entries, start=first)]
-        totals = _month_totals(entries)
+        totals = _month_totals(entries, shard_key(TOTALS, part.account_number, self.shards))
         room = max(0, TRANSACTION_ITEMS - len(actions) - 1 - len(totals))
         unwritten = part.pending + numbered
         now, later = unwritten[:room], unwritten[room:]
@@ -113,7 +114,9 @@ class DynamoDbLedger(DynamoDbTable):
         item.update(
             version=version + 1,
             ledger_seq=first - 1 + len(entries),
-            **_receivable(item, part.account_number, part.entries + entries, statements, at),
+            **_receivable(
+                item, part.account_number, part.entries + entries, statements, at, self.shards
+            ),
         )
         _set_pending(item, later)
         condition = (
@@ -690,8 +693,9 @@ def _receivable(
     entries: list[LedgerEntry],
     statements: list[Statement],
     at: datetime,
+    shards: int,
 ) -> Item:
-    """The account's balances and its place in the receivables index (GSI2)."""
+    """The account's balances and its place in the receivables index (GSI2, its shard)."""
     by_statement = balances(entries).by_statement
     due = {s.statement_id: s.due_date for s in statements}
     open_now: dict[str, Item] = {
@@ -704,7 +708,7 @@ def _receivable(
         "balance_cents": sum(e.amount_cents for e in entries),
         "open_statements": open_now,
         "last_entry_at": max(item.get("last_entry_at", ""), ts(latest)),
-        "GSI2PK": "RECEIVABLE",
+        "GSI2PK": shard_key(RECEIVABLE, account_number, shards),
     }
     if open_now:
         oldest = min(s["due_date"] for s in open_now.values())
@@ -717,14 +721,14 @@ def _receivable(
     return fields
 
 
-def _month_totals(entries: list[LedgerEntry]) -> list[Item]:
+def _month_totals(entries: list[LedgerEntry], pk: str) -> list[Item]:
     sums: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for entry in entries:
         sums[month_of(entry.posted_at)][entry.kind.value] += entry.amount_cents
     return [
         {
             "Update": {
-                "Key": {"PK": "LEDGER_TOTALS", "SK": month},
+                "Key": {"PK": pk, "SK": month},
                 "UpdateExpression": "ADD " + ", ".join(f"#k{i} :v{i}" for i in range(len(kinds))),
                 "ExpressionAttributeNames": {f"#k{i}": k for i, k in enumerate(kinds)},
                 "ExpressionAttributeValues": {f":v{i}": v for i, v in enumerate(kinds.values())},
