@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         staff_mail,
         staff_plans,
         staff_queue,
+        staff_remittances,
         staff_reports,
     )
 
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(staff_keys.bp)
     app.register_blueprint(staff_plans.bp)
     app.register_blueprint(staff_mail.bp)
+    app.register_blueprint(staff_remittances.bp)
     csrf.exempt(api.bp)  # API clients prove themselves with a bearer key, not a cookie
     csrf.exempt(optout.stop)  # one-click opt-out (RFC 8058): mail clients send no CSRF token
     if settings.payments == "sandbox":

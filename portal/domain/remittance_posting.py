@@ -7,9 +7,9 @@ statement line once). For a matched line the insurer's payment is posted as an i
 payment, and the patient responsibility the insurer states becomes what the patient owes
 for the line: the difference from what the line asked of them is one adjustment entry
 whose memo says why. A reversal (CLP02 22) undoes, entry by entry, what earlier
-remittances posted for the claim; the corrected claim that follows posts afresh. Money
-beyond what a statement asks becomes the account's credit (applied to its other open
-statements, oldest first).
+remittances posted for the claim (entries of the same kinds, opposite amounts); the
+corrected claim that follows posts afresh. Money beyond what a statement asks becomes the
+account's credit (applied to its other open statements, oldest first).
 
 Every entry carries its `source`: the claim, the line and the posting (remittance, the
 claim's and the service line's place in it), so the book knows what was posted, and a
@@ -336,7 +336,7 @@ def _reversal(
         entries.append(
             LedgerEntry(
                 book.account_number,
-                EntryKind.REVERSAL,
+                e.kind,  # of its own kind, so the month's insurance column nets it
                 -e.amount_cents,
                 at,
                 e.statement_id,

@@ -79,8 +79,8 @@ def test_a_reversal_undoes_the_first_payment_and_the_correction_posts_afresh(ser
     assert kinds(services, "300500") == [
         ("insurance_payment", -10000),
         ("adjustment", -2000),
-        ("reversal", 10000),
-        ("reversal", 2000),
+        ("insurance_payment", 10000),
+        ("adjustment", 2000),
         ("insurance_payment", -11000),
         ("adjustment", -2000),
     ]
