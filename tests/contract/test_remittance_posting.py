@@ -5,7 +5,7 @@ file posts nothing; the work items; the store's own remittance records."""
 
 import dataclasses
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -250,3 +250,12 @@ def test_claim_lines_are_found_by_claim_id(store: Store, services):
         ("300200", "S-R-200", "2"),
         ("300700", "S-R-700", "1"),
     ]
+
+
+def test_remittances_are_listed_by_the_day_paid(services, store: Store):
+    post(services, "07_several_claims_and_transactions.835")
+
+    paid = store.remittances_paid(date(2026, 12, 1), date(2026, 12, 1))
+
+    assert [r.remittance_id for r in paid] == ["1512345678-EFT-7007", "1999999999-CHK-7008"]
+    assert store.remittances_paid(date(2026, 12, 2), date(2026, 12, 31)) == []

@@ -256,3 +256,19 @@ def test_work_items_are_listed_and_resolved_with_a_note(supervisor, services):
     assert "No open work items." in supervisor.get("/staff/remittances/work").get_data(as_text=True)
     kept = services.store.get_remittance("1512345678-EOB-3003")
     assert kept is not None and kept.items[0].note == "appeal sent"
+
+
+def test_the_deposit_report_lists_insurance_checks_and_efts(supervisor, services):
+    upload(supervisor, GOOD / "07_several_claims_and_transactions.835")
+
+    page = supervisor.get("/staff/reports/deposits?from=2026-11-25&to=2026-12-02")
+
+    rows = [
+        text(r)
+        for r in re.findall(
+            r'<tr class="insurance-deposit">.*?</tr>', page.get_data(as_text=True), re.S
+        )
+    ]
+    assert len(rows) == 2
+    assert "ACME HEALTH PLAN" in rows[0] and "EFT-7007" in rows[0] and "$102.00" in rows[0]
+    assert "CHK CHK-7008" in rows[1] and "$100.00" in rows[1]
