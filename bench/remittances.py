@@ -66,7 +66,8 @@ def remittance(claims: int) -> str:
     """One transaction paying every claim $120.00 of $185.00: CO 45 $35.00, PR 2 $30.00."""
     body = [
         "ST*835*0001",
-        f"BPR*I*{120 * claims}*C*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880*DA*98765*20261201",
+        f"BPR*I*{120 * claims}*C*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880*DA"
+        "*98765*20261201",
         "TRN*1*EFT-BENCH*1512345678",
         "DTM*405*20261201",
         "N1*PR*ACME HEALTH PLAN",
