@@ -50,7 +50,8 @@ messages:
 		--no-wrap --no-fuzzy-matching
 	$(PYBABEL) -q extract -F translations/babel-email.cfg -k N_ -c TRANSLATORS: \
 		--project=portal -o translations/email.pot .
-	$(PYBABEL) -q update -D email -i translations/email.pot -d translations
+	$(PYBABEL) -q update -D email -i translations/email.pot -d translations \
+		--no-fuzzy-matching --width 100
 
 translations:
 	@shopt -s nullglob; for po in translations/*/LC_MESSAGES/*.po; do \

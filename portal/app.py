@@ -93,6 +93,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         WTF_I18N_ENABLED=True,
     )
     app.extensions["portal"] = services
+    from portal.web import request_log
+
+    request_log.init_app(app)  # first: its line starts before any other hook may answer
     # Before the CSRF check, which would otherwise read a form of bad bytes as an empty one
     # and answer with a vague "out of date".
     app.before_request(refuse_forms_that_are_not_utf8)
@@ -125,6 +128,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         staff_queue,
         staff_remittances,
         staff_reports,
+        staff_webhooks,
+        texts,
+        texts_inbound,
     )
 
     filters.init_app(app)
@@ -149,8 +155,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(staff_plans.bp)
     app.register_blueprint(staff_mail.bp)
     app.register_blueprint(staff_remittances.bp)
+    app.register_blueprint(staff_webhooks.bp)
     csrf.exempt(api.bp)  # API clients prove themselves with a bearer key, not a cookie
     csrf.exempt(optout.stop)  # one-click opt-out (RFC 8058): mail clients send no CSRF token
+    app.register_blueprint(texts.bp)
+    app.register_blueprint(texts_inbound.bp)
+    csrf.exempt(texts_inbound.bp)  # SNS proves itself with the message signature
     if settings.payments == "sandbox":
         from portal.web import sandbox
 

@@ -8,10 +8,12 @@ from portal.clock import Clock, SystemClock
 from portal.config import Settings
 from portal.domain.practice import PracticeDetails, public_mail_from
 from portal.ports.mail import Mailer
+from portal.ports.outbound import WebhookSender
 from portal.ports.payments import PaymentGateway
+from portal.ports.sms import NotificationVerifier, TextSender
 from portal.ports.store import Store
 from portal.ports.work_queue import WorkQueue
-from portal.resources import static_dir, template_dir
+from portal.resources import static_dir, template_dir, translations_dir
 from portal.services.context import Services
 
 TEMPLATE_DIR = template_dir()
@@ -29,6 +31,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         clock=clock or SystemClock(),
         passwords=WerkzeugPasswords(),
         work_queue=_work_queue(settings),
+        texts=_texts(settings),
+        inbound_texts=_inbound_texts(settings),
+        webhooks=_webhooks(settings),
     )
 
 
@@ -41,7 +46,7 @@ def practice_details(settings: Settings) -> PracticeDetails:
 
 def site_renderer() -> SiteRenderer:
     """What renders the public site's pages for the static build (`portal build-static`)."""
-    return SiteRenderer(TEMPLATE_DIR)
+    return SiteRenderer(TEMPLATE_DIR, translations_dir())
 
 
 def _store(settings: Settings) -> Store:
@@ -72,6 +77,30 @@ def _work_queue(settings: Settings) -> WorkQueue | None:
     from portal.adapters.sqs_queue import SqsWorkQueue
 
     return SqsWorkQueue(settings.work_queue_url)
+
+
+def _texts(settings: Settings) -> TextSender:
+    if settings.sms == "outbox":
+        from portal.adapters.outbox_sms import OutboxTexts
+
+        return OutboxTexts(settings.sms_outbox_dir, settings.sms_origination_number)
+    from portal.adapters.sns_sms import SnsTexts
+
+    return SnsTexts(settings.sms_origination_number)
+
+
+def _inbound_texts(settings: Settings) -> NotificationVerifier:
+    from portal.adapters.sns_notifications import SnsNotificationVerifier
+
+    return SnsNotificationVerifier(settings.sms_inbound_topic_arn)
+
+
+def _webhooks(settings: Settings) -> WebhookSender | None:
+    if not settings.outbound_webhook_url:
+        return None
+    from portal.adapters.webhook_sender import HttpWebhookSender
+
+    return HttpWebhookSender(settings.outbound_webhook_url)
 
 
 def _mailer(settings: Settings) -> Mailer:

@@ -257,7 +257,13 @@ class _Null(io.StringIO):
     type=click.Path(file_okay=False, path_type=Path),
     help="The folder to write.",
 )
-def build_static(out_dir: Path) -> None:
+@click.option(
+    "--site-url",
+    default="",
+    help="The site's own public address (https://www.example.org): the pages then name their "
+    "other languages' versions by full address, as search engines want them.",
+)
+def build_static(out_dir: Path, site_url: str) -> None:
     from portal.services.static_site import build_site
 
     if has_app_context():
@@ -266,7 +272,9 @@ def build_static(out_dir: Path) -> None:
     else:
         settings = _settings()
         practice = practice_details(settings)
-    result = build_site(settings, out_dir, render=site_renderer().render, practice=practice)
+    result = build_site(
+        settings, out_dir, render=site_renderer().render, practice=practice, site_url=site_url
+    )
     click.echo(
         f"Wrote {len(result.pages)} pages and {len(result.assets)} assets to {result.out_dir}/:"
     )
@@ -431,3 +439,20 @@ def api_keys_revoke(name: str) -> None:
         click.echo(f"portal: no active API key {name!r}.", err=True)
         sys.exit(1)
     click.echo(f"Revoked API key {name}.")
+
+
+@cli.group("webhooks", help="Money events POSTed to the practice system.")
+def webhooks() -> None:
+    pass
+
+
+@webhooks.command("deliver", help="POST the money events due (as the scheduled function does).")
+def webhooks_deliver() -> None:
+    from portal.services.outbound_webhooks import deliver_webhooks
+
+    services = command_services()
+    if services.webhooks is None:
+        click.echo("portal: PORTAL_OUTBOUND_WEBHOOK_URL is not set; nothing to deliver.", err=True)
+        sys.exit(1)
+    run = deliver_webhooks(services)
+    click.echo(run.summary_line())

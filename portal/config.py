@@ -6,12 +6,14 @@ import secrets
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from portal.domain.errors import InvalidInput
 from portal.domain.money import parse_amount
+from portal.domain.phones import E164
 from portal.domain.plans import PlanPolicy, PlanTier
 from portal.resources import translations_dir
 
@@ -83,6 +85,17 @@ class Settings:
     # 0: SES's own MaxSendRate (read on the first send) with SES, no pacing otherwise.
     mail_rate: float = 0.0
     mail_senders: int = 1
+    # Text messages (issue 22): docs/sms.md.
+    sms: str = "outbox"
+    sms_outbox_dir: str = "var/sms"
+    sms_origination_number: str = ""
+    sms_inbound_topic_arn: str = ""  # the SNS topic inbound texts (STOP, HELP) arrive on
+    pay_link_days: int = 30
+    closed_weekdays: tuple[int, ...] = ()  # Monday 0 ... Sunday 6
+    closed_dates: tuple[date, ...] = ()
+    # Outbound webhooks (issue 21): each money event POSTed, signed with the secret.
+    outbound_webhook_url: str = ""
+    outbound_webhook_secret: str = ""
 
     @property
     def local_store(self) -> bool:
@@ -127,6 +140,8 @@ class Settings:
         store = choice("PORTAL_STORE", "sqlite", ("sqlite", "dynamodb"))
         payments = choice("PORTAL_PAYMENTS", "sandbox", ("sandbox", "stripe"))
         mail = choice("PORTAL_MAIL", "outbox", ("outbox", "smtp", "ses"))
+        # Inside Lambda texts go by SNS unless set otherwise (the outbox is refused there).
+        sms = choice("PORTAL_SMS", "sns" if in_lambda else "outbox", ("outbox", "sns"))
 
         if store == "dynamodb" and not get("PORTAL_DYNAMODB_TABLE"):
             problems.append("PORTAL_DYNAMODB_TABLE: required when PORTAL_STORE=dynamodb.")
@@ -144,6 +159,21 @@ class Settings:
             )
         if in_lambda and mail == "outbox":
             problems.append("PORTAL_MAIL: 'outbox' cannot run inside AWS Lambda; use 'ses'.")
+        if in_lambda and sms == "outbox":
+            problems.append("PORTAL_SMS: 'outbox' cannot run inside AWS Lambda; use 'sns'.")
+        origination = get("PORTAL_SMS_ORIGINATION_NUMBER")
+        if origination and not E164.fullmatch(origination):
+            problems.append(
+                "PORTAL_SMS_ORIGINATION_NUMBER: must be a number in E.164 form "
+                f"(like +15555550100), not {origination!r}."
+            )
+        inbound_topic = get("PORTAL_SMS_INBOUND_TOPIC_ARN")
+        if inbound_topic and not inbound_topic.startswith("arn:aws"):
+            problems.append(
+                f"PORTAL_SMS_INBOUND_TOPIC_ARN: must be an SNS topic ARN, not {inbound_topic!r}."
+            )
+        pay_link_days = _whole(get, problems, "PORTAL_PAY_LINK_DAYS", "30", 1, 365, "days")
+        closed_weekdays, closed_dates = _closed_days(get("PORTAL_CLOSED_DAYS"), problems)
 
         smtp_port = 587
         port_text = get("PORTAL_SMTP_PORT", "587")
@@ -240,6 +270,22 @@ class Settings:
         )
         languages = _languages(get("PORTAL_LANGUAGES", "en,es"), problems)
 
+        webhook_url = get("PORTAL_OUTBOUND_WEBHOOK_URL")
+        webhook_secret = get("PORTAL_OUTBOUND_WEBHOOK_SECRET")
+        if webhook_url:
+            scheme = urlparse(webhook_url).scheme
+            if scheme not in ("http", "https") or not urlparse(webhook_url).netloc:
+                problems.append(
+                    f"PORTAL_OUTBOUND_WEBHOOK_URL: must be an http(s) address, not {webhook_url!r}."
+                )
+            elif in_lambda and scheme != "https":
+                problems.append("PORTAL_OUTBOUND_WEBHOOK_URL: must be https:// inside AWS Lambda.")
+            if len(webhook_secret) < 16:
+                problems.append(
+                    "PORTAL_OUTBOUND_WEBHOOK_SECRET: required with PORTAL_OUTBOUND_WEBHOOK_URL, "
+                    "at least 16 characters."
+                )
+
         secret_key = get("PORTAL_SECRET_KEY")
         if not secret_key and in_lambda:
             problems.append("PORTAL_SECRET_KEY: required inside AWS Lambda.")
@@ -287,6 +333,15 @@ class Settings:
             work_batch_size=batch_size,
             mail_rate=mail_rate,
             mail_senders=mail_senders,
+            sms=sms,
+            sms_outbox_dir=get("PORTAL_SMS_OUTBOX_DIR", "var/sms"),
+            sms_origination_number=origination,
+            sms_inbound_topic_arn=inbound_topic,
+            pay_link_days=pay_link_days,
+            closed_weekdays=closed_weekdays,
+            closed_dates=closed_dates,
+            outbound_webhook_url=webhook_url,
+            outbound_webhook_secret=webhook_secret,
         )
 
 
@@ -301,6 +356,29 @@ def _whole(
     of = f" of {unit}" if unit else ""
     problems.append(f"{name}: must be a whole number{of} from {low} to {high}, not {text!r}.")
     return int(default)
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _closed_days(text: str, problems: list[str]) -> tuple[tuple[int, ...], tuple[date, ...]]:
+    """PORTAL_CLOSED_DAYS: the days no text goes out, comma-separated: weekday names (sun)
+    and dates (2026-12-25)."""
+    weekdays: set[int] = set()
+    dates: set[date] = set()
+    for part in (p.strip().lower() for p in text.split(",") if p.strip()):
+        if part.isalpha() and part[:3] in WEEKDAYS:
+            weekdays.add(WEEKDAYS.index(part[:3]))
+            continue
+        try:
+            dates.add(date.fromisoformat(part))
+        except ValueError:
+            problems.append(
+                "PORTAL_CLOSED_DAYS: must be weekday names and dates (YYYY-MM-DD), "
+                f"comma-separated (like sun,2026-12-25), not {text!r}."
+            )
+            return (), ()
+    return tuple(sorted(weekdays)), tuple(sorted(dates))
 
 
 SOURCE_LANGUAGE = "en"  # the pages are written in English: it needs no catalog

@@ -113,6 +113,7 @@ def aws_environment(endpoint: str) -> dict[str, str]:
         "AWS_ENDPOINT_URL_SES": endpoint,
         "AWS_ENDPOINT_URL_SESV2": endpoint,
         "AWS_ENDPOINT_URL_SQS": endpoint,
+        "AWS_ENDPOINT_URL_SNS": endpoint,
     }
 
 

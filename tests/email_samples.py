@@ -68,7 +68,12 @@ def samples() -> list[tuple[str, dict]]:
                 },
             )
         )
-    for due, account_due in ((3000, 3000), (3000, 9000), (0, 0)):
+    for due, account_due, corrected in (
+        (3000, 3000, False),
+        (3000, 9000, False),
+        (0, 0, False),
+        (2000, 2000, True),
+    ):
         out.append(
             (
                 "statement",
@@ -79,6 +84,7 @@ def samples() -> list[tuple[str, dict]]:
                     "due_date": date(2026, 11, 30),
                     "due_cents": due,
                     "account_due_cents": account_due,
+                    "corrected": corrected,
                 },
             )
         )

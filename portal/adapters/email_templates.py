@@ -9,18 +9,18 @@ compiled catalog, or a tag no catalog answers, is written in English.
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
-from babel.numbers import format_currency
 from babel.support import NullTranslations, Translations
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 
 from portal.domain.catalog import N_
 from portal.domain.timeline import MoneyEvent, phrase_words
 from portal.resources import resource_dir
+from portal.wording.compiled_gettext import TranslatedEnvironment
+from portal.wording.dollars import dollars_in, parsed_locale
 
 DOMAIN = "email"
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
@@ -76,7 +76,7 @@ class BabelWording:
         return self.translations.ngettext(singular, plural, n)
 
     def money(self, cents: int) -> str:
-        return format_currency(Decimal(cents) / 100, "USD", locale=self.locale)
+        return dollars_in(cents, parsed_locale(self.locale))
 
     def long_date(self, day: date) -> str:
         return format_date(day, "long", locale=self.locale)
@@ -100,7 +100,7 @@ class EmailRenderer:
         # templates ship with the package and are not looked at on disk again for each
         # message (a reminder run renders hundreds).
         self._wordings: dict[str, BabelWording] = {}
-        self._envs: dict[str, Environment] = {}
+        self._envs: dict[str, TranslatedEnvironment] = {}
 
     def wording(self, language: str) -> BabelWording:
         wanted = primary_language(language)
@@ -122,10 +122,10 @@ class EmailRenderer:
             self._wordings[DEFAULT_LANGUAGE] = BabelWording(DEFAULT_LANGUAGE)
         return self._wordings[DEFAULT_LANGUAGE]
 
-    def _env(self, wording: BabelWording) -> Environment:
+    def _env(self, wording: BabelWording) -> TranslatedEnvironment:
         env = self._envs.get(wording.language)
         if env is None:
-            env = Environment(
+            env = TranslatedEnvironment(
                 loader=FileSystemLoader(self._template_dir),
                 autoescape=select_autoescape(
                     enabled_extensions=("html",), default_for_string=False
@@ -137,6 +137,7 @@ class EmailRenderer:
                 extensions=["jinja2.ext.i18n"],
             )
             env.install_gettext_translations(wording.translations, newstyle=True)  # type: ignore[attr-defined]
+            env.fixed_translations = wording.translations  # literal messages, at compile time
             env.filters["money"] = wording.money
             env.filters["long_date"] = wording.long_date
             env.filters["short_date"] = wording.short_date

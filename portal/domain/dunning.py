@@ -86,6 +86,9 @@ class AccountFacts:
     on_hold: bool = False
     estimate_dispute: bool = False  # open: never a notice, never an escalation
     held_days: int = 0
+    # The account agreed to billing texts (issue 22): reminders and final notices go by
+    # text too, and by text alone when there is no e-mail address that takes mail.
+    has_text: bool = False
 
 
 def decide(schedule: Schedule, facts: AccountFacts, today: date) -> Step | Skip:
@@ -108,8 +111,8 @@ def decide(schedule: Schedule, facts: AccountFacts, today: date) -> Step | Skip:
     if step.stage is not Stage.ESCALATION:  # escalations go to the practice, not the patient
         if facts.opted_out:
             return Skip.OPTED_OUT
-        if not facts.has_email:
+        if not facts.has_email and not facts.has_text:
             return Skip.NO_ADDRESS
-        if facts.undeliverable:
+        if facts.undeliverable and not facts.has_text:
             return Skip.UNDELIVERABLE
     return step

@@ -21,6 +21,7 @@ TEXT_LIMIT = 200
 # inside the 64-bit integers SQLite and DynamoDB keep.
 MAX_CENTS = 99_999_999_999
 DATE_PATTERN = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+MAX_VERSION = 999_999
 PROCEDURE_CODE_PATTERN = f"(?:{CPT_PATTERN}|{HCPCS_PATTERN})"
 
 
@@ -29,6 +30,7 @@ class Kind(Enum):
     EMAIL = "email"  # one plain address (its own checks)
     DATE = "date"  # YYYY-MM-DD
     CENTS = "cents"  # a whole number of cents, not negative
+    VERSION = "version"  # a whole number from 1 (CSV: its digits); absent or empty is 1
     OBJECT = "object"  # the fields of `shape`
     LIST = "list"  # of `shape` objects, or of `item` values
 
@@ -80,6 +82,36 @@ def _cents(name: str, description: str, csv: str) -> Field:
     return Field(name, Kind.CENTS, description, maximum=MAX_CENTS, csv=csv)
 
 
+SMS_CONSENT = Shape(
+    "SmsConsent",
+    (
+        _optional(
+            "phone",
+            "The mobile number agreed to, e.g. +15555550123; empty: the guarantor's phone.",
+        ),
+        _text(
+            "given_at",
+            "When the guarantor agreed to billing texts: an ISO 8601 time with its offset "
+            "(2026-10-14T09:30:00-04:00, or Z for UTC), or a date (taken as 00:00 UTC).",
+            64,
+            csv="sms_consent_at",
+            csv_optional=True,
+        ),
+        _text(
+            "source",
+            "How the consent was given (e.g. intake form, front desk), kept with it.",
+            100,
+            csv="sms_consent_source",
+            csv_optional=True,
+        ),
+    ),
+    description=(
+        "The guarantor's consent to billing texts at a mobile number (issue 22): without "
+        "one, no text is sent. A consent older than the account's, or than a STOP the "
+        "number texted since, changes nothing."
+    ),
+)
+
 GUARANTOR = Shape(
     "Guarantor",
     (
@@ -99,6 +131,7 @@ GUARANTOR = Shape(
             "phone", "A phone number, e.g. +15555550123; empty for none.", csv="guarantor_phone"
         ),
         _optional("preferred_language", "A language tag; empty means `en`.", default="en"),
+        Field("sms_consent", Kind.OBJECT, required=False, shape=SMS_CONSENT),
     ),
 )
 
@@ -203,6 +236,17 @@ STATEMENT = Shape(
         ),
         _date("statement_date", "The statement date", csv="statement_date"),
         _date("due_date", "On or after the statement date", csv="due_date"),
+        Field(
+            "version",
+            Kind.VERSION,
+            "1 unless the statement corrects one imported before (a re-bill): the same id "
+            "with a higher version and other content replaces it (payments stay applied); "
+            "a lower or equal version with other content is rejected.",
+            required=False,
+            maximum=MAX_VERSION,
+            csv="version",
+            csv_optional=True,
+        ),
         Field("guarantor", Kind.OBJECT, shape=GUARANTOR),
         Field(
             "patients",
@@ -225,7 +269,7 @@ STATEMENT = Shape(
     ),
 )
 
-SHAPES = (STATEMENT, GUARANTOR, PATIENT, LINE_ITEM)
+SHAPES = (STATEMENT, GUARANTOR, SMS_CONSENT, PATIENT, LINE_ITEM)
 
 
 def csv_columns(optional: bool = False) -> tuple[str, ...]:

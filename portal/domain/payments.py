@@ -1,11 +1,12 @@
 """Patient payments: their states and the limits on what a patient may pay."""
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from portal.domain.catalog import N_
 from portal.domain.errors import InvalidInput
 from portal.domain.money import format_cents
 
@@ -152,12 +153,30 @@ def refunded_total(payment: Payment, amount_cents: int) -> int:
 NAMED_STATEMENTS = 3
 
 
-def checkout_line(statement_ids: Sequence[str]) -> str:
+def _same(message: str) -> str:
+    return message
+
+
+def checkout_line(statement_ids: Sequence[str], gettext: Callable[[str], str] = _same) -> str:
     """The line the processor shows for a payment: the statements it pays, oldest first (as
-    the payment is applied), or "account balance" when there are many. Statement numbers
-    only: never what the care was."""
+    the payment is applied), or "account balance" when there are many; in the patient's
+    language (`gettext`, the `email` catalog's). Statement numbers only: never what the care
+    was."""
     if not statement_ids or len(statement_ids) > NAMED_STATEMENTS:
-        return "Payment toward account balance"
+        return gettext(N_("Payment toward account balance"))
     if len(statement_ids) == 1:
-        return f"Payment toward statement {statement_ids[0]}"
-    return f"Payment toward statements {', '.join(statement_ids)}"
+        return gettext(N_("Payment toward statement %(statement)s")) % {
+            "statement": statement_ids[0]
+        }
+    return gettext(N_("Payment toward statements %(statements)s")) % {
+        "statements": ", ".join(statement_ids)
+    }
+
+
+def installment_line(number: int, count: int, gettext: Callable[[str], str] = _same) -> str:
+    """The line the processor shows for a plan's installment charged with the patient away:
+    "Payment plan installment 2 of 6", in the patient's language."""
+    return gettext(N_("Payment plan installment %(number)s of %(count)s")) % {
+        "number": number,
+        "count": count,
+    }

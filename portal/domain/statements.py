@@ -41,6 +41,8 @@ class Statement:
     statement_date: date
     due_date: date
     lines: tuple[LineItem, ...] = field(default_factory=tuple)
+    # A corrected statement (a re-bill) comes again with the same id and a higher version.
+    version: int = 1
 
     @property
     def total_cents(self) -> int:
@@ -64,6 +66,7 @@ class Statement:
         # The same text as json.dumps(dataclasses.asdict(self), ...), which fingerprints
         # already stored were made from, without asdict's deep copy (a third of an import).
         content = {**vars(self), "lines": [_line_content(line) for line in self.lines]}
+        del content["version"]  # the content, whichever version carries it
         payload = json.dumps(content, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()
 

@@ -23,6 +23,7 @@ class ImportOutcome(StrEnum):
     IMPORTED = "imported"
     UNCHANGED = "unchanged"
     CONFLICT = "conflict"
+    CORRECTED = "corrected"  # a higher version of a statement replaced the one stored
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,10 @@ class Ledger(Protocol):
         account's), and the ledger, without payments."""
 
     def get_statement(self, statement_id: str) -> Statement | None: ...
+
+    def statement_versions(self, statement_id: str) -> list[Statement]:
+        """The versions of a statement that corrections replaced, oldest first (the current
+        one is `get_statement`'s)."""
 
     def create_payment(self, payment: Payment) -> bool:
         """Record a new payment; False (and nothing changed) when its id exists already."""

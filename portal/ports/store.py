@@ -1,5 +1,6 @@
 """The Store port: every role a store keeps (ledger, claims, access, staff, reminders,
-reports, API keys, payment plans, cases, remittances), in one object, SQLite or DynamoDB."""
+reports, API keys, payment plans, cases, money events, webhook deliveries, remittances),
+in one object, SQLite or DynamoDB."""
 
 from pathlib import Path
 from typing import Protocol
@@ -10,10 +11,13 @@ from portal.ports.cases import Cases
 from portal.ports.claims import Claims
 from portal.ports.ledger import Ledger
 from portal.ports.mail_feedback import MailFeedback
+from portal.ports.money_events import MoneyEvents
+from portal.ports.outbound import Deliveries
 from portal.ports.plans import Plans
 from portal.ports.reminders import Reminders
 from portal.ports.remittances import Remittances
 from portal.ports.reports import Reports
+from portal.ports.sms_consents import SmsConsents
 from portal.ports.staff import Staff
 
 
@@ -36,6 +40,9 @@ class Store(
     Plans,
     MailFeedback,
     Cases,
+    SmsConsents,
+    MoneyEvents,
+    Deliveries,
     Remittances,
     Protocol,
 ):

@@ -1,12 +1,14 @@
-"""The daily jobs fanned out (issue 19): the scheduled function plans, workers send.
+"""The daily jobs fanned out (issue 19): the scheduled functions plan, workers send and charge.
 
 `plan_reminders` reads the accounts that owe (the same index `portal reminders` reads) and
-puts them on the work queue in batches of `PORTAL_WORK_BATCH_SIZE`; the worker function
-runs each batch with `run_batch`, through the same claims as the one-process run, so a
-batch delivered twice, or taken again after a worker died half way, sends each reminder
-once. A batch for another day than the practice's today is dropped: the planner of that day
-queued its own. A body that cannot be read is refused with BadBatch (the queue's
-dead-letter queue keeps it after a few tries).
+puts them on the work queue in batches of `PORTAL_WORK_BATCH_SIZE`; `plan_plan_charges`
+does the same with the ids of the payment plans due (the index `portal plans charge`
+reads). The worker function runs each batch with `take_batch`, through the same claims as
+the one-process runs, so a batch delivered twice, or taken again after a worker died half
+way, sends each reminder and charges each installment's try once. A batch for another day
+than the practice's today is dropped: the planner of that day queued its own. A body that
+cannot be read is refused with BadBatch (the queue's dead-letter queue keeps it after a
+few tries).
 """
 
 import json
@@ -18,13 +20,23 @@ from datetime import date, datetime, timedelta
 from portal.domain.aging import practice_date
 from portal.ports.reminders import DueAccount
 from portal.services.context import Services
-from portal.services.reminders import ReminderSummary, remind_accounts, schedule_of
+from portal.services.mail_feedback import undeliverable_set
+from portal.services.plan_charges import ChargeSummary, charge_plans
+from portal.services.reminders import (
+    ReminderSummary,
+    holding_cases,
+    remind_accounts,
+    running_plans,
+    schedule_of,
+)
 
 log = logging.getLogger(__name__)
 
 REMINDERS = "reminders"
-JOBS = (REMINDERS,)
+PLAN_CHARGES = "plans"
+JOBS = (REMINDERS, PLAN_CHARGES)
 MAX_BATCH = 1000
+PLANS_AT_MOST = 10_000_000  # every plan due today: the planner reads them in one pass
 
 
 class BadBatch(Exception):
@@ -35,9 +47,19 @@ class BadBatch(Exception):
 class Batch:
     job: str
     day: date
-    accounts: tuple[DueAccount, ...]
+    accounts: tuple[DueAccount, ...] = ()
+    plan_ids: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> int:
+        return len(self.accounts) + len(self.plan_ids)
 
     def body(self) -> str:
+        if self.job == PLAN_CHARGES:
+            return json.dumps(
+                {"job": self.job, "day": self.day.isoformat(), "plans": list(self.plan_ids)},
+                separators=(",", ":"),
+            )
         return json.dumps(
             {
                 "job": self.job,
@@ -63,6 +85,13 @@ def read_batch(body: str) -> Batch:
         day = date.fromisoformat(data["day"])
     except (KeyError, TypeError, ValueError):
         raise BadBatch("The message's day is not a date (YYYY-MM-DD).") from None
+    if data["job"] == PLAN_CHARGES:
+        ids = data.get("plans")
+        if not isinstance(ids, list) or not 0 < len(ids) <= MAX_BATCH:
+            raise BadBatch(f"The message's plans must be a list of 1 to {MAX_BATCH}.")
+        if not all(isinstance(plan_id, str) and plan_id for plan_id in ids):
+            raise BadBatch("The message's plans must be plan ids (text).")
+        return Batch(PLAN_CHARGES, day, plan_ids=tuple(ids))
     rows = data.get("accounts")
     if not isinstance(rows, list) or not 0 < len(rows) <= MAX_BATCH:
         raise BadBatch(f"The message's accounts must be a list of 1 to {MAX_BATCH}.")
@@ -124,6 +153,62 @@ def plan_reminders(services: Services, as_of: datetime) -> QueuedSummary:
     return summary
 
 
+def plan_plan_charges(services: Services, as_of: datetime) -> QueuedSummary:
+    """Queue the ids of the plans due today in batches for the workers."""
+    queue = services.work_queue
+    if queue is None:
+        raise RuntimeError("plan_plan_charges needs a work queue (PORTAL_WORK_QUEUE_URL).")
+    today = practice_date(as_of, services.settings.tz)
+    due = [plan.plan_id for plan in services.store.plans_due(today, PLANS_AT_MOST)]
+    size = services.settings.work_batch_size
+    bodies = [
+        Batch(PLAN_CHARGES, today, plan_ids=tuple(due[start : start + size])).body()
+        for start in range(0, len(due), size)
+    ]
+    queue.send(bodies)
+    summary = QueuedSummary(batches=len(bodies), accounts=len(due))
+    log.info("plan charges for %s: %s", today, summary.line)
+    return summary
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What a worker did with one batch: the job's counts, and whether the batch is worth
+    another delivery (a send that may go through next time, a plan whose run raised)."""
+
+    counts: dict[str, int]
+    again: bool
+
+
+def take_batch(services: Services, batch: Batch, as_of: datetime) -> Taken:
+    if batch.job == PLAN_CHARGES:
+        charges = charge_batch(services, batch, as_of)
+        return Taken(charges.counts(), charges.raised > 0)
+    reminders = run_batch(services, batch, as_of)
+    return Taken(reminders.counts(), reminders.failed > 0)
+
+
+@dataclass
+class BatchCharges(ChargeSummary):
+    raised: int = 0
+
+    def counts(self) -> dict[str, int]:
+        return {k: v for k, v in super().counts().items() if k != "raised"}
+
+
+def charge_batch(services: Services, batch: Batch, as_of: datetime) -> BatchCharges:
+    """Run one batch of plans due today; a batch of another day is skipped whole."""
+    summary = BatchCharges()
+    today = practice_date(as_of, services.settings.tz)
+    if batch.day != today:
+        summary.skipped = batch.size
+        log.info("plans batch of %s dropped on %s", batch.day, today)
+        return summary
+    summary.raised = charge_plans(services, batch.plan_ids, today, summary)
+    log.info("plans batch for %s: %s", today, summary.line)
+    return summary
+
+
 def run_batch(services: Services, batch: Batch, as_of: datetime) -> ReminderSummary:
     """Run one batch: each account's reminder of today claimed, sent and marked; a batch of
     another day is skipped whole."""
@@ -133,7 +218,17 @@ def run_batch(services: Services, batch: Batch, as_of: datetime) -> ReminderSumm
         summary.skipped = len(batch.accounts)
         log.info("reminders batch of %s dropped on %s", batch.day, today)
         return summary
-    remind_accounts(services, batch.accounts, today, summary, plans=None)
+    # What the one-process run reads once, read once per batch instead of per account:
+    # the running plans, the holding cases and the undeliverable addresses.
+    remind_accounts(
+        services,
+        batch.accounts,
+        today,
+        summary,
+        plans=running_plans(services),
+        undeliverable=undeliverable_set(services),
+        holds=holding_cases(services, schedule_of(services)),
+    )
     log.info("reminders batch for %s: %s", today, summary.line)
     return summary
 

@@ -22,10 +22,11 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import NoReturn
 
 from portal.domain.accounts import Account, Guarantor, Patient
+from portal.domain.corrections import is_correction
 from portal.domain.import_format import (
     DATE_PATTERN,
     GUARANTOR,
@@ -39,13 +40,16 @@ from portal.domain.import_format import (
     csv_columns,
 )
 from portal.domain.names import name_key
+from portal.domain.phones import normalize_phone
 from portal.domain.staff import AuditAction
 from portal.domain.statements import LineItem, Statement, statement_errors
 from portal.domain.text import HIDDEN_CHARACTER, has_hidden_characters
+from portal.domain.texting import SmsConsent
 from portal.ports.ledger import ImportOutcome
 from portal.services.audit import audit
 from portal.services.context import Services
 from portal.services.statements import CONFLICT, Notice, send_notices, store_statements
+from portal.services.texting import imported_consent, record_imported_consent
 
 Errors = list[tuple[str, str]]
 
@@ -334,6 +338,7 @@ class _Columns:
     line: _TextColumns
     cents: tuple[tuple[Field, int], ...]
     same_on_every_row: tuple[int, ...]  # the statement's and the guarantor's columns
+    consent: tuple[int, int]  # sms_consent_at, sms_consent_source (ABSENT: left out)
 
     @classmethod
     def of(cls, index: dict[str, int], width: int) -> "_Columns":
@@ -351,7 +356,8 @@ class _Columns:
                 for f in LINE_ITEM.fields
                 if f.kind is Kind.CENTS and f.csv is not None
             ),
-            tuple(i for _, i, _ in statement + guarantor),
+            tuple(i for _, i, _ in statement + guarantor if i != ABSENT),
+            (index["sms_consent_at"], index["sms_consent_source"]),
         )
 
 
@@ -368,9 +374,13 @@ def _csv_fields(row: list[str], columns: _TextColumns) -> dict:
 
 
 def _new_csv_statement(row: list[str], columns: _Columns) -> CsvStatement:
+    guarantor = _csv_fields(row, columns.guarantor)
+    at, source = (row[i].strip() if i < len(row) else "" for i in columns.consent)
+    if at or source:
+        guarantor["sms_consent"] = {"given_at": at, "source": source}
     statement = CsvStatement(
         **_csv_fields(row, columns.statement),
-        guarantor=_csv_fields(row, columns.guarantor),
+        guarantor=guarantor,
         patients=[],
         lines=[],
     )
@@ -395,6 +405,8 @@ def _add_csv_row(statement: CsvStatement, row: list[str], columns: _Columns, num
     if [row[i] for i in columns.same_on_every_row] != statement.first_cells:
         first = _csv_fields(row, columns.statement)
         first["guarantor"] = _csv_fields(row, columns.guarantor)
+        if "sms_consent" in statement["guarantor"]:  # read from the first row only
+            first["guarantor"]["sms_consent"] = statement["guarantor"]["sms_consent"]
         for key in (*_SAME_ON_EVERY_ROW, "guarantor"):
             if first[key] != statement[key]:
                 statement.problems.append(
@@ -516,11 +528,29 @@ def _cents(obj: dict, f: Field, where: str, errors: Errors) -> int:
     return 0
 
 
+def _version(obj: dict, f: Field, where: str, errors: Errors) -> int:
+    """JSON: an integer; CSV: its digits. Absent (or an empty CSV cell): 1."""
+    value = obj.get(f.name)
+    if value is None or (value == "" and isinstance(obj, CsvStatement)):
+        return 1
+    if isinstance(obj, CsvStatement) and isinstance(value, str) and value.isascii():
+        value = int(value) if value.isdigit() and len(value) <= 9 else value
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.append((where + f.name, "Must be a whole number (1 for a first statement)."))
+    elif not 1 <= value <= (f.maximum or value):
+        errors.append((where + f.name, f"Must be from 1 to {f.maximum}."))
+    else:
+        return value
+    return 1
+
+
 def _object(obj: dict, f: Field, where: str, errors: Errors) -> dict:
     """The values of an object's fields; placeholders (and its one problem) when it is
     missing or not an object."""
     assert f.shape is not None, f"{f.name} is an object field without a shape"
     value = obj.get(f.name)
+    if value is None and not f.required:
+        return None  # type: ignore[return-value]
     if value is None:
         errors.append((where + f.name, REQUIRED))
     elif not isinstance(value, dict):
@@ -563,6 +593,7 @@ _READERS: dict[Kind, Callable[[dict, Field, str, Errors], object]] = {
     Kind.EMAIL: _email,
     Kind.DATE: _date,
     Kind.CENTS: _cents,
+    Kind.VERSION: _version,
     Kind.OBJECT: _object,
     Kind.LIST: _list,
 }
@@ -598,7 +629,9 @@ def _patients(items: list[tuple[int, dict]], errors: Errors) -> list[Patient]:
     return patients
 
 
-def read_statement(record: dict, errors: Errors) -> tuple[Guarantor, list[Patient], Statement]:
+def read_statement(
+    record: dict, errors: Errors
+) -> tuple[Guarantor, list[Patient], Statement, SmsConsent | None]:
     """The guarantor, patients and statement of a record; problems go to `errors` (when
     there are any, the returned values are placeholders and must not be stored)."""
     values: dict = {}
@@ -607,7 +640,9 @@ def read_statement(record: dict, errors: Errors) -> tuple[Guarantor, list[Patien
         values[f.name] = _READERS[f.kind](record, f, "", errors)
         if f.name == "patients":  # reported before the lines' problems
             patients = _patients(values["patients"], errors)
+    consent_fields = values["guarantor"].pop("sms_consent", None)
     guarantor = Guarantor(**values["guarantor"])
+    consent = _consent(consent_fields, guarantor, values["account_number"], errors)
     lines = tuple(
         LineItem(**{**fields, "diagnosis_codes": tuple(fields["diagnosis_codes"])})
         for _, fields in values["lines"]
@@ -618,8 +653,44 @@ def read_statement(record: dict, errors: Errors) -> tuple[Guarantor, list[Patien
         statement_date=values["statement_date"],
         due_date=values["due_date"],
         lines=lines,
+        version=values["version"],
     )
-    return guarantor, patients, statement
+    return guarantor, patients, statement, consent
+
+
+def _consent(
+    fields: dict | None, guarantor: Guarantor, account_number: str, errors: Errors
+) -> SmsConsent | None:
+    """The guarantor's consent to texts (`guarantor.sms_consent`), checked."""
+    if not fields:
+        return None
+    where = "guarantor.sms_consent."
+    phone = normalize_phone(fields["phone"] or guarantor.phone)
+    if not phone:
+        field = "phone" if fields["phone"] else "phone (the guarantor's)"
+        errors.append((where + field, "Must be a mobile number, e.g. +15555550123."))
+    given_at = _instant(fields["given_at"])
+    if given_at is None and fields["given_at"]:
+        errors.append(
+            (
+                where + "given_at",
+                "Must be a time with its offset (2026-10-14T09:30:00-04:00) or a date "
+                "(YYYY-MM-DD).",
+            )
+        )
+    if not phone or given_at is None:
+        return None
+    return imported_consent(account_number, phone, given_at, fields["source"])
+
+
+def _instant(text: str) -> datetime | None:
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return at.astimezone(UTC) if at.tzinfo is not None else None
 
 
 def _same_person(a: Guarantor, b: Guarantor) -> bool:
@@ -641,7 +712,7 @@ def check_statement(
     return statement_id, account, statement, errors
 
 
-_Read = tuple[Guarantor, list[Patient], Statement]
+_Read = tuple[Guarantor, list[Patient], Statement, SmsConsent | None]
 
 
 def _read_record(record: object) -> tuple[str, _Read | None, Errors]:
@@ -659,7 +730,7 @@ def _read_record(record: object) -> tuple[str, _Read | None, Errors]:
 def _checked(existing: Account | None, read: _Read, errors: Errors) -> tuple[Account, Statement]:
     """The account as it is to be saved with the statement, checked against the account as
     it stands (`existing`); problems go to `errors`."""
-    guarantor, patients, statement = read
+    guarantor, patients, statement, _ = read
     if existing is not None and not _same_person(existing.guarantor, guarantor):
         errors.append(
             (
@@ -744,6 +815,8 @@ def _dry_run(services: Services, record: object, summary: ImportSummary) -> None
             summary.imported += 1
         elif stored.fingerprint() == statement.fingerprint():
             summary.unchanged += 1
+        elif is_correction(stored.version, statement):
+            summary.imported += 1
         else:
             errors = [("statement_id", CONFLICT)]
     if errors:
@@ -758,7 +831,7 @@ def _import_batch(
     reads = [_read_record(record) for record in records]
     sound = [read for _, read, _ in reads if read is not None]
     state = services.store.import_state(
-        (s.account_number for _, _, s in sound), (s.statement_id for _, _, s in sound)
+        (r[2].account_number for r in sound), (r[2].statement_id for r in sound)
     )
     # The accounts as the statements before each one leave them: a statement that will be
     # imported (its id is new) saves its account, one unchanged or in conflict does not.
@@ -780,9 +853,13 @@ def _import_batch(
         places.append(None)
     outcomes, notices = store_statements(services, checked, notify=notify)
     summary.notices += notices
+    kept = (ImportOutcome.IMPORTED, ImportOutcome.UNCHANGED)
+    for (_, read, _), place in zip(reads, places, strict=True):
+        if place is not None and read is not None and read[3] and outcomes[place] in kept:
+            record_imported_consent(services, read[3])
     for (statement_id, _, errors), place in zip(reads, places, strict=True):
         outcome = None if place is None else outcomes[place]
-        if outcome is ImportOutcome.IMPORTED:
+        if outcome in (ImportOutcome.IMPORTED, ImportOutcome.CORRECTED):
             summary.imported += 1
         elif outcome is ImportOutcome.UNCHANGED:
             summary.unchanged += 1

@@ -316,14 +316,20 @@ def statement_notice(
     if not to:
         return None
     words = wording_for(services, account)
+    corrected = statement.version > 1
+    subject = (
+        words.gettext("Your corrected statement from %(practice)s is ready")
+        if corrected
+        else words.gettext("Your statement from %(practice)s is ready")
+    )
     return _message(
         services,
         "statement",
         to,
-        words.gettext("Your statement from %(practice)s is ready")
-        % {"practice": services.settings.practice_name},
+        subject % {"practice": services.settings.practice_name},
         language=words.language,
         first_name=account.guarantor.first_name,
+        corrected=corrected,
         statement_id=statement.statement_id,
         statement_date=statement.statement_date,
         due_date=statement.due_date,
@@ -337,7 +343,14 @@ def statement_notice_claim(account: Account, statement: Statement) -> Claim | No
     if not account.guarantor.email:
         return None
     payload = claim_payload(statement_id=statement.statement_id)
-    return Claim(STATEMENT_CLAIM, statement.statement_id, None, payload)
+    return Claim(STATEMENT_CLAIM, notice_key(statement), None, payload)
+
+
+def notice_key(statement: Statement) -> str:
+    """The statement notice's claim key: one notice per statement, and one per correction."""
+    if statement.version == 1:
+        return statement.statement_id
+    return f"{statement.statement_id}#v{statement.version}"
 
 
 def send_statement_notice(
@@ -352,7 +365,7 @@ def send_statement_notice(
     return send_once(
         services,
         STATEMENT_CLAIM,
-        statement.statement_id,
+        notice_key(statement),
         message,
         account.account_number,
         payload=claim_payload(statement_id=statement.statement_id),

@@ -85,7 +85,10 @@ def start_payment(
             CheckoutRequest(
                 payment_id=payment.payment_id,
                 amount_cents=amount_cents,
-                description=checkout_line([statement_id for statement_id, _ in paid.applied]),
+                description=checkout_line(
+                    [statement_id for statement_id, _ in paid.applied],
+                    services.emails.wording(language).gettext,
+                ),
                 success_url=f"{base}/payments/{payment.payment_id}",
                 cancel_url=f"{base}/payments/{payment.payment_id}?canceled=1",
                 language=language,

@@ -13,12 +13,18 @@ steps, which each do nothing the second time.
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 
 from portal.domain.aging import practice_date
 from portal.domain.ledger import EntryKind
-from portal.domain.payments import PLAN_CHARGE_PREFIX, Payment, PaymentStatus
+from portal.domain.payments import (
+    PLAN_CHARGE_PREFIX,
+    Payment,
+    PaymentStatus,
+    installment_line,
+)
 from portal.domain.plans import (
     CHANGED_DEBIT_NOTICE_DAYS,
     UPCOMING_NOTICE_DAYS,
@@ -101,16 +107,40 @@ def run_plan_charges(services: Services, as_of: datetime, dry_run: bool = False)
             break
         for plan in page:
             seen.add(plan.plan_id)
-            try:
-                _run_plan(services, plan, today, summary)
-            except Exception:
-                # One plan's trouble must not stop everyone else's installments.
-                log.exception("plans: plan %s failed", plan.plan_id)
-                summary.failed += 1
+            _run_guarded(services, plan, today, summary)
         if dry_run:
             break  # a dry run moves no plan on
     log.info("plan charges for %s: %s", today, summary.line)
     return summary
+
+
+def charge_plans(
+    services: Services, plan_ids: Sequence[str], today: date, summary: ChargeSummary
+) -> int:
+    """Run the plans named (a batch of the fanned-out run, portal/services/fanout.py), each
+    read afresh: one no longer due today (run already by an earlier delivery of the batch,
+    or changed since it was queued) is skipped. Returns how many plans raised (counted as
+    failed too): worth another delivery, which each claimed try survives."""
+    raised = 0
+    for plan_id in plan_ids:
+        plan = services.store.get_plan(plan_id)
+        if plan is None or plan.next_on is None or plan.next_on > today:
+            summary.skipped += 1
+            continue
+        if not _run_guarded(services, plan, today, summary):
+            raised += 1
+    return raised
+
+
+def _run_guarded(services: Services, plan: Plan, today: date, summary: ChargeSummary) -> bool:
+    """One plan's run; its trouble must not stop everyone else's installments."""
+    try:
+        _run_plan(services, plan, today, summary)
+    except Exception:
+        log.exception("plans: plan %s failed", plan.plan_id)
+        summary.failed += 1
+        return False
+    return True
 
 
 def _run_plan(services: Services, plan: Plan, today: date, summary: ChargeSummary) -> None:
@@ -331,8 +361,9 @@ def _charge_claimed(
                 payment_id=payment_id,
                 method=plan.method,
                 amount_cents=cents,
-                description=f"Payment plan installment {due.installment.number}"
-                f" of {len(plan.installments)}",
+                description=installment_line(
+                    due.installment.number, len(plan.installments), _words(services, plan)
+                ),
                 key=key,
             )
         )
@@ -362,6 +393,13 @@ def _charge_claimed(
     _change_plan(services, plan_id, lambda p: _with_attempt(p, attempt, today))
     reserve_failed_notice(services, plan_id, attempt)
     return result.outcome
+
+
+def _words(services: Services, plan: Plan):
+    """The gettext of the plan's guarantor's language (the `email` catalog)."""
+    account = services.store.get_account(plan.account_number)
+    language = account.guarantor.preferred_language if account else "en"
+    return services.emails.wording(language).gettext
 
 
 def _with_attempt(plan: Plan, attempt: Attempt, today: date) -> Plan:

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
+from types import EllipsisType
 
 from portal.domain.accounts import Account
 from portal.domain.aging import practice_date
@@ -22,9 +23,11 @@ from portal.domain.dunning import AccountFacts, Schedule, Skip, Stage, Step, dec
 from portal.domain.ledger import balances
 from portal.domain.plans import Plan
 from portal.domain.staff import EscalationKind, MailRecord
+from portal.domain.texting import SmsConsent
 from portal.ports.claims import Claim
 from portal.ports.mail import OutgoingMessage
 from portal.ports.reminders import DueAccount
+from portal.ports.sms import OutgoingText
 from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
 from portal.services.context import Services
 from portal.services.mail_feedback import is_listed, undeliverable_for, undeliverable_set
@@ -37,8 +40,10 @@ from portal.services.notices import (
     reminder_message,
     send_claimed,
 )
+from portal.services.pay_links import pay_link
 from portal.services.plans import is_running
 from portal.services.staff_actions import open_escalation
+from portal.services.texting import active_consent, attempt_text, may_text_now, reminder_text
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"
@@ -158,21 +163,45 @@ def remind_accounts(
 
 @dataclass(frozen=True)
 class Planned:
-    """A due account's step, decided, to be claimed, sent and marked with its batch."""
+    """A due account's step, decided, to be claimed, sent and marked with its batch: by
+    e-mail (`email`), by text (`text`: the consent, when a text may go now), or both."""
 
     item: DueAccount
     account: Account
     step: Step
+    email: bool = True
+    text: SmsConsent | None = None
 
     @property
     def claim(self) -> Claim:
-        payload = claim_payload(
+        key = reminder_key(self.item.account_number, self.item.statement_id, self.step)
+        return Claim(self.step.stage.value, key, None, self._payload)
+
+    @property
+    def text_claim(self) -> Claim:
+        """The step's text: a claim of its own, so each channel goes exactly once."""
+        key = reminder_key(self.item.account_number, self.item.statement_id, self.step)
+        return Claim(text_kind(self.step.stage), key, None, self._payload)
+
+    @property
+    def claims(self) -> list[Claim]:
+        return [self.claim] * self.email + [self.text_claim] * (self.text is not None)
+
+    @property
+    def _payload(self) -> str:
+        return claim_payload(
             account_number=self.item.account_number,
             statement_id=self.item.statement_id,
             step=self.step.name,
         )
-        key = reminder_key(self.item.account_number, self.item.statement_id, self.step)
-        return Claim(self.step.stage.value, key, None, payload)
+
+
+TEXT_STAGES = (Stage.REMINDER, Stage.FINAL_NOTICE)  # escalations go to the practice
+
+
+def text_kind(stage: Stage) -> str:
+    """The claim kind of a stage's text: "reminder-text", "final-notice-text"."""
+    return f"{stage.value}-text"
 
 
 def _plan(
@@ -190,15 +219,39 @@ def _plan(
     if account is None:
         summary.skipped += 1
         return None
-    item, step = decide_item(services, schedule, account, item, today, plans, holds, undeliverable)
+    consent = active_consent(services, account.account_number)
+    item, step = decide_item(
+        services, schedule, account, item, today, plans, holds, undeliverable, consent
+    )
     if isinstance(step, Skip):
         summary.skipped += 1
+        return None
+    planned = _channels(services, Planned(item, account, step), consent, undeliverable)
+    if not planned.claims:
+        summary.skipped += 1  # only a text, outside the hours texts may go: a later run
         return None
     if summary.dry_run:
         summary.escalated += step.stage is Stage.ESCALATION
         summary.sent += step.stage is not Stage.ESCALATION
         return None
-    return Planned(item, account, step)
+    return planned
+
+
+def _channels(
+    services: Services,
+    planned: Planned,
+    consent: SmsConsent | None,
+    undeliverable: Collection[str],
+) -> Planned:
+    """The ways the step goes: the escalation by e-mail to the practice; a reminder or
+    final notice by e-mail to an address that takes mail, and by text to a number agreed
+    to, within the hours texts may go."""
+    if planned.step.stage not in TEXT_STAGES:
+        return planned
+    address = planned.account.guarantor.email
+    email = bool(address) and not is_listed(address, undeliverable)
+    text = consent if consent is not None and may_text_now(services, consent) else None
+    return replace(planned, email=email, text=text)
 
 
 def _send_batch(
@@ -215,7 +268,7 @@ def _send_batch(
         return
     store, now = services.store, services.clock.now()
     try:
-        taken = store.claim_many([p.claim for p in batch], now, stale_before(now))
+        taken = store.claim_many([c for p in batch for c in p.claims], now, stale_before(now))
     except Exception:
         # The batch's trouble must not stop the other batches (nothing was sent).
         log.exception("reminders: a batch of %d could not be claimed", len(batch))
@@ -227,38 +280,98 @@ def _send_batch(
             {
                 p.item.account_number: new_opt_out_token()
                 for p in batch
-                if p.step.stage is not Stage.ESCALATION and (p.claim.kind, p.claim.key) in taken
+                if p.step.stage is not Stage.ESCALATION
+                and p.email
+                and (p.claim.kind, p.claim.key) in taken
             }
         )
     except Exception:
         log.exception("reminders: opt-out tokens not read; each message reads its own")
         tokens = {}
     done: list[tuple[str, str]] = []
-    records = []
+    records: list[MailRecord] = []
     try:
         for planned in batch:
-            claim = planned.claim
-            if (claim.kind, claim.key) not in taken:
-                summary.skipped += 1  # claimed before: sent by an earlier run
-                continue
-            token = tokens.get(planned.item.account_number)
-            outcome = _send_planned(services, planned, today, token, undeliverable)
-            if outcome is None:
-                summary.failed += 1
-                continue
-            delivery, record = outcome
-            if delivery is Delivery.FAILED:
-                _log_attempt(services, record)
-                store.release_claim(claim.kind, claim.key)
-            else:
-                done.append((claim.kind, claim.key))
-                records.append(record)
-            stage = "escalated" if planned.step.stage is Stage.ESCALATION else "sent"
-            _count(summary, delivery, stage)
+            if planned.email:
+                token = tokens.get(planned.item.account_number)
+                _send_email(
+                    services, planned, today, token, undeliverable, taken, summary, done, records
+                )
+            if planned.text is not None:
+                _send_text(services, planned, taken, summary, done, records)
     finally:
         # What went out is marked, even when a later one of the batch raised.
         if done:
             store.complete_claims(done, services.clock.now(), records)
+
+
+def _send_email(
+    services: Services,
+    planned: Planned,
+    today: date,
+    token: str | None,
+    undeliverable: Collection[str],
+    taken: set[tuple[str, str]],
+    summary: ReminderSummary,
+    done: list[tuple[str, str]],
+    records: list[MailRecord],
+) -> None:
+    claim = planned.claim
+    if (claim.kind, claim.key) not in taken:
+        summary.skipped += 1  # claimed before: sent by an earlier run
+        return
+    outcome = _send_planned(services, planned, today, token, undeliverable)
+    if outcome is None:
+        summary.failed += 1
+        return
+    delivery, record = outcome
+    if delivery is Delivery.FAILED:
+        _log_attempt(services, record)
+        services.store.release_claim(claim.kind, claim.key)
+    else:
+        done.append((claim.kind, claim.key))
+        records.append(record)
+    stage = "escalated" if planned.step.stage is Stage.ESCALATION else "sent"
+    _count(summary, delivery, stage)
+
+
+def _send_text(
+    services: Services,
+    planned: Planned,
+    taken: set[tuple[str, str]],
+    summary: ReminderSummary,
+    done: list[tuple[str, str]],
+    records: list[MailRecord],
+) -> None:
+    """The step's text, when its claim was taken now (a text claimed before went then)."""
+    claim = planned.text_claim
+    if (claim.kind, claim.key) not in taken or planned.text is None:
+        summary.skipped += not planned.email  # counted once for an account
+        return
+    delivery, record = attempt_text(
+        services, step_text(services, planned), planned.item.account_number
+    )
+    if delivery is Delivery.FAILED:
+        _log_attempt(services, record)
+        services.store.release_claim(claim.kind, claim.key)
+    else:
+        done.append((claim.kind, claim.key))
+        records.append(record)
+    _count(summary, delivery, "sent")
+
+
+def step_text(services: Services, planned: Planned) -> OutgoingText:
+    """A reminder's or final notice's text: the practice's name and a pay link, nothing
+    else about the account."""
+    assert planned.text is not None
+    link = pay_link(services, planned.item.account_number)
+    body = reminder_text(services, planned.account, link)
+    return OutgoingText(
+        kind=planned.step.stage.value,
+        to=planned.text.phone,
+        body=body,
+        tags={"account": planned.item.account_number},
+    )
 
 
 def _send_planned(
@@ -343,6 +456,45 @@ def finish_reminder_claim(services: Services, claim: Claim, today: date) -> Fini
     return Finish.LEFT if outcome is Delivery.FAILED else Finish.DONE
 
 
+def finish_text_reminder_claim(services: Services, claim: Claim, today: date) -> Finish:
+    """The sweep's way to finish a reminder's or final notice's text whose sender died:
+    sent when the same step is still due, the number still agreed to and texts may go now
+    (else left for a later run); dropped when the step is no longer due or the consent
+    ended."""
+    store, now = services.store, services.clock.now()
+    if not store.claim(claim.kind, claim.key, now, stale_before=stale_before(now)):
+        return Finish.LEFT
+    fields = payload_fields(claim.payload)
+    number = str(fields.get("account_number", ""))
+    schedule = schedule_of(services)
+    first = today - timedelta(days=schedule.first_day)
+    item = next((d for d in store.accounts_due(first) if d.account_number == number), None)
+    account = store.get_account(number) if item else None
+    consent = active_consent(services, number) if account else None
+    if item is None or account is None or consent is None:
+        return _drop(services, claim, "no longer overdue, or texts were stopped")
+    item, step = decide_item(services, schedule, account, item, today, consent=consent)
+    if isinstance(step, Skip):
+        return _drop(services, claim, str(step))
+    if (text_kind(step.stage), step.name, item.statement_id) != (
+        claim.kind,
+        fields.get("step"),
+        fields.get("statement_id"),
+    ):
+        return _drop(services, claim, f"{step.name} on {item.statement_id} is due instead")
+    if not may_text_now(services, consent):
+        store.release_claim(claim.kind, claim.key)
+        return Finish.LEFT  # outside the hours texts may go: a later run sends it
+    planned = Planned(item, account, step, email=False, text=consent)
+    delivery, record = attempt_text(services, step_text(services, planned), number)
+    if delivery is Delivery.FAILED:
+        _log_attempt(services, record)
+        store.release_claim(claim.kind, claim.key)
+        return Finish.LEFT
+    store.complete_claim(claim.kind, claim.key, services.clock.now(), mail=record)
+    return Finish.DONE
+
+
 def _drop(services: Services, claim: Claim, reason: str) -> Finish:
     services.store.drop_claim(claim.kind, claim.key)
     log.info("reminders: %s %s dropped: %s", claim.kind, claim.key, reason)
@@ -411,6 +563,7 @@ def decide_item(
     plans: RunningPlans | None = None,
     holds: HoldingCases | None = None,
     undeliverable: Collection[str] | None = None,
+    consent: SmsConsent | EllipsisType | None = ...,
 ) -> tuple[DueAccount, Step | Skip]:
     """The account's statement and step today. A statement on hold (an open question, an
     assistance request) is skipped for the oldest one not held, if any; held days do not
@@ -421,7 +574,11 @@ def decide_item(
         cases = services.store.account_cases(item.account_number)
     else:
         cases = holds.get(item.account_number, [])
-    facts = _facts(services, account, item, today, undeliverable)
+    if consent is ...:
+        consent = active_consent(services, account.account_number)
+    facts = replace(
+        _facts(services, account, item, today, undeliverable), has_text=consent is not None
+    )
     if cases:
         item, facts = _with_holds(services, item, facts, cases, today)
     return item, _decide_with_plans(services, schedule, facts, item, today, plans)

@@ -33,6 +33,7 @@ with warnings.catch_warnings():
 from portal.domain.aging import BUCKETS, aging
 from portal.domain.catalog import N_
 from portal.domain.practice import PracticeDetails
+from portal.domain.statements import LineItem
 from portal.domain.viewers import Viewer
 from portal.ports.mail import Wording
 from portal.resources import static_dir
@@ -42,6 +43,7 @@ from portal.services.errors import NotFound
 
 FONT_DIR = static_dir() / "fonts"
 FONT = "DejaVuSans"
+SOURCE_LANGUAGE = "en"  # the language the statement is written in: no catalog
 
 # US letter in points, half-inch margins.
 MARGIN = 36
@@ -279,7 +281,7 @@ def _line_items(pdf: _StatementPdf, view: AccountView, item: StatementView, word
             rest = ("", "", "", "", "", money(shown.owed_cents))
             rows.append((on(shown.service_date), _(shown.patient_name), *rest))
             continue
-        service = f"{line.code_system} {line.code}: {line.description}"
+        service = f"{line.code_system} {line.code}: {_description(line, words)}"
         if line.diagnosis_codes:
             codes = {"codes": ", ".join(line.diagnosis_codes)}
             service += " " + _("(diagnosis %(codes)s)") % codes
@@ -313,6 +315,17 @@ def _line_items(pdf: _StatementPdf, view: AccountView, item: StatementView, word
             pdf.add_page()
             _row(pdf, headings, COLUMNS, bold=True, shade=True)
         _row(pdf, cells, COLUMNS, bold=last, shade=last)
+
+
+def _description(line: LineItem, words: Wording) -> str:
+    """The line's description in the statement's language: the practice's Spanish one on a
+    Spanish statement when it sent one; else the English one, marked as English on a
+    statement in another language (as on the statement page)."""
+    if words.language == SOURCE_LANGUAGE:
+        return line.description
+    if words.language == "es" and line.description_es:
+        return line.description_es
+    return words.gettext("%(description)s (in English)") % {"description": line.description}
 
 
 def _pairs(pdf: _StatementPdf, rows, width: float, bold_last: bool = False) -> None:

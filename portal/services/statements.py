@@ -12,6 +12,7 @@ from portal.services.context import Services
 from portal.services.mail_feedback import undeliverable_set
 from portal.services.notices import (
     STATEMENT_CLAIM,
+    notice_key,
     send_claimed,
     statement_notice,
     statement_notice_claim,
@@ -85,7 +86,7 @@ def store_statements(
     notices = [
         Notice(item, result)
         for item, result in zip(items, results, strict=True)
-        if result.outcome is ImportOutcome.IMPORTED
+        if result.outcome in (ImportOutcome.IMPORTED, ImportOutcome.CORRECTED)
     ]
     return [r.outcome for r in results], notices
 
@@ -150,13 +151,13 @@ def _announce(
     except Exception:
         # Given up at once: the sweep (or a later sender) takes it over.
         log.exception("statement %s: the notice could not be written", statement.statement_id)
-        services.store.release_claim(STATEMENT_CLAIM, statement.statement_id)
+        services.store.release_claim(STATEMENT_CLAIM, notice_key(statement))
         return
     try:
         send_claimed(
             services,
             STATEMENT_CLAIM,
-            statement.statement_id,
+            notice_key(statement),
             message,
             account.account_number,
             undeliverable,

@@ -41,7 +41,13 @@ from portal.services.plans import AGREEMENT_CLAIM, finish_agreement_copy
 from portal.services.receipts import RECEIPT_CLAIM, receipt_message
 from portal.services.refund_notices import REFUND_NOTICE_CLAIM, finish_refund_notice
 from portal.services.refunds import REFUND_CLAIM, finish_refund_request
-from portal.services.reminders import finish_reminder_claim
+from portal.services.reminders import (
+    TEXT_STAGES,
+    finish_reminder_claim,
+    finish_text_reminder_claim,
+    text_kind,
+)
+from portal.services.texting import INBOUND_CLAIM, finish_inbound_claim
 from portal.services.webhooks import (
     EVENT_CLAIM,
     EventInProgress,
@@ -183,5 +189,7 @@ FINISHERS: dict[str, Finisher] = {
     FAILED_CLAIM: finish_plan_notice,
     DEFAULTED_CLAIM: finish_plan_notice,
     CASE_UPDATE_CLAIM: finish_case_update,
+    INBOUND_CLAIM: finish_inbound_claim,
     **{stage.value: finish_reminder_claim for stage in Stage},
+    **{text_kind(stage): finish_text_reminder_claim for stage in TEXT_STAGES},
 }

@@ -11,6 +11,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.exceptions import NotFound as RouteNotFound
 
 from portal.domain.api_keys import ApiKey
+from portal.domain.errors import InvalidInput
 from portal.domain.staff import AuditAction
 from portal.ports.store import StoreError
 from portal.services.accounts import account_view
@@ -18,6 +19,7 @@ from portal.services.api_keys import authenticate
 from portal.services.audit import audit
 from portal.services.errors import NotFound
 from portal.services.imports import ImportFileError, ImportSummary, import_records, parse_json
+from portal.services.money_events import events_page, read_limit
 from portal.services.remittances import import_remittance_file
 from portal.web import current_services
 from portal.web.api_limits import (
@@ -235,3 +237,23 @@ def account(account_number: str):
 
 def _utc(at: datetime | None) -> str | None:
     return at.astimezone(UTC).isoformat() if at is not None else None
+
+
+@bp.get("/api/v1/payments")
+@key_required
+def payments():
+    """Money events after `since` (an opaque cursor), in order; `next` reads on."""
+    svc = current_services()
+    try:
+        limit = read_limit(request.args.get("limit"))
+        page, cursor = events_page(svc, request.args.get("since"), limit)
+    except InvalidInput as exc:
+        return error(400, f"{exc.field}: {exc.message}")
+    audit(
+        svc,
+        actor(g.api_key),
+        AuditAction.VIEW_MONEY_EVENTS,
+        subject=f"{len(page.events)} events to {page.position}",
+        address=request.remote_addr or "",
+    )
+    return jsonify(events=[e.to_json() for e in page.events], next=cursor)

@@ -2,16 +2,13 @@
 global. Money and dates are formatted for the page's language (Babel; es in the US
 convention, es_US), on the practice's calendar."""
 
-import re
 from collections.abc import Callable
 from datetime import date, datetime, tzinfo
-from decimal import Decimal
-from functools import cache, lru_cache
+from functools import lru_cache
 
 from babel import Locale
 from babel.dates import format_date as babel_date
 from babel.dates import format_time as babel_time
-from babel.numbers import format_currency
 from flask import Flask, request, url_for
 from markupsafe import Markup
 
@@ -26,51 +23,12 @@ from portal.web.service_words import (
     method_words,
     saved_method_label,
 )
-
-
-def babel_money(cents: int, locale: Locale) -> str:
-    """US dollars as `locale` writes them (Babel). Exact: Decimal cents, never a float."""
-    return format_currency(Decimal(cents) / 100, "USD", locale=locale, currency_digits=True)
-
-
-PROBE_CENTS = 123456789  # every digit once, in three groups: $1,234,567.89 in English
-_SHAPE = re.compile(
-    r"(?P<before>\D*)1(?P<group>\D+)234(?P=group)567(?P<decimal>\D+)89(?P<after>\D*)"
-)
-
-
-@cache
-def money_shape(locale: Locale) -> tuple[str, str, str, str, str] | None:
-    """(sign and symbol before, the same for a negative amount, group separator, decimal
-    separator, text after) read from Babel's own output, for the f-string below; None when
-    the locale groups digits otherwise (then every amount goes through Babel). Babel takes
-    about 20 times as long as the f-string, and a page may show hundreds of amounts."""
-    positive = _SHAPE.fullmatch(babel_money(PROBE_CENTS, locale))
-    negative = _SHAPE.fullmatch(babel_money(-PROBE_CENTS, locale))
-    if positive is None or negative is None or positive["after"] != negative["after"]:
-        return None
-    if (positive["group"], positive["decimal"]) != (negative["group"], negative["decimal"]):
-        return None
-    return (
-        positive["before"],
-        negative["before"],
-        positive["group"],
-        positive["decimal"],
-        positive["after"],
-    )
+from portal.wording.dollars import dollars_in
 
 
 def format_money(cents: int) -> str:
-    """1234567 -> "$12,345.67": US dollars, written as the page's language writes them (the
-    same as Babel's format_currency); a negative amount gets a leading minus sign."""
-    locale = current_formatting_locale()
-    shape = money_shape(locale)
-    if shape is None:
-        return babel_money(cents, locale)
-    before, negative_before, group, decimal, after = shape
-    dollars, rest = divmod(abs(cents), 100)
-    digits = f"{dollars:,}".replace(",", group) if group != "," else f"{dollars:,}"
-    return f"{negative_before if cents < 0 else before}{digits}{decimal}{rest:02d}{after}"
+    """1234567 -> "$12,345.67": US dollars, written as the page's language writes them."""
+    return dollars_in(cents, current_formatting_locale())
 
 
 def format_date(value: date) -> str:

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import (
+    BooleanField,
     DateField,
     HiddenField,
     PasswordField,
@@ -56,6 +57,41 @@ class LookupForm(FlaskForm):
     )
 
 
+# The time zones a patient may pick for texts (the practice's when none is picked).
+TEXT_TIME_ZONES = (
+    ("", _l("The billing office's time zone")),
+    ("America/New_York", _l("Eastern")),
+    ("America/Chicago", _l("Central")),
+    ("America/Denver", _l("Mountain")),
+    ("America/Phoenix", _l("Arizona")),
+    ("America/Los_Angeles", _l("Pacific")),
+    ("America/Anchorage", _l("Alaska")),
+    ("Pacific/Honolulu", _l("Hawaii")),
+    ("America/Puerto_Rico", _l("Atlantic (Puerto Rico)")),
+)
+
+
+class TextsForm(FlaskForm):
+    """The guarantor's agreement to billing texts (patient-facing)."""
+
+    phone = StringField(
+        _l("Mobile number"),
+        validators=[
+            InputRequired(_l("Enter your mobile number.")),
+            Length(max=32, message=_l("The mobile number is at most 32 characters.")),
+        ],
+    )
+    time_zone = SelectField(
+        _l("Your time zone"),
+        choices=[SelectChoice(value, label) for value, label in TEXT_TIME_ZONES],
+        default="",
+    )
+    agree = BooleanField(
+        _l("I agree to get billing texts from the billing office at this number."),
+        validators=[InputRequired(_l("Tick the box to agree to billing texts."))],
+    )
+
+
 AMOUNT_MAX_LENGTH = 20
 
 
@@ -81,24 +117,24 @@ class AmountForm:
 
 class CardForm(FlaskForm):
     card_number = StringField(
-        "Card number",
+        _l("Card number"),
         validators=[
-            InputRequired("Enter the card number."),
-            Regexp(r"^[0-9 ]{12,23}$", message="Enter the card number, digits only."),
+            InputRequired(_l("Enter the card number.")),
+            Regexp(r"^[0-9 ]{12,23}$", message=_l("Enter the card number, digits only.")),
         ],
     )
     expiry = StringField(
-        "Expiry (MM/YY)",
+        _l("Expiry (MM/YY)"),
         validators=[
-            InputRequired("Enter the expiry date."),
-            Regexp(r"^(0[1-9]|1[0-2]) ?/ ?[0-9]{2}$", message="Enter the expiry as MM/YY."),
+            InputRequired(_l("Enter the expiry date.")),
+            Regexp(r"^(0[1-9]|1[0-2]) ?/ ?[0-9]{2}$", message=_l("Enter the expiry as MM/YY.")),
         ],
     )
     cvc = StringField(
-        "CVC",
+        _l("CVC"),
         validators=[
-            InputRequired("Enter the security code."),
-            Regexp(r"^[0-9]{3,4}$", message="The security code is 3 or 4 digits."),
+            InputRequired(_l("Enter the security code.")),
+            Regexp(r"^[0-9]{3,4}$", message=_l("The security code is 3 or 4 digits.")),
         ],
     )
 
@@ -107,17 +143,17 @@ class BankAccountForm(FlaskForm):
     """A US bank account on the sandbox's setup page (the processor's page in production)."""
 
     routing_number = StringField(
-        "Routing number",
+        _l("Routing number"),
         validators=[
-            InputRequired("Enter the routing number."),
-            Regexp(r"^ *[0-9]{9} *$", message="The routing number is 9 digits."),
+            InputRequired(_l("Enter the routing number.")),
+            Regexp(r"^ *[0-9]{9} *$", message=_l("The routing number is 9 digits.")),
         ],
     )
     account_number = StringField(
-        "Account number",
+        _l("Account number"),
         validators=[
-            InputRequired("Enter the account number."),
-            Regexp(r"^ *[0-9]{4,17} *$", message="The account number is 4 to 17 digits."),
+            InputRequired(_l("Enter the account number.")),
+            Regexp(r"^ *[0-9]{4,17} *$", message=_l("The account number is 4 to 17 digits.")),
         ],
     )
 

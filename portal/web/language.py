@@ -11,15 +11,16 @@ from flask import (
     Blueprint,
     Flask,
     abort,
-    g,
     has_request_context,
     redirect,
     request,
     session,
     url_for,
 )
+from flask.globals import _cv_app, _cv_request
 from flask_babel import get_locale, get_translations
 
+from portal.services.static_site import language_name
 from portal.web import current_services
 
 bp = Blueprint("language", __name__)
@@ -27,8 +28,6 @@ bp = Blueprint("language", __name__)
 SOURCE_LANGUAGE = "en"  # the language the pages are written in; staff pages stay in it
 CHOSEN = "language"  # session key: the language picked with the switch
 PREFERRED = "preferred_language"  # session key: the signed-in account's language
-# Names of the languages in themselves, as the switch shows them.
-LANGUAGE_NAMES = {"en": "English", "es": "Español"}
 
 
 def is_staff_request() -> bool:
@@ -49,6 +48,9 @@ def select_language() -> str:
         return languages[0]
     if is_staff_request():
         return SOURCE_LANGUAGE
+    if request.blueprint == "site":  # the public site: its path says (/es/faq)
+        code = (request.view_args or {}).get("lang")
+        return code if code in languages[1:] else languages[0]
     for key in (CHOSEN, PREFERRED):
         if session.get(key) in languages:
             return session[key]
@@ -91,15 +93,17 @@ def page_state() -> PageLanguage:
     per request: Flask-Babel finds each again on every call (tens of microseconds, and a
     page makes a hundred calls). Found again when Flask-Babel's choice changes (its
     force_locale)."""
-    if not has_request_context():
+    if _cv_request.get(None) is None:
         return NO_REQUEST
-    chosen = getattr(g.get("_flask_babel"), "babel_locale", None)
-    state = g.get(_PAGE)
+    # The request's `g` itself, not through its proxy: the proxy cost most of each call.
+    page_globals = _cv_app.get().g.__dict__
+    chosen = getattr(page_globals.get("_flask_babel"), "babel_locale", None)
+    state = page_globals.get(_PAGE)
     if state is None or chosen is None or state.locale is not chosen:
         locale = get_locale()
         language = locale.language if locale else SOURCE_LANGUAGE
         state = PageLanguage(locale, get_translations(), formatting_locale(language))
-        setattr(g, _PAGE, state)
+        page_globals[_PAGE] = state
     return state
 
 
@@ -138,7 +142,7 @@ def language_links() -> list[tuple[str, str]]:
     """(code, name) of the languages the switch offers: all but the page's own."""
     current = page_language().split("-")[0]
     return [
-        (code, LANGUAGE_NAMES.get(code) or Locale.parse(code).get_display_name(code) or code)
+        (code, language_name(code))
         for code in current_services().settings.languages
         if code != current
     ]

@@ -12,7 +12,9 @@ import json
 from typing import Any
 
 from portal.domain.import_format import SHAPES, STATEMENT, Field, Kind, Shape
+from portal.domain.money_events import EVENT_KINDS
 from portal.services.imports import MAX_JSON_DEPTH, MAX_JSON_INTEGER
+from portal.services.money_events import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
 from portal.web.api_limits import MAX_BODY_MB, MAX_ERRORS_SHOWN, MAX_STATEMENTS, MAX_TEXT
 
 OPENAPI_VERSION = "3.0.3"
@@ -57,6 +59,14 @@ def _property(f: Field) -> dict:
             "pattern": f"^{f.pattern}$",
             "description": f.description + " (YYYY-MM-DD).",
             "example": "2026-11-01",
+        }
+    if f.kind is Kind.VERSION:
+        return {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": f.maximum,
+            "default": 1,
+            "description": f.description,
         }
     if f.kind is Kind.CENTS:
         return {
@@ -137,6 +147,7 @@ STATEMENT_EXAMPLE = {
     "account_number": "100234",
     "statement_date": "2026-11-01",
     "due_date": "2026-11-30",
+    "version": 1,
     "guarantor": {
         "first_name": "Maria",
         "last_name": "Lopez",
@@ -144,6 +155,11 @@ STATEMENT_EXAMPLE = {
         "email": "maria@example.com",
         "phone": "+15555550123",
         "preferred_language": "en",
+        "sms_consent": {
+            "phone": "+15555550123",
+            "given_at": "2026-10-14T09:30:00-04:00",
+            "source": "intake form",
+        },
     },
     "patients": [
         {
@@ -345,6 +361,71 @@ SCHEMAS: dict = {
             "refunded_cents": {"type": "integer", "minimum": 0},
         }
     ),
+    "MoneyEvents": _object(
+        {
+            "events": {
+                "type": "array",
+                "items": _ref("MoneyEvent"),
+                "description": "In the order the portal committed them; empty when nothing is new.",
+            },
+            "next": {
+                "type": "string",
+                "pattern": CURSOR_PATTERN,
+                "description": "The cursor to send as `since` next time (the same one when "
+                "nothing is new).",
+            },
+        },
+        example={
+            "events": [
+                {
+                    "event_id": "ev_5f2c8a1e9b7d3c4a6e0f1b2d",
+                    "kind": "payment",
+                    "account_number": "100234",
+                    "statement_id": "S-2026-000123",
+                    "amount_cents": -3000,
+                    "method": "card",
+                    "reference": "pi_3Q0example",
+                    "occurred_at": "2026-11-28T15:00:00+00:00",
+                }
+            ],
+            "next": "m1000000000000001",
+        },
+    ),
+    "MoneyEvent": _object(
+        {
+            "event_id": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Stable and unique: post each event once by it.",
+            },
+            "kind": {"type": "string", "enum": list(EVENT_KINDS)},
+            "account_number": {"type": "string"},
+            "statement_id": {
+                "type": "string",
+                "nullable": True,
+                "description": "The statement the money moved on; null for the account's "
+                "credit (money received beyond what was owed).",
+            },
+            "amount_cents": {
+                "type": "integer",
+                "description": "As the ledger posts it: positive raises what the guarantor "
+                "owes (a refund), negative lowers it (a payment, adjustment, write-off).",
+            },
+            "method": {
+                "type": "string",
+                "nullable": True,
+                "description": "The payment's method (`card`, `check`, `cash`, `card_desk`, "
+                "a plan's saved method); null when no payment is involved.",
+            },
+            "reference": {
+                "type": "string",
+                "nullable": True,
+                "description": "The processor's reference: the payment's, or the refund's "
+                "id for a refund; null when there is none.",
+            },
+            "occurred_at": {"type": "string", "format": "date-time"},
+        }
+    ),
 }
 SCHEMAS[STATEMENT.name]["example"] = STATEMENT_EXAMPLE
 
@@ -401,6 +482,44 @@ PATHS: dict = {
                 "401": UNAUTHORIZED,
                 "413": _error(f"The body is over {MAX_BODY_MB} MB; nothing was stored."),
                 "415": _error("The body is not `application/json`; nothing was stored."),
+                "500": INTERNAL_ERROR,
+                "503": STORE_UNAVAILABLE,
+            },
+        }
+    },
+    "/api/v1/payments": {
+        "get": {
+            "operationId": "listMoneyEvents",
+            "summary": "Every money event after a cursor, in order",
+            "description": (
+                "Payments, plan installments, refunds, reversals, adjustments, write-offs, "
+                "credit transfers and remittance postings, one per ledger entry, in the order "
+                "they were committed. Start without `since`, then send each answer's `next`: "
+                "an event committed later never comes before a cursor already given, so "
+                "nothing is missed or repeated. Each read is audited as `api:<key name>`."
+            ),
+            "parameters": [
+                {
+                    "name": "since",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "pattern": CURSOR_PATTERN},
+                    "description": "The `next` of the last answer (opaque: send it as it "
+                    "came); none to start from the first event.",
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                    "description": f"About this many events at most (default {DEFAULT_LIMIT}); "
+                    "a store that keeps one change's events together may give more.",
+                },
+            ],
+            "responses": {
+                "200": _json(_ref("MoneyEvents"), "The events after the cursor."),
+                "400": _error("`since` is not a cursor the portal gave, or `limit` is bad."),
+                "401": UNAUTHORIZED,
                 "500": INTERNAL_ERROR,
                 "503": STORE_UNAVAILABLE,
             },

@@ -20,10 +20,12 @@ from flask_babel import lazy_gettext as _l
 
 from portal.domain.aging import practice_date
 from portal.domain.cases import REASON_LABELS, STATUS_LABELS
+from portal.domain.corrections import Correction, line_changes
 from portal.domain.errors import InvalidInput
 from portal.domain.insurer_words import insurer_notes
 from portal.domain.money import format_cents
 from portal.domain.payments import PaymentStatus
+from portal.domain.statements import Statement
 from portal.domain.timeline import phrase_words
 from portal.domain.viewers import Viewer
 from portal.ports.payments import GatewayError
@@ -32,6 +34,7 @@ from portal.services.cases import patient_cases
 from portal.services.errors import LookupFailed, LookupLocked, NotFound
 from portal.services.lookup import find_viewer
 from portal.services.mail_feedback import undeliverable_for
+from portal.services.pay_links import linked_account
 from portal.services.payments import reconcile_checkout, start_payment
 from portal.services.web_sessions import end_web_session, open_web_session
 from portal.web import IDLE_LIMIT, current_services, seen_again
@@ -43,6 +46,10 @@ bp = Blueprint("patient", __name__)
 LOOKUP_FAILED = _l(
     "We could not find an account with those details. Check them against your statement "
     "and try again."
+)
+LOCKED = _l(
+    "Too many unsuccessful attempts. For your security, look-ups are paused for "
+    "15 minutes. You can also call the billing office."
 )
 SESSION_KEYS = ("account_number", "seen_at", "sid", "viewer", PREFERRED)
 UNREADABLE = _l(
@@ -139,10 +146,7 @@ def lookup():
                 request.remote_addr or "unknown",
             )
         except LookupLocked:
-            error = _(
-                "Too many unsuccessful attempts. For your security, look-ups are paused for "
-                "15 minutes. You can also call the billing office."
-            )
+            error = LOCKED
             status = 429
         except LookupFailed:
             error = LOOKUP_FAILED
@@ -163,6 +167,27 @@ def lookup():
         if form.date_of_birth.errors and form.date_of_birth.raw_data:
             form.date_of_birth.errors = [_("Enter the date of birth as YYYY-MM-DD.")]
     return render_template("patient/lookup.html", form=form, error=error), status
+
+
+LINK_NOT_VALID = _l(
+    "This link can no longer be used. Enter the details from your statement below, or ask "
+    "the billing office for a new link."
+)
+
+
+@bp.get("/pay/<token>")
+def pay_link(token: str):
+    """A pay link (text or e-mail): Quick Pay with the account number filled in. The last
+    name and date of birth are still asked for, and checked with the same lockout."""
+    services = current_services()
+    number = linked_account(services, token)
+    form = LookupForm(formdata=None)
+    if number is None:
+        return render_template("patient/lookup.html", form=form, error=LINK_NOT_VALID), 404
+    form.account_number.data = number
+    if services.store.lookup_locked_until(f"account:{number}", services.clock.now()):
+        return render_template("patient/lookup.html", form=form, error=LOCKED), 429
+    return render_template("patient/lookup.html", form=form, error=None, from_link=True)
 
 
 def signed_in_page(account_number: str, statement_id: str | None = None) -> AccountView | None:
@@ -250,8 +275,31 @@ def statement(account_number: str, statement_id: str):
         for phrase, values in insurer_notes(view.entries, statement_id, shown)
     ]
     return render_template(
-        "patient/statement.html", view=view, item=item, form=AmountForm(), insurer_notes=notes
+        "patient/statement.html",
+        view=view,
+        item=item,
+        form=AmountForm(),
+        correction=correction_shown(item.statement),
+        insurer_notes=notes,
     )
+
+
+def correction_shown(statement: Statement) -> Correction | None:
+    """What a corrected statement changed, as the signed-in person may see it (the lines of
+    their own patients only, unless they are the guarantor)."""
+    if statement.version == 1:
+        return None
+    versions = current_services().store.statement_versions(statement.statement_id)
+    if not versions:
+        return None
+    viewer = Viewer.from_session(session.get("viewer")) or Viewer.patients(())
+    previous = versions[-1]
+    changes = [
+        c
+        for c in line_changes(previous, statement)
+        if all(viewer.sees_in_full(line.patient_id) for line in (c.before, c.after) if line)
+    ]
+    return Correction(previous, changes, viewer.is_guarantor)
 
 
 def pdf_response(data: bytes, statement_id: str) -> Response:

@@ -19,6 +19,8 @@ from portal.services.errors import PaymentNotFound
 from portal.services.payments import apply_gateway_event
 from portal.web import current_services
 from portal.web.forms import BankAccountForm, CardForm
+from portal.web.language import gettext
+from portal.web.service_words import in_page_language
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
@@ -51,13 +53,13 @@ def checkout(session_id: str):
     error, status = None, 200
     if form.validate_on_submit():
         if _expired(form.expiry.data or ""):
-            form.expiry.errors = ["This card has expired."]
+            form.expiry.errors = [gettext("This card has expired.")]
             status = 422
         else:
             try:
                 event = _sandbox().charge(checkout_session, form.card_number.data or "")
             except CardDeclined as exc:
-                error, status = exc.message, 402
+                error, status = in_page_language(exc.message), 402
             else:
                 try:
                     apply_gateway_event(svc, event)
@@ -110,23 +112,23 @@ def setup(session_id: str):
     completed = None
     if chosen == "card" and card.validate_on_submit():
         if _expired(card.expiry.data or ""):
-            card.expiry.errors = ["This card has expired."]
+            card.expiry.errors = [gettext("This card has expired.")]
             status = 422
         else:
             try:
                 completed = _setup_page().save_card(setup_session, card.card_number.data or "")
             except CardDeclined as exc:
-                error, status = exc.message, 402
+                error, status = in_page_language(exc.message), 402
     elif chosen == "bank_account" and bank.validate_on_submit():
         try:
             completed = _setup_page().save_bank_account(
                 setup_session, bank.routing_number.data or "", bank.account_number.data or ""
             )
         except CardDeclined as exc:
-            error, status = exc.message, 402
+            error, status = in_page_language(exc.message), 402
     elif request.method == "POST":
         if chosen not in ("card", "bank_account"):
-            error = "Choose a card or a bank account to save."
+            error = gettext("Choose a card or a bank account to save.")
         status = 422
     if completed is not None:
         return redirect(setup_session.success_url.replace(SESSION_PLACEHOLDER, completed), code=303)

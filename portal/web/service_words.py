@@ -71,6 +71,8 @@ SENTENCES = (
     N_("Your bank did not complete the payment, so nothing was taken."),
     N_("The checkout closed before the payment was made; nothing was charged."),
     N_("We could not find this checkout."),
+    N_("This is a test page: use one of the test card numbers shown."),
+    N_("This is a test page: use the test routing and account numbers shown."),
     N_("We could not find this page for saving a payment method; please start again."),
     N_("This payment method was saved for another plan; please start again."),
     N_(

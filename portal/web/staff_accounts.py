@@ -87,6 +87,28 @@ def statement_pdf(account_number: str, statement_id: str):
     return pdf_response(data, statement_id)
 
 
+@bp.get("/accounts/<account_number>/statements/<statement_id>/versions")
+@staff_required()
+def statement_versions(account_number: str, statement_id: str):
+    """Every version of a statement, the current one first (the view is audited)."""
+    svc = current_services()
+    current = svc.store.get_statement(statement_id)
+    if current is None or current.account_number != account_number:
+        abort(404)
+    audit(
+        svc,
+        g.staff.username,
+        AuditAction.VIEW_STATEMENT,
+        account_number,
+        subject=f"{statement_id} (every version)",
+        address=address(),
+    )
+    versions = [current, *reversed(svc.store.statement_versions(statement_id))]
+    return render_template(
+        "staff/statement_versions.html", account_number=account_number, versions=versions
+    )
+
+
 def _to_account(account_number: str):
     return redirect(url_for("staff_accounts.account", account_number=account_number), code=303)
 

@@ -766,13 +766,65 @@ def optout_done_es(page: Page, site: Site, viewport: str) -> None:
     fits(page, viewport)
 
 
+def checkout_es(page: Page, site: Site, viewport: str) -> None:
+    page.goto(site.checkout_path)
+    heading(page, "Pago")
+
+
+def checkout_declined_es(page: Page, site: Site, viewport: str) -> None:
+    page.goto(site.checkout_path)
+    page.get_by_label("Número de tarjeta").fill(DECLINED_CARD)
+    page.get_by_label("Vencimiento (MM/AA)").fill("12/30")
+    page.get_by_label("Código de seguridad (CVC)", exact=True).fill("123")
+    page.get_by_role("button", name=re.compile(r"^Pagar ")).click()
+    expect(page.get_by_role("alert")).to_contain_text("rechazada")
+
+
+def setup_page_es(page: Page, site: Site, viewport: str) -> None:
+    page.goto(site.setup_path)
+    heading(page, "Guardar un método de pago")
+
+
+def setup_declined_es(page: Page, site: Site, viewport: str) -> None:
+    page.goto(site.setup_path)
+    page.get_by_label("Número de tarjeta").fill(DECLINED_CARD)
+    page.get_by_label("Vencimiento (MM/AA)").fill("12/30")
+    page.get_by_label("Código de seguridad (CVC)", exact=True).fill("123")
+    page.get_by_role("button", name="Guardar tarjeta").click()
+    expect(page.get_by_role("alert")).to_contain_text("rechazada")
+    page.get_by_role("button", name="Guardar cuenta bancaria").click()
+    expect(page.get_by_role("alert").filter(has_text="Hay un problema")).to_be_visible()
+
+
+# Boxes whose text runs out of them (wider than the box: cut off, or over what is beside it).
+# Scrolling boxes (a wide table's) and the screen readers' text are left out.
+SPILLED_TEXT = """() => {
+  const spilled = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    const style = getComputedStyle(el);
+    if (["inline", "none", "contents"].includes(style.display)) continue;
+    if (["auto", "scroll"].includes(style.overflowX)) continue;
+    if (el.closest(".visually-hidden, .table-wrap")) continue;
+    if (el.getBoundingClientRect().width < 2) continue;
+    if (el.scrollWidth > el.clientWidth + 1) {
+      const text = (el.textContent || "").trim().replace(/\\s+/g, " ").slice(0, 50);
+      spilled.push(`${el.tagName.toLowerCase()}.${el.className}: ${text}`);
+    }
+  }
+  return spilled;
+}"""
+
+
 def in_spanish(visit: Callable) -> Callable:
-    """A page in Spanish: the page's own checks, then none of it wider than a phone."""
+    """A page in Spanish (about a quarter longer than English): the page's own checks, then
+    none of it wider than a phone and no text running out of its box there."""
 
     def visit_in_spanish(page: Page, site: Site, viewport: str) -> None:
         visit(page, site, viewport)
         expect(page.locator("html")).to_have_attribute("lang", "es")
         fits(page, viewport)
+        if viewport == "375":
+            assert page.evaluate(SPILLED_TEXT) == [], "text runs out of its box at 375px"
 
     return visit_in_spanish
 
@@ -780,14 +832,25 @@ def in_spanish(visit: Callable) -> Callable:
 SPANISH = "-es"
 # The patient's pages again in Spanish (issue 18): each visitor chose it with the switch.
 SPANISH_PAGES: dict[str, tuple[str, Callable]] = {
+    # The public site's Spanish pages (/es/...: the path sets their language).
+    "home": ("anon", goto("/es/", re.compile(r"^Pague su factura de "))),
+    "how-to-pay": ("anon", goto("/es/how-to-pay", "Cómo pagar su factura")),
+    "faq": ("anon", goto("/es/faq", "Preguntas frecuentes sobre su factura")),
+    "contact": ("anon", goto("/es/contact", "Comuníquese con la oficina de facturación")),
+    "privacy": ("anon", goto("/es/privacy", re.compile(r"^Aviso de privacidad"))),
     "pay": ("anon", goto("/pay", "Pague su factura")),
     "pay-invalid": ("anon", lookup_invalid_es),
     "pay-not-found": ("anon", lookup_not_found_es),
     "account": ("patient", goto("/account", "Su saldo")),
     "statement": ("patient", statement_es),
     "amount-invalid": ("patient", amount_invalid_es),
+    "checkout": ("patient", checkout_es),
+    "checkout-declined": ("patient", checkout_declined_es),
+    "sandbox-setup": ("patient", setup_page_es),
+    "sandbox-setup-invalid": ("patient", setup_declined_es),
     "case-question": ("patient", question_page_es),
     "case-question-invalid": ("patient", question_invalid_es),
+    "help-paying": ("patient", goto("/account/help", "Ayuda para pagar su factura")),
     "help-paying-invalid": ("patient", help_invalid_es),
     "case": ("patient", case_page_es),
     "plan-new": ("planner", plan_offer_es),
@@ -939,3 +1002,20 @@ def test_no_wcag_violations(name: str, viewport: str, tabs: Tabs, site: Site) ->
         pytest.fail(
             f"WCAG 2.1 A/AA problems on {name} ({where}) at {viewport} px:\n" + "\n".join(problems)
         )
+
+
+def test_the_spill_check_finds_text_out_of_its_box(browser) -> None:
+    page = browser.new_page(viewport=PHONE)
+    page.set_content(
+        '<div style="width:100px">Supercalifragilisticoespialidoso</div>'
+        '<button style="width:80px;overflow:hidden;white-space:nowrap">Pagar este monto</button>'
+        "<p>Un texto que se parte en varias líneas sin salirse.</p>"
+        '<div class="table-wrap" style="width:100px;overflow-x:auto"><table><tr>'
+        "<td>Una&nbsp;tabla&nbsp;ancha&nbsp;se&nbsp;desplaza</td></tr></table></div>"
+    )
+
+    assert page.evaluate(SPILLED_TEXT) == [
+        "div.: Supercalifragilisticoespialidoso",
+        "button.: Pagar este monto",
+    ]
+    page.close()

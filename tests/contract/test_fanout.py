@@ -16,6 +16,7 @@ import functions.reminders
 import functions.workers
 from portal.adapters.sqs_queue import SqsWorkQueue
 from portal.bootstrap import build_services
+from portal.services import fanout
 from portal.services.fanout import REMINDERS, BadBatch, Batch, read_batch
 from portal.services.reminders import run_reminders
 from tests.contract.test_reminders_run import PLAN, add_account, sent
@@ -235,3 +236,70 @@ def test_an_invocation_whose_every_batch_failed_raises_so_that_sqs_retries_them(
     """Zappa's event source mapping has no ReportBatchItemFailures: an answer would delete."""
     with pytest.raises(functions.workers.BatchFailed):
         functions.workers.handler({"Records": [{"messageId": "m-1", "body": "not json"}]}, None)
+
+
+def test_each_batch_writes_one_json_line_of_its_job_size_counts_time_and_store_calls(
+    fanned, queues, sqs, capsys
+):
+    work_url, _ = queues
+    functions.reminders.handler({}, None)
+    records = receive_all(sqs, work_url)
+    fanned.work_queue.send(["not json"])
+    records += receive_all(sqs, work_url)
+    capsys.readouterr()
+
+    work(sqs, work_url, records)
+
+    lines = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    by_message = {line["message_id"]: line for line in lines}
+    assert list(by_message) == [r["messageId"] for r in records]
+    done, refused = (
+        [by_message[r["messageId"]] for r in records[:3]],
+        by_message[records[3]["messageId"]],
+    )
+    for line in done:
+        assert line["job"] == "reminders-batch" and line["size"] == 2
+        assert set(line) == {
+            "job", "message_id", "size", "sent", "skipped", "failed", "escalated", "ms",
+            "store_calls",
+        }  # fmt: skip
+        assert line["store_calls"] >= 2 and line["ms"] >= 0
+    assert sum(line["sent"] for line in done) == 4
+    assert refused["job"] == "batch" and refused["size"] == 0
+    assert refused["refused"] == "The message is not JSON."
+    assert "x@example.com" not in json.dumps(lines)
+
+
+def test_a_worker_reads_plans_cases_and_bad_addresses_once_per_batch_not_per_account(
+    fanned, queues, sqs, outbox, monkeypatch
+):
+    """The batch decides as the one-process run: the account whose statement is on a
+    running plan gets no reminder; and no account's own plans or cases are read."""
+    from tests.plan_helpers import set_up_plan
+
+    add_account(fanned.store, "400031", 30, 20_000)  # its second reminder is due today...
+    set_up_plan(fanned, "400031")  # ...but its statement is on a running plan
+    work_url, _ = queues
+    functions.reminders.handler({}, None)
+    records = receive_all(sqs, work_url)
+    reads: Counter = Counter()
+    for name in ("running_plans", "holding_cases", "undeliverable_set"):
+        real = getattr(fanout, name)
+
+        def counted(*args, _real=real, _name=name):
+            reads[_name] += 1
+            return _real(*args)
+
+        monkeypatch.setattr(fanout, name, counted)
+
+    def per_account(*args):
+        raise AssertionError("read per account")
+
+    monkeypatch.setattr(fanned.store, "account_plans", per_account)
+    monkeypatch.setattr(fanned.store, "account_cases", per_account)
+
+    assert work(sqs, work_url, records) == {"batchItemFailures": []}
+
+    assert len(records) == 4  # 7 accounts owe: 2 a batch
+    assert reads == Counter({"running_plans": 4, "holding_cases": 4, "undeliverable_set": 4})
+    assert sent(outbox) == EXPECTED + Counter({("plan-agreement", "x@example.com"): 1})

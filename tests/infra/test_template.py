@@ -385,7 +385,7 @@ def test_the_work_queue_sends_poison_batches_to_an_alarmed_dead_letter_queue(tem
     (dead_alarm,) = [
         a
         for a in alarms.values()
-        if a["Properties"]["Namespace"] == "AWS/SQS"
+        if a["Properties"].get("Namespace") == "AWS/SQS"
         and a["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": [dead_name, "QueueName"]}
     ]
     assert dead_alarm["Properties"]["Threshold"] == 0
@@ -652,7 +652,9 @@ def test_zappa_routes_the_events_topic_to_the_feedback_handler():
 
 def _alarm(template: dict, metric: str) -> dict:
     alarms = resources_of(template, "AWS::CloudWatch::Alarm")
-    [alarm] = [a["Properties"] for a in alarms.values() if a["Properties"]["MetricName"] == metric]
+    [alarm] = [
+        a["Properties"] for a in alarms.values() if a["Properties"].get("MetricName") == metric
+    ]
     return alarm
 
 
@@ -706,3 +708,141 @@ def test_apply_outputs_sets_the_feedback_topic_as_the_event_source():
     ]
     assert event["event_source"] == {"arn": topic, "events": ["sns:Publish"]}
     assert filled["dev"] == settings["dev"]  # the stage it extends is left as it was
+
+
+# ------------------------------------------------------------------ log metrics and alarms
+
+NAMESPACE = {"Fn::Sub": "PatientBillingPortal/${Stage}"}
+LOG_GROUP = "/aws/lambda/patient-billing-portal-${Stage}"
+NEW_ALARMS = {
+    "ServerErrorRateAlarm": "Server error rate",
+    "WebhookFailuresAlarm": "Webhook failures",
+    "JobFailuresAlarm": "Job failures",
+    "FunctionErrorsAlarm": "Function errors",
+    "DynamoDbThrottlesAlarm": "DynamoDB throttles",
+    "WorkBacklogAlarm": "Work backlog",
+}
+
+
+def test_the_log_group_is_the_functions_kept_a_year_unless_lambda_made_it_already(template):
+    group = resources_of(template, "AWS::Logs::LogGroup")["PortalLogGroup"]
+    assert group["Condition"] == "CreatesLogGroup"
+    assert group["Properties"]["LogGroupName"] == {"Fn::Sub": LOG_GROUP}
+    assert group["Properties"]["RetentionInDays"] == 365
+    assert group["DeletionPolicy"] == "Retain"
+    zappa = json.loads((ROOT / "zappa_settings.json").read_text())
+    assert LOG_GROUP.replace("${Stage}", "dev").endswith(zappa["dev"]["project_name"] + "-dev")
+    assert template["Parameters"]["CreateLogGroup"]["Default"] == "true"
+
+
+def _filter_fields(pattern: str) -> set[str]:
+    import re
+
+    return set(re.findall(r"\$\.(\w+)", pattern))
+
+
+def test_each_metric_filter_reads_fields_the_json_lines_carry(template):
+    from portal.services.plan_charges import ChargeSummary
+    from portal.services.reminders import ReminderSummary
+    from tests.integration.test_log_lines import FIELDS
+
+    batch_fields = {"job", "message_id", "size", "ms", "store_calls", "refused", "error"}
+    batch_fields |= set(ReminderSummary().counts()) | set(ChargeSummary().counts())
+    filters = resources_of(template, "AWS::Logs::MetricFilter")
+    assert set(filters) == {
+        "RequestsMetricFilter",
+        "ServerErrorsMetricFilter",
+        "WebhookFailuresMetricFilter",
+        "JobFailuresMetricFilter",
+    }
+    metrics = {}
+    for name, resource in filters.items():
+        props = resource["Properties"]
+        assert props["LogGroupName"] == {
+            "Fn::If": ["CreatesLogGroup", {"Ref": "PortalLogGroup"}, {"Fn::Sub": LOG_GROUP}]
+        }
+        fields = _filter_fields(props["FilterPattern"])
+        assert fields and fields <= (FIELDS | batch_fields), (name, fields)
+        [transform] = props["MetricTransformations"]
+        assert transform["MetricNamespace"] == NAMESPACE and transform["MetricValue"] == "1"
+        assert transform["DefaultValue"] == 0
+        metrics[name] = (transform["MetricName"], props["FilterPattern"])
+    assert metrics["ServerErrorsMetricFilter"] == ("ServerErrors", "{ $.status >= 500 }")
+    assert "job" in _filter_fields(metrics["JobFailuresMetricFilter"][1])
+    assert '"/webhooks/stripe"' in metrics["WebhookFailuresMetricFilter"][1]
+
+
+def test_the_webhook_filter_names_the_route_stripe_posts_to(tmp_path):
+    from portal import create_app
+    from portal.config import Settings
+
+    settings = Settings.from_env(
+        {
+            "PORTAL_SQLITE_PATH": str(tmp_path / "p.sqlite3"),
+            "PORTAL_SECRET_KEY": "test-secret-key-0123456789abcdef",
+            "PORTAL_PAYMENTS": "stripe",
+            "STRIPE_SECRET_KEY": "sk_test_x",
+            "STRIPE_WEBHOOK_SECRET": "whsec_x",
+        }
+    )
+    rules = {rule.rule for rule in create_app(settings).url_map.iter_rules()}
+    assert "/webhooks/stripe" in rules
+
+
+@pytest.mark.parametrize("name", sorted(NEW_ALARMS))
+def test_each_alarm_goes_to_the_one_alarm_topic_and_is_explained(template, name):
+    alarm = resources_of(template, "AWS::CloudWatch::Alarm")[name]["Properties"]
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert alarm["OKActions"] == [{"Ref": "AlarmTopic"}]
+    assert alarm["TreatMissingData"] == "notBreaching"
+    description = " ".join(alarm["AlarmDescription"].split())
+    assert f'docs/operations.md, "{NEW_ALARMS[name]}"' in description
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    assert f"({NEW_ALARMS[name]})" in operations or f'"{NEW_ALARMS[name]}"' in operations
+    suffix = alarm["AlarmName"]["Fn::Sub"].removeprefix("patient-billing-portal-${Stage}-")
+    assert f"patient-billing-portal-<stage>-{suffix}" in operations
+
+
+def _metric_stats(alarm: dict) -> dict[str, dict]:
+    return {m["Id"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}
+
+
+def test_the_server_error_rate_is_errors_over_requests_from_the_log_filters(template):
+    alarm = resources_of(template, "AWS::CloudWatch::Alarm")["ServerErrorRateAlarm"]["Properties"]
+    [returned] = [m for m in alarm["Metrics"] if m.get("ReturnData")]
+    assert returned["Expression"] == "IF(requests >= 20, 100 * errors / requests, 0)"
+    stats = _metric_stats(alarm)
+    assert stats["errors"]["Metric"] == {"Namespace": NAMESPACE, "MetricName": "ServerErrors"}
+    assert stats["requests"]["Metric"] == {"Namespace": NAMESPACE, "MetricName": "Requests"}
+    assert {s["Stat"] for s in stats.values()} == {"Sum"}
+    assert alarm["Threshold"] == 5 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_the_throttle_alarm_adds_the_tables_read_and_write_throttles(template):
+    alarm = resources_of(template, "AWS::CloudWatch::Alarm")["DynamoDbThrottlesAlarm"]
+    stats = _metric_stats(alarm["Properties"])
+    assert {s["Metric"]["MetricName"] for s in stats.values()} == {
+        "ReadThrottleEvents",
+        "WriteThrottleEvents",
+    }
+    for stat in stats.values():
+        table = {"Name": "TableName", "Value": {"Ref": "PortalTable"}}
+        assert stat["Metric"]["Dimensions"] == [table]
+
+
+def test_the_job_alarms_watch_the_function_and_the_work_queue(template):
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm")
+    errors = alarms["FunctionErrorsAlarm"]["Properties"]
+    assert (errors["Namespace"], errors["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert errors["Dimensions"] == [
+        {"Name": "FunctionName", "Value": {"Fn::Sub": "patient-billing-portal-${Stage}"}}
+    ]
+    backlog = alarms["WorkBacklogAlarm"]["Properties"]
+    assert backlog["MetricName"] == "ApproximateAgeOfOldestMessage"
+    assert backlog["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["WorkQueue", "QueueName"]}
+    jobs = alarms["JobFailuresAlarm"]["Properties"]
+    assert (jobs["Namespace"], jobs["MetricName"], jobs["Threshold"]) == (
+        NAMESPACE,
+        "JobFailures",
+        0,
+    )

@@ -427,3 +427,61 @@ def test_an_unexpected_error_is_500_json(app, client, key, monkeypatch):
 
     assert response.status_code == 500
     assert response.is_json and "boom" not in response.get_json()["error"]
+
+
+# -- money events for the practice system ----------------------------------------------------
+
+
+def test_money_events_page_by_cursor_and_each_read_is_audited(client, services, lopez, key):
+    first = client.get("/api/v1/payments", headers=auth(key))
+    assert first.status_code == 200
+    assert first.get_json()["events"] == []
+    start = first.get_json()["next"]
+    post_manual_payment(services, "setup", "100234", "cash", "5.00", "", "a" * 32, "127.0.0.1")
+    post_manual_payment(services, "setup", "100234", "check", "7.00", "81", "b" * 32, "127.0.0.1")
+    since = last_audit_id(services)
+
+    page = client.get(f"/api/v1/payments?since={start}&limit=1", headers=auth(key)).get_json()
+    rest = client.get(f"/api/v1/payments?since={page['next']}", headers=auth(key)).get_json()
+    again = client.get(f"/api/v1/payments?since={rest['next']}", headers=auth(key)).get_json()
+
+    (cash,) = page["events"]
+    (check,) = rest["events"]
+    assert set(cash) == {
+        "event_id",
+        "kind",
+        "account_number",
+        "statement_id",
+        "amount_cents",
+        "method",
+        "reference",
+        "occurred_at",
+    }
+    assert (cash["kind"], cash["account_number"], cash["amount_cents"], cash["method"]) == (
+        "payment",
+        "100234",
+        -500,
+        "cash",
+    )
+    assert cash["statement_id"] == "S-2026-000100"
+    assert cash["occurred_at"] == "2026-11-28T15:00:00+00:00"
+    assert (check["method"], check["amount_cents"]) == ("check", -700)
+    assert cash["event_id"] != check["event_id"]
+    assert again == {"events": [], "next": rest["next"]}
+    reads = audit_since(services, since)
+    assert [(e.actor, e.action) for e in reads] == [("api:ehr", AuditAction.VIEW_MONEY_EVENTS)] * 3
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["since=nonsense", "since=m1-00000000000001", "since=%00", "limit=0", "limit=501", "limit=x"],
+)
+def test_a_cursor_or_limit_the_portal_did_not_give_is_400(client, key, query):
+    response = client.get(f"/api/v1/payments?{query}", headers=auth(key))
+
+    assert response.status_code == 400
+    assert response.get_json()["error"].split(":")[0] in ("since", "limit")
+
+
+def test_money_events_need_a_key(client):
+    assert_unauthorized(client.get("/api/v1/payments"))

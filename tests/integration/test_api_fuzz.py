@@ -91,6 +91,7 @@ def test_the_document_is_served_publicly_and_loads_as_openapi(app, client):
         ("POST", "/api/v1/statements"),
         ("POST", "/api/v1/remittances"),
         ("GET", "/api/v1/accounts/{account_number}"),
+        ("GET", "/api/v1/payments"),
     }
 
 

@@ -115,6 +115,7 @@ def test_the_table_keeps_the_contracts_field_names_and_csv_columns():
             "account_number",
             "statement_date",
             "due_date",
+            "version",
             "guarantor",
             "patients",
             "lines",
@@ -126,7 +127,9 @@ def test_the_table_keeps_the_contracts_field_names_and_csv_columns():
             "email",
             "phone",
             "preferred_language",
+            "sms_consent",
         ],
+        "SmsConsent": ["phone", "given_at", "source"],
         "Patient": ["patient_id", "first_name", "last_name", "date_of_birth"],
         "LineItem": [
             "line_id",
@@ -171,7 +174,13 @@ def test_the_table_keeps_the_contracts_field_names_and_csv_columns():
         "adjustment",
         "patient_responsibility",
     )
-    assert OPTIONAL_CSV_COLUMNS == ("description_es", "claim_id")
+    assert OPTIONAL_CSV_COLUMNS == (
+        "version",
+        "sms_consent_at",
+        "sms_consent_source",
+        "description_es",
+        "claim_id",
+    )
 
 
 def test_the_served_statement_schemas_list_exactly_the_tables_fields_with_their_limits(served):
@@ -197,6 +206,9 @@ def test_the_served_statement_schemas_list_exactly_the_tables_fields_with_their_
         elif f.kind is Kind.CENTS:
             assert got["type"] == "integer", place
             assert (got["minimum"], got["maximum"]) == (0, f.maximum), place
+        elif f.kind is Kind.VERSION:
+            assert got["type"] == "integer", place
+            assert (got["minimum"], got["maximum"], got["default"]) == (1, f.maximum, 1), place
         elif f.kind is Kind.OBJECT:
             assert got == {"$ref": f"#/components/schemas/{f.shape.name}"}, place
         else:

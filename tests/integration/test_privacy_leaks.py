@@ -1125,8 +1125,10 @@ def test_nothing_that_leaves_the_portal_carries_codes_descriptions_or_dates_of_b
                 ).status_code == 200
 
     # -- everything that left the portal ------------------------------------------------------
-    items = captured(portal, messages, stub, collector, cli_output, capsys.readouterr())
+    printed = capsys.readouterr()
+    items = captured(portal, messages, stub, collector, cli_output, printed)
     assert_capture_is_real(items, parsed, stub, collector, portal)
+    assert_request_lines_name_no_one(printed.out, portal)
     assert_scanner_finds_what_is_there(portal, statement_pages, guesses)
     self_check(items, messages, stub.requests, collector)
 
@@ -1238,6 +1240,42 @@ def assert_capture_is_real(items: list[Item], parsed: dict, stub, collector, por
     assert channels["url"] >= 500 and channels["header"] >= 500, channels
     assert channels["e-mail"] >= 300 and channels["stripe"] >= 50, channels
     assert channels["log"] >= 100, channels
+
+
+REQUEST_LINE_FIELDS = {"request_id", "method", "route", "status", "ms", "store_calls"}
+
+
+def people_needles(records: Iterable[dict]) -> list[Needle]:
+    """Every guarantor's and patient's first and last name, and every account number."""
+    found: dict[str, Needle] = {}
+    for record in records:
+        for who in (record["guarantor"], *record["patients"]):
+            for part in ("first_name", "last_name"):
+                name = who[part]
+                found.setdefault(name, Needle(f"name {name}", _bounded(name), name, name.lower()))
+        number = record["account_number"]
+        found.setdefault(number, Needle(f"account {number}", _bounded(number), number, number))
+    return list(found.values())
+
+
+def assert_request_lines_name_no_one(out: str, portal: Portal) -> None:
+    """The JSON line of every request (portal/web/request_log.py) was written, carries only
+    its six fields, and names no one: no name and no account number, besides the codes,
+    descriptions, dates of birth and health words no channel may carry."""
+    lines = [json.loads(text) for text in out.splitlines() if text.startswith('{"')]
+    requests = [line for line in lines if set(line) == REQUEST_LINE_FIELDS]
+    assert len(requests) >= len(portal.exchanges) >= 100, (len(requests), len(portal.exchanges))
+    assert {line["status"] // 100 for line in requests} >= {2, 3, 4}
+    assert all(line["route"] is None or line["route"].startswith("/") for line in requests)
+    text = "\n".join(json.dumps(line) for line in lines)
+    needles = NEEDLES + people_needles(ALL_STATEMENTS)
+    assert find_leaks([Item("log", "JSON lines", text)], needles) == []
+    # The scanner finds a name and an account number where they are.
+    planted = Item("log", "planted", text + ' {"route": "/pay", "who": "Harriet 310001"}')
+    assert {leak.needle for leak in find_leaks([planted], people_needles(ALL_STATEMENTS))} == {
+        "name Harriet",
+        "account 310001",
+    }
 
 
 def assert_scanner_finds_what_is_there(portal: Portal, statement_pages, guesses) -> None:

@@ -22,17 +22,20 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 import portal.app
+from portal.adapters.email_templates import EmailRenderer
 from portal.config import Settings
 from portal.domain.payments import PaymentStatus
 from portal.domain.staff import Role
 from portal.domain.viewers import Viewer
+from portal.ports.payments import SetupRequest
+from portal.resources import template_dir
 from portal.services.accounts import account_view
 from portal.services.cases import resolve_case, staff_reply
 from portal.services.mail_feedback import apply_ses_event
 from portal.services.notices import opt_out_url
 from portal.services.statements import import_statement
 from tests.conftest import csrf_token, lopez_account, statement
-from tests.integration.conftest import open_checkout, path_of, pay, sign_in
+from tests.integration.conftest import checkout_form, open_checkout, path_of, pay, sign_in
 from tests.plan_helpers import run_on, set_up_plan
 from tests.ses_events import complaint
 
@@ -58,11 +61,11 @@ def pseudo(message: str) -> str:
     )
 
 
-def pseudo_catalog(folder: Path) -> Path:
-    """translations/<PSEUDO>/LC_MESSAGES/messages.mo from messages.pot, in `folder`."""
-    with open(ROOT / "translations" / "messages.pot", "rb") as handle:
+def pseudo_catalog(folder: Path, domain: str = "messages") -> Path:
+    """translations/<PSEUDO>/LC_MESSAGES/<domain>.mo from <domain>.pot, in `folder`."""
+    with open(ROOT / "translations" / f"{domain}.pot", "rb") as handle:
         template = read_po(handle)
-    catalog = Catalog(locale=PSEUDO)
+    catalog = Catalog(locale=PSEUDO, domain=domain)
     for message in template:
         if not message.id:
             continue
@@ -72,8 +75,8 @@ def pseudo_catalog(folder: Path) -> Path:
         else:
             catalog.add(message.id, pseudo(message.id))
     target = folder / PSEUDO / "LC_MESSAGES"
-    target.mkdir(parents=True)
-    with open(target / "messages.mo", "wb") as handle:
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target / f"{domain}.mo", "wb") as handle:
         write_mo(handle, catalog)
     return folder
 
@@ -86,6 +89,8 @@ def settings(settings: Settings) -> Settings:
 @pytest.fixture
 def app(services, tmp_path, monkeypatch):
     monkeypatch.setattr(portal.app, "translations_dir", lambda: pseudo_catalog(tmp_path / "i18n"))
+    # What the services write for the processor (the checkout's line) is the email domain's.
+    services.emails = EmailRenderer(template_dir(), pseudo_catalog(tmp_path / "i18n", "email"))
     app = portal.app.create_app(services=services)
     app.config["TESTING"] = True
     for name in ("money", "date", "local_time"):  # amounts, dates, times: data, marked
@@ -266,6 +271,40 @@ def test_the_payment_plan_pages(pseudo_client, services, lopez):
     check(pseudo_client.get("/plans/new"), data)  # a plan runs already: not offered
     cancel = pseudo_client.post(f"{page}/cancel", data={"csrf_token": token}, follow_redirects=True)
     check(cancel, data)
+
+
+def test_the_sandbox_checkout_and_setup_pages(pseudo_client, services, lopez):
+    """The test gateway's checkout page (its line from the services, its refusals) and its
+    page that saves a payment method, each with its refusals."""
+    sign_in(pseudo_client)
+    data = known_data(services, lopez)
+    page = open_checkout(pseudo_client, "30.00")
+    check(pseudo_client.get(page), data)
+    refused = (
+        ({"card_number": "", "expiry": "", "cvc": ""}, 422),
+        ({"card_number": "12ab", "expiry": "13/30", "cvc": "1"}, 422),
+        ({"expiry": "01/20"}, 422),  # expired
+        ({"card_number": "4000000000000002"}, 402),  # declined
+        ({"card_number": "4111111111111111"}, 402),  # not a test card
+    )
+    for fields, status in refused:
+        form = {**checkout_form(pseudo_client, page), **fields}
+        check(pseudo_client.post(page, data=form), data, status)
+
+    setup = path_of(services.payments.create_setup(SetupRequest("plan_1", page, page)).url)
+    check(pseudo_client.get(setup), data)
+    token = csrf_token(pseudo_client.get(setup).get_data(as_text=True))
+    card = {"method": "card", "card_number": "4242424242424242", "expiry": "12/30", "cvc": "1"}
+    bank = {"method": "bank_account", "routing_number": "1", "account_number": "000123456789"}
+    for form, status in (
+        ({}, 422),
+        (card, 422),
+        ({**card, "cvc": "123", "expiry": "01/20"}, 422),
+        ({**card, "cvc": "123", "card_number": "4000000000000002"}, 402),
+        ({**bank, "routing_number": "999999999"}, 402),
+        (bank, 422),
+    ):
+        check(pseudo_client.post(setup, data={**form, "csrf_token": token}), data, status)
 
 
 def form_of(client, path: str) -> dict:

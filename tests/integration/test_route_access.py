@@ -16,20 +16,24 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from portal.domain.outbound import DeliveryState
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.plans import Installment, Plan, PlanKind
 from portal.domain.staff import EscalationKind, Role
+from portal.domain.texting import SmsConsent
 from portal.domain.viewers import Viewer
 from portal.ports.payments import EventKind, GatewayEvent, SetupRequest
 from portal.services.api_keys import create_api_key, revoke_api_key
 from portal.services.cases import ask_question
 from portal.services.mail_feedback import apply_ses_event
 from portal.services.notices import opt_out_url
+from portal.services.pay_links import pay_link_token
 from portal.services.payments import apply_gateway_event, start_payment
 from portal.services.remittances import import_remittances
 from portal.services.staff_actions import open_escalation, post_manual_payment
@@ -182,6 +186,12 @@ TABLE = [
     site("/faq"),
     site("/contact"),
     site("/privacy"),
+    *(
+        Route(
+            "GET", f"/<string(minlength=2,maxlength=3):lang>{p}", f"/es{p}", everyone(), public=True
+        )
+        for p in ("/", "/how-to-pay", "/faq", "/contact", "/privacy")
+    ),
     Route("GET", "/static/<path:filename>", "/static/portal.css", everyone(), public=True),
     Route(
         "GET",
@@ -196,6 +206,9 @@ TABLE = [
     Route("GET", "/pay", "/pay", everyone()),
     # The language switch: keeps the choice in the session, back to a page of this site.
     Route("GET", "/language/<code>", "/language/es?next=/pay", everyone(see_other("/pay"))),
+    # A pay link (issue 22): Quick Pay with the account number filled in, for anyone.
+    Route("GET", "/pay/<token>", "/pay/{pay_link}", everyone()),
+    Route("GET", "/pay/<token>", "/pay/not-a-link", everyone(NOT_FOUND), variant="not valid"),
     Route("POST", "/pay", "/pay", everyone(see_other("/account")), form=lambda w: dict(GUARANTOR)),
     Route("GET", "/account", "/account", patients_only(OK)),
     Route("GET", "/statements/<statement_id>", "/statements/S-2026-000123", patients_only(OK)),
@@ -433,6 +446,26 @@ TABLE = [
         csrf_actor="patient",
         changes=True,
     ),
+    # Billing texts (issue 22): the guarantor's own.
+    Route("GET", "/account/texts", "/account/texts", patients_only(OK)),
+    Route(
+        "POST",
+        "/account/texts",
+        "/account/texts",
+        patients_only(see_other("/account/texts")),
+        form=lambda w: {"phone": "555-555-0123", "time_zone": "", "agree": "y"},
+        csrf_actor="patient",
+        changes=True,
+    ),
+    Route(
+        "POST",
+        "/account/texts/stop",
+        "/account/texts/stop",
+        patients_only(see_other("/account/texts")),
+        form=lambda w: {},
+        csrf_actor="patient",
+        changes=True,
+    ),
     Route("GET", "/account/cases/<case_id>", "/account/cases/{case_a}", patients_only(OK)),
     Route(
         "GET",
@@ -564,6 +597,14 @@ TABLE = [
         config="stripe",
         variant="signed",
     ),
+    # Texts back (STOP, HELP) from SNS: its message signature, never a cookie (issue 22).
+    Route(
+        "POST",
+        "/webhooks/sms",
+        "/webhooks/sms",
+        everyone(BAD_REQUEST),
+        exempt=lambda w: {"data": b"{}", "content_type": "text/plain"},
+    ),
     # The JSON API: a bearer key, never a cookie.
     Route("GET", "/api/v1/accounts/<account_number>", "/api/v1/accounts/100234", key_only(OK)),
     Route(
@@ -572,6 +613,14 @@ TABLE = [
         "/api/v1/accounts/999999",
         key_only(NOT_FOUND),
         variant="unknown account",
+    ),
+    Route("GET", "/api/v1/payments", "/api/v1/payments", key_only(OK)),
+    Route(
+        "GET",
+        "/api/v1/payments",
+        "/api/v1/payments?since=not-a-cursor",
+        key_only(BAD_REQUEST),
+        variant="bad cursor",
     ),
     Route(
         "POST",
@@ -641,6 +690,12 @@ TABLE = [
         "GET",
         "/staff/accounts/<account_number>/statements/<statement_id>.pdf",
         "/staff/accounts/100234/statements/S-2026-000123.pdf",
+        staff_only(ASSOCIATE, OK),
+    ),
+    Route(
+        "GET",
+        "/staff/accounts/<account_number>/statements/<statement_id>/versions",
+        "/staff/accounts/100234/statements/S-2026-000123/versions",
         staff_only(ASSOCIATE, OK),
     ),
     Route(
@@ -902,6 +957,16 @@ TABLE = [
         csrf_actor="admin",
         changes=True,
     ),
+    Route("GET", "/staff/webhooks", "/staff/webhooks", staff_only(SUPERVISOR, OK)),
+    Route(
+        "POST",
+        "/staff/webhooks/<event_id>/retry",
+        "/staff/webhooks/{webhook}/retry",
+        staff_only(SUPERVISOR, see_other("/staff/webhooks")),
+        form=lambda w: {},
+        csrf_actor="supervisor",
+        changes=True,
+    ),
     Route("GET", "/staff/api-keys", "/staff/api-keys", staff_only(ADMIN, OK)),
     Route(
         "POST",
@@ -961,6 +1026,10 @@ def world(request, config, lopez, smith) -> World:
         )
         w.ids[name] = str(item.escalation_id)
     w.ids["optout"] = opt_out_url(services, "100234").rsplit("/", 1)[1]
+    w.ids["pay_link"] = pay_link_token(services, "100234")
+    services.store.save_sms_consent(
+        SmsConsent("100234", "+15555550141", NOW - timedelta(days=3), "intake form")
+    )
     # An address none of the other routes writes to (their e-mails still go).
     apply_ses_event(services, bounce("gone@example.net", "100234"), "route-test-bounce")
     import_statement(  # B owes $190.00: a plan can be offered (the plan link)
@@ -995,6 +1064,7 @@ def world(request, config, lopez, smith) -> World:
     revoked = create_api_key(services, "revoked", "setup").key
     revoke_api_key(services, "revoked", "setup")
     create_api_key(services, "to-revoke", "setup")
+    w.ids["webhook"] = failed_delivery(services)
     w.keys = {
         "good key": f"Bearer {good}",
         "revoked key": f"Bearer {revoked}",
@@ -1032,6 +1102,17 @@ def card_payment(services, stub, payment_id: str, account_number: str) -> str:
     return payment_id
 
 
+def failed_delivery(services) -> str:
+    """A money event whose webhook delivery was given up on (staff may try it again)."""
+    store = services.store
+    page = store.money_events(0, 1)
+    assert store.add_deliveries(0, page, NOW)
+    delivery = store.get_delivery(page.events[0].event_id)
+    failed = replace(delivery, state=DeliveryState.FAILED, attempts=9, done_at=NOW)
+    assert store.save_delivery(delivery, failed)
+    return delivery.event_id
+
+
 def snapshot(services) -> tuple:
     """Everything a request could change, short of sessions."""
     store = services.store
@@ -1044,6 +1125,7 @@ def snapshot(services) -> tuple:
                 len(found.entries),
                 len(store.notes(number)),
                 store.get_account(number).reminders_opted_out_at,
+                store.sms_consent(number),
             )
         )
     return (
@@ -1053,6 +1135,7 @@ def snapshot(services) -> tuple:
         tuple((u.username, u.password_hash, u.session_epoch) for u in store.staff_users()),
         tuple((k.name, k.revoked_at) for k in store.api_keys()),
         tuple(r.address for r in store.undeliverable_addresses()),
+        tuple((d.event_id, d.state) for d in store.failed_deliveries()),
         tuple(
             (p.plan_id, p.version, p.canceled_at)
             for number in ("100234", "100777")
@@ -1213,13 +1296,14 @@ def test_every_caller_has_an_outcome_for_every_entry():
 
 
 def test_the_only_posts_without_a_csrf_token_prove_themselves_otherwise():
-    """Exempt: the API (bearer key), Stripe (signature), the one-click opt-out (signed token).
-    Each has entries where the wrong credential is refused."""
+    """Exempt: the API (bearer key), Stripe and SNS (signatures), the one-click opt-out
+    (signed token). Each has entries where the wrong credential is refused."""
     exempt = {r.rule for r in TABLE if r.method != "GET" and r.exempt is not None}
     assert exempt == {
         "/api/v1/statements",
         "/api/v1/remittances",
         "/webhooks/stripe",
+        "/webhooks/sms",
         "/reminders/stop/<token>",
     }
     for rule in exempt:

@@ -323,3 +323,35 @@ def test_a_spanish_accounts_statement_is_printed_in_spanish(services, lopez, cat
     # The English account beside it is printed in English from the same services.
     english = text_of(render_statement_pdf(services, "100234", STATEMENT))
     assert "How to pay" in english and "Cómo pagar" not in english
+
+
+def test_a_spanish_statement_prints_the_practices_spanish_descriptions(services, catalogs):
+    """The practice's description_es where it sent one; else the English description, said
+    to be in English. An English statement prints the English ones only."""
+    from tests.email_catalogs import renderer
+
+    services.emails = renderer(catalogs)
+    lines = (
+        line("1", "P1", 3000, description_es="Consulta, paciente establecido"),
+        line("2", "P1", 2000, description="Flu shot"),
+    )
+    st = Statement("S-2026-000951", "100950", date(2026, 11, 1), date(2026, 11, 30), lines)
+    import_statement(services, spanish_account(), st, notify=False)
+
+    text = text_of(render_statement_pdf(services, "100950", "S-2026-000951"))
+
+    assert "CPT 99213: Consulta, paciente establecido" in text
+    assert "Office visit" not in text
+    assert "CPT 99213: Flu shot (en inglés)" in text
+
+    english = Account(
+        "100951", Guarantor("Ann", "Lee", date(1970, 4, 4)), spanish_account().patients
+    )
+    same = Statement("S-2026-000952", "100951", date(2026, 11, 1), date(2026, 11, 30), lines)
+    import_statement(services, english, same, notify=False)
+
+    printed = text_of(render_statement_pdf(services, "100951", "S-2026-000952"))
+
+    assert "CPT 99213: Office visit, established patient" in printed
+    assert "CPT 99213: Flu shot (diagnosis J06.9)" in printed
+    assert "inglés" not in printed and "Consulta" not in printed

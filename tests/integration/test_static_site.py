@@ -18,6 +18,8 @@ from portal.services.static_site import PAGES, build_site
 BASE_URL = "https://portal.example.org"
 APP_PATHS = ("/", "/how-to-pay", "/faq", "/contact", "/privacy")
 BUILT_FILES = ("index.html", "how-to-pay.html", "faq.html", "contact.html", "privacy.html")
+# Every page in each language: the default's at the top, Spanish in es/.
+EVERY_FILE = (*BUILT_FILES, *(f"es/{name}" for name in BUILT_FILES))
 STATIC_FILES = sorted(
     p.relative_to(static_dir()).as_posix() for p in static_dir().rglob("*") if p.is_file()
 )
@@ -93,8 +95,21 @@ def build(settings, out: Path):
     )
 
 
-def built_pages(out: Path) -> dict[str, str]:
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted(out.glob("*.html"))}
+def built_pages(out: Path, language: str = "") -> dict[str, str]:
+    """The built pages by their path in the build (`faq.html`, `es/faq.html`): every
+    language's, or one language folder's ("" for the default's)."""
+    pages = {
+        p.relative_to(out).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted(out.rglob("*.html"))
+        if p.relative_to(out).parts[0] != "static"
+    }
+    if language is None:
+        return pages
+    return {name: html for name, html in pages.items() if Path(name).parent == Path(language)}
+
+
+def every_built_page(out: Path) -> dict[str, str]:
+    return built_pages(out, None)  # type: ignore[arg-type]
 
 
 # -- the static build -----------------------------------------------------------------------
@@ -103,10 +118,10 @@ def built_pages(out: Path) -> dict[str, str]:
 def test_build_writes_every_page_and_copies_static(built):
     out, result = built
 
-    assert sorted(p.name for p in result.pages) == sorted(BUILT_FILES)
-    for name in BUILT_FILES:
+    assert sorted(p.relative_to(out).as_posix() for p in result.pages) == sorted(EVERY_FILE)
+    for name in EVERY_FILE:
         assert (out / name).is_file(), name
-    assert sorted(built_pages(out)) == sorted(BUILT_FILES)  # nothing else
+    assert sorted(every_built_page(out)) == sorted(EVERY_FILE)  # nothing else
     assert "portal.css" in STATIC_FILES
     for name in STATIC_FILES:
         copied = out / "static" / name
@@ -118,14 +133,14 @@ def test_build_writes_every_page_and_copies_static(built):
 def test_every_internal_link_in_the_build_resolves_to_a_file(built):
     out, _ = built
     checked = 0
-    for name, html in built_pages(out).items():
+    for name, html in every_built_page(out).items():
         page = parse(html)
         for link in page.links:
             if not is_internal(link):
                 continue
             assert not link.startswith("/"), f"{name}: {link} only works at the site's root"
             parts = urlsplit(link)
-            target = (out / parts.path).resolve()
+            target = (out / name).parent.joinpath(parts.path).resolve()
             assert target.is_relative_to(out.resolve()), f"{name}: {link} leaves the site"
             assert target.is_file(), f"{name}: {link} is not a file in the build"
             if parts.fragment:
@@ -135,27 +150,30 @@ def test_every_internal_link_in_the_build_resolves_to_a_file(built):
         for link in page.links:
             if link.startswith("#") and link != "#":
                 assert link[1:] in page.ids, f"{name}: {link} has no such anchor"
-    assert checked >= 5 * len(BUILT_FILES)
+    assert checked >= 5 * len(EVERY_FILE)
 
 
-def test_every_page_links_between_the_site_pages_and_to_the_assets(built):
+@pytest.mark.parametrize(("language", "up"), [("", ""), ("es", "../")])
+def test_every_page_links_between_the_site_pages_and_to_the_assets(built, language, up):
     out, _ = built
-    for name, html in built_pages(out).items():
+    for name, html in built_pages(out, language).items():
         links = set(parse(html).links)
-        assert {"static/portal.css", "static/favicon.svg"} <= links, name
-        assert set(BUILT_FILES) - {name} <= links | {"index.html"}, name
+        assert {f"{up}static/portal.css", f"{up}static/favicon.svg"} <= links, name
+        assert set(BUILT_FILES) - {Path(name).name} <= links | {"index.html"}, name
         assert "index.html" in links, name
 
 
-def test_links_to_the_portal_are_absolute_to_the_base_url(built):
+@pytest.mark.parametrize(("language", "pay"), [("", "/pay"), ("es", "/language/es?next=/pay")])
+def test_links_to_the_portal_are_absolute_to_the_base_url(built, language, pay):
+    """A Spanish page's links open the portal in Spanish (through its language switch)."""
     out, _ = built
-    for name, html in built_pages(out).items():
+    for name, html in built_pages(out, language).items():
         links = parse(html).links
         absolute = [link for link in links if re.match(r"^(https?:)?//", link)]
         assert absolute, name
         for link in absolute:
             assert link.startswith(BASE_URL + "/"), f"{name}: {link}"
-        assert f"{BASE_URL}/pay" in links, f"{name} has no Pay my bill link"
+        assert f"{BASE_URL}{pay}" in links, f"{name} has no Pay my bill link"
         assert "localhost" not in html and "127.0.0.1" not in html, name
         assert "csrf" not in html.lower(), name
         assert "/staff" not in html, name
@@ -244,6 +262,8 @@ def test_example_contact_details_are_marked_as_such(built):
     assert result.example_contact_details
     for name, html in built_pages(out).items():
         assert "Example details." in html, name
+    for name, html in built_pages(out, "es").items():
+        assert "Datos de ejemplo." in html, name
 
 
 # -- the same pages in the app ---------------------------------------------------------------
@@ -296,8 +316,12 @@ def test_the_app_and_the_build_render_the_same_text(site_app, built):
     out, _ = built
     client = site_app.test_client()
     for page in PAGES:
-        served = visible(client.get(page.path).get_data(as_text=True))
-        assert served == visible((out / page.filename).read_text(encoding="utf-8")), page.name
+        for path, built_file in (
+            (page.path, page.filename),
+            (f"/es{page.path}", f"es/{page.filename}"),
+        ):
+            served = visible(client.get(path).get_data(as_text=True))
+            assert served == visible((out / built_file).read_text(encoding="utf-8")), path
 
 
 def test_the_site_follows_the_apps_script_root(site_app):
@@ -330,7 +354,7 @@ def test_build_static_command_writes_the_site(cli_env, tmp_path):
     )
 
     assert result.exit_code == 0, result.output
-    assert f"Wrote 5 pages and {len(STATIC_FILES)} assets to {out}/" in result.stdout
+    assert f"Wrote 10 pages and {len(STATIC_FILES)} assets to {out}/" in result.stdout
     assert f"go to {BASE_URL}\n" in result.stdout
     assert "Warning" not in result.output
     assert "templates/site/_practice.html" in result.stderr  # the example details

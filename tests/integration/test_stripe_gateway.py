@@ -25,6 +25,7 @@ from portal.ports.payments import (
     WebhookRejected,
 )
 from portal.services.payments import start_payment
+from tests.email_catalogs import compile_catalogs, renderer
 from tests.stripe_stub import event, sign, stripe_stub
 
 SECRET_KEY = "sk_test_portal_0123456789"
@@ -278,6 +279,20 @@ def test_the_checkout_line_names_only_the_statements_the_amount_pays(
     assert sent.params["line_items[0][price_data][product_data][name]"] == (
         "Payment toward statement S-2026-000100"
     )
+
+
+def test_a_spanish_patients_checkout_line_is_in_spanish(services, lopez, gateway, stub, tmp_path):
+    """Checkout opens in Spanish, its line too: statement numbers only, as in English."""
+    emails = renderer(compile_catalogs(tmp_path / "catalogs"))
+
+    start_payment(replace(services, payments=gateway, emails=emails), "100234", "45.50", "", "es")
+
+    [sent] = sessions_posted(stub)
+    assert sent.params["locale"] == "es"
+    assert sent.params["line_items[0][price_data][product_data][name]"] == (
+        "Pago de los estados de cuenta S-2026-000100, S-2026-000123"
+    )
+    assert_no_phi(stub)
 
 
 # -- errors ---------------------------------------------------------------------------------

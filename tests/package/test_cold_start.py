@@ -27,6 +27,7 @@ def production_env(tmp_path: Path, table: str, stripe_base: str) -> dict[str, st
         "STRIPE_API_BASE": stripe_base,
         "PORTAL_MAIL": "ses",
         "PORTAL_MAIL_FROM": "billing@example.org",
+        "PORTAL_SMS": "sns",
         "PORTAL_SECRET_KEY": "cold-start-" + "s" * 32,
         "PORTAL_SQLITE_PATH": str(tmp_path / "unused.sqlite3"),
         "PORTAL_OUTBOX_DIR": str(tmp_path / "outbox"),

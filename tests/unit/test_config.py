@@ -342,3 +342,51 @@ def test_the_case_settings_default_and_are_read(tmp_path):
         env(tmp_path, PORTAL_ASSISTANCE_HOLD_DAYS="45", PORTAL_CASE_ANSWER_DAYS=" 3 ")
     )
     assert (read.assistance_hold_days, read.case_answer_days) == (45, 3)
+
+
+def test_outbound_webhooks_are_off_by_default_and_read_with_their_secret(tmp_path):
+    assert Settings.from_env(env(tmp_path)).outbound_webhook_url == ""
+    s = Settings.from_env(
+        env(
+            tmp_path,
+            PORTAL_OUTBOUND_WEBHOOK_URL=" https://pms.example.org/portal ",
+            PORTAL_OUTBOUND_WEBHOOK_SECRET="whsec-0123456789abcdef",
+        )
+    )
+    assert s.outbound_webhook_url == "https://pms.example.org/portal"
+    assert s.outbound_webhook_secret == "whsec-0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"PORTAL_OUTBOUND_WEBHOOK_URL": "https://pms.example.org/"}, "SECRET"),
+        (
+            {
+                "PORTAL_OUTBOUND_WEBHOOK_URL": "https://pms.example.org/",
+                "PORTAL_OUTBOUND_WEBHOOK_SECRET": "short",
+            },
+            "SECRET",
+        ),
+        (
+            {
+                "PORTAL_OUTBOUND_WEBHOOK_URL": "ftp://pms.example.org/",
+                "PORTAL_OUTBOUND_WEBHOOK_SECRET": "whsec-0123456789abcdef",
+            },
+            "URL",
+        ),
+    ],
+)
+def test_a_bad_outbound_webhook_setting_is_one_line_naming_it(tmp_path, values, named):
+    (problem,) = problems(env(tmp_path, **values))
+    assert problem.startswith(f"PORTAL_OUTBOUND_WEBHOOK_{named}:")
+
+
+def test_lambda_posts_webhooks_only_over_https(tmp_path):
+    values = {
+        **LAMBDA_OK,
+        "PORTAL_OUTBOUND_WEBHOOK_URL": "http://pms.example.org/",
+        "PORTAL_OUTBOUND_WEBHOOK_SECRET": "whsec-0123456789abcdef",
+    }
+    (problem,) = problems(env(tmp_path, **values))
+    assert problem.startswith("PORTAL_OUTBOUND_WEBHOOK_URL: must be https://")

@@ -134,6 +134,7 @@ def statement_item(statement: Statement, at: datetime) -> Item:
         "due_date": statement.due_date.isoformat(),
         "fingerprint": statement.fingerprint(),
         "imported_at": ts(at),
+        "version": statement.version,
         "lines": [
             {
                 "line_id": line.line_id,
@@ -181,6 +182,7 @@ def statement_from(item: Item) -> Statement:
             )
             for line in item["lines"]
         ),
+        version=int(item.get("version", 1)),
     )
 
 

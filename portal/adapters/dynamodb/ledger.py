@@ -24,6 +24,7 @@ from portal.adapters.dynamodb.items import (
     statement_from,
     statement_item,
 )
+from portal.adapters.dynamodb.money_events import queue_put
 from portal.adapters.dynamodb.records import (
     FAILED,
     PENDING,
@@ -40,11 +41,15 @@ from portal.adapters.dynamodb.table import (
     Item,
     key_condition,
     month_of,
+    seq,
     ts,
 )
+from portal.adapters.statement_records import statement_from_record, statement_record
 from portal.domain.account_book import AccountBook, Change, ClaimedKey, KeyKind
 from portal.domain.accounts import Account
+from portal.domain.corrections import correction_entries, is_correction, transfers
 from portal.domain.ledger import LedgerEntry, apply_credit, balances, statement_entries
+from portal.domain.money_events import change_events, entry_events
 from portal.domain.names import name_key
 from portal.domain.payments import OPEN_STATUSES, Payment, PaymentStatus
 from portal.domain.statements import Statement
@@ -213,24 +218,27 @@ class DynamoDbLedger(DynamoDbTable):
         def attempt() -> ImportResult:
             first = next(attempts) == 0
             stored = stored_fingerprint(first)
+            if stored == fingerprint:
+                return ImportResult(ImportOutcome.UNCHANGED)
             if stored is not None:
-                same = stored == fingerprint
-                return ImportResult(ImportOutcome.UNCHANGED if same else ImportOutcome.CONFLICT)
+                return self._correct(item, at)
             if first and not exists:
                 part = Partition(statement.account_number)  # new: nothing to read
             else:
                 part = self._partition(statement.account_number)
             header = dataclasses.replace(statement, lines=())
             entries = statement_entries(statement, at)
-            entries += apply_credit(
+            transfers = apply_credit(
                 statement.account_number, part.entries + entries, [*part.statements, header], at
             )
+            entries += transfers
             profile = profile_fields(account, (part.account or {}).get("patients", []))
             pointer = {
                 "PK": f"STATEMENT#{statement.statement_id}",
                 "SK": "STATEMENT",
                 "account_number": statement.account_number,
                 "fingerprint": fingerprint,
+                "version": statement.version,
             }
             actions: list[Item] = [
                 {"Put": {"Item": pointer, "ConditionExpression": "attribute_not_exists(PK)"}},
@@ -241,6 +249,7 @@ class DynamoDbLedger(DynamoDbTable):
             if notice is not None:
                 # New with the statement (its pointer is new): nothing to overwrite.
                 actions.append({"Put": {"Item": released_claim_item(notice)}})
+            actions += queue_put(entry_events(transfers), (part.account or {}).get("version", 0))
             codes = self._commit(part, entries, at, actions, account, header)
             if codes is not None:
                 raise _Retry()  # the pointer or the account appeared meanwhile: read again
@@ -252,6 +261,82 @@ class DynamoDbLedger(DynamoDbTable):
             )
 
         return self._with_retries(attempt)
+
+    def _correct(self, item: StatementImport, at: datetime) -> ImportResult:
+        """Replace a stored statement by a higher version of it (else CONFLICT): the version
+        replaced kept whole, the lines replaced, the ledger moved from the old lines to the
+        new, all in the account's one transaction (conditional on the pointer as read)."""
+        new, notice = item.statement, item.notice
+        pointer = self.db.get(f"STATEMENT#{new.statement_id}", "STATEMENT")
+        if pointer is None:
+            raise _Retry()
+        stored_version = int(pointer.get("version", 1))
+        if pointer["fingerprint"] == new.fingerprint():
+            return ImportResult(ImportOutcome.UNCHANGED)
+        if pointer["account_number"] != new.account_number or not is_correction(
+            stored_version, new
+        ):
+            return ImportResult(ImportOutcome.CONFLICT)
+        part = self._partition(new.account_number)
+        old = next((s for s in part.statements if s.statement_id == new.statement_id), None)
+        if old is None or old.version != stored_version:
+            raise _Retry()
+        header = dataclasses.replace(new, lines=())
+        headers = [header if s.statement_id == new.statement_id else s for s in part.statements]
+        entries = correction_entries(old, new, part.entries, headers, at)
+        condition = "fingerprint = :old" + (
+            " AND version = :version"
+            if "version" in pointer
+            else " AND attribute_not_exists(version)"
+        )
+        values: Item = {
+            ":old": pointer["fingerprint"],
+            ":new": new.fingerprint(),
+            ":v": new.version,
+        }
+        if "version" in pointer:
+            values[":version"] = stored_version
+        actions: list[Item] = [
+            {
+                "Update": {
+                    "Key": {"PK": pointer["PK"], "SK": pointer["SK"]},
+                    "UpdateExpression": "SET fingerprint = :new, version = :v",
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            {"Put": {"Item": statement_item(new, at)}},
+            {
+                "Put": {
+                    "Item": {
+                        "PK": f"STATEMENTV#{old.statement_id}",
+                        "SK": seq(old.version),
+                        "statement": statement_record(old),
+                        "replaced_at": ts(at),
+                    },
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+        ]
+        if notice is not None:
+            actions.append({"Put": {"Item": released_claim_item(notice)}})
+        actions += queue_put(
+            entry_events(transfers(entries)), (part.account or {}).get("version", 0)
+        )
+        corrected = dataclasses.replace(part, statements=headers)
+        if self._commit(corrected, entries, at, actions) is not None:
+            raise _Retry()
+        after = balances(part.entries + entries)
+        return ImportResult(
+            ImportOutcome.CORRECTED,
+            after.by_statement.get(new.statement_id, 0),
+            after.due_cents,
+        )
+
+    def statement_versions(self, statement_id: str) -> list[Statement]:
+        """The versions corrections replaced, oldest first."""
+        found = self.db.query(**key_condition("PK", f"STATEMENTV#{statement_id}"))
+        return [statement_from_record(i["statement"]) for i in found]
 
     def import_state(
         self, account_numbers: Iterable[str], statement_ids: Iterable[str]
@@ -478,6 +563,7 @@ class DynamoDbLedger(DynamoDbTable):
         actions = [_claim_put(claim, change.at) for claim in change.claims]
         if change.payment is not None:
             actions.append(_payment_change(change))
+        actions += queue_put(change_events(change), change.version)
         actions += [claim_mark_update(mark, change.at) for mark in marks]
         try:
             codes = self._commit(part, list(change.entries), change.at, actions)

@@ -9,12 +9,15 @@ from portal.adapters.dynamodb.access import DynamoDbAccess
 from portal.adapters.dynamodb.api_keys import DynamoDbApiKeys
 from portal.adapters.dynamodb.cases import DynamoDbCases
 from portal.adapters.dynamodb.claims import DynamoDbClaims
+from portal.adapters.dynamodb.deliveries import DynamoDbDeliveries
 from portal.adapters.dynamodb.ledger import DynamoDbLedger
 from portal.adapters.dynamodb.mail_feedback import DynamoDbMailFeedback
+from portal.adapters.dynamodb.money_events import DynamoDbMoneyEvents
 from portal.adapters.dynamodb.plans import DynamoDbPlans
 from portal.adapters.dynamodb.reminders import DynamoDbReminders
 from portal.adapters.dynamodb.remittances import DynamoDbRemittances
 from portal.adapters.dynamodb.reports import DynamoDbReports
+from portal.adapters.dynamodb.sms_consents import DynamoDbSmsConsents
 from portal.adapters.dynamodb.staff import DynamoDbStaff
 
 
@@ -29,7 +32,11 @@ class DynamoDbStore(
     DynamoDbPlans,
     DynamoDbMailFeedback,
     DynamoDbCases,
+    DynamoDbSmsConsents,
+    DynamoDbMoneyEvents,
+    DynamoDbDeliveries,
     DynamoDbRemittances,
 ):
     """The DynamoDB Store: one class per port (ledger, claims, access, staff, reminders,
-    reports, API keys, plans, mail feedback, cases, remittances) over one shared DynamoDbTable."""
+    reports, API keys, plans, mail feedback, cases, money events, webhook deliveries,
+    remittances) over one shared DynamoDbTable."""

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from portal.ports import store_calls
 from portal.ports.store import StoreError, StoreNotReady
 
 INDEXES = ("GSI1", "GSI2", "GSI3")
@@ -129,6 +130,7 @@ class Table:
         self._table: Any = None
         self._lock = threading.Lock()
         self._ready = False
+        self._counted = False
 
     @property
     def resource(self) -> Any:
@@ -138,6 +140,11 @@ class Table:
                     import boto3
 
                     self._resource = boto3.resource("dynamodb")
+        if not self._counted:
+            self._resource.meta.client.meta.events.register(
+                "before-call.dynamodb", _count_call, unique_id="portal-store-calls"
+            )
+            self._counted = True
         return self._resource
 
     @property
@@ -315,6 +322,10 @@ class Table:
                 return codes
             except self.client.exceptions.TransactionConflictException:
                 attempt = _pause(attempt)
+
+
+def _count_call(**kwargs: Any) -> None:
+    store_calls.count()
 
 
 def _pause(attempt: int) -> int:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from portal.adapters.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
+from portal.ports import store_calls
 from portal.ports.store import StoreError, StoreNotReady
 
 IDLE_KEPT = 8  # open connections kept between uses; any more in use at once close after
@@ -172,6 +173,7 @@ class _Connections:
         if self.pid != os.getpid():
             self.forked()  # a fork that os.register_at_fork did not see
         pid = self.pid
+        store_calls.count()
         with self.lock:
             generation = self.generation
             conn = self.idle.pop() if self.idle else None

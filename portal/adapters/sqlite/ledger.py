@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from portal.adapters.sqlite.database import SqliteDatabase
+from portal.adapters.sqlite.money_events import insert_events
 from portal.adapters.sqlite.records import (
     RELEASED,
     SESSION_LIFETIME,
@@ -15,9 +16,18 @@ from portal.adapters.sqlite.records import (
     _accounts,
     _ts,
 )
+from portal.adapters.statement_records import statement_from_record, statement_record
 from portal.domain.account_book import AccountBook, Change, KeyKind
 from portal.domain.accounts import Account
-from portal.domain.ledger import EntryKind, LedgerEntry, apply_credit, statement_entries
+from portal.domain.corrections import correction_entries, is_correction, transfers
+from portal.domain.ledger import (
+    EntryKind,
+    LedgerEntry,
+    apply_credit,
+    balances,
+    statement_entries,
+)
+from portal.domain.money_events import change_events, entry_events
 from portal.domain.names import name_key
 from portal.domain.payments import OPEN_STATUSES, Payment, PaymentStatus
 from portal.domain.statements import LineItem, Statement
@@ -157,6 +167,14 @@ class SqliteLedger(SqliteDatabase):
     def get_statement(self, statement_id: str) -> Statement | None:
         with self._read() as conn:
             return _statement(conn, statement_id)
+
+    def statement_versions(self, statement_id: str) -> list[Statement]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT body FROM statement_versions WHERE statement_id = ? ORDER BY version",
+                (statement_id,),
+            )
+            return [statement_from_record(json.loads(r["body"])) for r in rows]
 
     def create_payment(self, payment: Payment) -> bool:
         with self._write() as conn:
@@ -323,6 +341,7 @@ class SqliteLedger(SqliteDatabase):
                 conn.rollback()
                 return STALE
             _insert_entries(conn, list(change.entries))
+            insert_events(conn, change_events(change))
             for mark in marks:
                 _write_mark(conn, mark, change.at)
             return COMMITTED
@@ -377,16 +396,19 @@ def _import_one(conn: sqlite3.Connection, item: StatementImport, at: datetime) -
     account, statement, notice = item.account, item.statement, item.notice
     fingerprint = statement.fingerprint()
     row = conn.execute(
-        "SELECT fingerprint FROM statements WHERE statement_id = ?", (statement.statement_id,)
+        "SELECT fingerprint, version FROM statements WHERE statement_id = ?",
+        (statement.statement_id,),
     ).fetchone()
     if row is not None:
         if row["fingerprint"] == fingerprint:
             return ImportResult(ImportOutcome.UNCHANGED)
-        return ImportResult(ImportOutcome.CONFLICT)
+        if not is_correction(row["version"], statement):
+            return ImportResult(ImportOutcome.CONFLICT)
+        return _correct(conn, item, at)
     number = statement.account_number
     _save_account(conn, account, at)
     conn.execute(
-        "INSERT INTO statements VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO statements VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
             statement.statement_id,
             number,
@@ -394,8 +416,43 @@ def _import_one(conn: sqlite3.Connection, item: StatementImport, at: datetime) -
             statement.due_date.isoformat(),
             fingerprint,
             _ts(at),
+            statement.version,
         ),
     )
+    _insert_lines(conn, statement)
+    entries = statement_entries(statement, at)
+    # Money already received beyond the balance goes to the new statement. Without such a
+    # credit (the usual case) nothing else of the account is read: the cost of an import
+    # does not grow with the account's history.
+    unapplied = conn.execute(
+        "SELECT COALESCE(SUM(amount_cents), 0) FROM ledger_entries INDEXED BY ledger_unapplied"
+        " WHERE account_number = ? AND statement_id IS NULL",
+        (number,),
+    ).fetchone()[0]
+    if unapplied < 0:
+        transfers = apply_credit(
+            number,
+            _entries(conn, number) + entries,
+            _statement_headers(conn, number),  # the new one included
+            at,
+        )
+        entries += transfers
+        _insert_entries(conn, entries)
+        insert_events(conn, entry_events(transfers))
+        due = conn.execute(
+            "SELECT due_cents FROM receivables WHERE account_number = ?", (number,)
+        ).fetchone()
+        due_cents = due[0] if due else 0
+    else:
+        _insert_entries(conn, entries, refresh=False)
+        due_cents = _add_receivable(conn, statement, sum(e.amount_cents for e in entries))
+    conn.execute("UPDATE accounts SET version = version + 1 WHERE account_number = ?", (number,))
+    _insert_notice(conn, notice)
+    balance = sum(e.amount_cents for e in entries if e.statement_id == statement.statement_id)
+    return ImportResult(ImportOutcome.IMPORTED, balance, due_cents)
+
+
+def _insert_lines(conn: sqlite3.Connection, statement: Statement) -> None:
     conn.executemany(
         "INSERT INTO statement_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -420,39 +477,57 @@ def _import_one(conn: sqlite3.Connection, item: StatementImport, at: datetime) -
             for position, line in enumerate(statement.lines)
         ],
     )
-    entries = statement_entries(statement, at)
-    # Money already received beyond the balance goes to the new statement. Without such a
-    # credit (the usual case) nothing else of the account is read: the cost of an import
-    # does not grow with the account's history.
-    unapplied = conn.execute(
-        "SELECT COALESCE(SUM(amount_cents), 0) FROM ledger_entries INDEXED BY ledger_unapplied"
-        " WHERE account_number = ? AND statement_id IS NULL",
-        (number,),
-    ).fetchone()[0]
-    if unapplied < 0:
-        entries += apply_credit(
-            number,
-            _entries(conn, number) + entries,
-            _statement_headers(conn, number),  # the new one included
-            at,
-        )
-        _insert_entries(conn, entries)
-        due = conn.execute(
-            "SELECT due_cents FROM receivables WHERE account_number = ?", (number,)
-        ).fetchone()
-        due_cents = due[0] if due else 0
-    else:
-        _insert_entries(conn, entries, refresh=False)
-        due_cents = _add_receivable(conn, statement, sum(e.amount_cents for e in entries))
+
+
+def _correct(conn: sqlite3.Connection, item: StatementImport, at: datetime) -> ImportResult:
+    """Replace the stored statement by a higher version of it: the version replaced is kept
+    whole, the lines replaced, and the ledger moved from the old lines to the new."""
+    new, notice = item.statement, item.notice
+    number = new.account_number
+    old = _statement(conn, new.statement_id)
+    assert old is not None
+    conn.execute(
+        "INSERT INTO statement_versions (statement_id, version, replaced_at, body)"
+        " VALUES (?, ?, ?, ?)",
+        (old.statement_id, old.version, _ts(at), json.dumps(statement_record(old))),
+    )
+    conn.execute(
+        "UPDATE statements SET statement_date = ?, due_date = ?, fingerprint = ?, version = ?"
+        " WHERE statement_id = ?",
+        (
+            new.statement_date.isoformat(),
+            new.due_date.isoformat(),
+            new.fingerprint(),
+            new.version,
+            new.statement_id,
+        ),
+    )
+    conn.execute("DELETE FROM statement_lines WHERE statement_id = ?", (new.statement_id,))
+    _insert_lines(conn, new)
+    entries = correction_entries(
+        old, new, _entries(conn, number), _statement_headers(conn, number), at
+    )
+    _insert_entries(conn, entries, refresh=False)
+    _refresh_receivable(conn, number)  # the due date may have changed, if nothing else
+    insert_events(conn, entry_events(transfers(entries)))
     conn.execute("UPDATE accounts SET version = version + 1 WHERE account_number = ?", (number,))
-    if notice is not None:
-        claimed = RELEASED if notice.claimed_at is None else _ts(notice.claimed_at)
-        conn.execute(
-            "INSERT OR IGNORE INTO messages (kind, key, claimed_at, payload) VALUES (?, ?, ?, ?)",
-            (notice.kind, notice.key, claimed, notice.payload),
-        )
-    balance = sum(e.amount_cents for e in entries if e.statement_id == statement.statement_id)
-    return ImportResult(ImportOutcome.IMPORTED, balance, due_cents)
+    _insert_notice(conn, notice)
+    after = balances(_entries(conn, number))
+    return ImportResult(
+        ImportOutcome.CORRECTED,
+        after.by_statement.get(new.statement_id, 0),
+        after.due_cents,
+    )
+
+
+def _insert_notice(conn: sqlite3.Connection, notice: Claim | None) -> None:
+    if notice is None:
+        return
+    claimed = RELEASED if notice.claimed_at is None else _ts(notice.claimed_at)
+    conn.execute(
+        "INSERT OR IGNORE INTO messages (kind, key, claimed_at, payload) VALUES (?, ?, ?, ?)",
+        (notice.kind, notice.key, claimed, notice.payload),
+    )
 
 
 def _add_receivable(conn: sqlite3.Connection, statement: Statement, balance: int) -> int:
@@ -485,6 +560,7 @@ def _statement_header(row: sqlite3.Row, lines: tuple[LineItem, ...] = ()) -> Sta
         statement_date=date.fromisoformat(row["statement_date"]),
         due_date=date.fromisoformat(row["due_date"]),
         lines=lines,
+        version=row["version"],
     )
 
 
@@ -520,7 +596,8 @@ def _shown_statement(
     """The account's statement with its lines, in one statement; none when it is not the
     account's."""
     rows = conn.execute(
-        "SELECT s.account_number, s.statement_date, s.due_date, l.* FROM statements s"
+        "SELECT s.account_number, s.statement_date, s.due_date, s.version, l.*"
+        " FROM statements s"
         " LEFT JOIN statement_lines l ON l.statement_id = s.statement_id"
         " WHERE s.statement_id = ? AND s.account_number = ? ORDER BY l.position",
         (statement_id, account_number),
@@ -535,6 +612,7 @@ def _shown_statement(
             statement_date=date.fromisoformat(rows[0]["statement_date"]),
             due_date=date.fromisoformat(rows[0]["due_date"]),
             lines=lines,
+            version=rows[0]["version"],
         )
     ]
 

@@ -295,7 +295,56 @@ MIGRATIONS = (
     CREATE INDEX cases_open ON cases(due_on, case_id) WHERE resolved_at IS NULL;
     CREATE INDEX cases_resolved ON cases(resolved_at) WHERE resolved_at IS NOT NULL;
     """,
-    # 12: insurance remittances (issue 20). A line's claim id (the 835's CLP01) and the lines
+    # 12 (issue 22): each account's consent to billing texts, found by account or by the
+    # number that texts back (STOP, HELP, START).
+    """
+    CREATE TABLE sms_consents (
+        account_number TEXT PRIMARY KEY,
+        phone TEXT NOT NULL,
+        given_at TEXT NOT NULL,
+        source TEXT NOT NULL,
+        stopped_at TEXT,
+        time_zone TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX sms_consents_by_phone ON sms_consents(phone, account_number);
+    """,
+    # 13 (issue 21): money events for the practice system, numbered in commit order (the
+    # transaction that posts the money change adds them), their outbound webhook
+    # deliveries, and corrected statements (each statement's version; every version a
+    # correction replaced, whole, as JSON).
+    """
+    CREATE TABLE money_events (
+        position INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL UNIQUE,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE webhook_deliveries (
+        event_id TEXT PRIMARY KEY,
+        position INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at TEXT NOT NULL,
+        last_error TEXT NOT NULL DEFAULT '',
+        first_at TEXT NOT NULL,
+        done_at TEXT
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_at) WHERE state = 'pending';
+    CREATE INDEX webhook_deliveries_failed ON webhook_deliveries(position) WHERE state = 'failed';
+    CREATE TABLE webhook_position (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        position INTEGER NOT NULL
+    );
+    ALTER TABLE statements ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE statement_versions (
+        statement_id TEXT NOT NULL REFERENCES statements(statement_id),
+        version INTEGER NOT NULL,
+        replaced_at TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (statement_id, version)
+    );
+    """,
+    # 14: insurance remittances (issue 20). A line's claim id (the 835's CLP01) and the lines
     # by it; the remittance posting an entry belongs to (`source`, empty for any other), so
     # each is posted once; each remittance (payer and trace number) imported, kept whole as
     # JSON (`body`) with what it posted, left unmatched and the associates' work items.

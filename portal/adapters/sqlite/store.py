@@ -4,12 +4,15 @@ from portal.adapters.sqlite.access import SqliteAccess
 from portal.adapters.sqlite.api_keys import SqliteApiKeys
 from portal.adapters.sqlite.cases import SqliteCases
 from portal.adapters.sqlite.claims import SqliteClaims
+from portal.adapters.sqlite.deliveries import SqliteDeliveries
 from portal.adapters.sqlite.ledger import SqliteLedger
 from portal.adapters.sqlite.mail_feedback import SqliteMailFeedback
+from portal.adapters.sqlite.money_events import SqliteMoneyEvents
 from portal.adapters.sqlite.plans import SqlitePlans
 from portal.adapters.sqlite.reminders import SqliteReminders
 from portal.adapters.sqlite.remittances import SqliteRemittances
 from portal.adapters.sqlite.reports import SqliteReports
+from portal.adapters.sqlite.sms_consents import SqliteSmsConsents
 from portal.adapters.sqlite.staff import SqliteStaff
 
 
@@ -24,7 +27,11 @@ class SqliteStore(
     SqlitePlans,
     SqliteMailFeedback,
     SqliteCases,
+    SqliteSmsConsents,
+    SqliteMoneyEvents,
+    SqliteDeliveries,
     SqliteRemittances,
 ):
     """The SQLite Store: one class per port (ledger, claims, access, staff, reminders,
-    reports, API keys, plans, mail feedback, cases, remittances) over one shared SqliteDatabase."""
+    reports, API keys, plans, mail feedback, cases, money events, webhook deliveries,
+    remittances) over one shared SqliteDatabase."""

@@ -1,0 +1,118 @@
+"""The DynamoDB store's outbound webhook deliveries: an item per delivery, in GSI2 under
+`WEBHOOKS_DUE` (by next try) while pending and `WEBHOOKS_FAILED` once given up on; the
+position of the last event a delivery was made for on one item."""
+
+from datetime import datetime
+
+from portal.adapters.dynamodb.database import DynamoDbTable
+from portal.adapters.dynamodb.table import (
+    Item,
+    key_condition,
+    parse_required_ts,
+    parse_ts,
+    seq,
+    ts,
+)
+from portal.domain.money_events import MoneyEvent
+from portal.domain.outbound import Delivery, DeliveryState, new_delivery
+from portal.ports.money_events import EventPage
+
+POSITION_KEY = ("WEBHOOKS", "POSITION")
+DUE = "WEBHOOKS_DUE"
+FAILED = "WEBHOOKS_FAILED"
+
+
+class DynamoDbDeliveries(DynamoDbTable):
+    """The Deliveries port on DynamoDB."""
+
+    def webhook_position(self) -> int:
+        item = self.db.get(*POSITION_KEY)
+        return int(item["position"]) if item else 0
+
+    def add_deliveries(self, after: int, page: EventPage, at: datetime) -> bool:
+        # Each put is refused when the delivery is there already, so a run that stopped
+        # half way, or two at once, add each delivery once; then the position moves once.
+        for event in page.events:
+            self.db.put(_item(new_delivery(event, page.position, at)), "attribute_not_exists(PK)")
+        pk, sk = POSITION_KEY
+        condition = "#position = :after" if after else "attribute_not_exists(PK)"
+        values = {":position": page.position, **({":after": after} if after else {})}
+        return (
+            self.db.update(
+                pk,
+                sk,
+                "SET #position = :position",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#position": "position"},
+                ExpressionAttributeValues=values,
+            )
+            is not None
+        )
+
+    def due_deliveries(self, now: datetime, limit: int) -> list[Delivery]:
+        keys = []
+        for item in self.db.query(
+            IndexName="GSI2", **key_condition("GSI2PK", DUE, "GSI2SK", "<=", f"{ts(now)}~")
+        ):
+            keys.append((item["PK"], item["SK"]))
+            if len(keys) >= limit:
+                break
+        # The index lags the table: each is read again, and kept only if still due.
+        found = [_delivery(i) for i in self.db.get_many(keys)]
+        due = [d for d in found if d.state is DeliveryState.PENDING and d.next_at <= now]
+        return sorted(due, key=lambda d: (d.position, d.first_at))
+
+    def save_delivery(self, before: Delivery, after: Delivery) -> bool:
+        item = _item(after)
+        return self.db.put(
+            item,
+            "attribute_exists(PK) AND #state = :state AND attempts = :attempts",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":state": before.state.value, ":attempts": before.attempts},
+        )
+
+    def failed_deliveries(self, limit: int = 200) -> list[Delivery]:
+        found = []
+        for item in self.db.query(IndexName="GSI2", **key_condition("GSI2PK", FAILED)):
+            found.append(_delivery(item))
+            if len(found) >= limit:
+                break
+        return found
+
+    def get_delivery(self, event_id: str) -> Delivery | None:
+        item = self.db.get(f"WEBHOOK#{event_id}", "WEBHOOK")
+        return _delivery(item) if item else None
+
+
+def _item(d: Delivery) -> Item:
+    item: Item = {
+        "PK": f"WEBHOOK#{d.event_id}",
+        "SK": "WEBHOOK",
+        "event": d.event.to_json(),
+        "position": d.position,
+        "state": d.state.value,
+        "attempts": d.attempts,
+        "next_at": ts(d.next_at),
+        "first_at": ts(d.first_at),
+        "last_error": d.last_error,
+    }
+    if d.done_at is not None:
+        item["done_at"] = ts(d.done_at)
+    if d.state is DeliveryState.PENDING:
+        item.update(GSI2PK=DUE, GSI2SK=f"{ts(d.next_at)}#{d.event_id}")
+    elif d.state is DeliveryState.FAILED:
+        item.update(GSI2PK=FAILED, GSI2SK=f"{seq(d.position)}#{ts(d.first_at)}#{d.event_id}")
+    return item
+
+
+def _delivery(item: Item) -> Delivery:
+    return Delivery(
+        event=MoneyEvent.from_json(item["event"]),
+        position=int(item["position"]),
+        state=DeliveryState(item["state"]),
+        first_at=parse_required_ts(item["first_at"]),
+        next_at=parse_required_ts(item["next_at"]),
+        attempts=int(item["attempts"]),
+        last_error=item.get("last_error", ""),
+        done_at=parse_ts(item.get("done_at")),
+    )

@@ -1,0 +1,19 @@
+"""Texts back from patients (STOP, HELP, START), delivered by SNS to an HTTPS subscription:
+no session, no CSRF, SNS's message signature only."""
+
+from flask import Blueprint, jsonify, request
+
+from portal.ports.sms import NotificationRefused
+from portal.services.texting import receive_notification
+from portal.web import current_services
+
+bp = Blueprint("texts_inbound", __name__, url_prefix="/webhooks")
+
+
+@bp.post("/sms")
+def sms():
+    try:
+        done = receive_notification(current_services(), request.get_data(cache=False))
+    except NotificationRefused as exc:
+        return jsonify(error=str(exc)), 400
+    return jsonify(status=done), 200
