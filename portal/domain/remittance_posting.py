@@ -115,6 +115,7 @@ class WorkItem:
     resolved_by: str = ""
     resolved_at: datetime | None = None
     note: str = ""
+    codes: tuple[str, ...] = ()  # the CARCs ("CO-50") and RARCs ("N115") it came with
 
 
 @dataclass(frozen=True)
@@ -378,12 +379,13 @@ def work_items(
     """What the associates must look at: claims and lines that matched nothing, denials,
     reversals of claims never posted (`unreversed`: their claim ids), and every
     provider-level adjustment. Ids numbered in the order of the file."""
-    found: list[tuple[str, str, int, str]] = []
+    found: list[tuple[str, str, int, str, tuple[str, ...]]] = []
     where = f"{remittance.payer_name} trace {remittance.trace_number}"
     for m in matches:
         c = m.claim
-        codes = ", ".join(f"{a.group}-{a.reason}" for a in c.all_adjustments)
-        remarks = ", ".join(c.remarks + tuple(r for s in c.lines for r in s.remarks))
+        listed = tuple(dict.fromkeys(f"{a.group}-{a.reason}" for a in c.all_adjustments))
+        noted = tuple(dict.fromkeys(c.remarks + tuple(r for s in c.lines for r in s.remarks)))
+        codes, remarks = ", ".join(listed), ", ".join(noted)
         if c.denied:
             found.append(
                 (
@@ -392,6 +394,7 @@ def work_items(
                     c.charge_cents,
                     f"{where}: claim {c.claim_id} denied, charge {format_cents(c.charge_cents)}"
                     f" ({codes}{'; remarks ' + remarks if remarks else ''})",
+                    listed + noted,
                 )
             )
         elif c.reversal and c.claim_id in unreversed:
@@ -402,6 +405,7 @@ def work_items(
                     c.paid_cents,
                     f"{where}: reversal of claim {c.claim_id} ({format_cents(c.paid_cents)}),"
                     " which was never posted here",
+                    (),
                 )
             )
         elif not m.known:
@@ -413,6 +417,7 @@ def work_items(
                     f"{where}: claim {c.claim_id} paid {format_cents(c.paid_cents)} "
                     f"(charge {format_cents(c.charge_cents)}); no statement line has this "
                     "claim id",
+                    listed + noted,
                 )
             )
         else:
@@ -426,6 +431,7 @@ def work_items(
                         f"{service.service_date or 'no date'} paid "
                         f"{format_cents(service.paid_cents)}; no line of the claim has this "
                         "code and date",
+                        tuple(f"{a.group}-{a.reason}" for a in service.adjustments),
                     )
                 )
     for p in remittance.provider_adjustments:
@@ -437,11 +443,12 @@ def work_items(
                 p.amount_cents,
                 f"{where}: provider-level {name} ({p.reason} {p.reference}) "
                 f"{format_cents(-p.amount_cents)} to the payment",
+                (),
             )
         )
     return [
-        WorkItem(f"{remittance.remittance_id}#{n}", kind, claim_id, amount, detail)
-        for n, (kind, claim_id, amount, detail) in enumerate(found, 1)
+        WorkItem(f"{remittance.remittance_id}#{n}", kind, claim_id, amount, detail, codes=codes)
+        for n, (kind, claim_id, amount, detail, codes) in enumerate(found, 1)
     ]
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from portal.domain.aging import practice_midnight
+from portal.domain.insurer_words import code_words
 from portal.domain.money import cents_to_plain
 from portal.domain.remittance_posting import KIND_LABELS
 from portal.domain.staff import AuditAction, Role
@@ -129,7 +130,9 @@ def report():
 @staff_required()
 def work_items():
     items = open_work_items(current_services(), g.staff.username, address())
-    return render_template("staff/remittance_work.html", items=items, labels=KIND_LABELS)
+    return render_template(
+        "staff/remittance_work.html", items=items, labels=KIND_LABELS, code_words=code_words
+    )
 
 
 @bp.post("/work/<remittance_id>/<path:item_id>")

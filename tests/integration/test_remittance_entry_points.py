@@ -246,6 +246,13 @@ def test_work_items_are_listed_and_resolved_with_a_note(supervisor, services):
     page = supervisor.get("/staff/remittances/work")
     html = page.get_data(as_text=True)
     assert "Denied" in html and "CO-50" in html and "N115" in html
+    codes = [
+        text(li) for li in re.findall(r"<li>.*?</li>", html.split('class="codes small"')[1], re.S)
+    ]
+    assert codes == [
+        "CO-50: Not medically necessary in the payer's judgment",
+        "N115: Decided by a local coverage determination (LCD)",
+    ]
     token = token_from(supervisor, "/staff/remittances/work")
     done = supervisor.post(
         "/staff/remittances/work/1512345678-EOB-3003/1512345678-EOB-3003%231",
