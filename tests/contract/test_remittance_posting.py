@@ -259,3 +259,31 @@ def test_remittances_are_listed_by_the_day_paid(services, store: Store):
 
     assert [r.remittance_id for r in paid] == ["1512345678-EFT-7007", "1999999999-CHK-7008"]
     assert store.remittances_paid(date(2026, 12, 2), date(2026, 12, 31)) == []
+
+
+@pytest.mark.parametrize("step", ["add_remittance", "save_remittance"])
+def test_an_import_killed_at_each_write_of_its_record_is_finished_by_the_next(
+    services, monkeypatch, step
+):
+    """Killed right after the record is first kept (nothing posted yet), or after every
+    posting but before the record is kept finished: the next import posts what is left,
+    each posting once."""
+    real = getattr(services.store, step)
+
+    def killed(record):
+        if step == "add_remittance":
+            real(record)
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(services.store, step, killed)
+    with pytest.raises(SystemExit):
+        post(services, "02_deductible_coinsurance_copay.835")
+    monkeypatch.setattr(services.store, step, real)
+
+    summary = post(services, "02_deductible_coinsurance_copay.835")
+    again = post(services, "02_deductible_coinsurance_copay.835")
+
+    assert [t.outcome for t in summary.transactions] == ["imported"]
+    assert [t.outcome for t in again.transactions] == ["unchanged"]
+    assert owed(services, "300200") == {"S-R-200": 10000}
+    assert len([e for e in services.store.load_book("300200").entries if e.source]) == 4
