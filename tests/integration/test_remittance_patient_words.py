@@ -11,12 +11,16 @@ from pathlib import Path
 import pytest
 
 from portal.domain.insurer_words import code_words
+from portal.services import statement_pdf
+from portal.services.accounts import account_view
 from portal.services.imports import import_records
 from portal.services.reminders import run_reminders
 from portal.services.remittances import import_remittances
 from portal.services.reports import monthly_summary
+from portal.services.statement_pdf import render_statement_pdf
 from tests.integration.conftest import sign_in
 from tests.integration.staff_helpers import text
+from tests.integration.test_statement_pdf import text_of
 from tests.remittances import GOOD, HERE, corpus_text
 
 
@@ -122,3 +126,21 @@ def test_staff_see_codes_with_the_portals_words():
     assert code_words("45") == "Charge above the fee the practice's contract allows"
     assert code_words("N115") == "Decided by a local coverage determination (LCD)"
     assert code_words("ZZZ") == ""
+
+
+def test_the_pdf_statement_says_it_too_in_the_guarantors_language(services, statements):
+    import_remittances(services, corpus_text(GOOD / "02_deductible_coinsurance_copay.835"), "t")
+
+    english = " ".join(text_of(render_statement_pdf(services, "300200", "S-R-200")).split())
+    view = account_view(services, "300200")
+    [item] = [s for s in view.statements if s.statement.statement_id == "S-R-200"]
+    pdf = statement_pdf._render(
+        view, item, services.practice, "", services.clock.now(), services.emails.wording("es")
+    )
+    spanish = " ".join(text_of(pdf).split())
+
+    assert "From your insurer since this statement" in english
+    assert "Your insurer paid $132.50 more after this statement" in english
+    assert "$40.00 of this went to your deductible" in english
+    assert "CO-45" not in english and "PR-1" not in english
+    assert "Su seguro pagó $132.50 más después de este estado de cuenta" in spanish
