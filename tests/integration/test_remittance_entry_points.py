@@ -279,3 +279,19 @@ def test_the_deposit_report_lists_insurance_checks_and_efts(supervisor, services
     assert len(rows) == 2
     assert "ACME HEALTH PLAN" in rows[0] and "EFT-7007" in rows[0] and "$102.00" in rows[0]
     assert "CHK CHK-7008" in rows[1] and "$100.00" in rows[1]
+
+
+def test_the_example_remittance_pays_the_example_statements_claim(services, settings):
+    env = {
+        "PORTAL_SQLITE_PATH": str(settings.sqlite_path),
+        "PORTAL_OUTBOX_DIR": str(settings.outbox_dir),
+        "PORTAL_SECRET_KEY": "cli-test-secret-key-0123456789",
+    }
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    assert run(env, "import", str(examples / "statements.json")).exit_code == 0
+
+    result = run(env, "remittances", "import", str(examples / "remittance.835"))
+
+    assert result.exit_code == 0, result.output
+    assert "posted $48.00, unmatched $0.00" in result.output
+    assert owed(services, "200411") == {"S-2026-004101": 1000}
