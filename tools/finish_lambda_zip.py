@@ -90,8 +90,25 @@ PYX12_MAPS = frozenset(
     )
 )
 # Modules compiled without their docstrings, which nothing reads at run time (the
-# command line's help is for the local `portal` command).
-WITHOUT_DOCSTRINGS = ("portal/", "functions/", "pyx12/")
+# command lines' help, click's, is for the local `portal` and `flask` commands; these
+# libraries only ever assign a __doc__, never read one to work).
+WITHOUT_DOCSTRINGS = (
+    "portal/",
+    "functions/",
+    "pyx12/",
+    "werkzeug/",
+    "jinja2/",
+    "flask/",
+    "click/",
+    "babel/",
+    "fpdf/",
+    "segno/",
+    "wtforms/",
+    "itsdangerous/",
+    "markupsafe/",
+    "flask_wtf/",
+    "flask_babel/",
+)
 PYX12_UNUSED = frozenset(
     f"pyx12/{name}.py"
     for name in [
