@@ -16,6 +16,7 @@ from portal.ports.store import Store
 from portal.services import remittances as service
 from portal.services.imports import import_records
 from portal.services.remittances import import_remittances, open_work_items, resolve_work_item
+from portal.services.staff_actions import post_manual_payment
 from tests.conftest import NOW
 from tests.contract.test_store_contract import run_together
 from tests.remittances import BAD, GOOD, HERE, corpus_text
@@ -287,3 +288,39 @@ def test_an_import_killed_at_each_write_of_its_record_is_finished_by_the_next(
     assert [t.outcome for t in again.transactions] == ["unchanged"]
     assert owed(services, "300200") == {"S-R-200": 10000}
     assert len([e for e in services.store.load_book("300200").entries if e.source]) == 4
+
+
+def test_a_patient_who_paid_before_the_insurer_has_a_credit(services):
+    post_manual_payment(services, "sam", "300100", "cash", "50.00", "", "c" * 32, "127.0.0.1")
+    assert owed(services, "300100") == {"S-R-100": 13500}
+
+    post(services, "01_paid_in_full.835")
+
+    book = services.store.load_book("300100")
+    after = balances(book.entries)
+    assert after.by_statement == {"S-R-100": 0}
+    assert after.credit_cents == 5000
+    transfers = [e for e in book.entries if e.kind is EntryKind.TRANSFER]
+    assert [(e.amount_cents, e.statement_id) for e in transfers] == [
+        (5000, "S-R-100"),
+        (-5000, None),
+    ]
+
+
+def test_the_credit_goes_to_the_accounts_other_open_statement(services):
+    second = {
+        **json.loads((HERE / "statements.json").read_text())["statements"][0],
+        "statement_id": "S-R-101",
+        "statement_date": "2026-11-15",
+        "due_date": "2026-12-15",
+    }
+    second["lines"] = [{**second["lines"][0], "claim_id": "C-1101", "service_date": "2026-11-02"}]
+    assert import_records(services, [second], "tester").imported == 1
+    post_manual_payment(services, "sam", "300100", "cash", "185.00", "", "d" * 32, "127.0.0.1")
+    assert owed(services, "300100") == {"S-R-100": 0, "S-R-101": 18500}
+
+    post(services, "01_paid_in_full.835")
+
+    after = balances(services.store.load_book("300100").entries)
+    assert after.by_statement == {"S-R-100": 0, "S-R-101": 0}
+    assert after.credit_cents == 0
