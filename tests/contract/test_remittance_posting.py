@@ -16,6 +16,7 @@ from portal.ports.store import Store
 from portal.services import remittances as service
 from portal.services.imports import import_records
 from portal.services.remittances import import_remittances, open_work_items, resolve_work_item
+from portal.services.reports import monthly_summary
 from portal.services.staff_actions import post_manual_payment
 from tests.conftest import NOW
 from tests.contract.test_store_contract import run_together
@@ -324,3 +325,27 @@ def test_the_credit_goes_to_the_accounts_other_open_statement(services):
     after = balances(services.store.load_book("300100").entries)
     assert after.by_statement == {"S-R-100": 0, "S-R-101": 0}
     assert after.credit_cents == 0
+
+
+def test_the_months_insurance_column_is_what_the_remittances_posted(services, store: Store):
+    before = monthly_summary(services, date(2026, 11, 1))
+    for name in (
+        "01_paid_in_full.835",
+        "02_deductible_coinsurance_copay.835",
+        "04_secondary_after_statement.835",
+        "05a_original_payment.835",
+        "05b_reversal_and_correction.835",
+        "06_provider_adjustments.835",
+        "07_several_claims_and_transactions.835",
+        "08_unmatched.835",
+    ):
+        post(services, name)
+    records = store.remittances_imported(NOW - timedelta(days=30), NOW + timedelta(days=1))
+
+    after = monthly_summary(services, date(2026, 11, 1))
+
+    posted = sum(r.posted_cents for r in records)
+    assert posted == 15000 + 13250 + 6210 + 10000 + 1000 + 9000 + 10200 + 10000
+    assert after.insurance_payments_cents - before.insurance_payments_cents == posted
+    adjusted = after.adjustments_cents - before.adjustments_cents
+    assert after.ending_cents - before.ending_cents == -posted - adjusted
