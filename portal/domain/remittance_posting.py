@@ -174,7 +174,8 @@ class ClaimMatch:
 
 def match_claim(claim: ClaimPayment, place: int, candidates: Sequence[ClaimLine]) -> ClaimMatch:
     """Each service line to the first unused statement line of the same code and date; a
-    claim without service lines to its one statement line, when it has exactly one."""
+    claim without service lines to its one statement line, when it has exactly one. The
+    claim's own adjustments go with its first matched line."""
     found = ClaimMatch(claim, place, known=bool(candidates))
     lines = claim.lines
     if not lines and len(candidates) == 1:
@@ -207,6 +208,17 @@ def match_claim(claim: ClaimPayment, place: int, candidates: Sequence[ClaimLine]
         else:
             used.add((match.statement_id, match.line.line_id))
             found.pairs.append((n, service, match))
+    if claim.lines and claim.adjustments and found.pairs:
+        # The claim's own CAS (on no line) lowered its payment below its lines': it goes
+        # with the first matched line, so what is posted is what the insurer paid.
+        n, service, match = found.pairs[0]
+        extra = sum(a.amount_cents for a in claim.adjustments)
+        service = replace(
+            service,
+            paid_cents=service.paid_cents - extra,
+            adjustments=service.adjustments + claim.adjustments,
+        )
+        found.pairs[0] = (n, service, match)
     return found
 
 

@@ -34,6 +34,7 @@ _GROUP_RULE = f"an 835 remittance's group is needed: GS01 HP and GS08 {VERSION}"
 # pyx12 logs what it finds, values included (a patient's name in an NM1): the portal
 # reports the problems itself and logs none of them.
 _log = logging.getLogger("pyx12")
+_log.setLevel(logging.CRITICAL + 1)  # its records are never made, whoever handles logs
 _log.addHandler(logging.NullHandler())
 _log.propagate = False
 _PARAMS = pyx12.params.params()

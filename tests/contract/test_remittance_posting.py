@@ -349,3 +349,21 @@ def test_the_months_insurance_column_is_what_the_remittances_posted(services, st
     assert after.insurance_payments_cents - before.insurance_payments_cents == posted
     adjusted = after.adjustments_cents - before.adjustments_cents
     assert after.ending_cents - before.ending_cents == -posted - adjusted
+
+
+def test_a_claim_level_adjustment_goes_with_the_first_line_so_what_is_posted_was_paid(
+    services,
+):
+    text = corpus_text(GOOD / "01_paid_in_full.835")
+    text = text.replace(
+        "CLP*C-1001*1*185*150*0*12*PAYER-C-1001*11*1~",
+        "CLP*C-1001*1*185*130*0*12*PAYER-C-1001*11*1~\nCAS*OA*94*10**B7*10~",
+    )
+    text = text.replace("SE*16*0001", "SE*17*0001").replace("BPR*I*150*", "BPR*I*130*")
+
+    summary = import_remittances(services, text, "tester")
+
+    assert not summary.refused, summary.refusals
+    assert summary.transactions[0].posted_cents == 13000
+    assert kinds(services, "300100") == [("insurance_payment", -13000), ("adjustment", -5500)]
+    assert owed(services, "300100") == {"S-R-100": 0}
