@@ -38,6 +38,7 @@ _log.setLevel(logging.CRITICAL + 1)  # its records are never made, whoever handl
 _log.addHandler(logging.NullHandler())
 _log.propagate = False
 _PARAMS = pyx12.params.params()
+log = logging.getLogger(__name__)
 
 
 class RemittanceRefused(ValueError):
@@ -61,6 +62,11 @@ def read_835(text: str) -> RemittanceFile:
             builder.add(node.seg_data.get_seg_id() or "", node.seg_data, node.cur_line_number or 0)
     except (pyx12.errors.X12Error, pyx12.errors.EngineError) as exc:
         raise RemittanceRefused([*builder.refusals, _stopped(builder, str(exc))]) from None
+    except Exception as exc:  # pyx12 stumbling on a damaged file (an IndexError...)
+        log.warning("pyx12 could not read on past segment %d: %s", builder.position, type(exc))
+        at = builder.position + 1
+        refusal = Refusal(at, "?", "the file cannot be read past here (damaged segment)")
+        raise RemittanceRefused([*builder.refusals, refusal]) from None
     collected = _Collector()
     errh.accept(collected)
     refusals = collected.refusals + builder.finish()

@@ -6,6 +6,8 @@ import logging
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from portal.services.remittance_reader import RemittanceRefused, read_835
 from tests.remittances import BAD, GOOD, corpus_text, expected_refusals
@@ -125,3 +127,25 @@ def test_reading_logs_nothing_of_the_file(caplog):
     read_835(corpus_text(GOOD / "02_deductible_coinsurance_copay.835"))
 
     assert [r.name for r in caplog.records if r.name.startswith("pyx12")] == []
+
+
+GOOD_TEXTS = [corpus_text(p) for p in sorted(GOOD.glob("*.835"))]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(
+    source=st.sampled_from(GOOD_TEXTS),
+    cuts=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 40), st.text(max_size=6)), max_size=4),
+)
+def test_any_damaged_file_is_read_or_refused_never_an_error(source, cuts):
+    """Bytes cut out and text put in anywhere: the file reads, or is refused with a
+    segment and rule; nothing else escapes."""
+    text = source
+    for place, length, insert in cuts:
+        at = int(place * len(text))
+        text = text[:at] + insert + text[at + length :]
+    try:
+        read_835(text)
+    except RemittanceRefused as refused:
+        assert refused.refusals
+        assert all(r.segment >= 1 and r.rule for r in refused.refusals)
