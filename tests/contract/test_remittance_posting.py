@@ -5,7 +5,9 @@ file posts nothing; the work items; the store's own remittance records."""
 
 import dataclasses
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from email import message_from_bytes
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,7 @@ from portal.domain.remittance_posting import Kind, PostedBefore
 from portal.ports.store import Store
 from portal.services import remittances as service
 from portal.services.imports import import_records
+from portal.services.reminders import run_reminders
 from portal.services.remittances import import_remittances, open_work_items, resolve_work_item
 from portal.services.reports import monthly_summary
 from portal.services.staff_actions import post_manual_payment
@@ -367,3 +370,19 @@ def test_a_claim_level_adjustment_goes_with_the_first_line_so_what_is_posted_was
     assert summary.transactions[0].posted_cents == 13000
     assert kinds(services, "300100") == [("insurance_payment", -13000), ("adjustment", -5500)]
     assert owed(services, "300100") == {"S-R-100": 0}
+
+
+def test_a_statement_paid_off_by_a_remittance_gets_no_reminders(services, outbox):
+    post(services, "01_paid_in_full.835")
+
+    summary = run_reminders(services, datetime(2026, 12, 20, 15, 0, tzinfo=UTC))
+
+    messages = [message_from_bytes(p.read_bytes()) for p in Path(outbox).glob("*.eml")]
+    reminded = {
+        m["To"]
+        for m in messages
+        if m["X-Portal-Message-Kind"] in ("reminder", "final-notice", "escalation")
+    }
+    assert summary.sent > 0
+    assert "ingrid@example.com" in reminded  # the denied claim's statement: still owed
+    assert "maria@example.com" not in reminded  # paid off by the remittance
