@@ -44,6 +44,7 @@ def remittance_record(r: RemittanceRecord) -> Record:
             for i in r.items
         ],
         "version": r.version,
+        "interchange": r.interchange,
     }
 
 
@@ -80,4 +81,5 @@ def remittance_of(data: Record) -> RemittanceRecord:
             for i in data["items"]
         ),
         version=int(data["version"]),
+        interchange=data.get("interchange", ""),
     )

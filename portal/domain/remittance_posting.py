@@ -140,6 +140,7 @@ class RemittanceRecord:
     finished: bool = False  # every claim posted (a crash leaves it False until re-import)
     items: tuple[WorkItem, ...] = ()
     version: int = 0
+    interchange: str = ""  # the file it was first imported from (ISA06 sender, ISA13)
 
     @property
     def open_items(self) -> int:
@@ -147,11 +148,12 @@ class RemittanceRecord:
 
 
 def digest(remittance: Remittance) -> str:
-    """The transaction's content, wherever it stands in a file (segment numbers left out)."""
+    """The transaction's content, in whatever file it comes (segment numbers and the file's
+    interchange left out)."""
 
     def strip(value):
         if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k != "segment"}
+            return {k: strip(v) for k, v in value.items() if k not in ("segment", "interchange")}
         if isinstance(value, list | tuple):
             return [strip(v) for v in value]
         return value

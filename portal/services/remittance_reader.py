@@ -111,7 +111,7 @@ class _Builder:
     claims: list[_Claim] = field(default_factory=list)
     plb: list[ProviderAdjustment] = field(default_factory=list)
     in_payer: bool = False
-    gs: tuple[int, str, str] | None = None
+    interchange: str = ""
 
     def add(self, seg_id: str, seg: Any, position: int) -> None:
         self.position, self.last_id = position, seg_id
@@ -122,7 +122,9 @@ class _Builder:
 
     def _add(self, seg_id: str, seg: Any, at: int) -> None:
         value = seg.get_value
-        if seg_id == "GS":
+        if seg_id == "ISA":
+            self.interchange = f"{(value('ISA06') or '').strip()}-{value('ISA13') or ''}"
+        elif seg_id == "GS":
             if value("GS01") != "HP" or value("GS08") != VERSION:
                 self.refusals.append(Refusal(at, "GS", _GROUP_RULE))
         elif seg_id == "ST":
@@ -137,6 +139,7 @@ class _Builder:
                 trace_number="",
                 payer_id="",
                 payer_name="",
+                interchange=self.interchange,
             )
             self.claims, self.plb, self.in_payer = [], [], False
         elif self.current is None:

@@ -88,6 +88,7 @@ def report():
     if _wants_csv(errors):
         header = [
             "imported_at",
+            "file",
             "payer_id",
             "payer",
             "trace_number",
@@ -104,6 +105,7 @@ def report():
         rows = [
             [
                 r.imported_at.isoformat(),
+                r.interchange,
                 r.payer_id,
                 r.payer_name,
                 r.trace_number,

@@ -386,3 +386,15 @@ def test_a_statement_paid_off_by_a_remittance_gets_no_reminders(services, outbox
     assert summary.sent > 0
     assert "ingrid@example.com" in reminded  # the denied claim's statement: still owed
     assert "maria@example.com" not in reminded  # paid off by the remittance
+
+
+def test_the_same_payment_in_another_file_is_unchanged(services):
+    post(services, "01_paid_in_full.835")
+    resent = corpus_text(GOOD / "01_paid_in_full.835").replace("000000101", "000000777")
+
+    summary = import_remittances(services, resent, "tester")
+
+    assert [t.outcome for t in summary.transactions] == ["unchanged"]
+    kept = services.store.get_remittance("1512345678-EFT-1001")
+    assert kept is not None and kept.interchange == "ACMEHEALTH-000000101"
+    assert owed(services, "300100") == {"S-R-100": 0}

@@ -223,8 +223,9 @@ def test_the_report_lists_each_payment_and_downloads_as_csv(supervisor, services
     assert page.status_code == 200
     assert 'data-testid="remittance-1512345678-EFT-6006"' in page.get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(csv_file.get_data(as_text=True))))
-    assert rows[0][:4] == ["imported_at", "payer_id", "payer", "trace_number"]
+    assert rows[0][:5] == ["imported_at", "file", "payer_id", "payer", "trace_number"]
     assert rows[1][1:] == [
+        "ACMEHEALTH-000000107",
         "1512345678",
         "ACME HEALTH PLAN",
         "EFT-6006",
