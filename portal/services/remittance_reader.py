@@ -4,6 +4,7 @@ segments it has checked become the domain's remittances, which must then balance
 (portal/domain/remittances.py). Any problem refuses the whole file, each named by the
 segment's number in the file (ISA is 1) and the rule."""
 
+import functools
 import io
 import logging
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from typing import Any
 
 import pyx12.error_handler
 import pyx12.errors
+import pyx12.map_if
 import pyx12.params
 import pyx12.x12context
 
@@ -39,6 +41,24 @@ _log.addHandler(logging.NullHandler())
 _log.propagate = False
 _PARAMS = pyx12.params.params()
 log = logging.getLogger(__name__)
+_load_map = pyx12.map_if.load_map_file
+
+
+@functools.cache
+def _map(map_file: str, map_path: str | None) -> Any:
+    return _load_map(map_file, _PARAMS, map_path)
+
+
+def _cached_map(map_file: str, param: Any, map_path: str | None = None) -> Any:
+    """pyx12 builds each map from its XML for every file read (half a second for the 835
+    and envelope maps); a map is only read while a file is walked (the walk's counts are
+    the walker's), so the portal's reads share one of each."""
+    if param is _PARAMS:
+        return _map(map_file, map_path)
+    return _load_map(map_file, param, map_path)
+
+
+pyx12.map_if.load_map_file = _cached_map
 
 
 class RemittanceRefused(ValueError):
