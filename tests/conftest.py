@@ -1,5 +1,7 @@
 """Shared fixtures: a fixed clock, a real SQLite file, an outbox folder, the app."""
 
+import hashlib
+import json
 import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -180,3 +182,14 @@ def moto_endpoint():
 
     with moto_server() as endpoint, environment(aws_environment(endpoint)):
         yield endpoint
+
+
+def first_fingerprint(st: Statement, kept_line_fields: tuple[str, ...] = ()) -> str:
+    """The fingerprint as statements stored before the later fields (a statement's version, a
+    line's description_es and claim_id) were made; `kept_line_fields` of those stay in."""
+    content = {**vars(st), "lines": [dict(vars(line)) for line in st.lines]}
+    del content["version"]
+    for line in content["lines"]:
+        for name in {"description_es", "claim_id"} - set(kept_line_fields):
+            del line[name]
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()

@@ -3,15 +3,13 @@ column may be left out), kept on both stores, and fingerprinted so that statemen
 before it existed still import as `unchanged`."""
 
 import copy
-import hashlib
 import io
-import json
 
 import pytest
 
 from portal.domain.statements import Statement
 from portal.services.imports import CSV_COLUMNS, import_records, iter_csv
-from tests.conftest import statement
+from tests.conftest import first_fingerprint, statement
 from tests.integration.test_import import S, csv_bytes, csv_rows, good
 
 
@@ -76,18 +74,9 @@ def test_adding_a_claim_id_later_is_other_content(services):
     assert changed.imported == 0 and changed.rejected[0].statement_id == S
 
 
-def old_fingerprint(st: Statement) -> str:
-    """The fingerprint as it was made before lines had description_es and claim_id."""
-    content = {**vars(st), "lines": [dict(vars(line)) for line in st.lines]}
-    del content["version"]  # added since too (corrected statements), never fingerprinted
-    for line in content["lines"]:
-        del line["description_es"], line["claim_id"]
-    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def test_a_statement_without_a_claim_id_keeps_the_fingerprint_it_was_stored_with():
     st = statement("S-1", (3000, 4550))
-    assert st.fingerprint() == old_fingerprint(st)
+    assert st.fingerprint() == first_fingerprint(st)
 
 
 def test_a_spanish_description_without_a_claim_id_keeps_its_fingerprint():
@@ -100,9 +89,4 @@ def test_a_spanish_description_without_a_claim_id_keeps_its_fingerprint():
             ),
         }
     )
-    content = {**vars(spanish), "lines": [dict(vars(line)) for line in spanish.lines]}
-    del content["version"]
-    for line in content["lines"]:
-        del line["claim_id"]
-    payload = json.dumps(content, sort_keys=True, default=str).encode()
-    assert spanish.fingerprint() == hashlib.sha256(payload).hexdigest()
+    assert spanish.fingerprint() == first_fingerprint(spanish, ("description_es",))

@@ -3,15 +3,12 @@ formats (the CSV column may be left out), kept on both stores, and fingerprinted
 statements stored before it existed still import as `unchanged`."""
 
 import copy
-import hashlib
 import io
-import json
 
 import pytest
 
-from portal.domain.statements import Statement
 from portal.services.imports import CSV_COLUMNS, import_records, iter_csv
-from tests.conftest import statement
+from tests.conftest import first_fingerprint, statement
 from tests.integration.test_import import S, csv_bytes, csv_rows, good
 
 SPANISH = "Consulta en el consultorio, paciente establecido"
@@ -77,15 +74,6 @@ def test_adding_a_spanish_description_later_is_other_content(services):
     assert changed.imported == 0 and changed.rejected[0].statement_id == S
 
 
-def old_fingerprint(st: Statement) -> str:
-    """The fingerprint as it was made before lines had description_es (and claim_id)."""
-    content = {**vars(st), "lines": [dict(vars(line)) for line in st.lines]}
-    del content["version"]  # added since too (corrected statements), never fingerprinted
-    for line in content["lines"]:
-        del line["description_es"], line["claim_id"]
-    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def test_a_statement_without_spanish_keeps_the_fingerprint_it_was_stored_with():
     st = statement("S-1", (3000, 4550))
-    assert st.fingerprint() == old_fingerprint(st)
+    assert st.fingerprint() == first_fingerprint(st)
