@@ -243,6 +243,8 @@ def test_the_report_lists_each_payment_and_downloads_as_csv(supervisor, services
 
 def test_work_items_are_listed_and_resolved_with_a_note(supervisor, services):
     upload(supervisor, GOOD / "03_denied.835")
+    board = supervisor.get("/staff/").get_data(as_text=True)
+    assert re.search(r'data-testid="remittance-items">1<', board)
 
     page = supervisor.get("/staff/remittances/work")
     html = page.get_data(as_text=True)
