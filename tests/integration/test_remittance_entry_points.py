@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from portal.cli import cli
 from portal.domain.ledger import balances
@@ -298,3 +300,29 @@ def test_the_example_remittance_pays_the_example_statements_claim(services, sett
     assert result.exit_code == 0, result.output
     assert "posted $48.00, unmatched $0.00" in result.output
     assert owed(services, "200411") == {"S-2026-004101": 1000}
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+@given(body=st.binary(max_size=300) | st.text(max_size=300).map(lambda t: ("ISA" + t).encode()))
+def test_any_body_gets_a_json_answer_and_a_refusal_posts_nothing(app, key, body):
+    client = app.test_client()
+
+    response = send_bytes(client, key, body)
+
+    assert response.status_code == 422, response.get_data()[:200]
+    answer = response.get_json()
+    assert answer["refused"] is True and answer["errors"] and answer["transactions"] == []
+
+
+def send_bytes(client, key: str, body: bytes):
+    return client.post(
+        "/api/v1/remittances",
+        data=body,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/edi-x12"},
+    )
