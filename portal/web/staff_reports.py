@@ -248,6 +248,7 @@ def deposits():
         until=until,
         methods=methods,
         errors=errors,
+        insurance=current_services().store.remittances_paid(since, until),
     )
     return page, (400 if errors else 200)
 

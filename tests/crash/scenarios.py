@@ -31,6 +31,7 @@ from portal.services.plan_charges import payment_id_for, run_plan_charges
 from portal.services.plans import agree, finish_method_setup, propose, start_method_setup
 from portal.services.refunds import refund_payment
 from portal.services.reminders import run_reminders
+from portal.services.remittances import import_remittances
 from portal.services.statements import import_statement
 from tests.conftest import NOW, line
 from tests.crash.harness import WEBHOOK_SECRET, Expected
@@ -532,6 +533,60 @@ class CaseResolved:
         )
 
 
+class Remittance835:
+    """An insurer's 835 remittance (issue 20): a secondary payer pays what the first line
+    left to the patient; the payment is kept, posted and kept finished, each once."""
+
+    name = "remittance"
+    number = "510009"
+    paid_cents = 4550
+
+    def prepare(self, services: Services, stub: StripeStub) -> None:
+        st = statement(self.number, NOT_DUE)
+        claimed = replace(st.lines[0], claim_id=f"C-{self.number}")
+        services.store.import_statement(
+            account(self.number),
+            replace(st, lines=(claimed, *st.lines[1:])),
+            NOW - timedelta(days=2),
+        )
+
+    def text(self) -> str:
+        served = line("1").service_date.strftime("%Y%m%d")
+        body = [
+            "ST*835*0001",
+            "BPR*I*45.5*C*ACH*CCP*01*999999999*DA*123456*1999999999**01*999988880*DA*98765"
+            "*20261201",
+            "TRN*1*EFT-CRASH*1999999999",
+            "DTM*405*20261201",
+            "N1*PR*BLUE MEADOW MEDICAID",
+            "N3*100 MAIN ST",
+            "N4*ALBANY*NY*12207",
+            "PER*BL*PROVIDER SERVICES*TE*5555550100",
+            "N1*PE*DEMO FAMILY PRACTICE*XX*1234567893",
+            "LX*1",
+            f"CLP*C-{self.number}*2*200.5*45.5*0*MC*BM-1*11*1",
+            "NM1*QC*1*CRASH*SAM****MI*W1",
+            "SVC*HC:99213*200.5*45.5**1",
+            f"DTM*472*{served}",
+            "CAS*OA*23*155",
+        ]
+        body.append(f"SE*{len(body) + 1}*0001")
+        isa = (
+            "ISA*00*          *00*          *ZZ*BLUEMEADOW     *ZZ*DEMOPRACTICE   "
+            "*261201*1200*^*00501*000000901*0*P*:"
+        )
+        segments = [isa, "GS*HP*BLUEMEADOW*DEMOPRACTICE*20261201*1200*901*X*005010X221A1"]
+        return "~".join([*segments, *body, "GE*1*901", "IEA*1*000000901"]) + "~"
+
+    def deliver(self, services: Services) -> bool:
+        summary = import_remittances(services, self.text(), "crash")
+        assert not summary.refused, summary.refusals
+        return False
+
+    def expected(self) -> Expected:
+        return Expected(self.number, sum(OWED) - self.paid_cents)
+
+
 SCENARIOS = {
     s.name: s
     for s in (
@@ -547,5 +602,6 @@ SCENARIOS = {
         PlanCharge(),
         PlanMethodSaved(),
         CaseResolved(),
+        Remittance835(),
     )
 }

@@ -310,6 +310,7 @@ class DynamoDbLedger(DynamoDbTable):
                 }
             },
             {"Put": {"Item": statement_item(new, at)}},
+            *({"Put": {"Item": c}} for c in claim_index_items(new)),
             {
                 "Put": {
                     "Item": {
