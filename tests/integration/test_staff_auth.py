@@ -466,6 +466,11 @@ ROUTES = [  # method, path, form data, the least role that may use it
     ),
     ("POST", "/staff/accounts/100234/plans/plan_role/skip", {"installment": "1"}, SUPERVISOR),
     ("POST", "/staff/accounts/100234/plans/plan_role/cancel", {"reason": "Role test"}, SUPERVISOR),
+    ("GET", "/staff/accounts/100234/statements/S-2026-000123/versions", None, ASSOCIATE),
+    ("POST", "/staff/accounts/100234/pay-link", {"channel": "none"}, ASSOCIATE),
+    ("GET", "/staff/reports/payouts", None, SUPERVISOR),
+    ("GET", "/staff/webhooks", None, SUPERVISOR),
+    ("POST", "/staff/webhooks/evt_role_test/retry", {}, SUPERVISOR),
     ("POST", "/staff/logout", {}, ASSOCIATE),
 ]
 UNGUARDED = {"staff.login", "staff.code", "staff.logout"}
