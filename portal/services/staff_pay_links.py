@@ -78,10 +78,10 @@ def send_pay_link(
         address,
     )
     if delivery is not Delivery.SENT:
-        store.drop_claim(PAY_LINK_CLAIM, slot)  # the slot is free again
-        store.drop_claim(PAY_LINK_REQUEST_CLAIM, request)
         store.append_audit(entry)
         store.record_mail(record)
+        store.drop_claim(PAY_LINK_CLAIM, slot)  # the slot is free again
+        store.drop_claim(PAY_LINK_REQUEST_CLAIM, request)
         raise InvalidInput(
             "channel", f"The pay link was not sent: {record.detail or delivery.value}."
         )
