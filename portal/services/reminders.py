@@ -109,7 +109,7 @@ def run_reminders(
     today = practice_date(as_of, services.settings.tz)
     due = services.store.accounts_due(today - timedelta(days=schedule.first_day))
     summary.due_accounts = len(due)
-    plans = running_plans(services) if due else {}
+    plans = running_plans(services) or {} if due else {}
     # Addresses SES reported as taking no mail, and the cases that hold statements
     # (questions, assistance requests): each read once.
     undeliverable = undeliverable_set(services) if due else frozenset()
@@ -581,11 +581,16 @@ def _count(summary: ReminderSummary, outcome: Delivery | None, done: str) -> Non
 RunningPlans = dict[str, list[Plan]]  # by account
 
 
-def running_plans(services: Services) -> RunningPlans:
+def running_plans(services: Services, at_most: int = 0) -> RunningPlans | None:
     """Every running plan (a method saved, not canceled, not defaulted, not paid off), read
-    once per run from the charge run's index of plans it still looks at."""
+    once per run from the charge run's index of plans it still looks at. With `at_most`:
+    None when the index holds more plans than that (read each account's own instead)."""
+    limit = at_most + 1 if at_most else RUNNING_PLANS_READ
+    listed = services.store.plans_due(EVERY_DAY, limit=limit)
+    if at_most and len(listed) > at_most:
+        return None
     found: RunningPlans = {}
-    for plan in services.store.plans_due(EVERY_DAY, limit=RUNNING_PLANS_READ):
+    for plan in listed:
         if is_running(plan):
             found.setdefault(plan.account_number, []).append(plan)
     return found

@@ -286,9 +286,9 @@ def test_a_worker_reads_plans_cases_and_bad_addresses_once_per_batch_not_per_acc
     for name in ("running_plans", "holding_cases", "undeliverable_set"):
         real = getattr(fanout, name)
 
-        def counted(*args, _real=real, _name=name):
+        def counted(*args, _real=real, _name=name, **kwargs):
             reads[_name] += 1
-            return _real(*args)
+            return _real(*args, **kwargs)
 
         monkeypatch.setattr(fanout, name, counted)
 
@@ -303,3 +303,32 @@ def test_a_worker_reads_plans_cases_and_bad_addresses_once_per_batch_not_per_acc
     assert len(records) == 4  # 7 accounts owe: 2 a batch
     assert reads == Counter({"running_plans": 4, "holding_cases": 4, "undeliverable_set": 4})
     assert sent(outbox) == EXPECTED + Counter({("plan-agreement", "x@example.com"): 1})
+
+
+def test_past_so_many_plans_a_batch_reads_each_accounts_own_instead(
+    fanned, queues, sqs, outbox, monkeypatch
+):
+    """Reading every plan still looked at costs more than each account's own once there are
+    many: past BATCH_PLANS_READ a batch reads its accounts' plans, deciding the same."""
+    from tests.plan_helpers import set_up_plan
+
+    add_account(fanned.store, "400031", 30, 20_000)
+    set_up_plan(fanned, "400031")
+    monkeypatch.setattr(fanout, "BATCH_PLANS_READ", 1)
+    add_account(fanned.store, "400032", 5, 20_000)  # not due yet: its plan is the second
+    set_up_plan(fanned, "400032")
+    work_url, _ = queues
+    functions.reminders.handler({}, None)
+    own: Counter = Counter()
+    real = fanned.store.account_plans
+
+    def account_plans(number):
+        own[number] += 1
+        return real(number)
+
+    monkeypatch.setattr(fanned.store, "account_plans", account_plans)
+
+    assert work(sqs, work_url, receive_all(sqs, work_url)) == {"batchItemFailures": []}
+
+    assert own["400031"] == 1  # read for its own decision
+    assert sent(outbox) == EXPECTED + Counter({("plan-agreement", "x@example.com"): 2})
