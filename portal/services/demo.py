@@ -13,6 +13,7 @@ from portal.domain.aging import practice_date
 from portal.domain.ledger import balances
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.statements import LineItem, Statement
+from portal.domain.texting import SmsConsent
 from portal.ports.ledger import ImportOutcome
 from portal.services import ledger
 from portal.services.context import Services
@@ -193,8 +194,18 @@ EXAMPLES = (
         "(the guarantor: Lopez, 1984-03-12); the balance is current",
     ),
     ("100257", "Nunez", "1971-11-30", "past due; accents do not matter"),
-    ("100318", "O'Brien", "1990-01-08", "partly paid, 31-60 days past due"),
+    (
+        "100318",
+        "O'Brien",
+        "1990-01-08",
+        "partly paid, 31-60 days past due; agreed to texts (its reminder goes by text too, "
+        "into var/sms/)",
+    ),
 )
+
+# The demo account that agreed to texts, and the number it agreed for.
+TEXTS_ACCOUNT = "100318"
+DEMO_PHONE = "+15555550100"
 
 
 # Demo logins for the billing console (local demo data only).
@@ -241,6 +252,12 @@ def load_demo(services: Services) -> DemoSummary:
             summary.imported += outcome is ImportOutcome.IMPORTED
         if demo.paid_percent:
             summary.payments_posted += _pay(services, demo, number_in_list)
+    if services.store.sms_consent(TEXTS_ACCOUNT) is None:  # a STOP since is left as it is
+        services.store.save_sms_consent(
+            SmsConsent(
+                TEXTS_ACCOUNT, DEMO_PHONE, services.clock.now() - timedelta(days=30), "demo data"
+            )
+        )
     for username, role, password in STAFF:
         if services.store.get_staff_user(username) is None:
             add_staff_user(services, username, role, password)
@@ -256,7 +273,7 @@ def _account(demo: DemoAccount) -> Account:
     patients = demo.patients or (demo.guarantor,)
     return Account(
         account_number=demo.number,
-        guarantor=Guarantor(g.first, g.last, _person_born(g), demo.email, "+15555550100"),
+        guarantor=Guarantor(g.first, g.last, _person_born(g), demo.email, DEMO_PHONE),
         patients=tuple(
             Patient(f"P{i + 1}", p.first, p.last, _person_born(p)) for i, p in enumerate(patients)
         ),

@@ -1,18 +1,19 @@
 """A pay link sent by staff from the account page, by text or e-mail (issue 22): audited,
 and at most PAY_LINKS_PER_DAY an account a practice day, counted with claims (one per
-slot), so two clicks at once cannot pass the limit."""
+slot), so two clicks at once cannot pass the limit. Each request (the form it came from)
+sends once: its own claim closes with the send's log line and audit entry in one write."""
 
+import secrets
 from datetime import date
 from enum import StrEnum
 
 from portal.domain.accounts import Account
 from portal.domain.aging import practice_date
 from portal.domain.errors import InvalidInput
-from portal.domain.staff import AuditAction
+from portal.domain.staff import AuditAction, AuditEntry
 from portal.ports.claims import Claim
 from portal.ports.mail import OutgoingMessage
 from portal.ports.sms import OutgoingText
-from portal.services.audit import audit
 from portal.services.claims import Finish, stale_before
 from portal.services.context import Services
 from portal.services.errors import NotFound
@@ -20,7 +21,8 @@ from portal.services.notices import Delivery, _message, attempt, wording_for
 from portal.services.pay_links import pay_link, pay_link_last_day
 from portal.services.texting import active_consent, attempt_text, may_text_now, pay_link_text
 
-PAY_LINK_CLAIM = "pay-link"
+PAY_LINK_CLAIM = "pay-link"  # one of the day's slots
+PAY_LINK_REQUEST_CLAIM = "pay-link-request"  # one staff request
 PAY_LINKS_PER_DAY = 3
 
 
@@ -30,10 +32,16 @@ class Channel(StrEnum):
 
 
 def send_pay_link(
-    services: Services, actor: str, account_number: str, channel: str, address: str
+    services: Services,
+    actor: str,
+    account_number: str,
+    channel: str,
+    address: str,
+    request_key: str = "",
 ) -> str:
-    """Send the guarantor a pay link by `channel`; where it went. InvalidInput (nothing
-    sent) when the channel cannot take it now or the day's links are used up."""
+    """Send the guarantor a pay link by `channel`, once per `request_key` (the same request
+    again sends nothing more); where it went. InvalidInput (nothing sent) when the channel
+    cannot take it now, the day's links are used up, or the same request is being sent."""
     store = services.store
     account = store.get_account(account_number)
     if account is None:
@@ -42,26 +50,44 @@ def send_pay_link(
         raise InvalidInput("channel", "Choose text or e-mail.")
     outgoing = _outgoing(services, account, Channel(channel))
     destination = outgoing.to
-    key = _take_slot(services, account_number)
-    audit(
-        services,
+    now = services.clock.now()
+    request = f"{account_number}:{channel}:{request_key[:64] or secrets.token_hex(16)}"
+    if not store.claim(PAY_LINK_REQUEST_CLAIM, request, now, stale_before(now)):
+        if store.claim_completed(PAY_LINK_REQUEST_CLAIM, request):
+            return destination
+        raise InvalidInput(
+            "channel",
+            "This pay link is being sent right now: look at the account again in a few "
+            "minutes before sending another.",
+        )
+    try:
+        slot = _take_slot(services, account_number)
+    except InvalidInput:
+        store.drop_claim(PAY_LINK_REQUEST_CLAIM, request)
+        raise
+    if isinstance(outgoing, OutgoingText):
+        delivery, record = attempt_text(services, outgoing, account_number)
+    else:
+        delivery, record = attempt(services, outgoing, account_number)
+    entry = AuditEntry(
+        services.clock.now(),
         actor,
         AuditAction.SEND_PAY_LINK,
         account_number,
         f"{channel} {destination}",
         address,
     )
-    if isinstance(outgoing, OutgoingText):
-        delivery, record = attempt_text(services, outgoing, account_number)
-    else:
-        delivery, record = attempt(services, outgoing, account_number)
     if delivery is not Delivery.SENT:
-        store.drop_claim(PAY_LINK_CLAIM, key)  # the slot is free again
+        store.append_audit(entry)
         store.record_mail(record)
+        store.drop_claim(PAY_LINK_CLAIM, slot)  # the slot is free again
+        store.drop_claim(PAY_LINK_REQUEST_CLAIM, request)
         raise InvalidInput(
             "channel", f"The pay link was not sent: {record.detail or delivery.value}."
         )
-    store.complete_claim(PAY_LINK_CLAIM, key, services.clock.now(), mail=record)
+    # Whether it went is kept with the request's claim (a replay sees it), then the slot.
+    store.complete_claim(PAY_LINK_REQUEST_CLAIM, request, services.clock.now(), record, entry)
+    store.complete_claim(PAY_LINK_CLAIM, slot, services.clock.now())
     return destination
 
 
@@ -120,7 +146,7 @@ def _take_slot(services: Services, account_number: str) -> str:
 
 def finish_pay_link_claim(services: Services, claim: Claim, today: date) -> Finish:
     """A staff pay link whose sender died is not sent again (staff saw no confirmation and
-    may send another): the slot is freed."""
+    may send another): its request's claim and its slot are dropped."""
     now = services.clock.now()
     if not services.store.claim(claim.kind, claim.key, now, stale_before(now)):
         return Finish.LEFT

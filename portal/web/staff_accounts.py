@@ -193,6 +193,7 @@ def _account_page(account_number: str, status: int = 200, **forms):
                 if p.gateway != "manual" and (cents := refundable_cents(svc, p.payment_id))
             },
             refund_key=secrets.token_hex(16),
+            pay_link_key=secrets.token_hex(16),
             escalations=svc.store.escalations(account_number=account_number),
             cases=[c for c in svc.store.account_cases(account_number) if c.is_open],
             case_reasons=REASON_LABELS,

@@ -16,8 +16,11 @@ bp.before_request(load_staff_user)
 @staff_required()
 def pay_link(account_number: str):
     channel = request.form.get("channel", "")[:10]
+    key = request.form.get("request_key", "")[:64]
     try:
-        to = send_pay_link(current_services(), g.staff.username, account_number, channel, address())
+        to = send_pay_link(
+            current_services(), g.staff.username, account_number, channel, address(), key
+        )
     except NotFound:
         abort(404)
     except InvalidInput as exc:

@@ -32,6 +32,7 @@ from portal.services.plans import agree, finish_method_setup, propose, start_met
 from portal.services.refunds import refund_payment
 from portal.services.reminders import run_reminders
 from portal.services.remittances import import_remittances
+from portal.services.staff_pay_links import send_pay_link
 from portal.services.statements import import_statement
 from tests.conftest import NOW, line
 from tests.crash.harness import WEBHOOK_SECRET, Expected
@@ -347,6 +348,43 @@ def signed_stop(topic: str, cert_url: str, phone: str) -> tuple[bytes, bytes]:
     return pem, json.dumps(message).encode()
 
 
+class StaffPayLink:
+    """Staff send a pay link from the account page (issue 22), by text or by e-mail: one
+    request (the form's key) sends once and is audited once; a request held by a process
+    that died is taken over once its claim is stale (staff send the form again)."""
+
+    phone = "+15555550143"
+    request_key = "req-crash-pay-link"
+
+    def __init__(self, channel: str, number: str) -> None:
+        self.channel, self.number = channel, number
+        self.name = f"staff_pay_link_{channel}"
+
+    def prepare(self, services: Services, stub: StripeStub) -> None:
+        services.store.import_statement(
+            account(self.number), statement(self.number, NOT_DUE), NOW - timedelta(days=2)
+        )
+        services.store.save_sms_consent(
+            SmsConsent(self.number, self.phone, NOW - timedelta(days=30), "intake form")
+        )
+
+    def deliver(self, services: Services) -> bool:
+        try:
+            send_pay_link(services, "sam", self.number, self.channel, "10.0.0.9", self.request_key)
+        except InvalidInput:
+            return True  # staff see the error and send the form again later
+        return False
+
+    def expected(self) -> Expected:
+        sent = ("text-pay-link", self.phone) if self.channel == "text" else ("statement", EMAIL)
+        return Expected(
+            self.number,
+            sum(OWED),
+            messages=Counter({sent: 1}),
+            audited=Counter({("sam", AuditAction.SEND_PAY_LINK): 1}),
+        )
+
+
 class Refund:
     """Refunding: staff give back part of a posted card payment (through Stripe first)."""
 
@@ -598,6 +636,8 @@ SCENARIOS = {
         ReminderBatch(),
         TextReminder(),
         TextBackStop(),
+        StaffPayLink("text", "510043"),
+        StaffPayLink("email", "510053"),
         Refund(),
         PlanCharge(),
         PlanMethodSaved(),

@@ -7,12 +7,23 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from portal.adapters.outbox_sms import read_outbox
 from portal.adapters.sqlite.schema import SCHEMA_VERSION
 from portal.cli import cli
 from portal.domain.aging import BUCKETS, aging
 from portal.services.accounts import account_view
-from portal.services.demo import ACCOUNTS, EXAMPLES, NotLocal, load_demo
+from portal.services.demo import (
+    ACCOUNTS,
+    DEMO_PHONE,
+    EXAMPLES,
+    TEXTS_ACCOUNT,
+    NotLocal,
+    load_demo,
+)
 from portal.services.lookup import find_account
+from portal.services.reminders import run_reminders
+from portal.services.staff_pay_links import send_pay_link
+from portal.services.texting import active_consent, opt_out
 
 
 @pytest.fixture
@@ -74,6 +85,27 @@ def test_demo_spreads_balances_over_every_aging_bucket_and_its_lookups_work(serv
             services, account_number, last_name, date.fromisoformat(date_of_birth), "127.0.0.1"
         )
         assert found == account_number
+
+
+def test_demo_gives_one_looked_up_account_texts(services):
+    """One demo account agreed to texts: `portal reminders` texts its reminder, staff can
+    send it a pay link by text, and loading the demo again keeps a STOP."""
+    load_demo(services)
+    assert TEXTS_ACCOUNT in [example[0] for example in EXAMPLES]
+    consents = [active_consent(services, demo.number) for demo in ACCOUNTS]
+    assert [c.account_number for c in consents if c] == [TEXTS_ACCOUNT]
+    assert consents[[d.number for d in ACCOUNTS].index(TEXTS_ACCOUNT)].phone == DEMO_PHONE
+
+    run_reminders(services, as_of=services.clock.now())
+    texts = read_outbox(services.settings.sms_outbox_dir)
+    assert [(t["kind"], t["to"]) for t in texts] == [("reminder", DEMO_PHONE)]
+    kinds = {m.kind for m in services.store.mail_log(TEXTS_ACCOUNT)}
+    assert {"reminder", "text-reminder"} <= kinds
+    assert send_pay_link(services, "associate", TEXTS_ACCOUNT, "text", "127.0.0.1") == DEMO_PHONE
+
+    opt_out(services, TEXTS_ACCOUNT)
+    load_demo(services)
+    assert active_consent(services, TEXTS_ACCOUNT) is None
 
 
 def test_bad_settings_stop_with_one_line_per_variable(env):

@@ -170,3 +170,55 @@ def test_the_account_page_says_whether_texts_may_go(associate, services):
     assert "America/Chicago" in line
     services.store.save_sms_consent(services.store.sms_consent("100234").stopped(NOW))
     assert consent_line(associate).startswith("Texts: stopped ")
+
+
+def form_key(client) -> str:
+    html = client.get(PAGE).get_data(as_text=True)
+    form = html[html.index('id="pay-link-heading"') :]
+    start = form.index('name="request_key" value="') + len('name="request_key" value="')
+    return form[start : form.index('"', start)]
+
+
+def test_the_same_request_again_sends_once(associate, services, outbox):
+    """A form sent again (a double click, the back button, a retry after a timeout) sends
+    and audits nothing more, and uses up no other slot of the day."""
+    agree(services)
+    before = last_audit_id(services)
+    key = form_key(associate)
+    assert key and form_key(associate) != key  # a new key for each page shown
+    for _ in range(3):
+        response = post_form(associate, f"{PAGE}/pay-link", {"channel": "text", "request_key": key})
+        assert response.status_code == 303
+        assert f"Pay link sent by text to {PHONE}." in flashes(
+            associate.get(PAGE).get_data(as_text=True)
+        )
+    assert len(texts(services)) == 1
+    sent = [e for e in audit_since(services, before) if e.action is AuditAction.SEND_PAY_LINK]
+    assert len(sent) == 1
+    assert [m.kind for m in services.store.mail_log("100234")] == ["text-pay-link"]
+    for _ in range(2):  # two more of the day's three slots are left
+        assert any(f.startswith("Pay link sent") for f in send(associate, "email"))
+    assert any("At most 3 pay links a day" in f for f in send(associate, "email"))
+    assert len(eml_files(outbox)) == 2
+
+
+def test_the_same_request_by_another_channel_is_another_send(services, lopez, outbox):
+    agree(services)
+    assert send_pay_link(services, "alice", "100234", "text", "127.0.0.1", "k1") == PHONE
+    email = send_pay_link(services, "alice", "100234", "email", "127.0.0.1", "k1")
+    assert email == "maria@example.com"
+    assert len(texts(services)) == 1 and len(eml_files(outbox)) == 1
+
+
+def test_a_request_being_sent_is_not_sent_again(services, lopez, clock):
+    """While the same request is held (its process may have died), it is refused; once the
+    claim is stale (10 minutes), sending the form again takes it over and sends once."""
+    agree(services)
+    services.store.claim("pay-link-request", "100234:text:held", NOW)
+    with pytest.raises(InvalidInput, match="being sent right now"):
+        send_pay_link(services, "alice", "100234", "text", "127.0.0.1", "held")
+    assert texts(services) == []
+    clock.set(NOW + timedelta(minutes=11))
+    assert send_pay_link(services, "alice", "100234", "text", "127.0.0.1", "held") == PHONE
+    assert send_pay_link(services, "alice", "100234", "text", "127.0.0.1", "held") == PHONE
+    assert len(texts(services)) == 1
