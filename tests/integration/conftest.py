@@ -14,6 +14,9 @@ from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.statements import Statement
 from portal.services.statements import import_statement
 from tests.conftest import csrf_token, line, statement
+from tests.url_builders import reuse_compiled_url_builders
+
+reuse_compiled_url_builders()
 
 GUARANTOR = {"account_number": "100234", "last_name": "Lopez", "date_of_birth": "1984-03-12"}
 GOOD_CARD = "4242424242424242"
