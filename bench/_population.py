@@ -260,7 +260,7 @@ def bulk_write(table: Table, items: Iterable[Item]) -> BulkWrite:
     try:
         with table.table.batch_writer() as batch:
             for item in items:
-                if item["PK"] == "LEDGER_TOTALS":
+                if item["PK"].startswith("LEDGER_TOTALS"):
                     totals.append(item)
                 else:
                     batch.put_item(Item=item)

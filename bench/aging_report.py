@@ -248,7 +248,7 @@ def load_dynamodb(services: Services, events: list[Event]) -> tuple[Counter[str]
 
 
 def _kind(item: Item) -> str:
-    if item["PK"] == "LEDGER_TOTALS":
+    if item["PK"].startswith("LEDGER_TOTALS"):
         return "LEDGER_TOTALS month"
     if item["PK"].startswith("ACCOUNT#"):
         return item["SK"].split("#", 1)[0].lower()

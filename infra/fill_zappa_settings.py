@@ -5,7 +5,8 @@
 
 Sets, in the given stage only: ``role_arn`` (the stack's Lambda role), ``manage_roles``
 false, the environment variables ``PORTAL_DYNAMODB_TABLE``,
-``PORTAL_SES_CONFIGURATION_SET``, ``PORTAL_STATIC_URL`` and ``PORTAL_WORK_QUEUE_URL``; the
+``PORTAL_SES_CONFIGURATION_SET``, ``PORTAL_STATIC_URL``, ``PORTAL_WORK_QUEUE_URL`` and
+``PORTAL_SMS_INBOUND_TOPIC_ARN``; the
 work queue as the event source of ``functions.workers.handler`` (one batch per
 invocation); and, when the stack has it, the SNS topic of SES's events as the event source
 of ``functions.ses_feedback.handler`` (the stage's ``events`` copied from the stage it
@@ -31,6 +32,7 @@ ENVIRONMENT_OUTPUTS = {
     "PORTAL_SES_CONFIGURATION_SET": "SesConfigurationSet",
     "PORTAL_STATIC_URL": "SiteUrl",
     "PORTAL_WORK_QUEUE_URL": "WorkQueueUrl",
+    "PORTAL_SMS_INBOUND_TOPIC_ARN": "InboundSmsTopicArn",
 }
 WORKER = "functions.workers.handler"
 WORKER_QUEUE_OUTPUT = "WorkQueueArn"

@@ -124,8 +124,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         staff_import,
         staff_keys,
         staff_mail,
+        staff_pay_links,
         staff_plans,
         staff_queue,
+        staff_remittances,
         staff_reports,
         staff_webhooks,
         texts,
@@ -153,6 +155,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(staff_keys.bp)
     app.register_blueprint(staff_plans.bp)
     app.register_blueprint(staff_mail.bp)
+    app.register_blueprint(staff_pay_links.bp)
+    app.register_blueprint(staff_remittances.bp)
     app.register_blueprint(staff_webhooks.bp)
     csrf.exempt(api.bp)  # API clients prove themselves with a bearer key, not a cookie
     csrf.exempt(optout.stop)  # one-click opt-out (RFC 8058): mail clients send no CSRF token

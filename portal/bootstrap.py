@@ -56,7 +56,7 @@ def _store(settings: Settings) -> Store:
         return SqliteStore(settings.sqlite_path)
     from portal.adapters.dynamodb.store import DynamoDbStore
 
-    return DynamoDbStore(settings.dynamodb_table)
+    return DynamoDbStore(settings.dynamodb_table, shards=settings.dynamodb_shards)
 
 
 def _payments(settings: Settings) -> PaymentGateway:

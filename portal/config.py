@@ -48,6 +48,7 @@ class Settings:
     sqlite_path: str = "var/portal.sqlite3"
     dynamodb_table: str = ""
     dynamodb_endpoint: str = ""  # boto3's AWS_ENDPOINT_URL_DYNAMODB: set for a local server
+    dynamodb_shards: int = 8  # partition keys of each shared item (docs/dynamodb.md)
     payments: str = "sandbox"
     stripe_secret_key: str = ""
     stripe_webhook_secret: str = ""
@@ -96,6 +97,8 @@ class Settings:
     # Outbound webhooks (issue 21): each money event POSTed, signed with the secret.
     outbound_webhook_url: str = ""
     outbound_webhook_secret: str = ""
+    # A corrected statement's due date restarts reminders (else they keep their stage).
+    corrections_restart_reminders: bool = False
 
     @property
     def local_store(self) -> bool:
@@ -249,6 +252,7 @@ class Settings:
                 f"PORTAL_WORK_QUEUE_URL: must be the queue's https:// URL, not {work_queue_url!r}."
             )
         batch_size = _whole(get, problems, "PORTAL_WORK_BATCH_SIZE", "100", 1, 1000)
+        dynamodb_shards = _whole(get, problems, "PORTAL_DYNAMODB_SHARDS", "8", 1, 64)
         mail_senders = _whole(get, problems, "PORTAL_MAIL_SENDERS", "1", 1, 1000)
         mail_rate_text = get("PORTAL_MAIL_RATE", "0")
         try:
@@ -286,6 +290,13 @@ class Settings:
                     "at least 16 characters."
                 )
 
+        restart_text = get("PORTAL_CORRECTIONS_RESTART_REMINDERS", "false").lower()
+        if restart_text not in ("true", "false", "1", "0", "yes", "no"):
+            problems.append(
+                "PORTAL_CORRECTIONS_RESTART_REMINDERS: must be true or false, "
+                f"not {restart_text!r}."
+            )
+
         secret_key = get("PORTAL_SECRET_KEY")
         if not secret_key and in_lambda:
             problems.append("PORTAL_SECRET_KEY: required inside AWS Lambda.")
@@ -301,6 +312,7 @@ class Settings:
             sqlite_path=sqlite_path,
             dynamodb_table=get("PORTAL_DYNAMODB_TABLE"),
             dynamodb_endpoint=get("AWS_ENDPOINT_URL_DYNAMODB"),
+            dynamodb_shards=dynamodb_shards,
             payments=payments,
             stripe_secret_key=get("STRIPE_SECRET_KEY"),
             stripe_webhook_secret=get("STRIPE_WEBHOOK_SECRET"),
@@ -342,6 +354,7 @@ class Settings:
             closed_dates=closed_dates,
             outbound_webhook_url=webhook_url,
             outbound_webhook_secret=webhook_secret,
+            corrections_restart_reminders=restart_text in ("true", "1", "yes"),
         )
 
 

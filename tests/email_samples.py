@@ -173,6 +173,16 @@ def samples() -> list[tuple[str, dict]]:
     out.append(
         ("plan-link", {"first_name": "Maria", "account_number": "100234", "due_cents": 60000})
     )
+    out.append(
+        (
+            "pay-link",
+            {
+                "first_name": "Maria",
+                "link": "http://portal.test/pay/WyIxMDAyMzQiLDk4ODld.sig",
+                "last_day": "December 28, 2026",
+            },
+        )
+    )
     for resolved in (False, True):
         out.append(
             (
@@ -196,6 +206,7 @@ KINDS = (
     "plan-failed",
     "plan-link",
     "plan-upcoming",
+    "pay-link",
     "receipt",
     "refund",
     "reminder",

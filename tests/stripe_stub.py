@@ -25,6 +25,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -139,6 +140,8 @@ class StripeStub:
     setup_intents: dict[str, dict] = field(default_factory=dict)
     payment_methods: dict[str, dict] = field(default_factory=dict)
     webhook_deliveries: list[dict] = field(default_factory=list)
+    payouts: dict[str, dict] = field(default_factory=dict)
+    payout_lines: dict[str, list[dict]] = field(default_factory=dict)  # by payout id
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -330,6 +333,53 @@ class StripeStub:
                 )
             return dict(intent)
 
+    def add_payout(self, arrival: date, lines: list[dict], payout_id: str | None = None) -> dict:
+        """A paid payout of these balance transactions (each `{"type", "amount", "fee",
+        "source"}`, the source an object with `id` and `payment_intent`), its amount their
+        net, with the payout's own transaction last, as Stripe lists them."""
+        payout_id = payout_id or _new_id("po_")
+        arrival_at = int(datetime(arrival.year, arrival.month, arrival.day, tzinfo=UTC).timestamp())
+        listed = []
+        for line in lines:
+            net = line["amount"] - line.get("fee", 0)
+            listed.append(
+                {
+                    "id": _new_id("txn_"),
+                    "object": "balance_transaction",
+                    "type": line["type"],
+                    "amount": line["amount"],
+                    "fee": line.get("fee", 0),
+                    "net": net,
+                    "currency": "usd",
+                    "source": line.get("source"),
+                }
+            )
+        amount = sum(t["net"] for t in listed)
+        listed.append(
+            {
+                "id": _new_id("txn_"),
+                "object": "balance_transaction",
+                "type": "payout",
+                "amount": -amount,
+                "fee": 0,
+                "net": -amount,
+                "currency": "usd",
+                "source": payout_id,
+            }
+        )
+        payout = {
+            "id": payout_id,
+            "object": "payout",
+            "amount": amount,
+            "arrival_date": arrival_at,
+            "currency": "usd",
+            "status": "paid",
+        }
+        with self._lock:
+            self.payouts[payout_id] = payout
+            self.payout_lines[payout_id] = listed
+        return payout
+
     def api_requests(self, path_prefix: str = "/v1/") -> list[Recorded]:
         return [r for r in self.requests if r.path.startswith(path_prefix)]
 
@@ -431,6 +481,10 @@ class StripeStub:
             return 200, self._list_refunds(request)
         if method == "GET" and len(pieces) == 2 and pieces[0] == "refunds":
             return 200, dict(self._object(self.refunds, pieces[1], "refund"))
+        if method == "GET" and pieces == ["payouts"]:
+            return 200, self._list_payouts(request.params)
+        if method == "GET" and pieces == ["balance_transactions"]:
+            return 200, self._list_balance_transactions(request.params)
         if method == "GET" and len(pieces) == 2 and pieces[0] == "payment_intents":
             return 200, dict(self._object(self.payment_intents, pieces[1], "payment_intent"))
         raise _ApiError(
@@ -795,6 +849,34 @@ class StripeStub:
             "url": "/v1/refunds",
         }
 
+    def _list_payouts(self, params: dict[str, str]) -> dict:
+        """GET /v1/payouts: newest first, filtered by `arrival_date[gte|lt]`, paged."""
+        found = sorted(self.payouts.values(), key=lambda p: p["arrival_date"], reverse=True)
+        if "arrival_date[gte]" in params:
+            found = [p for p in found if p["arrival_date"] >= _integer(params, "arrival_date[gte]")]
+        if "arrival_date[lt]" in params:
+            found = [p for p in found if p["arrival_date"] < _integer(params, "arrival_date[lt]")]
+        return _paged(found, params, "/v1/payouts")
+
+    def _list_balance_transactions(self, params: dict[str, str]) -> dict:
+        """GET /v1/balance_transactions?payout=...: the payout's lines, `source` expanded
+        with `expand[]=data.source` (else its id), paged."""
+        if "payout" not in params:
+            raise _unknown("payout (this stub lists a payout's transactions only)")
+        lines = self.payout_lines.get(params["payout"])
+        if lines is None:
+            raise _ApiError(
+                404, "invalid_request_error", "resource_missing", "No such payout", "payout"
+            )
+        expanded = "data.source" in _listed(params, "expand")
+        shown = []
+        for line in lines:
+            source = line["source"]
+            if isinstance(source, dict) and not expanded:
+                source = source["id"]
+            shown.append({**line, "source": source})
+        return _paged(shown, params, "/v1/balance_transactions")
+
     def _cursor(self, ids: list[str], refund_id: str) -> int:
         self._object(self.refunds, refund_id, "refund")
         return ids.index(refund_id) if refund_id in ids else -1
@@ -954,6 +1036,20 @@ def _nested(params: dict[str, str], prefix: str) -> dict[str, str]:
         for key, value in params.items()
         if key.startswith(start) and key.endswith("]") and "[" not in key[len(start) : -1]
     }
+
+
+def _paged(found: list[dict], params: dict[str, str], url: str) -> dict:
+    """A list page: `limit` (1-100, default 10) after `starting_after`."""
+    limit = _integer(params, "limit") if "limit" in params else 10
+    if not 1 <= limit <= 100:
+        raise _ApiError(400, "invalid_request_error", "parameter_invalid_integer", "limit", "limit")
+    ids = [item["id"] for item in found]
+    after = params.get("starting_after")
+    if after:
+        if after not in ids:
+            raise _ApiError(404, "invalid_request_error", "resource_missing", "No such object")
+        found = found[ids.index(after) + 1 :]
+    return {"object": "list", "data": found[:limit], "has_more": len(found) > limit, "url": url}
 
 
 def _integer(params: dict[str, str], name: str) -> int:

@@ -22,7 +22,7 @@ class Receiver:
     url: str
     plan: list[str] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
-    slow_seconds: float = 1.5
+    slow_seconds: float = 4.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_behaviour(self) -> str:

@@ -39,10 +39,12 @@ def remittance_record(r: RemittanceRecord) -> Record:
                 "resolved_by": i.resolved_by,
                 "resolved_at": utc_text(i.resolved_at) if i.resolved_at else None,
                 "note": i.note,
+                "codes": list(i.codes),
             }
             for i in r.items
         ],
         "version": r.version,
+        "interchange": r.interchange,
     }
 
 
@@ -74,8 +76,10 @@ def remittance_of(data: Record) -> RemittanceRecord:
                 resolved_by=i["resolved_by"],
                 resolved_at=datetime.fromisoformat(i["resolved_at"]) if i["resolved_at"] else None,
                 note=i["note"],
+                codes=tuple(i.get("codes", ())),
             )
             for i in data["items"]
         ),
         version=int(data["version"]),
+        interchange=data.get("interchange", ""),
     )

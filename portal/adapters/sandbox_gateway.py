@@ -11,11 +11,13 @@ charge).
 """
 
 import hashlib
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from portal.domain.payouts import BalanceTransaction, Payout
 from portal.domain.plans import Outcome, SavedMethod
 from portal.ports.payments import (
     SESSION_PLACEHOLDER,
@@ -82,6 +84,7 @@ SETTLED = {
 
 class SandboxGateway:
     name = "sandbox"
+    pays_out = False
 
     def __init__(self, secret_key: str, base_url: str):
         self._signer = URLSafeSerializer(secret_key, salt="sandbox-checkout")
@@ -113,6 +116,13 @@ class SandboxGateway:
 
     def list_refunds(self, reference: str) -> list[RefundOutcome]:
         """The sandbox keeps no refunds (and sends no refund notifications to ask about)."""
+        return []
+
+    def payouts(self, arrived_from: date, arrived_before: date) -> list[Payout]:
+        """The sandbox pays nothing out (its payments are make-believe)."""
+        return []
+
+    def payout_transactions(self, payout_id: str) -> list[BalanceTransaction]:
         return []
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> GatewayEvent | None:

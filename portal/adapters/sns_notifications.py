@@ -5,14 +5,13 @@ must be an https address on an SNS host (sns.<region>.amazonaws.com), the certif
 fetched from there (and kept while warm), and the signature (SignatureVersion 1: SHA1 with
 RSA; 2: SHA256 with RSA) must verify over the message's fields in their canonical order.
 Beyond that, the topic must be the portal's inbound-text topic and the message's
-Timestamp within the last hour (an old message replayed is refused).
+Timestamp within the last day (an old message replayed is refused).
 """
 
 import base64
 import json
 import re
 import threading
-import urllib.request
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -21,7 +20,10 @@ from portal.adapters.x509_rsa import CertificateError, RsaCertificate, read_cert
 from portal.ports.sms import Notification, NotificationRefused
 
 SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?")
-MAX_AGE = timedelta(hours=1)
+# Longer than the subscription's retries (about two hours; SNS keeps a message's Timestamp
+# when it delivers it again): a message older than this is a replay. Within it, the same
+# message id is acted on once (portal/services/texting.py).
+MAX_AGE = timedelta(hours=24)
 FETCH_TIMEOUT_SECONDS = 5
 MAX_BODY = 256 * 1024
 FIELDS = {
@@ -40,6 +42,8 @@ FIELDS["UnsubscribeConfirmation"] = FIELDS["SubscriptionConfirmation"]
 
 
 def _fetch(url: str) -> bytes:
+    import urllib.request  # on the first text back, not at a cold start
+
     with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_SECONDS) as response:
         return response.read(64 * 1024)
 

@@ -19,9 +19,19 @@ import logging
 import secrets
 import threading
 from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from portal.domain.payouts import (
+    CHARGE,
+    DISPUTE,
+    FEE,
+    OTHER,
+    REFUND,
+    BalanceTransaction,
+    Payout,
+)
 from portal.domain.plans import Outcome, SavedMethod
 from portal.ports.payments import (
     SESSION_PLACEHOLDER,
@@ -50,6 +60,7 @@ API_VERSION = "2026-10-28.endive"
 # Refunds that give money back or are on their way; failed and canceled ones give nothing.
 REFUND_STATUSES_COUNTED = frozenset({"pending", "succeeded"})
 REFUNDS_PER_PAGE = 100  # Stripe's largest page
+LIST_PAGE = 100  # payouts and balance transactions a page (Stripe's largest)
 # Stripe signs webhooks with the time it sent them; older than this is refused.
 WEBHOOK_TOLERANCE_SECONDS = 300
 MAX_NETWORK_RETRIES = 2
@@ -155,6 +166,7 @@ DEBIT_FAILURES = {
 
 class StripeGateway:
     name = "stripe"
+    pays_out = True
 
     def __init__(self, secret_key: str, webhook_secret: str, api_base: str):
         # The webhook age check is the stripe library's own and reads the system time,
@@ -280,6 +292,44 @@ class StripeGateway:
             for refund in reversed(refunds)  # Stripe lists the newest first
             if refund.get("status") in REFUND_STATUSES_COUNTED and _cents(refund.get("amount"))
         ]
+
+    # -- payouts --------------------------------------------------------------------------
+
+    def payouts(self, arrived_from: date, arrived_before: date) -> list[Payout]:
+        import stripe
+
+        window = {"gte": _epoch(arrived_from), "lt": _epoch(arrived_before)}
+        try:
+            page = self._client.v1.payouts.list(
+                params={"arrival_date": window, "limit": LIST_PAGE}  # type: ignore[arg-type]
+            )
+            found = [p.to_dict() for p in page.auto_paging_iter()]
+        except stripe.StripeError as exc:
+            _log_error("list payouts", exc)
+            raise GatewayError("Stripe could not list the payouts.") from None
+        payouts = [
+            Payout(
+                str(p["id"]),
+                _cents(p.get("amount")),
+                datetime.fromtimestamp(int(p["arrival_date"]), UTC).date(),
+                str(p.get("status") or ""),
+            )
+            for p in found
+        ]
+        return sorted(payouts, key=lambda p: (p.arrival_date, p.payout_id))
+
+    def payout_transactions(self, payout_id: str) -> list[BalanceTransaction]:
+        import stripe
+
+        try:
+            page = self._client.v1.balance_transactions.list(
+                params={"payout": payout_id, "limit": LIST_PAGE, "expand": ["data.source"]}
+            )
+            found = [t.to_dict() for t in page.auto_paging_iter()]
+        except stripe.StripeError as exc:
+            _log_error("list a payout's balance transactions", exc)
+            raise GatewayError("Stripe could not list the payout's lines.") from None
+        return [line for t in found if (line := balance_line(t)) is not None]
 
     # -- webhooks -------------------------------------------------------------------------
 
@@ -788,6 +838,51 @@ def _dispute_event(what: str, dispute: Mapping[str, Any], event_id: str) -> Gate
 def _metadata(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     metadata = obj.get("metadata")
     return metadata if isinstance(metadata, Mapping) else {}
+
+
+# A payout's lines by Stripe's balance transaction type (the payout itself is left out).
+_CATEGORIES = {
+    "charge": CHARGE,
+    "payment": CHARGE,
+    "refund": REFUND,
+    "payment_refund": REFUND,
+    "adjustment": DISPUTE,  # a dispute's withdrawal or reinstatement
+    "stripe_fee": FEE,
+    "application_fee": FEE,
+    "tax": FEE,
+}
+
+
+def balance_line(t: Mapping[str, Any]) -> BalanceTransaction | None:
+    """A payout's line from a balance transaction (its source expanded), None for the
+    payout's own transaction."""
+    kind = str(t.get("type") or "")
+    if kind in ("payout", "payout_cancel", "payout_failure"):
+        return None
+    source = t.get("source")
+    reference = None
+    source_id = ""
+    if isinstance(source, Mapping):
+        source_id = str(source.get("id") or "")
+        reference = _id_of(source.get("payment_intent")) or None
+    elif isinstance(source, str):
+        source_id = source
+    category = _CATEGORIES.get(kind, OTHER)
+    if kind == "adjustment" and not str(source_id).startswith("du_"):
+        category = OTHER
+    return BalanceTransaction(
+        str(t["id"]),
+        category,
+        _cents(t.get("amount")),
+        _cents(t.get("fee")),
+        _cents(t.get("net")),
+        reference if category != FEE else None,
+        source_id,
+    )
+
+
+def _epoch(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
 
 def _id_of(value: Any) -> str:

@@ -5,7 +5,7 @@ money paid beyond what the corrected statement asks becomes credit, and credit g
 what is still open."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from portal.domain.ledger import EntryKind, LedgerEntry, apply_credit, balances
@@ -16,6 +16,15 @@ def is_correction(stored_version: int, statement: Statement) -> bool:
     """Whether other content under a stored statement's id is a correction (a higher
     version) rather than a conflict (a lower or equal one)."""
     return statement.version > stored_version
+
+
+def as_stored(old: Statement, new: Statement, new_due_date: bool) -> Statement:
+    """The correction as kept: with the replaced statement's due date unless the practice
+    restarts reminders from the corrected one (or the old date would come before the new
+    statement date)."""
+    if new_due_date or old.due_date < new.statement_date:
+        return new
+    return replace(new, due_date=old.due_date)
 
 
 def correction_entries(

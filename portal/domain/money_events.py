@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from portal.domain.account_book import Change, KeyKind
 from portal.domain.ledger import EntryKind, LedgerEntry
 from portal.domain.payments import INSTALLMENT_PAYMENT_PREFIX, Payment
+from portal.domain.remittance_posting import source_of
 
 KINDS = {
     EntryKind.PATIENT_PAYMENT: "payment",
@@ -94,6 +95,8 @@ def entry_events(
         if kind == "payment" and payment is not None and _is_installment(payment):
             kind = INSTALLMENT
         reference = payment.gateway_reference if payment is not None else None
+        if payment is None and (posted := source_of(entry)) is not None:
+            reference = posted.posting  # the remittance's id and the claim line's place
         if entry.kind is EntryKind.REFUND and refund_id:
             reference = refund_id
         events.append(

@@ -34,6 +34,7 @@ class Delivery:
     attempts: int = 0
     last_error: str = ""
     done_at: datetime | None = None
+    order: int = 0  # the event's place in its page (with `position`: the events' order)
 
     @property
     def event_id(self) -> str:
@@ -68,8 +69,8 @@ class Delivery:
         return replace(self, state=DeliveryState.PENDING, first_at=at, next_at=at, done_at=None)
 
 
-def new_delivery(event: MoneyEvent, position: int, at: datetime) -> Delivery:
-    return Delivery(event, position, DeliveryState.PENDING, first_at=at, next_at=at)
+def new_delivery(event: MoneyEvent, position: int, at: datetime, order: int = 0) -> Delivery:
+    return Delivery(event, position, DeliveryState.PENDING, first_at=at, next_at=at, order=order)
 
 
 def delivery_body(event: MoneyEvent) -> bytes:

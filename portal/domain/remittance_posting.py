@@ -7,9 +7,9 @@ statement line once). For a matched line the insurer's payment is posted as an i
 payment, and the patient responsibility the insurer states becomes what the patient owes
 for the line: the difference from what the line asked of them is one adjustment entry
 whose memo says why. A reversal (CLP02 22) undoes, entry by entry, what earlier
-remittances posted for the claim; the corrected claim that follows posts afresh. Money
-beyond what a statement asks becomes the account's credit (applied to its other open
-statements, oldest first).
+remittances posted for the claim (entries of the same kinds, opposite amounts); the
+corrected claim that follows posts afresh. Money beyond what a statement asks becomes the
+account's credit (applied to its other open statements, oldest first).
 
 Every entry carries its `source`: the claim, the line and the posting (remittance, the
 claim's and the service line's place in it), so the book knows what was posted, and a
@@ -115,6 +115,7 @@ class WorkItem:
     resolved_by: str = ""
     resolved_at: datetime | None = None
     note: str = ""
+    codes: tuple[str, ...] = ()  # the CARCs ("CO-50") and RARCs ("N115") it came with
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ class RemittanceRecord:
     finished: bool = False  # every claim posted (a crash leaves it False until re-import)
     items: tuple[WorkItem, ...] = ()
     version: int = 0
+    interchange: str = ""  # the file it was first imported from (ISA06 sender, ISA13)
 
     @property
     def open_items(self) -> int:
@@ -146,11 +148,12 @@ class RemittanceRecord:
 
 
 def digest(remittance: Remittance) -> str:
-    """The transaction's content, wherever it stands in a file (segment numbers left out)."""
+    """The transaction's content, in whatever file it comes (segment numbers and the file's
+    interchange left out)."""
 
     def strip(value):
         if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k != "segment"}
+            return {k: strip(v) for k, v in value.items() if k not in ("segment", "interchange")}
         if isinstance(value, list | tuple):
             return [strip(v) for v in value]
         return value
@@ -173,7 +176,8 @@ class ClaimMatch:
 
 def match_claim(claim: ClaimPayment, place: int, candidates: Sequence[ClaimLine]) -> ClaimMatch:
     """Each service line to the first unused statement line of the same code and date; a
-    claim without service lines to its one statement line, when it has exactly one."""
+    claim without service lines to its one statement line, when it has exactly one. The
+    claim's own adjustments go with its first matched line."""
     found = ClaimMatch(claim, place, known=bool(candidates))
     lines = claim.lines
     if not lines and len(candidates) == 1:
@@ -206,6 +210,17 @@ def match_claim(claim: ClaimPayment, place: int, candidates: Sequence[ClaimLine]
         else:
             used.add((match.statement_id, match.line.line_id))
             found.pairs.append((n, service, match))
+    if claim.lines and claim.adjustments and found.pairs:
+        # The claim's own CAS (on no line) lowered its payment below its lines': it goes
+        # with the first matched line, so what is posted is what the insurer paid.
+        n, service, match = found.pairs[0]
+        extra = sum(a.amount_cents for a in claim.adjustments)
+        service = replace(
+            service,
+            paid_cents=service.paid_cents - extra,
+            adjustments=service.adjustments + claim.adjustments,
+        )
+        found.pairs[0] = (n, service, match)
     return found
 
 
@@ -336,7 +351,7 @@ def _reversal(
         entries.append(
             LedgerEntry(
                 book.account_number,
-                EntryKind.REVERSAL,
+                e.kind,  # of its own kind, so the month's insurance column nets it
                 -e.amount_cents,
                 at,
                 e.statement_id,
@@ -378,12 +393,13 @@ def work_items(
     """What the associates must look at: claims and lines that matched nothing, denials,
     reversals of claims never posted (`unreversed`: their claim ids), and every
     provider-level adjustment. Ids numbered in the order of the file."""
-    found: list[tuple[str, str, int, str]] = []
+    found: list[tuple[str, str, int, str, tuple[str, ...]]] = []
     where = f"{remittance.payer_name} trace {remittance.trace_number}"
     for m in matches:
         c = m.claim
-        codes = ", ".join(f"{a.group}-{a.reason}" for a in c.all_adjustments)
-        remarks = ", ".join(c.remarks + tuple(r for s in c.lines for r in s.remarks))
+        listed = tuple(dict.fromkeys(f"{a.group}-{a.reason}" for a in c.all_adjustments))
+        noted = tuple(dict.fromkeys(c.remarks + tuple(r for s in c.lines for r in s.remarks)))
+        codes, remarks = ", ".join(listed), ", ".join(noted)
         if c.denied:
             found.append(
                 (
@@ -392,6 +408,7 @@ def work_items(
                     c.charge_cents,
                     f"{where}: claim {c.claim_id} denied, charge {format_cents(c.charge_cents)}"
                     f" ({codes}{'; remarks ' + remarks if remarks else ''})",
+                    listed + noted,
                 )
             )
         elif c.reversal and c.claim_id in unreversed:
@@ -402,6 +419,7 @@ def work_items(
                     c.paid_cents,
                     f"{where}: reversal of claim {c.claim_id} ({format_cents(c.paid_cents)}),"
                     " which was never posted here",
+                    (),
                 )
             )
         elif not m.known:
@@ -413,6 +431,7 @@ def work_items(
                     f"{where}: claim {c.claim_id} paid {format_cents(c.paid_cents)} "
                     f"(charge {format_cents(c.charge_cents)}); no statement line has this "
                     "claim id",
+                    listed + noted,
                 )
             )
         else:
@@ -426,6 +445,7 @@ def work_items(
                         f"{service.service_date or 'no date'} paid "
                         f"{format_cents(service.paid_cents)}; no line of the claim has this "
                         "code and date",
+                        tuple(f"{a.group}-{a.reason}" for a in service.adjustments),
                     )
                 )
     for p in remittance.provider_adjustments:
@@ -437,11 +457,12 @@ def work_items(
                 p.amount_cents,
                 f"{where}: provider-level {name} ({p.reason} {p.reference}) "
                 f"{format_cents(-p.amount_cents)} to the payment",
+                (),
             )
         )
     return [
-        WorkItem(f"{remittance.remittance_id}#{n}", kind, claim_id, amount, detail)
-        for n, (kind, claim_id, amount, detail) in enumerate(found, 1)
+        WorkItem(f"{remittance.remittance_id}#{n}", kind, claim_id, amount, detail, codes=codes)
+        for n, (kind, claim_id, amount, detail, codes) in enumerate(found, 1)
     ]
 
 

@@ -150,6 +150,7 @@ class Remittance:
     payer_name: str  # N1*PR
     claims: tuple[ClaimPayment, ...] = ()
     provider_adjustments: tuple[ProviderAdjustment, ...] = ()
+    interchange: str = ""  # the file it came in: ISA06 sender and ISA13 control number
 
     @property
     def remittance_id(self) -> str:

@@ -89,6 +89,7 @@ class AuditAction(StrEnum):
     ASSIGN_CASE = "assign_case"
     REPLY_CASE = "reply_case"
     RESOLVE_CASE = "resolve_case"
+    SEND_PAY_LINK = "send_pay_link"
     VIEW_MONEY_EVENTS = "view_money_events"
     VIEW_WEBHOOK_FAILURES = "view_webhook_failures"
     RETRY_WEBHOOK = "retry_webhook"

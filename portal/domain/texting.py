@@ -8,10 +8,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-# The carriers' and CTIA's standard keywords (a message that is the keyword alone).
-STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
-HELP_WORDS = frozenset({"HELP", "INFO"})
-START_WORDS = frozenset({"START", "UNSTOP", "YES"})
+# The carriers' and CTIA's standard keywords (a message that is the keyword alone), and
+# their Spanish (patients who read Spanish get their texts in Spanish).
+STOP_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "PARAR", "PARA", "ALTO", "CANCELAR"}
+)
+HELP_WORDS = frozenset({"HELP", "INFO", "AYUDA"})
+START_WORDS = frozenset({"START", "UNSTOP", "YES", "COMENZAR", "SI", "SÍ"})
 
 SOURCE_PATIENT = "patient"  # the patient's own opt-in on /account
 SOURCES_MAX_LENGTH = 100
@@ -26,7 +29,7 @@ class Keyword(StrEnum):
 def keyword_of(body: str) -> Keyword | None:
     """The keyword a text is, whatever its case, spaces and trailing punctuation; None for
     any other text (a text that merely mentions "stop" is not one)."""
-    word = (body or "").strip().strip(".!").strip().upper()
+    word = (body or "").strip().strip(".!¡").strip().upper()
     if word in STOP_WORDS:
         return Keyword.STOP
     if word in HELP_WORDS:

@@ -158,6 +158,12 @@ def _event(
             N_("Adjustment raised your balance by %(amount)s"),
             N_("Adjustment raised your balance by %(amount)s (statement %(statement)s)"),
         )
+    elif kind == INSURANCE and change > 0:  # a remittance's reversal
+        phrase = _on(
+            statement_id,
+            N_("Your insurer took back %(amount)s it had paid"),
+            N_("Your insurer took back %(amount)s it had paid (statement %(statement)s)"),
+        )
     elif kind == INSURANCE:
         phrase = _on(
             statement_id,

@@ -34,6 +34,9 @@ class StatementImport:
     account: Account
     statement: Statement
     notice: "Claim | None" = None
+    # A correction (a higher version) takes its own due date, so reminders count from it;
+    # else it keeps the due date of the statement it replaces (reminders keep their stage).
+    new_due_date: bool = False
 
 
 @dataclass(frozen=True)

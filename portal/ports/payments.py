@@ -2,9 +2,11 @@
 payment methods saved on a hosted page and charged later, with the patient away."""
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Protocol
 
+from portal.domain.payouts import BalanceTransaction, Payout
 from portal.domain.plans import Outcome, SavedMethod
 
 
@@ -188,6 +190,19 @@ class SavedMethods(Protocol):
         GatewayError when the processor cannot say."""
 
 
-class PaymentGateway(Checkouts, Refunds, WebhookSource, SavedMethods, Protocol):
+class Payouts(Protocol):
+    """Card money paid out to the practice's bank in batches, net of fees (issue 21)."""
+
+    pays_out: bool  # False for a stand-in that moves no money (the sandbox)
+
+    def payouts(self, arrived_from: date, arrived_before: date) -> list[Payout]:
+        """The payouts that arrive (or are to arrive) on days in [from, before), oldest
+        first; GatewayError when the processor cannot be asked."""
+
+    def payout_transactions(self, payout_id: str) -> list[BalanceTransaction]:
+        """Every line of a payout (each page of them); GatewayError as above."""
+
+
+class PaymentGateway(Checkouts, Refunds, WebhookSource, SavedMethods, Payouts, Protocol):
     """One card processor in every role (Stripe, or the sandbox, whose own checkout and
     setup pages are the SandboxCheckout and SandboxSetup ports)."""

@@ -2,7 +2,7 @@
 payment, what it posted and the associates' work items), written at the version read."""
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from portal.domain.remittance_posting import ClaimLine, RemittanceRecord
@@ -25,6 +25,9 @@ class Remittances(Protocol):
 
     def remittances_imported(self, since: datetime, until: datetime) -> list[RemittanceRecord]:
         """Remittances imported in [since, until), oldest first."""
+
+    def remittances_paid(self, since: date, until: date) -> list[RemittanceRecord]:
+        """Remittances paid (BPR16) on days in [since, until], by day paid."""
 
     def remittances_with_open_items(self) -> list[RemittanceRecord]:
         """Remittances with a work item not yet resolved, oldest first."""

@@ -228,6 +228,7 @@ def run_batch(services: Services, batch: Batch, as_of: datetime) -> ReminderSumm
         plans=running_plans(services),
         undeliverable=undeliverable_set(services),
         holds=holding_cases(services, schedule_of(services)),
+        at=as_of,
     )
     log.info("reminders batch for %s: %s", today, summary.line)
     return summary

@@ -811,9 +811,10 @@ def _dry_run(services: Services, record: object, summary: ImportSummary) -> None
         pass  # the errors say why (without errors, check_statement gives both)
     else:
         stored = services.store.get_statement(statement.statement_id)
+        state = services.store.import_state((), (statement.statement_id,))
         if stored is None:
             summary.imported += 1
-        elif stored.fingerprint() == statement.fingerprint():
+        elif state.fingerprints.get(statement.statement_id) == statement.fingerprint():
             summary.unchanged += 1
         elif is_correction(stored.version, statement):
             summary.imported += 1

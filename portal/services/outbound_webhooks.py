@@ -22,8 +22,8 @@ from portal.services.context import Services
 from portal.services.errors import NotFound
 
 PAGE = 50  # events read at once when making deliveries
-DUE_AT_ONCE = 100  # deliveries tried in one run, at most
-RUN_BUDGET = timedelta(seconds=20)  # no new POST after this long (Lambda's timeout is 30 s)
+DUE_AT_ONCE = 500  # deliveries tried in one run, at most (the time budget comes first)
+RUN_BUDGET = timedelta(seconds=15)  # no new POST after this (+ a 10 s POST < the 30 s Lambda)
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,16 @@ def _serializer(services: Services) -> URLSafeSerializer:
     return URLSafeSerializer(services.settings.secret_key, salt=SALT)
 
 
+def pay_link_last_day(services: Services) -> date:
+    """The last practice day a pay link made now works."""
+    today = practice_date(services.clock.now(), services.settings.tz)
+    return today + timedelta(days=services.settings.pay_link_days)
+
+
 def pay_link_token(services: Services, account_number: str) -> str:
     """The signed token for the account's pay link, working through the practice's day
     PORTAL_PAY_LINK_DAYS from today."""
-    today = practice_date(services.clock.now(), services.settings.tz)
-    last_day = today + timedelta(days=services.settings.pay_link_days)
+    last_day = pay_link_last_day(services)
     return str(_serializer(services).dumps([account_number, (last_day - _EPOCH).days]))
 
 

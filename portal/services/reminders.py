@@ -11,7 +11,7 @@ send that one again: e-mail offers no way to make a send and a store write one s
 """
 
 import logging
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 from types import EllipsisType
@@ -43,7 +43,13 @@ from portal.services.notices import (
 from portal.services.pay_links import pay_link
 from portal.services.plans import is_running
 from portal.services.staff_actions import open_escalation
-from portal.services.texting import active_consent, attempt_text, may_text_now, reminder_text
+from portal.services.texting import (
+    active_consent,
+    attempt_text,
+    may_text_now,
+    reminder_text,
+    texting_days,
+)
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"
@@ -109,7 +115,14 @@ def run_reminders(
     undeliverable = undeliverable_set(services) if due else frozenset()
     holds = holding_cases(services, schedule) if due else {}
     remind_accounts(
-        services, progress(due) if progress else due, today, summary, plans, undeliverable, holds
+        services,
+        progress(due) if progress else due,
+        today,
+        summary,
+        plans,
+        undeliverable,
+        holds,
+        at=as_of,
     )
     # Then whatever was claimed and never finished (an event, a receipt, a notice, a
     # reminder whose sender died): imported here, as the sweep finishes reminders with this
@@ -136,18 +149,31 @@ def remind_accounts(
     plans: "RunningPlans | None",
     undeliverable: Collection[str] | None = None,
     holds: "HoldingCases | None" = None,
+    at: datetime | None = None,
 ) -> None:
     """Each due account's step today, claimed, sent and marked BATCH at a time.
     `plans`, `holds`: the run's running plans and holding cases, read once; None reads
     each account's own. `undeliverable`: the addresses that take no mail, read here when
-    not given."""
+    not given. `at`: the run's instant, which quiet hours are told by (the clock's when not
+    given)."""
     schedule = schedule_of(services)
     if undeliverable is None:
         undeliverable = undeliverable_set(services)
     batch: list[Planned] = []
-    for item in items:
+    for item, consents in _with_consents(services, items):
         try:
-            planned = _plan(services, schedule, item, today, summary, plans, undeliverable, holds)
+            planned = _plan(
+                services,
+                schedule,
+                item,
+                today,
+                summary,
+                plans,
+                undeliverable,
+                holds,
+                at,
+                consents,
+            )
         except Exception:
             # One account's trouble must not stop everyone else's reminders.
             log.exception("reminders: account %s failed", item.account_number)
@@ -204,6 +230,30 @@ def text_kind(stage: Stage) -> str:
     return f"{stage.value}-text"
 
 
+def _with_consents(
+    services: Services, items: Iterable[DueAccount]
+) -> Iterator[tuple[DueAccount, dict[str, SmsConsent]]]:
+    """Each due account with the consents to texts of its BATCH, read in one call a batch."""
+    chunk: list[DueAccount] = []
+
+    def read() -> dict[str, SmsConsent]:
+        try:
+            return services.store.sms_consents([i.account_number for i in chunk])
+        except Exception:
+            log.exception("reminders: the batch's consents to texts were not read")
+            return {}
+
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == BATCH:
+            consents = read()
+            yield from ((i, consents) for i in chunk)
+            chunk = []
+    if chunk:
+        consents = read()
+        yield from ((i, consents) for i in chunk)
+
+
 def _plan(
     services: Services,
     schedule: Schedule,
@@ -213,20 +263,27 @@ def _plan(
     plans: "RunningPlans | None",
     undeliverable: Collection[str],
     holds: "HoldingCases | None",
+    at: datetime | None = None,
+    consents: "dict[str, SmsConsent] | None" = None,
 ) -> Planned | None:
-    """The account's step today; None when it is skipped (or only counted: a dry run)."""
+    """The account's step today; None when it is skipped (or only counted: a dry run).
+    `consents`: the consents to texts read for its batch (None: the account's own is read)."""
     account = item.account or services.store.get_account(item.account_number)
     if account is None:
         summary.skipped += 1
         return None
-    consent = active_consent(services, account.account_number)
+    if consents is None:
+        consent = active_consent(services, account.account_number)
+    else:
+        found = consents.get(account.account_number)
+        consent = found if found is not None and found.active else None
     item, step = decide_item(
         services, schedule, account, item, today, plans, holds, undeliverable, consent
     )
     if isinstance(step, Skip):
         summary.skipped += 1
         return None
-    planned = _channels(services, Planned(item, account, step), consent, undeliverable)
+    planned = _channels(services, Planned(item, account, step), consent, undeliverable, at)
     if not planned.claims:
         summary.skipped += 1  # only a text, outside the hours texts may go: a later run
         return None
@@ -242,6 +299,7 @@ def _channels(
     planned: Planned,
     consent: SmsConsent | None,
     undeliverable: Collection[str],
+    at: datetime | None = None,
 ) -> Planned:
     """The ways the step goes: the escalation by e-mail to the practice; a reminder or
     final notice by e-mail to an address that takes mail, and by text to a number agreed
@@ -250,7 +308,9 @@ def _channels(
         return planned
     address = planned.account.guarantor.email
     email = bool(address) and not is_listed(address, undeliverable)
-    text = consent if consent is not None and may_text_now(services, consent) else None
+    when = at or services.clock.now()
+    allowed = consent is not None and texting_days(services).may_text(when, consent.time_zone)
+    text = consent if allowed else None
     return replace(planned, email=email, text=text)
 
 
@@ -298,7 +358,15 @@ def _send_batch(
                     services, planned, today, token, undeliverable, taken, summary, done, records
                 )
             if planned.text is not None:
+                # A text is marked on its own, with what went before it: a process killed
+                # once a message is sent leaves only that one unmarked (to go again).
+                if done:
+                    store.complete_claims(done, services.clock.now(), records)
+                    done, records = [], []
                 _send_text(services, planned, taken, summary, done, records)
+                if done:
+                    store.complete_claims(done, services.clock.now(), records)
+                    done, records = [], []
     finally:
         # What went out is marked, even when a later one of the batch raised.
         if done:

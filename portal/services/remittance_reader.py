@@ -4,6 +4,7 @@ segments it has checked become the domain's remittances, which must then balance
 (portal/domain/remittances.py). Any problem refuses the whole file, each named by the
 segment's number in the file (ISA is 1) and the rule."""
 
+import functools
 import io
 import logging
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from typing import Any
 
 import pyx12.error_handler
 import pyx12.errors
+import pyx12.map_if
 import pyx12.params
 import pyx12.x12context
 
@@ -34,9 +36,29 @@ _GROUP_RULE = f"an 835 remittance's group is needed: GS01 HP and GS08 {VERSION}"
 # pyx12 logs what it finds, values included (a patient's name in an NM1): the portal
 # reports the problems itself and logs none of them.
 _log = logging.getLogger("pyx12")
+_log.setLevel(logging.CRITICAL + 1)  # its records are never made, whoever handles logs
 _log.addHandler(logging.NullHandler())
 _log.propagate = False
 _PARAMS = pyx12.params.params()
+log = logging.getLogger(__name__)
+_load_map = pyx12.map_if.load_map_file
+
+
+@functools.cache
+def _map(map_file: str, map_path: str | None) -> Any:
+    return _load_map(map_file, _PARAMS, map_path)
+
+
+def _cached_map(map_file: str, param: Any, map_path: str | None = None) -> Any:
+    """pyx12 builds each map from its XML for every file read (half a second for the 835
+    and envelope maps); a map is only read while a file is walked (the walk's counts are
+    the walker's), so the portal's reads share one of each."""
+    if param is _PARAMS:
+        return _map(map_file, map_path)
+    return _load_map(map_file, param, map_path)
+
+
+pyx12.map_if.load_map_file = _cached_map
 
 
 class RemittanceRefused(ValueError):
@@ -60,6 +82,11 @@ def read_835(text: str) -> RemittanceFile:
             builder.add(node.seg_data.get_seg_id() or "", node.seg_data, node.cur_line_number or 0)
     except (pyx12.errors.X12Error, pyx12.errors.EngineError) as exc:
         raise RemittanceRefused([*builder.refusals, _stopped(builder, str(exc))]) from None
+    except Exception as exc:  # pyx12 stumbling on a damaged file (an IndexError...)
+        log.warning("pyx12 could not read on past segment %d: %s", builder.position, type(exc))
+        at = builder.position + 1
+        refusal = Refusal(at, "?", "the file cannot be read past here (damaged segment)")
+        raise RemittanceRefused([*builder.refusals, refusal]) from None
     collected = _Collector()
     errh.accept(collected)
     refusals = collected.refusals + builder.finish()
@@ -104,7 +131,7 @@ class _Builder:
     claims: list[_Claim] = field(default_factory=list)
     plb: list[ProviderAdjustment] = field(default_factory=list)
     in_payer: bool = False
-    gs: tuple[int, str, str] | None = None
+    interchange: str = ""
 
     def add(self, seg_id: str, seg: Any, position: int) -> None:
         self.position, self.last_id = position, seg_id
@@ -115,7 +142,9 @@ class _Builder:
 
     def _add(self, seg_id: str, seg: Any, at: int) -> None:
         value = seg.get_value
-        if seg_id == "GS":
+        if seg_id == "ISA":
+            self.interchange = f"{(value('ISA06') or '').strip()}-{value('ISA13') or ''}"
+        elif seg_id == "GS":
             if value("GS01") != "HP" or value("GS08") != VERSION:
                 self.refusals.append(Refusal(at, "GS", _GROUP_RULE))
         elif seg_id == "ST":
@@ -130,6 +159,7 @@ class _Builder:
                 trace_number="",
                 payer_id="",
                 payer_name="",
+                interchange=self.interchange,
             )
             self.claims, self.plb, self.in_payer = [], [], False
         elif self.current is None:

@@ -180,6 +180,7 @@ def _import_one(
         imported_by=actor,
         claims=len(remittance.claims),
         provider_adjusted_cents=remittance.provider_adjusted_cents,
+        interchange=remittance.interchange,
     )
     if dry_run:
         planned = _finished(record, remittance, matches, set())

@@ -56,6 +56,7 @@ class Dashboard:
     open_escalations: tuple[Escalation, ...]
     disputed: PaymentList  # card payments in dispute, posted in the last 120 days
     past_final_notice: tuple[DueAccount, ...]  # oldest open statement past the final notice
+    remittance_items: int = 0  # open work items of insurance remittances
 
 
 def dashboard(services: Services) -> Dashboard:
@@ -72,4 +73,5 @@ def dashboard(services: Services) -> Dashboard:
         past_final_notice=tuple(
             services.store.accounts_due(today - timedelta(days=services.settings.final_notice_day))
         ),
+        remittance_items=sum(r.open_items for r in services.store.remittances_with_open_items()),
     )

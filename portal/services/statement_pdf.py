@@ -32,6 +32,7 @@ with warnings.catch_warnings():
 
 from portal.domain.aging import BUCKETS, aging
 from portal.domain.catalog import N_
+from portal.domain.insurer_words import insurer_notes
 from portal.domain.practice import PracticeDetails
 from portal.domain.statements import LineItem
 from portal.domain.viewers import Viewer
@@ -167,7 +168,8 @@ def _render(
     )
     pdf.set_xy(MARGIN + width * 0.58, top)
     pdf.set_font(FONT, "B", 14)
-    pdf.cell(width * 0.42, 17, _("Statement"), align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
+    heading = _("Corrected statement") if st.version > 1 else _("Statement")
+    pdf.cell(width * 0.42, 17, heading, align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
     for label, value in facts:
         pdf.set_x(MARGIN + width * 0.58)
         pdf.set_font(FONT, size=9)
@@ -198,11 +200,32 @@ def _render(
     if not all(shown.in_full for shown in item.lines):
         notes += f"\n{_(OTHER_LINES_NOTE)}"
     pdf.multi_cell(0, 10, notes, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _insurer_notes(pdf, view, item, words)
     pdf.ln(8)
     _summary(pdf, view, item, words)
     pdf.ln(8)
     _how_to_pay(pdf, view, practice, pay_url, words)
     return bytes(pdf.output())
+
+
+def _insurer_notes(
+    pdf: _StatementPdf, view: AccountView, item: StatementView, words: Wording
+) -> None:
+    """What insurers' remittances did since the statement, in plain words (no codes)."""
+    _ = words.gettext
+    shown = {line.item.line_id for line in item.lines if line.item is not None}
+    notes = insurer_notes(view.entries, item.statement.statement_id, shown)
+    if not notes:
+        return
+    pdf.ln(6)
+    pdf.set_font(FONT, "B", 9)
+    pdf.cell(0, 12, _("From your insurer since this statement"), new_x=XPos.LMARGIN)
+    pdf.ln(12)
+    pdf.set_font(FONT, size=9)
+    text = "\n".join(
+        _(phrase) % {k: words.money(v) for k, v in values.items()} for phrase, values in notes
+    )
+    pdf.multi_cell(0, 12, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def _wrap(pdf: _StatementPdf, text: str, width: float, split_words: bool = True) -> list[str]:

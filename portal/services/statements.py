@@ -76,10 +76,14 @@ def store_statements(
     Each notice's claim is written with its statement, released: whoever takes it first
     sends it (`send_notices` right after, or the sweep when this process dies first)."""
     now = services.clock.now()
+    restart = services.settings.corrections_restart_reminders
     items = [
-        StatementImport(account, statement, statement_notice_claim(account, statement))
-        if notify
-        else StatementImport(account, statement)
+        StatementImport(
+            account,
+            statement,
+            statement_notice_claim(account, statement) if notify else None,
+            new_due_date=restart,
+        )
         for account, statement in checked
     ]
     results = services.store.import_statements(items, now) if items else []

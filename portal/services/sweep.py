@@ -47,6 +47,7 @@ from portal.services.reminders import (
     finish_text_reminder_claim,
     text_kind,
 )
+from portal.services.staff_pay_links import PAY_LINK_CLAIM, finish_pay_link_claim
 from portal.services.texting import INBOUND_CLAIM, finish_inbound_claim
 from portal.services.webhooks import (
     EVENT_CLAIM,
@@ -190,6 +191,7 @@ FINISHERS: dict[str, Finisher] = {
     DEFAULTED_CLAIM: finish_plan_notice,
     CASE_UPDATE_CLAIM: finish_case_update,
     INBOUND_CLAIM: finish_inbound_claim,
+    PAY_LINK_CLAIM: finish_pay_link_claim,
     **{stage.value: finish_reminder_claim for stage in Stage},
     **{text_kind(stage): finish_text_reminder_claim for stage in TEXT_STAGES},
 }

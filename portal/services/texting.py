@@ -220,6 +220,10 @@ def record_imported_consent(services: Services, consent: SmsConsent) -> bool:
 # -- texts back (STOP, HELP, START) -------------------------------------------------------
 
 
+class InboundInProgress(Exception):
+    """The same text back is being acted on (or its handler died a moment ago): try later."""
+
+
 @dataclass(frozen=True)
 class InboundText:
     message_id: str  # the carrier's or SNS's id: the same text delivered twice is one
@@ -235,18 +239,25 @@ def receive_text(services: Services, inbound: InboundText) -> Keyword | None:
     store, now = services.store, services.clock.now()
     payload = claim_payload(phone=inbound.phone, body=inbound.body[:20])
     if not store.claim(INBOUND_CLAIM, inbound.message_id, now, stale_before(now), payload):
-        return keyword_of(inbound.body)  # delivered before: acted on already
+        if store.claim_completed(INBOUND_CLAIM, inbound.message_id):
+            return keyword_of(inbound.body)  # delivered before: acted on already
+        # Another delivery is at it now, or its process died (its claim goes stale after
+        # 10 minutes): SNS delivers it again later, and a later delivery takes it over.
+        raise InboundInProgress(inbound.message_id)
     try:
-        keyword = _act(services, inbound)
+        keyword, record = _act(services, inbound)
     except Exception:
         # SNS delivers it again: the next delivery takes the claim over at once.
         store.release_claim(INBOUND_CLAIM, inbound.message_id)
         raise
-    store.complete_claim(INBOUND_CLAIM, inbound.message_id, services.clock.now())
+    # The answer's log line goes with the mark, in one write.
+    store.complete_claim(INBOUND_CLAIM, inbound.message_id, services.clock.now(), mail=record)
     return keyword
 
 
-def _act(services: Services, inbound: InboundText) -> Keyword | None:
+def _act(services: Services, inbound: InboundText) -> tuple[Keyword | None, MailRecord | None]:
+    """What the text asks, done; the keyword, and the log line of the answer (None when
+    there is none, or when the number is on no account)."""
     store, now = services.store, services.clock.now()
     keyword = keyword_of(inbound.body)
     consents = store.sms_consents_for_phone(inbound.phone)
@@ -257,18 +268,22 @@ def _act(services: Services, inbound: InboundText) -> Keyword | None:
             if consent.active:
                 store.save_sms_consent(consent.stopped(now))
         log.info("texts: STOP from a number on %d account(s)", len(consents))
-        send_now(services, number, inbound.phone, "sms-stop", stop_text(services, account))
+        answer = ("sms-stop", stop_text(services, account))
     elif keyword is Keyword.START and consents:
         for consent in consents:
             if not consent.active:
                 store.save_sms_consent(consent.started(now))
-        send_now(services, number, inbound.phone, "sms-start", start_text(services, account))
+        answer = ("sms-start", start_text(services, account))
     elif keyword in (Keyword.HELP, Keyword.START):
         # START from a number no account has agreed for: it cannot opt in by text alone.
-        send_now(services, number, inbound.phone, "sms-help", help_text(services, account))
+        answer = ("sms-help", help_text(services, account))
     else:
         log.info("texts: a text that is no keyword, from a number on %d account(s)", len(consents))
-    return keyword
+        return keyword, None
+    kind, body = answer
+    text = OutgoingText(kind=kind, to=inbound.phone, body=body, tags={"account": number})
+    _, record = attempt_text(services, text, number)
+    return keyword, record if number else None
 
 
 def finish_inbound_claim(services: Services, claim: Claim, today: date) -> Finish:
@@ -278,10 +293,10 @@ def finish_inbound_claim(services: Services, claim: Claim, today: date) -> Finis
     now = services.clock.now()
     if not services.store.claim(claim.kind, claim.key, now, stale_before(now)):
         return Finish.LEFT
-    _act(
+    _, record = _act(
         services, InboundText(claim.key, str(fields.get("phone", "")), str(fields.get("body", "")))
     )
-    services.store.complete_claim(claim.kind, claim.key, services.clock.now())
+    services.store.complete_claim(claim.kind, claim.key, services.clock.now(), mail=record)
     return Finish.DONE
 
 

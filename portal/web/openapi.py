@@ -421,7 +421,8 @@ SCHEMAS: dict = {
                 "type": "string",
                 "nullable": True,
                 "description": "The processor's reference: the payment's, or the refund's "
-                "id for a refund; null when there is none.",
+                "id for a refund; for a remittance posting `<remittance id>#<claim>#<line>`; "
+                "null when there is none.",
             },
             "occurred_at": {"type": "string", "format": "date-time"},
         }

@@ -22,8 +22,11 @@ from portal.domain.aging import practice_date
 from portal.domain.cases import REASON_LABELS, STATUS_LABELS
 from portal.domain.corrections import Correction, line_changes
 from portal.domain.errors import InvalidInput
+from portal.domain.insurer_words import insurer_notes
+from portal.domain.money import format_cents
 from portal.domain.payments import PaymentStatus
 from portal.domain.statements import Statement
+from portal.domain.timeline import phrase_words
 from portal.domain.viewers import Viewer
 from portal.ports.payments import GatewayError
 from portal.services.accounts import AccountView, account_view, patient_page
@@ -266,12 +269,18 @@ def statement(account_number: str, statement_id: str):
     item = next((s for s in view.statements if s.statement.statement_id == statement_id), None)
     if item is None:
         abort(404)
+    shown = {line.item.line_id for line in item.lines if line.item is not None}
+    notes = [
+        phrase_words(phrase, tuple(values.items()), format_cents)
+        for phrase, values in insurer_notes(view.entries, statement_id, shown)
+    ]
     return render_template(
         "patient/statement.html",
         view=view,
         item=item,
         form=AmountForm(),
         correction=correction_shown(item.statement),
+        insurer_notes=notes,
     )
 
 

@@ -107,6 +107,15 @@ SENTENCES = (
     ),
     # Whose visit a line is, for a patient who may not see another's (portal/domain/viewers.py).
     N_("Another patient on this account"),
+    # What an insurer's remittance did after a statement (portal/domain/insurer_words.py).
+    N_("Your insurer paid %(amount)s more after this statement"),
+    N_("Your insurer took back %(amount)s it had paid after this statement"),
+    N_("%(amount)s of this went to your deductible"),
+    N_("%(amount)s of this is your coinsurance"),
+    N_("%(amount)s of this is your copay"),
+    N_("%(amount)s of this is yours to pay under your plan"),
+    N_("Your insurer took back %(amount)s it had paid (statement %(statement)s)"),
+    N_("Your insurer took back %(amount)s it had paid"),
     # The account's money events (portal/domain/timeline.py).
     N_("Statement %(statement)s: %(amount)s for you to pay after insurance"),
     N_("Statement %(statement)s: nothing for you to pay after insurance"),

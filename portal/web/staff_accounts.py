@@ -198,6 +198,7 @@ def _account_page(account_number: str, status: int = 200, **forms):
             case_reasons=REASON_LABELS,
             case_statuses=STATUS_LABELS,
             mail_log=svc.store.mail_log(account_number, limit=20),
+            sms_consent=svc.store.sms_consent(account_number),
             undeliverable=undeliverable_for(svc, view.account.guarantor.email),
             reminders=reminder_status(svc, view),
             plans=staff_plan_views(svc, plans, view.payments),

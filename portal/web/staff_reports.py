@@ -18,8 +18,11 @@ from flask import (
 from portal.domain.aging import BUCKETS
 from portal.domain.money import cents_to_plain
 from portal.domain.payments import MANUAL_METHODS, PaymentStatus
+from portal.domain.payouts import Unmatched
 from portal.domain.staff import AuditAction, Role
+from portal.ports.payments import GatewayError
 from portal.services.audit import audit
+from portal.services.payouts import PayoutView, month_fees, payout_view
 from portal.services.reports import aging_report, deposit_report, last_twelve_months
 from portal.services.staff_plans import STATUS_ORDER, plans_in_month
 from portal.services.staff_views import list_payments
@@ -214,6 +217,7 @@ def monthly():
         errors=errors,
         plans=plans_in_month(current_services(), month),
         plan_statuses=STATUS_ORDER,
+        fees_cents=month_fees(current_services(), month),
     )
     return page, (400 if errors else 200)
 
@@ -244,8 +248,82 @@ def deposits():
         until=until,
         methods=methods,
         errors=errors,
+        insurance=current_services().store.remittances_paid(since, until),
     )
     return page, (400 if errors else 200)
+
+
+@bp.get("/reports/payouts")
+@staff_required(Role.SUPERVISOR)
+def payouts():
+    """The deposit report's payout view: each card payout of the period, matched to the
+    portal's payments, asked of the processor (nothing is stored); CSV too."""
+    errors: list[str] = []
+    this_day = today()
+    since = date_arg("from", this_day - timedelta(days=6), errors)
+    until = date_arg("to", this_day, errors)
+    if since > until:
+        errors.append("The start date is after the end date.")
+        since = until
+    try:
+        view = payout_view(current_services(), since, until)
+    except GatewayError as exc:
+        errors.append(exc.message)
+        view = PayoutView([], [])
+    _audit_report(f"payouts {since}..{until}")
+    if _wants_csv(errors):
+        return _csv(f"payouts-{since}-{until}.csv", PAYOUT_COLUMNS, _payout_rows(view))
+    page = render_template("staff/payouts.html", view=view, since=since, until=until, errors=errors)
+    return page, (400 if errors else 200)
+
+
+PAYOUT_COLUMNS = [
+    "payout",
+    "arrival_date",
+    "gross",
+    "refunds",
+    "disputes",
+    "fees",
+    "other",
+    "net",
+    "deposit",
+    "reconciled",
+    "unmatched",
+    "reference",
+    "processor_amount",
+    "portal_amount",
+]
+
+
+def _payout_rows(view: PayoutView) -> list[list[str]]:
+    """One row per payout, then one per unmatched item (under its payout, or none)."""
+
+    def amount(cents: int | None) -> str:
+        return "" if cents is None else cents_to_plain(cents)
+
+    def problem(payout_id: str, u: Unmatched) -> list[str]:
+        blank = [""] * 9
+        cells = [u.problem, u.reference, amount(u.processor_cents), amount(u.portal_cents)]
+        return [payout_id, *blank, *cells]
+
+    rows = []
+    for r in view.reports:
+        sums = [r.gross_cents, r.refunds_cents, r.disputes_cents, r.fees_cents, r.other_cents]
+        rows.append(
+            [
+                r.payout.payout_id,
+                r.payout.arrival_date.isoformat(),
+                *_plain([*sums, r.net_cents, r.payout.amount_cents]),
+                "yes" if r.reconciled else "no",
+                "",
+                "",
+                "",
+                "",
+            ]
+        )
+        rows += [problem(r.payout.payout_id, u) for u in r.unmatched]
+    rows += [problem("", u) for u in view.not_paid_out]
+    return rows
 
 
 def _audit_report(subject: str) -> None:

@@ -56,6 +56,7 @@ def settings(tmp_path: Path, live_port: int) -> Settings:
         {
             "PORTAL_SQLITE_PATH": str(tmp_path / "portal.sqlite3"),
             "PORTAL_OUTBOX_DIR": str(tmp_path / "outbox"),
+            "PORTAL_SMS_OUTBOX_DIR": str(tmp_path / "sms"),
             "PORTAL_SECRET_KEY": "test-secret-key-0123456789abcdef",
             "PORTAL_BASE_URL": f"http://127.0.0.1:{live_port}",
         }

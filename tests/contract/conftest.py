@@ -22,18 +22,25 @@ def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return store
 
 
-def _dynamodb(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+def _dynamodb(request: pytest.FixtureRequest, tmp_path: Path, shards: int = 1) -> Store:
     request.getfixturevalue("moto_endpoint")
-    store = DynamoDbStore(f"contract-{uuid.uuid4().hex[:12]}")
+    store = DynamoDbStore(f"contract-{uuid.uuid4().hex[:12]}", shards=shards)
     store.migrate()
     # moto keeps every table in memory for the whole run: drop each when its test ends.
     request.addfinalizer(lambda: store.db.client.delete_table(TableName=store.db.name))
     return store
 
 
+def _dynamodb_sharded(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """The shared items over 4 keys each (PORTAL_DYNAMODB_SHARDS): with the accounts the
+    tests use, every shard holds some."""
+    return _dynamodb(request, tmp_path, shards=4)
+
+
 ADAPTERS: dict[str, Callable[[pytest.FixtureRequest, Path], Store]] = {
     "sqlite": _sqlite,
     "dynamodb": _dynamodb,
+    "dynamodb-sharded": _dynamodb_sharded,
 }
 
 

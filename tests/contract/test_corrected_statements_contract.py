@@ -11,12 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from portal.domain.ledger import EntryKind, balances
-from portal.ports.ledger import ImportOutcome
+from portal.ports.ledger import ImportOutcome, StatementImport
 from portal.ports.store import Store
 from portal.services import ledger as posting
 from tests.conftest import NOW, lopez_account, statement
 from tests.contract.test_money_events_contract import read_all
-from tests.contract.test_store_contract import pending, records
+from tests.contract.test_refund_races import another_handle
+from tests.contract.test_store_contract import pending, records, run_together
 
 SID = "S-2026-000500"
 
@@ -39,7 +40,8 @@ def test_a_higher_version_replaces_the_lines_and_keeps_the_old_one(store: Store)
 
     stored = store.get_statement(SID)
     assert stored is not None
-    assert (stored.version, stored.total_cents, stored.due_date) == (2, 3500, date(2026, 12, 15))
+    # The due date of the statement replaced is kept (reminders keep their stage).
+    assert (stored.version, stored.total_cents, stored.due_date) == (2, 3500, date(2026, 11, 30))
     assert [x.patient_responsibility_cents for x in stored.lines] == [3000, 500]
     (old,) = store.statement_versions(SID)
     assert (old.version, old.total_cents, len(old.lines)) == (1, 5000, 2)
@@ -132,3 +134,43 @@ def test_the_balance_is_the_latest_version_less_payments(store: Store, first, se
 
 
 COUNTER = itertools.count()
+
+
+def test_a_correction_keeps_the_due_date_unless_reminders_restart(store: Store):
+    account = lopez_account()
+    store.import_statement(account, version((3000,), 1), NOW)
+    kept = version((2000,), 2, date(2026, 12, 31))
+
+    store.import_statements([StatementImport(account, kept)], NOW)
+    again = store.import_statements([StatementImport(account, kept)], NOW)[0].outcome
+    restarted = version((2500,), 3, date(2027, 1, 15))
+    store.import_statements([StatementImport(account, restarted, new_due_date=True)], NOW)
+
+    assert again is ImportOutcome.UNCHANGED  # the same file again, though stored otherwise
+    _, second = store.statement_versions(SID)
+    assert (second.version, second.due_date) == (2, date(2026, 11, 30))
+    stored = store.get_statement(SID)
+    assert stored is not None
+    assert (stored.version, stored.due_date, stored.total_cents) == (3, date(2027, 1, 15), 2500)
+
+
+def test_two_corrections_at_once_leave_one_consistent_statement(store: Store):
+    account = lopez_account()
+    store.import_statement(account, version((3000,), 1), NOW)
+    store.create_payment(pending("pay_1", 1000))
+    posting.post_payment(store, "pay_1", "ch_1", 1000, NOW)
+    other = another_handle(store)
+
+    outcomes = run_together(
+        [
+            lambda: store.import_statement(account, version((2000,), 2), NOW),
+            lambda: other.import_statement(account, version((4000,), 3), NOW),
+        ]
+    )
+
+    stored = store.get_statement(SID)
+    assert stored is not None
+    total = {2: 2000, 3: 4000}[stored.version]
+    assert balances(records(store).entries).by_statement[SID] == total - 1000
+    assert ImportOutcome.CORRECTED in outcomes
+    assert len(store.statement_versions(SID)) == outcomes.count(ImportOutcome.CORRECTED)

@@ -52,7 +52,7 @@ def services(store: Store, tmp_path, receiver: Receiver) -> Services:
     )
     built = build_services(settings, clock=FixedClock(NOW))
     return dataclasses.replace(
-        built, store=store, webhooks=HttpWebhookSender(receiver.url, timeout=0.5)
+        built, store=store, webhooks=HttpWebhookSender(receiver.url, timeout=2.0)
     )
 
 
@@ -189,3 +189,26 @@ def test_the_scheduled_function_delivers_and_logs_one_line(
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line) == {"job": "webhooks", **counts}
     assert len(receiver.received) == 1
+
+
+def test_a_run_stops_starting_posts_when_its_time_is_up(services: Services, receiver: Receiver):
+    clock = services.clock
+    assert isinstance(clock, FixedClock)
+    seed(services.store)
+    for n in range(5):
+        pay(services.store, f"pay_{n}", 100 + n)
+    sender = services.webhooks
+    assert sender is not None
+
+    class Slow:
+        def post(self, body: bytes, headers: dict[str, str]) -> None:
+            sender.post(body, headers)
+            clock.advance(seconds=6)  # each POST takes 6 s of the run's 15
+
+    slow = dataclasses.replace(services, webhooks=Slow())
+    first = deliver_webhooks(slow)
+    rest = deliver_webhooks(slow)
+
+    assert (first.queued, first.delivered) == (5, 3)  # at 0, 6 and 12 s; not at 18 s
+    assert rest.delivered == 2
+    assert len({g.headers[EVENT_ID_HEADER] for g in receiver.received}) == 5

@@ -5,7 +5,9 @@ file posts nothing; the work items; the store's own remittance records."""
 
 import dataclasses
 import json
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
+from email import message_from_bytes
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +17,10 @@ from portal.domain.remittance_posting import Kind, PostedBefore
 from portal.ports.store import Store
 from portal.services import remittances as service
 from portal.services.imports import import_records
+from portal.services.reminders import run_reminders
 from portal.services.remittances import import_remittances, open_work_items, resolve_work_item
+from portal.services.reports import monthly_summary
+from portal.services.staff_actions import post_manual_payment
 from tests.conftest import NOW
 from tests.contract.test_store_contract import run_together
 from tests.remittances import BAD, GOOD, HERE, corpus_text
@@ -79,8 +84,8 @@ def test_a_reversal_undoes_the_first_payment_and_the_correction_posts_afresh(ser
     assert kinds(services, "300500") == [
         ("insurance_payment", -10000),
         ("adjustment", -2000),
-        ("reversal", 10000),
-        ("reversal", 2000),
+        ("insurance_payment", 10000),
+        ("adjustment", 2000),
         ("insurance_payment", -11000),
         ("adjustment", -2000),
     ]
@@ -250,3 +255,146 @@ def test_claim_lines_are_found_by_claim_id(store: Store, services):
         ("300200", "S-R-200", "2"),
         ("300700", "S-R-700", "1"),
     ]
+
+
+def test_remittances_are_listed_by_the_day_paid(services, store: Store):
+    post(services, "07_several_claims_and_transactions.835")
+
+    paid = store.remittances_paid(date(2026, 12, 1), date(2026, 12, 1))
+
+    assert [r.remittance_id for r in paid] == ["1512345678-EFT-7007", "1999999999-CHK-7008"]
+    assert store.remittances_paid(date(2026, 12, 2), date(2026, 12, 31)) == []
+
+
+@pytest.mark.parametrize("step", ["add_remittance", "save_remittance"])
+def test_an_import_killed_at_each_write_of_its_record_is_finished_by_the_next(
+    services, monkeypatch, step
+):
+    """Killed right after the record is first kept (nothing posted yet), or after every
+    posting but before the record is kept finished: the next import posts what is left,
+    each posting once."""
+    real = getattr(services.store, step)
+
+    def killed(record):
+        if step == "add_remittance":
+            real(record)
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(services.store, step, killed)
+    with pytest.raises(SystemExit):
+        post(services, "02_deductible_coinsurance_copay.835")
+    monkeypatch.setattr(services.store, step, real)
+
+    summary = post(services, "02_deductible_coinsurance_copay.835")
+    again = post(services, "02_deductible_coinsurance_copay.835")
+
+    assert [t.outcome for t in summary.transactions] == ["imported"]
+    assert [t.outcome for t in again.transactions] == ["unchanged"]
+    assert owed(services, "300200") == {"S-R-200": 10000}
+    assert len([e for e in services.store.load_book("300200").entries if e.source]) == 4
+
+
+def test_a_patient_who_paid_before_the_insurer_has_a_credit(services):
+    post_manual_payment(services, "sam", "300100", "cash", "50.00", "", "c" * 32, "127.0.0.1")
+    assert owed(services, "300100") == {"S-R-100": 13500}
+
+    post(services, "01_paid_in_full.835")
+
+    book = services.store.load_book("300100")
+    after = balances(book.entries)
+    assert after.by_statement == {"S-R-100": 0}
+    assert after.credit_cents == 5000
+    transfers = [e for e in book.entries if e.kind is EntryKind.TRANSFER]
+    assert [(e.amount_cents, e.statement_id) for e in transfers] == [
+        (5000, "S-R-100"),
+        (-5000, None),
+    ]
+
+
+def test_the_credit_goes_to_the_accounts_other_open_statement(services):
+    second = {
+        **json.loads((HERE / "statements.json").read_text())["statements"][0],
+        "statement_id": "S-R-101",
+        "statement_date": "2026-11-15",
+        "due_date": "2026-12-15",
+    }
+    second["lines"] = [{**second["lines"][0], "claim_id": "C-1101", "service_date": "2026-11-02"}]
+    assert import_records(services, [second], "tester").imported == 1
+    post_manual_payment(services, "sam", "300100", "cash", "185.00", "", "d" * 32, "127.0.0.1")
+    assert owed(services, "300100") == {"S-R-100": 0, "S-R-101": 18500}
+
+    post(services, "01_paid_in_full.835")
+
+    after = balances(services.store.load_book("300100").entries)
+    assert after.by_statement == {"S-R-100": 0, "S-R-101": 0}
+    assert after.credit_cents == 0
+
+
+def test_the_months_insurance_column_is_what_the_remittances_posted(services, store: Store):
+    before = monthly_summary(services, date(2026, 11, 1))
+    for name in (
+        "01_paid_in_full.835",
+        "02_deductible_coinsurance_copay.835",
+        "04_secondary_after_statement.835",
+        "05a_original_payment.835",
+        "05b_reversal_and_correction.835",
+        "06_provider_adjustments.835",
+        "07_several_claims_and_transactions.835",
+        "08_unmatched.835",
+    ):
+        post(services, name)
+    records = store.remittances_imported(NOW - timedelta(days=30), NOW + timedelta(days=1))
+
+    after = monthly_summary(services, date(2026, 11, 1))
+
+    posted = sum(r.posted_cents for r in records)
+    assert posted == 15000 + 13250 + 6210 + 10000 + 1000 + 9000 + 10200 + 10000
+    assert after.insurance_payments_cents - before.insurance_payments_cents == posted
+    adjusted = after.adjustments_cents - before.adjustments_cents
+    assert after.ending_cents - before.ending_cents == -posted - adjusted
+
+
+def test_a_claim_level_adjustment_goes_with_the_first_line_so_what_is_posted_was_paid(
+    services,
+):
+    text = corpus_text(GOOD / "01_paid_in_full.835")
+    text = text.replace(
+        "CLP*C-1001*1*185*150*0*12*PAYER-C-1001*11*1~",
+        "CLP*C-1001*1*185*130*0*12*PAYER-C-1001*11*1~\nCAS*OA*94*10**B7*10~",
+    )
+    text = text.replace("SE*16*0001", "SE*17*0001").replace("BPR*I*150*", "BPR*I*130*")
+
+    summary = import_remittances(services, text, "tester")
+
+    assert not summary.refused, summary.refusals
+    assert summary.transactions[0].posted_cents == 13000
+    assert kinds(services, "300100") == [("insurance_payment", -13000), ("adjustment", -5500)]
+    assert owed(services, "300100") == {"S-R-100": 0}
+
+
+def test_a_statement_paid_off_by_a_remittance_gets_no_reminders(services, outbox):
+    post(services, "01_paid_in_full.835")
+
+    summary = run_reminders(services, datetime(2026, 12, 20, 15, 0, tzinfo=UTC))
+
+    messages = [message_from_bytes(p.read_bytes()) for p in Path(outbox).glob("*.eml")]
+    reminded = {
+        m["To"]
+        for m in messages
+        if m["X-Portal-Message-Kind"] in ("reminder", "final-notice", "escalation")
+    }
+    assert summary.sent > 0
+    assert "ingrid@example.com" in reminded  # the denied claim's statement: still owed
+    assert "maria@example.com" not in reminded  # paid off by the remittance
+
+
+def test_the_same_payment_in_another_file_is_unchanged(services):
+    post(services, "01_paid_in_full.835")
+    resent = corpus_text(GOOD / "01_paid_in_full.835").replace("000000101", "000000777")
+
+    summary = import_remittances(services, resent, "tester")
+
+    assert [t.outcome for t in summary.transactions] == ["unchanged"]
+    kept = services.store.get_remittance("1512345678-EFT-1001")
+    assert kept is not None and kept.interchange == "ACMEHEALTH-000000101"
+    assert owed(services, "300100") == {"S-R-100": 0}

@@ -75,7 +75,9 @@ def bulk_dynamodb(store: DynamoDbStore, statements: list[Statement]) -> None:
     account.update(
         version=account["version"] + 1,
         ledger_seq=first - 1 + len(entries),
-        **dynamodb_ledger._receivable(account, ACCOUNT, part.entries + entries, headers, NOW),
+        **dynamodb_ledger._receivable(
+            account, ACCOUNT, part.entries + entries, headers, NOW, store.shards
+        ),
     )
     assert store.db.put(account)
 

@@ -97,7 +97,7 @@ def another_handle(store: Store) -> Store:
     if isinstance(store, SqliteStore):
         return SqliteStore(store.path)
     assert isinstance(store, DynamoDbStore)
-    return DynamoDbStore(store.db.name)
+    return DynamoDbStore(store.db.name, shards=store.shards)
 
 
 def assert_utc(plan: Plan) -> None:

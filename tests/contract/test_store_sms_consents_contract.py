@@ -41,3 +41,13 @@ def test_consents_are_found_by_phone_across_accounts(store):
     store.save_sms_consent(consent("100777", phone="+15555550888"))
     assert [c.account_number for c in store.sms_consents_for_phone("+15555550123")] == ["100234"]
     assert [c.account_number for c in store.sms_consents_for_phone("+15555550888")] == ["100777"]
+
+
+def test_the_consents_of_several_accounts_are_read_at_once(store):
+    assert store.sms_consents([]) == {}
+    numbers = [f"6{n:05d}" for n in range(130)]  # more than one DynamoDB batch
+    for number in numbers[::2]:
+        store.save_sms_consent(consent(number))
+    found = store.sms_consents([*numbers, numbers[0], "999999"])
+    assert sorted(found) == numbers[::2]
+    assert found[numbers[0]] == consent(numbers[0])

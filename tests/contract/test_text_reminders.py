@@ -190,3 +190,10 @@ def test_the_sweep_finishes_a_dead_runs_text(run, outbox, clock):
 def test_a_dry_run_sends_no_text(run, outbox):
     summary = run_reminders(run, NOW, dry_run=True)
     assert texts(run) == Counter() and summary.sent == 4
+
+
+def test_quiet_hours_are_told_by_the_runs_instant(run, outbox):
+    """`portal reminders --as-of` runs at that day's send hour, whatever the clock says."""
+    run_reminders(run, datetime(2026, 11, 29, 2, 30, tzinfo=UTC))  # 21:30 in New York
+    assert texts(run) == Counter()
+    assert kinds(outbox) == Counter({"reminder": 2, "final-notice": 1})

@@ -35,11 +35,13 @@ STORE_READS = frozenset(
         "api_key_by_hash",
         "api_keys",
         "audit_entries",
+        "claim_lines",
         "escalations",
         "get_account",
         "get_escalation",
         "get_payment",
         "get_plan",
+        "get_remittance",
         "get_staff_user",
         "get_statement",
         "import_state",
@@ -56,7 +58,13 @@ STORE_READS = frozenset(
         "ping",
         "plans_due",
         "receivable_at",
+        "remittances_imported",
+        "remittances_paid",
+        "remittances_with_open_items",
         "search_accounts",
+        "sms_consent",
+        "sms_consents",
+        "sms_consents_for_phone",
         "staff_users",
         "undeliverable",
         "undeliverable_addresses",
@@ -138,10 +146,12 @@ class Faulty:
 
 
 def with_faults(services: Services, recorder: Recorder) -> Services:
-    """The same services with the store, mailer and card gateway counted (and killable)."""
+    """The same services with the store, mailer, text sender and card gateway counted (and
+    killable)."""
     return replace(
         services,
         store=Faulty(services.store, "store", STORE_READS, recorder),
         mailer=Faulty(services.mailer, "mailer", MAILER_READS, recorder),
         payments=Faulty(services.payments, "gateway", GATEWAY_READS, recorder),
+        texts=Faulty(services.texts, "texts", MAILER_READS, recorder) if services.texts else None,
     )

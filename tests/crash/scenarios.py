@@ -4,18 +4,21 @@ Every scenario's account owes on a statement that is not past due on the day of 
 run (unless reminding is the point), so that run adds no message of its own.
 """
 
+import base64
 import json
 from collections import Counter
 from dataclasses import asdict, replace
 from datetime import date, timedelta
 
 from portal import create_app
+from portal.adapters.sns_notifications import SnsNotificationVerifier
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.aging import practice_date
 from portal.domain.payments import Payment, PaymentStatus
 from portal.domain.plan_terms import text_digest
 from portal.domain.staff import AuditAction, Role
 from portal.domain.statements import Statement
+from portal.domain.texting import SmsConsent
 from portal.domain.viewers import Viewer
 from portal.ports.reminders import DueAccount
 from portal.services import ledger as posting
@@ -28,6 +31,7 @@ from portal.services.plan_charges import payment_id_for, run_plan_charges
 from portal.services.plans import agree, finish_method_setup, propose, start_method_setup
 from portal.services.refunds import refund_payment
 from portal.services.reminders import run_reminders
+from portal.services.remittances import import_remittances
 from portal.services.statements import import_statement
 from tests.conftest import NOW, line
 from tests.crash.harness import WEBHOOK_SECRET, Expected
@@ -250,6 +254,99 @@ class ReminderBatch(Reminder):
         return summary.failed > 0  # reported as a batch failure: delivered again
 
 
+class TextReminder(Reminder):
+    """Sending by both channels (issue 22): the first reminder by e-mail and by text, each
+    with its own claim, each exactly once."""
+
+    name = "text_reminder"
+    number = "510023"
+    phone = "+15555550123"
+
+    def prepare(self, services: Services, stub: StripeStub) -> None:
+        super().prepare(services, stub)
+        services.store.save_sms_consent(
+            SmsConsent(self.number, self.phone, NOW - timedelta(days=60), "intake form")
+        )
+
+    def expected(self) -> Expected:
+        return Expected(
+            self.number,
+            sum(OWED),
+            messages=Counter({("reminder", EMAIL): 1, ("text-reminder", self.phone): 1}),
+        )
+
+
+class TextBackStop:
+    """A patient's STOP texted back (issue 22), through SNS's signed HTTPS delivery: texts
+    end and the confirmation goes once (SNS delivers again on anything but 2xx)."""
+
+    name = "text_back_stop"
+    number = "510033"
+    phone = "+15555550133"
+    topic = "arn:aws:sns:us-east-1:123456789012:portal-inbound-sms"
+    cert_url = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-crash.pem"
+
+    def __init__(self) -> None:
+        self.pem, self.body = signed_stop(self.topic, self.cert_url, self.phone)
+
+    def prepare(self, services: Services, stub: StripeStub) -> None:
+        services.store.import_statement(
+            account(self.number), statement(self.number, NOT_DUE), NOW - timedelta(days=2)
+        )
+        services.store.save_sms_consent(
+            SmsConsent(self.number, self.phone, NOW - timedelta(days=30), "intake form")
+        )
+
+    def deliver(self, services: Services) -> bool:
+        verifier = SnsNotificationVerifier(self.topic, fetch=lambda url: self.pem)
+        app = create_app(services=replace(services, inbound_texts=verifier))
+        answer = app.test_client().post("/webhooks/sms", data=self.body)
+        return answer.status_code >= 300
+
+    def expected(self) -> Expected:
+        return Expected(
+            self.number, sum(OWED), messages=Counter({("text-sms-stop", self.phone): 1})
+        )
+
+
+def signed_stop(topic: str, cert_url: str, phone: str) -> tuple[bytes, bytes]:
+    """A throwaway signing certificate (PEM), and an SNS notification of a STOP signed
+    with its key, as SNS delivers a text back."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - timedelta(days=30))
+        .not_valid_after(NOW + timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    text = {"originationNumber": phone, "messageBody": "STOP", "inboundMessageId": "in-crash"}
+    message = {
+        "Type": "Notification",
+        "MessageId": "sns-crash",
+        "TopicArn": topic,
+        "Message": json.dumps(text),
+        "Timestamp": NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "SignatureVersion": "2",
+        "SigningCertURL": cert_url,
+    }
+    fields = ("Message", "MessageId", "Timestamp", "TopicArn", "Type")
+    signed = "".join(f"{n}\n{message[n]}\n" for n in fields).encode()
+    signature = key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
+    message["Signature"] = base64.b64encode(signature).decode()
+    pem = certificate.public_bytes(serialization.Encoding.PEM)
+    return pem, json.dumps(message).encode()
+
+
 class Refund:
     """Refunding: staff give back part of a posted card payment (through Stripe first)."""
 
@@ -436,6 +533,60 @@ class CaseResolved:
         )
 
 
+class Remittance835:
+    """An insurer's 835 remittance (issue 20): a secondary payer pays what the first line
+    left to the patient; the payment is kept, posted and kept finished, each once."""
+
+    name = "remittance"
+    number = "510009"
+    paid_cents = 4550
+
+    def prepare(self, services: Services, stub: StripeStub) -> None:
+        st = statement(self.number, NOT_DUE)
+        claimed = replace(st.lines[0], claim_id=f"C-{self.number}")
+        services.store.import_statement(
+            account(self.number),
+            replace(st, lines=(claimed, *st.lines[1:])),
+            NOW - timedelta(days=2),
+        )
+
+    def text(self) -> str:
+        served = line("1").service_date.strftime("%Y%m%d")
+        body = [
+            "ST*835*0001",
+            "BPR*I*45.5*C*ACH*CCP*01*999999999*DA*123456*1999999999**01*999988880*DA*98765"
+            "*20261201",
+            "TRN*1*EFT-CRASH*1999999999",
+            "DTM*405*20261201",
+            "N1*PR*BLUE MEADOW MEDICAID",
+            "N3*100 MAIN ST",
+            "N4*ALBANY*NY*12207",
+            "PER*BL*PROVIDER SERVICES*TE*5555550100",
+            "N1*PE*DEMO FAMILY PRACTICE*XX*1234567893",
+            "LX*1",
+            f"CLP*C-{self.number}*2*200.5*45.5*0*MC*BM-1*11*1",
+            "NM1*QC*1*CRASH*SAM****MI*W1",
+            "SVC*HC:99213*200.5*45.5**1",
+            f"DTM*472*{served}",
+            "CAS*OA*23*155",
+        ]
+        body.append(f"SE*{len(body) + 1}*0001")
+        isa = (
+            "ISA*00*          *00*          *ZZ*BLUEMEADOW     *ZZ*DEMOPRACTICE   "
+            "*261201*1200*^*00501*000000901*0*P*:"
+        )
+        segments = [isa, "GS*HP*BLUEMEADOW*DEMOPRACTICE*20261201*1200*901*X*005010X221A1"]
+        return "~".join([*segments, *body, "GE*1*901", "IEA*1*000000901"]) + "~"
+
+    def deliver(self, services: Services) -> bool:
+        summary = import_remittances(services, self.text(), "crash")
+        assert not summary.refused, summary.refusals
+        return False
+
+    def expected(self) -> Expected:
+        return Expected(self.number, sum(OWED) - self.paid_cents)
+
+
 SCENARIOS = {
     s.name: s
     for s in (
@@ -445,9 +596,12 @@ SCENARIOS = {
         ImportBatch(),
         Reminder(),
         ReminderBatch(),
+        TextReminder(),
+        TextBackStop(),
         Refund(),
         PlanCharge(),
         PlanMethodSaved(),
         CaseResolved(),
+        Remittance835(),
     )
 }

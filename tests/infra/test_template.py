@@ -33,6 +33,7 @@ EXPECTED_OUTPUTS = {
     "WorkQueueUrl",
     "WorkQueueArn",
     "AlarmTopicArn",
+    "InboundSmsTopicArn",
 }
 
 
@@ -190,7 +191,9 @@ def _resource_strings(resource) -> list[str]:
 
 
 # Actions IAM cannot scope to a resource: their only Resource is "*". Each is a read.
-UNSCOPED_READS = {"ses:GetSendQuota"}
+# Actions IAM authorises only against "*": the SES sending rate, and SNS's Publish to a
+# phone number (texts, issue 22: a phone number is no resource).
+UNSCOPED_READS = {"ses:GetSendQuota", "sns:Publish"}
 
 
 def test_managed_policy_has_no_wildcard_resource_or_service_wide_action(template):
@@ -422,6 +425,7 @@ STACK_OUTPUTS = {
     "TableArn": "arn:aws:dynamodb:us-east-1:123456789012:table/patient-billing-portal",
     "WorkQueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/portal-prod-work",
     "WorkQueueArn": "arn:aws:sqs:us-east-1:123456789012:portal-prod-work",
+    "InboundSmsTopicArn": "arn:aws:sns:us-east-1:123456789012:portal-prod-inbound-sms",
 }
 
 
@@ -452,6 +456,7 @@ def test_apply_outputs_fills_the_stage_and_keeps_everything_else():
         "PORTAL_SES_CONFIGURATION_SET": "portal-prod",
         "PORTAL_STATIC_URL": "https://d111111abcdef8.cloudfront.net",
         "PORTAL_WORK_QUEUE_URL": STACK_OUTPUTS["WorkQueueUrl"],
+        "PORTAL_SMS_INBOUND_TOPIC_ARN": STACK_OUTPUTS["InboundSmsTopicArn"],
     }
     assert prod["events"] == [
         {
@@ -676,14 +681,14 @@ def test_ses_reputation_alarms_go_to_the_alarm_topic(template, metric, threshold
 
 def test_the_alarm_topic_takes_cloudwatch_and_an_optional_email(template):
     topics = resources_of(template, "AWS::SNS::Topic")
-    assert set(topics) == {"MailEventsTopic", "AlarmTopic"}
+    assert set(topics) == {"MailEventsTopic", "AlarmTopic", "InboundSmsTopic"}
     policy = resources_of(template, "AWS::SNS::TopicPolicy")["AlarmTopicPolicy"]["Properties"]
     [statement] = policy["PolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert statement["Condition"] == {
         "StringEquals": {"AWS:SourceAccount": {"Ref": "AWS::AccountId"}}
     }
-    _, subscription = only_resource(template, "AWS::SNS::Subscription")
+    subscription = resources_of(template, "AWS::SNS::Subscription")["AlarmEmailSubscription"]
     assert subscription["Condition"] == "HasAlarmEmail"
     assert subscription["Properties"]["Protocol"] == "email"
     assert template["Parameters"]["AlarmEmail"]["Default"] == ""
@@ -846,3 +851,41 @@ def test_the_job_alarms_watch_the_function_and_the_work_queue(template):
         "JobFailures",
         0,
     )
+
+
+# -- texts (issue 22) --------------------------------------------------------------------
+
+
+def test_the_function_may_publish_texts_and_nothing_else_of_sns(template):
+    sns = [
+        s
+        for s in _policy_statements(template)
+        if any(a.startswith("sns:") for a in as_list(s["Action"]))
+    ]
+    assert [(s["Sid"], s["Action"], s["Resource"]) for s in sns] == [
+        ("SendTextsToPhoneNumbers", "sns:Publish", "*")
+    ]
+
+
+def test_only_end_user_messaging_of_this_account_publishes_texts_back(template):
+    props = resources_of(template, "AWS::SNS::TopicPolicy")["InboundSmsTopicPolicy"]["Properties"]
+    assert props["Topics"] == [{"Ref": "InboundSmsTopic"}]
+    allow, deny = props["PolicyDocument"]["Statement"]
+    assert allow["Principal"] == {"Service": "sms-voice.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish" and allow["Resource"] == {"Ref": "InboundSmsTopic"}
+    assert allow["Condition"]["StringEquals"] == {"AWS:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_texts_back_are_delivered_to_the_signed_route_over_https(template):
+    subscription = resources_of(template, "AWS::SNS::Subscription")["InboundSmsSubscription"]
+    props = subscription["Properties"]
+    assert props["TopicArn"] == {"Ref": "InboundSmsTopic"}
+    assert props["Protocol"] == "https"
+    assert props["Endpoint"] == {"Fn::Sub": "${PortalBaseUrl}/webhooks/sms"}
+    retries = props["DeliveryPolicy"]["healthyRetryPolicy"]
+    assert retries["numRetries"] >= 30 and retries["maxDelayTarget"] >= 300
+    output = template["Outputs"]["InboundSmsTopicArn"]
+    assert output["Value"] == {"Ref": "InboundSmsTopic"}
+    assert "PORTAL_SMS_INBOUND_TOPIC_ARN" in output["Description"]

@@ -8,6 +8,7 @@ import pytest
 from portal.domain.staff import AuditAction
 from portal.ports.store import StoreError
 from portal.services.api_keys import create_api_key, revoke_api_key
+from portal.services.imports import import_records
 from portal.services.staff_actions import post_manual_payment
 from tests.integration.staff_helpers import audit_since, last_audit_id
 
@@ -485,3 +486,20 @@ def test_a_cursor_or_limit_the_portal_did_not_give_is_400(client, key, query):
 
 def test_money_events_need_a_key(client):
     assert_unauthorized(client.get("/api/v1/payments"))
+
+
+def test_a_remittance_posting_reaches_the_feed_with_its_posting_reference(client, services, key):
+    from portal.services.remittances import import_remittances
+    from tests.remittances import GOOD, HERE, corpus_text
+
+    records = json.loads((HERE / "statements.json").read_text())["statements"]
+    assert import_records(services, records, "tester").imported == len(records)
+    start = client.get("/api/v1/payments", headers=auth(key)).get_json()["next"]
+
+    import_remittances(services, corpus_text(GOOD / "01_paid_in_full.835"), "tester")
+    page = client.get(f"/api/v1/payments?since={start}", headers=auth(key)).get_json()
+
+    paid = [e for e in page["events"] if e["kind"] == "remittance"]
+    assert paid and sum(e["amount_cents"] for e in paid) == -15000
+    assert all(e["reference"] and "#" in e["reference"] for e in paid)
+    assert {e["method"] for e in paid} == {None}

@@ -94,3 +94,15 @@ def test_staff_see_every_version_and_the_view_is_audited(services, lopez, client
         f"{SID} (every version)",
     )
     assert client.get(f"/staff/accounts/100777/statements/{SID}/versions").status_code == 404
+
+
+def test_the_pdf_of_a_corrected_statement_says_so(services, lopez):
+    from portal.services.statement_pdf import render_statement_pdf
+    from tests.integration.test_statement_pdf import text_of
+
+    before = text_of(render_statement_pdf(services, "100234", SID))
+    correct(services)
+    after = text_of(render_statement_pdf(services, "100234", SID))
+
+    assert "Corrected statement" not in before
+    assert "Corrected statement" in after

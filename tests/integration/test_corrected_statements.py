@@ -113,3 +113,26 @@ def test_a_spanish_reader_is_told_in_spanish(client, services, key, outbox):
     message = notices(outbox)[-1]
     assert "corregido" in message["Subject"]
     assert "reemplaza al que le enviamos antes" in message.get_body(("plain",)).get_content()
+
+
+def test_the_setting_decides_whose_due_date_reminders_count_from(services):
+    import dataclasses
+    from datetime import date
+
+    from portal.services.statements import import_statement
+    from tests.conftest import lopez_account, statement
+
+    account = lopez_account()
+    first = statement("S-DUE-1", (3000,), date(2026, 11, 1), date(2026, 11, 30))
+    import_statement(services, account, first, notify=False)
+    later = dataclasses.replace(first, due_date=date(2026, 12, 31), version=2)
+    import_statement(services, account, later, notify=False)
+    assert services.store.get_statement("S-DUE-1").due_date == date(2026, 11, 30)
+
+    restart = dataclasses.replace(
+        services,
+        settings=dataclasses.replace(services.settings, corrections_restart_reminders=True),
+    )
+    third = dataclasses.replace(later, due_date=date(2027, 1, 10), version=3)
+    import_statement(restart, account, third, notify=False)
+    assert services.store.get_statement("S-DUE-1").due_date == date(2027, 1, 10)

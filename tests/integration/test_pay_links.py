@@ -4,6 +4,10 @@ import base64
 import json
 import re
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from portal.services.pay_links import linked_account, pay_link, pay_link_token
 from tests.conftest import csrf_token
 from tests.integration.conftest import lookup, lookup_error, path_of
@@ -147,3 +151,35 @@ def test_the_link_lasts_the_configured_days(tmp_path, clock, lopez, services):
     assert linked_account(short, token) == "100234"
     clock.advance(days=1)
     assert linked_account(short, token) is None
+
+
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+
+
+@given(position=st.integers(min_value=0), replacement=st.sampled_from(ALPHABET))
+def test_no_one_character_change_opens_another_account(services_for_links, position, replacement):
+    """A changed character is refused, or (base64's unused last bits) reads as the same
+    link: it never names another account."""
+    token = services_for_links[1]
+    index = position % len(token)
+    changed = token[:index] + replacement + token[index + 1 :]
+    assert linked_account(services_for_links[0], changed) in (None, "100234")
+
+
+@pytest.fixture(scope="module")
+def services_for_links(tmp_path_factory):
+    from portal.bootstrap import build_services
+    from portal.clock import FixedClock
+    from portal.config import Settings
+    from tests.conftest import NOW
+
+    folder = tmp_path_factory.mktemp("links")
+    settings = Settings.from_env(
+        {
+            "PORTAL_SQLITE_PATH": str(folder / "portal.sqlite3"),
+            "PORTAL_SECRET_KEY": "test-secret-key-0123456789abcdef",
+            "PORTAL_BASE_URL": "http://portal.test",
+        }
+    )
+    services = build_services(settings, clock=FixedClock(NOW))
+    return services, pay_link_token(services, "100234")

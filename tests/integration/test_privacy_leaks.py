@@ -51,6 +51,7 @@ from click.testing import CliRunner
 from itsdangerous import URLSafeSerializer
 
 from portal import create_app
+from portal.adapters.outbox_sms import read_outbox
 from portal.cli import cli
 from portal.config import Settings
 from portal.domain.payments import PaymentStatus
@@ -237,6 +238,13 @@ UPLOADED_STATEMENTS = [
         "330001",
     ),
 ]
+# Two of the reminder accounts agreed to texts (issue 22): their stages go by text too.
+for _record, _phone in zip(API_STATEMENTS[2:], ("+15555550215", "+15555550230"), strict=True):
+    _record["guarantor"]["sms_consent"] = {
+        "phone": _phone,
+        "given_at": "2026-06-01T09:00:00-04:00",
+        "source": "front desk",
+    }
 ALL_STATEMENTS = [*API_STATEMENTS, *CLI_STATEMENTS, CLI_REJECTED, *UPLOADED_STATEMENTS]
 WALKER = "b.solano@example.com"
 
@@ -528,6 +536,17 @@ class Recorder:
         return [data]
 
 
+def text_items(texts: list[dict]) -> list[Item]:
+    """Every text message sent (the outbox's JSON files), and the links in them."""
+    items: list[Item] = []
+    for number, text in enumerate(texts):
+        where = f"text {number} ({text['kind']} to {text['to']})"
+        items.append(Item("text", where, text["body"]))
+        for link in re.findall(r"https?://\S+", text["body"]):
+            items += url_items(f"link in {where}", link)
+    return items
+
+
 def page_links(page: str, attributes: str = "href|src|action") -> list[str]:
     return [html.unescape(u) for u in re.findall(rf'(?:{attributes})="([^"]*)"', page)]
 
@@ -540,6 +559,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     return {
         "PORTAL_SQLITE_PATH": str(tmp_path / "portal.sqlite3"),
         "PORTAL_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "PORTAL_SMS_OUTBOX_DIR": str(tmp_path / "sms"),
         "PORTAL_SECRET_KEY": "test-secret-key-0123456789abcdef",
         "PORTAL_BASE_URL": BASE_URL,
         "PORTAL_BILLING_INBOX": BILLING_INBOX,
@@ -1124,9 +1144,20 @@ def test_nothing_that_leaves_the_portal_carries_codes_descriptions_or_dates_of_b
                     path_of(link)
                 ).status_code == 200
 
+    # -- a pay link from the staff page, by text and by e-mail -----------------------------------
+    for channel in ("text", "email"):
+        sent = staff.post(
+            "/staff/accounts/320015/pay-link",
+            data={"channel": channel, "csrf_token": token_from(staff, "/staff/accounts/320015")},
+        )
+        assert sent.status_code == 303
+
     # -- everything that left the portal ------------------------------------------------------
     printed = capsys.readouterr()
     items = captured(portal, messages, stub, collector, cli_output, printed)
+    texts = read_outbox(env["PORTAL_SMS_OUTBOX_DIR"])
+    assert {t["kind"] for t in texts} >= {"reminder", "pay-link"}, texts
+    items += text_items(texts)
     assert_capture_is_real(items, parsed, stub, collector, portal)
     assert_request_lines_name_no_one(printed.out, portal)
     assert_scanner_finds_what_is_there(portal, statement_pages, guesses)

@@ -36,6 +36,7 @@ from portal.services.notices import opt_out_url
 from portal.services.statements import import_statement
 from tests.conftest import csrf_token, lopez_account, statement
 from tests.integration.conftest import checkout_form, open_checkout, path_of, pay, sign_in
+from tests.integration.test_corrected_statement_pages import corrected
 from tests.plan_helpers import run_on, set_up_plan
 from tests.ses_events import complaint
 
@@ -219,6 +220,42 @@ def test_a_patients_statement_hides_the_other_patients_visits(pseudo_client, ser
     sign_in(pseudo_client, last_name="Núñez-Lopez", date_of_birth="2018-01-09")
     check(pseudo_client.get("/statements/S-2026-000123"), known_data(services, lopez))
     check(pseudo_client.get("/account/help"), known_data(services, lopez))  # the guarantor's
+
+
+def test_a_corrected_statement(pseudo_client, services, lopez):
+    """What changed on a corrected statement (a line changed, one removed, one added)."""
+    import_statement(services, lopez_account(), corrected(), notify=False)
+    data = known_data(services, lopez)
+
+    for last_name, born in (("Lopez", "1984-03-12"), ("Lopez", "2015-06-02")):  # a patient's
+        sign_in(pseudo_client, last_name=last_name, date_of_birth=born)
+        page = pseudo_client.get("/statements/S-2026-000123")
+        assert 'data-testid="corrected"' in page.get_data(as_text=True)
+        check(page, data)
+
+
+def test_the_billing_texts_page(pseudo_client, services, lopez):
+    """Turning billing texts on (with its refusals), on, and off; a patient who is not the
+    guarantor is told who can."""
+    sign_in(pseudo_client)
+    data = [*known_data(services, lopez), "555-555-0123", "+15555550123", "(555) 555-0123"]
+    page = "/account/texts"
+    check(pseudo_client.get(page), data)
+    token = csrf_token(pseudo_client.get(page).get_data(as_text=True))
+    check(pseudo_client.post(page, data={"csrf_token": token, "phone": ""}), data, 422)
+    check(
+        pseudo_client.post(page, data={"csrf_token": token, "phone": "12", "agree": "y"}), data, 422
+    )
+    turned_on = pseudo_client.post(
+        page, data={"csrf_token": token, "phone": "555-555-0123", "agree": "y"}
+    )
+    assert turned_on.status_code == 303, turned_on.get_data(as_text=True)[:300]
+    check(pseudo_client.get(page), data)  # on, with the flash
+    stopped = pseudo_client.post(f"{page}/stop", data={"csrf_token": token})
+    assert stopped.status_code == 303
+    check(pseudo_client.get(page), data)
+    sign_in(pseudo_client, last_name="Lopez", date_of_birth="2015-06-02")
+    check(pseudo_client.get(page), data)
 
 
 def test_the_opt_out_pages(pseudo_client, services, lopez):

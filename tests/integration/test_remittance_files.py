@@ -2,9 +2,12 @@
 to what their comments say, and each bad file is refused with exactly its expected
 refusals (segment number and rule)."""
 
+import logging
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from portal.services.remittance_reader import RemittanceRefused, read_835
 from tests.remittances import BAD, GOOD, corpus_text, expected_refusals
@@ -93,3 +96,56 @@ def test_several_transactions_of_one_file_are_each_a_remittance():
 def test_every_good_file_reads():
     for path in sorted(GOOD.glob("*.835")):
         assert read_835(corpus_text(path)).remittances, path.name
+
+
+SIX_PAIRS = "CLP*C-1001*1*185*140*0*12*PAYER-C-1001*11*1~\\n"
+
+
+def test_six_pairs_of_one_cas_segment_are_each_read():
+    text = corpus_text(GOOD / "01_paid_in_full.835").replace(
+        "CAS*CO*45*35~",
+        "CAS*CO*45*10**253*5**94*5**97*5**B7*5**16*5~",
+    )
+    [r] = read_835(text).remittances
+    [line] = r.claims[0].lines
+    assert [(a.group, a.reason, a.amount_cents) for a in line.adjustments] == [
+        ("CO", "45", 1000),
+        ("CO", "253", 500),
+        ("CO", "94", 500),
+        ("CO", "97", 500),
+        ("CO", "B7", 500),
+        ("CO", "16", 500),
+    ]
+
+
+def test_reading_logs_nothing_of_the_file(caplog):
+    """pyx12 logs what it finds with the file's values (names in an NM1): never kept."""
+    caplog.set_level(logging.DEBUG)
+
+    with pytest.raises(RemittanceRefused):
+        read_835(corpus_text(BAD / "adjustment_group.835"))
+    read_835(corpus_text(GOOD / "02_deductible_coinsurance_copay.835"))
+
+    assert [r.name for r in caplog.records if r.name.startswith("pyx12")] == []
+
+
+GOOD_TEXTS = [corpus_text(p) for p in sorted(GOOD.glob("*.835"))]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(
+    source=st.sampled_from(GOOD_TEXTS),
+    cuts=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 40), st.text(max_size=6)), max_size=4),
+)
+def test_any_damaged_file_is_read_or_refused_never_an_error(source, cuts):
+    """Bytes cut out and text put in anywhere: the file reads, or is refused with a
+    segment and rule; nothing else escapes."""
+    text = source
+    for place, length, insert in cuts:
+        at = int(place * len(text))
+        text = text[:at] + insert + text[at + length :]
+    try:
+        read_835(text)
+    except RemittanceRefused as refused:
+        assert refused.refusals
+        assert all(r.segment >= 1 and r.rule for r in refused.refusals)

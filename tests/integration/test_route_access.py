@@ -35,12 +35,14 @@ from portal.services.mail_feedback import apply_ses_event
 from portal.services.notices import opt_out_url
 from portal.services.pay_links import pay_link_token
 from portal.services.payments import apply_gateway_event, start_payment
+from portal.services.remittances import import_remittances
 from portal.services.staff_actions import open_escalation, post_manual_payment
 from portal.services.statements import import_statement
 from tests.conftest import NOW, statement
 from tests.integration.conftest import GOOD_CARD, GUARANTOR, path_of, sign_in, token_from
 from tests.integration.staff_helpers import NEW_PASSWORD, PASSWORD, make_staff, staff_sign_in
 from tests.integration.test_security_headers import header_problems, inline_problems
+from tests.remittances import GOOD, corpus_text
 from tests.ses_events import bounce
 from tests.stripe_fixtures import event, signed
 
@@ -164,12 +166,18 @@ def import_file(world: World) -> dict:
     return {"file": (io.BytesIO(EXAMPLE_STATEMENTS), "statements.json")}
 
 
+def remittance_file(world: World) -> dict:
+    return {"file": (io.BytesIO(UNMATCHED_835.encode()), "payer.835")}
+
+
 def signed_foreign_event(world: World) -> dict:
     body, headers = signed(event("customer.created", {"id": "cus_1", "object": "customer"}))
     return {"data": body, "headers": headers}
 
 
 ADMIN, SUPERVISOR, ASSOCIATE = Role.ADMIN, Role.SUPERVISOR, Role.ASSOCIATE
+UNMATCHED_835 = corpus_text(GOOD / "08_unmatched.835")
+UNMATCHED = "1512345678-EFT-8008"
 ROUTE_PLAN = (Installment(1, NOW.date(), 5_000), Installment(2, NOW.date(), 4_550))
 TABLE = [
     # The public site, static files, the health check and the API's description.
@@ -621,6 +629,13 @@ TABLE = [
         key_only(OK),
         exempt=lambda w: {"data": EXAMPLE_STATEMENTS, "content_type": "application/json"},
     ),
+    Route(
+        "POST",
+        "/api/v1/remittances",
+        "/api/v1/remittances",
+        key_only(OK),
+        exempt=lambda w: {"data": UNMATCHED_835.encode(), "content_type": "application/edi-x12"},
+    ),
     # Staff sign-in (open to all), then the console (by role).
     Route("GET", "/staff/login", "/staff/login", everyone()),
     Route(
@@ -779,6 +794,15 @@ TABLE = [
     ),
     Route(
         "POST",
+        "/staff/accounts/<account_number>/pay-link",
+        "/staff/accounts/100777/pay-link",
+        staff_only(ASSOCIATE, see_other("/staff/accounts/100777")),
+        form=lambda w: {"channel": "email"},
+        csrf_actor="admin",
+        changes=True,
+    ),
+    Route(
+        "POST",
         "/staff/accounts/<account_number>/plans/<plan_id>/skip",
         "/staff/accounts/100234/plans/{plan_a}/skip",
         staff_only(SUPERVISOR, TO_A_ACCOUNT),
@@ -892,6 +916,7 @@ TABLE = [
     Route("GET", "/staff/payments", "/staff/payments", staff_only(ASSOCIATE, OK)),
     Route("GET", "/staff/reports/aging", "/staff/reports/aging", staff_only(ASSOCIATE, OK)),
     Route("GET", "/staff/reports/deposits", "/staff/reports/deposits", staff_only(ASSOCIATE, OK)),
+    Route("GET", "/staff/reports/payouts", "/staff/reports/payouts", staff_only(SUPERVISOR, OK)),
     Route("GET", "/staff/reports/monthly", "/staff/reports/monthly", staff_only(SUPERVISOR, OK)),
     Route("GET", "/staff/import", "/staff/import", staff_only(SUPERVISOR, OK)),
     Route(
@@ -900,6 +925,30 @@ TABLE = [
         "/staff/import",
         staff_only(SUPERVISOR, OK),
         form=import_file,
+        csrf_actor="admin",
+        changes=True,
+    ),
+    # Insurance remittances (issue 20).
+    Route("GET", "/staff/remittances", "/staff/remittances", staff_only(ASSOCIATE, OK)),
+    Route("GET", "/staff/remittances/work", "/staff/remittances/work", staff_only(ASSOCIATE, OK)),
+    Route(
+        "GET", "/staff/remittances/import", "/staff/remittances/import", staff_only(SUPERVISOR, OK)
+    ),
+    Route(
+        "POST",
+        "/staff/remittances/import",
+        "/staff/remittances/import",
+        staff_only(SUPERVISOR, OK),
+        form=remittance_file,
+        csrf_actor="admin",
+        changes=True,
+    ),
+    Route(
+        "POST",
+        "/staff/remittances/work/<remittance_id>/<path:item_id>",
+        f"/staff/remittances/work/{UNMATCHED}/{UNMATCHED}%231",
+        staff_only(ASSOCIATE, see_other("/staff/remittances/work")),
+        form=lambda w: {"note": "Route test"},
         csrf_actor="admin",
         changes=True,
     ),
@@ -1019,6 +1068,8 @@ def world(request, config, lopez, smith) -> World:
             (name[-1] * 32).replace("a", "9"),
         )
         w.ids[name] = asked.case_id
+    # A remittance whose claims match nothing: its work items are there to resolve.
+    import_remittances(services, UNMATCHED_835, "setup")
     good = create_api_key(services, "route-test", "setup").key
     revoked = create_api_key(services, "revoked", "setup").key
     revoke_api_key(services, "revoked", "setup")
@@ -1260,6 +1311,7 @@ def test_the_only_posts_without_a_csrf_token_prove_themselves_otherwise():
     exempt = {r.rule for r in TABLE if r.method != "GET" and r.exempt is not None}
     assert exempt == {
         "/api/v1/statements",
+        "/api/v1/remittances",
         "/webhooks/stripe",
         "/webhooks/sms",
         "/reminders/stop/<token>",

@@ -37,7 +37,7 @@ def wired(services, receiver):
         outbound_webhook_secret="whsec-page-0123456789",
     )
     return dataclasses.replace(
-        services, settings=settings, webhooks=HttpWebhookSender(receiver.url, timeout=0.5)
+        services, settings=settings, webhooks=HttpWebhookSender(receiver.url, timeout=2.0)
     )
 
 

@@ -250,7 +250,7 @@ def test_another_topic_is_refused(client, services, lopez, fetches, signing_key)
 
 def test_an_old_message_is_refused(client, services, lopez, fetches, signing_key):
     consent(services)
-    old = (NOW - dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    old = (NOW - dt.timedelta(hours=25)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     refused(client, services, inbound(signing_key[0], "STOP", Timestamp=old))
 
 
@@ -324,3 +324,25 @@ def test_a_handler_killed_mid_way_is_finished_by_the_sweep(
     assert swept.done == 1
     assert not services.store.sms_consent("100234").active
     assert [t["kind"] for t in texts(services)] == ["sms-stop"]
+
+
+def test_a_text_whose_handler_was_killed_is_taken_over_by_a_later_delivery(
+    client, services, clock, lopez, fetches, signing_key
+):
+    from portal.services.claims import claim_payload
+
+    consent(services)
+    # Claimed by a process that was killed before acting: SNS is asked to deliver again.
+    services.store.claim(
+        "sms-inbound", "in-1", NOW, payload=claim_payload(phone=PHONE, body="STOP")
+    )
+    body = inbound(signing_key[0], "STOP")
+    held = post(client, body)
+    assert held.status_code == 409
+    assert services.store.sms_consent("100234").active and texts(services) == []
+    # SNS's delivery policy tries again for hours (the same message, its Timestamp kept);
+    # once the claim is stale it is taken over.
+    clock.advance(minutes=11)
+    assert post(client, body).status_code == 200
+    assert not services.store.sms_consent("100234").active
+    assert len(texts(services)) == 1

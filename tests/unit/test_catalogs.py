@@ -59,3 +59,36 @@ def test_every_message_is_translated_with_the_same_placeholders(language):
             elif set(PLACEHOLDER.findall(target)) != wanted:
                 problems.append(f"placeholders differ: {sources[0]!r} -> {target!r}")
     assert not problems, problems
+
+
+# Issue 18: one register (usted) everywhere, and the billing words US Spanish-language
+# insurers use. The forms below are the informal second person only (usted's are not here).
+INFORMAL = re.compile(
+    r"\b(tú|tu|tus|te|ti|contigo|tienes|puedes|quieres|debes|eres|estás)\b", re.IGNORECASE
+)
+BILLING_WORDS = {
+    "deductible": "deducible",
+    "coinsurance": "coaseguro",
+    "copay": "copago",
+    "balance": "saldo",
+}
+
+
+@pytest.mark.parametrize("domain", ["messages", "email"])
+def test_spanish_speaks_to_the_patient_as_usted_with_the_insurers_billing_words(domain):
+    catalog = read(TRANSLATIONS / "es" / "LC_MESSAGES" / f"{domain}.po")
+    informal, other_words = [], []
+    for message in catalog:
+        if not message.id:
+            continue
+        english = " ".join([message.id] if isinstance(message.id, str) else message.id)
+        spanish = " ".join([message.string] if isinstance(message.string, str) else message.string)
+        if INFORMAL.search(spanish):
+            informal.append(spanish)
+        for word, translation in BILLING_WORDS.items():
+            if re.search(rf"\b{word}s?\b", english, re.IGNORECASE) and translation not in (
+                spanish.lower()
+            ):
+                other_words.append((word, spanish))
+    assert informal == []
+    assert other_words == []

@@ -119,6 +119,9 @@ def test_every_bad_variable_is_one_line_naming_it(tmp_path):
         ("PORTAL_ASSISTANCE_HOLD_DAYS", "0"),
         ("PORTAL_ASSISTANCE_HOLD_DAYS", "thirty"),
         ("PORTAL_CASE_ANSWER_DAYS", "-5"),
+        ("PORTAL_DYNAMODB_SHARDS", "0"),
+        ("PORTAL_DYNAMODB_SHARDS", "65"),
+        ("PORTAL_DYNAMODB_SHARDS", "eight"),
     ],
 )
 def test_one_bad_value_one_line(tmp_path, name, value):
@@ -344,6 +347,15 @@ def test_the_case_settings_default_and_are_read(tmp_path):
     assert (read.assistance_hold_days, read.case_answer_days) == (45, 3)
 
 
+def test_the_dynamodb_store_is_built_with_the_shard_count(tmp_path):
+    from portal.bootstrap import build_services
+
+    assert Settings.from_env(env(tmp_path)).dynamodb_shards == 8
+    dynamodb = {"PORTAL_STORE": "dynamodb", "PORTAL_DYNAMODB_TABLE": "t"}
+    settings = Settings.from_env(env(tmp_path, **dynamodb, PORTAL_DYNAMODB_SHARDS="3"))
+    assert build_services(settings).store.shards == 3
+
+
 def test_outbound_webhooks_are_off_by_default_and_read_with_their_secret(tmp_path):
     assert Settings.from_env(env(tmp_path)).outbound_webhook_url == ""
     s = Settings.from_env(
@@ -390,3 +402,11 @@ def test_lambda_posts_webhooks_only_over_https(tmp_path):
     }
     (problem,) = problems(env(tmp_path, **values))
     assert problem.startswith("PORTAL_OUTBOUND_WEBHOOK_URL: must be https://")
+
+
+def test_corrections_keep_the_reminder_stage_unless_told(tmp_path):
+    assert Settings.from_env(env(tmp_path)).corrections_restart_reminders is False
+    told = env(tmp_path, PORTAL_CORRECTIONS_RESTART_REMINDERS="true")
+    assert Settings.from_env(told).corrections_restart_reminders is True
+    (problem,) = problems(env(tmp_path, PORTAL_CORRECTIONS_RESTART_REMINDERS="maybe"))
+    assert problem.startswith("PORTAL_CORRECTIONS_RESTART_REMINDERS:")

@@ -269,3 +269,38 @@ def test_every_reason_a_gateway_gives_for_a_failed_try_is_in_the_catalog(emails)
         assert leftover_words(reason_words(words, reason), []) == [], reason
     assert reason_words(words, "Something the processor said.") == ""
     assert reason_words(emails.wording("en"), "Something the processor said.") != ""
+
+
+def test_every_text_message_and_processor_line_is_in_the_catalog(services, emails):
+    """The billing texts, and the lines the payment processor shows (a checkout's, a plan
+    installment's): the same catalog, in the account's language."""
+    from portal.domain.payments import checkout_line, installment_line
+    from portal.services.texting import (
+        confirm_text,
+        help_text,
+        pay_link_text,
+        reminder_text,
+        start_text,
+        stop_text,
+    )
+
+    services.emails = emails
+    link = "http://portal.test/s/abc123"
+    data = [services.practice.name, services.practice.phone, link]
+    texts = [
+        pay_link_text(services, ACCOUNT, link),
+        reminder_text(services, ACCOUNT, link),
+        *(made(services, ACCOUNT) for made in (confirm_text, help_text, stop_text, start_text)),
+    ]
+    for text in texts:
+        assert OPEN in text and leftover_words(text, data) == [], text
+
+    gettext = emails.wording(PSEUDO).gettext
+    lines = [
+        checkout_line(["S-2026-000123"], gettext),
+        checkout_line(["S-2026-000100", "S-2026-000123"], gettext),
+        checkout_line([], gettext),
+        installment_line(2, 6, gettext),
+    ]
+    for shown in lines:
+        assert OPEN in shown and leftover_words(shown, []) == [], shown

@@ -6,6 +6,7 @@ from typing import Any
 
 from portal.adapters.dynamodb.items import Partition, account_pk
 from portal.adapters.dynamodb.records import _audit_pk, _Retry
+from portal.adapters.dynamodb.shards import AUDIT, MAX_SHARDS, shard_key
 from portal.adapters.dynamodb.table import MAX_ATTEMPTS, Item, Table, key_condition, seq, ts
 from portal.domain.staff import AuditEntry
 from portal.ports.store import StoreError
@@ -18,8 +19,11 @@ class DynamoDbTable:
 
     db: Table
 
-    def __init__(self, table_name: str, resource: Any = None):
+    def __init__(self, table_name: str, resource: Any = None, shards: int = 1):
+        if not 1 <= shards <= MAX_SHARDS:
+            raise ValueError(f"shards must be 1 to {MAX_SHARDS}")
         self.db = Table(table_name, resource)
+        self.shards = shards
 
     def migrate(self) -> int:
         self.db.create_if_local()
@@ -67,7 +71,7 @@ class DynamoDbTable:
             "SK": entry_id,
             "GSI1PK": f"ACTOR#{entry.actor}",
             "GSI1SK": entry_id,
-            "GSI2PK": "AUDIT",
+            "GSI2PK": shard_key(AUDIT, entry_id, self.shards),
             "GSI2SK": entry_id,
             "at": ts(entry.at),
             "actor": entry.actor,

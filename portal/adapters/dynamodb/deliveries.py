@@ -32,8 +32,9 @@ class DynamoDbDeliveries(DynamoDbTable):
     def add_deliveries(self, after: int, page: EventPage, at: datetime) -> bool:
         # Each put is refused when the delivery is there already, so a run that stopped
         # half way, or two at once, add each delivery once; then the position moves once.
-        for event in page.events:
-            self.db.put(_item(new_delivery(event, page.position, at)), "attribute_not_exists(PK)")
+        for order, event in enumerate(page.events):
+            delivery = new_delivery(event, page.position, at, order)
+            self.db.put(_item(delivery), "attribute_not_exists(PK)")
         pk, sk = POSITION_KEY
         condition = "#position = :after" if after else "attribute_not_exists(PK)"
         values = {":position": page.position, **({":after": after} if after else {})}
@@ -60,7 +61,7 @@ class DynamoDbDeliveries(DynamoDbTable):
         # The index lags the table: each is read again, and kept only if still due.
         found = [_delivery(i) for i in self.db.get_many(keys)]
         due = [d for d in found if d.state is DeliveryState.PENDING and d.next_at <= now]
-        return sorted(due, key=lambda d: (d.position, d.first_at))
+        return sorted(due, key=lambda d: (d.position, d.order))
 
     def save_delivery(self, before: Delivery, after: Delivery) -> bool:
         item = _item(after)
@@ -90,6 +91,7 @@ def _item(d: Delivery) -> Item:
         "SK": "WEBHOOK",
         "event": d.event.to_json(),
         "position": d.position,
+        "order": d.order,
         "state": d.state.value,
         "attempts": d.attempts,
         "next_at": ts(d.next_at),
@@ -101,7 +103,7 @@ def _item(d: Delivery) -> Item:
     if d.state is DeliveryState.PENDING:
         item.update(GSI2PK=DUE, GSI2SK=f"{ts(d.next_at)}#{d.event_id}")
     elif d.state is DeliveryState.FAILED:
-        item.update(GSI2PK=FAILED, GSI2SK=f"{seq(d.position)}#{ts(d.first_at)}#{d.event_id}")
+        item.update(GSI2PK=FAILED, GSI2SK=f"{seq(d.position)}#{d.order:06d}#{d.event_id}")
     return item
 
 
@@ -109,6 +111,7 @@ def _delivery(item: Item) -> Delivery:
     return Delivery(
         event=MoneyEvent.from_json(item["event"]),
         position=int(item["position"]),
+        order=int(item.get("order", 0)),
         state=DeliveryState(item["state"]),
         first_at=parse_required_ts(item["first_at"]),
         next_at=parse_required_ts(item["next_at"]),

@@ -36,6 +36,7 @@ from portal.adapters.dynamodb.records import (
     _Retry,
 )
 from portal.adapters.dynamodb.remittances import claim_index_items
+from portal.adapters.dynamodb.shards import RECEIVABLE, TOTALS, shard_key
 from portal.adapters.dynamodb.table import (
     MAX_ATTEMPTS,
     Item,
@@ -47,7 +48,7 @@ from portal.adapters.dynamodb.table import (
 from portal.adapters.statement_records import statement_from_record, statement_record
 from portal.domain.account_book import AccountBook, Change, ClaimedKey, KeyKind
 from portal.domain.accounts import Account
-from portal.domain.corrections import correction_entries, is_correction, transfers
+from portal.domain.corrections import as_stored, correction_entries, is_correction, transfers
 from portal.domain.ledger import LedgerEntry, apply_credit, balances, statement_entries
 from portal.domain.money_events import change_events, entry_events
 from portal.domain.names import name_key
@@ -105,7 +106,7 @@ class DynamoDbLedger(DynamoDbTable):
         item.update(PK=account_pk(part.account_number), SK="ACCOUNT")
         first = item.get("ledger_seq", 0) + 1
         numbered = [dataclasses.replace(e, entry_id=n) for n, e in enumerate(entries, start=first)]
-        totals = _month_totals(entries)
+        totals = _month_totals(entries, shard_key(TOTALS, part.account_number, self.shards))
         room = max(0, TRANSACTION_ITEMS - len(actions) - 1 - len(totals))
         unwritten = part.pending + numbered
         now, later = unwritten[:room], unwritten[room:]
@@ -113,7 +114,9 @@ class DynamoDbLedger(DynamoDbTable):
         item.update(
             version=version + 1,
             ledger_seq=first - 1 + len(entries),
-            **_receivable(item, part.account_number, part.entries + entries, statements, at),
+            **_receivable(
+                item, part.account_number, part.entries + entries, statements, at, self.shards
+            ),
         )
         _set_pending(item, later)
         condition = (
@@ -266,21 +269,22 @@ class DynamoDbLedger(DynamoDbTable):
         """Replace a stored statement by a higher version of it (else CONFLICT): the version
         replaced kept whole, the lines replaced, the ledger moved from the old lines to the
         new, all in the account's one transaction (conditional on the pointer as read)."""
-        new, notice = item.statement, item.notice
-        pointer = self.db.get(f"STATEMENT#{new.statement_id}", "STATEMENT")
+        sent, notice = item.statement, item.notice
+        pointer = self.db.get(f"STATEMENT#{sent.statement_id}", "STATEMENT")
         if pointer is None:
             raise _Retry()
         stored_version = int(pointer.get("version", 1))
-        if pointer["fingerprint"] == new.fingerprint():
+        if pointer["fingerprint"] == sent.fingerprint():
             return ImportResult(ImportOutcome.UNCHANGED)
-        if pointer["account_number"] != new.account_number or not is_correction(
-            stored_version, new
+        if pointer["account_number"] != sent.account_number or not is_correction(
+            stored_version, sent
         ):
             return ImportResult(ImportOutcome.CONFLICT)
-        part = self._partition(new.account_number)
-        old = next((s for s in part.statements if s.statement_id == new.statement_id), None)
+        part = self._partition(sent.account_number)
+        old = next((s for s in part.statements if s.statement_id == sent.statement_id), None)
         if old is None or old.version != stored_version:
             raise _Retry()
+        new = as_stored(old, sent, item.new_due_date)
         header = dataclasses.replace(new, lines=())
         headers = [header if s.statement_id == new.statement_id else s for s in part.statements]
         entries = correction_entries(old, new, part.entries, headers, at)
@@ -291,7 +295,7 @@ class DynamoDbLedger(DynamoDbTable):
         )
         values: Item = {
             ":old": pointer["fingerprint"],
-            ":new": new.fingerprint(),
+            ":new": sent.fingerprint(),  # as sent: the same file again is unchanged
             ":v": new.version,
         }
         if "version" in pointer:
@@ -306,6 +310,7 @@ class DynamoDbLedger(DynamoDbTable):
                 }
             },
             {"Put": {"Item": statement_item(new, at)}},
+            *({"Put": {"Item": c}} for c in claim_index_items(new)),
             {
                 "Put": {
                     "Item": {
@@ -689,8 +694,9 @@ def _receivable(
     entries: list[LedgerEntry],
     statements: list[Statement],
     at: datetime,
+    shards: int,
 ) -> Item:
-    """The account's balances and its place in the receivables index (GSI2)."""
+    """The account's balances and its place in the receivables index (GSI2, its shard)."""
     by_statement = balances(entries).by_statement
     due = {s.statement_id: s.due_date for s in statements}
     open_now: dict[str, Item] = {
@@ -703,7 +709,7 @@ def _receivable(
         "balance_cents": sum(e.amount_cents for e in entries),
         "open_statements": open_now,
         "last_entry_at": max(item.get("last_entry_at", ""), ts(latest)),
-        "GSI2PK": "RECEIVABLE",
+        "GSI2PK": shard_key(RECEIVABLE, account_number, shards),
     }
     if open_now:
         oldest = min(s["due_date"] for s in open_now.values())
@@ -716,14 +722,14 @@ def _receivable(
     return fields
 
 
-def _month_totals(entries: list[LedgerEntry]) -> list[Item]:
+def _month_totals(entries: list[LedgerEntry], pk: str) -> list[Item]:
     sums: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for entry in entries:
         sums[month_of(entry.posted_at)][entry.kind.value] += entry.amount_cents
     return [
         {
             "Update": {
-                "Key": {"PK": "LEDGER_TOTALS", "SK": month},
+                "Key": {"PK": pk, "SK": month},
                 "UpdateExpression": "ADD " + ", ".join(f"#k{i} :v{i}" for i in range(len(kinds))),
                 "ExpressionAttributeNames": {f"#k{i}": k for i, k in enumerate(kinds)},
                 "ExpressionAttributeValues": {f":v{i}": v for i, v in enumerate(kinds.values())},

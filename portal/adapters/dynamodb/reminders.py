@@ -1,10 +1,12 @@
 """The DynamoDB store's reminders port: accounts due a reminder and opt-outs."""
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from portal.adapters.dynamodb.database import DynamoDbTable
 from portal.adapters.dynamodb.items import account_from, account_pk
 from portal.adapters.dynamodb.records import FAILED, TRANSACTION_ITEMS
+from portal.adapters.dynamodb.shards import RECEIVABLE, fan_out, merged, shard_keys
 from portal.adapters.dynamodb.table import Item, key_condition, ts
 from portal.ports.reminders import DueAccount
 from portal.ports.store import StoreError
@@ -14,18 +16,16 @@ class DynamoDbReminders(DynamoDbTable):
     """The Reminders port on DynamoDB."""
 
     def accounts_due(self, due_on_or_before: date) -> list[DueAccount]:
+        last = f"OPEN#{due_on_or_before.isoformat()}#~"
+
+        def shard(key: str) -> Iterable[Item]:
+            return self.db.query(
+                IndexName="GSI2", **key_condition("GSI2PK", key, "GSI2SK", "between", "OPEN#", last)
+            )
+
+        parts = fan_out(shard, shard_keys(RECEIVABLE, self.shards))
         found = []
-        for item in self.db.query(
-            IndexName="GSI2",
-            **key_condition(
-                "GSI2PK",
-                "RECEIVABLE",
-                "GSI2SK",
-                "between",
-                "OPEN#",
-                f"OPEN#{due_on_or_before.isoformat()}#~",
-            ),
-        ):
+        for item in merged(parts, "GSI2SK"):
             open_now = item.get("open_statements", {})
             if not open_now:
                 continue

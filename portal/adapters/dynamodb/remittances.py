@@ -3,13 +3,13 @@
 Statement lines by claim id: importing a statement writes, in its transaction, an index
 item `CLAIM#<claim id>` / `LINE#<statement id>` for each claim id its lines carry (see
 `claim_index_items`); the lines themselves are read from the statements. A remittance is
-one item `REMITTANCE#<id>` / `REMITTANCE`, in GSI3 under `REMITTANCES#<month imported>`
-(the report) and, while it has open work items, in GSI2 under `REMITTANCES_OPEN` (the
-associates' queue)."""
+one item `REMITTANCE#<id>` / `REMITTANCE`: in GSI3 under `REMITTANCES#<month imported>`
+(the report), in GSI1 under `REMITTANCES_PAID#<month paid>` (the deposits), and in GSI2
+under `REMITTANCES_OPEN` while it has open work items (the associates' queue)."""
 
 from collections.abc import Collection
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from portal.adapters.dynamodb.database import DynamoDbTable
 from portal.adapters.dynamodb.items import account_pk, statement_from
@@ -22,7 +22,7 @@ from portal.domain.statements import Statement
 
 SK = "REMITTANCE"
 OPEN = "REMITTANCES_OPEN"
-KEYS = ("PK", "SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK")
+KEYS = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK")
 
 
 def claim_index_items(statement: Statement) -> list[Item]:
@@ -89,6 +89,25 @@ class DynamoDbRemittances(DynamoDbTable):
             found += [r for r in map(_record, items) if since <= r.imported_at < until]
         return sorted(found, key=lambda r: (r.imported_at, r.remittance_id))
 
+    def remittances_paid(self, since: date, until: date) -> list[RemittanceRecord]:
+        found: list[RemittanceRecord] = []
+        month = since.replace(day=1)
+        while month <= until:
+            items = self.db.query(
+                IndexName="GSI1",
+                **key_condition(
+                    "GSI1PK",
+                    f"REMITTANCES_PAID#{month:%Y-%m}",
+                    "GSI1SK",
+                    "between",
+                    since.isoformat(),
+                    f"{until.isoformat()}$",
+                ),
+            )
+            found += map(_record, items)
+            month = (month + timedelta(days=32)).replace(day=1)
+        return sorted(found, key=lambda r: (r.paid_on or since, r.remittance_id))
+
     def remittances_with_open_items(self) -> list[RemittanceRecord]:
         items = self.db.query(IndexName="GSI2", **key_condition("GSI2PK", OPEN))
         return [_record(i) for i in items]
@@ -107,6 +126,9 @@ def _item(record: RemittanceRecord) -> Item:
         "GSI3SK": f"{data['imported_at']}#{record.remittance_id}",
         **data,
     }
+    if record.paid_on is not None:
+        item["GSI1PK"] = f"REMITTANCES_PAID#{record.paid_on:%Y-%m}"
+        item["GSI1SK"] = f"{record.paid_on.isoformat()}#{record.remittance_id}"
     if record.open_items:
         item["GSI2PK"] = OPEN
         item["GSI2SK"] = f"{data['imported_at']}#{record.remittance_id}"

@@ -2,11 +2,13 @@
 receivable."""
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 from portal.adapters.dynamodb.database import DynamoDbTable
 from portal.adapters.dynamodb.items import entry_from, pending_entries
 from portal.adapters.dynamodb.records import PENDING, _months
+from portal.adapters.dynamodb.shards import RECEIVABLE, TOTALS, fan_out, shard_keys
 from portal.adapters.dynamodb.table import (
     Item,
     key_condition,
@@ -22,18 +24,22 @@ class DynamoDbReports(DynamoDbTable):
 
     def open_balances(self, as_of: datetime) -> list[OpenBalance]:
         stamp = ts(as_of)
-        accounts = [
-            *self.db.query(
-                IndexName="GSI2",
-                **key_condition("GSI2PK", "RECEIVABLE", "GSI2SK", "begins_with", "OPEN#"),
-            ),
-            *self.db.query(
-                IndexName="GSI2",
-                **key_condition(
-                    "GSI2PK", "RECEIVABLE", "GSI2SK", "between", f"SETTLED#{stamp}", "SETTLED#~"
+
+        def shard(key: str) -> list[Item]:
+            return [
+                *self.db.query(
+                    IndexName="GSI2",
+                    **key_condition("GSI2PK", key, "GSI2SK", "begins_with", "OPEN#"),
                 ),
-            ),
-        ]
+                *self.db.query(
+                    IndexName="GSI2",
+                    **key_condition(
+                        "GSI2PK", key, "GSI2SK", "between", f"SETTLED#{stamp}", "SETTLED#~"
+                    ),
+                ),
+            ]
+
+        accounts = [i for part in fan_out(shard, shard_keys(RECEIVABLE, self.shards)) for i in part]
         found = []
         for item in accounts:
             name = f"{item['first_name']} {item['last_name']}"
@@ -59,14 +65,7 @@ class DynamoDbReports(DynamoDbTable):
 
     def ledger_totals(self, since: datetime, until: datetime) -> dict[EntryKind, int]:
         totals: dict[EntryKind, int] = defaultdict(int)
-        whole = {
-            item["SK"]: item
-            for item in self.db.query(
-                **key_condition(
-                    "PK", "LEDGER_TOTALS", "SK", "between", month_of(since), month_of(until)
-                )
-            )
-        }
+        whole = self._month_totals("between", month_of(since), month_of(until))
         waiting: list[LedgerEntry] | None = None
         for month in _months(since, until):
             start, end = _month_bounds(month)
@@ -82,13 +81,24 @@ class DynamoDbReports(DynamoDbTable):
 
     def receivable_at(self, at: datetime) -> int:
         month = month_of(at)
-        before = sum(
-            sum(_kinds(item).values())
-            for item in self.db.query(**key_condition("PK", "LEDGER_TOTALS", "SK", "<", month))
-        )
+        before = sum(sum(_kinds(item).values()) for item in self._month_totals("<", month).values())
         start, _ = _month_bounds(month)
         entries = self._entries_in(month, start, at, self._waiting_entries())
         return before + sum(e.amount_cents for e in entries)
+
+    def _month_totals(self, operator: str, *months: str) -> dict[str, Item]:
+        """The month totals items of the months asked for, each shard's added up."""
+
+        def shard(key: str) -> Iterable[Item]:
+            return self.db.query(**key_condition("PK", key, "SK", operator, *months))
+
+        whole: dict[str, Item] = {}
+        for part in fan_out(shard, shard_keys(TOTALS, self.shards)):
+            for item in part:
+                into = whole.setdefault(item["SK"], {"SK": item["SK"]})
+                for kind, cents in _kinds(item).items():
+                    into[kind.value] = into.get(kind.value, 0) + cents
+        return whole
 
     def _waiting_entries(self) -> list[LedgerEntry]:
         """Entries still waiting on account items (a large change not yet fully moved)."""

@@ -1,6 +1,8 @@
 """The DynamoDB store's SMS consent port: one item per account, `SMSCONSENT#<account>`,
 found by the number that texts back through `GSI1` `SMSPHONE#<phone>`."""
 
+from collections.abc import Sequence
+
 from portal.adapters.dynamodb.database import DynamoDbTable
 from portal.adapters.dynamodb.table import Item, key_condition, parse_required_ts, parse_ts, ts
 from portal.domain.texting import SmsConsent
@@ -28,6 +30,12 @@ class DynamoDbSmsConsents(DynamoDbTable):
         if consent.stopped_at is not None:
             item["stopped_at"] = ts(consent.stopped_at)
         self.db.put(item)
+
+    def sms_consents(self, account_numbers: Sequence[str]) -> dict[str, SmsConsent]:
+        if not account_numbers:
+            return {}
+        items = self.db.get_many([(_pk(n), SK) for n in account_numbers])
+        return {item["account_number"]: _consent(item) for item in items}
 
     def sms_consents_for_phone(self, phone: str) -> list[SmsConsent]:
         found = self.db.query(IndexName="GSI1", **key_condition("GSI1PK", f"SMSPHONE#{phone}"))

@@ -1,11 +1,21 @@
 """The DynamoDB store's staff port: staff users, audit log, notes, escalations, mail log."""
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from itertools import islice
 from typing import Any
 
 from portal.adapters.dynamodb.database import DynamoDbTable
 from portal.adapters.dynamodb.records import NO_ACCOUNT, _audit_pk, _mail_item
+from portal.adapters.dynamodb.shards import (
+    AUDIT,
+    ESCALATIONS,
+    QUEUE,
+    fan_out,
+    merged,
+    shard_key,
+    shard_keys,
+)
 from portal.adapters.dynamodb.table import (
     Item,
     key_condition,
@@ -112,8 +122,18 @@ class DynamoDbStaff(DynamoDbTable):
             query["IndexName"] = "GSI1"
             query.update(key_condition("GSI1PK", f"ACTOR#{actor}"))
         else:
-            query["IndexName"] = "GSI2"
-            query.update(key_condition("GSI2PK", "AUDIT"))
+            # Every shard's newest `limit`, merged newest first (the ids are one sequence).
+            def shard(key: str) -> Iterable[Item]:
+                found = self.db.query(
+                    IndexName="GSI2",
+                    ScanIndexForward=False,
+                    Limit=limit,
+                    **key_condition("GSI2PK", key),
+                )
+                return islice(found, limit)
+
+            parts = fan_out(shard, shard_keys(AUDIT, self.shards))
+            return [_audit_entry(i) for i in merged(parts, "GSI2SK", newest_first=True)[:limit]]
         if "FilterExpression" not in query:
             # Limit counts items read before filtering, so only an unfiltered page can
             # stop at `limit`; a filtered one reads whole pages until enough match.
@@ -149,9 +169,9 @@ class DynamoDbStaff(DynamoDbTable):
             "SK": "ESCALATION",
             "GSI1PK": f"ESCALATIONS#{item.account_number}",
             "GSI1SK": order,
-            "GSI2PK": "QUEUE",
+            "GSI2PK": shard_key(QUEUE, item.account_number, self.shards),
             "GSI2SK": order,
-            "GSI3PK": "ESCALATIONS",
+            "GSI3PK": shard_key(ESCALATIONS, item.account_number, self.shards),
             "GSI3SK": order,
             "key": item.key,
             "account_number": item.account_number,
@@ -193,12 +213,16 @@ class DynamoDbStaff(DynamoDbTable):
         account_number: str | None = None,
     ) -> list[Escalation]:
         if account_number is not None:
-            index, partition = "GSI1", f"ESCALATIONS#{account_number}"
+            index, partitions = "GSI1", [f"ESCALATIONS#{account_number}"]
         elif open_only:
-            index, partition = "GSI2", "QUEUE"
+            index, partitions = "GSI2", shard_keys(QUEUE, self.shards)
         else:
-            index, partition = "GSI3", "ESCALATIONS"
-        found = self.db.query(IndexName=index, **key_condition(f"{index}PK", partition))
+            index, partitions = "GSI3", shard_keys(ESCALATIONS, self.shards)
+
+        def shard(key: str) -> Iterable[Item]:
+            return self.db.query(IndexName=index, **key_condition(f"{index}PK", key))
+
+        found = merged(fan_out(shard, partitions), f"{index}SK")
         return [
             e
             for e in map(_escalation, found)

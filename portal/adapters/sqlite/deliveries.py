@@ -28,7 +28,7 @@ class SqliteDeliveries(SqliteDatabase):
                 "INSERT OR IGNORE INTO webhook_deliveries (event_id, position, body, state,"
                 " attempts, next_at, last_error, first_at, done_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_row(new_delivery(e, page.position, at)) for e in page.events],
+                [_row(new_delivery(e, page.position, at, n)) for n, e in enumerate(page.events)],
             )
             conn.execute(
                 "INSERT INTO webhook_position (id, position) VALUES (1, ?)"

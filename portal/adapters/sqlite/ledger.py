@@ -19,7 +19,7 @@ from portal.adapters.sqlite.records import (
 from portal.adapters.statement_records import statement_from_record, statement_record
 from portal.domain.account_book import AccountBook, Change, KeyKind
 from portal.domain.accounts import Account
-from portal.domain.corrections import correction_entries, is_correction, transfers
+from portal.domain.corrections import as_stored, correction_entries, is_correction, transfers
 from portal.domain.ledger import (
     EntryKind,
     LedgerEntry,
@@ -482,10 +482,11 @@ def _insert_lines(conn: sqlite3.Connection, statement: Statement) -> None:
 def _correct(conn: sqlite3.Connection, item: StatementImport, at: datetime) -> ImportResult:
     """Replace the stored statement by a higher version of it: the version replaced is kept
     whole, the lines replaced, and the ledger moved from the old lines to the new."""
-    new, notice = item.statement, item.notice
-    number = new.account_number
-    old = _statement(conn, new.statement_id)
+    sent, notice = item.statement, item.notice
+    number = sent.account_number
+    old = _statement(conn, sent.statement_id)
     assert old is not None
+    new = as_stored(old, sent, item.new_due_date)
     conn.execute(
         "INSERT INTO statement_versions (statement_id, version, replaced_at, body)"
         " VALUES (?, ?, ?, ?)",
@@ -497,7 +498,7 @@ def _correct(conn: sqlite3.Connection, item: StatementImport, at: datetime) -> I
         (
             new.statement_date.isoformat(),
             new.due_date.isoformat(),
-            new.fingerprint(),
+            sent.fingerprint(),  # as sent: the same file again is unchanged
             new.version,
             new.statement_id,
         ),

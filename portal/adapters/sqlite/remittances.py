@@ -5,7 +5,7 @@ import json
 import sqlite3
 from collections.abc import Collection
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 
 from portal.adapters.plan_records import utc_text
 from portal.adapters.remittance_records import remittance_of, remittance_record
@@ -75,6 +75,15 @@ class SqliteRemittances(SqliteDatabase):
                 "SELECT * FROM remittances WHERE imported_at >= ? AND imported_at < ?"
                 " ORDER BY imported_at, remittance_id",
                 (utc_text(since), utc_text(until)),
+            )
+            return [_record(r) for r in rows]
+
+    def remittances_paid(self, since: date, until: date) -> list[RemittanceRecord]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM remittances WHERE paid_on >= ? AND paid_on <= ?"
+                " ORDER BY paid_on, remittance_id",
+                (since.isoformat(), until.isoformat()),
             )
             return [_record(r) for r in rows]
 

@@ -1,6 +1,7 @@
 """The SQLite store's SMS consent port (table sms_consents, migration 13)."""
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 
 from portal.adapters.sqlite.database import SqliteDatabase
@@ -32,6 +33,19 @@ class SqliteSmsConsents(SqliteDatabase):
                     consent.time_zone,
                 ),
             )
+
+    def sms_consents(self, account_numbers: Sequence[str]) -> dict[str, SmsConsent]:
+        numbers = list(dict.fromkeys(account_numbers))
+        found: dict[str, SmsConsent] = {}
+        with self._read() as conn:
+            for start in range(0, len(numbers), 500):
+                chunk = numbers[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                for row in conn.execute(
+                    f"SELECT * FROM sms_consents WHERE account_number IN ({marks})", chunk
+                ):
+                    found[row["account_number"]] = _consent(row)
+        return found
 
     def sms_consents_for_phone(self, phone: str) -> list[SmsConsent]:
         with self._read() as conn:

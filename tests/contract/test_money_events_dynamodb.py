@@ -1,0 +1,71 @@
+"""The DynamoDB numbering of money events, on its own: a read stops before a number it
+cannot see yet (so a cursor never passes it), and readers numbering at once never give a
+number twice nor number a queued item twice."""
+
+import uuid
+
+import pytest
+
+from portal.adapters.dynamodb.money_events import COUNTER_KEY, EVENTS_PK, QUEUE_PK, queue_put
+from portal.adapters.dynamodb.store import DynamoDbStore
+from portal.adapters.dynamodb.table import seq
+from portal.domain.money_events import MoneyEvent, new_event_id
+from tests.conftest import NOW
+from tests.contract.test_store_contract import run_together
+
+
+@pytest.fixture
+def table(request, moto_endpoint) -> DynamoDbStore:
+    store = DynamoDbStore(f"events-{uuid.uuid4().hex[:12]}")
+    store.migrate()
+    request.addfinalizer(lambda: store.db.client.delete_table(TableName=store.db.name))
+    return store
+
+
+def event(cents: int) -> MoneyEvent:
+    return MoneyEvent(new_event_id(), "payment", "100234", "S-1", -cents, "card", "pi_x", NOW)
+
+
+def numbered(store: DynamoDbStore, number: int, cents: int) -> None:
+    store.db.put({"PK": EVENTS_PK, "SK": seq(number), "events": [event(cents).to_json()]})
+
+
+def test_a_read_stops_before_a_number_it_cannot_see(table: DynamoDbStore):
+    numbered(table, 2, 200)  # number 1 was given, its item is not visible yet
+    table.db.put({"PK": COUNTER_KEY[0], "SK": COUNTER_KEY[1], "value": 2})
+
+    early = table.money_events(0, 10)
+    numbered(table, 1, 100)
+    later = table.money_events(early.position, 10)
+
+    assert (early.events, early.position) == ((), 0)
+    assert [e.amount_cents for e in later.events] == [-100, -200]
+    assert later.position == 2
+
+
+def test_readers_numbering_at_once_give_each_number_once(table: DynamoDbStore):
+    for n in range(60):
+        (put,) = queue_put([event(n + 1)], n)
+        table.db.put(put["Put"]["Item"])
+    others = [DynamoDbStore(table.db.name) for _ in range(3)]
+
+    counts = run_together([o.number_events for o in others])
+
+    items = list(
+        table.db.query(
+            KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": EVENTS_PK}
+        )
+    )
+    assert sum(counts) == 60  # type: ignore[arg-type]
+    assert [int(i["SK"]) for i in items] == list(range(1, 61))
+    amounts = sorted(-e["amount_cents"] for i in items for e in i["events"])
+    assert amounts == list(range(1, 61))
+    assert (
+        list(
+            table.db.query(
+                KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": QUEUE_PK}
+            )
+        )
+        == []
+    )
+    assert table.db.get(*COUNTER_KEY)["value"] == 60

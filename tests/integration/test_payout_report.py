@@ -1,0 +1,167 @@
+"""The deposit report's payout view against the Stripe stand-in: a payout's lines (paged)
+with fees, a partial refund, a dispute and its fee, charges of several days and one charge
+the portal never posted; a posted payment no payout holds; sums checked to the cent by an
+independent computation; CSV; audited."""
+
+import csv
+import dataclasses
+import io
+from datetime import UTC, date, datetime
+
+from portal.domain.payments import Payment, PaymentStatus
+from portal.domain.staff import AuditAction
+from portal.services import ledger as posting
+from portal.services.statements import import_statement
+from tests.conftest import lopez_account, statement
+from tests.integration.staff_helpers import audit_since, last_audit_id, make_staff, staff_sign_in
+
+
+def charge_line(n: int, cents: int, fee: int) -> dict:
+    source = {"id": f"ch_{n}", "object": "charge", "payment_intent": f"pi_{n}"}
+    return {"type": "charge", "amount": cents, "fee": fee, "source": source}
+
+
+def seed(services) -> None:
+    import_statement(services, lopez_account(), statement("S-P-1", (50_000,)), notify=False)
+    for n, cents, day in ((1, 10_000, 21), (2, 4_550, 22), (3, 2_000, 22), (4, 700, 23)):
+        at = datetime(2026, 11, day, 15, tzinfo=UTC)
+        payment = Payment(f"pay_{n}", "100234", cents, PaymentStatus.PENDING, "card", "stripe", at)
+        services.store.create_payment(payment)
+        posting.post_payment(services.store, f"pay_{n}", f"pi_{n}", cents, at)
+
+
+LINES = [
+    charge_line(1, 10_000, 320),
+    charge_line(2, 4_550, 162),
+    charge_line(3, 2_000, 88),
+    {
+        "type": "refund",
+        "amount": -2_500,
+        "fee": 0,
+        "source": {"id": "re_1", "object": "refund", "payment_intent": "pi_1"},
+    },
+    {
+        "type": "adjustment",
+        "amount": -2_000,
+        "fee": 1_500,
+        "source": {"id": "du_3", "object": "dispute", "payment_intent": "pi_3"},
+    },
+    {"type": "stripe_fee", "amount": -200, "fee": 0, "source": None},
+    charge_line(9, 1_234, 66),  # never posted by the portal
+    # A long payout: Stripe lists 100 lines a page at most.
+    *({"type": "stripe_fee", "amount": -1, "fee": 0, "source": None} for _ in range(110)),
+]
+
+
+def test_the_payout_view_matches_lines_to_payments_to_the_cent(
+    stripe_services,
+    stripe_app,
+    stub,
+):
+    services = stripe_services
+    seed(services)
+    payout = stub.add_payout(date(2026, 11, 25), LINES, "po_1")
+    make_staff(services, "sue", "supervisor")
+    client = stripe_app.test_client()
+    staff_sign_in(client, services, "sue")
+    since = last_audit_id(services)
+
+    page = client.get("/staff/reports/payouts?from=2026-11-20&to=2026-11-28")
+    sheet = client.get("/staff/reports/payouts?from=2026-11-20&to=2026-11-28&format=csv")
+
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'data-testid="payout-po_1"' in html
+    rows = list(csv.DictReader(io.StringIO(sheet.get_data(as_text=True))))
+    first = rows[0]
+    nets = [line["amount"] - line["fee"] for line in LINES]
+    assert payout["amount"] == sum(nets)
+    assert first["payout"] == "po_1" and first["arrival_date"] == "2026-11-25"
+    cents = {k: round(float(first[k]) * 100) for k in ("gross", "refunds", "disputes", "fees")}
+    assert cents == {
+        "gross": 10_000 + 4_550 + 2_000 + 1_234,
+        "refunds": -2_500,
+        "disputes": -2_000,
+        "fees": 320 + 162 + 88 + 1_500 + 66 + 200 + 110,
+    }
+    assert round(float(first["net"]) * 100) == sum(nets) == round(float(first["deposit"]) * 100)
+    assert first["reconciled"] == "no"
+    problems = {(r["unmatched"], r["reference"]) for r in rows[1:]}
+    assert problems == {("not posted", "pi_9"), ("not paid out", "pi_4")}
+    assert "not posted" in html and "not paid out" in html
+    assert [(e.action, e.subject) for e in audit_since(services, since)] == [
+        (AuditAction.VIEW_REPORT, "payouts 2026-11-20..2026-11-28")
+    ] * 2
+    listed = stub.api_requests("/v1/balance_transactions")
+    assert len(listed) == 2 * 2  # two pages, each time the report is asked for (page, CSV)
+
+
+def test_a_payout_that_matches_everything_is_reconciled(
+    stripe_services,
+    stripe_app,
+    stub,
+):
+    services = stripe_services
+    seed(services)
+    stub.add_payout(date(2026, 11, 25), [*LINES[:6], charge_line(4, 700, 50)], "po_2")
+    make_staff(services, "sue", "supervisor")
+    client = stripe_app.test_client()
+    staff_sign_in(client, services, "sue")
+
+    sheet = client.get("/staff/reports/payouts?from=2026-11-25&to=2026-11-25&format=csv")
+
+    (row,) = list(csv.DictReader(io.StringIO(sheet.get_data(as_text=True))))
+    assert (row["payout"], row["reconciled"]) == ("po_2", "yes")
+
+
+def test_the_processor_not_answering_is_said_on_the_page(
+    stripe_services,
+    stripe_app,
+    stub,
+):
+    services = dataclasses.replace(stripe_services)
+    make_staff(services, "sue", "supervisor")
+    client = stripe_app.test_client()
+    staff_sign_in(client, services, "sue")
+    stub.fail_next(500, "api_error", times=10)
+
+    page = client.get("/staff/reports/payouts")
+
+    assert page.status_code == 400
+    assert "Stripe could not list the payouts." in page.get_data(as_text=True)
+
+
+def test_the_monthly_summary_shows_the_months_processing_fees(stripe_services, stripe_app, stub):
+    services = stripe_services
+    seed(services)
+    stub.add_payout(date(2026, 11, 25), LINES, "po_1")
+    stub.add_payout(date(2026, 10, 30), [charge_line(1, 5_000, 175)], "po_0")  # October's
+    make_staff(services, "sue", "supervisor")
+    client = stripe_app.test_client()
+    staff_sign_in(client, services, "sue")
+
+    page = client.get("/staff/reports/monthly?month=2026-11").get_data(as_text=True)
+
+    fees = 320 + 162 + 88 + 1_500 + 66 + 200 + 110
+    assert f'data-testid="processing-fees">${fees / 100:,.2f}<' in page
+    stub.fail_next(500, "api_error", times=10)
+    down = client.get("/staff/reports/monthly?month=2026-11").get_data(as_text=True)
+    assert 'data-testid="processing-fees">not available<' in down
+    assert "The card processor did not answer." in down
+
+
+def test_the_sandbox_pays_nothing_out_and_the_page_says_so(services, client):
+    import_statement(services, lopez_account(), statement("S-P-1", (50_000,)), notify=False)
+    at = datetime(2026, 11, 22, 15, tzinfo=UTC)
+    payment = Payment("pay_1", "100234", 1_000, PaymentStatus.PENDING, "card", "sandbox", at)
+    services.store.create_payment(payment)
+    posting.post_payment(services.store, "pay_1", "pi_sbx_1", 1_000, at)
+    make_staff(services, "sue", "supervisor")
+    staff_sign_in(client, services, "sue")
+
+    page = client.get("/staff/reports/payouts?from=2026-11-20&to=2026-11-28")
+
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'data-testid="no-payouts"' in html
+    assert "not paid out" not in html
