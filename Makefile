@@ -98,7 +98,8 @@ PYTEST_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
 # The full-size scenario runs (@pytest.mark.slow: 200 replayed payments, 300 statements) run
-# in `make test-slow`; `make test` runs a smaller size of each.
+# in `make test-slow`; `make test` runs a smaller size of each. So do the costliest property
+# tests (tests/examples.py): `make test-slow` runs them again with their full example count.
 # @pytest.mark.serial: items xdist cannot tell apart (one nodeid), run in one process.
 test: lint
 	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow and not serial" $(PYTEST_ARGS)
@@ -106,6 +107,8 @@ test: lint
 
 test-slow: install-dev
 	$(BIN)/pytest $(PYTEST_PARALLEL) -m "slow and not serial" $(PYTEST_ARGS)
+	PORTAL_FULL_EXAMPLES=1 $(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow and not serial" \
+		tests/unit/test_mail_bytes.py tests/unit/test_ledger.py tests/unit/test_staff_domain.py $(PYTEST_ARGS)
 	$(BIN)/pytest -p no:xdist -m "slow and serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # `zappa package` reads zappa_settings.json, copies the project folder and the *active*

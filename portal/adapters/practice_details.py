@@ -4,6 +4,7 @@ The template is where the practice sets them (the public pages and the e-mails i
 so they are read from it rather than copied: once, when bootstrap builds the services.
 """
 
+from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -18,11 +19,8 @@ def read_practice_details(
 ) -> PracticeDetails:
     """The values _practice.html sets, given the practice's name and its public sending
     address ("" when it has none: the template then shows its own example address)."""
-    # Plain text (no HTML escaping): the values are for print, not a page.
-    env = Environment(loader=FileSystemLoader(str(template_dir)), undefined=StrictUndefined)
-    module = env.get_template(PRACTICE_TEMPLATE).make_module(
-        {"practice_name": practice_name, "mail_from": mail_from}
-    )
+    template = _environment(str(template_dir)).get_template(PRACTICE_TEMPLATE)
+    module = template.make_module({"practice_name": practice_name, "mail_from": mail_from})
     values = vars(module)  # the names the template sets at its top level
     return PracticeDetails(
         name=practice_name,
@@ -33,3 +31,10 @@ def read_practice_details(
         email=str(values["email"]),
         examples=bool(values["details_are_examples"]),
     )
+
+
+@cache
+def _environment(template_dir: str) -> Environment:
+    """One per folder: the template is compiled once, and again only if its file changes."""
+    # Plain text (no HTML escaping): the values are for print, not a page.
+    return Environment(loader=FileSystemLoader(template_dir), undefined=StrictUndefined)

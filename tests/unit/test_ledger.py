@@ -20,6 +20,7 @@ from portal.domain.ledger import (
 )
 from portal.domain.statements import LineItem, Statement
 from tests.conftest import line, statement
+from tests.examples import examples
 
 AT = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
 ACCOUNT = "100234"
@@ -215,7 +216,7 @@ def open_statements(draw):
     ]
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(open_statements(), st.integers(min_value=1, max_value=10**8))
 def test_allocation_properties(opens, amount):
     result = allocate(amount, opens)
@@ -310,7 +311,7 @@ class Books:
             assert b.credit_cents == 0
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(st.data())
 def test_ledger_simulation_keeps_every_cent(data):
     books = Books()

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from portal.ports.mail import KIND_HEADER, OutgoingMessage, PermanentMailError, bare_address
 from portal.ports.mime import encode_text
+from tests.examples import examples
 
 SENDER = "billing@example.org"
 CRLF = b"\r\n"
@@ -225,7 +226,7 @@ def outgoing(draw, names=display_names, subject=subjects, text=bodies_text):
     return message, sender, to
 
 
-PROPERTY = settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=examples(300), suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROPERTY

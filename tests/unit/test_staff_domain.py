@@ -15,6 +15,7 @@ from portal.domain.staff import (
     check_username,
     normalize_username,
 )
+from tests.examples import examples
 
 AT = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
 LATER = datetime(2026, 11, 29, 9, 30, tzinfo=UTC)
@@ -196,7 +197,7 @@ entry_strategy = st.builds(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     entries=st.lists(entry_strategy, max_size=20),
     reason=st.text(min_size=1, max_size=40),
