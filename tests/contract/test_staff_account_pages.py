@@ -85,7 +85,8 @@ def bulk_dynamodb(store: DynamoDbStore, statements: list[Statement]) -> None:
 def bulk_sqlite(store: SqliteStore, statements: list[Statement]) -> None:
     with store._write() as conn:
         conn.executemany(
-            "INSERT INTO statements VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO statements (statement_id, account_number, statement_date, due_date,"
+            " fingerprint, imported_at) VALUES (?, ?, ?, ?, ?, ?)",
             [
                 (
                     s.statement_id,
@@ -99,7 +100,7 @@ def bulk_sqlite(store: SqliteStore, statements: list[Statement]) -> None:
             ],
         )
         conn.executemany(
-            "INSERT INTO statement_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO statement_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     s.statement_id,
@@ -117,6 +118,7 @@ def bulk_sqlite(store: SqliteStore, statements: list[Statement]) -> None:
                     ln.adjustment_cents,
                     ln.patient_responsibility_cents,
                     ln.description_es,
+                    ln.claim_id,
                 )
                 for s in statements
                 for position, ln in enumerate(s.lines)

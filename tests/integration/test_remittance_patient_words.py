@@ -66,7 +66,7 @@ def test_the_same_words_in_spanish(client, services, statements):
     assert notes(client, "S-R-200") == [
         "Su seguro pagó $132.50 más después de este estado de cuenta",
         "$40.00 de esto se aplicó a su deducible",
-        "$40.00 de esto es su coseguro",
+        "$40.00 de esto es su coaseguro",
         "$20.00 de esto es su copago",
     ]
 
