@@ -100,6 +100,9 @@ PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 # The full-size scenario runs (@pytest.mark.slow: 200 replayed payments, 300 statements) run
 # in `make test-slow`; `make test` runs a smaller size of each. So do the costliest property
 # tests (tests/examples.py): `make test-slow` runs them again with their full example count.
+# Also in `make test-slow` only: every crash kill point on DynamoDB (tests/crash/test_crash.py;
+# SQLite's run in `make test`) and the whole store contract on the sharded DynamoDB store
+# (tests/contract/conftest.py; `make test` checks the shards in test_dynamodb_shards.py).
 # @pytest.mark.serial: items xdist cannot tell apart (one nodeid), run in one process.
 test: lint
 	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow and not serial" $(PYTEST_ARGS)

@@ -44,6 +44,15 @@ ADAPTERS: dict[str, Callable[[pytest.FixtureRequest, Path], Store]] = {
 }
 
 
-@pytest.fixture(params=sorted(ADAPTERS))
+# The whole contract on the sharded store runs in `make test-slow`: it differs from the
+# plain DynamoDB store only in the shared items' keys, which tests/contract/
+# test_dynamodb_shards.py checks in `make test` against an unsharded table.
+STORE_PARAMS = [
+    pytest.param(name, marks=pytest.mark.slow) if name == "dynamodb-sharded" else name
+    for name in sorted(ADAPTERS)
+]
+
+
+@pytest.fixture(params=STORE_PARAMS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return ADAPTERS[request.param](request, tmp_path)

@@ -46,6 +46,10 @@ STORES = ("sqlite", "dynamodb")
 # Only reads come between one write step and the next, so "before step N" leaves the same
 # records behind as "after step N-1": on these (slower) stores only one of each pair runs.
 SAMPLED = ("dynamodb",)
+# Every kill point on moto's DynamoDB (about three seconds each, over a hundred) runs in
+# `make test-slow`, which CI runs after `make test`; `make test` kills every step on SQLite
+# and runs two processes at once on both stores.
+KILLED_IN_SLOW_RUN = ("dynamodb",)
 _traces: dict[str, list[str]] = {}
 
 
@@ -71,6 +75,7 @@ def kill_points() -> list:
                             name,
                             kill,
                             id=f"{store}-{name}-{number:02d}-{when}-{label}",
+                            marks=[pytest.mark.slow] if store in KILLED_IN_SLOW_RUN else [],
                         )
                     )
     return cases
