@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from portal.adapters.aws_clients import one_try_client
 from portal.adapters.mail_retries import TryAgain, with_retries
 from portal.ports.mail import (
     OutgoingMessage,
@@ -38,8 +39,6 @@ log = logging.getLogger(__name__)
 # What SES takes as a message tag's name or value.
 _TAG = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
-CONNECT_TIMEOUT_SECONDS = 5
-READ_TIMEOUT_SECONDS = 15
 
 # Worth another call after a pause.
 RETRIED = frozenset(
@@ -113,22 +112,11 @@ class SesMailer:
 
     @property
     def client(self) -> Any:
-        """The sesv2 client, made on first use (region, endpoint, credentials as boto3 reads
-        them, e.g. AWS_REGION and AWS_ENDPOINT_URL_SESV2)."""
+        """The sesv2 client, made on first use."""
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    import boto3
-                    from botocore.config import Config
-
-                    self._client = boto3.client(
-                        "sesv2",
-                        config=Config(
-                            retries={"mode": "standard", "total_max_attempts": 1},
-                            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                            read_timeout=READ_TIMEOUT_SECONDS,
-                        ),
-                    )
+                    self._client = one_try_client("sesv2")
         return self._client
 
     def send(self, message: OutgoingMessage) -> str:

@@ -16,12 +16,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from portal.adapters.aws_clients import one_try_client
 from portal.ports.sms import OutgoingText, PermanentSmsError, TransientSmsError, check_text
 
 log = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT_SECONDS = 5
-READ_TIMEOUT_SECONDS = 15
 
 RETRIED = frozenset(
     {
@@ -60,22 +59,11 @@ class SnsTexts:
 
     @property
     def client(self) -> Any:
-        """The sns client, made on first use (region, endpoint and credentials as boto3
-        reads them, e.g. AWS_REGION and AWS_ENDPOINT_URL_SNS)."""
+        """The sns client, made on first use."""
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    import boto3
-                    from botocore.config import Config
-
-                    self._client = boto3.client(
-                        "sns",
-                        config=Config(
-                            retries={"mode": "standard", "total_max_attempts": 1},
-                            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                            read_timeout=READ_TIMEOUT_SECONDS,
-                        ),
-                    )
+                    self._client = one_try_client("sns")
         return self._client
 
     def send(self, text: OutgoingText) -> str:
