@@ -1,6 +1,7 @@
 """The Flask application factory: wiring only."""
 
 from datetime import timedelta
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, render_template, request, session
@@ -14,6 +15,7 @@ from portal.domain.payments import MANUAL_METHODS
 from portal.resources import static_dir, template_dir, translations_dir
 from portal.services.context import Services
 from portal.web.template_language import LanguageEnvironment
+from portal.wording.compiled_templates import TEMPLATE_CODE
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -21,6 +23,7 @@ babel = Babel()
 
 class PortalFlask(Flask):
     jinja_environment = LanguageEnvironment  # templates compiled once per page language
+    jinja_options: dict[str, Any] = {"bytecode_cache": TEMPLATE_CODE}  # noqa: RUF012 (Flask reads it)
 
 
 # No inline script or style anywhere (not even style="" attributes); no data: images:

@@ -20,6 +20,7 @@ from portal.domain.catalog import N_
 from portal.domain.timeline import MoneyEvent, phrase_words
 from portal.resources import resource_dir
 from portal.wording.compiled_gettext import TranslatedEnvironment
+from portal.wording.compiled_templates import TEMPLATE_CODE
 from portal.wording.dollars import dollars_in, parsed_locale
 
 DOMAIN = "email"
@@ -135,6 +136,7 @@ class EmailRenderer:
                 lstrip_blocks=True,
                 auto_reload=False,
                 extensions=["jinja2.ext.i18n"],
+                bytecode_cache=TEMPLATE_CODE,  # compiled once per process
             )
             env.install_gettext_translations(wording.translations, newstyle=True)  # type: ignore[attr-defined]
             env.fixed_translations = wording.translations  # literal messages, at compile time
