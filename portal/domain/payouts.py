@@ -4,7 +4,7 @@ to the cent."""
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from portal.domain.payments import Payment
 
@@ -75,6 +75,51 @@ class PayoutReport:
     def reconciled(self) -> bool:
         """Every line matched, and the lines add up to the bank deposit."""
         return not self.unmatched and self.net_cents == self.payout.amount_cents
+
+
+@dataclass(frozen=True)
+class PayoutRecord:
+    """A payout as the portal keeps it: its report (sums by kind, fee per payment, every
+    unmatched line), the payment references its lines hold, when it was first recorded and
+    when it was first found reconciled; `version` counts its writes."""
+
+    report: PayoutReport
+    references: tuple[str, ...] = ()
+    recorded_at: datetime | None = None
+    reconciled_at: datetime | None = None
+    version: int = 0
+
+    @property
+    def payout(self) -> Payout:
+        return self.report.payout
+
+    @property
+    def payout_id(self) -> str:
+        return self.report.payout.payout_id
+
+    @property
+    def reconciled(self) -> bool:
+        return self.report.reconciled
+
+
+def payout_record(
+    report: PayoutReport,
+    transactions: Iterable[BalanceTransaction],
+    now: datetime,
+    before: PayoutRecord | None = None,
+) -> PayoutRecord:
+    """The record of a payout reconciled now; `before`, the one kept already, gives its
+    first times and version (a record equal to it needs no write)."""
+    reconciled_at = None
+    if report.reconciled:
+        reconciled_at = before.reconciled_at if before and before.reconciled_at else now
+    return PayoutRecord(
+        report,
+        tuple(sorted({t.reference for t in transactions if t.reference})),
+        before.recorded_at if before else now,
+        reconciled_at,
+        before.version if before else 0,
+    )
 
 
 def reconcile(

@@ -5,10 +5,23 @@ the card payments posted that no payout holds."""
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
-from portal.domain.payouts import PayoutReport, Unmatched, not_paid_out, reconcile
+from portal.domain.payments import Payment
+from portal.domain.payouts import (
+    BalanceTransaction,
+    Payout,
+    PayoutReport,
+    Unmatched,
+    not_paid_out,
+    payout_record,
+    reconcile,
+)
 from portal.ports.payments import GatewayError
 from portal.services.context import Services
 from portal.services.reports import first_of_next_month
+
+# A payout's record is written at the version read: two deliveries at once (or its two
+# events) recompute and find it written, or write it again, at most this many times.
+WRITE_TRIES = 5
 
 # Card money reaches the bank a few days after the payment: the payments a period's
 # payouts should hold were posted this long before their arrival dates.
@@ -36,10 +49,8 @@ def payout_view(services: Services, arrived_from: date, arrived_to: date) -> Pay
     references: set[str] = set()
     for payout in gateway.payouts(arrived_from, arrived_to + timedelta(days=1)):
         lines = gateway.payout_transactions(payout.payout_id)
-        held = {line.reference for line in lines if line.reference}
-        payments = {ref: p for ref in held if (p := services.store.payment_by_reference(ref))}
-        reports.append(reconcile(payout, lines, payments))
-        references |= held
+        reports.append(reconcile(payout, lines, _payments_of(services, lines)))
+        references |= {line.reference for line in lines if line.reference}
     tz = services.settings.tz
     since = _start(arrived_from - PAYOUT_DELAY, tz)
     until = _start(arrived_to + timedelta(days=1) - PAYOUT_DELAY, tz)
@@ -68,3 +79,28 @@ def month_fees(services: Services, month: date) -> int | None:
         )
     except GatewayError:
         return None
+
+
+def record_payout(services: Services, payout: Payout) -> bool | None:
+    """List the payout's lines (every page), match them to the portal's payments and keep
+    the result (reconciled or not): True when that wrote the record, False when it was kept
+    so already (a replay), None when other writers kept changing it. GatewayError when the
+    processor cannot be asked: nothing is written then."""
+    lines = services.payments.payout_transactions(payout.payout_id)
+    report = reconcile(payout, lines, _payments_of(services, lines))
+    store = services.store
+    for _ in range(WRITE_TRIES):
+        before = store.get_payout(payout.payout_id)
+        record = payout_record(report, lines, services.clock.now(), before)
+        if record == before:
+            return False
+        if before is None and store.add_payout(record):
+            return True
+        if before is not None and store.save_payout(record) is not None:
+            return True
+    return None
+
+
+def _payments_of(services: Services, lines: list[BalanceTransaction]) -> dict[str, Payment]:
+    held = {line.reference for line in lines if line.reference}
+    return {ref: p for ref in held if (p := services.store.payment_by_reference(ref))}
