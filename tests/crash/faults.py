@@ -40,6 +40,7 @@ STORE_READS = frozenset(
         "get_account",
         "get_escalation",
         "get_payment",
+        "get_payout",
         "get_plan",
         "get_remittance",
         "get_staff_user",
@@ -73,7 +74,9 @@ STORE_READS = frozenset(
     }
 )
 MAILER_READS: frozenset[str] = frozenset()  # `send` is the mailer's one write
-GATEWAY_READS = frozenset({"parse_webhook", "checkout_outcome", "list_refunds"})
+GATEWAY_READS = frozenset(
+    {"parse_webhook", "checkout_outcome", "list_refunds", "payouts", "payout_transactions"}
+)
 # For these, the first argument (the claim's kind) goes into the step's label.
 LABELLED_BY_KIND = frozenset({"claim", "complete_claim", "release_claim"})
 

@@ -625,6 +625,48 @@ class Remittance835:
         return Expected(self.number, sum(OWED) - self.paid_cents)
 
 
+class PayoutWebhook:
+    """Keeping a card payout: Stripe's signed payout.paid, its lines listed (the payment's
+    charge and fee), matched and kept once, reconciled."""
+
+    name = "payout_webhook"
+    number, payment_id, cents, fee = "510071", "pay_crash_payout", 4000, 146
+
+    def prepare(self, services: Services, stub: StripeStub) -> None:
+        store = services.store
+        store.import_statement(
+            account(self.number), statement(self.number, NOT_DUE), NOW - timedelta(days=2)
+        )
+        store.create_payment(card_payment(self.number, self.payment_id, self.cents))
+        intent = f"pi_{self.payment_id}"
+        posting.post_payment(store, self.payment_id, intent, self.cents, NOW - timedelta(days=3))
+        source = {"id": f"ch_{self.payment_id}", "object": "charge", "payment_intent": intent}
+        line = {"type": "charge", "amount": self.cents, "fee": self.fee, "source": source}
+        payout = stub.add_payout(date(2026, 11, 28), [line], "po_crash")
+        self.envelope = event("payout.paid", payout, event_id="evt_crash_payout")
+
+    def deliver(self, services: Services) -> bool:
+        body = json.dumps(self.envelope).encode()
+        headers = {
+            "Stripe-Signature": sign(body, WEBHOOK_SECRET),
+            "Content-Type": "application/json",
+        }
+        answer = (
+            create_app(services=services)
+            .test_client()
+            .post("/webhooks/stripe", data=body, headers=headers)
+        )
+        return answer.status_code >= 300
+
+    def expected(self) -> Expected:
+        return Expected(
+            self.number,
+            sum(OWED) - self.cents,
+            paid={self.payment_id: self.cents},
+            payouts={"po_crash": (True, self.fee, {self.payment_id: self.fee})},
+        )
+
+
 SCENARIOS = {
     s.name: s
     for s in (
@@ -643,5 +685,6 @@ SCENARIOS = {
         PlanMethodSaved(),
         CaseResolved(),
         Remittance835(),
+        PayoutWebhook(),
     )
 }
