@@ -1,14 +1,17 @@
-"""The deposit report's payout view: each card payout that arrived in a period, asked of
-the processor, its lines matched to the portal's payments (portal/domain/payouts.py), and
-the card payments posted that no payout holds."""
+"""Card payouts: each one the processor reports (its webhooks) reconciled against the
+portal's payments (portal/domain/payouts.py) and kept; the deposit report's payout view of
+a period (the kept ones, and any the processor lists that are not kept yet), and the card
+payments posted that no payout holds."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
+from portal.domain.aging import practice_date
 from portal.domain.payments import Payment
 from portal.domain.payouts import (
     BalanceTransaction,
     Payout,
+    PayoutRecord,
     PayoutReport,
     Unmatched,
     not_paid_out,
@@ -26,13 +29,17 @@ WRITE_TRIES = 5
 # Card money reaches the bank a few days after the payment: the payments a period's
 # payouts should hold were posted this long before their arrival dates.
 PAYOUT_DELAY = timedelta(days=3)
+LATE_PAYOUT = timedelta(days=31)
 
 
 @dataclass(frozen=True)
 class PayoutView:
     reports: list[PayoutReport]
     not_paid_out: list[Unmatched]
-    paid_out: bool = True  # False: the gateway is a stand-in that pays nothing out
+    paid_out: bool = True  # False: the gateway is a stand-in that pays nothing out itself
+    unreconciled: list[PayoutRecord] = field(default_factory=list)  # kept, any day
+    asked: int = 0  # payouts not kept yet, asked of the processor when the page opened
+    problem: str = ""  # the processor could not be asked: only the kept payouts are shown
 
     @property
     def reconciled(self) -> bool:
@@ -40,27 +47,58 @@ class PayoutView:
 
 
 def payout_view(services: Services, arrived_from: date, arrived_to: date) -> PayoutView:
-    """The payouts arriving on days from `arrived_from` to `arrived_to` (inclusive);
-    GatewayError when the processor cannot be asked."""
-    gateway = services.payments
-    if not gateway.pays_out:
-        return PayoutView([], [], paid_out=False)
-    reports = []
-    references: set[str] = set()
-    for payout in gateway.payouts(arrived_from, arrived_to + timedelta(days=1)):
-        lines = gateway.payout_transactions(payout.payout_id)
-        reports.append(reconcile(payout, lines, _payments_of(services, lines)))
-        references |= {line.reference for line in lines if line.reference}
+    """The payouts arriving on days from `arrived_from` to `arrived_to` (inclusive): the
+    kept ones (their webhooks came), and those the processor lists that are not kept yet,
+    reconciled now (nothing is written); the card payments no payout holds."""
+    store, gateway = services.store, services.payments
+    kept = {r.payout_id: r for r in store.payouts_arriving(arrived_from, arrived_to)}
+    reports = {payout_id: r.report for payout_id, r in kept.items()}
+    references = {ref for r in kept.values() for ref in r.references}
+    problem, asked = "", 0
+    if gateway.pays_out:
+        try:
+            for payout in gateway.payouts(arrived_from, arrived_to + timedelta(days=1)):
+                if payout.payout_id in kept:
+                    continue
+                lines = gateway.payout_transactions(payout.payout_id)
+                reports[payout.payout_id] = reconcile(payout, lines, _payments_of(services, lines))
+                references |= {line.reference for line in lines if line.reference}
+                asked += 1
+        except GatewayError as exc:
+            problem = exc.message
+    ordered = sorted(reports.values(), key=lambda r: (r.payout.arrival_date, r.payout.payout_id))
+    return PayoutView(
+        ordered,
+        _not_paid_out(services, arrived_from, arrived_to, references) if gateway.pays_out else [],
+        paid_out=gateway.pays_out,
+        unreconciled=store.unreconciled_payouts(),
+        asked=asked,
+        problem=problem,
+    )
+
+
+def _not_paid_out(
+    services: Services, arrived_from: date, arrived_to: date, references: set[str]
+) -> list[Unmatched]:
+    """Card payments expected to arrive in the period (posted PAYOUT_DELAY before it), by
+    yesterday at the latest, that no payout holds: neither one of the period nor one kept
+    arriving up to a month after it (a payout can come later than expected)."""
     tz = services.settings.tz
-    since = _start(arrived_from - PAYOUT_DELAY, tz)
-    until = _start(arrived_to + timedelta(days=1) - PAYOUT_DELAY, tz)
-    posted = services.store.list_payments(since, until)
+    today = practice_date(services.clock.now(), tz)
+    last = min(arrived_to, today - timedelta(days=1))
+    if last < arrived_from:
+        return []
+    later = services.store.payouts_arriving(arrived_from, min(today, last + LATE_PAYOUT))
+    held = references | {ref for r in later for ref in r.references}
+    posted = services.store.list_payments(
+        _start(arrived_from - PAYOUT_DELAY, tz), _start(last + timedelta(days=1) - PAYOUT_DELAY, tz)
+    )
     card = [
         p
         for p in posted
-        if p.gateway == gateway.name and p.posted_at is not None and p.gateway_reference
+        if p.gateway == services.payments.name and p.posted_at is not None and p.gateway_reference
     ]
-    return PayoutView(reports, not_paid_out(card, references))
+    return not_paid_out(card, held)
 
 
 def _start(day: date, tz: tzinfo) -> datetime:
@@ -68,17 +106,16 @@ def _start(day: date, tz: tzinfo) -> datetime:
 
 
 def month_fees(services: Services, month: date) -> int | None:
-    """The processing fees of the card payouts arriving in the month (its first day given);
-    None when the processor cannot be asked."""
-    after = first_of_next_month(month)
-    gateway = services.payments
-    try:
-        return sum(
-            reconcile(p, gateway.payout_transactions(p.payout_id), {}).fees_cents
-            for p in gateway.payouts(month, after)
-        )
-    except GatewayError:
-        return None
+    """The processing fees of the card payouts arriving in the month (its first day given):
+    the kept ones, and those the processor lists that are not kept yet; None when the
+    processor cannot be asked about those."""
+    view = payout_view(services, month, first_of_next_month(month) - timedelta(days=1))
+    return None if view.problem else sum(r.fees_cents for r in view.reports)
+
+
+def unreconciled_count(services: Services) -> int:
+    """The kept payouts not reconciled (the supervisors' dashboard)."""
+    return len(services.store.unreconciled_payouts())
 
 
 def record_payout(services: Services, payout: Payout) -> bool | None:
