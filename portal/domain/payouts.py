@@ -171,6 +171,32 @@ def reconcile(
     )
 
 
+def simulated_fee(cents: int) -> int:
+    """A card processor's usual fee on a charge: 2.9% (to the nearest cent, half up) plus
+    30 cents."""
+    return (cents * 29 + 500) // 1000 + 30
+
+
+def simulated_payout(
+    payout_id: str, arrival: date, payments: Iterable[Payment]
+) -> tuple[Payout, list[BalanceTransaction]]:
+    """A stand-in processor's payout of these card payments, each line its charge less a
+    simulated fee; the deposit is their net."""
+    lines = [
+        BalanceTransaction(
+            f"txn_{p.payment_id}",
+            CHARGE,
+            p.amount_cents,
+            simulated_fee(p.amount_cents),
+            p.amount_cents - simulated_fee(p.amount_cents),
+            p.gateway_reference,
+            f"ch_{p.payment_id}",
+        )
+        for p in payments
+    ]
+    return Payout(payout_id, sum(line.net_cents for line in lines), arrival), lines
+
+
 def not_paid_out(posted: Iterable[Payment], references: set[str]) -> list[Unmatched]:
     """Card payments the portal posted that no payout of the period holds (`references`:
     every payment reference the period's payouts hold)."""

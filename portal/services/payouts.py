@@ -17,6 +17,7 @@ from portal.domain.payouts import (
     not_paid_out,
     payout_record,
     reconcile,
+    simulated_payout,
 )
 from portal.ports.payments import GatewayError
 from portal.services.context import Services
@@ -69,7 +70,7 @@ def payout_view(services: Services, arrived_from: date, arrived_to: date) -> Pay
     ordered = sorted(reports.values(), key=lambda r: (r.payout.arrival_date, r.payout.payout_id))
     return PayoutView(
         ordered,
-        _not_paid_out(services, arrived_from, arrived_to, references) if gateway.pays_out else [],
+        _not_paid_out(services, arrived_from, arrived_to, references),
         paid_out=gateway.pays_out,
         unreconciled=store.unreconciled_payouts(),
         asked=asked,
@@ -88,7 +89,9 @@ def _not_paid_out(
     last = min(arrived_to, today - timedelta(days=1))
     if last < arrived_from:
         return []
-    later = services.store.payouts_arriving(arrived_from, min(today, last + LATE_PAYOUT))
+    later = services.store.payouts_arriving(
+        arrived_from - PAYOUT_DELAY, min(today, last + LATE_PAYOUT)
+    )
     held = references | {ref for r in later for ref in r.references}
     posted = services.store.list_payments(
         _start(arrived_from - PAYOUT_DELAY, tz), _start(last + timedelta(days=1) - PAYOUT_DELAY, tz)
@@ -123,7 +126,12 @@ def record_payout(services: Services, payout: Payout) -> bool | None:
     the result (reconciled or not): True when that wrote the record, False when it was kept
     so already (a replay), None when other writers kept changing it. GatewayError when the
     processor cannot be asked: nothing is written then."""
-    lines = services.payments.payout_transactions(payout.payout_id)
+    return keep_payout(services, payout, services.payments.payout_transactions(payout.payout_id))
+
+
+def keep_payout(services: Services, payout: Payout, lines: list[BalanceTransaction]) -> bool | None:
+    """Match a payout's lines to the portal's payments and keep the result, once: as
+    record_payout, for lines in hand."""
     report = reconcile(payout, lines, _payments_of(services, lines))
     store = services.store
     for _ in range(WRITE_TRIES):
@@ -141,3 +149,44 @@ def record_payout(services: Services, payout: Payout) -> bool | None:
 def _payments_of(services: Services, lines: list[BalanceTransaction]) -> dict[str, Payment]:
     held = {line.reference for line in lines if line.reference}
     return {ref: p for ref in held if (p := services.store.payment_by_reference(ref))}
+
+
+# The sandbox's daily payouts: each practice day's card payments, paid out this many days
+# later; days this far back are looked at (a local portal left off for a while).
+SANDBOX_ARRIVAL = timedelta(days=2)
+SANDBOX_DAYS = 30
+
+
+class NotSandbox(Exception):
+    """Only the sandbox card processor's payouts are made by the portal."""
+
+
+def sandbox_payouts(services: Services, today: date) -> list[PayoutRecord]:
+    """On the sandbox gateway only: one payout per practice day (its id
+    `po_sandbox_<YYYYMMDD>`), arriving SANDBOX_ARRIVAL later, by today at the latest, of the
+    sandbox card payments posted that day that no kept payout holds, each less a simulated
+    fee (portal/domain/payouts.py); kept reconciled through keep_payout, as a webhook's
+    payout is. Running it again makes nothing new."""
+    gateway, store, tz = services.payments, services.store, services.settings.tz
+    if gateway.name != "sandbox":
+        raise NotSandbox("Payouts are made by the card processor itself, not by the portal.")
+    last = today - SANDBOX_ARRIVAL
+    first = last - timedelta(days=SANDBOX_DAYS - 1)
+    held = {ref for r in store.payouts_arriving(first, today) for ref in r.references}
+    by_day: dict[date, list[Payment]] = {}
+    for p in store.list_payments(_start(first, tz), _start(last + timedelta(days=1), tz)):
+        if p.gateway != gateway.name or p.posted_at is None or not p.gateway_reference:
+            continue
+        if p.gateway_reference not in held:
+            by_day.setdefault(practice_date(p.posted_at, tz), []).append(p)
+    kept = []
+    for day, payments in sorted(by_day.items()):
+        payout_id = f"po_sandbox_{day:%Y%m%d}"
+        if store.get_payout(payout_id) is not None:
+            continue
+        payments.sort(key=lambda p: (p.posted_at or p.created_at, p.payment_id))
+        payout, lines = simulated_payout(payout_id, day + SANDBOX_ARRIVAL, payments)
+        keep_payout(services, payout, lines)
+        if (record := store.get_payout(payout_id)) is not None:
+            kept.append(record)
+    return kept
