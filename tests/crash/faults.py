@@ -56,6 +56,7 @@ STORE_READS = frozenset(
         "notes",
         "open_balances",
         "payment_by_reference",
+        "payouts_arriving",
         "ping",
         "plans_due",
         "receivable_at",
@@ -70,6 +71,7 @@ STORE_READS = frozenset(
         "undeliverable",
         "undeliverable_addresses",
         "unfinished_claims",
+        "unreconciled_payouts",
         "web_session_subject",
     }
 )
