@@ -6,6 +6,8 @@ writes them in the US (es_US: "30 de noviembre de 2026", "$1,234.56"). A languag
 compiled catalog, or a tag no catalog answers, is written in English.
 """
 
+import hashlib
+import io
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,7 +21,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from portal.domain.catalog import N_
 from portal.domain.timeline import MoneyEvent, phrase_words
 from portal.resources import resource_dir
-from portal.wording.compiled_gettext import TranslatedEnvironment
+from portal.wording.compiled_gettext import TranslatedEnvironment, bytecode_cache, source_digest
 from portal.wording.dollars import dollars_in, parsed_locale
 
 DOMAIN = "email"
@@ -101,6 +103,7 @@ class EmailRenderer:
         # message (a reminder run renders hundreds).
         self._wordings: dict[str, BabelWording] = {}
         self._envs: dict[str, TranslatedEnvironment] = {}
+        self._catalogs: dict[str, str] = {}  # a digest of each language's compiled catalog
 
     def wording(self, language: str) -> BabelWording:
         wanted = primary_language(language)
@@ -114,8 +117,10 @@ class EmailRenderer:
         catalog = self._translations_dir / language / "LC_MESSAGES" / f"{DOMAIN}.mo"
         if not catalog.is_file():
             return self._english()
-        with catalog.open("rb") as handle:
-            return BabelWording(language, Translations(handle, domain=DOMAIN), locale_of(language))
+        compiled = catalog.read_bytes()
+        self._catalogs[language] = hashlib.sha256(compiled).hexdigest()
+        translations = Translations(io.BytesIO(compiled), domain=DOMAIN)
+        return BabelWording(language, translations, locale_of(language))
 
     def _english(self) -> BabelWording:
         if DEFAULT_LANGUAGE not in self._wordings:
@@ -135,6 +140,9 @@ class EmailRenderer:
                 lstrip_blocks=True,
                 auto_reload=False,
                 extensions=["jinja2.ext.i18n"],
+                bytecode_cache=bytecode_cache(
+                    self._catalogs.get(wording.language, "-"), source_digest(__file__)
+                ),
             )
             env.install_gettext_translations(wording.translations, newstyle=True)  # type: ignore[attr-defined]
             env.fixed_translations = wording.translations  # literal messages, at compile time

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from types import EllipsisType
 
 from portal.domain.accounts import Account
@@ -42,7 +43,7 @@ from portal.services.notices import (
 )
 from portal.services.pay_links import pay_link
 from portal.services.plans import is_running
-from portal.services.staff_actions import open_escalation
+from portal.services.staff_actions import new_escalation, open_escalation
 from portal.services.texting import (
     active_consent,
     attempt_text,
@@ -198,12 +199,12 @@ class Planned:
     email: bool = True
     text: SmsConsent | None = None
 
-    @property
+    @cached_property
     def claim(self) -> Claim:
         key = reminder_key(self.item.account_number, self.item.statement_id, self.step)
         return Claim(self.step.stage.value, key, None, self._payload)
 
-    @property
+    @cached_property
     def text_claim(self) -> Claim:
         """The step's text: a claim of its own, so each channel goes exactly once."""
         key = reminder_key(self.item.account_number, self.item.statement_id, self.step)
@@ -213,7 +214,7 @@ class Planned:
     def claims(self) -> list[Claim]:
         return [self.claim] * self.email + [self.text_claim] * (self.text is not None)
 
-    @property
+    @cached_property
     def _payload(self) -> str:
         return claim_payload(
             account_number=self.item.account_number,
@@ -348,11 +349,12 @@ def _send_batch(
     except Exception:
         log.exception("reminders: opt-out tokens not read; each message reads its own")
         tokens = {}
+    unopened = _open_escalations(services, batch, today, taken, summary)
     done: list[tuple[str, str]] = []
     records: list[MailRecord] = []
     try:
         for planned in batch:
-            if planned.email:
+            if planned.email and (planned.claim.kind, planned.claim.key) not in unopened:
                 token = tokens.get(planned.item.account_number)
                 _send_email(
                     services, planned, today, token, undeliverable, taken, summary, done, records
@@ -371,6 +373,50 @@ def _send_batch(
         # What went out is marked, even when a later one of the batch raised.
         if done:
             store.complete_claims(done, services.clock.now(), records)
+
+
+def _open_escalations(
+    services: Services,
+    batch: list[Planned],
+    today: date,
+    taken: set[tuple[str, str]],
+    summary: ReminderSummary,
+) -> set[tuple[str, str]]:
+    """The queue items of the batch's escalations claimed now, opened in one write before
+    their messages go (each once: an item still open is left as it is). When that write
+    fails, their claims are released for the next run or the sweep, counted as failed, and
+    returned: their messages are not sent."""
+    escalating = [
+        p
+        for p in batch
+        if p.step.stage is Stage.ESCALATION and p.email and (p.claim.kind, p.claim.key) in taken
+    ]
+    if not escalating:
+        return set()
+    try:
+        services.store.open_escalations(
+            [new_escalation(services, SYSTEM, *escalation_of(p.item, today)) for p in escalating]
+        )
+    except Exception:
+        log.exception("reminders: %d escalations could not be opened", len(escalating))
+        for p in escalating:
+            services.store.release_claim(p.claim.kind, p.claim.key)
+        summary.failed += len(escalating)
+        return {(p.claim.kind, p.claim.key) for p in escalating}
+    return set()
+
+
+def escalation_of(item: DueAccount, today: date) -> tuple[str, EscalationKind, str, str, str]:
+    """A due account's escalation in the staff queue: (account, kind, reason, address,
+    key), one item per statement."""
+    days = (today - item.due_date).days
+    return (
+        item.account_number,
+        EscalationKind.REMINDER,
+        f"{days} days past due after the final notice: statement {item.statement_id}.",
+        "",
+        f"reminder:{item.account_number}:{item.statement_id}",
+    )
 
 
 def _send_email(
@@ -453,7 +499,9 @@ def _send_planned(
     built."""
     item, claim = planned.item, planned.claim
     try:
-        message = _step_message(services, planned.account, item, planned.step, today, opt_out_token)
+        message = _step_message(
+            services, planned.account, item, planned.step, today, opt_out_token, opened=True
+        )
     except Exception:
         log.exception("reminders: account %s failed", item.account_number)
         services.store.release_claim(claim.kind, claim.key)
@@ -472,8 +520,10 @@ def _step_message(
     step: Step,
     today: date,
     opt_out_token: str | None = None,
+    opened: bool = False,
 ) -> OutgoingMessage:
-    """The step's message; for the escalation stage, the item in the staff queue first."""
+    """The step's message; for the escalation stage, the item in the staff queue first
+    (unless `opened`: the batch opened it)."""
     days = (today - item.due_date).days
     if step.stage is not Stage.ESCALATION:
         return reminder_message(
@@ -486,14 +536,8 @@ def _step_message(
             days,
             opt_out_token,
         )
-    open_escalation(
-        services,
-        SYSTEM,
-        item.account_number,
-        EscalationKind.REMINDER,
-        f"{days} days past due after the final notice: statement {item.statement_id}.",
-        key=f"reminder:{item.account_number}:{item.statement_id}",
-    )
+    if not opened:
+        open_escalation(services, SYSTEM, *escalation_of(item, today))
     return escalation_message(services, account, item.statement_id, item.due_cents, days)
 
 
