@@ -6,6 +6,7 @@ writes them in the US (es_US: "30 de noviembre de 2026", "$1,234.56"). A languag
 compiled catalog, or a tag no catalog answers, is written in English.
 """
 
+import functools
 import hashlib
 import io
 import re
@@ -81,16 +82,22 @@ class BabelWording:
         return dollars_in(cents, parsed_locale(self.locale))
 
     def long_date(self, day: date) -> str:
-        return format_date(day, "long", locale=self.locale)
+        return _formatted_date(day, "long", self.locale)
 
     def short_date(self, day: date) -> str:
-        return format_date(day, "medium", locale=self.locale)
+        return _formatted_date(day, "medium", self.locale)
 
     def event_words(self, event: MoneyEvent) -> str:
         """An account's money event (portal/domain/timeline.py) in this language."""
         if not event.phrase:
             return event.words
         return phrase_words(self.gettext(event.phrase), event.values, self.money)
+
+
+@functools.lru_cache(maxsize=4096)
+def _formatted_date(day: date, form: str, locale: str) -> str:
+    """A date in words, formatted once: a run's messages name the same few due dates."""
+    return format_date(day, form, locale=locale)
 
 
 class EmailRenderer:

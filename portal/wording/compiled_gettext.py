@@ -14,6 +14,7 @@ import functools
 import hashlib
 from gettext import NullTranslations
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, nodes
 from jinja2.bccache import Bucket, FileSystemBytecodeCache
@@ -82,6 +83,16 @@ class TranslatingCodeGenerator(CodeGenerator):
             self.visit(keyword.value, frame)
             self.write(", ")
         self.write("})")
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
+        """A literal message without values, output as it is (`{{ _("Pay online") }}`): its
+        translation is written into the template's fixed text, not built on every render."""
+        if isinstance(node, nodes.Call) and self.literal_gettext and not node.kwargs:
+            message = literal_message(node)
+            if message is not None and not frame.eval_ctx.volatile:
+                translations: NullTranslations = self.environment.fixed_translations  # type: ignore[attr-defined]
+                return str(translations.gettext(message) % {})
+        return super()._output_child_to_const(node, frame, finalize)
 
 
 class TranslatedEnvironment(Environment):
