@@ -10,6 +10,7 @@ import functools
 import hashlib
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -33,6 +34,8 @@ LOCALES = {"en": "en_US", "es": "es_US"}
 # The practice's details the e-mails show in words (templates/site/_practice.html, which is
 # the site's to set), so the catalog has them: a practice that changes its hours adds the
 # new words' translation to translations/<lang>/LC_MESSAGES/email.po.
+PRACTICE_TEMPLATE = "site/_practice.html"
+PRACTICE_VALUES = ("practice_name", "mail_from")  # what it reads of a message's values
 PRACTICE_WORDS = (N_("Monday to Friday, 8:30 a.m. to 5:00 p.m."),)
 
 
@@ -100,6 +103,18 @@ def _formatted_date(day: date, form: str, locale: str) -> str:
     return format_date(day, form, locale=locale)
 
 
+class _Lazy:
+    """An object made on first use (a template that reads none of it costs nothing)."""
+
+    def __init__(self, make: Callable[[], object]) -> None:
+        self._make = make
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("_"):  # copy, pickle and the like ask before __init__ ran
+            raise AttributeError(name)
+        return getattr(self._make(), name)
+
+
 class EmailRenderer:
     def __init__(self, template_dir: str | Path, translations_dir: str | Path | None = None):
         self._template_dir = str(template_dir)
@@ -111,6 +126,7 @@ class EmailRenderer:
         self._wordings: dict[str, BabelWording] = {}
         self._envs: dict[str, TranslatedEnvironment] = {}
         self._catalogs: dict[str, str] = {}  # a digest of each language's compiled catalog
+        self._practices: dict[tuple[object, ...], object] = {}
 
     def wording(self, language: str) -> BabelWording:
         wanted = primary_language(language)
@@ -164,11 +180,27 @@ class EmailRenderer:
             self._envs[wording.language] = env
         return env
 
+    def _practice(self, env: TranslatedEnvironment, context: dict[str, object]) -> object:
+        """templates/site/_practice.html as a module (its values and macros), as the
+        templates imported it with their context (it reads the practice's name and the
+        mail address from it): made once for each language, name and address."""
+        values = {name: context[name] for name in PRACTICE_VALUES if name in context}
+        key = (env.globals["html_lang"], *(str(values.get(name)) for name in PRACTICE_VALUES))
+        module = self._practices.get(key)
+        if module is None:
+            module = env.get_template(PRACTICE_TEMPLATE).make_module(values)
+            self._practices[key] = module
+        return module
+
     def render(
         self, kind: str, language: str = DEFAULT_LANGUAGE, **context: object
     ) -> tuple[str, str]:
-        """The text and HTML bodies of a message of this kind, in `language`."""
+        """The text and HTML bodies of a message of this kind, in `language`. The
+        templates read the billing office's phone and hours as `practice`
+        (templates/site/_practice.html), made here once per practice name and address."""
         env = self._env(self.wording(language))
+        if "practice" not in context:
+            context["practice"] = _Lazy(lambda: self._practice(env, context))
         text = env.get_template(f"email/{kind}.txt").render(**context)
         html = env.get_template(f"email/{kind}.html").render(**context)
         return text, html
