@@ -99,8 +99,17 @@ class BabelWording:
 
 @functools.lru_cache(maxsize=4096)
 def _formatted_date(day: date, form: str, locale: str) -> str:
-    """A date in words, formatted once: a run's messages name the same few due dates."""
+    """A date in words, formatted once: a run's messages name the same few due dates. US
+    English's without Babel, whose locale data costs a process tens of milliseconds to
+    read the first time (tests/unit/test_email_language.py holds these to Babel's)."""
+    if locale == "en_US" and form in ENGLISH_MONTHS:
+        return f"{ENGLISH_MONTHS[form][day.month - 1]} {day.day}, {day.year}"
     return format_date(day, form, locale=locale)
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August")
+_MONTHS += ("September", "October", "November", "December")
+ENGLISH_MONTHS = {"long": _MONTHS, "medium": tuple(m[:3] for m in _MONTHS)}
 
 
 class _Lazy:
