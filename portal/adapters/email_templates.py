@@ -107,8 +107,8 @@ def _formatted_date(day: date, form: str, locale: str) -> str:
     return format_date(day, form, locale=locale)
 
 
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August")
-_MONTHS += ("September", "October", "November", "December")
+_MONTHS: tuple[str, ...] = ("January", "February", "March", "April", "May", "June", "July")
+_MONTHS += ("August", "September", "October", "November", "December")
 ENGLISH_MONTHS = {"long": _MONTHS, "medium": tuple(m[:3] for m in _MONTHS)}
 
 
