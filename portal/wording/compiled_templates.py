@@ -1,5 +1,5 @@
 """Each template's compiled code kept for the process, shared by every Jinja environment that
-asks for it: an app (or an e-mail renderer) made again in the same process, as the tests make
+asks for it: an app made again in the same process, as the tests make
 one per test, does not parse and compile its templates again.
 
 A template's code depends on its source (the bucket's checksum), on the environment's
@@ -109,5 +109,6 @@ class ProcessTemplateCode(BytecodeCache):
         self._code.clear()
 
 
-# One per process: the app's environments and the e-mail renderer's.
+# One per process, for the app's environments (the e-mail renderer keeps its templates'
+# code on disk: portal/wording/compiled_gettext.py).
 TEMPLATE_CODE = ProcessTemplateCode()

@@ -114,12 +114,8 @@ def test_a_catalog_with_its_own_gettext_code_is_never_shared(templates, compiles
     assert compiles == ["page.html", "page.html"]
 
 
-def test_the_app_and_the_mail_renderer_use_the_process_cache():
-    from portal.adapters.email_templates import EmailRenderer
+def test_the_app_uses_the_process_cache():
     from portal.app import PortalFlask
-    from portal.resources import template_dir
     from portal.wording.compiled_templates import TEMPLATE_CODE
 
-    renderer = EmailRenderer(template_dir())
-    assert renderer._env(renderer.wording("es")).bytecode_cache is TEMPLATE_CODE
     assert PortalFlask.jinja_options["bytecode_cache"] is TEMPLATE_CODE
