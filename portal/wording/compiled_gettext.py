@@ -11,9 +11,11 @@ Jinja's newstyle gettext does. Everything else (plurals, contexts, messages that
 literal) still goes through the gettext callables."""
 
 from gettext import NullTranslations
+from typing import Any
 
 from jinja2 import Environment, nodes
 from jinja2.compiler import CodeGenerator, Frame
+from markupsafe import Markup
 
 # The names the templates call gettext by (Jinja's i18n extension installs both).
 GETTEXT_NAMES = frozenset({"_", "gettext"})
@@ -56,13 +58,29 @@ class TranslatingCodeGenerator(CodeGenerator):
         self.literal_gettext = translations is not None and not binds_gettext_name(node)
         super().visit_Template(node, frame)
 
+    def translation(self, message: str) -> str:
+        translations: NullTranslations = self.environment.fixed_translations  # type: ignore[attr-defined]
+        return translations.gettext(message)
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
+        """`{{ _("literal") }}` without values, output as it is: its translation becomes part
+        of the template's text, joined with the text around it when the template is compiled
+        (no Markup, escape or yield for it at render)."""
+        message = literal_message(node) if isinstance(node, nodes.Call) else None
+        if message is None or not self.literal_gettext or node.kwargs or frame.eval_ctx.volatile:  # type: ignore[attr-defined]
+            return super()._output_child_to_const(node, frame, finalize)
+        try:
+            text = self.translation(message) % {}
+        except (KeyError, TypeError, ValueError):  # fails at render, as it would at runtime
+            raise nodes.Impossible() from None
+        return finalize.const(Markup(text) if frame.eval_ctx.autoescape else text)
+
     def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
         message = literal_message(node) if self.literal_gettext and not forward_caller else None
         if message is None or frame.eval_ctx.volatile:
             super().visit_Call(node, frame, forward_caller=forward_caller)
             return
-        translations: NullTranslations = self.environment.fixed_translations  # type: ignore[attr-defined]
-        text = translations.gettext(message)
+        text = self.translation(message)
         autoescape = frame.eval_ctx.autoescape
         if not node.kwargs:
             try:

@@ -106,6 +106,16 @@ def test_literal_messages_are_compiled_to_their_translation():
     assert "'Hello'" in runtime and "Markup('Hola')" not in runtime
 
 
+def test_a_literal_message_output_alone_becomes_part_of_the_template_text():
+    env = environment(fixed=True)
+    source = env.compile("<p>{{ _('Hello') }} <b>{{ _('100%% sure') }}</b></p>", raw=True)
+
+    assert "yield '<p>Hola <b>100% seguro</b></p>'" in source
+    assert "Markup(" not in source and "escape(" not in source
+    text = env.compile("{{ _('Read the <em>terms</em>') }}!", "text.txt", raw=True)
+    assert "yield 'Lea los <em>términos</em>!'" in text
+
+
 def test_a_message_whose_values_are_missing_fails_as_at_runtime():
     env = environment(fixed=True)
     with pytest.raises(KeyError):
