@@ -4,7 +4,7 @@ convention, es_US), on the practice's calendar."""
 
 from collections.abc import Callable
 from datetime import date, datetime, tzinfo
-from functools import lru_cache
+from urllib.parse import urlencode
 
 from babel import Locale
 from babel.dates import format_date as babel_date
@@ -23,23 +23,51 @@ from portal.web.service_words import (
     method_words,
     saved_method_label,
 )
-from portal.wording.dollars import dollars_in
+from portal.wording.dollars import dollars_writer
 
 
 def format_money(cents: int) -> str:
     """1234567 -> "$12,345.67": US dollars, written as the page's language writes them."""
-    return dollars_in(cents, current_formatting_locale())
+    return formats_of(current_formatting_locale()).dollars(cents)
 
 
 def format_date(value: date) -> str:
     """Nov 30, 2026 in English; 30 nov 2026 in Spanish."""
-    return date_in(value, current_formatting_locale())
+    return formats_of(current_formatting_locale()).date(value)
 
 
-@lru_cache(maxsize=4096)
-def date_in(value: date, locale: Locale) -> str:
-    """A page shows the same few dates again and again (due dates, a schedule's)."""
-    return babel_date(value, "medium", locale=locale)
+DATES_KEPT = 4096  # a page shows the same few dates again and again (due dates, a schedule's)
+LOCALES_KEPT = 64
+
+
+class LocaleFormats:
+    """One locale's money and date formats. Kept per locale object: Babel's Locale hashes and
+    compares itself in Python, which a cache keyed on the locale pays on every amount."""
+
+    def __init__(self, locale: Locale) -> None:
+        self.locale = locale
+        self.dollars = dollars_writer(locale)
+        self.dates: dict[date, str] = {}
+
+    def date(self, value: date) -> str:
+        text = self.dates.get(value)
+        if text is None:
+            text = babel_date(value, "medium", locale=self.locale)
+            if len(self.dates) < DATES_KEPT:
+                self.dates[value] = text
+        return text
+
+
+_formats: dict[int, LocaleFormats] = {}
+
+
+def formats_of(locale: Locale) -> LocaleFormats:
+    kept = _formats.get(id(locale))
+    if kept is None or kept.locale is not locale:  # it holds its locale: the id is not reused
+        if len(_formats) >= LOCALES_KEPT:
+            _formats.clear()
+        kept = _formats[id(locale)] = LocaleFormats(locale)
+    return kept
 
 
 def local_time(value: datetime) -> str:
@@ -52,7 +80,7 @@ def time_in_zone(value: datetime, zone: tzinfo) -> str:
     locale = current_formatting_locale()
     # CLDR puts a narrow no-break space before AM/PM; the pages keep a plain one.
     clock = babel_time(local, "h:mm a", locale=locale).replace("\u202f", " ")
-    return f"{format_date(local)}, {clock} {local:%Z}"
+    return f"{format_date(local.date())}, {clock} {local:%Z}"
 
 
 def status_badge(status: str) -> Markup:
@@ -84,6 +112,15 @@ def fixed_url_for(app: Flask) -> Callable[..., str]:
     return fixed_url
 
 
+QUERY_SAFE = "!$'()*,/:;?@"  # the characters werkzeug's url_for leaves as they are in a query
+
+
+def with_query(url: str, **values: str) -> str:
+    """url_for(endpoint, **path_values, **values), given url_for(endpoint, **path_values)
+    built once for a page's rows: the query written as url_for writes it."""
+    return f"{url}?{urlencode(list(values.items()), safe=QUERY_SAFE)}"
+
+
 def line_description(line: LineItem) -> Markup:
     """A line's description in the page's language: the practice's Spanish one on a Spanish
     page when it sent one; else the English one, marked as English on a page in another
@@ -106,6 +143,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(format_date, "date")
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(line_description, "description")
+    app.add_template_filter(with_query, "with_query")
     app.add_template_filter(in_page_language, "in_language")
     app.add_template_filter(method_words, "method_words")
     app.add_template_filter(method_name, "method_name")
