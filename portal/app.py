@@ -100,6 +100,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     # and answer with a vague "out of date".
     app.before_request(refuse_forms_that_are_not_utf8)
     csrf.init_app(app)
+    from portal.web import signing
+
+    signing.init_app(app)  # after CSRFProtect: its csrf_token global is replaced
 
     from portal.web import language
 

@@ -95,16 +95,20 @@ FIXED_URLS_KEPT = 64
 
 
 def fixed_url_for(app: Flask) -> Callable[..., str]:
-    """fixed_url(endpoint, filename=None): url_for for the URLs every page links to (the
-    static files, the patient's fixed pages), built once per script root: they differ only
-    by it, and building each again cost the pages more than their balances."""
-    built: dict[tuple[str, str, str | None], str] = {}
+    """fixed_url(endpoint, filename=None, **values): url_for for the URLs every page links to
+    (the static files, the patient's fixed pages, the language switch's for each language),
+    built once per script root and values: they differ only by those, and building each
+    again cost the pages more than their balances. Not for a row's values (a statement's
+    id): those are many, and only the first FIXED_URLS_KEPT URLs are kept."""
+    built: dict[tuple, str] = {}
 
-    def fixed_url(endpoint: str, filename: str | None = None) -> str:
-        key = (request.script_root, endpoint, filename)
+    def fixed_url(endpoint: str, filename: str | None = None, **values: str) -> str:
+        key = (request.script_root, endpoint, filename, *values.items())
         url = built.get(key)
         if url is None:
-            url = url_for(endpoint, filename=filename) if filename else url_for(endpoint)
+            if filename:
+                values["filename"] = filename
+            url = url_for(endpoint, **values)
             if len(built) < FIXED_URLS_KEPT:
                 built[key] = url
         return url
