@@ -4,6 +4,7 @@ convention, es_US), on the practice's calendar."""
 
 from collections.abc import Callable
 from datetime import date, datetime, tzinfo
+from typing import Any
 from urllib.parse import urlencode
 
 from babel import Locale
@@ -102,7 +103,7 @@ def fixed_url_for(app: Flask) -> Callable[..., str]:
     id): those are many, and only the first FIXED_URLS_KEPT URLs are kept."""
     built: dict[tuple, str] = {}
 
-    def fixed_url(endpoint: str, filename: str | None = None, **values: str) -> str:
+    def fixed_url(endpoint: str, filename: str | None = None, **values: Any) -> str:
         key = (request.script_root, endpoint, filename, *values.items())
         url = built.get(key)
         if url is None:

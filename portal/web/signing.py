@@ -2,6 +2,9 @@
 Flask builds the cookie's serializer again for each request, and Flask-WTF signs the
 session's CSRF token again for each page (a serializer, JSON and an HMAC each time)."""
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Flask, current_app, g, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import generate_csrf
@@ -25,12 +28,12 @@ class SessionCookies(SecureCookieSessionInterface):
         return self.serializers[keys]
 
 
-def signed_csrf_tokens(app: Flask):
+def signed_csrf_tokens() -> Callable[[], str]:
     """The pages' csrf_token(): Flask-WTF's generate_csrf, whose signed token is kept per
     session token and reused on the session's later pages. Its tokens carry no time limit
     (WTF_CSRF_TIME_LIMIT None: Flask-WTF checks their signature, not their age), so one
     signed earlier is as good as one signed now; with a time limit every page signs anew."""
-    signed: dict[tuple[str | bytes, str], str] = {}
+    signed: dict[tuple[Any, str], str] = {}
 
     def csrf_token() -> str:
         config = current_app.config
@@ -42,8 +45,7 @@ def signed_csrf_tokens(app: Flask):
             return generate_csrf()
         secret = config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
         raw = session.get(CSRF_FIELD)
-        key = (secret, raw)
-        token = signed.get(key) if isinstance(raw, str) else None
+        token = signed.get((secret, raw)) if isinstance(raw, str) else None
         if token is None:
             token = generate_csrf()
             raw = session.get(CSRF_FIELD)
@@ -65,6 +67,6 @@ def init_app(app: Flask) -> None:
     form field with the token (_macros.html exports it as csrf_field): a Python call, not a
     macro's, on every form of every page."""
     app.session_interface = SessionCookies()
-    csrf_token = signed_csrf_tokens(app)
+    csrf_token = signed_csrf_tokens()
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["csrf_input"] = lambda: CSRF_INPUT.format(csrf_token())
