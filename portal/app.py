@@ -1,6 +1,7 @@
 """The Flask application factory: wiring only."""
 
 from datetime import timedelta
+from types import MappingProxyType
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, render_template, request, session
@@ -21,6 +22,10 @@ babel = Babel()
 
 class PortalFlask(Flask):
     jinja_environment = LanguageEnvironment  # templates compiled once per page language
+    # Every template kept once compiled, in a plain dict: Jinja's default LRU cache takes a
+    # lock and reorders its queue on each of a page's several look-ups, and the templates
+    # are few (they ship with the package).
+    jinja_options = MappingProxyType({"cache_size": -1})  # type: ignore[assignment]
 
 
 # No inline script or style anywhere (not even style="" attributes); no data: images:

@@ -16,7 +16,7 @@ from markupsafe import Markup
 from portal.domain.money import cents_to_plain
 from portal.domain.statements import LineItem
 from portal.web import current_services
-from portal.web.language import current_formatting_locale, gettext, page_language
+from portal.web.language import current_formatting_locale, gettext, page_state
 from portal.web.service_words import (
     badge_label,
     in_page_language,
@@ -87,8 +87,9 @@ def time_in_zone(value: datetime, zone: tzinfo) -> str:
 def status_badge(status: str) -> Markup:
     """A status as a badge: the markup of _macros.html's status_badge, without the cost of a
     macro call on every row of the patient's pages."""
-    return Markup('<span class="badge badge-{}">{}</span>').format(
-        status.replace(" ", "-"), badge_label(status)
+    return Markup('<span class="badge badge-%s">%s</span>') % (
+        status.replace(" ", "-"),
+        badge_label(status),
     )
 
 
@@ -130,13 +131,14 @@ def line_description(line: LineItem) -> Markup:
     """A line's description in the page's language: the practice's Spanish one on a Spanish
     page when it sent one; else the English one, marked as English on a page in another
     language (screen readers read it in English)."""
-    language = page_language().split("-")[0]
+    language = page_state().language
     if language == "en":
         return Markup.escape(line.description)
     if language == "es" and line.description_es:
         return Markup.escape(line.description_es)
-    return Markup('<span lang="en">{}</span> <span class="muted">({})</span>').format(
-        line.description, gettext("in English")
+    return Markup('<span lang="en">%s</span> <span class="muted">(%s)</span>') % (
+        line.description,
+        gettext("in English"),
     )
 
 

@@ -36,10 +36,12 @@ def signed_csrf_tokens() -> Callable[[], str]:
     signed: dict[tuple[Any, str], str] = {}
 
     def csrf_token() -> str:
+        token = g.get(CSRF_FIELD)
+        if token:  # this request's, as generate_csrf keeps it
+            return token
         config = current_app.config
         if (
-            CSRF_FIELD in g
-            or config.get("WTF_CSRF_FIELD_NAME", CSRF_FIELD) != CSRF_FIELD
+            config.get("WTF_CSRF_FIELD_NAME", CSRF_FIELD) != CSRF_FIELD
             or config.get("WTF_CSRF_TIME_LIMIT", 3600) is not None
         ):
             return generate_csrf()
@@ -59,7 +61,7 @@ def signed_csrf_tokens() -> Callable[[], str]:
     return csrf_token
 
 
-CSRF_INPUT = Markup('<input type="hidden" name="csrf_token" value="{}">')
+CSRF_INPUT = Markup('<input type="hidden" name="csrf_token" value="%s">')
 
 
 def init_app(app: Flask) -> None:
@@ -69,4 +71,4 @@ def init_app(app: Flask) -> None:
     app.session_interface = SessionCookies()
     csrf_token = signed_csrf_tokens()
     app.jinja_env.globals["csrf_token"] = csrf_token
-    app.jinja_env.globals["csrf_input"] = lambda: CSRF_INPUT.format(csrf_token())
+    app.jinja_env.globals["csrf_input"] = lambda: CSRF_INPUT % csrf_token()
