@@ -49,6 +49,7 @@ class LocaleFormats:
         self.locale = locale
         self.dollars = dollars_writer(locale)
         self.dates: dict[date, str] = {}
+        self.clocks: dict[tuple[int, int], str] = {}
 
     def date(self, value: date) -> str:
         text = self.dates.get(value)
@@ -56,6 +57,16 @@ class LocaleFormats:
             text = babel_date(value, "medium", locale=self.locale)
             if len(self.dates) < DATES_KEPT:
                 self.dates[value] = text
+        return text
+
+    def clock(self, moment: datetime) -> str:
+        """3:04 PM: the same for every day (one per minute of the day, kept)."""
+        key = (moment.hour, moment.minute)
+        text = self.clocks.get(key)
+        if text is None:
+            # CLDR puts a narrow no-break space before AM/PM; the pages keep a plain one.
+            text = babel_time(moment, "h:mm a", locale=self.locale).replace("\u202f", " ")
+            self.clocks[key] = text
         return text
 
 
@@ -78,10 +89,8 @@ def local_time(value: datetime) -> str:
 
 def time_in_zone(value: datetime, zone: tzinfo) -> str:
     local = value.astimezone(zone)
-    locale = current_formatting_locale()
-    # CLDR puts a narrow no-break space before AM/PM; the pages keep a plain one.
-    clock = babel_time(local, "h:mm a", locale=locale).replace("\u202f", " ")
-    return f"{format_date(local.date())}, {clock} {local:%Z}"
+    formats = formats_of(current_formatting_locale())
+    return f"{formats.date(local.date())}, {formats.clock(local)} {local:%Z}"
 
 
 def status_badge(status: str) -> Markup:
