@@ -948,8 +948,22 @@ PAGES: dict[str, tuple[str, Callable]] = {
     },
 }
 
+# `make test` checks each page at the width its users mostly have (patients on a phone, the
+# billing staff at a desk); `make test-slow`, which CI also runs, at the other width too.
+USUAL_WIDTH = {"patient": "375", "staff": "1280"}
+
+
+def usual_width(name: str) -> str:
+    return USUAL_WIDTH["staff" if name.startswith("staff-") else "patient"]
+
+
 CASES = [
-    pytest.param(name, viewport, id=f"{name}-{viewport}")
+    pytest.param(
+        name,
+        viewport,
+        id=f"{name}-{viewport}",
+        marks=() if viewport == usual_width(name) else pytest.mark.slow,
+    )
     for name in PAGES
     for viewport in VIEWPORTS
 ]
