@@ -3,6 +3,8 @@ portal's payments (portal/domain/payouts.py) and kept; the deposit report's payo
 a period (the kept ones, and any the processor lists that are not kept yet), and the card
 payments posted that no payout holds."""
 
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
@@ -26,6 +28,7 @@ from portal.services.reports import first_of_next_month
 # A payout's record is written at the version read: two deliveries at once (or its two
 # events) recompute and find it written, or write it again, at most this many times.
 WRITE_TRIES = 5
+LOOKUPS_AT_ONCE = 8
 
 # Card money reaches the bank a few days after the payment: the payments a period's
 # payouts should hold were posted this long before their arrival dates.
@@ -147,8 +150,17 @@ def keep_payout(services: Services, payout: Payout, lines: list[BalanceTransacti
 
 
 def _payments_of(services: Services, lines: list[BalanceTransaction]) -> dict[str, Payment]:
-    held = {line.reference for line in lines if line.reference}
-    return {ref: p for ref in held if (p := services.store.payment_by_reference(ref))}
+    """The portal's payments the lines name, looked up LOOKUPS_AT_ONCE at a time (a payout
+    of a busy day names hundreds: one at a time would keep Stripe's webhook waiting)."""
+    held = sorted({line.reference for line in lines if line.reference})
+    if len(held) < 2:
+        found = [services.store.payment_by_reference(ref) for ref in held]
+    else:
+        with ThreadPoolExecutor(max_workers=min(len(held), LOOKUPS_AT_ONCE)) as pool:
+            look = services.store.payment_by_reference
+            futures = [pool.submit(contextvars.copy_context().run, look, ref) for ref in held]
+            found = [future.result() for future in futures]
+    return {ref: p for ref, p in zip(held, found, strict=True) if p is not None}
 
 
 # The sandbox's daily payouts: each practice day's card payments, paid out this many days
