@@ -54,6 +54,26 @@ def payout_view(services: Services, arrived_from: date, arrived_to: date) -> Pay
     """The payouts arriving on days from `arrived_from` to `arrived_to` (inclusive): the
     kept ones (their webhooks came), and those the processor lists that are not kept yet,
     reconciled now (nothing is written); the card payments no payout holds."""
+    period = _period(services, arrived_from, arrived_to)
+    return PayoutView(
+        period.reports,
+        _not_paid_out(services, arrived_from, arrived_to, period.references),
+        paid_out=services.payments.pays_out,
+        unreconciled=services.store.unreconciled_payouts(),
+        asked=period.asked,
+        problem=period.problem,
+    )
+
+
+@dataclass(frozen=True)
+class _Period:
+    reports: list[PayoutReport]
+    references: set[str]  # every payment reference the period's payouts hold
+    asked: int
+    problem: str
+
+
+def _period(services: Services, arrived_from: date, arrived_to: date) -> _Period:
     store, gateway = services.store, services.payments
     kept = {r.payout_id: r for r in store.payouts_arriving(arrived_from, arrived_to)}
     reports = {payout_id: r.report for payout_id, r in kept.items()}
@@ -71,14 +91,7 @@ def payout_view(services: Services, arrived_from: date, arrived_to: date) -> Pay
         except GatewayError as exc:
             problem = exc.message
     ordered = sorted(reports.values(), key=lambda r: (r.payout.arrival_date, r.payout.payout_id))
-    return PayoutView(
-        ordered,
-        _not_paid_out(services, arrived_from, arrived_to, references),
-        paid_out=gateway.pays_out,
-        unreconciled=store.unreconciled_payouts(),
-        asked=asked,
-        problem=problem,
-    )
+    return _Period(ordered, references, asked, problem)
 
 
 def _not_paid_out(
@@ -115,13 +128,8 @@ def month_fees(services: Services, month: date) -> int | None:
     """The processing fees of the card payouts arriving in the month (its first day given):
     the kept ones, and those the processor lists that are not kept yet; None when the
     processor cannot be asked about those."""
-    view = payout_view(services, month, first_of_next_month(month) - timedelta(days=1))
-    return None if view.problem else sum(r.fees_cents for r in view.reports)
-
-
-def unreconciled_count(services: Services) -> int:
-    """The kept payouts not reconciled (the supervisors' dashboard)."""
-    return len(services.store.unreconciled_payouts())
+    period = _period(services, month, first_of_next_month(month) - timedelta(days=1))
+    return None if period.problem else sum(r.fees_cents for r in period.reports)
 
 
 def record_payout(services: Services, payout: Payout) -> bool | None:

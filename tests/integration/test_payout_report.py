@@ -199,6 +199,7 @@ def test_kept_payouts_are_read_from_the_store_and_unreconciled_ones_stand_out(
     assert len(stub.api_requests("/v1/balance_transactions")) - asked_before == 2
     assert 'data-testid="unreconciled"' in html and 'data-testid="unreconciled-po_bad"' in html
     assert "1 payout not reconciled" in html
+    assert 'data-testid="payouts-asked">1 payout of the period not reported' in html
     listed = csv.DictReader(io.StringIO(sheet.get_data(as_text=True)))
     rows = {r["payout"]: r for r in listed if r["arrival_date"]}
     assert rows["po_kept"]["reconciled"] == "yes" and rows["po_new"]["reconciled"] == "yes"
