@@ -186,7 +186,7 @@ def sandbox_payouts(services: Services, today: date) -> list[PayoutRecord]:
     `po_sandbox_<YYYYMMDD>`), arriving SANDBOX_ARRIVAL later, by today at the latest, of the
     sandbox card payments posted that day that no kept payout holds, each less a simulated
     fee (portal/domain/payouts.py); kept reconciled through keep_payout, as a webhook's
-    payout is. Running it again makes nothing new."""
+    payout is. The payouts this run kept; running it again makes nothing new."""
     gateway, store, tz = services.payments, services.store, services.settings.tz
     if gateway.name != "sandbox":
         raise NotSandbox("Payouts are made by the card processor itself, not by the portal.")
@@ -206,7 +206,6 @@ def sandbox_payouts(services: Services, today: date) -> list[PayoutRecord]:
             continue
         payments.sort(key=lambda p: (p.posted_at or p.created_at, p.payment_id))
         payout, lines = simulated_payout(payout_id, day + SANDBOX_ARRIVAL, payments)
-        keep_payout(services, payout, lines)
-        if (record := store.get_payout(payout_id)) is not None:
+        if keep_payout(services, payout, lines) and (record := store.get_payout(payout_id)):
             kept.append(record)
     return kept
