@@ -5,7 +5,7 @@ payments posted that no payout holds."""
 
 import contextvars
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 
 from portal.domain.aging import practice_date
@@ -21,8 +21,11 @@ from portal.domain.payouts import (
     reconcile,
     simulated_payout,
 )
+from portal.domain.staff import AuditAction
 from portal.ports.payments import GatewayError
+from portal.services.audit import audit
 from portal.services.context import Services
+from portal.services.errors import InvalidInput, NotFound
 from portal.services.reports import first_of_next_month
 
 # A payout's record is written at the version read: two deliveries at once (or its two
@@ -169,6 +172,34 @@ def _payments_of(services: Services, lines: list[BalanceTransaction]) -> dict[st
             futures = [pool.submit(contextvars.copy_context().run, look, ref) for ref in held]
             found = [future.result() for future in futures]
     return {ref: p for ref, p in zip(held, found, strict=True) if p is not None}
+
+
+NOTE_LIMIT = 500
+
+
+def check_payout(
+    services: Services, payout_id: str, note: str, actor: str, address: str = ""
+) -> bool:
+    """A supervisor marks an unreconciled payout looked into, saying what they found: it
+    leaves the dashboard's count (and comes back if the processor reports it otherwise).
+    False, nothing changed, when it is reconciled or checked already (or changed
+    meanwhile); NotFound for a payout not kept; InvalidInput for an empty or long note."""
+    note = " ".join(note.split())
+    if not note:
+        raise InvalidInput("note", "Say what you found when you checked the payout.")
+    if len(note) > NOTE_LIMIT:
+        raise InvalidInput("note", f"Keep the note to {NOTE_LIMIT} characters.")
+    store = services.store
+    record = store.get_payout(payout_id)
+    if record is None:
+        raise NotFound(f"No payout {payout_id} is kept.")
+    if not record.needs_attention:
+        return False
+    checked = replace(record, checked_by=actor, checked_at=services.clock.now(), check_note=note)
+    if store.save_payout(checked) is None:
+        return False
+    audit(services, actor, AuditAction.CHECK_PAYOUT, subject=payout_id, address=address)
+    return True
 
 
 # The sandbox's daily payouts: each practice day's card payments, paid out this many days
