@@ -1,6 +1,7 @@
 """The Flask application factory: wiring only."""
 
 from datetime import timedelta
+from types import MappingProxyType
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, render_template, request, session
@@ -14,6 +15,7 @@ from portal.domain.payments import MANUAL_METHODS
 from portal.resources import static_dir, template_dir, translations_dir
 from portal.services.context import Services
 from portal.web.template_language import LanguageEnvironment
+from portal.wording.compiled_templates import TEMPLATE_CODE
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -21,6 +23,12 @@ babel = Babel()
 
 class PortalFlask(Flask):
     jinja_environment = LanguageEnvironment  # templates compiled once per page language
+    # Every template kept once compiled, in a plain dict: Jinja's default LRU cache takes a
+    # lock and reorders its queue on each of a page's several look-ups, and the templates
+    # are few (they ship with the package). Their code is compiled once per process.
+    jinja_options = MappingProxyType(  # type: ignore[assignment]
+        {"cache_size": -1, "bytecode_cache": TEMPLATE_CODE}
+    )
 
 
 # No inline script or style anywhere (not even style="" attributes); no data: images:
@@ -100,6 +108,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     # and answer with a vague "out of date".
     app.before_request(refuse_forms_that_are_not_utf8)
     csrf.init_app(app)
+    from portal.web import signing
+
+    signing.init_app(app)  # after CSRFProtect: its csrf_token global is replaced
 
     from portal.web import language
 

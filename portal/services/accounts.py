@@ -45,6 +45,11 @@ class StatementView:
             return "paid"
         return "past due" if self.days_past_due else "due"
 
+    @property
+    def hides_lines(self) -> bool:
+        """Some of its lines are another patient's, shown as their date and amount only."""
+        return any(not line.in_full for line in self.lines)
+
 
 @dataclass(frozen=True)
 class AccountView:

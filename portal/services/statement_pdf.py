@@ -197,7 +197,7 @@ def _render(
     notes = _(
         "An adjustment is the discount your insurance plan's contract gives; you do not owe it."
     )
-    if not all(shown.in_full for shown in item.lines):
+    if item.hides_lines:
         notes += f"\n{_(OTHER_LINES_NOTE)}"
     pdf.multi_cell(0, 10, notes, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     _insurer_notes(pdf, view, item, words)

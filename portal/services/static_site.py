@@ -23,6 +23,7 @@ details (services.practice).
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -81,8 +82,10 @@ def _portal_path(path: str) -> str:
     return path
 
 
+@cache
 def language_name(code: str) -> str:
-    """A language's name in itself, as the switch shows it: "English", "Español"."""
+    """A language's name in itself, as the switch shows it: "English", "Español" (read once:
+    the switch is on every page)."""
     try:
         name = Locale.parse(code).get_display_name(code)
     except (UnknownLocaleError, ValueError):

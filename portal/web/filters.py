@@ -4,7 +4,8 @@ convention, es_US), on the practice's calendar."""
 
 from collections.abc import Callable
 from datetime import date, datetime, tzinfo
-from functools import lru_cache
+from typing import Any
+from urllib.parse import urlencode
 
 from babel import Locale
 from babel.dates import format_date as babel_date
@@ -15,7 +16,7 @@ from markupsafe import Markup
 from portal.domain.money import cents_to_plain
 from portal.domain.statements import LineItem
 from portal.web import current_services
-from portal.web.language import current_formatting_locale, gettext, page_language
+from portal.web.language import current_formatting_locale, gettext, page_state
 from portal.web.service_words import (
     badge_label,
     in_page_language,
@@ -23,23 +24,62 @@ from portal.web.service_words import (
     method_words,
     saved_method_label,
 )
-from portal.wording.dollars import dollars_in
+from portal.wording.dollars import dollars_writer
 
 
 def format_money(cents: int) -> str:
     """1234567 -> "$12,345.67": US dollars, written as the page's language writes them."""
-    return dollars_in(cents, current_formatting_locale())
+    return formats_of(current_formatting_locale()).dollars(cents)
 
 
 def format_date(value: date) -> str:
     """Nov 30, 2026 in English; 30 nov 2026 in Spanish."""
-    return date_in(value, current_formatting_locale())
+    return formats_of(current_formatting_locale()).date(value)
 
 
-@lru_cache(maxsize=4096)
-def date_in(value: date, locale: Locale) -> str:
-    """A page shows the same few dates again and again (due dates, a schedule's)."""
-    return babel_date(value, "medium", locale=locale)
+DATES_KEPT = 4096  # a page shows the same few dates again and again (due dates, a schedule's)
+LOCALES_KEPT = 64
+
+
+class LocaleFormats:
+    """One locale's money and date formats. Kept per locale object: Babel's Locale hashes and
+    compares itself in Python, which a cache keyed on the locale pays on every amount."""
+
+    def __init__(self, locale: Locale) -> None:
+        self.locale = locale
+        self.dollars = dollars_writer(locale)
+        self.dates: dict[date, str] = {}
+        self.clocks: dict[tuple[int, int], str] = {}
+
+    def date(self, value: date) -> str:
+        text = self.dates.get(value)
+        if text is None:
+            text = babel_date(value, "medium", locale=self.locale)
+            if len(self.dates) < DATES_KEPT:
+                self.dates[value] = text
+        return text
+
+    def clock(self, moment: datetime) -> str:
+        """3:04 PM: the same for every day (one per minute of the day, kept)."""
+        key = (moment.hour, moment.minute)
+        text = self.clocks.get(key)
+        if text is None:
+            # CLDR puts a narrow no-break space before AM/PM; the pages keep a plain one.
+            text = babel_time(moment, "h:mm a", locale=self.locale).replace("\u202f", " ")
+            self.clocks[key] = text
+        return text
+
+
+_formats: dict[int, LocaleFormats] = {}
+
+
+def formats_of(locale: Locale) -> LocaleFormats:
+    kept = _formats.get(id(locale))
+    if kept is None or kept.locale is not locale:  # it holds its locale: the id is not reused
+        if len(_formats) >= LOCALES_KEPT:
+            _formats.clear()
+        kept = _formats[id(locale)] = LocaleFormats(locale)
+    return kept
 
 
 def local_time(value: datetime) -> str:
@@ -49,17 +89,16 @@ def local_time(value: datetime) -> str:
 
 def time_in_zone(value: datetime, zone: tzinfo) -> str:
     local = value.astimezone(zone)
-    locale = current_formatting_locale()
-    # CLDR puts a narrow no-break space before AM/PM; the pages keep a plain one.
-    clock = babel_time(local, "h:mm a", locale=locale).replace("\u202f", " ")
-    return f"{format_date(local)}, {clock} {local:%Z}"
+    formats = formats_of(current_formatting_locale())
+    return f"{formats.date(local.date())}, {formats.clock(local)} {local:%Z}"
 
 
 def status_badge(status: str) -> Markup:
     """A status as a badge: the markup of _macros.html's status_badge, without the cost of a
     macro call on every row of the patient's pages."""
-    return Markup('<span class="badge badge-{}">{}</span>').format(
-        status.replace(" ", "-"), badge_label(status)
+    return Markup('<span class="badge badge-%s">%s</span>') % (
+        status.replace(" ", "-"),
+        badge_label(status),
     )
 
 
@@ -67,16 +106,20 @@ FIXED_URLS_KEPT = 64
 
 
 def fixed_url_for(app: Flask) -> Callable[..., str]:
-    """fixed_url(endpoint, filename=None): url_for for the URLs every page links to (the
-    static files, the patient's fixed pages), built once per script root: they differ only
-    by it, and building each again cost the pages more than their balances."""
-    built: dict[tuple[str, str, str | None], str] = {}
+    """fixed_url(endpoint, filename=None, **values): url_for for the URLs every page links to
+    (the static files, the patient's fixed pages, the language switch's for each language),
+    built once per script root and values: they differ only by those, and building each
+    again cost the pages more than their balances. Not for a row's values (a statement's
+    id): those are many, and only the first FIXED_URLS_KEPT URLs are kept."""
+    built: dict[tuple, str] = {}
 
-    def fixed_url(endpoint: str, filename: str | None = None) -> str:
-        key = (request.script_root, endpoint, filename)
+    def fixed_url(endpoint: str, filename: str | None = None, **values: Any) -> str:
+        key = (request.script_root, endpoint, filename, *values.items())
         url = built.get(key)
         if url is None:
-            url = url_for(endpoint, filename=filename) if filename else url_for(endpoint)
+            if filename:
+                values["filename"] = filename
+            url = url_for(endpoint, **values)
             if len(built) < FIXED_URLS_KEPT:
                 built[key] = url
         return url
@@ -84,17 +127,27 @@ def fixed_url_for(app: Flask) -> Callable[..., str]:
     return fixed_url
 
 
+QUERY_SAFE = "!$'()*,/:;?@"  # the characters werkzeug's url_for leaves as they are in a query
+
+
+def with_query(url: str, **values: str) -> str:
+    """url_for(endpoint, **path_values, **values), given url_for(endpoint, **path_values)
+    built once for a page's rows: the query written as url_for writes it."""
+    return f"{url}?{urlencode(list(values.items()), safe=QUERY_SAFE)}"
+
+
 def line_description(line: LineItem) -> Markup:
     """A line's description in the page's language: the practice's Spanish one on a Spanish
     page when it sent one; else the English one, marked as English on a page in another
     language (screen readers read it in English)."""
-    language = page_language().split("-")[0]
+    language = page_state().language
     if language == "en":
         return Markup.escape(line.description)
     if language == "es" and line.description_es:
         return Markup.escape(line.description_es)
-    return Markup('<span lang="en">{}</span> <span class="muted">({})</span>').format(
-        line.description, gettext("in English")
+    return Markup('<span lang="en">%s</span> <span class="muted">(%s)</span>') % (
+        line.description,
+        gettext("in English"),
     )
 
 
@@ -106,6 +159,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(format_date, "date")
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(line_description, "description")
+    app.add_template_filter(with_query, "with_query")
     app.add_template_filter(in_page_language, "in_language")
     app.add_template_filter(method_words, "method_words")
     app.add_template_filter(method_name, "method_name")

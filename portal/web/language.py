@@ -2,7 +2,7 @@
 formats money and dates in it. Staff pages are always in English."""
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from gettext import NullTranslations
 from urllib.parse import urlsplit
 
@@ -59,8 +59,7 @@ def select_language() -> str:
 
 def page_language() -> str:
     """The language of the page being rendered (for <html lang>), as a BCP 47 tag."""
-    locale = page_state().locale
-    return str(locale).replace("_", "-") if locale else SOURCE_LANGUAGE
+    return page_state().tag
 
 
 @cache
@@ -82,6 +81,16 @@ class PageLanguage:
     @property
     def is_source(self) -> bool:
         return self.locale is None or self.locale.language == SOURCE_LANGUAGE
+
+    @cached_property
+    def tag(self) -> str:
+        """The language as a BCP 47 tag (es-US)."""
+        return str(self.locale).replace("_", "-") if self.locale else SOURCE_LANGUAGE
+
+    @cached_property
+    def language(self) -> str:
+        """The tag's language alone (es)."""
+        return self.tag.split("-")[0]
 
 
 NO_REQUEST = PageLanguage(None, NullTranslations(), formatting_locale(SOURCE_LANGUAGE))

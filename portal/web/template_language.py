@@ -1,7 +1,8 @@
 """The app's templates compiled once per page language (portal/wording/compiled_gettext.py):
 each language gets its own overlay of the app's environment, with its own template cache."""
 
-from collections.abc import Callable
+from collections import ChainMap
+from collections.abc import Callable, KeysView, MutableMapping
 from gettext import NullTranslations
 from typing import Any
 
@@ -9,6 +10,16 @@ from flask.templating import Environment
 from jinja2 import Template
 
 from portal.wording.compiled_gettext import TranslatingCodeGenerator
+
+
+class TemplateGlobals(ChainMap):
+    """A template's globals (Jinja's ChainMap of its own and the environment's) whose keys()
+    is a plain set: Jinja subtracts them from the page's on each import of a template
+    (`{% from "_macros.html" import ... %}`), which on a ChainMap's key view is a Python
+    loop over every global."""
+
+    def keys(self) -> KeysView:  # type: ignore[override]
+        return dict.fromkeys(self).keys()
 
 
 class LanguageEnvironment(Environment):
@@ -36,6 +47,9 @@ class LanguageEnvironment(Environment):
             overlay.fixed_translations = translations
             languages[language] = overlay
         return overlay
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        return TemplateGlobals(d if d is not None else {}, self.globals)
 
     def get_template(self, name: Any, parent: str | None = None, globals: Any = None) -> Template:
         overlay = self.for_language()

@@ -7,8 +7,11 @@ is two context calls, a catalog look-up and a `%` format, a fifth of a page's ti
 language, each with its own template cache) has its code generator write `_("literal")`,
 `gettext("literal")` and the singular `{% trans %}` blocks as their translation:
 `Markup("...")` under autoescape, with any keyword values formatted into it (escaped) as
-Jinja's newstyle gettext does. Everything else (plurals, contexts, messages that are not a
-literal) still goes through the gettext callables."""
+Jinja's newstyle gettext does. A plural on literal messages (`ngettext("a", "as", n)`, a
+`{% trans %}` with `{% pluralize %}`) is written as a plain call of `plural_message` on the
+same catalog, not through the context (which copies itself for a call inside a loop).
+Everything else (contexts, messages that are not a literal) still goes through the gettext
+callables."""
 
 import contextlib
 import functools
@@ -20,21 +23,23 @@ from typing import Any
 from jinja2 import Environment, nodes
 from jinja2.bccache import Bucket, FileSystemBytecodeCache
 from jinja2.compiler import CodeGenerator, Frame
+from markupsafe import Markup
 
 # The names the templates call gettext by (Jinja's i18n extension installs both).
 GETTEXT_NAMES = frozenset({"_", "gettext"})
+PLURAL_NAME = "ngettext"
 
 
 def binds_gettext_name(template: nodes.Template) -> bool:
     """Whether the template assigns one of the gettext names itself (`{% set _ = ... %}`, a
     loop or macro argument, an import alias): its calls then are not gettext's."""
     for name in template.find_all(nodes.Name):
-        if name.ctx in ("store", "param") and name.name in GETTEXT_NAMES:
+        if name.ctx in ("store", "param") and name.name in GETTEXT_NAMES | {PLURAL_NAME}:
             return True
     for imported in template.find_all(nodes.FromImport):
         for item in imported.names:
             alias = item[1] if isinstance(item, tuple) else item
-            if alias in GETTEXT_NAMES:
+            if alias in GETTEXT_NAMES | {PLURAL_NAME}:
                 return True
     return False
 
@@ -51,6 +56,32 @@ def literal_message(node: nodes.Call) -> str | None:
     return message.value
 
 
+def literal_plural(node: nodes.Call) -> tuple[str, str] | None:
+    """The singular and plural of `ngettext("literal", "literals", n, name=value, ...)`."""
+    if not isinstance(node.node, nodes.Name) or node.node.name != PLURAL_NAME:
+        return None
+    if node.dyn_args is not None or node.dyn_kwargs is not None or len(node.args) != 3:
+        return None
+    singular, plural = node.args[0], node.args[1]
+    if not all(isinstance(m, nodes.Const) and isinstance(m.value, str) for m in (singular, plural)):
+        return None
+    return singular.value, plural.value  # type: ignore[attr-defined]
+
+
+def plural_message(
+    translations: NullTranslations,
+    autoescape: bool,
+    singular: str,
+    plural: str,
+    num: int,
+    variables: dict[str, Any],
+) -> str:
+    """Jinja's newstyle ngettext on the catalog the template was compiled in."""
+    variables.setdefault("num", num)
+    text = translations.ngettext(singular, plural, num)
+    return (Markup(text) if autoescape else text) % variables
+
+
 class TranslatingCodeGenerator(CodeGenerator):
     """Writes gettext calls on a literal message as the message's translation in the
     environment's language (`environment.fixed_translations`); the rest as Jinja does."""
@@ -60,15 +91,47 @@ class TranslatingCodeGenerator(CodeGenerator):
     def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
         translations = getattr(self.environment, "fixed_translations", None)
         self.literal_gettext = translations is not None and not binds_gettext_name(node)
+        if self.literal_gettext:
+            self.writeline(f"from {__name__} import plural_message")
         super().visit_Template(node, frame)
 
+    def translation(self, message: str) -> str:
+        translations: NullTranslations = self.environment.fixed_translations  # type: ignore[attr-defined]
+        return translations.gettext(message)
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
+        """`{{ _("literal") }}` without values, output as it is: its translation becomes part
+        of the template's text, joined with the text around it when the template is compiled
+        (no Markup, escape or yield for it at render)."""
+        message = literal_message(node) if isinstance(node, nodes.Call) else None
+        if message is None or not self.literal_gettext or node.kwargs or frame.eval_ctx.volatile:  # type: ignore[attr-defined]
+            return super()._output_child_to_const(node, frame, finalize)
+        try:
+            text = self.translation(message) % {}
+        except (KeyError, TypeError, ValueError):  # fails at render, as it would at runtime
+            raise nodes.Impossible() from None
+        return finalize.const(Markup(text) if frame.eval_ctx.autoescape else text)
+
     def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
+        plural = literal_plural(node) if self.literal_gettext and not forward_caller else None
+        if plural is not None and not frame.eval_ctx.volatile:
+            self.write(
+                f"plural_message(environment.fixed_translations, {frame.eval_ctx.autoescape!r},"
+                f" {plural[0]!r}, {plural[1]!r}, "
+            )
+            self.visit(node.args[2], frame)
+            self.write(", {")
+            for keyword in node.kwargs:
+                self.write(f"{keyword.key!r}: ")
+                self.visit(keyword.value, frame)
+                self.write(", ")
+            self.write("})")
+            return
         message = literal_message(node) if self.literal_gettext and not forward_caller else None
         if message is None or frame.eval_ctx.volatile:
             super().visit_Call(node, frame, forward_caller=forward_caller)
             return
-        translations: NullTranslations = self.environment.fixed_translations  # type: ignore[attr-defined]
-        text = translations.gettext(message)
+        text = self.translation(message)
         autoescape = frame.eval_ctx.autoescape
         if not node.kwargs:
             try:
@@ -84,16 +147,6 @@ class TranslatingCodeGenerator(CodeGenerator):
             self.visit(keyword.value, frame)
             self.write(", ")
         self.write("})")
-
-    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
-        """A literal message without values, output as it is (`{{ _("Pay online") }}`): its
-        translation is written into the template's fixed text, not built on every render."""
-        if isinstance(node, nodes.Call) and self.literal_gettext and not node.kwargs:
-            message = literal_message(node)
-            if message is not None and not frame.eval_ctx.volatile:
-                translations: NullTranslations = self.environment.fixed_translations  # type: ignore[attr-defined]
-                return str(translations.gettext(message) % {})
-        return super()._output_child_to_const(node, frame, finalize)
 
 
 class TranslatedEnvironment(Environment):

@@ -3,8 +3,9 @@ shape an f-string fills (Babel takes about 20 times as long, and a page or a rem
 writes hundreds of amounts)."""
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
-from functools import cache
+from functools import cache, partial
 
 from babel import Locale
 from babel.numbers import format_currency
@@ -51,13 +52,23 @@ def money_shape(locale: Locale) -> tuple[str, str, str, str, str] | None:
 def dollars_in(cents: int, locale: Locale) -> str:
     """1234567 -> "$12,345.67" in English: the same as Babel's format_currency; a negative
     amount gets the locale's minus sign."""
+    return dollars_writer(locale)(cents)
+
+
+@cache
+def dollars_writer(locale: Locale) -> Callable[[int], str]:
+    """dollars_in for one locale, its shape read once."""
     shape = money_shape(locale)
     if shape is None:
-        return babel_money(cents, locale)
+        return partial(babel_money, locale=locale)
     before, negative_before, group, decimal, after = shape
-    dollars, rest = divmod(abs(cents), 100)
-    digits = f"{dollars:,}".replace(",", group) if group != "," else f"{dollars:,}"
-    return f"{negative_before if cents < 0 else before}{digits}{decimal}{rest:02d}{after}"
+
+    def write(cents: int) -> str:
+        dollars, rest = divmod(abs(cents), 100)
+        digits = f"{dollars:,}".replace(",", group) if group != "," else f"{dollars:,}"
+        return f"{negative_before if cents < 0 else before}{digits}{decimal}{rest:02d}{after}"
+
+    return write
 
 
 @cache

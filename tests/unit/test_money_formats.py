@@ -6,6 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from babel import Locale
+from babel.dates import format_date as babel_date
+from babel.dates import format_time as babel_time
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,6 +16,7 @@ from portal.web import filters
 from portal.wording.dollars import babel_money
 
 LOCALES = ["en_US", "es_US", "es", "fr_CA", "de", "en_IN", "ar_EG"]
+KEPT_LOCALES = {name: Locale.parse(name) for name in LOCALES}
 
 
 @pytest.fixture
@@ -65,3 +68,17 @@ def test_english_dates_and_times_as_they_always_were(locale_of):
     assert filters.time_in_zone(moment, ZoneInfo("America/New_York")) == (
         "Jul 4, 2026, 12:09 AM EDT"
     )
+
+
+@pytest.mark.parametrize("name", LOCALES)
+@given(moment=st.datetimes(timezones=st.just(UTC)))
+def test_times_of_day_kept_per_locale_are_babels(name, moment):
+    locale = KEPT_LOCALES[name]  # one object per locale: its times of day are kept
+    zone = ZoneInfo("America/New_York")
+    local = moment.astimezone(zone)
+    clock = babel_time(local, "h:mm a", locale=locale).replace("\u202f", " ")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(filters, "current_formatting_locale", lambda: locale)
+        assert filters.time_in_zone(moment, zone) == (
+            f"{babel_date(local, 'medium', locale=locale)}, {clock} {local:%Z}"
+        )

@@ -40,9 +40,17 @@ TEMPLATES = {
     "macros.html": "{% macro label() %}<b>{{ _('Hello') }}</b>{% endmacro %}",
     # The template binds `_` itself: its calls are not gettext's and stay as written.
     "shadow.html": "{% set _ = attrs.update({'x': 1}) %}{{ _ }}|{{ gettext('Hello') }}",
+    # A template that binds ngettext itself: its plurals stay its own.
+    "own_plural.html": "{% set ngettext = plural %}{{ ngettext('a', 'b', 2) }}|{{ _('Hello') }}",
     "text.txt": "{{ _('Pay %(amount)s now', amount=amount) }} {{ _('Read the <em>terms</em>') }}",
 }
-VALUES = {"amount": "<$5 & up>", "name": "Ana <script>", "message": "Hello", "attrs": {}}
+VALUES = {
+    "amount": "<$5 & up>",
+    "name": "Ana <script>",
+    "message": "Hello",
+    "attrs": {},
+    "plural": lambda singular, plural, n: f"own {singular if n == 1 else plural}",
+}
 
 
 class Catalog(NullTranslations):
@@ -70,7 +78,13 @@ def environment(fixed: bool) -> LanguageEnvironment:
 
 
 @pytest.mark.parametrize(
-    "name, spanish", [("page.html", "Hola"), ("shadow.html", "Hola"), ("text.txt", "Pague")]
+    "name, spanish",
+    [
+        ("page.html", "Hola"),
+        ("shadow.html", "Hola"),
+        ("own_plural.html", "own b"),
+        ("text.txt", "Pague"),
+    ],
 )
 def test_a_template_compiled_for_the_language_renders_what_runtime_gettext_renders(name, spanish):
     compiled = environment(fixed=True).get_template(name).render(VALUES)
@@ -100,10 +114,23 @@ def test_literal_messages_are_compiled_to_their_translation():
     assert "Markup('Hola')" in source
     assert "Markup('Pague %(amount)s ahora') % {'amount': " in source
     assert "'Hello'" not in source  # no literal is left to look up
-    # Plurals and a message that is not a literal still go through gettext at runtime.
-    assert "ngettext" in source and "(undefined(name='_') if l_0__ is missing else l_0__)" in source
+    # Plurals on literal messages call the compiled-in catalog directly, not through the
+    # context; a message that is not a literal still goes through gettext at runtime.
+    assert "plural_message(environment.fixed_translations, True, '%(num)s line'" in source
+    assert "context.call((undefined(name='ngettext')" not in source
+    assert "(undefined(name='_') if l_0__ is missing else l_0__)" in source
     runtime = environment(fixed=False).compile(TEMPLATES["page.html"], "page.html", raw=True)
     assert "'Hello'" in runtime and "Markup('Hola')" not in runtime
+
+
+def test_a_literal_message_output_alone_becomes_part_of_the_template_text():
+    env = environment(fixed=True)
+    source = env.compile("<p>{{ _('Hello') }} <b>{{ _('100%% sure') }}</b></p>", raw=True)
+
+    assert "yield '<p>Hola <b>100% seguro</b></p>'" in source
+    assert "Markup(" not in source and "escape(" not in source
+    text = env.compile("{{ _('Read the <em>terms</em>') }}!", "text.txt", raw=True)
+    assert "yield 'Lea los <em>términos</em>!'" in text
 
 
 def test_a_message_whose_values_are_missing_fails_as_at_runtime():

@@ -15,6 +15,7 @@ from portal.adapters.dynamodb.deliveries import DynamoDbDeliveries
 from portal.adapters.dynamodb.ledger import DynamoDbLedger
 from portal.adapters.dynamodb.mail_feedback import DynamoDbMailFeedback
 from portal.adapters.dynamodb.money_events import DynamoDbMoneyEvents
+from portal.adapters.dynamodb.payouts import DynamoDbPayouts
 from portal.adapters.dynamodb.plans import DynamoDbPlans
 from portal.adapters.dynamodb.reminders import DynamoDbReminders
 from portal.adapters.dynamodb.remittances import DynamoDbRemittances
@@ -39,10 +40,11 @@ class DynamoDbStore(
     DynamoDbMoneyEvents,
     DynamoDbDeliveries,
     DynamoDbRemittances,
+    DynamoDbPayouts,
 ):
     """The DynamoDB Store: one class per port (ledger, claims, access, staff, reminders,
     reports, API keys, plans, mail feedback, cases, money events, webhook deliveries,
-    remittances) over one shared DynamoDbTable."""
+    remittances, payouts) over one shared DynamoDbTable."""
 
     def claim_reminders(
         self, batch: ReminderBatch, at: datetime, stale_before: datetime
