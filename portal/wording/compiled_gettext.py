@@ -13,6 +13,7 @@ same catalog, not through the context (which copies itself for a call inside a l
 Everything else (contexts, messages that are not a literal) still goes through the gettext
 callables."""
 
+import contextlib
 import functools
 import hashlib
 from gettext import NullTranslations
@@ -168,8 +169,8 @@ class TranslatedBytecodeCache(FileSystemBytecodeCache):
     `setup` that made the environment, a digest of its source). Jinja keys the rest: the
     template's name, file and source, Jinja's and Python's versions."""
 
-    def __init__(self, catalog: str, setup: str) -> None:
-        super().__init__()
+    def __init__(self, catalog: str, setup: str, directory: str | None = None) -> None:
+        super().__init__(directory)
         self.tag = f"{catalog}|{setup}|{source_digest(__file__)}"
 
     def get_bucket(
@@ -178,8 +179,16 @@ class TranslatedBytecodeCache(FileSystemBytecodeCache):
         fixed = getattr(environment, "fixed_translations", None) is not None
         key = self.get_cache_key(f"{self.tag}|{fixed}|{name}", filename)
         bucket = Bucket(environment, key, self.get_source_checksum(source))
-        self.load_bytecode(bucket)
+        try:
+            self.load_bytecode(bucket)
+        except Exception:  # unreadable: compiled again (and written over)
+            bucket.reset()
         return bucket
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        # A full or read-only disk: the next process compiles it again.
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
 
 
 @functools.cache
