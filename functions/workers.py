@@ -1,10 +1,12 @@
 """Fan-out workers: Zappa/Lambda SQS function "functions.workers.handler".
 
 The work queue (infra/portal.yaml) invokes it with up to ten messages, each one batch of
-due accounts that `functions.reminders.handler` queued or of plans due that
-`functions.plans.handler` queued. Each batch runs through the same claims as the
+due accounts that `functions.reminders.handler` queued, of plans due that
+`functions.plans.handler` queued or of webhook deliveries due that
+`functions.webhooks.handler` queued. Each batch runs through the same claims as the
 one-process runs (portal/services/fanout.py), so SQS's at-least-once delivery and a worker
-killed half way never send a reminder or charge an installment's try twice. The answer
+killed half way never send a reminder or charge an installment's try twice, and a delivery
+is POSTed once unless a worker dies between its POST and its record. The answer
 reports partial batch failures (`batchItemFailures`, the event source mapping's
 ReportBatchItemFailures): a batch that could not be read, raised, left a send to try again
 or a plan whose run raised is delivered again later, and

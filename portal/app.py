@@ -15,6 +15,7 @@ from portal.domain.payments import MANUAL_METHODS
 from portal.resources import static_dir, template_dir, translations_dir
 from portal.services.context import Services
 from portal.web.template_language import LanguageEnvironment
+from portal.wording.compiled_templates import TEMPLATE_CODE
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -24,8 +25,10 @@ class PortalFlask(Flask):
     jinja_environment = LanguageEnvironment  # templates compiled once per page language
     # Every template kept once compiled, in a plain dict: Jinja's default LRU cache takes a
     # lock and reorders its queue on each of a page's several look-ups, and the templates
-    # are few (they ship with the package).
-    jinja_options = MappingProxyType({"cache_size": -1})  # type: ignore[assignment]
+    # are few (they ship with the package). Their code is compiled once per process.
+    jinja_options = MappingProxyType(  # type: ignore[assignment]
+        {"cache_size": -1, "bytecode_cache": TEMPLATE_CODE}
+    )
 
 
 # No inline script or style anywhere (not even style="" attributes); no data: images:

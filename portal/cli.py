@@ -123,6 +123,20 @@ def demo() -> None:
     for username, role, password in summary.staff:
         click.echo(f"  {role}: username {username}  password {password}")
     click.echo("  then the code from `portal staff code USERNAME` (or an authenticator app).")
+    _sandbox_payouts_of_demo()
+
+
+def _sandbox_payouts_of_demo() -> None:
+    """`make run` pays out the sandbox's card payments of the days before (as
+    `portal payouts sandbox` does), so the payouts page has something to show."""
+    from portal.domain.aging import practice_date
+    from portal.services.payouts import sandbox_payouts
+
+    services = command_services()
+    if services.payments.name == "sandbox":
+        today = practice_date(services.clock.now(), services.settings.tz)
+        kept = sandbox_payouts(services, today)
+        click.echo(f"Sandbox card payouts made now: {len(kept)} (see /staff/reports/payouts).")
 
 
 @cli.command(
@@ -349,6 +363,40 @@ def remittances_import(file: Path, dry_run: bool) -> None:
         click.echo(line)
     if summary.refused:
         sys.exit(1)
+
+
+@cli.group(help="Card payouts to the practice's bank (issue 21).")
+def payouts() -> None:
+    pass
+
+
+@payouts.command(
+    "sandbox",
+    help="On the sandbox card processor only: pay out each day's card payments (one payout a"
+    " day, a simulated fee of 2.9% + 30 cents) and keep them reconciled; running it again"
+    " makes nothing new.",
+)
+@click.option(
+    "--as-of", "as_of", type=CalendarDay(), help="Pay out as on this practice calendar day."
+)
+def payouts_sandbox(as_of) -> None:
+    from portal.domain.aging import practice_date
+    from portal.services.payouts import NotSandbox, sandbox_payouts
+
+    services = command_services()
+    today = as_of.date() if as_of else practice_date(services.clock.now(), services.settings.tz)
+    try:
+        kept = sandbox_payouts(services, today)
+    except NotSandbox as exc:
+        click.echo(f"portal: {exc}", err=True)
+        sys.exit(2)
+    for record in kept:
+        click.echo(
+            f"{record.payout_id} arrives {record.payout.arrival_date}: "
+            f"{len(record.references)} payments, fees {record.report.fees_cents} cents, "
+            f"deposit {record.payout.amount_cents} cents"
+        )
+    click.echo(f"payouts={len(kept)}")
 
 
 @cli.group(help="Billing staff users.")

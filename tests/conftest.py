@@ -3,6 +3,7 @@
 import hashlib
 import json
 import re
+import shutil
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from hypothesis import settings as hypothesis_settings
 
 from portal import create_app
 from portal.adapters import werkzeug_passwords
+from portal.adapters.sqlite.store import SqliteStore
 from portal.bootstrap import build_services
 from portal.clock import FixedClock
 from portal.config import Settings
@@ -20,8 +22,11 @@ from portal.domain.statements import LineItem, Statement
 from portal.services import staff_auth
 from portal.services.context import Services
 from portal.services.statements import import_statement
+from tests.url_builders import reuse_compiled_url_builders
 
 pytest_plugins = ["tests.stripe_fixtures"]
+
+reuse_compiled_url_builders()
 
 # Speed is measured in bench/, not here: a loaded CI machine must not fail a property test
 # for being slow.
@@ -80,10 +85,31 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """An SQLite file every migration has run on, made once per process."""
+    path = tmp_path_factory.mktemp("migrated") / "portal.sqlite3"
+    store = SqliteStore(path)
+    store.migrate()
+    store.close()
+    assert not Path(f"{path}-wal").exists(), "the template's log was not checkpointed"
+    return path
+
+
+def copy_of_migrated(migrated: Path, target: Path) -> None:
+    """`target` starts as a copy of the migrated file (the migrations, each committed, cost
+    more than the copy); a file already there is left to the migration."""
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(migrated, target)
+
+
 @pytest.fixture
-def services(settings: Settings, clock: FixedClock) -> Services:
+def services(settings: Settings, clock: FixedClock, migrated_sqlite: Path) -> Services:
+    if settings.store == "sqlite":
+        copy_of_migrated(migrated_sqlite, Path(settings.sqlite_path))
     built = build_services(settings, clock=clock)
-    built.store.migrate()
+    built.store.migrate()  # nothing left to do on the copy
     return built
 
 

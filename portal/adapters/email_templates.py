@@ -6,7 +6,11 @@ writes them in the US (es_US: "30 de noviembre de 2026", "$1,234.56"). A languag
 compiled catalog, or a tag no catalog answers, is written in English.
 """
 
+import functools
+import hashlib
+import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -19,7 +23,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from portal.domain.catalog import N_
 from portal.domain.timeline import MoneyEvent, phrase_words
 from portal.resources import resource_dir
-from portal.wording.compiled_gettext import TranslatedEnvironment
+from portal.wording.compiled_gettext import TranslatedEnvironment, bytecode_cache, source_digest
 from portal.wording.dollars import dollars_in, parsed_locale
 
 DOMAIN = "email"
@@ -30,6 +34,8 @@ LOCALES = {"en": "en_US", "es": "es_US"}
 # The practice's details the e-mails show in words (templates/site/_practice.html, which is
 # the site's to set), so the catalog has them: a practice that changes its hours adds the
 # new words' translation to translations/<lang>/LC_MESSAGES/email.po.
+PRACTICE_TEMPLATE = "site/_practice.html"
+PRACTICE_VALUES = ("practice_name", "mail_from")  # what it reads of a message's values
 PRACTICE_WORDS = (N_("Monday to Friday, 8:30 a.m. to 5:00 p.m."),)
 
 
@@ -79,16 +85,43 @@ class BabelWording:
         return dollars_in(cents, parsed_locale(self.locale))
 
     def long_date(self, day: date) -> str:
-        return format_date(day, "long", locale=self.locale)
+        return _formatted_date(day, "long", self.locale)
 
     def short_date(self, day: date) -> str:
-        return format_date(day, "medium", locale=self.locale)
+        return _formatted_date(day, "medium", self.locale)
 
     def event_words(self, event: MoneyEvent) -> str:
         """An account's money event (portal/domain/timeline.py) in this language."""
         if not event.phrase:
             return event.words
         return phrase_words(self.gettext(event.phrase), event.values, self.money)
+
+
+@functools.lru_cache(maxsize=4096)
+def _formatted_date(day: date, form: str, locale: str) -> str:
+    """A date in words, formatted once: a run's messages name the same few due dates. US
+    English's without Babel, whose locale data costs a process tens of milliseconds to
+    read the first time (tests/unit/test_email_language.py holds these to Babel's)."""
+    if locale == "en_US" and form in ENGLISH_MONTHS:
+        return f"{ENGLISH_MONTHS[form][day.month - 1]} {day.day}, {day.year}"
+    return format_date(day, form, locale=locale)
+
+
+_MONTHS: tuple[str, ...] = ("January", "February", "March", "April", "May", "June", "July")
+_MONTHS += ("August", "September", "October", "November", "December")
+ENGLISH_MONTHS = {"long": _MONTHS, "medium": tuple(m[:3] for m in _MONTHS)}
+
+
+class _Lazy:
+    """An object made on first use (a template that reads none of it costs nothing)."""
+
+    def __init__(self, make: Callable[[], object]) -> None:
+        self._make = make
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("_"):  # copy, pickle and the like ask before __init__ ran
+            raise AttributeError(name)
+        return getattr(self._make(), name)
 
 
 class EmailRenderer:
@@ -101,6 +134,8 @@ class EmailRenderer:
         # message (a reminder run renders hundreds).
         self._wordings: dict[str, BabelWording] = {}
         self._envs: dict[str, TranslatedEnvironment] = {}
+        self._catalogs: dict[str, str] = {}  # a digest of each language's compiled catalog
+        self._practices: dict[tuple[object, ...], object] = {}
 
     def wording(self, language: str) -> BabelWording:
         wanted = primary_language(language)
@@ -114,8 +149,10 @@ class EmailRenderer:
         catalog = self._translations_dir / language / "LC_MESSAGES" / f"{DOMAIN}.mo"
         if not catalog.is_file():
             return self._english()
-        with catalog.open("rb") as handle:
-            return BabelWording(language, Translations(handle, domain=DOMAIN), locale_of(language))
+        compiled = catalog.read_bytes()
+        self._catalogs[language] = hashlib.sha256(compiled).hexdigest()
+        translations = Translations(io.BytesIO(compiled), domain=DOMAIN)
+        return BabelWording(language, translations, locale_of(language))
 
     def _english(self) -> BabelWording:
         if DEFAULT_LANGUAGE not in self._wordings:
@@ -135,6 +172,9 @@ class EmailRenderer:
                 lstrip_blocks=True,
                 auto_reload=False,
                 extensions=["jinja2.ext.i18n"],
+                bytecode_cache=bytecode_cache(
+                    self._catalogs.get(wording.language, "-"), source_digest(__file__)
+                ),
             )
             env.install_gettext_translations(wording.translations, newstyle=True)  # type: ignore[attr-defined]
             env.fixed_translations = wording.translations  # literal messages, at compile time
@@ -149,11 +189,27 @@ class EmailRenderer:
             self._envs[wording.language] = env
         return env
 
+    def _practice(self, env: TranslatedEnvironment, context: dict[str, object]) -> object:
+        """templates/site/_practice.html as a module (its values and macros), as the
+        templates imported it with their context (it reads the practice's name and the
+        mail address from it): made once for each language, name and address."""
+        values = {name: context[name] for name in PRACTICE_VALUES if name in context}
+        key = (env.globals["html_lang"], *(str(values.get(name)) for name in PRACTICE_VALUES))
+        module = self._practices.get(key)
+        if module is None:
+            module = env.get_template(PRACTICE_TEMPLATE).make_module(values)
+            self._practices[key] = module
+        return module
+
     def render(
         self, kind: str, language: str = DEFAULT_LANGUAGE, **context: object
     ) -> tuple[str, str]:
-        """The text and HTML bodies of a message of this kind, in `language`."""
+        """The text and HTML bodies of a message of this kind, in `language`. The
+        templates read the billing office's phone and hours as `practice`
+        (templates/site/_practice.html), made here once per practice name and address."""
         env = self._env(self.wording(language))
+        if "practice" not in context:
+            context["practice"] = _Lazy(lambda: self._practice(env, context))
         text = env.get_template(f"email/{kind}.txt").render(**context)
         html = env.get_template(f"email/{kind}.html").render(**context)
         return text, html

@@ -307,15 +307,7 @@ class StripeGateway:
         except stripe.StripeError as exc:
             _log_error("list payouts", exc)
             raise GatewayError("Stripe could not list the payouts.") from None
-        payouts = [
-            Payout(
-                str(p["id"]),
-                _cents(p.get("amount")),
-                datetime.fromtimestamp(int(p["arrival_date"]), UTC).date(),
-                str(p.get("status") or ""),
-            )
-            for p in found
-        ]
+        payouts = [payout_of(p) for p in found]
         return sorted(payouts, key=lambda p: (p.arrival_date, p.payout_id))
 
     def payout_transactions(self, payout_id: str) -> list[BalanceTransaction]:
@@ -355,7 +347,7 @@ class StripeGateway:
         if not isinstance(data, dict) or data.get("object") != "event":
             raise WebhookRejected("the body is not a Stripe event")
         event = event_from(data)
-        if event is None or event.payment_id or not event.reference:
+        if event is None or event.payment_id or event.payout or not event.reference:
             return event
         # Disputes (and charges from before metadata was copied) name only the
         # PaymentIntent: its metadata says whether the payment is the portal's at all.
@@ -698,7 +690,33 @@ def event_from(event: Mapping[str, Any]) -> GatewayEvent | None:
         return _intent_event(INTENT_EVENTS[kind], obj, event_id)
     if kind == "charge.failed":
         return _charge_failed_event(obj, event_id)
+    if kind in PAYOUT_EVENTS and obj.get("id") and obj.get("arrival_date"):
+        payout = payout_of(obj)
+        return GatewayEvent(
+            kind=PAYOUT_EVENTS[kind],
+            payment_id="",
+            reference=payout.payout_id,
+            amount_cents=payout.amount_cents,
+            event_id=event_id,
+            currency=_currency(obj.get("currency")),
+            payout=payout,
+        )
     return None
+
+
+PAYOUT_EVENTS = {
+    "payout.paid": EventKind.PAYOUT_PAID,
+    "payout.reconciliation_completed": EventKind.PAYOUT_RECONCILED,
+}
+
+
+def payout_of(p: Mapping[str, Any]) -> Payout:
+    return Payout(
+        str(p["id"]),
+        _cents(p.get("amount")),
+        datetime.fromtimestamp(int(p["arrival_date"]), UTC).date(),
+        str(p.get("status") or ""),
+    )
 
 
 # An off-session PaymentIntent's events (a Checkout payment's own are not acted on: its

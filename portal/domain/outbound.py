@@ -15,6 +15,9 @@ EVENT_ID_HEADER = "X-Portal-Event-Id"
 # Waits after the 1st, 2nd, ... failed try; the last repeats until a day has passed.
 RETRY_DELAYS = tuple(timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 120, 240, 480))
 RETRY_FOR = timedelta(days=1)
+# A run takes a delivery for this long before its POST (10 s at most) and the record after
+# it: another run skips it meanwhile, and tries it again after it if the first one died.
+LEASE = timedelta(minutes=2)
 MAX_ERROR = 300
 
 
@@ -39,6 +42,10 @@ class Delivery:
     @property
     def event_id(self) -> str:
         return self.event.event_id
+
+    def leased(self, at: datetime) -> "Delivery":
+        """Taken by a run at `at`: not due for anyone else until the lease is over."""
+        return replace(self, next_at=at + LEASE)
 
     def succeeded(self, at: datetime) -> "Delivery":
         return replace(self, state=DeliveryState.DELIVERED, attempts=self.attempts + 1, done_at=at)

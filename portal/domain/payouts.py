@@ -4,7 +4,7 @@ to the cent."""
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from portal.domain.payments import Payment
 
@@ -77,6 +77,51 @@ class PayoutReport:
         return not self.unmatched and self.net_cents == self.payout.amount_cents
 
 
+@dataclass(frozen=True)
+class PayoutRecord:
+    """A payout as the portal keeps it: its report (sums by kind, fee per payment, every
+    unmatched line), the payment references its lines hold, when it was first recorded and
+    when it was first found reconciled; `version` counts its writes."""
+
+    report: PayoutReport
+    references: tuple[str, ...] = ()
+    recorded_at: datetime | None = None
+    reconciled_at: datetime | None = None
+    version: int = 0
+
+    @property
+    def payout(self) -> Payout:
+        return self.report.payout
+
+    @property
+    def payout_id(self) -> str:
+        return self.report.payout.payout_id
+
+    @property
+    def reconciled(self) -> bool:
+        return self.report.reconciled
+
+
+def payout_record(
+    report: PayoutReport,
+    transactions: Iterable[BalanceTransaction],
+    now: datetime,
+    before: PayoutRecord | None = None,
+) -> PayoutRecord:
+    """The record of a payout reconciled now; `before`, the one kept already, gives its
+    first times and version (a record equal to it needs no write)."""
+    reconciled_at = None
+    if report.reconciled:
+        reconciled_at = before.reconciled_at if before and before.reconciled_at else now
+    return PayoutRecord(
+        report,
+        tuple(sorted({t.reference for t in transactions if t.reference})),
+        before.recorded_at if before else now,
+        reconciled_at,
+        before.version if before else 0,
+    )
+
+
 def reconcile(
     payout: Payout,
     transactions: Iterable[BalanceTransaction],
@@ -124,6 +169,32 @@ def reconcile(
         fees_by_payment=by_payment,
         unmatched=tuple(unmatched),
     )
+
+
+def simulated_fee(cents: int) -> int:
+    """A card processor's usual fee on a charge: 2.9% (to the nearest cent, half up) plus
+    30 cents."""
+    return (cents * 29 + 500) // 1000 + 30
+
+
+def simulated_payout(
+    payout_id: str, arrival: date, payments: Iterable[Payment]
+) -> tuple[Payout, list[BalanceTransaction]]:
+    """A stand-in processor's payout of these card payments, each line its charge less a
+    simulated fee; the deposit is their net."""
+    lines = [
+        BalanceTransaction(
+            f"txn_{p.payment_id}",
+            CHARGE,
+            p.amount_cents,
+            simulated_fee(p.amount_cents),
+            p.amount_cents - simulated_fee(p.amount_cents),
+            p.gateway_reference,
+            f"ch_{p.payment_id}",
+        )
+        for p in payments
+    ]
+    return Payout(payout_id, sum(line.net_cents for line in lines), arrival), lines
 
 
 def not_paid_out(posted: Iterable[Payment], references: set[str]) -> list[Unmatched]:

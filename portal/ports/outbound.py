@@ -31,8 +31,10 @@ class Deliveries(Protocol):
         """Pending deliveries whose next try is due, the oldest event first."""
 
     def save_delivery(self, before: Delivery, after: Delivery) -> bool:
-        """Write `after` if the delivery is still as `before` (its state and tries): else
-        False and nothing written (another run or staff changed it meanwhile)."""
+        """Write `after` if the delivery is still as `before` (its state, tries and next
+        try): else False and nothing written (another run or staff changed it meanwhile).
+        A run takes a delivery before its POST by saving it leased (`Delivery.leased`), so
+        of two runs holding the same delivery one POSTs it."""
 
     def failed_deliveries(self, limit: int = 200) -> list[Delivery]:
         """Deliveries given up on, the oldest event first."""

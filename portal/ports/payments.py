@@ -35,6 +35,8 @@ class EventKind(StrEnum):
     DISPUTE_OPENED = "dispute_opened"
     DISPUTE_WON = "dispute_won"
     DISPUTE_LOST = "dispute_lost"
+    PAYOUT_PAID = "payout_paid"  # a payout reached the bank: `payout` says which
+    PAYOUT_RECONCILED = "payout_reconciled"  # the processor finished listing its lines
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class GatewayEvent:
     event_id: str = ""  # the gateway's id of the notification, when it came as one
     dispute_id: str = ""
     currency: str = "usd"
+    payout: Payout | None = None  # a payout event's, about no one payment
 
 
 class GatewayError(Exception):

@@ -1,5 +1,6 @@
 """The staff port: staff users, the audit log, notes, the escalation queue and the mail log."""
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Protocol
 
@@ -41,6 +42,12 @@ class Staff(Protocol):
     ) -> Escalation | None:
         """Open the item, with the audit entry of its opening in the same write; None (and
         nothing changed, nothing audited) when one with its key is still open."""
+
+    def open_escalations(
+        self, items: Sequence[tuple[Escalation, AuditEntry | None]]
+    ) -> list[Escalation | None]:
+        """`open_escalation` for each of several items, each with its audit entry, in one
+        write where the store can; for each, in order, the item opened or None."""
 
     def get_escalation(self, escalation_id: int) -> Escalation | None: ...
 

@@ -1,6 +1,6 @@
 """The Store port: every role a store keeps (ledger, claims, access, staff, reminders,
-reports, API keys, payment plans, cases, money events, webhook deliveries, remittances),
-in one object, SQLite or DynamoDB."""
+reports, API keys, payment plans, cases, money events, webhook deliveries, remittances,
+payouts), in one object, SQLite or DynamoDB."""
 
 from pathlib import Path
 from typing import Protocol
@@ -13,6 +13,7 @@ from portal.ports.ledger import Ledger
 from portal.ports.mail_feedback import MailFeedback
 from portal.ports.money_events import MoneyEvents
 from portal.ports.outbound import Deliveries
+from portal.ports.payout_records import PayoutRecords
 from portal.ports.plans import Plans
 from portal.ports.reminders import Reminders
 from portal.ports.remittances import Remittances
@@ -44,6 +45,7 @@ class Store(
     MoneyEvents,
     Deliveries,
     Remittances,
+    PayoutRecords,
     Protocol,
 ):
     """Every role at once, as bootstrap builds it."""

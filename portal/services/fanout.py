@@ -1,14 +1,18 @@
-"""The daily jobs fanned out (issue 19): the scheduled functions plan, workers send and charge.
+"""The scheduled jobs fanned out (issue 19): the scheduled functions plan, workers send,
+charge and POST.
 
 `plan_reminders` reads the accounts that owe (the same index `portal reminders` reads) and
 puts them on the work queue in batches of `PORTAL_WORK_BATCH_SIZE`; `plan_plan_charges`
 does the same with the ids of the payment plans due (the index `portal plans charge`
-reads). The worker function runs each batch with `take_batch`, through the same claims as
-the one-process runs, so a batch delivered twice, or taken again after a worker died half
-way, sends each reminder and charges each installment's try once. A batch for another day
-than the practice's today is dropped: the planner of that day queued its own. A body that
-cannot be read is refused with BadBatch (the queue's dead-letter queue keeps it after a
-few tries).
+reads), and `plan_webhooks` with the outbound webhook deliveries due (after making those of
+new money events, as `portal webhooks deliver` does). The worker function runs each batch
+with `take_batch`, through the same claims as the one-process runs, so a batch delivered
+twice, or taken again after a worker died half way, sends each reminder, charges each
+installment's try and POSTs each delivery once (a delivery is taken by a lease before its
+POST). A reminder or plan batch for another day than the practice's today is dropped: the
+planner of that day queued its own; a webhooks batch is not (each delivery is read again
+and POSTed only if still due). A body that cannot be read is refused with BadBatch (the
+queue's dead-letter queue keeps it after a few tries).
 """
 
 import json
@@ -21,6 +25,7 @@ from portal.domain.aging import practice_date
 from portal.ports.reminders import DueAccount
 from portal.services.context import Services
 from portal.services.mail_feedback import undeliverable_set
+from portal.services.outbound_webhooks import deliver_listed, queue_deliveries
 from portal.services.plan_charges import ChargeSummary, charge_plans
 from portal.services.reminders import (
     ReminderSummary,
@@ -34,12 +39,18 @@ log = logging.getLogger(__name__)
 
 REMINDERS = "reminders"
 PLAN_CHARGES = "plans"
-JOBS = (REMINDERS, PLAN_CHARGES)
+WEBHOOKS = "webhooks"
+JOBS = (REMINDERS, PLAN_CHARGES, WEBHOOKS)
 MAX_BATCH = 1000
 PLANS_AT_MOST = 10_000_000  # every plan due today: the planner reads them in one pass
+# Deliveries due queued by one webhooks plan (every 5 minutes): more wait for the next.
+WEBHOOKS_AT_MOST = 20_000
 # A batch reads every plan still looked at up to this many (some 25 pages of 1 MB, a
 # quarter of a call per account of a batch of 100); past it, each account's own (1 call).
 BATCH_PLANS_READ = 5_000
+
+
+IDS = {PLAN_CHARGES: "plans", WEBHOOKS: "events"}  # the jobs whose batches list ids: where
 
 
 class BadBatch(Exception):
@@ -52,15 +63,17 @@ class Batch:
     day: date
     accounts: tuple[DueAccount, ...] = ()
     plan_ids: tuple[str, ...] = ()
+    event_ids: tuple[str, ...] = ()  # of the webhook deliveries
 
     @property
     def size(self) -> int:
-        return len(self.accounts) + len(self.plan_ids)
+        return len(self.accounts) + len(self.plan_ids) + len(self.event_ids)
 
     def body(self) -> str:
-        if self.job == PLAN_CHARGES:
+        if self.job in IDS:
+            field, ids = IDS[self.job], self.plan_ids or self.event_ids
             return json.dumps(
-                {"job": self.job, "day": self.day.isoformat(), "plans": list(self.plan_ids)},
+                {"job": self.job, "day": self.day.isoformat(), field: list(ids)},
                 separators=(",", ":"),
             )
         return json.dumps(
@@ -88,13 +101,16 @@ def read_batch(body: str) -> Batch:
         day = date.fromisoformat(data["day"])
     except (KeyError, TypeError, ValueError):
         raise BadBatch("The message's day is not a date (YYYY-MM-DD).") from None
-    if data["job"] == PLAN_CHARGES:
-        ids = data.get("plans")
+    if data["job"] in IDS:
+        field = IDS[data["job"]]
+        ids = data.get(field)
         if not isinstance(ids, list) or not 0 < len(ids) <= MAX_BATCH:
-            raise BadBatch(f"The message's plans must be a list of 1 to {MAX_BATCH}.")
-        if not all(isinstance(plan_id, str) and plan_id for plan_id in ids):
-            raise BadBatch("The message's plans must be plan ids (text).")
-        return Batch(PLAN_CHARGES, day, plan_ids=tuple(ids))
+            raise BadBatch(f"The message's {field} must be a list of 1 to {MAX_BATCH}.")
+        if not all(isinstance(one, str) and one for one in ids):
+            raise BadBatch(f"The message's {field} must be {field[:-1]} ids (text).")
+        if data["job"] == PLAN_CHARGES:
+            return Batch(PLAN_CHARGES, day, plan_ids=tuple(ids))
+        return Batch(WEBHOOKS, day, event_ids=tuple(ids))
     rows = data.get("accounts")
     if not isinstance(rows, list) or not 0 < len(rows) <= MAX_BATCH:
         raise BadBatch(f"The message's accounts must be a list of 1 to {MAX_BATCH}.")
@@ -121,6 +137,7 @@ class QueuedSummary:
     swept: int = 0
     unfinished: int = 0
     before_send_hour: bool = False
+    made: int = 0  # webhook deliveries made for new money events
 
     @property
     def line(self) -> str:
@@ -174,6 +191,28 @@ def plan_plan_charges(services: Services, as_of: datetime) -> QueuedSummary:
     return summary
 
 
+def plan_webhooks(services: Services, as_of: datetime) -> QueuedSummary:
+    """Make the deliveries of new money events, then queue those due in batches for the
+    workers (nothing without a receiver)."""
+    queue = services.work_queue
+    if queue is None:
+        raise RuntimeError("plan_webhooks needs a work queue (PORTAL_WORK_QUEUE_URL).")
+    if services.webhooks is None:
+        return QueuedSummary()
+    made = queue_deliveries(services, as_of)
+    due = [d.event_id for d in services.store.due_deliveries(as_of, WEBHOOKS_AT_MOST)]
+    today = practice_date(as_of, services.settings.tz)
+    size = services.settings.work_batch_size
+    bodies = [
+        Batch(WEBHOOKS, today, event_ids=tuple(due[start : start + size])).body()
+        for start in range(0, len(due), size)
+    ]
+    queue.send(bodies)
+    summary = QueuedSummary(batches=len(bodies), accounts=len(due), made=made)
+    log.info("webhooks at %s: made=%s %s", as_of, made, summary.line)
+    return summary
+
+
 @dataclass(frozen=True)
 class Taken:
     """What a worker did with one batch: the job's counts, and whether the batch is worth
@@ -187,6 +226,9 @@ def take_batch(services: Services, batch: Batch, as_of: datetime) -> Taken:
     if batch.job == PLAN_CHARGES:
         charges = charge_batch(services, batch, as_of)
         return Taken(charges.counts(), charges.raised > 0)
+    if batch.job == WEBHOOKS:
+        # A failed POST is the delivery's own retry (kept on it); only a raise retries this.
+        return Taken(deliver_listed(services, batch.event_ids), False)
     reminders = run_batch(services, batch, as_of)
     return Taken(reminders.counts(), reminders.failed > 0)
 

@@ -4,6 +4,8 @@ a failed try waits longer each time, for a day, then staff may try it again by h
 run inside a patient's request: a slow receiver holds up only the scheduled function."""
 
 import json
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -69,21 +71,61 @@ def deliver_webhooks(services: Services) -> DeliveryRun:
         return DeliveryRun()
     started = services.clock.now()
     queued = queue_deliveries(services, started)
-    delivered = retrying = failed = 0
+    outcomes: Counter[DeliveryState] = Counter()
     for delivery in services.store.due_deliveries(started, DUE_AT_ONCE):
         now = services.clock.now()
         if now - started > RUN_BUDGET:
             break
-        after = send(services, sender, delivery, now)
-        if not services.store.save_delivery(delivery, after):
-            continue  # another run tried it meanwhile and wrote what it found
-        if after.state is DeliveryState.DELIVERED:
-            delivered += 1
-        elif after.state is DeliveryState.FAILED:
-            failed += 1
-        else:
-            retrying += 1
-    return DeliveryRun(queued, delivered, retrying, failed)
+        state = deliver_one(services, sender, delivery, now)
+        if state is not None:
+            outcomes[state] += 1
+    return DeliveryRun(
+        queued,
+        outcomes[DeliveryState.DELIVERED],
+        outcomes[DeliveryState.PENDING],
+        outcomes[DeliveryState.FAILED],
+    )
+
+
+def deliver_listed(services: Services, event_ids: Sequence[str]) -> dict[str, int]:
+    """A fan-out worker's batch: POST each listed delivery still due, as the scheduled run
+    does; one no longer pending or due (done, or taken by another run) is skipped, and so is
+    what is left when the time is up (the next plan queues it again)."""
+    counts = {"delivered": 0, "retrying": 0, "failed": 0, "skipped": 0}
+    sender = services.webhooks
+    started = services.clock.now()
+    for n, event_id in enumerate(event_ids):
+        now = services.clock.now()
+        if sender is None or now - started > RUN_BUDGET:
+            counts["skipped"] += len(event_ids) - n
+            break
+        delivery = services.store.get_delivery(event_id)
+        state = None
+        if delivery and delivery.state is DeliveryState.PENDING and delivery.next_at <= now:
+            state = deliver_one(services, sender, delivery, now)
+        counts[_COUNTED[state] if state else "skipped"] += 1
+    return counts
+
+
+_COUNTED = {
+    DeliveryState.DELIVERED: "delivered",
+    DeliveryState.PENDING: "retrying",
+    DeliveryState.FAILED: "failed",
+}
+
+
+def deliver_one(
+    services: Services, sender: WebhookSender, delivery: Delivery, now: datetime
+) -> DeliveryState | None:
+    """Take the delivery (saved leased: no other run POSTs it meanwhile), POST it and record
+    what came of it; its new state, or None when another run took or changed it first."""
+    taken = delivery.leased(now)
+    if not services.store.save_delivery(delivery, taken):
+        return None
+    after = send(services, sender, taken, now)
+    if not services.store.save_delivery(taken, after):
+        return None
+    return after.state
 
 
 def send(services: Services, sender: WebhookSender, delivery: Delivery, now: datetime) -> Delivery:

@@ -12,8 +12,9 @@ send that one again: e-mail offers no way to make a send and a store write one s
 
 import logging
 from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from types import EllipsisType
 
 from portal.domain.accounts import Account
@@ -26,7 +27,7 @@ from portal.domain.staff import EscalationKind, MailRecord
 from portal.domain.texting import SmsConsent
 from portal.ports.claims import Claim
 from portal.ports.mail import OutgoingMessage
-from portal.ports.reminders import DueAccount
+from portal.ports.reminders import DueAccount, ReminderBatch
 from portal.ports.sms import OutgoingText
 from portal.services.claims import Finish, claim_payload, payload_fields, stale_before
 from portal.services.context import Services
@@ -42,7 +43,7 @@ from portal.services.notices import (
 )
 from portal.services.pay_links import pay_link
 from portal.services.plans import is_running
-from portal.services.staff_actions import open_escalation
+from portal.services.staff_actions import new_escalation, open_escalation
 from portal.services.texting import (
     active_consent,
     attempt_text,
@@ -160,31 +161,50 @@ def remind_accounts(
     if undeliverable is None:
         undeliverable = undeliverable_set(services)
     batch: list[Planned] = []
-    for item, consents in _with_consents(services, items):
-        try:
-            planned = _plan(
-                services,
-                schedule,
-                item,
-                today,
-                summary,
-                plans,
-                undeliverable,
-                holds,
-                at,
-                consents,
-            )
-        except Exception:
-            # One account's trouble must not stop everyone else's reminders.
-            log.exception("reminders: account %s failed", item.account_number)
-            summary.failed += 1
-            continue
-        if planned is not None:
-            batch.append(planned)
-        if len(batch) >= BATCH:
-            _send_batch(services, batch, today, summary, undeliverable)
-            batch = []
-    _send_batch(services, batch, today, summary, undeliverable)
+    sent = Sent()
+    try:
+        for item, consents in _with_consents(services, items):
+            try:
+                planned = _plan(
+                    services,
+                    schedule,
+                    item,
+                    today,
+                    summary,
+                    plans,
+                    undeliverable,
+                    holds,
+                    at,
+                    consents,
+                )
+            except Exception:
+                # One account's trouble must not stop everyone else's reminders.
+                log.exception("reminders: account %s failed", item.account_number)
+                summary.failed += 1
+                continue
+            if planned is not None:
+                batch.append(planned)
+            if len(batch) >= BATCH:
+                _send_batch(services, batch, today, summary, undeliverable, sent)
+                batch = []
+        _send_batch(services, batch, today, summary, undeliverable, sent)
+    finally:
+        # What went out is marked, even when something later raised.
+        sent.mark(services)
+
+
+@dataclass
+class Sent:
+    """Messages sent and not yet marked, with their mail-log lines: marked in the write
+    that claims the next batch, or on their own (`mark`)."""
+
+    done: list[tuple[str, str]] = field(default_factory=list)
+    records: list[MailRecord] = field(default_factory=list)
+
+    def mark(self, services: Services) -> None:
+        if self.done or self.records:
+            services.store.complete_claims(self.done, services.clock.now(), self.records)
+            self.done, self.records = [], []
 
 
 @dataclass(frozen=True)
@@ -198,12 +218,12 @@ class Planned:
     email: bool = True
     text: SmsConsent | None = None
 
-    @property
+    @cached_property
     def claim(self) -> Claim:
         key = reminder_key(self.item.account_number, self.item.statement_id, self.step)
         return Claim(self.step.stage.value, key, None, self._payload)
 
-    @property
+    @cached_property
     def text_claim(self) -> Claim:
         """The step's text: a claim of its own, so each channel goes exactly once."""
         key = reminder_key(self.item.account_number, self.item.statement_id, self.step)
@@ -213,7 +233,7 @@ class Planned:
     def claims(self) -> list[Claim]:
         return [self.claim] * self.email + [self.text_claim] * (self.text is not None)
 
-    @property
+    @cached_property
     def _payload(self) -> str:
         return claim_payload(
             account_number=self.item.account_number,
@@ -319,58 +339,67 @@ def _send_batch(
     batch: list[Planned],
     today: date,
     summary: ReminderSummary,
-    undeliverable: Collection[str] = (),
+    undeliverable: Collection[str],
+    sent: Sent,
 ) -> None:
-    """Claim the batch's messages in one write, send each claimed one, and mark those sent
-    (or refused for good) with their mail-log lines in one write; a failed send releases
-    its claim for the next run or the sweep. Claimed before (an earlier run): skipped."""
+    """Claim the batch's messages in one write (with the opt-out tokens of its reminders,
+    the queue items of its escalations, and the marks of what the batch before it sent),
+    send each claimed one, and leave those sent (or refused for good) in `sent` for the
+    next write; a failed send releases its claim for the next run or the sweep. Claimed
+    before (an earlier run): skipped."""
     if not batch:
         return
-    store, now = services.store, services.clock.now()
+    now = services.clock.now()
+    email = [p for p in batch if p.email]
+    claims = ReminderBatch(
+        claims=[c for p in batch for c in p.claims],
+        tokens={
+            (p.claim.kind, p.claim.key): (p.item.account_number, new_opt_out_token())
+            for p in email
+            if p.step.stage is not Stage.ESCALATION
+        },
+        escalations={
+            (p.claim.kind, p.claim.key): new_escalation(
+                services, SYSTEM, *escalation_of(p.item, today)
+            )
+            for p in email
+            if p.step.stage is Stage.ESCALATION
+        },
+        finished=sent.done,
+        mail=sent.records,
+    )
     try:
-        taken = store.claim_many([c for p in batch for c in p.claims], now, stale_before(now))
+        taken, tokens = services.store.claim_reminders(claims, now, stale_before(now))
     except Exception:
-        # The batch's trouble must not stop the other batches (nothing was sent).
+        # The batch's trouble must not stop the other batches (nothing was sent; what the
+        # batch before sent is marked with the next write).
         log.exception("reminders: a batch of %d could not be claimed", len(batch))
         summary.failed += len(batch)
         return
-    try:
-        # The opt-out links of the batch's reminders, each account's token made once.
-        tokens = store.opt_out_tokens(
-            {
-                p.item.account_number: new_opt_out_token()
-                for p in batch
-                if p.step.stage is not Stage.ESCALATION
-                and p.email
-                and (p.claim.kind, p.claim.key) in taken
-            }
-        )
-    except Exception:
-        log.exception("reminders: opt-out tokens not read; each message reads its own")
-        tokens = {}
-    done: list[tuple[str, str]] = []
-    records: list[MailRecord] = []
-    try:
-        for planned in batch:
-            if planned.email:
-                token = tokens.get(planned.item.account_number)
-                _send_email(
-                    services, planned, today, token, undeliverable, taken, summary, done, records
-                )
-            if planned.text is not None:
-                # A text is marked on its own, with what went before it: a process killed
-                # once a message is sent leaves only that one unmarked (to go again).
-                if done:
-                    store.complete_claims(done, services.clock.now(), records)
-                    done, records = [], []
-                _send_text(services, planned, taken, summary, done, records)
-                if done:
-                    store.complete_claims(done, services.clock.now(), records)
-                    done, records = [], []
-    finally:
-        # What went out is marked, even when a later one of the batch raised.
-        if done:
-            store.complete_claims(done, services.clock.now(), records)
+    sent.done, sent.records = [], []
+    for planned in batch:
+        if planned.email:
+            token = tokens.get(planned.item.account_number)
+            _send_email(services, planned, today, token, undeliverable, taken, summary, sent)
+        if planned.text is not None:
+            # A text is marked on its own, with what went before it: a process killed
+            # once a message is sent leaves only that one unmarked (to go again).
+            sent.mark(services)
+            _send_text(services, planned, taken, summary, sent)
+            sent.mark(services)
+
+
+def escalation_of(item: DueAccount, today: date) -> tuple[str, EscalationKind, str, str, str]:
+    """A due account's escalation in the staff queue: (account, kind, reason, address,
+    key), one item per statement."""
+    days = (today - item.due_date).days
+    return (
+        item.account_number,
+        EscalationKind.REMINDER,
+        f"{days} days past due after the final notice: statement {item.statement_id}.",
+        "",
+        f"reminder:{item.account_number}:{item.statement_id}",
+    )
 
 
 def _send_email(
@@ -381,8 +410,7 @@ def _send_email(
     undeliverable: Collection[str],
     taken: set[tuple[str, str]],
     summary: ReminderSummary,
-    done: list[tuple[str, str]],
-    records: list[MailRecord],
+    sent: Sent,
 ) -> None:
     claim = planned.claim
     if (claim.kind, claim.key) not in taken:
@@ -397,8 +425,8 @@ def _send_email(
         _log_attempt(services, record)
         services.store.release_claim(claim.kind, claim.key)
     else:
-        done.append((claim.kind, claim.key))
-        records.append(record)
+        sent.done.append((claim.kind, claim.key))
+        sent.records.append(record)
     stage = "escalated" if planned.step.stage is Stage.ESCALATION else "sent"
     _count(summary, delivery, stage)
 
@@ -408,8 +436,7 @@ def _send_text(
     planned: Planned,
     taken: set[tuple[str, str]],
     summary: ReminderSummary,
-    done: list[tuple[str, str]],
-    records: list[MailRecord],
+    sent: Sent,
 ) -> None:
     """The step's text, when its claim was taken now (a text claimed before went then)."""
     claim = planned.text_claim
@@ -423,8 +450,8 @@ def _send_text(
         _log_attempt(services, record)
         services.store.release_claim(claim.kind, claim.key)
     else:
-        done.append((claim.kind, claim.key))
-        records.append(record)
+        sent.done.append((claim.kind, claim.key))
+        sent.records.append(record)
     _count(summary, delivery, "sent")
 
 
@@ -453,7 +480,9 @@ def _send_planned(
     built."""
     item, claim = planned.item, planned.claim
     try:
-        message = _step_message(services, planned.account, item, planned.step, today, opt_out_token)
+        message = _step_message(
+            services, planned.account, item, planned.step, today, opt_out_token, opened=True
+        )
     except Exception:
         log.exception("reminders: account %s failed", item.account_number)
         services.store.release_claim(claim.kind, claim.key)
@@ -472,8 +501,10 @@ def _step_message(
     step: Step,
     today: date,
     opt_out_token: str | None = None,
+    opened: bool = False,
 ) -> OutgoingMessage:
-    """The step's message; for the escalation stage, the item in the staff queue first."""
+    """The step's message; for the escalation stage, the item in the staff queue first
+    (unless `opened`: the batch opened it)."""
     days = (today - item.due_date).days
     if step.stage is not Stage.ESCALATION:
         return reminder_message(
@@ -486,14 +517,8 @@ def _step_message(
             days,
             opt_out_token,
         )
-    open_escalation(
-        services,
-        SYSTEM,
-        item.account_number,
-        EscalationKind.REMINDER,
-        f"{days} days past due after the final notice: statement {item.statement_id}.",
-        key=f"reminder:{item.account_number}:{item.statement_id}",
-    )
+    if not opened:
+        open_escalation(services, SYSTEM, *escalation_of(item, today))
     return escalation_message(services, account, item.statement_id, item.due_cents, days)
 
 

@@ -227,11 +227,26 @@ def open_escalation(
     """Put the account in the queue; None when the same matter is already open."""
     if services.store.get_account(account_number) is None:
         raise NotFound(account_number)
+    item, entry = new_escalation(services, actor, account_number, kind, reason, address, key)
+    return services.store.open_escalation(item, entry)
+
+
+def new_escalation(
+    services: Services,
+    actor: str,
+    account_number: str,
+    kind: EscalationKind,
+    reason: str,
+    address: str = "",
+    key: str | None = None,
+) -> tuple[Escalation, AuditEntry]:
+    """The queue item `open_escalation` opens and the audit entry of its opening, for an
+    account known to exist (the reminder run opens its batch's together)."""
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("reason", "Say what needs a supervisor's attention.")
     now = services.clock.now()
-    return services.store.open_escalation(
+    return (
         Escalation(
             key=key or _escalation_key(kind, account_number),
             account_number=account_number,

@@ -13,6 +13,7 @@ from portal.services.errors import PaymentNotFound, PaymentNotReady, UnpostableE
 from portal.services.ledger import ClaimHeld
 from portal.services.notices import Delivery
 from portal.services.payments import apply_gateway_event, apply_or_escalate
+from portal.services.payouts import record_payout
 from portal.services.receipts import receipt_delivery, receipt_unsent
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,22 @@ def receive_notification(services: Services, payload: bytes, signature: str | No
     event = services.payments.parse_webhook(payload, signature)
     if event is None:
         return Outcome.IGNORED
+    if event.payout is not None:
+        return _record_payout(services, event)
     return apply_event_once(services, event)
+
+
+def _record_payout(services: Services, event: GatewayEvent) -> Outcome:
+    """A payout's event: its record is written once for what the processor lists now (the
+    record's own version makes it once; no claim is needed). GatewayError when the processor
+    cannot list its lines: nothing is written, and the event comes again."""
+    assert event.payout is not None
+    written = record_payout(services, event.payout)
+    if written is None:
+        raise EventInProgress(event.event_id)
+    outcome = Outcome.PROCESSED if written else Outcome.DUPLICATE
+    log.info("gateway event %s (%s): %s", event.event_id, event.kind, outcome)
+    return outcome
 
 
 def apply_event_once(services: Services, event: GatewayEvent) -> Outcome:

@@ -20,7 +20,6 @@ from portal.domain.money import cents_to_plain
 from portal.domain.payments import MANUAL_METHODS, PaymentStatus
 from portal.domain.payouts import Unmatched
 from portal.domain.staff import AuditAction, Role
-from portal.ports.payments import GatewayError
 from portal.services.audit import audit
 from portal.services.payouts import PayoutView, month_fees, payout_view
 from portal.services.reports import aging_report, deposit_report, last_twelve_months
@@ -257,7 +256,8 @@ def deposits():
 @staff_required(Role.SUPERVISOR)
 def payouts():
     """The deposit report's payout view: each card payout of the period, matched to the
-    portal's payments, asked of the processor (nothing is stored); CSV too."""
+    portal's payments (the kept ones, and any the processor lists not kept yet), and every
+    payout kept not reconciled; CSV too."""
     errors: list[str] = []
     this_day = today()
     since = date_arg("from", this_day - timedelta(days=6), errors)
@@ -265,11 +265,9 @@ def payouts():
     if since > until:
         errors.append("The start date is after the end date.")
         since = until
-    try:
-        view = payout_view(current_services(), since, until)
-    except GatewayError as exc:
-        errors.append(exc.message)
-        view = PayoutView([], [])
+    view = payout_view(current_services(), since, until)
+    if view.problem:
+        errors.append(view.problem)
     _audit_report(f"payouts {since}..{until}")
     if _wants_csv(errors):
         return _csv(f"payouts-{since}-{until}.csv", PAYOUT_COLUMNS, _payout_rows(view))

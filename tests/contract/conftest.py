@@ -14,11 +14,14 @@ import pytest
 from portal.adapters.dynamodb.store import DynamoDbStore
 from portal.adapters.sqlite.store import SqliteStore
 from portal.ports.store import Store
+from tests.conftest import copy_of_migrated
 
 
 def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    store = SqliteStore(tmp_path / "contract.sqlite3")
-    store.migrate()
+    path = tmp_path / "contract.sqlite3"
+    copy_of_migrated(request.getfixturevalue("migrated_sqlite"), path)
+    store = SqliteStore(path)
+    store.migrate()  # nothing left to do on the copy
     return store
 
 

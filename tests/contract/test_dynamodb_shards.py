@@ -2,11 +2,13 @@
 "Hot keys"), on moto's server: the writes spread over the shards, every read answers as the
 unsharded table does (the same items, the same order), a table written before sharding (or
 with fewer shards) reads whole after the count is raised, and the fanned-out reads count
-their calls into the request's tally and leave no thread behind."""
+their calls into the request's tally and leave no thread behind. The reads go through the
+thread-safe low-level client, never the Table resource, and many at once answer alike."""
 
 import threading
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import pytest
@@ -130,3 +132,21 @@ def test_a_fanned_out_read_counts_its_calls_and_leaves_no_thread(table):
     assert store_calls.current() == 8  # one query a shard, each counted from its thread
     # (moto's server in this process has threads of its own: the pool's are named so.)
     assert not [t for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")]
+
+
+class _NoResource:
+    """A Table resource that fails any use: boto3's resources are not thread-safe."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"a read used the Table resource ({name})")
+
+
+def test_fanned_out_reads_use_the_client_not_the_resource_and_agree_when_run_at_once(table):
+    store = DynamoDbStore(table, shards=8)
+    write(store, NUMBERS)
+    alone = reads(store)
+    store.db._table = _NoResource()
+    assert reads(store) == alone
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: reads(store), range(12)))
+    assert all(answer == alone for answer in answers)

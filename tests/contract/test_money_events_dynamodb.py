@@ -2,13 +2,15 @@
 cannot see yet (so a cursor never passes it), and readers numbering at once never give a
 number twice nor number a queued item twice."""
 
+import dataclasses
 import uuid
 
 import pytest
 
 from portal.adapters.dynamodb.money_events import COUNTER_KEY, EVENTS_PK, QUEUE_PK, queue_put
+from portal.adapters.dynamodb.shards import shard_key, shard_keys
 from portal.adapters.dynamodb.store import DynamoDbStore
-from portal.adapters.dynamodb.table import seq
+from portal.adapters.dynamodb.table import key_condition, seq
 from portal.domain.money_events import MoneyEvent, new_event_id
 from tests.conftest import NOW
 from tests.contract.test_store_contract import run_together
@@ -69,3 +71,43 @@ def test_readers_numbering_at_once_give_each_number_once(table: DynamoDbStore):
         == []
     )
     assert table.db.get(*COUNTER_KEY)["value"] == 60
+
+
+def test_a_sharded_queue_is_numbered_whole_once_each_oldest_first_by_account_version(
+    moto_endpoint, request
+):
+    """Twelve accounts' changes queued over 4 shards (`MONEYQ`, `MONEYQ#1` ...), each
+    account's in the order of its versions though two were written with a clock behind;
+    three readers numbering at once number every item once, densely, and each account's
+    changes in the order of its versions."""
+    store = DynamoDbStore(f"events-{uuid.uuid4().hex[:12]}", shards=4)
+    store.migrate()
+    request.addfinalizer(lambda: store.db.client.delete_table(TableName=store.db.name))
+    accounts = [f"{300000 + n}" for n in range(12)]
+    written = 0
+    for version in range(1, 6):
+        for account in accounts:
+            one = dataclasses.replace(event(written + 1), account_number=account)
+            (put,) = queue_put([one], version, shards=4)
+            item = put["Put"]["Item"]
+            if account == accounts[0] and version == 3:  # a writer whose clock is behind
+                item["SK"] = f"{int(item['SK'][:20]) - 10**10:020d}{item['SK'][20:]}"
+            store.db.put(item)
+            written += 1
+    assert {shard_key(QUEUE_PK, a, 4) for a in accounts} == set(shard_keys(QUEUE_PK, 4))
+    others = [DynamoDbStore(store.db.name, shards=4) for _ in range(3)]
+
+    counts = run_together([o.number_events for o in others])
+
+    items = list(store.db.query(**key_condition("PK", EVENTS_PK)))
+    assert sum(counts) == written  # type: ignore[arg-type]
+    assert [int(i["SK"]) for i in items] == list(range(1, written + 1))
+    numbered = [e for i in items for e in i["events"]]
+    assert sorted(-e["amount_cents"] for e in numbered) == list(range(1, written + 1))
+    for account in accounts:
+        mine = [-e["amount_cents"] for e in numbered if e["account_number"] == account]
+        assert mine == sorted(mine), f"{account}'s changes out of version order: {mine}"
+    for key in shard_keys(QUEUE_PK, 4):
+        assert list(store.db.query(**key_condition("PK", key))) == []
+    page = store.money_events(0, written)
+    assert (len(page.events), page.position) == (written, written)

@@ -40,6 +40,7 @@ STORE_READS = frozenset(
         "get_account",
         "get_escalation",
         "get_payment",
+        "get_payout",
         "get_plan",
         "get_remittance",
         "get_staff_user",
@@ -55,6 +56,7 @@ STORE_READS = frozenset(
         "notes",
         "open_balances",
         "payment_by_reference",
+        "payouts_arriving",
         "ping",
         "plans_due",
         "receivable_at",
@@ -69,11 +71,14 @@ STORE_READS = frozenset(
         "undeliverable",
         "undeliverable_addresses",
         "unfinished_claims",
+        "unreconciled_payouts",
         "web_session_subject",
     }
 )
 MAILER_READS: frozenset[str] = frozenset()  # `send` is the mailer's one write
-GATEWAY_READS = frozenset({"parse_webhook", "checkout_outcome", "list_refunds"})
+GATEWAY_READS = frozenset(
+    {"parse_webhook", "checkout_outcome", "list_refunds", "payouts", "payout_transactions"}
+)
 # For these, the first argument (the claim's kind) goes into the step's label.
 LABELLED_BY_KIND = frozenset({"claim", "complete_claim", "release_claim"})
 

@@ -149,6 +149,8 @@ class Expected:
     charged: dict[str, int] = field(default_factory=dict)
     messages: Counter = field(default_factory=Counter)  # (kind, to) -> times, each once
     audited: Counter = field(default_factory=Counter)  # (actor, action) -> times, each once
+    # payout id -> (reconciled, fees in cents, {payment id: fee}): kept once, whole
+    payouts: dict[str, tuple[bool, int, dict[str, int]]] = field(default_factory=dict)
 
 
 class Scenario(Protocol):
@@ -361,6 +363,12 @@ def check_outcome(
         if trail[(actor, action)] != times:
             found = trail[(actor, action)]
             problems.append(f"audit log: {action} by {actor} {found} times, expected {times}")
+
+    for payout_id, (reconciled, fees, by_payment) in expected.payouts.items():
+        kept = store.get_payout(payout_id)
+        found = kept and (kept.reconciled, kept.report.fees_cents, kept.report.fees_by_payment)
+        if found != (reconciled, fees, by_payment) or (kept and kept.version != 0):
+            problems.append(f"payout {payout_id}: kept {kept}, expected {reconciled, fees}")
 
     unfinished = where.unfinished_claims()
     if unfinished:

@@ -9,12 +9,15 @@ import json
 from collections import Counter
 from dataclasses import asdict, replace
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from portal import create_app
+from portal.adapters.sandbox_gateway import SandboxGateway
 from portal.adapters.sns_notifications import SnsNotificationVerifier
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.aging import practice_date
 from portal.domain.payments import Payment, PaymentStatus
+from portal.domain.payouts import simulated_fee
 from portal.domain.plan_terms import text_digest
 from portal.domain.staff import AuditAction, Role
 from portal.domain.statements import Statement
@@ -27,6 +30,7 @@ from portal.services.context import Services
 from portal.services.errors import InvalidInput
 from portal.services.fanout import REMINDERS, Batch, run_batch
 from portal.services.imports import import_records
+from portal.services.payouts import sandbox_payouts
 from portal.services.plan_charges import payment_id_for, run_plan_charges
 from portal.services.plans import agree, finish_method_setup, propose, start_method_setup
 from portal.services.refunds import refund_payment
@@ -625,6 +629,83 @@ class Remittance835:
         return Expected(self.number, sum(OWED) - self.paid_cents)
 
 
+class PayoutWebhook:
+    """Keeping a card payout: Stripe's signed payout.paid, its lines listed (the payment's
+    charge and fee), matched and kept once, reconciled."""
+
+    name = "payout_webhook"
+    number, payment_id, cents, fee = "510071", "pay_crash_payout", 4000, 146
+
+    def prepare(self, services: Services, stub: StripeStub) -> None:
+        store = services.store
+        store.import_statement(
+            account(self.number), statement(self.number, NOT_DUE), NOW - timedelta(days=2)
+        )
+        store.create_payment(card_payment(self.number, self.payment_id, self.cents))
+        intent = f"pi_{self.payment_id}"
+        posting.post_payment(store, self.payment_id, intent, self.cents, NOW - timedelta(days=3))
+        source = {"id": f"ch_{self.payment_id}", "object": "charge", "payment_intent": intent}
+        line = {"type": "charge", "amount": self.cents, "fee": self.fee, "source": source}
+        payout = stub.add_payout(date(2026, 11, 28), [line], "po_crash")
+        self.envelope = event("payout.paid", payout, event_id="evt_crash_payout")
+
+    def deliver(self, services: Services) -> bool:
+        body = json.dumps(self.envelope).encode()
+        headers = {
+            "Stripe-Signature": sign(body, WEBHOOK_SECRET),
+            "Content-Type": "application/json",
+        }
+        answer = (
+            create_app(services=services)
+            .test_client()
+            .post("/webhooks/stripe", data=body, headers=headers)
+        )
+        return answer.status_code >= 300
+
+    def expected(self) -> Expected:
+        return Expected(
+            self.number,
+            sum(OWED) - self.cents,
+            paid={self.payment_id: self.cents},
+            payouts={"po_crash": (True, self.fee, {self.payment_id: self.fee})},
+        )
+
+
+class SandboxPayouts:
+    """The sandbox's daily payouts (`portal payouts sandbox`): two days' card payments, one
+    payout each, kept reconciled once."""
+
+    name = "sandbox_payouts"
+    number = "510072"
+    paid = (("pay_crash_sbx_1", 4000, 4), ("pay_crash_sbx_2", 1999, 3))  # id, cents, days ago
+
+    def prepare(self, services: Services, stub: StripeStub) -> None:
+        store = services.store
+        store.import_statement(
+            account(self.number), statement(self.number, NOT_DUE), NOW - timedelta(days=5)
+        )
+        for payment_id, cents, days in self.paid:
+            at = NOW - timedelta(days=days)
+            payment = replace(card_payment(self.number, payment_id, cents), gateway="sandbox")
+            store.create_payment(replace(payment, created_at=at))
+            posting.post_payment(store, payment_id, f"sbx_{payment_id}", cents, at)
+
+    def deliver(self, services: Services) -> bool:
+        sandbox = SandboxGateway(services.settings.secret_key, services.settings.base_url)
+        sandbox_payouts(
+            replace(services, payments=sandbox), practice_date(NOW, services.settings.tz)
+        )
+        return False
+
+    def expected(self) -> Expected:
+        payouts = {}
+        for payment_id, cents, days in self.paid:
+            day = practice_date(NOW - timedelta(days=days), ZoneInfo("America/New_York"))
+            fee = simulated_fee(cents)
+            payouts[f"po_sandbox_{day:%Y%m%d}"] = (True, fee, {payment_id: fee})
+        return Expected(self.number, sum(OWED) - sum(c for _, c, _ in self.paid), payouts=payouts)
+
+
 SCENARIOS = {
     s.name: s
     for s in (
@@ -643,5 +724,7 @@ SCENARIOS = {
         PlanMethodSaved(),
         CaseResolved(),
         Remittance835(),
+        PayoutWebhook(),
+        SandboxPayouts(),
     )
 }

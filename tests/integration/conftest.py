@@ -2,7 +2,6 @@
 
 import email
 import re
-import shutil
 from datetime import date
 from email import policy
 from email.message import EmailMessage
@@ -11,42 +10,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from portal.adapters.sqlite.store import SqliteStore
 from portal.domain.accounts import Account, Guarantor, Patient
 from portal.domain.statements import Statement
 from portal.services.statements import import_statement
 from tests.conftest import csrf_token, line, statement
-from tests.url_builders import reuse_compiled_url_builders
-
-reuse_compiled_url_builders()
-
-
-@pytest.fixture(scope="session")
-def migrated_sqlite(tmp_path_factory) -> Path:
-    """An SQLite file every migration has run on, made once per process."""
-    path = tmp_path_factory.mktemp("migrated") / "portal.sqlite3"
-    store = SqliteStore(path)
-    store.migrate()
-    store.close()
-    assert not Path(f"{path}-wal").exists(), "the template's log was not checkpointed"
-    return path
-
-
-@pytest.fixture
-def fresh_sqlite(settings, migrated_sqlite) -> None:
-    """The test's SQLite file starts as a copy of the migrated one (the migrations, each
-    committed, cost more than the copy); a file already there is left to the migration."""
-    target = Path(settings.sqlite_path)
-    if settings.store == "sqlite" and not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(migrated_sqlite, target)
-
-
-@pytest.fixture
-def services(fresh_sqlite, services):
-    """tests/conftest.py's services (its migration has nothing left to do)."""
-    return services
-
 
 GUARANTOR = {"account_number": "100234", "last_name": "Lopez", "date_of_birth": "1984-03-12"}
 GOOD_CARD = "4242424242424242"

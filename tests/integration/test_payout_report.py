@@ -14,6 +14,7 @@ from portal.services import ledger as posting
 from portal.services.statements import import_statement
 from tests.conftest import lopez_account, statement
 from tests.integration.staff_helpers import audit_since, last_audit_id, make_staff, staff_sign_in
+from tests.stripe_fixtures import event, signed
 
 
 def charge_line(n: int, cents: int, fee: int) -> dict:
@@ -150,7 +151,7 @@ def test_the_monthly_summary_shows_the_months_processing_fees(stripe_services, s
     assert "The card processor did not answer." in down
 
 
-def test_the_sandbox_pays_nothing_out_and_the_page_says_so(services, client):
+def test_the_sandbox_page_says_how_the_sandbox_pays_out(services, client):
     import_statement(services, lopez_account(), statement("S-P-1", (50_000,)), notify=False)
     at = datetime(2026, 11, 22, 15, tzinfo=UTC)
     payment = Payment("pay_1", "100234", 1_000, PaymentStatus.PENDING, "card", "sandbox", at)
@@ -163,5 +164,88 @@ def test_the_sandbox_pays_nothing_out_and_the_page_says_so(services, client):
 
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert 'data-testid="no-payouts"' in html
-    assert "not paid out" not in html
+    assert 'data-testid="no-payouts"' in html and "portal payouts sandbox" in html
+    # Nothing paid it out yet (tests/integration/test_sandbox_payouts.py pays it out).
+    assert "not paid out" in html
+
+
+def receive(app, payout: dict) -> None:
+    body, headers = signed(event("payout.paid", payout))
+    answer = app.test_client().post("/webhooks/stripe", data=body, headers=headers)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+
+
+def test_kept_payouts_are_read_from_the_store_and_unreconciled_ones_stand_out(
+    stripe_services, stripe_app, stub
+):
+    services = stripe_services
+    seed(services)
+    receive(stripe_app, stub.add_payout(date(2026, 11, 25), LINES[:6], "po_kept"))
+    receive(stripe_app, stub.add_payout(date(2026, 11, 26), [charge_line(9, 1_234, 66)], "po_bad"))
+    stub.add_payout(date(2026, 11, 27), [charge_line(4, 700, 50)], "po_new")  # not reported yet
+    make_staff(services, "sue", "supervisor")
+    client = stripe_app.test_client()
+    staff_sign_in(client, services, "sue")
+    asked_before = len(stub.api_requests("/v1/balance_transactions"))
+
+    page = client.get("/staff/reports/payouts?from=2026-11-20&to=2026-11-27")
+    sheet = client.get("/staff/reports/payouts?from=2026-11-20&to=2026-11-27&format=csv")
+
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    for payout_id in ("po_kept", "po_bad", "po_new"):
+        assert f'data-testid="payout-{payout_id}"' in html
+    # Only the payout not kept yet is asked of Stripe for its lines, once a view.
+    assert len(stub.api_requests("/v1/balance_transactions")) - asked_before == 2
+    assert 'data-testid="unreconciled"' in html and 'data-testid="unreconciled-po_bad"' in html
+    assert "1 payout not reconciled" in html
+    listed = csv.DictReader(io.StringIO(sheet.get_data(as_text=True)))
+    rows = {r["payout"]: r for r in listed if r["arrival_date"]}
+    assert rows["po_kept"]["reconciled"] == "yes" and rows["po_new"]["reconciled"] == "yes"
+    assert rows["po_bad"]["reconciled"] == "no"
+
+    board = client.get("/staff/").get_data(as_text=True)
+    assert 'data-testid="unreconciled-payouts">1<' in board
+    make_staff(services, "amy", "associate")
+    other = stripe_app.test_client()
+    staff_sign_in(other, services, "amy")
+    assert 'data-testid="unreconciled-payouts"' not in other.get("/staff/").get_data(as_text=True)
+
+
+def test_kept_payouts_still_show_when_stripe_does_not_answer(stripe_services, stripe_app, stub):
+    services = stripe_services
+    seed(services)
+    receive(stripe_app, stub.add_payout(date(2026, 11, 25), LINES[:6], "po_kept"))
+    make_staff(services, "sue", "supervisor")
+    client = stripe_app.test_client()
+    staff_sign_in(client, services, "sue")
+    stub.fail_next(500, "api_error", times=3)
+
+    page = client.get("/staff/reports/payouts?from=2026-11-20&to=2026-11-27")
+
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400
+    assert "Stripe could not list the payouts." in html
+    assert 'data-testid="payout-po_kept"' in html
+    assert "Only the payouts kept already are shown." in html
+
+
+def test_not_paid_out_counts_a_payment_a_later_kept_payout_holds_as_paid_out(
+    stripe_services, stripe_app, stub
+):
+    services = stripe_services
+    seed(services)  # card payments posted on the 21st, 22nd (two) and 23rd
+    # pay_1 and pay_2 come in a payout later than expected (the 27th, after the period).
+    late = [charge_line(1, 10_000, 320), charge_line(2, 4_550, 162)]
+    receive(stripe_app, stub.add_payout(date(2026, 11, 27), late, "po_late"))
+    make_staff(services, "sue", "supervisor")
+    client = stripe_app.test_client()
+    staff_sign_in(client, services, "sue")
+
+    sheet = client.get("/staff/reports/payouts?from=2026-11-24&to=2026-11-26&format=csv")
+
+    rows = list(csv.DictReader(io.StringIO(sheet.get_data(as_text=True))))
+    assert {(r["unmatched"], r["reference"]) for r in rows} == {
+        ("not paid out", "pi_3"),
+        ("not paid out", "pi_4"),
+    }

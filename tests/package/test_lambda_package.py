@@ -40,7 +40,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from portal.ports.reminders import DueAccount
-from portal.services.fanout import PLAN_CHARGES, REMINDERS, Batch
+from portal.services.fanout import PLAN_CHARGES, REMINDERS, WEBHOOKS, Batch
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "dev"
@@ -622,6 +622,11 @@ def test_packaged_handler_serves_pages_and_runs_reminders(
             "functions.workers.handler",
             Batch(PLAN_CHARGES, practice_today(), plan_ids=("plan_not_here",)).body(),
         ),
+        # A webhooks batch naming a delivery the table does not hold: read, skipped.
+        sqs_event(
+            "functions.workers.handler",
+            Batch(WEBHOOKS, practice_today(), event_ids=("ev_not_here",)).body(),
+        ),
     ]
     events_file = tmp_path / "events.json"
     events_file.write_text(json.dumps(events))
@@ -648,7 +653,7 @@ def test_packaged_handler_serves_pages_and_runs_reminders(
     )
     assert run.returncode == 0, f"the packaged handler failed:\n{run.stdout}\n{run.stderr}"
     outcome = json.loads(result_file.read_text())
-    pay, health, reminders, worker, feedback, again, spanish, plans = outcome["results"]
+    pay, health, reminders, worker, feedback, again, spanish, plans, hooks = outcome["results"]
 
     assert pay["statusCode"] == 200, pay
     assert 'name="account_number"' in pay["body"]
@@ -668,6 +673,9 @@ def test_packaged_handler_serves_pages_and_runs_reminders(
     lines = [json.loads(t) for t in run.stdout.splitlines() if t.startswith('{"')]
     [plan_line] = [line for line in lines if line.get("job") == "plans-batch"]
     assert (plan_line["size"], plan_line["skipped"], plan_line["charged"]) == (1, 1, 0)
+    assert hooks == {"batchItemFailures": []}, hooks
+    [hooks_line] = [line for line in lines if line.get("job") == "webhooks-batch"]
+    assert (hooks_line["size"], hooks_line["skipped"], hooks_line["delivered"]) == (1, 1, 0)
     assert any(line.get("route") == "/pay" and line["status"] == 200 for line in lines)
 
     assert feedback == {"applied": 1, "repeated": 0, "ignored": 0, "undeliverable": 1}, feedback

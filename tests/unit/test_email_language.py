@@ -140,3 +140,20 @@ def test_the_spanish_catalog_translates_every_message_with_the_same_values():
             assert string.strip(), template.id
             assert set(PLACEHOLDER.findall(string)) == set(PLACEHOLDER.findall(ids[0])), string
             assert sorted(TAGS.findall(string)) == sorted(TAGS.findall(ids[0])), string
+
+
+@pytest.mark.parametrize("form", ["long", "medium"])
+def test_english_dates_are_babels_without_reading_its_locale_data(form):
+    """US English dates are written without Babel (its locale data costs a process tens of
+    milliseconds on first use): every day of four years, and the ends of the calendar,
+    exactly as Babel writes them."""
+    from datetime import timedelta
+
+    from babel.dates import format_date
+
+    from portal.adapters.email_templates import _formatted_date
+
+    first = date(2024, 1, 1)
+    days = [first + timedelta(days=n) for n in range(4 * 366)]
+    for day in [*days, date(1, 1, 1), date(999, 12, 31), date(9999, 12, 31)]:
+        assert _formatted_date(day, form, "en_US") == format_date(day, form, locale="en_US")

@@ -1,5 +1,7 @@
 """event_from: Stripe events (as their webhook bodies parse) to the portal's GatewayEvents."""
 
+from datetime import date
+
 import pytest
 
 from portal.adapters.stripe_gateway import (
@@ -11,6 +13,7 @@ from portal.adapters.stripe_gateway import (
     event_from,
     outcome_from_session,
 )
+from portal.domain.payouts import Payout
 from portal.domain.plans import Outcome
 from portal.ports.payments import CheckoutRequest, EventKind, GatewayEvent
 from tests.stripe_stub import event
@@ -463,3 +466,33 @@ def test_a_checkout_payments_failed_charge_is_not_acted_on():
 )
 def test_a_decline_is_soft_hard_or_the_patients_to_confirm(codes, bank, expected):
     assert decline_of(*codes, bank=bank) == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("payout.paid", EventKind.PAYOUT_PAID),
+        ("payout.reconciliation_completed", EventKind.PAYOUT_RECONCILED),
+    ],
+)
+def test_a_payout_event_names_the_payout_and_no_payment(kind, expected):
+    payout = {
+        "id": "po_1",
+        "object": "payout",
+        "amount": 9_410,
+        "arrival_date": 1_764_288_000,  # 2025-11-28 00:00 UTC
+        "currency": "usd",
+        "status": "paid",
+    }
+
+    found = event_from(event(kind, payout, event_id="evt_po"))
+
+    assert found is not None and found.kind is expected
+    assert (found.payment_id, found.reference, found.event_id) == ("", "po_1", "evt_po")
+    assert found.payout == Payout("po_1", 9_410, date(2025, 11, 28), "paid")
+
+
+def test_other_payout_events_and_payouts_without_a_day_are_not_acted_on():
+    payout = {"id": "po_1", "object": "payout", "amount": 9_410, "arrival_date": None}
+    assert event_from(event("payout.paid", payout)) is None
+    assert event_from(event("payout.failed", {**payout, "arrival_date": 1_764_288_000})) is None

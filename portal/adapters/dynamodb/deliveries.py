@@ -1,10 +1,15 @@
 """The DynamoDB store's outbound webhook deliveries: an item per delivery, in GSI2 under
-`WEBHOOKS_DUE` (by next try) while pending and `WEBHOOKS_FAILED` once given up on; the
-position of the last event a delivery was made for on one item."""
+`WEBHOOKS_DUE` (by next try) while pending and `WEBHOOKS_FAILED` once given up on, each
+sharded by event id over PORTAL_DYNAMODB_SHARDS keys (every try rewrites the due key, and a
+receiver down for a day sends every event to the failed key: docs/dynamodb.md, "Hot keys");
+the position of the last event a delivery was made for on one item."""
 
+from collections.abc import Iterable
 from datetime import datetime
+from itertools import islice
 
 from portal.adapters.dynamodb.database import DynamoDbTable
+from portal.adapters.dynamodb.shards import fan_out, merged, shard_key, shard_keys
 from portal.adapters.dynamodb.table import (
     Item,
     key_condition,
@@ -34,7 +39,7 @@ class DynamoDbDeliveries(DynamoDbTable):
         # half way, or two at once, add each delivery once; then the position moves once.
         for order, event in enumerate(page.events):
             delivery = new_delivery(event, page.position, at, order)
-            self.db.put(_item(delivery), "attribute_not_exists(PK)")
+            self.db.put(_item(delivery, self.shards), "attribute_not_exists(PK)")
         pk, sk = POSITION_KEY
         condition = "#position = :after" if after else "attribute_not_exists(PK)"
         values = {":position": page.position, **({":after": after} if after else {})}
@@ -51,41 +56,44 @@ class DynamoDbDeliveries(DynamoDbTable):
         )
 
     def due_deliveries(self, now: datetime, limit: int) -> list[Delivery]:
-        keys = []
-        for item in self.db.query(
-            IndexName="GSI2", **key_condition("GSI2PK", DUE, "GSI2SK", "<=", f"{ts(now)}~")
-        ):
-            keys.append((item["PK"], item["SK"]))
-            if len(keys) >= limit:
-                break
+        def shard(key: str) -> Iterable[Item]:
+            found = self.db.query(
+                IndexName="GSI2", **key_condition("GSI2PK", key, "GSI2SK", "<=", f"{ts(now)}~")
+            )
+            return islice(found, limit)
+
+        soonest = merged(fan_out(shard, shard_keys(DUE, self.shards)), "GSI2SK")[:limit]
         # The index lags the table: each is read again, and kept only if still due.
-        found = [_delivery(i) for i in self.db.get_many(keys)]
+        found = [_delivery(i) for i in self.db.get_many([(i["PK"], i["SK"]) for i in soonest])]
         due = [d for d in found if d.state is DeliveryState.PENDING and d.next_at <= now]
         return sorted(due, key=lambda d: (d.position, d.order))
 
     def save_delivery(self, before: Delivery, after: Delivery) -> bool:
-        item = _item(after)
         return self.db.put(
-            item,
-            "attribute_exists(PK) AND #state = :state AND attempts = :attempts",
+            _item(after, self.shards),
+            "attribute_exists(PK) AND #state = :state AND attempts = :attempts"
+            " AND next_at = :next_at",
             ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues={":state": before.state.value, ":attempts": before.attempts},
+            ExpressionAttributeValues={
+                ":state": before.state.value,
+                ":attempts": before.attempts,
+                ":next_at": ts(before.next_at),
+            },
         )
 
     def failed_deliveries(self, limit: int = 200) -> list[Delivery]:
-        found = []
-        for item in self.db.query(IndexName="GSI2", **key_condition("GSI2PK", FAILED)):
-            found.append(_delivery(item))
-            if len(found) >= limit:
-                break
-        return found
+        def shard(key: str) -> Iterable[Item]:
+            return islice(self.db.query(IndexName="GSI2", **key_condition("GSI2PK", key)), limit)
+
+        found = merged(fan_out(shard, shard_keys(FAILED, self.shards)), "GSI2SK")
+        return [_delivery(i) for i in found[:limit]]
 
     def get_delivery(self, event_id: str) -> Delivery | None:
         item = self.db.get(f"WEBHOOK#{event_id}", "WEBHOOK")
         return _delivery(item) if item else None
 
 
-def _item(d: Delivery) -> Item:
+def _item(d: Delivery, shards: int) -> Item:
     item: Item = {
         "PK": f"WEBHOOK#{d.event_id}",
         "SK": "WEBHOOK",
@@ -101,9 +109,14 @@ def _item(d: Delivery) -> Item:
     if d.done_at is not None:
         item["done_at"] = ts(d.done_at)
     if d.state is DeliveryState.PENDING:
-        item.update(GSI2PK=DUE, GSI2SK=f"{ts(d.next_at)}#{d.event_id}")
+        item.update(
+            GSI2PK=shard_key(DUE, d.event_id, shards), GSI2SK=f"{ts(d.next_at)}#{d.event_id}"
+        )
     elif d.state is DeliveryState.FAILED:
-        item.update(GSI2PK=FAILED, GSI2SK=f"{seq(d.position)}#{d.order:06d}#{d.event_id}")
+        item.update(
+            GSI2PK=shard_key(FAILED, d.event_id, shards),
+            GSI2SK=f"{seq(d.position)}#{d.order:06d}#{d.event_id}",
+        )
     return item
 
 

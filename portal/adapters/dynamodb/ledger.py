@@ -252,7 +252,9 @@ class DynamoDbLedger(DynamoDbTable):
             if notice is not None:
                 # New with the statement (its pointer is new): nothing to overwrite.
                 actions.append({"Put": {"Item": released_claim_item(notice)}})
-            actions += queue_put(entry_events(transfers), (part.account or {}).get("version", 0))
+            actions += queue_put(
+                entry_events(transfers), (part.account or {}).get("version", 0), self.shards
+            )
             codes = self._commit(part, entries, at, actions, account, header)
             if codes is not None:
                 raise _Retry()  # the pointer or the account appeared meanwhile: read again
@@ -326,7 +328,7 @@ class DynamoDbLedger(DynamoDbTable):
         if notice is not None:
             actions.append({"Put": {"Item": released_claim_item(notice)}})
         actions += queue_put(
-            entry_events(transfers(entries)), (part.account or {}).get("version", 0)
+            entry_events(transfers(entries)), (part.account or {}).get("version", 0), self.shards
         )
         corrected = dataclasses.replace(part, statements=headers)
         if self._commit(corrected, entries, at, actions) is not None:
@@ -568,7 +570,7 @@ class DynamoDbLedger(DynamoDbTable):
         actions = [_claim_put(claim, change.at) for claim in change.claims]
         if change.payment is not None:
             actions.append(_payment_change(change))
-        actions += queue_put(change_events(change), change.version)
+        actions += queue_put(change_events(change), change.version, self.shards)
         actions += [claim_mark_update(mark, change.at) for mark in marks]
         try:
             codes = self._commit(part, list(change.entries), change.at, actions)

@@ -1,18 +1,24 @@
 """The DynamoDB store's money events.
 
 A money change's transaction puts its events, as one item, in a queue partition (no
-number yet: numbering there would make every account's writes race for one counter). A
-reader numbers what is queued before it reads: one transaction moves queued items to the
-events partition under the next numbers of a counter, on condition the counter is still
-what it read and each queued item is still there, so two numbering at once never give a
-number twice or an item two numbers. Numbers are dense (each one is used), so a reader
-that sees a gap (an item of a transaction not yet visible to its query) stops before it:
-an event is never numbered below a position a reader has already passed."""
+number yet: numbering there would make every account's writes race for one counter). The
+queue is sharded by account over PORTAL_DYNAMODB_SHARDS keys (`MONEYQ`, `MONEYQ#1` ...), so
+it holds money changes to no partition's limit (docs/dynamodb.md, "Hot keys"). A reader
+numbers what is queued before it reads: it reads the oldest of every shard at once, and one
+transaction moves the oldest queued items to the events partition under the next numbers of
+a counter, on condition the counter is still what it read and each queued item is still
+there, so two numbering at once never give a number twice or an item two numbers. Numbers
+are dense (each one is used), so a reader that sees a gap (an item of a transaction not yet
+visible to its query) stops before it: an event is never numbered below a position a
+reader has already passed. The events partition and the counter stay one each: the order
+of the feed is theirs (their cap is in docs/dynamodb.md)."""
 
 import time
+from collections.abc import Iterable
 from itertools import islice
 
 from portal.adapters.dynamodb.database import DynamoDbTable
+from portal.adapters.dynamodb.shards import fan_out, merged, shard_key, shard_keys
 from portal.adapters.dynamodb.table import Item, key_condition, seq
 from portal.domain.money_events import MoneyEvent
 from portal.ports.money_events import EventPage
@@ -49,13 +55,16 @@ class DynamoDbMoneyEvents(DynamoDbTable):
 
     def number_events(self) -> int:
         """Number what is queued, oldest first; how many queued items were numbered."""
+
+        def shard(key: str) -> Iterable[Item]:
+            return islice(self.db.query(Limit=BATCH, **key_condition("PK", key)), BATCH)
+
         numbered = 0
         for _ in range(ROUNDS):
-            queued = list(
-                islice(self.db.query(Limit=BATCH, **key_condition("PK", QUEUE_PK)), BATCH)
-            )
-            if not queued:
+            oldest = merged(fan_out(shard, shard_keys(QUEUE_PK, self.shards)), "SK")[:BATCH]
+            if not oldest:
                 break
+            queued = _by_account_version(oldest)
             counter = self.db.get(*COUNTER_KEY)
             last = int(counter["value"]) if counter else 0
             actions: list[Item] = [_counter_update(last, last + len(queued))]
@@ -71,7 +80,7 @@ class DynamoDbMoneyEvents(DynamoDbTable):
                 actions.append(
                     {
                         "Delete": {
-                            "Key": {"PK": QUEUE_PK, "SK": item["SK"]},
+                            "Key": {"PK": item["PK"], "SK": item["SK"]},
                             "ConditionExpression": "attribute_exists(PK)",
                         }
                     }
@@ -108,13 +117,14 @@ def _counter_update(last: int, new: int) -> Item:
     }
 
 
-def queue_put(events: list[MoneyEvent], version: int) -> list[Item]:
-    """The transaction write that queues a change's events (none when it has none), keyed
-    by the time of the write; `version`: the account's version the change is committed on."""
+def queue_put(events: list[MoneyEvent], version: int, shards: int = 1) -> list[Item]:
+    """The transaction write that queues a change's events (none when it has none), on the
+    account's shard, keyed by the time of the write; `version`: the account's version the
+    change is committed on."""
     if not events:
         return []
     item = {
-        "PK": QUEUE_PK,
+        "PK": shard_key(QUEUE_PK, events[0].account_number, shards),
         "SK": f"{time.time_ns():020d}#{events[0].event_id}",
         "account_number": events[0].account_number,
         "version": version,

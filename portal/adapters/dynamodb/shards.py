@@ -10,7 +10,8 @@ from readers until they are rewritten (docs/dynamodb.md says how to lower it).
 
 The shards are read at once, each on a thread of a pool that ends with the read: nothing
 outlives the request. Each thread runs in a copy of the caller's context, so its store
-calls count into the caller's tally (portal/ports/store_calls.py)."""
+calls count into the caller's tally (portal/ports/store_calls.py), and queries through
+boto3's low-level client (Table.query), which is thread-safe; its resources are not."""
 
 import contextvars
 import heapq

@@ -1,6 +1,6 @@
 """The DynamoDB store's staff port: staff users, audit log, notes, escalations, mail log."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from itertools import islice
 from typing import Any
@@ -201,6 +201,13 @@ class DynamoDbStaff(DynamoDbTable):
         if refused:
             return None  # an item with this key is open; the number stays unused
         return _escalation(stored)
+
+    def open_escalations(
+        self, items: Sequence[tuple[Escalation, AuditEntry | None]]
+    ) -> list[Escalation | None]:
+        # Each on its own: one transaction of several would be refused whole for one key
+        # that is still open.
+        return [self.open_escalation(item, audit) for item, audit in items]
 
     def get_escalation(self, escalation_id: int) -> Escalation | None:
         item = self.db.get(_escalation_pk(escalation_id), "ESCALATION")

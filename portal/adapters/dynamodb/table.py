@@ -215,11 +215,18 @@ class Table:
         return found
 
     def query(self, **kwargs: Any) -> Iterator[Item]:
-        """Every item a Query matches, following LastEvaluatedKey page after page."""
+        """Every item a Query matches, following LastEvaluatedKey page after page.
+
+        Queries go through the low-level client, not the Table resource: the sharded reads
+        run on several threads at once (shards.fan_out), and boto3's clients are
+        thread-safe where its resources are not. The client is the resource's own, so it
+        takes and gives plain values just the same (boto3's DynamoDB handlers; their one
+        shared piece, the builder of boto3.dynamodb.conditions objects, is never used)."""
         if "IndexName" not in kwargs:
             kwargs.setdefault("ConsistentRead", True)
+        kwargs["TableName"] = self.name
         while True:
-            page = self.table.query(**kwargs)
+            page = self.client.query(**kwargs)
             for item in page.get("Items", []):
                 yield plain(item)
             last = page.get("LastEvaluatedKey")
@@ -230,9 +237,10 @@ class Table:
     def count(self, **kwargs: Any) -> int:
         kwargs.setdefault("ConsistentRead", True)
         kwargs["Select"] = "COUNT"
+        kwargs["TableName"] = self.name
         total = 0
         while True:
-            page = self.table.query(**kwargs)
+            page = self.client.query(**kwargs)
             total += page["Count"]
             last = page.get("LastEvaluatedKey")
             if not last:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from portal.adapters.sqlite.database import SqliteDatabase
-from portal.adapters.sqlite.records import RELEASED, _insert_audit, _insert_mail, _ts
+from portal.adapters.sqlite.records import RELEASED, _insert_audit, _insert_mail, _insert_mails, _ts
 from portal.domain.staff import AuditEntry, MailRecord
 from portal.ports.claims import Claim
 
@@ -56,8 +56,7 @@ class SqliteClaims(SqliteDatabase):
                 "UPDATE messages SET sent_at = ? WHERE kind = ? AND key = ?",
                 [(_ts(at), kind, key) for kind, key in claims],
             )
-            for record in mail:
-                _insert_mail(conn, record)
+            _insert_mails(conn, mail)
 
     def claim_completed(self, kind: str, key: str) -> bool:
         with self._read() as conn:

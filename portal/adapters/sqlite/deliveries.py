@@ -51,7 +51,7 @@ class SqliteDeliveries(SqliteDatabase):
             changed = conn.execute(
                 "UPDATE webhook_deliveries SET state = ?, attempts = ?, next_at = ?,"
                 " last_error = ?, first_at = ?, done_at = ?"
-                " WHERE event_id = ? AND state = ? AND attempts = ?",
+                " WHERE event_id = ? AND state = ? AND attempts = ? AND next_at = ?",
                 (
                     after.state.value,
                     after.attempts,
@@ -62,6 +62,7 @@ class SqliteDeliveries(SqliteDatabase):
                     before.event_id,
                     before.state.value,
                     before.attempts,
+                    _ts(before.next_at),
                 ),
             )
             return changed.rowcount == 1

@@ -3,7 +3,8 @@ changes committed."""
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 
 from portal.adapters.sqlite.database import SqliteDatabase
@@ -59,20 +60,37 @@ class SqliteLedger(SqliteDatabase):
         self, items: Sequence[StatementImport], at: datetime
     ) -> list[ImportResult]:
         # One transaction for the batch, a savepoint for each statement: a statement that
-        # fails is rolled back alone and the ones before it are committed.
+        # fails is rolled back alone and the ones before it are committed. New statements
+        # of accounts that have nothing else in the batch and no credit to apply are written
+        # a run at a time (one statement per table, `_import_new`); a run that fails is
+        # written again one by one, to find the statement that fails.
         results: list[ImportResult] = []
         failure: Exception | None = None
         with self._write() as conn:
-            for item in items:
-                conn.execute("SAVEPOINT statement")
-                try:
-                    results.append(_import_one(conn, item, at))
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO statement")
+            for run, alone in _runs(conn, items):
+                if not alone:
+                    conn.execute("SAVEPOINT run")
+                    try:
+                        done = _import_new(conn, run, at)
+                    except Exception:
+                        conn.execute("ROLLBACK TO run")
+                        conn.execute("RELEASE run")
+                    else:
+                        conn.execute("RELEASE run")
+                        results += done
+                        continue
+                for item in run:
+                    conn.execute("SAVEPOINT statement")
+                    try:
+                        results.append(_import_one(conn, item, at))
+                    except Exception as exc:
+                        conn.execute("ROLLBACK TO statement")
+                        conn.execute("RELEASE statement")
+                        failure = exc
+                        break
                     conn.execute("RELEASE statement")
-                    failure = exc
+                if failure is not None:
                     break
-                conn.execute("RELEASE statement")
         if failure is not None:
             raise failure
         return results
@@ -348,44 +366,54 @@ class SqliteLedger(SqliteDatabase):
 
 
 def _save_account(conn: sqlite3.Connection, account: Account, at: datetime) -> None:
+    conn.execute(SAVE_ACCOUNT, _account_row(account, at))
+    conn.executemany(SAVE_PATIENT, _patient_rows(account))
+
+
+SAVE_ACCOUNT = (
+    "INSERT INTO accounts (account_number, first_name, last_name, date_of_birth, email,"
+    " phone, preferred_language, created_at, last_name_key, full_name_key)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(account_number)"
+    " DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name,"
+    " date_of_birth = excluded.date_of_birth, email = excluded.email,"
+    " phone = excluded.phone, preferred_language = excluded.preferred_language,"
+    " last_name_key = excluded.last_name_key, full_name_key = excluded.full_name_key"
+)
+SAVE_PATIENT = (
+    "INSERT INTO patients VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE"
+    " SET first_name = excluded.first_name, last_name = excluded.last_name,"
+    " date_of_birth = excluded.date_of_birth, last_name_key = excluded.last_name_key,"
+    " full_name_key = excluded.full_name_key"
+)
+
+
+def _account_row(account: Account, at: datetime) -> tuple:
     g = account.guarantor
-    conn.execute(
-        "INSERT INTO accounts (account_number, first_name, last_name, date_of_birth, email,"
-        " phone, preferred_language, created_at, last_name_key, full_name_key)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(account_number)"
-        " DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name,"
-        " date_of_birth = excluded.date_of_birth, email = excluded.email,"
-        " phone = excluded.phone, preferred_language = excluded.preferred_language,"
-        " last_name_key = excluded.last_name_key, full_name_key = excluded.full_name_key",
+    return (
+        account.account_number,
+        g.first_name,
+        g.last_name,
+        g.date_of_birth.isoformat(),
+        g.email,
+        g.phone,
+        g.preferred_language,
+        _ts(at),
+        *_name_keys(g.first_name, g.last_name),
+    )
+
+
+def _patient_rows(account: Account) -> list[tuple]:
+    return [
         (
             account.account_number,
-            g.first_name,
-            g.last_name,
-            g.date_of_birth.isoformat(),
-            g.email,
-            g.phone,
-            g.preferred_language,
-            _ts(at),
-            *_name_keys(g.first_name, g.last_name),
-        ),
-    )
-    conn.executemany(
-        "INSERT INTO patients VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE"
-        " SET first_name = excluded.first_name, last_name = excluded.last_name,"
-        " date_of_birth = excluded.date_of_birth, last_name_key = excluded.last_name_key,"
-        " full_name_key = excluded.full_name_key",
-        [
-            (
-                account.account_number,
-                p.patient_id,
-                p.first_name,
-                p.last_name,
-                p.date_of_birth.isoformat(),
-                *_name_keys(p.first_name, p.last_name),
-            )
-            for p in account.patients
-        ],
-    )
+            p.patient_id,
+            p.first_name,
+            p.last_name,
+            p.date_of_birth.isoformat(),
+            *_name_keys(p.first_name, p.last_name),
+        )
+        for p in account.patients
+    ]
 
 
 def _name_keys(first_name: str, last_name: str) -> tuple[str, str]:
@@ -407,18 +435,7 @@ def _import_one(conn: sqlite3.Connection, item: StatementImport, at: datetime) -
         return _correct(conn, item, at)
     number = statement.account_number
     _save_account(conn, account, at)
-    conn.execute(
-        "INSERT INTO statements VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            statement.statement_id,
-            number,
-            statement.statement_date.isoformat(),
-            statement.due_date.isoformat(),
-            fingerprint,
-            _ts(at),
-            statement.version,
-        ),
-    )
+    conn.execute(INSERT_STATEMENT, _statement_row(statement, fingerprint, at))
     _insert_lines(conn, statement)
     entries = statement_entries(statement, at)
     # Money already received beyond the balance goes to the new statement. Without such a
@@ -453,30 +470,149 @@ def _import_one(conn: sqlite3.Connection, item: StatementImport, at: datetime) -
 
 
 def _insert_lines(conn: sqlite3.Connection, statement: Statement) -> None:
-    conn.executemany(
-        "INSERT INTO statement_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                statement.statement_id,
-                position,
-                line.line_id,
-                line.patient_id,
-                line.service_date.isoformat(),
-                line.provider,
-                line.code_system,
-                line.code,
-                line.description,
-                json.dumps(list(line.diagnosis_codes)),
-                line.charge_cents,
-                line.insurance_paid_cents,
-                line.adjustment_cents,
-                line.patient_responsibility_cents,
-                line.description_es,
-                line.claim_id,
-            )
-            for position, line in enumerate(statement.lines)
-        ],
+    conn.executemany(INSERT_LINE, _line_rows(statement))
+
+
+INSERT_STATEMENT = "INSERT INTO statements VALUES (?, ?, ?, ?, ?, ?, ?)"
+INSERT_LINE = "INSERT INTO statement_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _statement_row(statement: Statement, fingerprint: str, at: datetime) -> tuple:
+    return (
+        statement.statement_id,
+        statement.account_number,
+        statement.statement_date.isoformat(),
+        statement.due_date.isoformat(),
+        fingerprint,
+        _ts(at),
+        statement.version,
     )
+
+
+def _line_rows(statement: Statement) -> list[tuple]:
+    return [
+        (
+            statement.statement_id,
+            position,
+            line.line_id,
+            line.patient_id,
+            line.service_date.isoformat(),
+            line.provider,
+            line.code_system,
+            line.code,
+            line.description,
+            json.dumps(list(line.diagnosis_codes)),
+            line.charge_cents,
+            line.insurance_paid_cents,
+            line.adjustment_cents,
+            line.patient_responsibility_cents,
+            line.description_es,
+            line.claim_id,
+        )
+        for position, line in enumerate(statement.lines)
+    ]
+
+
+def _runs(
+    conn: sqlite3.Connection, items: Sequence[StatementImport]
+) -> Iterator[tuple[list[StatementImport], bool]]:
+    """The batch in order, as runs: (items, False) for a run of new statements each of an
+    account that has nothing else in the batch and no credit to apply (so nothing the
+    statements before it write changes what it writes); (items, True) for the others, each
+    imported on its own."""
+    ids = Counter(item.statement.statement_id for item in items)
+    numbers = Counter(item.account.account_number for item in items)
+    single = [n for n, count in numbers.items() if count == 1]
+    stored = _present(conn, "SELECT statement_id FROM statements WHERE statement_id IN", list(ids))
+    credited = _present(
+        conn,
+        "SELECT account_number FROM ledger_entries INDEXED BY ledger_unapplied"
+        " WHERE statement_id IS NULL GROUP BY account_number HAVING SUM(amount_cents) < 0"
+        " AND account_number IN",
+        single,
+    )
+    run: list[StatementImport] = []
+    alone = True
+    for item in items:
+        number, sid = item.account.account_number, item.statement.statement_id
+        own = (
+            numbers[number] == 1
+            and ids[sid] == 1
+            and sid not in stored
+            and number not in credited
+            and number == item.statement.account_number
+        )
+        if run and own is alone:
+            yield run, alone
+            run = []
+        run.append(item)
+        alone = not own
+    if run:
+        yield run, alone
+
+
+def _present(conn: sqlite3.Connection, select: str, values: list[str]) -> set[str]:
+    """The values a query ending in `IN` finds, asked CHUNK at a time."""
+    found: set[str] = set()
+    for start in range(0, len(values), CHUNK):
+        chunk = values[start : start + CHUNK]
+        rows = conn.execute(f"{select} ({', '.join('?' * len(chunk))})", chunk)
+        found.update(row[0] for row in rows)
+    return found
+
+
+CHUNK = 500
+
+
+def _import_new(
+    conn: sqlite3.Connection, items: list[StatementImport], at: datetime
+) -> list[ImportResult]:
+    """New statements, each of its own account with no credit to apply (see `_runs`),
+    written as `_import_one` writes each, one statement per table for all of them."""
+    numbers = [item.account.account_number for item in items]
+    owed: dict[str, tuple[str, str, int]] = {}
+    for start in range(0, len(numbers), CHUNK):
+        chunk = numbers[start : start + CHUNK]
+        for row in conn.execute(
+            "SELECT account_number, statement_id, due_date, due_cents FROM receivables"
+            f" WHERE account_number IN ({', '.join('?' * len(chunk))})",
+            chunk,
+        ):
+            owed[row[0]] = (row[2], row[1], row[3])
+    results: list[ImportResult] = []
+    statements, lines, entries, receivables = [], [], [], []
+    for item in items:
+        statement = item.statement
+        statements.append(_statement_row(statement, statement.fingerprint(), at))
+        lines += _line_rows(statement)
+        made = statement_entries(statement, at)
+        entries += made
+        balance = sum(e.amount_cents for e in made)
+        row = owed.get(statement.account_number)
+        due_cents = row[2] if row else 0
+        if balance > 0:
+            mine = (statement.due_date.isoformat(), statement.statement_id)
+            oldest = mine if row is None else min(mine, row[:2])
+            due_cents += balance
+            receivables.append((statement.account_number, oldest[1], oldest[0], due_cents))
+        results.append(ImportResult(ImportOutcome.IMPORTED, balance, due_cents))
+    conn.executemany(SAVE_ACCOUNT, [_account_row(item.account, at) for item in items])
+    conn.executemany(SAVE_PATIENT, [row for item in items for row in _patient_rows(item.account)])
+    conn.executemany(INSERT_STATEMENT, statements)
+    conn.executemany(INSERT_LINE, lines)
+    _insert_entries(conn, entries, refresh=False)
+    conn.executemany(
+        "INSERT INTO receivables VALUES (?, ?, ?, ?) ON CONFLICT(account_number) DO UPDATE"
+        " SET statement_id = excluded.statement_id, due_date = excluded.due_date,"
+        " due_cents = excluded.due_cents",
+        receivables,
+    )
+    conn.executemany(
+        "UPDATE accounts SET version = version + 1 WHERE account_number = ?",
+        [(number,) for number in numbers],
+    )
+    _insert_notices(conn, [item.notice for item in items if item.notice is not None])
+    return results
 
 
 def _correct(conn: sqlite3.Connection, item: StatementImport, at: datetime) -> ImportResult:
@@ -522,12 +658,22 @@ def _correct(conn: sqlite3.Connection, item: StatementImport, at: datetime) -> I
 
 
 def _insert_notice(conn: sqlite3.Connection, notice: Claim | None) -> None:
-    if notice is None:
-        return
-    claimed = RELEASED if notice.claimed_at is None else _ts(notice.claimed_at)
-    conn.execute(
+    if notice is not None:
+        _insert_notices(conn, [notice])
+
+
+def _insert_notices(conn: sqlite3.Connection, notices: list[Claim]) -> None:
+    conn.executemany(
         "INSERT OR IGNORE INTO messages (kind, key, claimed_at, payload) VALUES (?, ?, ?, ?)",
-        (notice.kind, notice.key, claimed, notice.payload),
+        [
+            (
+                notice.kind,
+                notice.key,
+                RELEASED if notice.claimed_at is None else _ts(notice.claimed_at),
+                notice.payload,
+            )
+            for notice in notices
+        ],
     )
 
 

@@ -73,19 +73,30 @@ def _account_of(row: sqlite3.Row, patients: Iterable[Mapping[str, str]]) -> Acco
 
 
 def _insert_mail(conn: sqlite3.Connection, record: MailRecord) -> None:
-    conn.execute("DELETE FROM mail_log WHERE at < ?", (_ts(record.at - MAIL_LOG_KEPT),))
-    conn.execute(
+    _insert_mails(conn, [record])
+
+
+def _insert_mails(conn: sqlite3.Connection, records: Sequence[MailRecord]) -> None:
+    """The mail-log lines, and the lines older than a year before the earliest dropped."""
+    if not records:
+        return
+    oldest = min(record.at for record in records)
+    conn.execute("DELETE FROM mail_log WHERE at < ?", (_ts(oldest - MAIL_LOG_KEPT),))
+    conn.executemany(
         "INSERT INTO mail_log (account_number, kind, recipient, subject, outcome, detail, at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            record.account_number,
-            record.kind,
-            record.to,
-            record.subject,
-            record.outcome,
-            record.detail,
-            _ts(record.at),
-        ),
+        [
+            (
+                record.account_number,
+                record.kind,
+                record.to,
+                record.subject,
+                record.outcome,
+                record.detail,
+                _ts(record.at),
+            )
+            for record in records
+        ],
     )
 
 

@@ -365,5 +365,18 @@ MIGRATIONS = (
     CREATE INDEX remittances_by_paid_on ON remittances(paid_on, remittance_id);
     CREATE INDEX remittances_open ON remittances(imported_at) WHERE open_items > 0;
     """,
+    # 15: card payouts (issue 21), each reconciled against the payments: the record whole as
+    # JSON (`body`: sums by kind, fee per payment, unmatched lines, when reconciled).
+    """
+    CREATE TABLE payouts (
+        payout_id TEXT PRIMARY KEY,
+        arrival_date TEXT NOT NULL,
+        reconciled INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX payouts_by_arrival ON payouts(arrival_date, payout_id);
+    CREATE INDEX payouts_unreconciled ON payouts(arrival_date, payout_id) WHERE reconciled = 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,6 +1,7 @@
 """The SQLite store's staff port: staff users, audit log, notes, escalations, mail log."""
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from portal.adapters.sqlite.database import SqliteDatabase
@@ -143,27 +144,13 @@ class SqliteStaff(SqliteDatabase):
     def open_escalation(
         self, item: Escalation, audit: AuditEntry | None = None
     ) -> Escalation | None:
+        return self.open_escalations([(item, audit)])[0]
+
+    def open_escalations(
+        self, items: Sequence[tuple[Escalation, AuditEntry | None]]
+    ) -> list[Escalation | None]:
         with self._write() as conn:
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO escalations (key, account_number, kind, reason,"
-                " opened_at, opened_by, owner, promise_to_pay_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    item.key,
-                    item.account_number,
-                    item.kind.value,
-                    item.reason,
-                    _ts(item.opened_at),
-                    item.opened_by,
-                    item.owner,
-                    _day(item.promise_to_pay_on),
-                ),
-            )
-            if cursor.rowcount != 1:
-                return None
-            assert cursor.lastrowid is not None  # the INSERT just added a row
-            if audit is not None:
-                _insert_audit(conn, audit)
-            return _find_escalation(conn, cursor.lastrowid)
+            return [_open_escalation(conn, item, audit) for item, audit in items]
 
     def get_escalation(self, escalation_id: int) -> Escalation | None:
         with self._read() as conn:
@@ -284,3 +271,28 @@ def _find_staff_user(conn: sqlite3.Connection, username: str) -> StaffUser | Non
         session_epoch=row["session_epoch"],
         totp_last_step=row["totp_last_step"],
     )
+
+
+def _open_escalation(
+    conn: sqlite3.Connection, item: Escalation, audit: AuditEntry | None
+) -> Escalation | None:
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO escalations (key, account_number, kind, reason,"
+        " opened_at, opened_by, owner, promise_to_pay_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            item.key,
+            item.account_number,
+            item.kind.value,
+            item.reason,
+            _ts(item.opened_at),
+            item.opened_by,
+            item.owner,
+            _day(item.promise_to_pay_on),
+        ),
+    )
+    if cursor.rowcount != 1:
+        return None
+    assert cursor.lastrowid is not None  # the INSERT just added a row
+    if audit is not None:
+        _insert_audit(conn, audit)
+    return _find_escalation(conn, cursor.lastrowid)

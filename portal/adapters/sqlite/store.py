@@ -8,6 +8,7 @@ from portal.adapters.sqlite.deliveries import SqliteDeliveries
 from portal.adapters.sqlite.ledger import SqliteLedger
 from portal.adapters.sqlite.mail_feedback import SqliteMailFeedback
 from portal.adapters.sqlite.money_events import SqliteMoneyEvents
+from portal.adapters.sqlite.payouts import SqlitePayouts
 from portal.adapters.sqlite.plans import SqlitePlans
 from portal.adapters.sqlite.reminders import SqliteReminders
 from portal.adapters.sqlite.remittances import SqliteRemittances
@@ -31,7 +32,8 @@ class SqliteStore(
     SqliteMoneyEvents,
     SqliteDeliveries,
     SqliteRemittances,
+    SqlitePayouts,
 ):
     """The SQLite Store: one class per port (ledger, claims, access, staff, reminders,
     reports, API keys, plans, mail feedback, cases, money events, webhook deliveries,
-    remittances) over one shared SqliteDatabase."""
+    remittances, payouts) over one shared SqliteDatabase."""
