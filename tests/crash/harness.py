@@ -8,10 +8,12 @@ exactly what survives a real crash. The restart is the parent building fresh ser
 the same SQLite file / the same table.
 """
 
+import functools
 import json
 import os
 import signal
 import sqlite3
+import tempfile
 import time
 import traceback
 import uuid
@@ -26,6 +28,7 @@ from typing import Protocol
 
 from portal.adapters.email_templates import EmailRenderer
 from portal.adapters.outbox_sms import read_outbox
+from portal.adapters.sqlite.store import SqliteStore
 from portal.bootstrap import build_services
 from portal.clock import FixedClock
 from portal.config import Settings
@@ -33,7 +36,7 @@ from portal.domain.ledger import EntryKind
 from portal.resources import template_dir
 from portal.services.context import Services
 from portal.services.reminders import run_reminders
-from tests.conftest import NOW
+from tests.conftest import NOW, copy_of_migrated
 from tests.crash.faults import KILLED, KillPoint, Recorder, with_faults
 from tests.stripe_fixtures import stripe_settings
 from tests.stripe_stub import StripeStub, stripe_stub
@@ -103,6 +106,22 @@ class Backend:
             boto3.client("dynamodb").delete_table(TableName=self.settings.dynamodb_table)
 
 
+@functools.cache
+def _migrated_sqlite() -> Path:
+    """An SQLite file every migration has run on, made once per process (each test's file
+    starts as a copy of it, as in tests/conftest.py)."""
+    folder = tempfile.TemporaryDirectory(prefix="crash-migrated-")
+    _kept.append(folder)
+    path = Path(folder.name) / "portal.sqlite3"
+    store = SqliteStore(path)
+    store.migrate()
+    store.close()
+    return path
+
+
+_kept: list[tempfile.TemporaryDirectory] = []
+
+
 @contextmanager
 def backend(kind: str, folder: Path, stub: StripeStub) -> Iterator[Backend]:
     table = f"crash-{uuid.uuid4().hex[:12]}"
@@ -119,7 +138,9 @@ def backend(kind: str, folder: Path, stub: StripeStub) -> Iterator[Backend]:
     )
     settings = replace(stripe_settings(settings, stub), stripe_webhook_secret=WEBHOOK_SECRET)
     made = Backend(kind, settings)
-    made.services(NOW).store.migrate()
+    if kind == "sqlite":
+        copy_of_migrated(_migrated_sqlite(), Path(settings.sqlite_path))
+    made.services(NOW).store.migrate()  # nothing left to do on a copy
     try:
         yield made
     finally:
