@@ -38,6 +38,11 @@ MACHINE_SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+# `make test` tries a third of the sequences; `make test-slow` (which CI runs too) all of them.
+MACHINE_SIZES = [
+    pytest.param(MACHINE_SETTINGS, id="full", marks=pytest.mark.slow),
+    pytest.param(settings(MACHINE_SETTINGS, max_examples=4), id="third"),
+]
 REFERENCES = ("ref-a", "ref-b", "ref-c", "ref-d")
 # Mostly amounts that fit (so changes post), sometimes too much, zero or negative.
 cents = st.one_of(
@@ -290,13 +295,16 @@ def make_machine(sqlite: SqliteStore, dynamodb: DynamoDbStore):
     return AccountBookMachine
 
 
-def test_every_sequence_of_money_changes_ends_the_same_in_every_store(moto_endpoint, tmp_path):
+@pytest.mark.parametrize("size", MACHINE_SIZES)
+def test_every_sequence_of_money_changes_ends_the_same_in_every_store(
+    size, moto_endpoint, tmp_path
+):
     sqlite = SqliteStore(tmp_path / "machine.sqlite3")
     sqlite.migrate()
     dynamodb = DynamoDbStore(f"machine-{uuid.uuid4().hex[:12]}")
     dynamodb.migrate()
     try:
-        run_state_machine_as_test(make_machine(sqlite, dynamodb), settings=MACHINE_SETTINGS)
+        run_state_machine_as_test(make_machine(sqlite, dynamodb), settings=size)
     finally:
         dynamodb.db.client.delete_table(TableName=dynamodb.db.name)
 
