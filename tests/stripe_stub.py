@@ -1013,7 +1013,8 @@ def stripe_stub(webhook_secret: str = "whsec_test_stub") -> Iterator[StripeStub]
     server.stub = StripeStub(
         f"http://127.0.0.1:{server.server_port}", webhook_secret=webhook_secret
     )
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    # shutdown() waits up to one poll interval, and every test that uses the stub pays it.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
     thread.daemon = True
     thread.start()
     try:
