@@ -25,14 +25,24 @@ class Copy:
 
 
 def store_kind(store: Store) -> str:
-    return "sqlite" if isinstance(store, SqliteStore) else "dynamodb"
+    """Stores whose records can be copied into each other (a sharded table's keys differ)."""
+    if isinstance(store, SqliteStore):
+        return "sqlite"
+    assert isinstance(store, DynamoDbStore)
+    return f"dynamodb-{store.shards}"
 
 
-def take(store: Store, settings: Settings) -> Copy:
-    """The store's records and the outboxes as they are now."""
+def _outboxes(settings: Settings | None) -> tuple[tuple[str, str], ...]:
+    if settings is None:
+        return ()
+    return (("outbox", settings.outbox_dir), ("sms", settings.sms_outbox_dir))
+
+
+def take(store: Store, settings: Settings | None = None) -> Copy:
+    """The store's records (and the outboxes of `settings`) as they are now."""
     folder = tempfile.TemporaryDirectory(prefix="store-copy-")
     kept = Path(folder.name)
-    for name, source in (("outbox", settings.outbox_dir), ("sms", settings.sms_outbox_dir)):
+    for name, source in _outboxes(settings):
         if Path(source).is_dir():
             shutil.copytree(source, kept / name)
     items: list[dict[str, Any]] = []
@@ -47,10 +57,11 @@ def take(store: Store, settings: Settings) -> Copy:
     return Copy(folder, items)
 
 
-def put(copy: Copy, store: Store, settings: Settings) -> None:
-    """Into an empty, migrated store and empty outboxes: the records and mail of `copy`."""
+def put(copy: Copy, store: Store, settings: Settings | None = None) -> None:
+    """Into an empty, migrated store (and the empty outboxes of `settings`): the records
+    (and mail) of `copy`."""
     kept = Path(copy.folder.name)
-    for name, target in (("outbox", settings.outbox_dir), ("sms", settings.sms_outbox_dir)):
+    for name, target in _outboxes(settings):
         if (kept / name).is_dir():
             shutil.copytree(kept / name, target)
     if isinstance(store, SqliteStore):
