@@ -184,16 +184,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         csrf.exempt(webhooks.bp)  # Stripe proves itself with the signature on the raw body
         app.register_blueprint(webhooks.bp)
 
-    @app.context_processor
-    def practice():
-        return {
-            "practice_name": settings.practice_name,
-            "manual_methods": MANUAL_METHODS,
-            "page_language": language.page_language,
-            "language_links": language.language_links,
-            "switch_target": language.switch_target,
-            "is_staff_page": language.is_staff_request,
-        }
+    # The same for every page: template globals, not a context processor run per request.
+    app.jinja_env.globals.update(
+        practice_name=settings.practice_name,
+        manual_methods=MANUAL_METHODS,
+        page_language=language.page_language,
+        language_links=language.language_links,
+        switch_target=language.switch_target,
+        is_staff_page=language.is_staff_request,
+    )
 
     @app.after_request
     def no_caching_of_account_data(response: Response) -> Response:

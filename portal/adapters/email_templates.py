@@ -117,11 +117,14 @@ class _Lazy:
 
     def __init__(self, make: Callable[[], object]) -> None:
         self._make = make
+        self._made: object = None
 
     def __getattr__(self, name: str) -> object:
         if name.startswith("_"):  # copy, pickle and the like ask before __init__ ran
             raise AttributeError(name)
-        return getattr(self._make(), name)
+        if self._made is None:
+            self._made = self._make()
+        return getattr(self._made, name)
 
 
 class EmailRenderer:

@@ -5,13 +5,14 @@ convention, es_US), on the practice's calendar."""
 from collections.abc import Callable
 from datetime import date, datetime, tzinfo
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from babel import Locale
 from babel.dates import format_date as babel_date
 from babel.dates import format_time as babel_time
 from flask import Flask, request, url_for
 from markupsafe import Markup
+from werkzeug.routing.converters import UnicodeConverter
 
 from portal.domain.money import cents_to_plain
 from portal.domain.statements import LineItem
@@ -127,6 +128,48 @@ def fixed_url_for(app: Flask) -> Callable[..., str]:
     return fixed_url
 
 
+PATH_SAFE = "!$&'()*+,/:;=@"  # what werkzeug's default converter leaves as it is in a path
+STAND_IN = "portal-row-value"
+
+
+def row_url_for(app: Flask) -> Callable[..., str]:
+    """row_url(endpoint, name=value): url_for for the link on each row of a page (a
+    statement's, a payment's), for a route with that one value in its path and werkzeug's
+    default converter. url_for runs once per script root and endpoint, with a stand-in that
+    each row's value replaces, quoted as the converter quotes it; any other route is built
+    by url_for itself."""
+    shapes: dict[tuple[str, str, str], tuple[str, str] | None] = {}
+
+    def shape(endpoint: str, name: str) -> tuple[str, str] | None:
+        rules = app.url_map._rules_by_endpoint.get(endpoint, [])
+        if len(rules) != 1 or app.url_default_functions:
+            return None
+        rule = rules[0]
+        converter = rule._converters.get(name)
+        if rule.arguments != {name} or rule.defaults or type(converter) is not UnicodeConverter:
+            return None
+        stand_in: dict[str, Any] = {name: STAND_IN}
+        built = url_for(endpoint, **stand_in)
+        if built.count(STAND_IN) != 1:
+            return None
+        before, after = built.split(STAND_IN)
+        return before, after
+
+    def row_url(endpoint: str, **values: Any) -> str:
+        if len(values) != 1:
+            return url_for(endpoint, **values)
+        ((name, value),) = values.items()
+        key = (request.script_root, endpoint, name)
+        if key not in shapes:
+            shapes[key] = shape(endpoint, name)
+        parts = shapes[key]
+        if parts is None:
+            return url_for(endpoint, **values)
+        return f"{parts[0]}{quote(str(value), safe=PATH_SAFE)}{parts[1]}"
+
+    return row_url
+
+
 QUERY_SAFE = "!$'()*,/:;?@"  # the characters werkzeug's url_for leaves as they are in a query
 
 
@@ -153,6 +196,7 @@ def line_description(line: LineItem) -> Markup:
 
 def init_app(app: Flask) -> None:
     app.add_template_global(fixed_url_for(app), "fixed_url")
+    app.add_template_global(row_url_for(app), "row_url")
     app.add_template_filter(status_badge, "badge")
     app.add_template_filter(format_money, "money")
     app.add_template_filter(cents_to_plain, "plain_amount")

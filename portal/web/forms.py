@@ -98,7 +98,7 @@ AMOUNT_MAX_LENGTH = 20
 @dataclass
 class AmountForm:
     """The patient's payment amount (POST /payments), on the account and statement pages as
-    plain HTML (templates/_macros.html, amount_field): building and rendering a Flask-WTF
+    plain HTML (templates/_macros.html, pay_forms): building and rendering a Flask-WTF
     form cost those pages more than the whole store read. The amount itself is checked by
     the payment service."""
 

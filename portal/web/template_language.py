@@ -13,13 +13,20 @@ from portal.wording.compiled_gettext import TranslatingCodeGenerator
 
 
 class TemplateGlobals(ChainMap):
-    """A template's globals (Jinja's ChainMap of its own and the environment's) whose keys()
-    is a plain set: Jinja subtracts them from the page's on each import of a template
-    (`{% from "_macros.html" import ... %}`), which on a ChainMap's key view is a Python
-    loop over every global."""
+    """A template's globals (Jinja's ChainMap of its own and the environment's), copied into
+    every render's context and subtracted from the page's on each import of a template
+    (`{% from "_macros.html" import ... %}`): keys() is a plain dict's, not a Python loop
+    over a key view, and a global is found without a KeyError from each map before its
+    own."""
 
     def keys(self) -> KeysView:  # type: ignore[override]
         return dict.fromkeys(self).keys()
+
+    def __getitem__(self, key: Any) -> Any:
+        for mapping in self.maps:
+            if key in mapping:
+                return mapping[key]
+        return self.__missing__(key)
 
 
 class LanguageEnvironment(Environment):

@@ -11,8 +11,12 @@ Jinja's newstyle gettext does. A plural on literal messages (`ngettext("a", "as"
 `{% trans %}` with `{% pluralize %}`) is written as a plain call of `plural_message` on the
 same catalog, not through the context (which copies itself for a call inside a loop).
 Everything else (contexts, messages that are not a literal) still goes through the gettext
-callables."""
+callables.
 
+The same code generator writes each autoescaped `{{ value }}` as `escaped_text(value)`:
+markupsafe.escape's text without making a Markup of each piece, which Jinja only joins."""
+
+import contextlib
 import functools
 import hashlib
 from gettext import NullTranslations
@@ -23,6 +27,7 @@ from jinja2 import Environment, nodes
 from jinja2.bccache import Bucket, FileSystemBytecodeCache
 from jinja2.compiler import CodeGenerator, Frame
 from markupsafe import Markup
+from markupsafe import _escape_inner as escape_inner  # escape()'s own, without the Markup
 
 # The names the templates call gettext by (Jinja's i18n extension installs both).
 GETTEXT_NAMES = frozenset({"_", "gettext"})
@@ -81,6 +86,17 @@ def plural_message(
     return (Markup(text) if autoescape else text) % variables
 
 
+def escaped_text(value: Any) -> str:
+    """markupsafe.escape(value) as text: the same characters, for a piece of a template's
+    output, which Jinja joins into the page (its blocks, macros and `set` blocks make their
+    joined output Markup again)."""
+    if type(value) is str:
+        return escape_inner(value)
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return escape_inner(str(value))
+
+
 class TranslatingCodeGenerator(CodeGenerator):
     """Writes gettext calls on a literal message as the message's translation in the
     environment's language (`environment.fixed_translations`); the rest as Jinja does."""
@@ -90,9 +106,16 @@ class TranslatingCodeGenerator(CodeGenerator):
     def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
         translations = getattr(self.environment, "fixed_translations", None)
         self.literal_gettext = translations is not None and not binds_gettext_name(node)
-        if self.literal_gettext:
-            self.writeline(f"from {__name__} import plural_message")
+        self.writeline(f"from {__name__} import escaped_text, plural_message")
         super().visit_Template(node, frame)
+
+    def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        if not frame.eval_ctx.autoescape or frame.eval_ctx.volatile:
+            super()._output_child_pre(node, frame, finalize)
+            return
+        self.write("escaped_text(")
+        if finalize.src is not None:
+            self.write(finalize.src)
 
     def translation(self, message: str) -> str:
         translations: NullTranslations = self.environment.fixed_translations  # type: ignore[attr-defined]
@@ -168,8 +191,8 @@ class TranslatedBytecodeCache(FileSystemBytecodeCache):
     `setup` that made the environment, a digest of its source). Jinja keys the rest: the
     template's name, file and source, Jinja's and Python's versions."""
 
-    def __init__(self, catalog: str, setup: str) -> None:
-        super().__init__()
+    def __init__(self, catalog: str, setup: str, directory: str | None = None) -> None:
+        super().__init__(directory)
         self.tag = f"{catalog}|{setup}|{source_digest(__file__)}"
 
     def get_bucket(
@@ -178,8 +201,16 @@ class TranslatedBytecodeCache(FileSystemBytecodeCache):
         fixed = getattr(environment, "fixed_translations", None) is not None
         key = self.get_cache_key(f"{self.tag}|{fixed}|{name}", filename)
         bucket = Bucket(environment, key, self.get_source_checksum(source))
-        self.load_bytecode(bucket)
+        try:
+            self.load_bytecode(bucket)
+        except Exception:  # unreadable: compiled again (and written over)
+            bucket.reset()
         return bucket
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        # A full or read-only disk: the next process compiles it again.
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
 
 
 @functools.cache

@@ -6,7 +6,8 @@ from gettext import NullTranslations
 
 import pytest
 from flask import Flask
-from jinja2 import DictLoader
+from jinja2 import DictLoader, Environment
+from markupsafe import Markup
 
 from portal.web.template_language import LanguageEnvironment
 
@@ -161,3 +162,37 @@ def test_every_email_compiled_in_its_language_is_the_email_gettext_renders(langu
     kind, context = samples()[0]
     english = runtime.render(kind, "en", **context)
     assert (compiled.render(kind, language, **context) == english) is (language == "en")
+
+
+class Html:
+    def __html__(self):
+        return "<i>safe</i>"
+
+
+OUTPUT = """{% macro m(x) %}<b>{{ x }}</b>{% endmacro %}
+{% macro box() %}<div>{{ caller() }}</div>{% endmacro %}
+{{ text }}|{{ safe }}|{{ html }}|{{ number }}|{{ nothing }}|{{ missing }}|{{ m(text) }}
+{% set block %}<p>{{ text }}</p>{% endset %}{{ block }}|{{ block|length }}
+{% filter upper %}{{ text }}{% endfilter %}|{% call box() %}{{ text }}{{ safe }}{% endcall %}
+{% autoescape false %}{{ text }}{% endautoescape %}|{{ text ~ safe }}|{{ [text, safe]|join }}"""
+OUTPUT_VALUES = {
+    "text": "<a href='x'>&\"",
+    "safe": Markup("<em>ok</em>"),
+    "html": Html(),
+    "number": 5,
+    "nothing": None,
+}
+
+
+@pytest.mark.parametrize("fixed", [True, False])
+def test_output_is_escaped_as_jinja_escapes_it(fixed):
+    """The code generator writes `{{ value }}` with escaped_text, not markupsafe.escape."""
+    env = environment(fixed=fixed)
+    env.autoescape = True
+    plain = Environment(autoescape=True, extensions=["jinja2.ext.i18n"])
+    source = env.compile(OUTPUT, raw=True)
+
+    assert "escaped_text(" in source and "escape(" not in source.replace("escaped_text(", "")
+    assert env.from_string(OUTPUT).render(OUTPUT_VALUES) == plain.from_string(OUTPUT).render(
+        OUTPUT_VALUES
+    )
