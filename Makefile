@@ -111,6 +111,7 @@ PYTEST = env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -o tmp_path_retention_poli
 # Also in `make test-slow` only: every crash kill point on DynamoDB (tests/crash/test_crash.py;
 # SQLite's run in `make test`) and the whole store contract on the sharded DynamoDB store
 # (tests/contract/conftest.py; `make test` checks the shards in test_dynamodb_shards.py).
+# And the accessibility sweep at each page's other width (tests/browser/test_accessibility.py).
 # @pytest.mark.serial: items xdist cannot tell apart (one nodeid), run in one process.
 test: lint
 	$(PYTEST) $(PYTEST_PARALLEL) --basetemp=$(TEST_TMP) -m "not slow and not serial" $(PYTEST_ARGS)

@@ -23,7 +23,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from portal.domain.catalog import N_
 from portal.domain.timeline import MoneyEvent, phrase_words
 from portal.resources import resource_dir
-from portal.wording.compiled_gettext import TranslatedEnvironment, bytecode_cache, source_digest
+from portal.wording.compiled_gettext import TranslatedEnvironment, bytecode_cache
 from portal.wording.dollars import dollars_in, parsed_locale
 
 DOMAIN = "email"
@@ -117,11 +117,14 @@ class _Lazy:
 
     def __init__(self, make: Callable[[], object]) -> None:
         self._make = make
+        self._made: object = None
 
     def __getattr__(self, name: str) -> object:
         if name.startswith("_"):  # copy, pickle and the like ask before __init__ ran
             raise AttributeError(name)
-        return getattr(self._make(), name)
+        if self._made is None:
+            self._made = self._make()
+        return getattr(self._made, name)
 
 
 class EmailRenderer:
@@ -172,9 +175,7 @@ class EmailRenderer:
                 lstrip_blocks=True,
                 auto_reload=False,
                 extensions=["jinja2.ext.i18n"],
-                bytecode_cache=bytecode_cache(
-                    self._catalogs.get(wording.language, "-"), source_digest(__file__)
-                ),
+                bytecode_cache=bytecode_cache(self._catalogs.get(wording.language, "-"), __file__),
             )
             env.install_gettext_translations(wording.translations, newstyle=True)  # type: ignore[attr-defined]
             env.fixed_translations = wording.translations  # literal messages, at compile time

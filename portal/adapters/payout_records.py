@@ -40,6 +40,9 @@ def payout_data(r: PayoutRecord) -> Record:
         "recorded_at": utc_text(r.recorded_at) if r.recorded_at else None,
         "reconciled_at": utc_text(r.reconciled_at) if r.reconciled_at else None,
         "version": r.version,
+        "checked_by": r.checked_by,
+        "checked_at": utc_text(r.checked_at) if r.checked_at else None,
+        "check_note": r.check_note,
     }
 
 
@@ -75,6 +78,9 @@ def payout_of(data: Record) -> PayoutRecord:
         _moment(data["recorded_at"]),
         _moment(data["reconciled_at"]),
         int(data["version"]),
+        data.get("checked_by", ""),
+        _moment(data.get("checked_at")),
+        data.get("check_note", ""),
     )
 
 

@@ -3,7 +3,7 @@ disputes, matched to the portal's payments so the deposit the bank shows can be 
 to the cent."""
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from portal.domain.payments import Payment
@@ -88,6 +88,15 @@ class PayoutRecord:
     recorded_at: datetime | None = None
     reconciled_at: datetime | None = None
     version: int = 0
+    # A supervisor looked into it unreconciled: who, when and what they found (cleared when
+    # the processor reports it otherwise).
+    checked_by: str = ""
+    checked_at: datetime | None = None
+    check_note: str = ""
+
+    @property
+    def needs_attention(self) -> bool:
+        return not self.reconciled and self.checked_at is None
 
     @property
     def payout(self) -> Payout:
@@ -109,17 +118,26 @@ def payout_record(
     before: PayoutRecord | None = None,
 ) -> PayoutRecord:
     """The record of a payout reconciled now; `before`, the one kept already, gives its
-    first times and version (a record equal to it needs no write)."""
+    first times, version and, while its report is the same, its check (a record equal to it
+    needs no write)."""
     reconciled_at = None
     if report.reconciled:
         reconciled_at = before.reconciled_at if before and before.reconciled_at else now
-    return PayoutRecord(
+    record = PayoutRecord(
         report,
         tuple(sorted({t.reference for t in transactions if t.reference})),
         before.recorded_at if before else now,
         reconciled_at,
         before.version if before else 0,
     )
+    if before is not None and before.report == report:
+        return replace(
+            record,
+            checked_by=before.checked_by,
+            checked_at=before.checked_at,
+            check_note=before.check_note,
+        )
+    return record
 
 
 def reconcile(

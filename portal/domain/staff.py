@@ -96,6 +96,7 @@ class AuditAction(StrEnum):
     IMPORT_REMITTANCE = "import_remittance"
     VIEW_REMITTANCES = "view_remittances"
     RESOLVE_REMITTANCE_ITEM = "resolve_remittance_item"
+    CHECK_PAYOUT = "check_payout"
 
 
 @dataclass(frozen=True)

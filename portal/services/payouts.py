@@ -3,7 +3,9 @@ portal's payments (portal/domain/payouts.py) and kept; the deposit report's payo
 a period (the kept ones, and any the processor lists that are not kept yet), and the card
 payments posted that no payout holds."""
 
-from dataclasses import dataclass, field
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 
 from portal.domain.aging import practice_date
@@ -19,13 +21,17 @@ from portal.domain.payouts import (
     reconcile,
     simulated_payout,
 )
+from portal.domain.staff import AuditAction
 from portal.ports.payments import GatewayError
+from portal.services.audit import audit
 from portal.services.context import Services
+from portal.services.errors import InvalidInput, NotFound
 from portal.services.reports import first_of_next_month
 
 # A payout's record is written at the version read: two deliveries at once (or its two
 # events) recompute and find it written, or write it again, at most this many times.
 WRITE_TRIES = 5
+LOOKUPS_AT_ONCE = 8
 
 # Card money reaches the bank a few days after the payment: the payments a period's
 # payouts should hold were posted this long before their arrival dates.
@@ -51,6 +57,26 @@ def payout_view(services: Services, arrived_from: date, arrived_to: date) -> Pay
     """The payouts arriving on days from `arrived_from` to `arrived_to` (inclusive): the
     kept ones (their webhooks came), and those the processor lists that are not kept yet,
     reconciled now (nothing is written); the card payments no payout holds."""
+    period = _period(services, arrived_from, arrived_to)
+    return PayoutView(
+        period.reports,
+        _not_paid_out(services, arrived_from, arrived_to, period.references),
+        paid_out=services.payments.pays_out,
+        unreconciled=services.store.unreconciled_payouts(),
+        asked=period.asked,
+        problem=period.problem,
+    )
+
+
+@dataclass(frozen=True)
+class _Period:
+    reports: list[PayoutReport]
+    references: set[str]  # every payment reference the period's payouts hold
+    asked: int
+    problem: str
+
+
+def _period(services: Services, arrived_from: date, arrived_to: date) -> _Period:
     store, gateway = services.store, services.payments
     kept = {r.payout_id: r for r in store.payouts_arriving(arrived_from, arrived_to)}
     reports = {payout_id: r.report for payout_id, r in kept.items()}
@@ -68,14 +94,7 @@ def payout_view(services: Services, arrived_from: date, arrived_to: date) -> Pay
         except GatewayError as exc:
             problem = exc.message
     ordered = sorted(reports.values(), key=lambda r: (r.payout.arrival_date, r.payout.payout_id))
-    return PayoutView(
-        ordered,
-        _not_paid_out(services, arrived_from, arrived_to, references),
-        paid_out=gateway.pays_out,
-        unreconciled=store.unreconciled_payouts(),
-        asked=asked,
-        problem=problem,
-    )
+    return _Period(ordered, references, asked, problem)
 
 
 def _not_paid_out(
@@ -112,13 +131,8 @@ def month_fees(services: Services, month: date) -> int | None:
     """The processing fees of the card payouts arriving in the month (its first day given):
     the kept ones, and those the processor lists that are not kept yet; None when the
     processor cannot be asked about those."""
-    view = payout_view(services, month, first_of_next_month(month) - timedelta(days=1))
-    return None if view.problem else sum(r.fees_cents for r in view.reports)
-
-
-def unreconciled_count(services: Services) -> int:
-    """The kept payouts not reconciled (the supervisors' dashboard)."""
-    return len(services.store.unreconciled_payouts())
+    period = _period(services, month, first_of_next_month(month) - timedelta(days=1))
+    return None if period.problem else sum(r.fees_cents for r in period.reports)
 
 
 def record_payout(services: Services, payout: Payout) -> bool | None:
@@ -147,8 +161,45 @@ def keep_payout(services: Services, payout: Payout, lines: list[BalanceTransacti
 
 
 def _payments_of(services: Services, lines: list[BalanceTransaction]) -> dict[str, Payment]:
-    held = {line.reference for line in lines if line.reference}
-    return {ref: p for ref in held if (p := services.store.payment_by_reference(ref))}
+    """The portal's payments the lines name, looked up LOOKUPS_AT_ONCE at a time (a payout
+    of a busy day names hundreds: one at a time would keep Stripe's webhook waiting)."""
+    held = sorted({line.reference for line in lines if line.reference})
+    if len(held) < 2:
+        found = [services.store.payment_by_reference(ref) for ref in held]
+    else:
+        with ThreadPoolExecutor(max_workers=min(len(held), LOOKUPS_AT_ONCE)) as pool:
+            look = services.store.payment_by_reference
+            futures = [pool.submit(contextvars.copy_context().run, look, ref) for ref in held]
+            found = [future.result() for future in futures]
+    return {ref: p for ref, p in zip(held, found, strict=True) if p is not None}
+
+
+NOTE_LIMIT = 500
+
+
+def check_payout(
+    services: Services, payout_id: str, note: str, actor: str, address: str = ""
+) -> bool:
+    """A supervisor marks an unreconciled payout looked into, saying what they found: it
+    leaves the dashboard's count (and comes back if the processor reports it otherwise).
+    False, nothing changed, when it is reconciled or checked already (or changed
+    meanwhile); NotFound for a payout not kept; InvalidInput for an empty or long note."""
+    note = " ".join(note.split())
+    if not note:
+        raise InvalidInput("note", "Say what you found when you checked the payout.")
+    if len(note) > NOTE_LIMIT:
+        raise InvalidInput("note", f"Keep the note to {NOTE_LIMIT} characters.")
+    store = services.store
+    record = store.get_payout(payout_id)
+    if record is None:
+        raise NotFound(f"No payout {payout_id} is kept.")
+    if not record.needs_attention:
+        return False
+    checked = replace(record, checked_by=actor, checked_at=services.clock.now(), check_note=note)
+    if store.save_payout(checked) is None:
+        return False
+    audit(services, actor, AuditAction.CHECK_PAYOUT, subject=payout_id, address=address)
+    return True
 
 
 # The sandbox's daily payouts: each practice day's card payments, paid out this many days
@@ -166,7 +217,7 @@ def sandbox_payouts(services: Services, today: date) -> list[PayoutRecord]:
     `po_sandbox_<YYYYMMDD>`), arriving SANDBOX_ARRIVAL later, by today at the latest, of the
     sandbox card payments posted that day that no kept payout holds, each less a simulated
     fee (portal/domain/payouts.py); kept reconciled through keep_payout, as a webhook's
-    payout is. Running it again makes nothing new."""
+    payout is. The payouts this run kept; running it again makes nothing new."""
     gateway, store, tz = services.payments, services.store, services.settings.tz
     if gateway.name != "sandbox":
         raise NotSandbox("Payouts are made by the card processor itself, not by the portal.")
@@ -186,7 +237,6 @@ def sandbox_payouts(services: Services, today: date) -> list[PayoutRecord]:
             continue
         payments.sort(key=lambda p: (p.posted_at or p.created_at, p.payment_id))
         payout, lines = simulated_payout(payout_id, day + SANDBOX_ARRIVAL, payments)
-        keep_payout(services, payout, lines)
-        if (record := store.get_payout(payout_id)) is not None:
+        if keep_payout(services, payout, lines) and (record := store.get_payout(payout_id)):
             kept.append(record)
     return kept

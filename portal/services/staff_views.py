@@ -57,7 +57,7 @@ class Dashboard:
     disputed: PaymentList  # card payments in dispute, posted in the last 120 days
     past_final_notice: tuple[DueAccount, ...]  # oldest open statement past the final notice
     remittance_items: int = 0  # open work items of insurance remittances
-    unreconciled_payouts: int = 0  # card payouts kept not reconciled (issue 21)
+    unreconciled_payouts: int = 0  # card payouts kept not reconciled, not checked (issue 21)
 
 
 def dashboard(services: Services) -> Dashboard:
@@ -75,5 +75,5 @@ def dashboard(services: Services) -> Dashboard:
             services.store.accounts_due(today - timedelta(days=services.settings.final_notice_day))
         ),
         remittance_items=sum(r.open_items for r in services.store.remittances_with_open_items()),
-        unreconciled_payouts=len(services.store.unreconciled_payouts()),
+        unreconciled_payouts=sum(r.needs_attention for r in services.store.unreconciled_payouts()),
     )

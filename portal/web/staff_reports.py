@@ -10,9 +10,12 @@ from datetime import date, timedelta
 from flask import (
     Blueprint,
     Response,
+    flash,
     g,
+    redirect,
     render_template,
     request,
+    url_for,
 )
 
 from portal.domain.aging import BUCKETS
@@ -21,7 +24,8 @@ from portal.domain.payments import MANUAL_METHODS, PaymentStatus
 from portal.domain.payouts import Unmatched
 from portal.domain.staff import AuditAction, Role
 from portal.services.audit import audit
-from portal.services.payouts import PayoutView, month_fees, payout_view
+from portal.services.errors import InvalidInput, NotFound
+from portal.services.payouts import PayoutView, check_payout, month_fees, payout_view
 from portal.services.reports import aging_report, deposit_report, last_twelve_months
 from portal.services.staff_plans import STATUS_ORDER, plans_in_month
 from portal.services.staff_views import list_payments
@@ -273,6 +277,25 @@ def payouts():
         return _csv(f"payouts-{since}-{until}.csv", PAYOUT_COLUMNS, _payout_rows(view))
     page = render_template("staff/payouts.html", view=view, since=since, until=until, errors=errors)
     return page, (400 if errors else 200)
+
+
+@bp.post("/reports/payouts/<payout_id>/checked")
+@staff_required(Role.SUPERVISOR)
+def payout_checked(payout_id: str):
+    """A supervisor marks an unreconciled payout looked into, with a note (audited)."""
+    note = request.form.get("note", "")
+    try:
+        done = check_payout(current_services(), payout_id, note, g.staff.username, address())
+    except NotFound:
+        flash(f"No payout {payout_id} is kept.", "error")
+    except InvalidInput as exc:
+        flash(exc.message, "error")
+    else:
+        if done:
+            flash(f"Payout {payout_id} is marked checked.", "info")
+        else:
+            flash(f"Payout {payout_id} is reconciled or checked already; nothing changed.", "error")
+    return redirect(url_for("staff_reports.payouts"), 303)
 
 
 PAYOUT_COLUMNS = [

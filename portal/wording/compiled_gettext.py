@@ -16,6 +16,7 @@ callables.
 The same code generator writes each autoescaped `{{ value }}` as `escaped_text(value)`:
 markupsafe.escape's text without making a Markup of each piece, which Jinja only joins."""
 
+import contextlib
 import functools
 import hashlib
 from gettext import NullTranslations
@@ -190,8 +191,8 @@ class TranslatedBytecodeCache(FileSystemBytecodeCache):
     `setup` that made the environment, a digest of its source). Jinja keys the rest: the
     template's name, file and source, Jinja's and Python's versions."""
 
-    def __init__(self, catalog: str, setup: str) -> None:
-        super().__init__()
+    def __init__(self, catalog: str, setup: str, directory: str | None = None) -> None:
+        super().__init__(directory)
         self.tag = f"{catalog}|{setup}|{source_digest(__file__)}"
 
     def get_bucket(
@@ -200,8 +201,16 @@ class TranslatedBytecodeCache(FileSystemBytecodeCache):
         fixed = getattr(environment, "fixed_translations", None) is not None
         key = self.get_cache_key(f"{self.tag}|{fixed}|{name}", filename)
         bucket = Bucket(environment, key, self.get_source_checksum(source))
-        self.load_bytecode(bucket)
+        try:
+            self.load_bytecode(bucket)
+        except Exception:  # unreadable: compiled again (and written over)
+            bucket.reset()
         return bucket
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        # A full or read-only disk: the next process compiles it again.
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
 
 
 @functools.cache
@@ -210,10 +219,11 @@ def source_digest(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def bytecode_cache(catalog: str, setup: str) -> TranslatedBytecodeCache | None:
-    """The cache, or None where the system's temporary folder offers no folder of the
-    user's own (Jinja refuses one another user could write)."""
+def bytecode_cache(catalog: str, setup: str | Path) -> TranslatedBytecodeCache | None:
+    """The cache for an environment made by the code in the file `setup`; None where the
+    system's temporary folder offers no folder of the user's own (Jinja refuses one another
+    user could write), or a module's file cannot be read."""
     try:
-        return TranslatedBytecodeCache(catalog, setup)
+        return TranslatedBytecodeCache(catalog, source_digest(str(setup)))
     except (OSError, RuntimeError):
         return None

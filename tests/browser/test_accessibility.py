@@ -28,6 +28,8 @@ from portal import create_app
 from portal.bootstrap import build_services
 from portal.clock import FixedClock
 from portal.config import Settings
+from portal.domain.aging import practice_date
+from portal.domain.payouts import Payout, PayoutRecord, PayoutReport, Unmatched
 from portal.domain.plan_terms import text_digest
 from portal.domain.plans import Attempt, Installment, Outcome, Plan, PlanKind, SavedMethod
 from portal.domain.staff import EscalationKind
@@ -40,6 +42,7 @@ from portal.services.demo import load_demo
 from portal.services.mail_feedback import apply_ses_event
 from portal.services.notices import opt_out_url
 from portal.services.payments import apply_gateway_event, start_payment
+from portal.services.payouts import sandbox_payouts
 from portal.services.plans import (
     agree,
     cancel_plan,
@@ -222,6 +225,13 @@ def site(tmp_path_factory) -> Iterator[Site]:
     )
     create_api_key(services, "billing-system", "admin")
     add_plans(services, number)
+    # Card payouts: the sandbox's of the days before, and one not reconciled (its notice).
+    today = practice_date(services.clock.now(), services.settings.tz)
+    sandbox_payouts(services, today)
+    payout = Payout("po_a11y", 1_000, today)
+    missing = Unmatched("not posted", "pi_a11y", 1_200, None, "txn_a11y")
+    report = PayoutReport(payout, gross_cents=1_200, fees_cents=200, unmatched=(missing,))
+    services.store.add_payout(PayoutRecord(report, ("pi_a11y",), services.clock.now()))
     # SES reported the patient's address as bouncing: the notices on the patient's and the
     # staff account pages, and a row of the console's list of bad addresses.
     address = services.store.get_account(number).guarantor.email
@@ -948,8 +958,22 @@ PAGES: dict[str, tuple[str, Callable]] = {
     },
 }
 
+# `make test` checks each page at the width its users mostly have (patients on a phone, the
+# billing staff at a desk); `make test-slow`, which CI also runs, at the other width too.
+USUAL_WIDTH = {"patient": "375", "staff": "1280"}
+
+
+def usual_width(name: str) -> str:
+    return USUAL_WIDTH["staff" if name.startswith("staff-") else "patient"]
+
+
 CASES = [
-    pytest.param(name, viewport, id=f"{name}-{viewport}")
+    pytest.param(
+        name,
+        viewport,
+        id=f"{name}-{viewport}",
+        marks=() if viewport == usual_width(name) else pytest.mark.slow,
+    )
     for name in PAGES
     for viewport in VIEWPORTS
 ]

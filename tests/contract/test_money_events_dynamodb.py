@@ -1,17 +1,22 @@
 """The DynamoDB numbering of money events, on its own: a read stops before a number it
 cannot see yet (so a cursor never passes it), and readers numbering at once never give a
-number twice nor number a queued item twice."""
+number twice nor number a queued item twice; and the webhook deliveries made of a page of
+them."""
 
 import dataclasses
 import uuid
+from datetime import timedelta
 
 import pytest
 
+from portal.adapters.dynamodb.deliveries import _item
 from portal.adapters.dynamodb.money_events import COUNTER_KEY, EVENTS_PK, QUEUE_PK, queue_put
 from portal.adapters.dynamodb.shards import shard_key, shard_keys
 from portal.adapters.dynamodb.store import DynamoDbStore
 from portal.adapters.dynamodb.table import key_condition, seq
 from portal.domain.money_events import MoneyEvent, new_event_id
+from portal.domain.outbound import new_delivery
+from portal.ports.money_events import EventPage
 from tests.conftest import NOW
 from tests.contract.test_store_contract import run_together
 
@@ -111,3 +116,29 @@ def test_a_sharded_queue_is_numbered_whole_once_each_oldest_first_by_account_ver
         assert list(store.db.query(**key_condition("PK", key))) == []
     page = store.money_events(0, written)
     assert (len(page.events), page.position) == (written, written)
+
+
+def test_deliveries_of_a_page_are_added_in_one_transaction_or_one_by_one_when_some_are_there(
+    table: DynamoDbStore,
+):
+    """A page's deliveries and the position move in one TransactWriteItems; when a run of
+    the older code stopped half way (one delivery there, the position not moved), the rest
+    are added one by one, the one there is left as it was, and the position moves once."""
+    events = [event(n) for n in (1, 2, 3)]
+    calls: list[str] = []
+    table.db.client.meta.events.register(
+        "before-call.dynamodb", lambda model, **kwargs: calls.append(model.name)
+    )
+    first = EventPage(tuple(events[:2]), 2)
+    assert table.add_deliveries(0, first, NOW)
+    assert calls == ["TransactWriteItems"]
+    assert table.add_deliveries(0, first, NOW) is False  # the position moved: nothing added
+
+    there = new_delivery(events[2], 3, NOW - timedelta(hours=1))
+    table.db.put(_item(there, table.shards))
+    calls.clear()
+    assert table.add_deliveries(2, EventPage((events[2], event(4)), 3), NOW)
+    assert calls[0] == "TransactWriteItems" and calls[-1] == "UpdateItem"
+    assert table.get_delivery(events[2].event_id).first_at == NOW - timedelta(hours=1)
+    assert table.webhook_position() == 3
+    assert len(table.due_deliveries(NOW, 10)) == 4

@@ -53,6 +53,20 @@ def test_a_payout_is_kept_once_and_written_at_the_version_read(store):
     assert store.get_payout("po_none") is None
 
 
+def test_a_check_is_kept_with_the_payout(store):
+    first = record("po_c", date(2026, 11, 25), reconciled=False)
+    assert store.add_payout(first)
+    checked = dataclasses.replace(
+        first, checked_by="sue", checked_at=NOW, check_note="A charge of another shop."
+    )
+
+    written = store.save_payout(checked)
+
+    assert store.get_payout("po_c") == written
+    assert not written.needs_attention and not written.reconciled
+    assert [r.payout_id for r in store.unreconciled_payouts()] == ["po_c"]
+
+
 def test_payouts_are_found_by_the_day_they_arrive(store):
     for payout_id, day in (("po_3", date(2026, 12, 1)), ("po_1", date(2026, 11, 30))):
         store.add_payout(record(payout_id, day))

@@ -13,6 +13,7 @@ from portal.domain.staff import AuditAction
 from portal.services import ledger as posting
 from portal.services.statements import import_statement
 from tests.conftest import lopez_account, statement
+from tests.integration.conftest import token_from
 from tests.integration.staff_helpers import audit_since, last_audit_id, make_staff, staff_sign_in
 from tests.stripe_fixtures import event, signed
 
@@ -199,6 +200,7 @@ def test_kept_payouts_are_read_from_the_store_and_unreconciled_ones_stand_out(
     assert len(stub.api_requests("/v1/balance_transactions")) - asked_before == 2
     assert 'data-testid="unreconciled"' in html and 'data-testid="unreconciled-po_bad"' in html
     assert "1 payout not reconciled" in html
+    assert 'data-testid="payouts-asked">1 payout of the period not reported' in html
     listed = csv.DictReader(io.StringIO(sheet.get_data(as_text=True)))
     rows = {r["payout"]: r for r in listed if r["arrival_date"]}
     assert rows["po_kept"]["reconciled"] == "yes" and rows["po_new"]["reconciled"] == "yes"
@@ -249,3 +251,52 @@ def test_not_paid_out_counts_a_payment_a_later_kept_payout_holds_as_paid_out(
         ("not paid out", "pi_3"),
         ("not paid out", "pi_4"),
     }
+
+
+def test_a_supervisor_marks_an_unreconciled_payout_checked(stripe_services, stripe_app, stub):
+    services = stripe_services
+    seed(services)
+    bad = stub.add_payout(date(2026, 11, 26), [charge_line(9, 1_234, 66)], "po_bad")
+    receive(stripe_app, bad)
+    make_staff(services, "sue", "supervisor")
+    client = stripe_app.test_client()
+    staff_sign_in(client, services, "sue")
+    token = token_from(client, "/staff/reports/payouts")
+    since = last_audit_id(services)
+
+    empty = client.post(
+        "/staff/reports/payouts/po_bad/checked", data={"note": "  ", "csrf_token": token}
+    )
+    assert empty.status_code == 303
+    assert services.store.get_payout("po_bad").checked_at is None
+    done = client.post(
+        "/staff/reports/payouts/po_bad/checked",
+        data={"note": "A charge of the gift shop, same Stripe account.", "csrf_token": token},
+    )
+    again = client.post(
+        "/staff/reports/payouts/po_bad/checked", data={"note": "Twice", "csrf_token": token}
+    )
+    unknown = client.post(
+        "/staff/reports/payouts/po_none/checked", data={"note": "x", "csrf_token": token}
+    )
+
+    assert done.status_code == again.status_code == unknown.status_code == 303
+    kept = services.store.get_payout("po_bad")
+    assert (kept.checked_by, kept.checked_at, kept.check_note) == (
+        "sue",
+        services.clock.now(),
+        "A charge of the gift shop, same Stripe account.",
+    )
+    assert [(e.action, e.subject) for e in audit_since(services, since)] == [
+        (AuditAction.CHECK_PAYOUT, "po_bad")
+    ]
+    page = client.get("/staff/reports/payouts").get_data(as_text=True)
+    assert 'data-testid="checked-po_bad"' in page and 'data-testid="unreconciled"' not in page
+    assert 'data-testid="unreconciled-payouts">0<' in client.get("/staff/").get_data(as_text=True)
+
+    # The same event again keeps the check; the processor reporting it otherwise clears it.
+    receive(stripe_app, bad)
+    assert services.store.get_payout("po_bad").checked_by == "sue"
+    stub.payout_lines["po_bad"][0]["amount"] = 1_300
+    receive(stripe_app, bad)
+    assert services.store.get_payout("po_bad").needs_attention

@@ -24,6 +24,7 @@ import pytest
 
 from portal.domain.outbound import DeliveryState
 from portal.domain.payments import Payment, PaymentStatus
+from portal.domain.payouts import Payout, PayoutRecord, PayoutReport, Unmatched
 from portal.domain.plans import Installment, Plan, PlanKind
 from portal.domain.staff import EscalationKind, Role
 from portal.domain.texting import SmsConsent
@@ -917,6 +918,15 @@ TABLE = [
     Route("GET", "/staff/reports/aging", "/staff/reports/aging", staff_only(ASSOCIATE, OK)),
     Route("GET", "/staff/reports/deposits", "/staff/reports/deposits", staff_only(ASSOCIATE, OK)),
     Route("GET", "/staff/reports/payouts", "/staff/reports/payouts", staff_only(SUPERVISOR, OK)),
+    Route(
+        "POST",
+        "/staff/reports/payouts/<payout_id>/checked",
+        "/staff/reports/payouts/{payout}/checked",
+        staff_only(SUPERVISOR, see_other("/staff/reports/payouts")),
+        form=lambda w: {"note": "Looked into it with the card processor."},
+        csrf_actor="supervisor",
+        changes=True,
+    ),
     Route("GET", "/staff/reports/monthly", "/staff/reports/monthly", staff_only(SUPERVISOR, OK)),
     Route("GET", "/staff/import", "/staff/import", staff_only(SUPERVISOR, OK)),
     Route(
@@ -1075,6 +1085,7 @@ def world(request, config, lopez, smith) -> World:
     revoke_api_key(services, "revoked", "setup")
     create_api_key(services, "to-revoke", "setup")
     w.ids["webhook"] = failed_delivery(services)
+    w.ids["payout"] = unreconciled_payout(services)
     w.keys = {
         "good key": f"Bearer {good}",
         "revoked key": f"Bearer {revoked}",
@@ -1123,6 +1134,14 @@ def failed_delivery(services) -> str:
     return delivery.event_id
 
 
+def unreconciled_payout(services) -> str:
+    """A card payout kept not reconciled (a supervisor may mark it checked)."""
+    missing = Unmatched("not posted", "pi_route", 1_200, None, "txn_route")
+    report = PayoutReport(Payout("po_route", 1_000, NOW.date()), 1_200, unmatched=(missing,))
+    assert services.store.add_payout(PayoutRecord(report, ("pi_route",), NOW))
+    return "po_route"
+
+
 def snapshot(services) -> tuple:
     """Everything a request could change, short of sessions."""
     store = services.store
@@ -1146,6 +1165,7 @@ def snapshot(services) -> tuple:
         tuple((k.name, k.revoked_at) for k in store.api_keys()),
         tuple(r.address for r in store.undeliverable_addresses()),
         tuple((d.event_id, d.state) for d in store.failed_deliveries()),
+        tuple((r.payout_id, r.version) for r in store.unreconciled_payouts()),
         tuple(
             (p.plan_id, p.version, p.canceled_at)
             for number in ("100234", "100777")

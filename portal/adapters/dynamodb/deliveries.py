@@ -9,6 +9,8 @@ from datetime import datetime
 from itertools import islice
 
 from portal.adapters.dynamodb.database import DynamoDbTable
+from portal.adapters.dynamodb.records import FAILED as CHECK_FAILED
+from portal.adapters.dynamodb.records import TRANSACTION_ITEMS
 from portal.adapters.dynamodb.shards import fan_out, merged, shard_key, shard_keys
 from portal.adapters.dynamodb.table import (
     Item,
@@ -35,24 +37,28 @@ class DynamoDbDeliveries(DynamoDbTable):
         return int(item["position"]) if item else 0
 
     def add_deliveries(self, after: int, page: EventPage, at: datetime) -> bool:
-        # Each put is refused when the delivery is there already, so a run that stopped
-        # half way, or two at once, add each delivery once; then the position moves once.
-        for order, event in enumerate(page.events):
-            delivery = new_delivery(event, page.position, at, order)
-            self.db.put(_item(delivery, self.shards), "attribute_not_exists(PK)")
-        pk, sk = POSITION_KEY
-        condition = "#position = :after" if after else "attribute_not_exists(PK)"
-        values = {":position": page.position, **({":after": after} if after else {})}
-        return (
-            self.db.update(
-                pk,
-                sk,
-                "SET #position = :position",
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#position": "position"},
-                ExpressionAttributeValues=values,
+        # Each put is refused when the delivery is there already, and the position moves only
+        # from `after`: a run that stopped half way, or two at once, add each delivery once
+        # and move the position once. A page is one transaction when it fits in one.
+        puts = [
+            _item(new_delivery(event, page.position, at, order), self.shards)
+            for order, event in enumerate(page.events)
+        ]
+        move = _position_update(after, page.position)
+        if len(puts) < TRANSACTION_ITEMS:
+            absent = "attribute_not_exists(PK)"
+            codes = self.db.transact(
+                [*({"Put": {"Item": i, "ConditionExpression": absent}} for i in puts), move]
             )
-            is not None
+            if codes is None:
+                return True
+            if codes[-1] == CHECK_FAILED:
+                return False  # another run moved the position: what it added is the same
+        for item in puts:  # some are there already (a run stopped half way): the rest
+            self.db.put(item, "attribute_not_exists(PK)")
+        update = {k: v for k, v in move["Update"].items() if k not in ("Key", "UpdateExpression")}
+        return (
+            self.db.update(*POSITION_KEY, move["Update"]["UpdateExpression"], **update) is not None
         )
 
     def due_deliveries(self, now: datetime, limit: int) -> list[Delivery]:
@@ -91,6 +97,22 @@ class DynamoDbDeliveries(DynamoDbTable):
     def get_delivery(self, event_id: str) -> Delivery | None:
         item = self.db.get(f"WEBHOOK#{event_id}", "WEBHOOK")
         return _delivery(item) if item else None
+
+
+def _position_update(after: int, position: int) -> Item:
+    pk, sk = POSITION_KEY
+    return {
+        "Update": {
+            "Key": {"PK": pk, "SK": sk},
+            "UpdateExpression": "SET #position = :position",
+            "ConditionExpression": "#position = :after" if after else "attribute_not_exists(PK)",
+            "ExpressionAttributeNames": {"#position": "position"},
+            "ExpressionAttributeValues": {
+                ":position": position,
+                **({":after": after} if after else {}),
+            },
+        }
+    }
 
 
 def _item(d: Delivery, shards: int) -> Item:

@@ -1,6 +1,7 @@
 """The SQLite store's ledger port: accounts, statements, payments, entries; books loaded and
 changes committed."""
 
+import functools
 import json
 import sqlite3
 from collections import Counter
@@ -501,7 +502,7 @@ def _line_rows(statement: Statement) -> list[tuple]:
             line.code_system,
             line.code,
             line.description,
-            json.dumps(list(line.diagnosis_codes)),
+            _codes_json(tuple(line.diagnosis_codes)),
             line.charge_cents,
             line.insurance_paid_cents,
             line.adjustment_cents,
@@ -511,6 +512,13 @@ def _line_rows(statement: Statement) -> list[tuple]:
         )
         for position, line in enumerate(statement.lines)
     ]
+
+
+@functools.lru_cache(maxsize=4096)
+def _codes_json(codes: tuple[str, ...]) -> str:
+    """A line's diagnosis codes as stored (a JSON list), written once for each set: a file's
+    lines name the same few."""
+    return json.dumps(list(codes))
 
 
 def _runs(

@@ -1,5 +1,6 @@
 """Records and helpers the sqlite store's parts share."""
 
+import functools
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -14,8 +15,10 @@ MAIL_LOG_KEPT = timedelta(days=366)
 RELEASED = ""  # messages.claimed_at of a claim its holder gave up: any claim takes it
 
 
+@functools.lru_cache(maxsize=1024)
 def _ts(at: datetime) -> str:
-    """UTC timestamps as fixed-width ISO text, so text order is time order."""
+    """UTC timestamps as fixed-width ISO text, so text order is time order (each instant
+    written once: an import writes the same one on thousands of rows)."""
     if at.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
