@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     from portal.web import language
 
-    babel.init_app(app, locale_selector=language.select_language)
+    babel.init_app(app, locale_selector=language.select_locale)
     language.install_gettext(app)
     # {% trans %} blocks are read with their line breaks and indentation folded, as
     # babel.cfg extracts them.

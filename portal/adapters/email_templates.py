@@ -23,7 +23,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from portal.domain.catalog import N_
 from portal.domain.timeline import MoneyEvent, phrase_words
 from portal.resources import resource_dir
-from portal.wording.compiled_gettext import TranslatedEnvironment, bytecode_cache, source_digest
+from portal.wording.compiled_gettext import TranslatedEnvironment, bytecode_cache
 from portal.wording.dollars import dollars_in, parsed_locale
 
 DOMAIN = "email"
@@ -175,9 +175,7 @@ class EmailRenderer:
                 lstrip_blocks=True,
                 auto_reload=False,
                 extensions=["jinja2.ext.i18n"],
-                bytecode_cache=bytecode_cache(
-                    self._catalogs.get(wording.language, "-"), source_digest(__file__)
-                ),
+                bytecode_cache=bytecode_cache(self._catalogs.get(wording.language, "-"), __file__),
             )
             env.install_gettext_translations(wording.translations, newstyle=True)  # type: ignore[attr-defined]
             env.fixed_translations = wording.translations  # literal messages, at compile time

@@ -57,6 +57,17 @@ def select_language() -> str:
     return request.accept_languages.best_match(languages) or languages[0]
 
 
+@cache
+def parsed_language(code: str) -> Locale:
+    return Locale.parse(code)
+
+
+def select_locale() -> Locale:
+    """select_language()'s choice as Babel's Locale, parsed once per language: Flask-Babel
+    parses a selector's text again on every request."""
+    return parsed_language(select_language())
+
+
 def page_language() -> str:
     """The language of the page being rendered (for <html lang>), as a BCP 47 tag."""
     return page_state().tag

@@ -219,10 +219,11 @@ def source_digest(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def bytecode_cache(catalog: str, setup: str) -> TranslatedBytecodeCache | None:
-    """The cache, or None where the system's temporary folder offers no folder of the
-    user's own (Jinja refuses one another user could write)."""
+def bytecode_cache(catalog: str, setup: str | Path) -> TranslatedBytecodeCache | None:
+    """The cache for an environment made by the code in the file `setup`; None where the
+    system's temporary folder offers no folder of the user's own (Jinja refuses one another
+    user could write), or a module's file cannot be read."""
     try:
-        return TranslatedBytecodeCache(catalog, setup)
+        return TranslatedBytecodeCache(catalog, source_digest(str(setup)))
     except (OSError, RuntimeError):
         return None

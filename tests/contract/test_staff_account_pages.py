@@ -5,7 +5,6 @@ is a page of a sensible size. On both stores, through the Flask app."""
 import dataclasses
 import json
 import re
-import time
 from datetime import date, timedelta
 
 import pytest
@@ -166,7 +165,6 @@ def get(client, path: str, status: int = 200) -> str:
 
 def test_a_long_account_is_shown_a_page_at_a_time_newest_first(big_account):
     services, client, count, owed = big_account
-    started = time.monotonic()
 
     first = get(client, PAGE)
 
@@ -189,7 +187,6 @@ def test_a_long_account_is_shown_a_page_at_a_time_newest_first(big_account):
     assert "?statements_page=3#statements-heading" in second
 
     assert views_audited(services) == 2
-    assert time.monotonic() - started < 10
 
 
 def test_the_ledger_pages_newest_first_and_keeps_the_statements_page(big_account):

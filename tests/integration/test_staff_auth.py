@@ -469,6 +469,7 @@ ROUTES = [  # method, path, form data, the least role that may use it
     ("GET", "/staff/accounts/100234/statements/S-2026-000123/versions", None, ASSOCIATE),
     ("POST", "/staff/accounts/100234/pay-link", {"channel": "none"}, ASSOCIATE),
     ("GET", "/staff/reports/payouts", None, SUPERVISOR),
+    ("POST", "/staff/reports/payouts/po_role_test/checked", {"note": "Role test"}, SUPERVISOR),
     ("GET", "/staff/webhooks", None, SUPERVISOR),
     ("POST", "/staff/webhooks/evt_role_test/retry", {}, SUPERVISOR),
     ("POST", "/staff/logout", {}, ASSOCIATE),

@@ -78,3 +78,12 @@ def test_an_unreadable_cache_file_is_compiled_again(tmp_path: Path):
     compiled = compiles(env)
     assert env.get_template("t.html").render(name="Ana") == "<p>Pay online Ana</p>"
     assert compiled == ["t.html"]
+
+
+def test_no_cache_when_the_code_that_compiles_cannot_be_read(tmp_path: Path):
+    """A module whose file is not there (a frozen or trimmed install): no cache, templates
+    compiled as Jinja does, nothing fails."""
+    from portal.wording.compiled_gettext import bytecode_cache
+
+    assert bytecode_cache("en", tmp_path / "gone.py") is None
+    assert bytecode_cache("en", __file__) is not None

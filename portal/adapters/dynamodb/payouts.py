@@ -27,13 +27,7 @@ class DynamoDbPayouts(DynamoDbTable):
 
     def save_payout(self, record: PayoutRecord) -> PayoutRecord | None:
         written = replace(record, version=record.version + 1)
-        saved = self.db.put(
-            _item(written),
-            "#version = :read",
-            ExpressionAttributeNames={"#version": "version"},
-            ExpressionAttributeValues={":read": record.version},
-        )
-        return written if saved else None
+        return written if self.db.put_at_version(_item(written), record.version) else None
 
     def payouts_arriving(self, since: date, until: date) -> list[PayoutRecord]:
         found: list[PayoutRecord] = []

@@ -67,13 +67,7 @@ class DynamoDbPlans(DynamoDbTable):
 
     def save_plan(self, plan: Plan) -> Plan | None:
         written = replace(plan, version=plan.version + 1)
-        saved = self.db.put(
-            _plan_item(written),
-            "#version = :read",
-            ExpressionAttributeNames={"#version": "version"},
-            ExpressionAttributeValues={":read": plan.version},
-        )
-        return written if saved else None
+        return written if self.db.put_at_version(_plan_item(written), plan.version) else None
 
     def plans_due(self, on: date, limit: int = 500) -> list[Plan]:
         if limit < 1:

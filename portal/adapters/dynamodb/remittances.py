@@ -70,13 +70,7 @@ class DynamoDbRemittances(DynamoDbTable):
 
     def save_remittance(self, record: RemittanceRecord) -> RemittanceRecord | None:
         written = replace(record, version=record.version + 1)
-        saved = self.db.put(
-            _item(written),
-            "#version = :read",
-            ExpressionAttributeNames={"#version": "version"},
-            ExpressionAttributeValues={":read": record.version},
-        )
-        return written if saved else None
+        return written if self.db.put_at_version(_item(written), record.version) else None
 
     def remittances_imported(self, since: datetime, until: datetime) -> list[RemittanceRecord]:
         found: list[RemittanceRecord] = []

@@ -260,6 +260,16 @@ class Table:
             return False
         return True
 
+    def put_at_version(self, item: Item, read: int) -> bool:
+        """PutItem of a record's next version (`item` holds it); False when the stored
+        record is no longer at version `read` (another writer saved it first)."""
+        return self.put(
+            item,
+            "#version = :read",
+            ExpressionAttributeNames={"#version": "version"},
+            ExpressionAttributeValues={":read": read},
+        )
+
     def update(self, pk: str, sk: str, expression: str, **kwargs: Any) -> Item | None:
         """UpdateItem returning the new item; None when its condition does not hold."""
         try:

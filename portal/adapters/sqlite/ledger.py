@@ -502,7 +502,7 @@ def _line_rows(statement: Statement) -> list[tuple]:
             line.code_system,
             line.code,
             line.description,
-            _codes_json(line.diagnosis_codes),
+            _codes_json(tuple(line.diagnosis_codes)),
             line.charge_cents,
             line.insurance_paid_cents,
             line.adjustment_cents,
