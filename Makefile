@@ -91,10 +91,12 @@ format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Two workers (this machine has 2 CPUs), each test file on one of them: a module's fixtures
-# (the Lambda zip, the wheel, a browser site, a simulated year) are built once. Not
-# --dist loadgroup: with pytest 9.2 it ignores xdist_group (pytest-dev/pytest-xdist#1386).
-PYTEST_WORKERS ?= 2
+# Three workers on this 2-CPU machine (a third of the time a worker waits on moto over HTTP,
+# a subprocess or Chromium: 7 min 11 s of `make test` on a clean clone with three, against
+# about 10 min with two), each test file on one of them: a module's fixtures (the Lambda
+# zip, the wheel, a browser site, a simulated year) are built once. Not --dist loadgroup:
+# with pytest 9.2 it ignores xdist_group (pytest-dev/pytest-xdist#1386).
+PYTEST_WORKERS ?= 3
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 # The tests' files (SQLite databases among them, each commit an fsync) in memory where the
 # machine has /dev/shm: the same system calls, without waiting on the disk. One folder per

@@ -108,6 +108,12 @@ def _stopped(builder: "_Builder", message: str) -> Refusal:
     return Refusal(at, "?", _plain(message))
 
 
+_UNREADABLE_ISA = (
+    "the ISA segment cannot be read (106 characters, its elements at fixed places, ending in"
+    " the segment terminator), so no segment after it can be"
+)
+
+
 def _plain(message: str) -> str:
     return " ".join(message.split()).rstrip(".")
 
@@ -253,7 +259,9 @@ class _Builder:
     def finish(self) -> list[Refusal]:
         """The refusals of what the file lacks or repeats (pyx12 reports the rest)."""
         refusals = list(self.refusals)
-        if self.last_id != "IEA":
+        if self.position == 0:  # pyx12 finds no segment in a file whose ISA it cannot read
+            refusals.append(Refusal(1, "ISA", _UNREADABLE_ISA))
+        elif self.last_id != "IEA":
             refusals.append(
                 Refusal(self.position, self.last_id or "?", "the file ends without an IEA")
             )

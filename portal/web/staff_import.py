@@ -16,11 +16,10 @@ from portal.services.imports import (
 )
 from portal.web import current_services
 from portal.web.staff_session import address, load_staff_user, staff_required
+from portal.web.uploads import read_upload
 
 bp = Blueprint("staff_import", __name__, url_prefix="/staff")
 bp.before_request(load_staff_user)
-
-MAX_BYTES = 5 * 1024 * 1024
 
 
 @bp.get("/import")
@@ -32,32 +31,27 @@ def import_page():
 @bp.post("/import")
 @staff_required(Role.SUPERVISOR)
 def import_file():
-    upload = request.files.get("file")
     dry_run = request.form.get("dry_run") == "1"
-    filename = upload.filename if upload else ""
-    summary, error = None, None
-    if upload is None or not filename:
-        error = "Choose a CSV or JSON file to import."
-    elif not filename.lower().endswith((".csv", ".json")):
-        error = "Choose a file whose name ends in .csv or .json."
-    else:
-        data = upload.read(MAX_BYTES + 1)
-        if len(data) > MAX_BYTES:
-            error = "The file is larger than 5 MB: split it into smaller files."
-        else:
-            try:
-                if filename.lower().endswith(".json"):
-                    records: Iterable[dict] = parse_json(data)
-                else:
-                    problem = utf8_problem(io.BytesIO(data))
-                    if problem:
-                        raise ImportFileError(problem)
-                    records = iter_csv(io.BytesIO(data))
-                summary = import_records(
-                    current_services(), records, g.staff.username, dry_run, address=address()
-                )
-            except ImportFileError as exc:
-                error = str(exc)
+    summary = None
+    filename, data, error = read_upload(
+        "Choose a CSV or JSON file to import.",
+        "The file is larger than 5 MB: split it into smaller files.",
+        suffixes=(".csv", ".json"),
+    )
+    if data is not None:
+        try:
+            if filename.lower().endswith(".json"):
+                records: Iterable[dict] = parse_json(data)
+            else:
+                problem = utf8_problem(io.BytesIO(data))
+                if problem:
+                    raise ImportFileError(problem)
+                records = iter_csv(io.BytesIO(data))
+            summary = import_records(
+                current_services(), records, g.staff.username, dry_run, address=address()
+            )
+        except ImportFileError as exc:
+            error = str(exc)
     status = 422 if error or (summary and summary.rejected) else 200
     return (
         render_template("staff/import.html", summary=summary, error=error, filename=filename),

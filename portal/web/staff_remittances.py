@@ -22,7 +22,8 @@ from portal.services.remittances import (
 )
 from portal.web import current_services
 from portal.web.staff_reports import _csv, _wants_csv
-from portal.web.staff_session import address, date_arg, load_staff_user, staff_required, today
+from portal.web.staff_session import address, load_staff_user, period_args, staff_required
+from portal.web.uploads import read_upload
 
 bp = Blueprint("staff_remittances", __name__, url_prefix="/staff/remittances")
 bp.before_request(load_staff_user)
@@ -39,20 +40,17 @@ def import_page():
 @bp.post("/import")
 @staff_required(Role.SUPERVISOR)
 def import_file():
-    upload = request.files.get("file")
     dry_run = request.form.get("dry_run") == "1"
-    filename = upload.filename if upload else ""
-    summary, error = None, None
-    if upload is None or not filename:
-        error = "Choose an 835 file to import."
-    else:
-        data = upload.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES:
-            error = "The file is larger than 5 MB: ask the payer for smaller files."
-        else:
-            summary = import_remittance_file(
-                current_services(), data, g.staff.username, dry_run, address=address()
-            )
+    summary = None
+    filename, data, error = read_upload(
+        "Choose an 835 file to import.",
+        "The file is larger than 5 MB: ask the payer for smaller files.",
+        max_bytes=MAX_FILE_BYTES,
+    )
+    if data is not None:
+        summary = import_remittance_file(
+            current_services(), data, g.staff.username, dry_run, address=address()
+        )
     status = 422 if error or (summary and summary.refused) else 200
     page = render_template(
         "staff/remittance_import.html",
@@ -68,12 +66,7 @@ def import_file():
 @staff_required()
 def report():
     errors: list[str] = []
-    this_day = today()
-    since = date_arg("from", this_day - timedelta(days=29), errors)
-    until = date_arg("to", this_day, errors)
-    if since > until:
-        errors.append("The start date is after the end date.")
-        since = until
+    since, until = period_args(30, errors)
     tz = current_services().settings.tz
     records = current_services().store.remittances_imported(
         practice_midnight(since, tz), practice_midnight(until + timedelta(days=1), tz)

@@ -5,7 +5,7 @@ import csv
 import io
 import re
 import unicodedata
-from datetime import date, timedelta
+from datetime import date
 
 from flask import (
     Blueprint,
@@ -38,6 +38,7 @@ from portal.web.staff_session import (
     choice_arg,
     date_arg,
     load_staff_user,
+    period_args,
     staff_required,
     today,
 )
@@ -49,13 +50,8 @@ bp.before_request(load_staff_user)
 @bp.get("/payments")
 @staff_required()
 def payments():
-    this_day = today()
     errors: list[str] = []
-    since = date_arg("from", this_day - timedelta(days=6), errors)
-    until = date_arg("to", this_day, errors)
-    if since > until:
-        errors.append("The start date is after the end date.")
-        since = until
+    since, until = period_args(7, errors)
     status = choice_arg("status", {s.value for s in PaymentStatus}, errors)
     method = choice_arg("method", {"card", *MANUAL_METHODS}, errors)
     found = list_payments(
@@ -229,12 +225,7 @@ def monthly():
 @staff_required()
 def deposits():
     errors: list[str] = []
-    this_day = today()
-    since = date_arg("from", this_day - timedelta(days=6), errors)
-    until = date_arg("to", this_day, errors)
-    if since > until:
-        errors.append("The start date is after the end date.")
-        since = until
+    since, until = period_args(7, errors)
     days = deposit_report(current_services(), since, until)
     _audit_report(f"deposits {since}..{until}")
     methods = ["card", *MANUAL_METHODS]
@@ -263,12 +254,7 @@ def payouts():
     portal's payments (the kept ones, and any the processor lists not kept yet), and every
     payout kept not reconciled; CSV too."""
     errors: list[str] = []
-    this_day = today()
-    since = date_arg("from", this_day - timedelta(days=6), errors)
-    until = date_arg("to", this_day, errors)
-    if since > until:
-        errors.append("The start date is after the end date.")
-        since = until
+    since, until = period_args(7, errors)
     view = payout_view(current_services(), since, until)
     if view.problem:
         errors.append(view.problem)

@@ -91,6 +91,18 @@ def date_arg(name: str, default: date, errors: list[str]) -> date:
     return value
 
 
+def period_args(days: int, errors: list[str]) -> tuple[date, date]:
+    """A report's period from its `from` and `to` arguments: by default the `days` days
+    ending today; a start after the end is named in `errors` and taken as the end."""
+    this_day = today()
+    since = date_arg("from", this_day - timedelta(days=days - 1), errors)
+    until = date_arg("to", this_day, errors)
+    if since > until:
+        errors.append("The start date is after the end date.")
+        since = until
+    return since, until
+
+
 def choice_arg(name: str, allowed: set[str], errors: list[str]) -> str | None:
     value = request.args.get(name, "").strip()
     if not value:

@@ -148,5 +148,5 @@ def test_fanned_out_reads_use_the_client_not_the_resource_and_agree_when_run_at_
     store.db._table = _NoResource()
     assert reads(store) == alone
     with ThreadPoolExecutor(max_workers=6) as pool:
-        answers = list(pool.map(lambda _: reads(store), range(12)))
+        answers = list(pool.map(lambda _: reads(store), range(6)))
     assert all(answer == alone for answer in answers)

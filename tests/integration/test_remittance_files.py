@@ -132,6 +132,21 @@ def test_reading_logs_nothing_of_the_file(caplog):
 GOOD_TEXTS = [corpus_text(p) for p in sorted(GOOD.glob("*.835"))]
 
 
+def test_a_file_whose_isa_cannot_be_read_is_refused_at_its_first_segment():
+    """Found by the test below: the ISA's end, the GS and the ST cut out; pyx12 then reads
+    no segment at all."""
+    damaged = corpus_text(GOOD / "08_unmatched.835")
+    for length, insert in ((0, "000000"), (22, "000000"), (40, "000"), (40, "0000")):
+        at = int(0.125 * len(damaged))
+        damaged = damaged[:at] + insert + damaged[at + length :]
+
+    with pytest.raises(RemittanceRefused) as refused:
+        read_835(damaged)
+
+    assert [(r.segment, r.segment_id) for r in refused.value.refusals] == [(1, "ISA")]
+    assert "the ISA segment cannot be read" in refused.value.refusals[0].rule
+
+
 @settings(max_examples=60, deadline=None, derandomize=True, database=None)
 @given(
     source=st.sampled_from(GOOD_TEXTS),
