@@ -233,8 +233,9 @@ def _apply(item: Item, body: Item) -> None:
 class MemoryStore(DynamoDbStore):
     """DynamoDbStore's own code over a MemoryTable: the items it would write, unsent."""
 
-    def __init__(self) -> None:
+    def __init__(self, shards: int = 1) -> None:
         self.db = MemoryTable()
+        self.shards = shards
 
 
 @dataclass(frozen=True)
