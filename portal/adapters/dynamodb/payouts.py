@@ -3,7 +3,7 @@
 not reconciled, in GSI2 under `PAYOUTS_UNRECONCILED` (the supervisors' count)."""
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 
 from portal.adapters.dynamodb.database import DynamoDbTable
 from portal.adapters.dynamodb.table import Item, key_condition
@@ -30,22 +30,7 @@ class DynamoDbPayouts(DynamoDbTable):
         return written if self.db.put_at_version(_item(written), record.version) else None
 
     def payouts_arriving(self, since: date, until: date) -> list[PayoutRecord]:
-        found: list[PayoutRecord] = []
-        month = since.replace(day=1)
-        while month <= until:
-            items = self.db.query(
-                IndexName="GSI1",
-                **key_condition(
-                    "GSI1PK",
-                    f"PAYOUTS#{month:%Y-%m}",
-                    "GSI1SK",
-                    "between",
-                    since.isoformat(),
-                    f"{until.isoformat()}$",
-                ),
-            )
-            found += map(_record, items)
-            month = (month + timedelta(days=32)).replace(day=1)
+        found = map(_record, self.db.query_days("GSI1", "PAYOUTS", since, until))
         return sorted(found, key=_order)
 
     def unreconciled_payouts(self) -> list[PayoutRecord]:

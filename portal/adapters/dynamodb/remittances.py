@@ -9,7 +9,7 @@ under `REMITTANCES_OPEN` while it has open work items (the associates' queue).""
 
 from collections.abc import Collection
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from portal.adapters.dynamodb.database import DynamoDbTable
 from portal.adapters.dynamodb.items import account_pk, statement_from
@@ -84,22 +84,7 @@ class DynamoDbRemittances(DynamoDbTable):
         return sorted(found, key=lambda r: (r.imported_at, r.remittance_id))
 
     def remittances_paid(self, since: date, until: date) -> list[RemittanceRecord]:
-        found: list[RemittanceRecord] = []
-        month = since.replace(day=1)
-        while month <= until:
-            items = self.db.query(
-                IndexName="GSI1",
-                **key_condition(
-                    "GSI1PK",
-                    f"REMITTANCES_PAID#{month:%Y-%m}",
-                    "GSI1SK",
-                    "between",
-                    since.isoformat(),
-                    f"{until.isoformat()}$",
-                ),
-            )
-            found += map(_record, items)
-            month = (month + timedelta(days=32)).replace(day=1)
+        found = map(_record, self.db.query_days("GSI1", "REMITTANCES_PAID", since, until))
         return sorted(found, key=lambda r: (r.paid_on or since, r.remittance_id))
 
     def remittances_with_open_items(self) -> list[RemittanceRecord]:

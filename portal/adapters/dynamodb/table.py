@@ -9,7 +9,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -259,6 +259,26 @@ class Table:
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def query_days(self, index: str, prefix: str, since: date, until: date) -> list[Item]:
+        """The items of a by-month index (`<index>PK` `<prefix>#YYYY-MM`, `<index>SK`
+        starting with the day) whose day is from `since` to `until`."""
+        found: list[Item] = []
+        month = since.replace(day=1)
+        while month <= until:
+            found += self.query(
+                IndexName=index,
+                **key_condition(
+                    f"{index}PK",
+                    f"{prefix}#{month:%Y-%m}",
+                    f"{index}SK",
+                    "between",
+                    since.isoformat(),
+                    f"{until.isoformat()}$",
+                ),
+            )
+            month = (month + timedelta(days=32)).replace(day=1)
+        return found
 
     def put_at_version(self, item: Item, read: int) -> bool:
         """PutItem of a record's next version (`item` holds it); False when the stored
