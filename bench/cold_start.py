@@ -12,7 +12,7 @@ alternate (ABBA) so drift in machine load affects both alike. Three set-ups:
   lambda zip:         the zip `make package` builds, unpacked, run as Lambda's python3.11
                       runs it: `-B` (it cannot write bytecode), the task root first on
                       sys.path, then boto3 & co. compiled as the runtime provides them,
-                      `-S`.
+                      `-S`, and TZ=:UTC as the runtime sets it.
 
     .venv/bin/python bench/cold_start.py [--runs N] [--zip build/lambda.zip] [--profile]
 
@@ -106,6 +106,7 @@ def zip_setup(tmp: Path, lambda_zip: Path) -> Setup:
     env = base_env(tmp)
     env["PYTHONPATH"] = f"{task}{os.pathsep}{runtime}"  # -S: no site-packages
     env["LAMBDA_TASK_ROOT"] = str(task)
+    env["TZ"] = ":UTC"  # set by the Lambda runtime (babel reads it at import)
     return Setup("lambda zip", [sys.executable, "-S", "-B"], env, task)
 
 

@@ -1,10 +1,15 @@
 """Patient billing portal.
 
 The package imports nothing itself, so services and Lambda functions load without Flask;
-`create_app` (portal.app) builds the web application.
+`create_app` (portal.app) builds the web application. In the Lambda zip it first installs
+the code compiled ahead for @dataclass (portal/dataclass_code.py).
 """
 
 from typing import TYPE_CHECKING
+
+from portal import dataclass_code
+
+dataclass_code.install()
 
 if TYPE_CHECKING:
     from flask import Flask

@@ -16,7 +16,9 @@ import ast
 import importlib.util
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import zipfile
 from importlib._bootstrap_external import _code_to_hash_pyc  # type: ignore[attr-defined]
 from pathlib import Path
@@ -24,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # Where Lambda unpacks the zip: the file names tracebacks show.
 TASK_ROOT = "/var/task"
+DATACLASS_CODE = "portal/dataclass_code.marshal"  # read by portal/dataclass_code.py
 
 # fontTools is there for fpdf2's font subsetting: the modules that embedding the statement
 # fonts (static/fonts) loads, table modules included (fontTools loads them by table tag).
@@ -91,8 +94,11 @@ PYX12_MAPS = frozenset(
 )
 # Modules compiled without their docstrings, which nothing reads at run time (the
 # command line's help is for the local `portal` command; none of these libraries' sources
-# mentions __doc__ or inspect's getdoc: Stripe's are most of its size).
+# mentions __doc__ or inspect's getdoc: Stripe's are most of its size). fontTools' modules
+# are, but those whose source reads a __doc__ (its command lines' help, varLib's error
+# messages, which are their classes' docstrings).
 WITHOUT_DOCSTRINGS = (
+    "fontTools/",
     "portal/",
     "functions/",
     "pyx12/",
@@ -243,7 +249,7 @@ def without_docstrings(tree: ast.Module) -> ast.Module:
 def bytecode(name: str, source: bytes) -> bytes:
     """The unchecked-hash .pyc of a module, named as it will lie in the task root."""
     tree: str | bytes | ast.Module = source
-    if name.startswith(WITHOUT_DOCSTRINGS):
+    if name.startswith(WITHOUT_DOCSTRINGS) and b"__doc__" not in source:
         tree = without_docstrings(ast.parse(source, name))
     code = compile(tree, f"{TASK_ROOT}/{name}", "exec", dont_inherit=True, optimize=0)
     return bytes(_code_to_hash_pyc(code, importlib.util.source_hash(source), checked=False))
@@ -256,11 +262,25 @@ def metadata_headers(data: bytes) -> bytes:
     return headers + b"\n"
 
 
+def dataclass_code(folder: Path) -> bytes:
+    """portal/dataclass_code.marshal: the code of the methods @dataclass writes for the
+    portal's classes, compiled by this interpreter (the runtime's) in a child process that
+    imports the project's modules."""
+    out = folder / DATACLASS_CODE.rsplit("/", 1)[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    env["PYTHONPATH"] = str(ROOT)
+    record = "import sys\nfrom pathlib import Path\nfrom portal.dataclass_code import record\n"
+    record += "record(Path(sys.argv[1]))"
+    subprocess.run([sys.executable, "-c", record, str(out)], cwd=folder, env=env, check=True)
+    return out.read_bytes()
+
+
 def finish(path: Path) -> tuple[int, int, int]:
     """Rewrite the zip in place: (modules compiled, entries left out, bytes after)."""
     compiled = dropped = 0
     partial = path.with_name(path.name + ".partial")
     with (
+        tempfile.TemporaryDirectory() as scratch,
         zipfile.ZipFile(path) as source,
         zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target,
     ):
@@ -282,6 +302,10 @@ def finish(path: Path) -> tuple[int, int, int]:
                 out = info
             out.compress_type = zipfile.ZIP_DEFLATED
             target.writestr(out, data, compresslevel=9)
+        out = zipfile.ZipInfo(DATACLASS_CODE, date_time=info.date_time)
+        out.external_attr = 0o644 << 16
+        out.compress_type = zipfile.ZIP_DEFLATED
+        target.writestr(out, dataclass_code(Path(scratch)), compresslevel=9)
     os.replace(partial, path)
     return compiled, dropped, path.stat().st_size
 

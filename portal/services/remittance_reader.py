@@ -12,12 +12,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-import pyx12.error_handler
-import pyx12.errors
-import pyx12.map_if
-import pyx12.params
-import pyx12.x12context
-
 from portal.domain.remittances import (
     Adjustment,
     AmountError,
@@ -39,26 +33,36 @@ _log = logging.getLogger("pyx12")
 _log.setLevel(logging.CRITICAL + 1)  # its records are never made, whoever handles logs
 _log.addHandler(logging.NullHandler())
 _log.propagate = False
-_PARAMS = pyx12.params.params()
 log = logging.getLogger(__name__)
-_load_map = pyx12.map_if.load_map_file
 
 
 @functools.cache
-def _map(map_file: str, map_path: str | None) -> Any:
-    return _load_map(map_file, _PARAMS, map_path)
+def _pyx12() -> tuple[Any, Any]:
+    """pyx12 and the portal's parameters for it, imported on the first 835 read: only an
+    835 upload needs it, and importing it would cost every cold start about 25 ms."""
+    import pyx12.error_handler
+    import pyx12.errors
+    import pyx12.map_if
+    import pyx12.params
+    import pyx12.x12context
 
+    params = pyx12.params.params()
+    load_map = pyx12.map_if.load_map_file
 
-def _cached_map(map_file: str, param: Any, map_path: str | None = None) -> Any:
-    """pyx12 builds each map from its XML for every file read (half a second for the 835
-    and envelope maps); a map is only read while a file is walked (the walk's counts are
-    the walker's), so the portal's reads share one of each."""
-    if param is _PARAMS:
-        return _map(map_file, map_path)
-    return _load_map(map_file, param, map_path)
+    @functools.cache
+    def shared_map(map_file: str, map_path: str | None) -> Any:
+        return load_map(map_file, params, map_path)
 
+    def cached_map(map_file: str, param: Any, map_path: str | None = None) -> Any:
+        """pyx12 builds each map from its XML for every file read (half a second for the
+        835 and envelope maps); a map is only read while a file is walked (the walk's
+        counts are the walker's), so the portal's reads share one of each."""
+        if param is params:
+            return shared_map(map_file, map_path)
+        return load_map(map_file, param, map_path)
 
-pyx12.map_if.load_map_file = _cached_map
+    pyx12.map_if.load_map_file = cached_map
+    return pyx12, params
 
 
 class RemittanceRefused(ValueError):
@@ -74,10 +78,11 @@ def read_835(text: str) -> RemittanceFile:
     text = text.lstrip("\ufeff \r\n\t")
     if not text.startswith("ISA"):
         raise RemittanceRefused([Refusal(1, "ISA", "an X12 file starts with an ISA segment")])
+    pyx12, params = _pyx12()
     errh = pyx12.error_handler.err_handler()
     builder = _Builder()
     try:
-        reader = pyx12.x12context.X12ContextReader(_PARAMS, errh, io.StringIO(text))
+        reader = pyx12.x12context.X12ContextReader(params, errh, io.StringIO(text))
         for node in reader.iter_segments():
             builder.add(node.seg_data.get_seg_id() or "", node.seg_data, node.cur_line_number or 0)
     except (pyx12.errors.X12Error, pyx12.errors.EngineError) as exc:

@@ -29,7 +29,7 @@ from portal.web.api_limits import (
     MAX_STATEMENTS,
     MAX_TEXT,
 )
-from portal.web.openapi import DOCUMENT_JSON, DOCUMENT_PATH
+from portal.web.openapi import DOCUMENT_PATH, document_json
 
 bp = Blueprint("api", __name__)
 
@@ -46,7 +46,7 @@ def healthz():
 @bp.get(DOCUMENT_PATH)
 def openapi():
     """The OpenAPI 3 document of this API (public: it describes, it reveals nothing)."""
-    return Response(DOCUMENT_JSON, mimetype="application/json")
+    return Response(document_json(), mimetype="application/json")
 
 
 def error(status: int, message: str, **headers: str):

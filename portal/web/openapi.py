@@ -8,6 +8,7 @@ API with requests generated from this document to keep the two in step. Every re
 is described exactly (`additionalProperties: false`).
 """
 
+import functools
 import json
 from typing import Any
 
@@ -611,4 +612,8 @@ DOCUMENT: dict = {
     },
 }
 
-DOCUMENT_JSON: str = json.dumps(DOCUMENT, indent=1, sort_keys=False)
+
+@functools.cache
+def document_json() -> str:
+    """The document as served, written out on its first request rather than at import."""
+    return json.dumps(DOCUMENT, indent=1, sort_keys=False)

@@ -24,6 +24,7 @@ import importlib
 import importlib.util
 import io
 import json
+import marshal
 import os
 import shutil
 import subprocess
@@ -229,6 +230,10 @@ def test_zip_holds_bytecode_for_the_runtime_python_instead_of_sources(lambda_zip
             assert header[:4] == importlib.util.MAGIC_NUMBER, f"{name}: not {runtime} bytecode"
             flags = int.from_bytes(header[4:8], "little")
             assert flags == UNCHECKED_HASH_PYC, f"{name}: flags {flags:#b}, not unchecked-hash"
+        # The code @dataclass would compile at every cold start (portal/dataclass_code.py).
+        dataclass_code = archive.read("portal/dataclass_code.marshal")
+        assert dataclass_code[:4] == importlib.util.MAGIC_NUMBER
+        assert len(marshal.loads(dataclass_code[4:])) > 500
 
 
 def locale_data_left_out(path: str) -> bool:
@@ -383,6 +388,21 @@ def source_to_code(self, data, path, *args, **kwargs):
 
 importlib.machinery.SourceFileLoader.source_to_code = source_to_code
 
+# Every method text @dataclass compiled (the zip's portal/dataclass_code.marshal has them).
+import builtins
+
+dataclass_texts = []
+_compile = builtins.compile
+
+
+def counting_compile(source, filename, *args, **kwargs):
+    if filename == "<string>" and isinstance(source, str) and "__create_fn__" in source:
+        dataclass_texts.append(source.splitlines()[1].strip())
+    return _compile(source, filename, *args, **kwargs)
+
+
+builtins.compile = counting_compile
+
 task_root, runtime, events_file, result_file = sys.argv[1:5]
 sys.path[:0] = [task_root, runtime]  # /var/task first, then the runtime's packages
 
@@ -427,6 +447,8 @@ with open(result_file, "w") as handle:
         "loaders": loaders,
         "compiled": compiled,
         "dont_write_bytecode": sys.dont_write_bytecode,
+        "dataclass_exec": getattr(vars(sys.modules["dataclasses"]).get("exec"), "__name__", ""),
+        "dataclass_texts": dataclass_texts,
     }
     json.dump(outcome, handle, default=str)
 """
@@ -697,6 +719,9 @@ def test_packaged_handler_serves_pages_and_runs_reminders(
     assert outcome["dont_write_bytecode"] is True
     from_task = [path for path in outcome["compiled"] if path.startswith(str(task_root))]
     assert not from_task, f"compiled from source at a cold start: {from_task[:10]}"
+    # Nor the methods @dataclass writes: their code came compiled in the zip.
+    assert outcome["dataclass_exec"] == "exec_known_text"
+    assert not outcome["dataclass_texts"], outcome["dataclass_texts"][:5]
     loaders = outcome["loaders"]
     assert {
         "handler",
