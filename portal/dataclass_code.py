@@ -66,7 +66,10 @@ def record(path: Path = CACHE_FILE, packages: tuple[str, ...] = PACKAGES) -> int
 
     def exec_and_keep(source: Any, globals_: Any = None, locals_: Any = None) -> None:
         if isinstance(source, str):
-            source = codes.setdefault(_key(source), _compiled(source))
+            key = _key(source)
+            if key not in codes:
+                codes[key] = _compiled(source)
+            source = codes[key]
         _exec(source, globals_, locals_)
 
     dataclasses.exec = exec_and_keep  # type: ignore[attr-defined]

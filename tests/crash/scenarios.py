@@ -8,7 +8,7 @@ import base64
 import json
 from collections import Counter
 from dataclasses import asdict, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from portal import create_app
@@ -81,6 +81,20 @@ def card_payment(number: str, payment_id: str, cents: int) -> Payment:
     )
 
 
+def card_payment_on_new_account(
+    services: Services, number: str, payment_id: str, cents: int, posted_at: datetime | None = None
+) -> str:
+    """An account with a statement not yet due and a pending card payment on it, posted at
+    `posted_at` when given; the payment's intent id."""
+    store = services.store
+    store.import_statement(account(number), statement(number, NOT_DUE), NOW - timedelta(days=2))
+    store.create_payment(card_payment(number, payment_id, cents))
+    intent = f"pi_{payment_id}"
+    if posted_at is not None:
+        posting.post_payment(store, payment_id, intent, cents, posted_at)
+    return intent
+
+
 class CardWebhook:
     """Posting a card payment: Stripe's signed checkout.session.completed, then the receipt."""
 
@@ -95,10 +109,7 @@ class CardWebhook:
         )
 
     def prepare(self, services: Services, stub: StripeStub) -> None:
-        services.store.import_statement(
-            account(self.number), statement(self.number, NOT_DUE), NOW - timedelta(days=2)
-        )
-        services.store.create_payment(card_payment(self.number, self.payment_id, self.cents))
+        card_payment_on_new_account(services, self.number, self.payment_id, self.cents)
 
     def deliver(self, services: Services) -> bool:
         body = json.dumps(self.envelope).encode()
@@ -396,13 +407,10 @@ class Refund:
     number, payment_id, cents, refund_cents = "510004", "pay_crash_refund", 4000, 1500
 
     def prepare(self, services: Services, stub: StripeStub) -> None:
-        store = services.store
-        store.import_statement(
-            account(self.number), statement(self.number, NOT_DUE), NOW - timedelta(days=2)
+        posted_at = NOW - timedelta(minutes=4)
+        intent = card_payment_on_new_account(
+            services, self.number, self.payment_id, self.cents, posted_at
         )
-        store.create_payment(card_payment(self.number, self.payment_id, self.cents))
-        intent = f"pi_{self.payment_id}"
-        posting.post_payment(store, self.payment_id, intent, self.cents, NOW - timedelta(minutes=4))
         stub.payment_intents[intent] = {
             "id": intent,
             "object": "payment_intent",
@@ -637,13 +645,10 @@ class PayoutWebhook:
     number, payment_id, cents, fee = "510071", "pay_crash_payout", 4000, 146
 
     def prepare(self, services: Services, stub: StripeStub) -> None:
-        store = services.store
-        store.import_statement(
-            account(self.number), statement(self.number, NOT_DUE), NOW - timedelta(days=2)
+        posted_at = NOW - timedelta(days=3)
+        intent = card_payment_on_new_account(
+            services, self.number, self.payment_id, self.cents, posted_at
         )
-        store.create_payment(card_payment(self.number, self.payment_id, self.cents))
-        intent = f"pi_{self.payment_id}"
-        posting.post_payment(store, self.payment_id, intent, self.cents, NOW - timedelta(days=3))
         source = {"id": f"ch_{self.payment_id}", "object": "charge", "payment_intent": intent}
         line = {"type": "charge", "amount": self.cents, "fee": self.fee, "source": source}
         payout = stub.add_payout(date(2026, 11, 28), [line], "po_crash")
